@@ -1,0 +1,48 @@
+# grey — see README.md. Every target works on a fresh clone with Go installed.
+GO        ?= go
+BIN       := bin/grey
+PKGS      := ./...
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1x
+
+.PHONY: all build test bench bench-go fuzz lint demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/grey
+
+## test: the whole suite with the race detector. Tests that need a host tool or
+## ../shared/testdata skip with a message (and fail under CI=true).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## bench: Go benchmarks, then whole-command comparisons against the anchors.
+bench: build bench-go
+	@if [ -x bench/run.sh ]; then bash bench/run.sh; fi
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## fuzz: every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+
+## demo: the main job on the bundled example; no network, no setup.
+demo: build
+	bash examples/demo.sh
+
+clean:
+	rm -rf bin demo-out

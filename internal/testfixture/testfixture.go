@@ -1,0 +1,80 @@
+// Package testfixture locates the shared Debian fixture and host tools for
+// tests. A test that needs either skips with a message naming what is missing
+// on a developer's machine, and fails instead when CI=true, so a fresh clone's
+// `make test` passes while CI checks everything.
+package testfixture
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Clock is the instant at which the bookworm fixture's signatures are all
+// valid (bookworm-security expires on 2026-12-01).
+var Clock = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+// ExpiredClock is an instant at which bookworm-security's Valid-Until has passed.
+var ExpiredClock = time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+
+// RepoRoot returns the directory holding go.mod, found by walking up from the
+// test's working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// Missing skips the test, or fails it under CI=true, naming what is missing.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("missing under CI: %s", what)
+	}
+	t.Skipf("skipped: %s is missing on this machine", what)
+}
+
+// Bookworm returns the path of ../shared/testdata/debian-bookworm, the real
+// Debian archive slice, or skips the test when it is absent.
+func Bookworm(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(filepath.Dir(RepoRoot(t)), "shared", "testdata", "debian-bookworm")
+	if _, err := os.Stat(filepath.Join(dir, "debian-archive-keyring.gpg")); err != nil {
+		Missing(t, "../shared/testdata/debian-bookworm (the Debian fixture)")
+	}
+	return dir
+}
+
+// Tool returns the absolute path of a host program, or skips the test when it
+// is not installed; pkg names the Debian package that provides it.
+func Tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name+" (apt-get install "+pkg+")")
+	}
+	return p
+}
+
+// Root skips the test unless it runs as root (chroot, ownership), failing
+// under CI where the suite always runs as root.
+func Root(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "root privileges")
+	}
+}
