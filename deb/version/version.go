@@ -119,9 +119,10 @@ func MustParse(s string) Version {
 }
 
 // String returns the version in canonical form: the epoch only when it is
-// not zero, the revision only when present.
+// not zero (or when the upstream part holds a colon, which would otherwise
+// read as an epoch), the revision only when present.
 func (v Version) String() string {
-	if v.Epoch == 0 {
+	if v.Epoch == 0 && strings.IndexByte(v.Upstream, ':') < 0 {
 		if v.Revision == "" {
 			return v.Upstream
 		}
