@@ -37,6 +37,7 @@ type CLI struct {
 	Globals
 
 	Version VersionCmd `cmd:"" help:"Print grey's version."`
+	Key     KeyCmd     `cmd:"" help:"Make repository signing keys."`
 }
 
 // exitError carries a process exit status through kong's Run chain.
