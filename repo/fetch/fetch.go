@@ -1,0 +1,451 @@
+// Package fetch downloads repository files over file:// and http(s)://.
+//
+// A download is written to DEST.partial and renamed to DEST only after its
+// size and SHA256 match what the caller expects, so a file at DEST is always
+// whole and verified. HTTP downloads retry transient failures with exponential
+// back-off and resume an interrupted transfer with a Range request instead of
+// starting over; a server that ignores Range is handled by starting again from
+// the first byte.
+package fetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Expect is what a downloaded file must match. A zero Size or an empty
+// SHA256 means that property is not known and is not checked.
+type Expect struct {
+	Size   int64
+	SHA256 string
+}
+
+// Fetcher gets repository files. Implementations must be safe for concurrent
+// use.
+type Fetcher interface {
+	// Fetch downloads url to the file dest, replacing it only when the
+	// download is whole and matches expect.
+	Fetch(ctx context.Context, url, dest string, expect Expect) error
+	// ReadSmall returns the content of url, which must not exceed limit
+	// bytes (InRelease, Release.gpg: files read into memory).
+	ReadSmall(ctx context.Context, url string, limit int64) ([]byte, error)
+}
+
+// NotFoundError reports a file the server does not have (HTTP 404 or 410, or
+// a missing file:// path). It is never retried.
+type NotFoundError struct {
+	URL string
+}
+
+func (e *NotFoundError) Error() string { return "not found: " + e.URL }
+
+// StatusError reports an HTTP response that is neither success nor "not
+// found".
+type StatusError struct {
+	URL    string
+	Status int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d %s", e.URL, e.Status, http.StatusText(e.Status))
+}
+
+// MismatchError reports a download whose size or SHA256 differs from what
+// was expected; the partial file has been removed.
+type MismatchError struct {
+	URL  string
+	What string // "size" or "sha256"
+	Want string
+	Got  string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s: %s mismatch: expected %s, got %s", e.URL, e.What, e.Want, e.Got)
+}
+
+// TooLargeError reports a file that grew past its expected size or a limit.
+type TooLargeError struct {
+	URL   string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: larger than the expected %d bytes", e.URL, e.Limit)
+}
+
+// IsNotFound reports whether err says the remote file does not exist.
+func IsNotFound(err error) bool {
+	var nf *NotFoundError
+	return errors.As(err, &nf)
+}
+
+// Progress receives download progress. Calls for different names may come
+// from different goroutines at once.
+type Progress interface {
+	// Start announces a download of size bytes (0 when unknown); offset is
+	// the number of bytes already present from an earlier attempt.
+	Start(name string, size, offset int64)
+	// Add reports n more bytes received.
+	Add(name string, n int64)
+	// Finish reports the end of the download, err nil on success.
+	Finish(name string, err error)
+}
+
+// Client is a Fetcher for file://, http:// and https:// URLs.
+type Client struct {
+	http        *http.Client
+	sleep       func(ctx context.Context, d time.Duration) error
+	progress    Progress
+	attempts    int
+	backoff     time.Duration
+	maxBackoff  time.Duration
+	readTimeout time.Duration
+	concurrency int
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the http.Client used for http(s) URLs.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// WithSleep replaces the back-off wait (tests make it instant). sleep must
+// return early with ctx's error when ctx is done.
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(c *Client) { c.sleep = sleep }
+}
+
+// WithProgress reports every download to p.
+func WithProgress(p Progress) Option { return func(c *Client) { c.progress = p } }
+
+// WithRetries sets how many attempts a download gets in total (at least 1)
+// and the first back-off delay, which doubles after each failure up to 16
+// times its first value.
+func WithRetries(attempts int, backoff time.Duration) Option {
+	return func(c *Client) {
+		c.attempts = max(attempts, 1)
+		c.backoff = backoff
+		c.maxBackoff = 16 * backoff
+	}
+}
+
+// WithReadTimeout sets how long a download may receive nothing before the
+// attempt is abandoned (and retried).
+func WithReadTimeout(d time.Duration) Option { return func(c *Client) { c.readTimeout = d } }
+
+// WithConcurrency sets how many downloads FetchAll runs at once.
+func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = max(n, 1) } }
+
+// DefaultHTTPClient returns an http.Client with connect, TLS and
+// response-header timeouts, so a dead server fails an attempt instead of
+// hanging it. Body reads are bounded separately by the read timeout.
+func DefaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSHandshakeTimeout = 15 * time.Second
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	tr.DisableCompression = true // byte ranges and hashes are of the file as stored
+	tr.MaxIdleConnsPerHost = 8
+	return &http.Client{Transport: tr}
+}
+
+// New returns a Client with the given options applied over the defaults:
+// 5 attempts, back-off from 500 ms, 60 s read timeout, 4 parallel downloads.
+func New(opts ...Option) *Client {
+	c := &Client{
+		sleep:       sleepCtx,
+		attempts:    5,
+		backoff:     500 * time.Millisecond,
+		maxBackoff:  8 * time.Second,
+		readTimeout: 60 * time.Second,
+		concurrency: 4,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.http == nil {
+		c.http = DefaultHTTPClient()
+	}
+	return c
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Request is one download for FetchAll.
+type Request struct {
+	URL    string
+	Dest   string
+	Expect Expect
+}
+
+// FetchAll runs the downloads with at most the client's concurrency at once
+// and returns one error per request (nil for success), in request order.
+// Every request is attempted even when others fail.
+func (c *Client) FetchAll(ctx context.Context, reqs []Request) []error {
+	errs := make([]error, len(reqs))
+	sem := make(chan struct{}, c.concurrency)
+	var wg sync.WaitGroup
+	for i, r := range reqs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = c.Fetch(ctx, r.URL, r.Dest, r.Expect)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// Fetch downloads rawURL to dest (see Fetcher).
+func (c *Client) Fetch(ctx context.Context, rawURL, dest string, expect Expect) (err error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	if c.progress != nil {
+		defer func() { c.progress.Finish(rawURL, err) }()
+	}
+	partial := dest + ".partial"
+	switch u.Scheme {
+	case "file":
+		err = c.fetchFile(ctx, u, rawURL, partial, expect)
+	case "http", "https":
+		err = c.fetchHTTP(ctx, rawURL, partial, expect)
+	default:
+		return fmt.Errorf("fetch %s: unsupported URL scheme %q", rawURL, u.Scheme)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(partial, dest); err != nil {
+		_ = os.Remove(partial)
+		return fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	return nil
+}
+
+// ReadSmall returns the content of rawURL (see Fetcher).
+func (c *Client) ReadSmall(ctx context.Context, rawURL string, limit int64) ([]byte, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	switch u.Scheme {
+	case "file":
+		f, err := openFileURL(u, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readLimited(ctx, f, rawURL, limit)
+	case "http", "https":
+		var body []byte
+		err := c.retry(ctx, rawURL, func(ctx context.Context) error {
+			resp, cancel, err := c.get(ctx, rawURL, 0, "")
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return statusErr(rawURL, resp.StatusCode)
+			}
+			body, err = readLimited(ctx, resp.Body, rawURL, limit)
+			return err
+		})
+		return body, err
+	}
+	return nil, fmt.Errorf("fetch %s: unsupported URL scheme %q", rawURL, u.Scheme)
+}
+
+func readLimited(ctx context.Context, r io.Reader, rawURL string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rawURL, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, &TooLargeError{URL: rawURL, Limit: limit}
+	}
+	return b, nil
+}
+
+// openFileURL opens the local file a file:// URL names.
+func openFileURL(u *url.URL, rawURL string) (*os.File, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, fmt.Errorf("fetch %s: file URL with a remote host", rawURL)
+	}
+	f, err := os.Open(filepath.FromSlash(u.Path))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &NotFoundError{URL: rawURL}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	return f, nil
+}
+
+func (c *Client) fetchFile(ctx context.Context, u *url.URL, rawURL, partial string, expect Expect) error {
+	src, err := openFileURL(u, rawURL)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if fi, err := src.Stat(); err == nil && fi.IsDir() {
+		return fmt.Errorf("fetch %s: is a directory", rawURL)
+	}
+	w, err := newSink(partial, 0, expect, rawURL)
+	if err != nil {
+		return err
+	}
+	if c.progress != nil {
+		c.progress.Start(rawURL, expect.Size, 0)
+		w.progress = func(n int64) { c.progress.Add(rawURL, n) }
+	}
+	_, err = io.Copy(w, ctxReader{ctx, src})
+	if err == nil {
+		err = w.finish()
+	}
+	if err != nil {
+		w.abort()
+		_ = os.Remove(partial) // a local copy is never resumed
+		if !isOurs(err) {
+			err = fmt.Errorf("fetch %s: %w", rawURL, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// isOurs reports errors that already name their URL.
+func isOurs(err error) bool {
+	var m *MismatchError
+	var t *TooLargeError
+	return errors.As(err, &m) || errors.As(err, &t)
+}
+
+// ctxReader stops a copy when its context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// sink writes a download to its .partial file, hashing as it goes.
+type sink struct {
+	f        *os.File
+	path     string
+	url      string
+	h        hash.Hash
+	n        int64
+	expect   Expect
+	progress func(int64)
+}
+
+// newSink opens partial for writing. With offset > 0 it keeps the first
+// offset bytes (re-hashing them) and appends after them; offset 0 truncates.
+func newSink(partial string, offset int64, expect Expect, rawURL string) (*sink, error) {
+	s := &sink{path: partial, url: rawURL, h: sha256.New(), expect: expect}
+	flags := os.O_RDWR | os.O_CREATE
+	if offset == 0 {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(partial, flags, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	s.f = f
+	if offset > 0 {
+		n, err := io.Copy(s.h, io.LimitReader(f, offset))
+		if err == nil && n != offset {
+			err = fmt.Errorf("partial file %s is shorter than %d bytes", partial, offset)
+		}
+		if err == nil {
+			err = f.Truncate(offset)
+		}
+		if err == nil {
+			_, err = f.Seek(offset, io.SeekStart)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("fetch %s: resume: %w", rawURL, err)
+		}
+		s.n = offset
+	}
+	return s, nil
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	if s.expect.Size > 0 && s.n+int64(len(p)) > s.expect.Size {
+		return 0, &TooLargeError{URL: s.url, Limit: s.expect.Size}
+	}
+	n, err := s.f.Write(p)
+	s.h.Write(p[:n])
+	s.n += int64(n)
+	if s.progress != nil && n > 0 {
+		s.progress(int64(n))
+	}
+	return n, err
+}
+
+// finish checks size and hash and closes the file; on a mismatch the
+// partial file is removed.
+func (s *sink) finish() error {
+	if err := s.f.Sync(); err != nil {
+		s.f.Close()
+		return fmt.Errorf("fetch %s: %w", s.url, err)
+	}
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("fetch %s: %w", s.url, err)
+	}
+	if s.expect.Size > 0 && s.n != s.expect.Size {
+		_ = os.Remove(s.path)
+		return &MismatchError{URL: s.url, What: "size", Want: fmt.Sprint(s.expect.Size), Got: fmt.Sprint(s.n)}
+	}
+	if s.expect.SHA256 != "" {
+		got := hex.EncodeToString(s.h.Sum(nil))
+		if !strings.EqualFold(got, s.expect.SHA256) {
+			_ = os.Remove(s.path)
+			return &MismatchError{URL: s.url, What: "sha256", Want: s.expect.SHA256, Got: got}
+		}
+	}
+	return nil
+}
+
+// abort closes the file, keeping it for a later resume.
+func (s *sink) abort() { s.f.Close() }

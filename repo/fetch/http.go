@@ -1,0 +1,216 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// transientError marks a failure worth retrying: a network error, a cut
+// connection, a stalled read, or an HTTP status that says "try later".
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+func isTransient(err error) bool {
+	var t *transientError
+	if errors.As(err, &t) {
+		return true
+	}
+	var s *StatusError
+	if errors.As(err, &s) {
+		return s.Status >= 500 || s.Status == http.StatusRequestTimeout || s.Status == http.StatusTooManyRequests
+	}
+	return false
+}
+
+func statusErr(rawURL string, code int) error {
+	if code == http.StatusNotFound || code == http.StatusGone {
+		return &NotFoundError{URL: rawURL}
+	}
+	return &StatusError{URL: rawURL, Status: code}
+}
+
+// retry runs fn until it succeeds, fails for good, or runs out of attempts,
+// waiting with exponential back-off between attempts.
+func (c *Client) retry(ctx context.Context, rawURL string, fn func(context.Context) error) error {
+	delay := c.backoff
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("fetch %s: %w", rawURL, ctx.Err())
+		}
+		if !isTransient(err) {
+			return err
+		}
+		if attempt >= c.attempts {
+			return fmt.Errorf("fetch %s: giving up after %d attempts: %w", rawURL, attempt, err)
+		}
+		if serr := c.sleep(ctx, delay); serr != nil {
+			return fmt.Errorf("fetch %s: %w", rawURL, serr)
+		}
+		delay = min(delay*2, c.maxBackoff)
+	}
+}
+
+// get sends one GET, asking for the bytes from offset on when offset > 0.
+// The returned cancel must be called when the body is no longer read; the
+// body fails with a transient error when nothing arrives for the read
+// timeout.
+func (c *Client) get(ctx context.Context, rawURL string, offset int64, validator string) (*http.Response, func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	req.Header.Set("User-Agent", "grey")
+	if offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+		if validator != "" {
+			req.Header.Set("If-Range", validator)
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil, nil, err
+		}
+		return nil, nil, &transientError{err}
+	}
+	sb := &stallBody{rc: resp.Body, url: rawURL, timeout: c.readTimeout}
+	sb.timer = time.AfterFunc(c.readTimeout, func() { sb.stalled.Store(true); cancel() })
+	resp.Body = sb
+	return resp, func() { sb.timer.Stop(); cancel() }, nil
+}
+
+// stallBody restarts the read timer on every read and turns a read cut
+// short by the network (or by the timer) into a transient error.
+type stallBody struct {
+	rc      io.ReadCloser
+	url     string
+	timeout time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.timer.Reset(b.timeout)
+	if err != nil && err != io.EOF {
+		if b.stalled.Load() {
+			err = fmt.Errorf("no data for %v", b.timeout)
+		}
+		return n, &transientError{fmt.Errorf("read %s: %w", b.url, err)}
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error { return b.rc.Close() }
+
+// validatorOf returns what If-Range may carry for resp: a strong ETag, else
+// Last-Modified, else nothing.
+func validatorOf(resp *http.Response) string {
+	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		return et
+	}
+	return resp.Header.Get("Last-Modified")
+}
+
+// contentRangeStart returns the first byte position of a Content-Range
+// header ("bytes START-END/TOTAL").
+func contentRangeStart(h string) (int64, bool) {
+	rest, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	start, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(start), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+func (c *Client) fetchHTTP(ctx context.Context, rawURL, partial string, expect Expect) error {
+	// A .partial left by an earlier attempt, even by another process, is
+	// resumed; the final hash check catches one that belongs to another
+	// version of the file, and the download then starts over once.
+	var offset int64
+	if fi, err := os.Stat(partial); err == nil && fi.Mode().IsRegular() {
+		offset = fi.Size()
+		if expect.Size > 0 && offset >= expect.Size {
+			offset = 0
+		}
+	}
+	validator := ""
+	restarted := false
+	return c.retry(ctx, rawURL, func(ctx context.Context) error {
+		resp, cancel, err := c.get(ctx, rawURL, offset, validator)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		defer resp.Body.Close()
+		var start int64
+		switch resp.StatusCode {
+		case http.StatusOK:
+			// A server that ignores Range sends the whole file again.
+		case http.StatusPartialContent:
+			s, ok := contentRangeStart(resp.Header.Get("Content-Range"))
+			if !ok || s != offset {
+				offset, validator = 0, ""
+				return &transientError{fmt.Errorf("fetch %s: unusable Content-Range %q", rawURL, resp.Header.Get("Content-Range"))}
+			}
+			start = offset
+		case http.StatusRequestedRangeNotSatisfiable:
+			offset, validator = 0, ""
+			return &transientError{fmt.Errorf("fetch %s: range not satisfiable, starting over", rawURL)}
+		default:
+			return statusErr(rawURL, resp.StatusCode)
+		}
+		validator = validatorOf(resp)
+		w, err := newSink(partial, start, expect, rawURL)
+		if err != nil {
+			return err
+		}
+		if c.progress != nil {
+			size := expect.Size
+			if size == 0 && resp.ContentLength > 0 {
+				size = start + resp.ContentLength
+			}
+			c.progress.Start(rawURL, size, start)
+			w.progress = func(n int64) { c.progress.Add(rawURL, n) }
+		}
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			w.abort()
+			offset = w.n
+			var tl *TooLargeError
+			if errors.As(err, &tl) {
+				_ = os.Remove(partial)
+			}
+			return err
+		}
+		err = w.finish()
+		var mm *MismatchError
+		if errors.As(err, &mm) && start > 0 && !restarted {
+			// The resumed bytes may belong to an older copy of the file.
+			restarted = true
+			offset, validator = 0, ""
+			return &transientError{err}
+		}
+		return err
+	})
+}
