@@ -92,6 +92,11 @@ type Package struct {
 
 	// Stanza is the whole control stanza the package was decoded from.
 	Stanza *control.Stanza
+
+	// Origin says where this candidate comes from: a source's identifier,
+	// "installed", or a file path. It is not a control field: whoever
+	// loads the package sets it, and the resolver reports it.
+	Origin string
 }
 
 // FieldError reports a field of a stanza that could not be decoded.
