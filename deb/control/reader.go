@@ -454,7 +454,7 @@ func trimRight(s string) string {
 
 // buildValue assembles a value whose raw bytes are not already in canonical
 // form: the first line loses its trailing blanks, continuation lines their
-// CR, and comment lines between continuation lines are dropped.
+// CRs, and comment lines between continuation lines are dropped.
 func buildValue(raw string) string {
 	var sb strings.Builder
 	sb.Grow(len(raw))
@@ -466,7 +466,7 @@ func buildValue(raw string) string {
 			continue
 		}
 		sb.WriteByte('\n')
-		sb.WriteString(strings.TrimSuffix(line, "\r"))
+		sb.WriteString(strings.TrimRight(line, "\r"))
 	}
 	return trimRight(sb.String())
 }
