@@ -1,0 +1,202 @@
+// Package pkgdb is a root's database: one bbolt file at
+// ROOT/var/lib/grey/grey.db holding what grey knows about that root.
+//
+// The file carries a schema version. Open migrates an older file forward,
+// one step at a time, inside one write transaction, and refuses a file
+// written by a newer grey rather than guess at its layout.
+//
+// Buckets so far:
+//
+//	meta      "schema" → the schema version, 4 bytes big-endian
+//	releases  source id → the Date of the last Release accepted for that
+//	          source (metadata rollback protection; see ReleaseStore in
+//	          package repo)
+package pkgdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the schema this build of grey reads and writes.
+const SchemaVersion = 1
+
+// Path is where the database lives inside a root.
+const Path = "var/lib/grey/grey.db"
+
+// Bucket and key names.
+const (
+	bucketMeta     = "meta"
+	bucketReleases = "releases"
+	keySchema      = "schema"
+)
+
+// migration returns the step that moves a database from schema version v
+// to v+1. Version 0 is a new, empty file. A later schema adds a case here and
+// raises SchemaVersion.
+func migration(v uint32) func(tx *bolt.Tx) error {
+	switch v {
+	case 0:
+		return func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists([]byte(bucketReleases))
+			return err
+		}
+	}
+	return nil
+}
+
+// DB is an open root database. Only one process can hold it open at a time
+// (bbolt takes an exclusive file lock), which is also what keeps two grey
+// processes from changing one root at once.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+// NewerSchemaError reports a database written by a newer grey.
+type NewerSchemaError struct {
+	Path     string
+	Version  uint32
+	Supports uint32
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("%s: schema version %d is newer than this grey supports (%d): upgrade grey", e.Path, e.Version, e.Supports)
+}
+
+// ErrLocked reports that another process holds the database open.
+var ErrLocked = errors.New("database is in use by another grey process")
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release the
+	// database; 0 waits 30 seconds.
+	LockTimeout time.Duration
+}
+
+// Open opens (creating if needed) the database of the root at root and
+// brings its schema up to date.
+func Open(root string, opts Options) (*DB, error) {
+	path := filepath.Join(root, filepath.FromSlash(Path))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{bolt: b, path: path}
+	if err := db.migrate(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close releases the database.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Schema returns the database's schema version.
+func (db *DB) Schema() (uint32, error) {
+	var v uint32
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = schemaOf(tx, db.path)
+		return err
+	})
+	return v, err
+}
+
+func schemaOf(tx *bolt.Tx, path string) (uint32, error) {
+	meta := tx.Bucket([]byte(bucketMeta))
+	if meta == nil {
+		return 0, nil
+	}
+	raw := meta.Get([]byte(keySchema))
+	if raw == nil {
+		return 0, nil
+	}
+	if len(raw) != 4 {
+		return 0, fmt.Errorf("%s: corrupt schema version (%d bytes)", path, len(raw))
+	}
+	return binary.BigEndian.Uint32(raw), nil
+}
+
+func (db *DB) migrate() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		v, err := schemaOf(tx, db.path)
+		if err != nil {
+			return err
+		}
+		if v > SchemaVersion {
+			return &NewerSchemaError{Path: db.path, Version: v, Supports: SchemaVersion}
+		}
+		if v == SchemaVersion {
+			return nil
+		}
+		meta, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
+		if err != nil {
+			return err
+		}
+		for ; v < SchemaVersion; v++ {
+			step := migration(v)
+			if step == nil {
+				return fmt.Errorf("%s: no migration from schema %d", db.path, v)
+			}
+			if err := step(tx); err != nil {
+				return fmt.Errorf("%s: migrate schema %d to %d: %w", db.path, v, v+1, err)
+			}
+		}
+		return meta.Put([]byte(keySchema), binary.BigEndian.AppendUint32(nil, SchemaVersion))
+	})
+}
+
+// LastAccepted returns the Date of the last Release accepted for the
+// source, and false when none was.
+func (db *DB) LastAccepted(sourceID string) (time.Time, bool, error) {
+	var t time.Time
+	var ok bool
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket([]byte(bucketReleases)).Get([]byte(sourceID))
+		if raw == nil {
+			return nil
+		}
+		if len(raw) != 8 {
+			return fmt.Errorf("%s: corrupt release date for %s", db.path, sourceID)
+		}
+		t = time.Unix(0, int64(binary.BigEndian.Uint64(raw))).UTC()
+		ok = true
+		return nil
+	})
+	return t, ok, err
+}
+
+// Accept records date as the last accepted Release date of the source. It
+// never moves the record backwards: a date older than the stored one leaves
+// it as it is, so a caller's mistake cannot reopen a rollback.
+func (db *DB) Accept(sourceID string, date time.Time) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketReleases))
+		if raw := b.Get([]byte(sourceID)); len(raw) == 8 && int64(binary.BigEndian.Uint64(raw)) >= date.UnixNano() {
+			return nil
+		}
+		return b.Put([]byte(sourceID), binary.BigEndian.AppendUint64(nil, uint64(date.UnixNano())))
+	})
+}
