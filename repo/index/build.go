@@ -1,0 +1,434 @@
+package index
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/control"
+)
+
+// Input is one verified Packages file to index.
+type Input struct {
+	// Origin labels the input's packages (deb.Package.Origin): a source's
+	// identifier, a suite. Inputs of one source share it.
+	Origin string
+	// Path is the Packages file, plain or compressed (xz, gzip, zstd, bzip2).
+	Path string
+	// SHA256 is the hex SHA256 of the file at Path, as its verified Release
+	// lists it. The cache file is named after it, and Build refuses a file
+	// whose content does not match it.
+	SHA256 string
+}
+
+// HashMismatchError reports a Packages file whose content does not match the
+// SHA256 its Input gives: the file changed after it was verified.
+type HashMismatchError struct {
+	Path      string
+	Want, Got string
+}
+
+func (e *HashMismatchError) Error() string {
+	return fmt.Sprintf("index %s: SHA256 %s, want %s (changed since it was verified)", e.Path, e.Got, e.Want)
+}
+
+// SkipError reports a stanza of a Packages file that does not decode as a
+// binary package; Build leaves it out of the index, as apt does.
+type SkipError struct {
+	Path string
+	Err  error
+}
+
+func (e *SkipError) Error() string { return fmt.Sprintf("%s: skipped: %v", e.Path, e.Err) }
+
+func (e *SkipError) Unwrap() error { return e.Err }
+
+// Report says what Build did.
+type Report struct {
+	// Built lists the inputs whose cache file was (re)written; the others
+	// were already up to date.
+	Built []Input
+	// Skipped holds one *SkipError per stanza left out.
+	Skipped []error
+}
+
+// originDir is the folder of one origin's cache files: content addressing
+// is per origin so that a source's stale caches can be removed without
+// touching another source's.
+func originDir(cacheDir, origin string) string {
+	var b strings.Builder
+	for _, c := range []byte(origin) {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	s := b.String()
+	if len(s) > 64 || s != origin || s == "" || s[0] == '.' {
+		// Escaping lost information, or the name is awkward: add a hash so
+		// that two origins never share a folder.
+		h := sha256.Sum256([]byte(origin))
+		s = fmt.Sprintf("%.40s-%x", s, h[:8])
+	}
+	return filepath.Join(cacheDir, s)
+}
+
+const cacheSuffix = ".idx"
+
+// CachePath returns where the cache file of in lives under cacheDir.
+func CachePath(cacheDir string, in Input) string {
+	return filepath.Join(originDir(cacheDir, in.Origin), fmt.Sprintf("%s.v%d%s", strings.ToLower(in.SHA256), FormatVersion, cacheSuffix))
+}
+
+// Build makes sure every input has a valid cache file under cacheDir,
+// writing those that are missing or corrupt (in parallel, each to a
+// temporary file renamed into place), and removes the other cache files of
+// the inputs' origins. It returns what it did; stanzas that do not decode are
+// reported in Report.Skipped, not as an error.
+func Build(ctx context.Context, cacheDir string, inputs []Input) (*Report, error) {
+	rep := &Report{}
+	var (
+		wg      sync.WaitGroup
+		errs    = make([]error, len(inputs))
+		built   = make([]bool, len(inputs))
+		skipped = make([][]error, len(inputs))
+		sem     = make(chan struct{}, runtime.GOMAXPROCS(0))
+	)
+	for i, in := range inputs {
+		if err := checkInput(in); err != nil {
+			return nil, err
+		}
+		path := CachePath(cacheDir, in)
+		if m, err := mapFile(path, in.SHA256); err == nil {
+			_ = m.close()
+			continue
+		}
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			skipped[i], errs[i] = buildOne(ctx, path, in)
+			built[i] = errs[i] == nil
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, in := range inputs {
+		if built[i] {
+			rep.Built = append(rep.Built, in)
+			rep.Skipped = append(rep.Skipped, skipped[i]...)
+		}
+	}
+	return rep, removeStale(cacheDir, inputs)
+}
+
+func checkInput(in Input) error {
+	if len(in.SHA256) != 64 {
+		return fmt.Errorf("index %s: SHA256 %q is not 64 hex digits", in.Path, in.SHA256)
+	}
+	if _, err := hex.DecodeString(in.SHA256); err != nil {
+		return fmt.Errorf("index %s: SHA256 %q: %w", in.Path, in.SHA256, err)
+	}
+	return nil
+}
+
+// removeStale deletes the cache files (and leftover temporary files) in the
+// inputs' origin folders that no input refers to.
+func removeStale(cacheDir string, inputs []Input) error {
+	keep := map[string]bool{}
+	dirs := map[string]bool{}
+	for _, in := range inputs {
+		p := CachePath(cacheDir, in)
+		keep[p] = true
+		dirs[filepath.Dir(p)] = true
+	}
+	var errs []error
+	for dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove stale index caches: %w", err))
+			continue
+		}
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			if keep[p] || !(strings.HasSuffix(e.Name(), cacheSuffix) || strings.HasPrefix(e.Name(), ".tmp-")) {
+				continue
+			}
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove stale index cache: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// buildOne parses in.Path, checks its SHA256 and writes the cache file at
+// path atomically.
+func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
+	f, err := os.Open(in.Path)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	tee := io.TeeReader(f, h)
+	rd := control.NewReaderName(tee, in.Path)
+	defer rd.Close()
+	var w writer
+	var skipped []error
+	for n := 0; ; n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("index %s: %w", in.Path, err)
+			}
+		}
+		st, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("index: %w", err)
+		}
+		if err := w.add(st); err != nil {
+			skipped = append(skipped, &SkipError{Path: in.Path, Err: err})
+		}
+	}
+	// The decompressor may stop before the end of the file; hash all of it.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return nil, fmt.Errorf("index: read %s: %w", in.Path, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != strings.ToLower(in.SHA256) {
+		return nil, &HashMismatchError{Path: in.Path, Want: strings.ToLower(in.SHA256), Got: got}
+	}
+	sum, _ := hex.DecodeString(in.SHA256)
+	data, err := w.finish(sum)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", in.Path, err)
+	}
+	if err := writeAtomic(path, data); err != nil {
+		return nil, err
+	}
+	return skipped, nil
+}
+
+// writeAtomic writes data to a temporary file beside path and renames it
+// into place, so a reader sees either no file or the whole file. It does not
+// fsync: a cache torn by a crash fails Load's checks and is rebuilt.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("index cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("index cache: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("index cache %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("index cache %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("index cache %s: %w", path, err)
+	}
+	return nil
+}
+
+// writer accumulates one cache file.
+type writer struct {
+	text  []byte
+	pkgs  []pkgRec
+	names map[string][]uint32
+	provs map[string][]provRec
+}
+
+type pkgRec struct {
+	textOff, textLen, crc, line uint32
+	name, ver, arch, desc       string
+}
+
+type provRec struct {
+	pkg uint32
+	ver string
+}
+
+// add appends one stanza, or reports why it cannot be a package.
+func (w *writer) add(st *control.Stanza) error {
+	p, err := deb.FromStanza(st)
+	if err != nil {
+		return err
+	}
+	if err := control.CheckStanza(st); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if len(w.pkgs) == maxFileSize/pkgSize {
+		return fmt.Errorf("%s: too many packages for one cache file", p)
+	}
+	if w.names == nil {
+		w.names = map[string][]uint32{}
+		w.provs = map[string][]provRec{}
+	}
+	off := len(w.text)
+	w.text = appendCanonical(w.text, st)
+	t := w.text[off:]
+	num := uint32(len(w.pkgs))
+	desc, _, _ := strings.Cut(st.Get("Description"), "\n")
+	w.pkgs = append(w.pkgs, pkgRec{
+		textOff: uint32(off), textLen: uint32(len(t)), crc: crc32.Checksum(t, castagnoli()),
+		line: uint32(max(st.Line, 0)),
+		// Clone: the map and the records must not pin each stanza's text.
+		name: strings.Clone(p.Name), ver: strings.Clone(st.Get("Version")),
+		arch: strings.Clone(p.Architecture), desc: strings.Clone(desc),
+	})
+	w.names[w.pkgs[num].name] = append(w.names[w.pkgs[num].name], num)
+	seen := map[string]bool{}
+	for _, rel := range p.Provides {
+		for _, alt := range rel {
+			if seen[alt.Name] {
+				continue
+			}
+			seen[alt.Name] = true
+			v := ""
+			if !alt.Version.IsZero() {
+				v = alt.Version.String()
+			}
+			name := strings.Clone(alt.Name)
+			w.provs[name] = append(w.provs[name], provRec{pkg: num, ver: v})
+		}
+	}
+	return nil
+}
+
+// appendCanonical appends st as control.AppendStanza does; st has passed
+// control.CheckStanza, so decodeCanonical reads it back exactly.
+func appendCanonical(dst []byte, st *control.Stanza) []byte {
+	for _, f := range st.Fields {
+		dst = append(dst, f.Name...)
+		dst = append(dst, ':')
+		if f.Value != "" && f.Value[0] != '\n' {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, f.Value...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+// pool is the small-string section, each distinct string stored once.
+type pool struct {
+	b   []byte
+	off map[string]uint32
+}
+
+func (p *pool) add(s string) (off, n uint32) {
+	if s == "" {
+		return 0, 0
+	}
+	if o, ok := p.off[s]; ok {
+		return o, uint32(len(s))
+	}
+	o := uint32(len(p.b))
+	p.b = append(p.b, s...)
+	p.off[s] = o
+	return o, uint32(len(s))
+}
+
+// finish lays out the file.
+func (w *writer) finish(sha []byte) ([]byte, error) {
+	sp := &pool{off: map[string]uint32{}}
+	u32 := binary.LittleEndian.AppendUint32
+
+	names := sortedKeys(w.names)
+	nameIdx := make(map[string]uint32, len(names))
+	var secs [numSecs][]byte
+	for i, n := range names {
+		nameIdx[n] = uint32(i)
+		o, l := sp.add(n)
+		secs[secNames] = u32(u32(u32(u32(secs[secNames], o), l), uint32(len(secs[secNPost])/4)), uint32(len(w.names[n])))
+		for _, p := range w.names[n] {
+			secs[secNPost] = u32(secs[secNPost], p)
+		}
+	}
+	provs := sortedKeys(w.provs)
+	for _, n := range provs {
+		o, l := sp.add(n)
+		secs[secProvs] = u32(u32(u32(u32(secs[secProvs], o), l), uint32(len(secs[secPPost])/ppostSize)), uint32(len(w.provs[n])))
+		for _, p := range w.provs[n] {
+			vo, vl := sp.add(p.ver)
+			secs[secPPost] = u32(u32(u32(secs[secPPost], p.pkg), vo), vl)
+		}
+	}
+	secs[secPkgs] = make([]byte, 0, len(w.pkgs)*pkgSize)
+	for _, p := range w.pkgs {
+		b := u32(u32(u32(u32(secs[secPkgs], p.textOff), p.textLen), p.crc), p.line)
+		b = u32(b, nameIdx[p.name])
+		vo, vl := sp.add(p.ver)
+		ao, al := sp.add(p.arch)
+		do, dl := sp.add(p.desc)
+		secs[secPkgs] = u32(u32(u32(u32(u32(u32(b, vo), vl), ao), al), do), dl)
+	}
+	secs[secStr] = sp.b
+	secs[secText] = w.text
+
+	size := uint64(headerSize)
+	for _, s := range secs {
+		size += uint64(len(s))
+	}
+	if size > maxFileSize {
+		return nil, fmt.Errorf("cache file would be %d bytes, more than the format's %d", size, uint64(maxFileSize))
+	}
+	out := make([]byte, headerSize, size)
+	copy(out, magic[:])
+	binary.LittleEndian.PutUint32(out[offVersion:], FormatVersion)
+	binary.LittleEndian.PutUint32(out[offCount:], uint32(len(w.pkgs)))
+	binary.LittleEndian.PutUint64(out[offLength:], size)
+	binary.LittleEndian.PutUint32(out[offNames:], uint32(len(names)))
+	binary.LittleEndian.PutUint32(out[offProvs:], uint32(len(provs)))
+	copy(out[offSHA256:offSHA256+32], sha)
+	for i, s := range secs {
+		binary.LittleEndian.PutUint32(out[offSecs+8*i:], uint32(len(out)))
+		binary.LittleEndian.PutUint32(out[offSecs+8*i+4:], uint32(len(s)))
+		out = append(out, s...)
+	}
+	var placed [numSecs][]byte
+	for i := range numSecs {
+		off := binary.LittleEndian.Uint32(out[offSecs+8*i:])
+		placed[i] = out[off : off+uint32(len(secs[i]))]
+	}
+	binary.LittleEndian.PutUint32(out[offCRC:], checksum(out, &placed))
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,416 @@
+package index
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/version"
+)
+
+// Index is the packages of several inputs, read in place from their cache
+// files. Its methods are safe for concurrent use until Close; the order of
+// every answer is the inputs' order, then each file's.
+type Index struct {
+	files []*indexFile
+	n     int
+
+	mu   sync.Mutex
+	errs []error // packages that failed to decode
+}
+
+type indexFile struct {
+	m      *mapped
+	origin string
+	path   string
+	memo   []atomic.Pointer[deb.Package]
+}
+
+// Ref designates one package of an Index.
+type Ref struct{ file, pkg uint32 }
+
+// Summary is what the index knows about a package without decoding its
+// stanza. Its strings alias the cache file (see the package doc: valid until
+// Close).
+type Summary struct {
+	Ref
+	Name, Version, Architecture string
+	// Description is the short description, the Description field's first
+	// line.
+	Description string
+	// Origin is the package's Input.Origin.
+	Origin string
+}
+
+// Provider is a package that provides a name, with the version its Provides
+// field gives ("" when unversioned; a versioned Provides is always "=").
+type Provider struct {
+	Summary
+	Version string
+}
+
+// LoadResult says what Load had to do besides mapping the caches.
+type LoadResult struct {
+	// Rebuilt holds one error per cache file that was missing or failed its
+	// checks and was rebuilt from its Packages file (an *os.PathError for a
+	// missing file, a *CorruptError for a damaged one).
+	Rebuilt []error
+	// Report is Build's report when anything was rebuilt.
+	Report *Report
+}
+
+// Load maps the cache file of each input under cacheDir, first (re)building
+// those that are missing or fail a check from the input's verified Packages
+// file. The Index must be closed.
+func Load(ctx context.Context, cacheDir string, inputs []Input) (*Index, *LoadResult, error) {
+	res := &LoadResult{}
+	x := &Index{}
+	var stale []Input
+	maps := make([]*mapped, len(inputs))
+	for i, in := range inputs {
+		if err := checkInput(in); err != nil {
+			return nil, nil, err
+		}
+		m, err := mapFile(CachePath(cacheDir, in), in.SHA256)
+		if err != nil {
+			res.Rebuilt = append(res.Rebuilt, err)
+			stale = append(stale, in)
+			continue
+		}
+		maps[i] = m
+	}
+	if len(stale) > 0 {
+		rep, err := Build(ctx, cacheDir, inputs)
+		if err != nil {
+			closeAll(maps)
+			return nil, nil, err
+		}
+		res.Report = rep
+	}
+	for i, in := range inputs {
+		path := CachePath(cacheDir, in)
+		if maps[i] == nil {
+			m, err := mapFile(path, in.SHA256)
+			if err != nil {
+				closeAll(maps)
+				return nil, nil, fmt.Errorf("index: freshly built cache unreadable: %w", err)
+			}
+			maps[i] = m
+		}
+		x.files = append(x.files, &indexFile{
+			m: maps[i], origin: in.Origin, path: path,
+			memo: make([]atomic.Pointer[deb.Package], maps[i].n),
+		})
+		x.n += maps[i].n
+	}
+	return x, res, nil
+}
+
+func closeAll(ms []*mapped) {
+	for _, m := range ms {
+		if m != nil {
+			_ = m.close()
+		}
+	}
+}
+
+func decodeHex(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("SHA256 %q is not 64 hex digits", s)
+	}
+	return b, nil
+}
+
+// Close unmaps the cache files. Strings from Summaries, Providers and Names
+// must not be used afterwards; decoded packages may.
+func (x *Index) Close() error {
+	var errs []error
+	for _, f := range x.files {
+		errs = append(errs, f.m.close())
+	}
+	x.files = nil
+	x.n = 0
+	return errors.Join(errs...)
+}
+
+// Len is the number of packages.
+func (x *Index) Len() int { return x.n }
+
+// Err returns the decode failures seen so far (each names the cache file
+// and the package), or nil. Packages that fail to decode are left out of
+// the answers of Packages, Providers and All; a sound cache has none.
+func (x *Index) Err() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return errors.Join(x.errs...)
+}
+
+func (x *Index) summary(fi, i int) Summary {
+	f := x.files[fi]
+	v := f.m.view
+	r := v.pkg(i)
+	return Summary{
+		Ref:          Ref{uint32(fi), uint32(i)},
+		Name:         v.name(int(le32(r, pName))),
+		Version:      v.str(le32(r, pVerOff), le32(r, pVerLen)),
+		Architecture: v.str(le32(r, pArchOff), le32(r, pArchLen)),
+		Description:  v.str(le32(r, pDescOff), le32(r, pDescLen)),
+		Origin:       f.origin,
+	}
+}
+
+// Decode returns the package r designates, decoding its stanza on first use.
+// The result is shared by every caller: do not modify it.
+func (x *Index) Decode(r Ref) (*deb.Package, error) {
+	if int(r.file) >= len(x.files) || int(r.pkg) >= x.files[r.file].m.n {
+		return nil, fmt.Errorf("index: no package %d in file %d", r.pkg, r.file)
+	}
+	f := x.files[r.file]
+	if p := f.memo[r.pkg].Load(); p != nil {
+		return p, nil
+	}
+	p, err := f.decode(int(r.pkg))
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			// The mapping stays valid after the unlink; the next Load
+			// rebuilds the file.
+			_ = os.Remove(f.path)
+		} else {
+			err = fmt.Errorf("index cache %s: %w", f.path, err)
+		}
+		x.mu.Lock()
+		x.errs = append(x.errs, err)
+		x.mu.Unlock()
+		return nil, err
+	}
+	if f.memo[r.pkg].CompareAndSwap(nil, p) {
+		return p, nil
+	}
+	return f.memo[r.pkg].Load(), nil
+}
+
+func (f *indexFile) decode(i int) (*deb.Package, error) {
+	t, err := f.m.text(i)
+	if err != nil {
+		return nil, &CorruptError{Path: f.path, Reason: err.Error()}
+	}
+	st, err := decodeCanonical(string(t), int(le32(f.m.pkg(i), pLine)))
+	if err != nil {
+		return nil, fmt.Errorf("stanza %d: %w", i, err)
+	}
+	p, err := deb.FromStanza(st)
+	if err != nil {
+		return nil, err
+	}
+	p.Origin = f.origin
+	return p, nil
+}
+
+func (x *Index) decodeAll(rs []Ref) []*deb.Package {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]*deb.Package, 0, len(rs))
+	for _, r := range rs {
+		if p, err := x.Decode(r); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Lookup returns the packages called name without decoding them.
+func (x *Index) Lookup(name string) []Summary {
+	var out []Summary
+	for fi, f := range x.files {
+		for _, i := range f.m.namePackages(name) {
+			out = append(out, x.summary(fi, int(i)))
+		}
+	}
+	return out
+}
+
+// Packages returns every package called name (all versions, all
+// architectures), decoded. It satisfies the resolver's Index interface.
+func (x *Index) Packages(name string) []*deb.Package {
+	var rs []Ref
+	for _, s := range x.Lookup(name) {
+		rs = append(rs, s.Ref)
+	}
+	return x.decodeAll(rs)
+}
+
+// ProvidersOf returns the packages whose Provides field names name, with the
+// version provided, without decoding them.
+func (x *Index) ProvidersOf(name string) []Provider {
+	var out []Provider
+	for fi, f := range x.files {
+		v := f.m.view
+		start, count, ok := v.find(secProvs, v.nprovs, name)
+		if !ok {
+			continue
+		}
+		p := v.secs[secPPost]
+		for k := start; k < start+count; k++ {
+			e := p[k*ppostSize:]
+			out = append(out, Provider{
+				Summary: x.summary(fi, int(le32(e, ppPkg))),
+				Version: v.str(le32(e, ppVerOff), le32(e, ppVerLen)),
+			})
+		}
+	}
+	return out
+}
+
+// Providers returns the packages whose Provides field names name, whatever
+// the version, decoded. It satisfies the resolver's Index interface.
+func (x *Index) Providers(name string) []*deb.Package {
+	var rs []Ref
+	for _, p := range x.ProvidersOf(name) {
+		rs = append(rs, p.Ref)
+	}
+	return x.decodeAll(rs)
+}
+
+// Summaries yields every package in index order without decoding it.
+func (x *Index) Summaries() iter.Seq[Summary] {
+	return func(yield func(Summary) bool) {
+		for fi, f := range x.files {
+			for i := 0; i < f.m.n; i++ {
+				if !yield(x.summary(fi, i)) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// All yields every package in index order, decoded (and memoized: a full
+// pass keeps all of them in memory until the Index is dropped).
+func (x *Index) All() iter.Seq[*deb.Package] {
+	return func(yield func(*deb.Package) bool) {
+		for s := range x.Summaries() {
+			p, err := x.Decode(s.Ref)
+			if err != nil {
+				continue
+			}
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// Names yields every distinct package name once, in byte order. The
+// strings alias the cache files (valid until Close).
+func (x *Index) Names() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		pos := make([]int, len(x.files))
+		for {
+			best := ""
+			found := false
+			for fi, f := range x.files {
+				if pos[fi] < f.m.nnames {
+					if n := f.m.name(pos[fi]); !found || n < best {
+						best, found = n, true
+					}
+				}
+			}
+			if !found {
+				return
+			}
+			for fi, f := range x.files {
+				if pos[fi] < f.m.nnames && f.m.name(pos[fi]) == best {
+					pos[fi]++
+				}
+			}
+			if !yield(best) {
+				return
+			}
+		}
+	}
+}
+
+// Versions returns the packages called name, newest version first; equal
+// versions keep index order, so the first of them comes from the earliest
+// input. Versions that do not parse sort last.
+func (x *Index) Versions(name string) []Summary {
+	out := x.Lookup(name)
+	type keyed struct {
+		s  Summary
+		v  version.Version
+		ok bool
+	}
+	ks := make([]keyed, len(out))
+	for i, s := range out {
+		v, err := version.Parse(s.Version)
+		ks[i] = keyed{s, v, err == nil}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		switch {
+		case a.ok && b.ok:
+			return version.Compare(b.v, a.v)
+		case a.ok:
+			return -1
+		case b.ok:
+			return 1
+		}
+		return 0
+	})
+	for i := range ks {
+		out[i] = ks[i].s
+	}
+	return out
+}
+
+// Candidate returns the version of name that would be installed: the
+// newest (no pinning yet), the earliest input's on a tie.
+func (x *Index) Candidate(name string) (Summary, bool) {
+	vs := x.Versions(name)
+	if len(vs) == 0 {
+		return Summary{}, false
+	}
+	return vs[0], true
+}
+
+// SearchHit is one package Search found.
+type SearchHit struct {
+	Name, Description string
+}
+
+// Search returns, sorted by name, each package name that re matches in the
+// name or in the short description of any of its versions, with its
+// candidate's short description, as apt-cache search prints them. The
+// strings are copies, valid after Close.
+func (x *Index) Search(ctx context.Context, re *regexp.Regexp) ([]SearchHit, error) {
+	matched := map[string]bool{}
+	n := 0
+	for s := range x.Summaries() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if !matched[s.Name] && (re.MatchString(s.Name) || re.MatchString(s.Description)) {
+			matched[s.Name] = true
+		}
+	}
+	out := make([]SearchHit, 0, len(matched))
+	for name := range matched {
+		c, _ := x.Candidate(name)
+		out = append(out, SearchHit{Name: strings.Clone(name), Description: strings.Clone(c.Description)})
+	}
+	slices.SortFunc(out, func(a, b SearchHit) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
