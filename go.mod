@@ -11,6 +11,8 @@ require (
 require (
 	github.com/ProtonMail/go-crypto v1.5.2 // indirect
 	github.com/cloudflare/circl v1.6.3 // indirect
+	github.com/crillab/gophersat v1.4.0 // indirect
+	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
 	golang.org/x/crypto v0.41.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect

@@ -1,0 +1,251 @@
+package resolver
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/relation"
+	"github.com/greypm/grey/deb/version"
+)
+
+// Index is what the resolver needs from a package index: candidates,
+// decoded lazily by the implementation. Both methods must return the same
+// *deb.Package pointer for the same candidate every time they are called
+// during one Solve, with Origin set, in a stable order.
+type Index interface {
+	// Packages returns every candidate whose Package field is name: all
+	// versions and architectures.
+	Packages(name string) []*deb.Package
+	// Providers returns every candidate that lists name in Provides.
+	Providers(name string) []*deb.Package
+}
+
+// memIndex is the in-memory Index.
+type memIndex struct {
+	byName     map[string][]*deb.Package
+	byProvides map[string][]*deb.Package
+}
+
+// NewMemIndex returns an Index over pkgs, held in memory: for tests, EDSP
+// scenarios and small universes. The slices it returns keep the order of pkgs.
+func NewMemIndex(pkgs []*deb.Package) Index {
+	m := &memIndex{
+		byName:     make(map[string][]*deb.Package),
+		byProvides: make(map[string][]*deb.Package),
+	}
+	for _, p := range pkgs {
+		m.byName[p.Name] = append(m.byName[p.Name], p)
+		seen := ""
+		for _, rel := range p.Provides {
+			for _, pos := range rel {
+				// A package that provides the same name twice (with two
+				// versions) is still one provider.
+				if strings.Contains(seen, "\x00"+pos.Name+"\x00") {
+					continue
+				}
+				seen += "\x00" + pos.Name + "\x00"
+				m.byProvides[pos.Name] = append(m.byProvides[pos.Name], p)
+			}
+		}
+	}
+	return m
+}
+
+func (m *memIndex) Packages(name string) []*deb.Package  { return m.byName[name] }
+func (m *memIndex) Providers(name string) []*deb.Package { return m.byProvides[name] }
+
+// Job names the packages a request is about: "name", "name=version",
+// "name/origin" or "name:arch" (the qualifiers combine: "name:arch=version").
+type Job struct {
+	Name string
+	// Version, when set, selects exactly this version.
+	Version string
+	// Origin, when set, selects candidates whose Origin is this string or
+	// ends with "/"+Origin (so "bookworm-security" selects a source
+	// identified as ".../debian-security/bookworm-security").
+	Origin string
+	// Arch, when set, selects this architecture.
+	Arch string
+}
+
+// ParseJob parses "name", "name=version", "name/origin" and "name:arch".
+func ParseJob(s string) (Job, error) {
+	var j Job
+	rest := s
+	if i := strings.IndexByte(rest, '='); i >= 0 {
+		j.Version = rest[i+1:]
+		rest = rest[:i]
+		if _, err := version.Parse(j.Version); err != nil {
+			return Job{}, fmt.Errorf("package %q: %w", s, err)
+		}
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		j.Origin = rest[i+1:]
+		rest = rest[:i]
+		if j.Origin == "" {
+			return Job{}, fmt.Errorf("package %q: empty origin after '/'", s)
+		}
+	}
+	if i := strings.IndexByte(rest, ':'); i >= 0 {
+		j.Arch = rest[i+1:]
+		rest = rest[:i]
+		if j.Arch == "" {
+			return Job{}, fmt.Errorf("package %q: empty architecture after ':'", s)
+		}
+	}
+	if rest == "" {
+		return Job{}, fmt.Errorf("package %q: empty name", s)
+	}
+	j.Name = rest
+	return j, nil
+}
+
+// String prints the job in the syntax ParseJob reads.
+func (j Job) String() string {
+	s := j.Name
+	if j.Arch != "" {
+		s += ":" + j.Arch
+	}
+	if j.Origin != "" {
+		s += "/" + j.Origin
+	}
+	if j.Version != "" {
+		s += "=" + j.Version
+	}
+	return s
+}
+
+// Matches reports whether candidate p is selected by the job.
+func (j Job) Matches(p *deb.Package) bool {
+	if p.Name != j.Name {
+		return false
+	}
+	if j.Version != "" {
+		v, err := version.Parse(j.Version)
+		if err != nil || version.Compare(v, p.Version) != 0 {
+			return false
+		}
+	}
+	if j.Arch != "" && p.Architecture != j.Arch {
+		return false
+	}
+	if j.Origin != "" && p.Origin != j.Origin && !strings.HasSuffix(p.Origin, "/"+j.Origin) {
+		return false
+	}
+	return true
+}
+
+// Installed is one package of the root's current state.
+type Installed struct {
+	*deb.Package
+	// Auto is true when the package was installed only to satisfy another
+	// one; autoremove may remove it once nothing needs it.
+	Auto bool
+}
+
+// Request is what the user asks for, with the root's current state.
+type Request struct {
+	// Install lists packages to install (or upgrade to the selected
+	// candidate when already installed).
+	Install []Job
+	// Remove lists packages to remove.
+	Remove []Job
+	// Upgrade names installed packages to bring to their newest version.
+	Upgrade []string
+	// UpgradeAll upgrades every installed package without removing any.
+	UpgradeAll bool
+	// FullUpgrade upgrades every installed package and may remove some.
+	FullUpgrade bool
+	// Autoremove also removes automatically installed packages that
+	// nothing in the result needs any more.
+	Autoremove bool
+	// Installed is the root's current state.
+	Installed []Installed
+	// Recommends installs Recommends as soft goals (the CLI's default).
+	Recommends bool
+	// Architecture is the native architecture ("amd64" when empty).
+	Architecture string
+	// ForeignArchs are the other architectures candidates may have.
+	ForeignArchs []string
+	// AllowRemoveEssential lets the plan remove Essential packages.
+	AllowRemoveEssential bool
+}
+
+// Change is one package moving from one version to another.
+type Change struct {
+	From, To *deb.Package
+}
+
+// Reason says why a package is in a plan's final set.
+type Reason struct {
+	// Requested is set when the request names the package.
+	Requested bool
+	// Installed is set when the package was installed before and is kept
+	// for that reason (not because something else needs it).
+	Installed bool
+	// By is the package whose relation pulls this one in (nil when
+	// Requested or Installed).
+	By *deb.Package
+	// Field is By's field: "Pre-Depends", "Depends" or "Recommends".
+	Field string
+	// Relation is the relation of By this package satisfies.
+	Relation relation.Relation
+	// Auto is the package's automatic-installation flag after the plan:
+	// false for requested packages and for kept manual ones.
+	Auto bool
+}
+
+// Plan is the resolver's answer: the final set and how to get there.
+// Every slice is sorted by name, then architecture, then version.
+type Plan struct {
+	// Install holds packages new to the root.
+	Install []*deb.Package
+	// Upgrade and Downgrade hold installed packages that change version.
+	Upgrade, Downgrade []Change
+	// Remove holds installed packages that leave the root.
+	Remove []*deb.Package
+	// Keep holds installed packages that stay as they are.
+	Keep []*deb.Package
+	// Final is the whole resulting set.
+	Final []*deb.Package
+	// Reasons maps Key(p) of every package of Final to why it is there.
+	Reasons map[string]Reason
+}
+
+// Key identifies a package in a root: "name:arch".
+func Key(p *deb.Package) string { return p.Name + ":" + p.Architecture }
+
+// Reason returns why p is in the final set, and whether it is.
+func (pl *Plan) Reason(p *deb.Package) (Reason, bool) {
+	r, ok := pl.Reasons[Key(p)]
+	return r, ok
+}
+
+// Unsatisfiable is the error Solve returns when no set of packages meets
+// the request. Its message explains why in words.
+type Unsatisfiable struct {
+	// Explanation holds the rules behind the conflict, one sentence each,
+	// starting from the request.
+	Explanation []string
+}
+
+func (e *Unsatisfiable) Error() string {
+	return "cannot satisfy the request: " + strings.Join(e.Explanation, "; ")
+}
+
+// sortPackages orders packages by name, architecture, then version.
+func sortPackages(ps []*deb.Package) {
+	sort.Slice(ps, func(i, j int) bool { return lessPackage(ps[i], ps[j]) })
+}
+
+func lessPackage(a, b *deb.Package) bool {
+	if a.Name != b.Name {
+		return a.Name < b.Name
+	}
+	if a.Architecture != b.Architecture {
+		return a.Architecture < b.Architecture
+	}
+	return version.Compare(a.Version, b.Version) < 0
+}

@@ -1,0 +1,123 @@
+package resolver
+
+import (
+	"github.com/greypm/grey/deb/relation"
+)
+
+// ruleKind says what a rule stands for, so an explanation can say it.
+type ruleKind uint8
+
+const (
+	ruleInstall   ruleKind = iota // the request asks for one of lits
+	ruleRemove                    // the request removes pkg
+	ruleDepends                   // pkg's field relation needs one of lits
+	ruleConflict                  // pkg's Conflicts/Breaks hits other
+	ruleOneVer                    // pkg and other are versions of one name
+	ruleEssential                 // an installed Essential name stays
+	ruleKeep                      // upgrade (not full) keeps the name
+	ruleNoCandidate               // the request names nothing available
+)
+
+// rule is one group of clauses with its meaning.
+type rule struct {
+	kind    ruleKind
+	pkg     int // subject package id, or -1
+	other   int // second package id (conflict, one version), or -1
+	field   string
+	rel     relation.Relation
+	job     Job
+	name    string
+	clauses [][]int
+}
+
+// encoding is the closure's rules; clause variables are ids+1.
+type encoding struct {
+	rules []rule
+	// conflicts[id] lists every id that cannot be installed with id
+	// (Conflicts, Breaks in both directions, and other versions).
+	conflicts [][]int
+}
+
+func lit(id int) int { return id + 1 }
+
+// encode builds the hard rules of the closure: dependencies, conflicts,
+// one version per name, and the request's own rules.
+func encode(u *universe, req *Request) *encoding {
+	n := len(u.pkgs)
+	e := &encoding{conflicts: make([][]int, n)}
+	addConflict := func(a, b int) {
+		if !containsInt(e.conflicts[a], b) {
+			e.conflicts[a] = append(e.conflicts[a], b)
+			e.conflicts[b] = append(e.conflicts[b], a)
+		}
+	}
+	for id, p := range u.pkgs {
+		for _, f := range u.positive(p) {
+			if !f.hard {
+				continue
+			}
+			for _, rel := range f.rels {
+				sats := u.relSatisfiers(id, rel)
+				cl := make([]int, 0, len(sats)+1)
+				cl = append(cl, -lit(id))
+				for _, s := range sats {
+					if s == id {
+						// A package that satisfies its own dependency
+						// makes the clause true whenever it applies.
+						cl = nil
+						break
+					}
+					cl = append(cl, lit(s))
+				}
+				if cl == nil {
+					continue
+				}
+				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.field, rel: rel, clauses: [][]int{cl}})
+			}
+		}
+		from := u.effArch(p)
+		for _, f := range [2]struct {
+			name string
+			d    relation.Dependency
+		}{{"Conflicts", p.Conflicts}, {"Breaks", p.Breaks}} {
+			for _, rel := range f.d {
+				for i := range rel {
+					for _, q := range u.satisfiers(from, &rel[i], true) {
+						// A package never conflicts with itself (through
+						// its own Provides) nor with other versions of its
+						// name: the one-version rule covers those.
+						if q == id || u.pkgs[q].Name == p.Name {
+							continue
+						}
+						addConflict(id, q)
+						e.rules = append(e.rules, rule{kind: ruleConflict, pkg: id, other: q, field: f.name,
+							rel: relation.Relation{rel[i]}, clauses: [][]int{{-lit(id), -lit(q)}}})
+					}
+				}
+			}
+		}
+	}
+	for _, name := range sortedKeys(u.byName) {
+		ids := u.byName[name]
+		for i := 0; i < len(ids); i++ {
+			for j := i + 1; j < len(ids); j++ {
+				a, b := ids[i], ids[j]
+				if u.coinstallable(a, b) {
+					continue
+				}
+				addConflict(a, b)
+				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clauses: [][]int{{-lit(a), -lit(b)}}})
+			}
+		}
+	}
+	return e
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}

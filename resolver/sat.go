@@ -1,0 +1,125 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/crillab/gophersat/solver"
+)
+
+// satMu serialises every use of gophersat in the process: its conflict
+// analysis writes a package-level buffer (solver.bufLits), so two solvers
+// running in goroutines corrupt each other's learned clauses. This is the
+// one piece of package-level state in resolver, and it exists because of
+// that library's.
+var satMu sync.Mutex
+
+// cnf is a problem in DIMACS-style integers: variable v is literal v,
+// its negation -v; variables are 1..vars.
+type cnf struct {
+	vars    int
+	clauses [][]int
+}
+
+// cost steers the search without optimising: a literal with a larger
+// weight is decided earlier, towards false (so a cost on -v means "try v
+// true first"). gophersat derives its initial decision order and phase
+// from the cost function; Solve() never minimises it.
+type cost struct {
+	lits    []int
+	weights []int
+}
+
+// satSolve runs one satisfiability check and returns a model (index v is
+// variable v; index 0 unused) or nil when the problem is unsatisfiable.
+//
+// It guards gophersat's pitfalls, each reproduced on real data:
+//   - Unit clauses are applied at parse time and then lost when Assume
+//     resets the trail; so no unit ever reaches the Problem: they are
+//     passed to Assume, after a contradiction check done here (Assume does
+//     not notice x and -x).
+//   - A Problem cannot serve a second solver (wrong UNSAT): one is built
+//     per call.
+//   - Solvers share a package-level buffer: calls are serialised.
+//   - Nothing stops a running solve: ctx is checked before it starts only.
+//   - SetCostFunc with nil weights panics later: weights are always given.
+//   - DetectAtMostOne drops clauses: never called.
+func satSolve(ctx context.Context, p *cnf, c *cost) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var units []int
+	unitVal := make(map[int]bool)
+	clauses := make([][]int, 0, len(p.clauses))
+	for _, cl := range p.clauses {
+		switch len(cl) {
+		case 0:
+			return nil, nil
+		case 1:
+			v, pos := cl[0], cl[0] > 0
+			if v < 0 {
+				v = -v
+			}
+			if prev, ok := unitVal[v]; ok {
+				if prev != pos {
+					return nil, nil
+				}
+				continue
+			}
+			unitVal[v] = pos
+			units = append(units, cl[0])
+		default:
+			clauses = append(clauses, cl)
+		}
+	}
+	if p.vars == 0 {
+		return []bool{false}, nil
+	}
+	if len(clauses) == 0 {
+		// gophersat needs at least one clause to know the variables; a
+		// tautology over the last one is harmless.
+		clauses = append(clauses, []int{p.vars, -p.vars})
+	}
+	satMu.Lock()
+	defer satMu.Unlock()
+	pb := solver.ParseSliceNb(clauses, p.vars)
+	if pb.Status == solver.Unsat {
+		return nil, nil
+	}
+	if c != nil && len(c.lits) > 0 {
+		lits := make([]solver.Lit, len(c.lits))
+		for i, l := range c.lits {
+			lits[i] = solver.IntToLit(int32(l))
+		}
+		pb.SetCostFunc(lits, c.weights)
+	}
+	s := solver.New(pb)
+	if len(units) > 0 {
+		lits := make([]solver.Lit, len(units))
+		for i, l := range units {
+			lits[i] = solver.IntToLit(int32(l))
+		}
+		if s.Assume(lits) == solver.Unsat {
+			return nil, nil
+		}
+	}
+	switch s.Solve() {
+	case solver.Sat:
+	case solver.Unsat:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("sat solver stopped without an answer")
+	}
+	m := s.Model()
+	model := make([]bool, p.vars+1)
+	copy(model[1:], m)
+	// The assumptions hold in the model by construction; check anyway, as
+	// every clause is checked by the caller's verification.
+	for v, val := range unitVal {
+		if model[v] != val {
+			return nil, fmt.Errorf("sat solver model violates assumption %d", v)
+		}
+	}
+	return model, nil
+}

@@ -1,0 +1,335 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/relation"
+)
+
+// Solve computes the plan that meets req against idx. When no set of
+// packages can, the error is an *Unsatisfiable that says why. Same input,
+// same plan: nothing depends on map order or timing.
+func Solve(ctx context.Context, idx Index, req Request) (*Plan, error) {
+	s, err := prepare(idx, &req)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx)
+}
+
+// state is one Solve's working data.
+type state struct {
+	req  *Request
+	u    *universe
+	enc  *encoding
+	jobs [][]int // candidate ids of each install job
+	// removed marks candidates a remove job forbids.
+	removed []bool
+	// upgrade marks names whose newest version is preferred over the
+	// installed one.
+	upgrade map[string]bool
+}
+
+func prepare(idx Index, req *Request) (*state, error) {
+	native := req.Architecture
+	if native == "" {
+		native = "amd64"
+	}
+	u := newUniverse(idx, native, req.ForeignArchs, req.Recommends)
+	s := &state{req: req, u: u, upgrade: make(map[string]bool)}
+	var work []int
+	for _, in := range req.Installed {
+		if in.Package == nil {
+			return nil, fmt.Errorf("installed package entry without metadata")
+		}
+		n := len(u.pkgs)
+		if id := u.add(in.Package, true, in.Auto); id == n {
+			work = append(work, id)
+		}
+	}
+	for _, name := range req.Upgrade {
+		s.upgrade[name] = true
+	}
+	for _, in := range req.Installed {
+		if req.UpgradeAll || req.FullUpgrade || s.upgrade[in.Name] {
+			s.upgrade[in.Name] = true
+			work = u.load(in.Name, work)
+		}
+	}
+	for _, j := range req.Install {
+		s.upgrade[j.Name] = true
+		work = u.load(j.Name, work)
+	}
+	for _, j := range req.Remove {
+		work = u.load(j.Name, work)
+	}
+	u.close(work)
+	s.enc = encode(u, req)
+	if err := s.requestRules(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// requestRules adds the request's own rules: install and remove jobs,
+// Essential packages, and the no-removal rule of a plain upgrade.
+func (s *state) requestRules() error {
+	u, req := s.u, s.req
+	s.removed = make([]bool, len(u.pkgs))
+	for _, j := range req.Install {
+		var ids []int
+		for _, id := range u.byName[j.Name] {
+			if j.Matches(u.pkgs[id]) && !u.installedOnly(id, j) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 && j.Version == "" && j.Origin == "" && j.Arch == "" {
+			// A virtual package: any provider will do, best first.
+			for _, id := range u.providers[j.Name] {
+				if providesMatch(u.pkgs[id], &relation.Possibility{Name: j.Name}) {
+					ids = append(ids, id)
+				}
+			}
+		}
+		if len(ids) == 0 {
+			return &Unsatisfiable{Explanation: []string{noCandidate(u, j)}}
+		}
+		cl := make([]int, len(ids))
+		for i, id := range ids {
+			cl[i] = lit(id)
+		}
+		s.jobs = append(s.jobs, ids)
+		s.enc.rules = append(s.enc.rules, rule{kind: ruleInstall, pkg: ids[0], other: -1, job: j, clauses: [][]int{cl}})
+	}
+	for _, j := range req.Remove {
+		for _, id := range u.byName[j.Name] {
+			if j.Matches(u.pkgs[id]) {
+				s.removed[id] = true
+				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: j, clauses: [][]int{{-lit(id)}}})
+			}
+		}
+	}
+	keepNames := map[string]bool{}
+	for id, p := range u.pkgs {
+		if !u.installed[id] || keepNames[p.Name] {
+			continue
+		}
+		kind := ruleKind(0)
+		switch {
+		case p.Essential && !req.AllowRemoveEssential:
+			kind = ruleEssential
+		case req.UpgradeAll && !req.FullUpgrade && !s.removedName(p.Name):
+			kind = ruleKeep
+		default:
+			continue
+		}
+		keepNames[p.Name] = true
+		var cl []int
+		for _, o := range u.byName[p.Name] {
+			cl = append(cl, lit(o))
+		}
+		s.enc.rules = append(s.enc.rules, rule{kind: kind, pkg: id, other: -1, name: p.Name, clauses: [][]int{cl}})
+	}
+	return nil
+}
+
+// installedOnly reports a candidate known only from the installed set
+// when the job asks for a specific origin (the installed record has none).
+func (u *universe) installedOnly(id int, j Job) bool {
+	return j.Origin != "" && u.installed[id] && u.pkgs[id].Origin == "installed"
+}
+
+func (s *state) removedName(name string) bool {
+	for _, j := range s.req.Remove {
+		if j.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *state) problem() *cnf {
+	p := &cnf{vars: len(s.u.pkgs)}
+	for i := range s.enc.rules {
+		p.clauses = append(p.clauses, s.enc.rules[i].clauses...)
+	}
+	return p
+}
+
+func (s *state) run(ctx context.Context) (*Plan, error) {
+	g := newGreedy(s)
+	g.run()
+	model, err := satSolve(ctx, s.problem(), g.cost())
+	if err != nil {
+		return nil, err
+	}
+	if model == nil {
+		return nil, s.explain(ctx)
+	}
+	in := make([]bool, len(s.u.pkgs))
+	for id := range in {
+		in[id] = model[lit(id)]
+	}
+	reasons, keep := s.trim(in)
+	if err := s.verify(keep); err != nil {
+		return nil, fmt.Errorf("internal error: the solver's answer is wrong: %w", err)
+	}
+	return s.plan(keep, reasons), nil
+}
+
+// trim keeps what the answer needs: the requested packages, the installed
+// ones the request keeps, and whatever their relations reach through the
+// answer (the first satisfied alternative of each), recording why each is
+// there. Everything else the SAT model turned on is dropped: removing a
+// package never breaks a conflict, and every kept package's relations are
+// satisfied by kept packages by construction.
+func (s *state) trim(in []bool) (map[int]Reason, []bool) {
+	u := s.u
+	keep := make([]bool, len(in))
+	reasons := make(map[int]Reason)
+	var queue []int
+	reach := func(id int, r Reason) {
+		if keep[id] {
+			return
+		}
+		keep[id] = true
+		reasons[id] = r
+		queue = append(queue, id)
+	}
+	for i, ids := range s.jobs {
+		for _, id := range ids {
+			if in[id] {
+				_ = i
+				reach(id, Reason{Requested: true})
+				break
+			}
+		}
+	}
+	for id := range in {
+		if !in[id] || !u.installed[id] {
+			continue
+		}
+		p := u.pkgs[id]
+		if s.req.Autoremove && u.auto[id] && !(p.Essential && !s.req.AllowRemoveEssential) {
+			continue
+		}
+		reach(id, Reason{Installed: true, Auto: u.auto[id]})
+	}
+	// Installed names kept at another version (upgrades) are roots too.
+	for id := range in {
+		if !in[id] || keep[id] || !s.wasInstalledName(id) {
+			continue
+		}
+		if s.req.Autoremove && s.autoName(id) {
+			continue
+		}
+		reach(id, Reason{Installed: true, Auto: s.autoName(id)})
+	}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		p := u.pkgs[id]
+		for _, f := range u.positive(p) {
+			for _, rel := range f.rels {
+				for _, sid := range u.relSatisfiers(id, rel) {
+					if in[sid] {
+						reach(sid, Reason{By: p, Field: f.field, Relation: rel, Auto: true})
+						break
+					}
+				}
+			}
+		}
+	}
+	return reasons, keep
+}
+
+// wasInstalledName reports whether some version of id's name (same
+// architecture) is installed.
+func (s *state) wasInstalledName(id int) bool {
+	p := s.u.pkgs[id]
+	for _, o := range s.u.byName[p.Name] {
+		if s.u.installed[o] && s.u.pkgs[o].Architecture == p.Architecture {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *state) autoName(id int) bool {
+	p := s.u.pkgs[id]
+	for _, o := range s.u.byName[p.Name] {
+		if s.u.installed[o] && s.u.pkgs[o].Architecture == p.Architecture {
+			return s.u.auto[o]
+		}
+	}
+	return false
+}
+
+// verify checks the final set against every hard rule. It is the last
+// line of defence against a solver bug: no answer leaves the package
+// without it.
+func (s *state) verify(keep []bool) error {
+	for i := range s.enc.rules {
+		r := &s.enc.rules[i]
+		for _, cl := range r.clauses {
+			ok := false
+			for _, l := range cl {
+				if l > 0 && keep[l-1] || l < 0 && !keep[-l-1] {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return fmt.Errorf("rule violated: %s", s.describe(r))
+			}
+		}
+	}
+	return nil
+}
+
+// plan turns the final set into the changes against the installed set.
+func (s *state) plan(keep []bool, reasons map[int]Reason) *Plan {
+	u := s.u
+	pl := &Plan{Reasons: make(map[string]Reason)}
+	final := map[string]*deb.Package{}
+	for id, k := range keep {
+		if k {
+			p := u.pkgs[id]
+			pl.Final = append(pl.Final, p)
+			final[Key(p)] = p
+			r := reasons[id]
+			if r.Requested {
+				r.Auto = false
+			}
+			pl.Reasons[Key(p)] = r
+		}
+	}
+	sortPackages(pl.Final)
+	before := map[string]*deb.Package{}
+	for _, in := range s.req.Installed {
+		before[Key(in.Package)] = in.Package
+	}
+	for _, p := range pl.Final {
+		old, ok := before[Key(p)]
+		switch {
+		case !ok:
+			pl.Install = append(pl.Install, p)
+		case pkgKey(old) == pkgKey(p):
+			pl.Keep = append(pl.Keep, old)
+		case cmpVersion(p, old) > 0:
+			pl.Upgrade = append(pl.Upgrade, Change{From: old, To: p})
+		default:
+			pl.Downgrade = append(pl.Downgrade, Change{From: old, To: p})
+		}
+	}
+	for _, in := range s.req.Installed {
+		if _, ok := final[Key(in.Package)]; !ok {
+			pl.Remove = append(pl.Remove, in.Package)
+		}
+	}
+	sortPackages(pl.Remove)
+	sortPackages(pl.Keep)
+	return pl
+}

@@ -1,0 +1,311 @@
+package resolver
+
+import (
+	"sort"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/relation"
+	"github.com/greypm/grey/deb/version"
+)
+
+// universe is the closure of a request: every candidate reachable from the
+// requested and installed packages, each with a small integer id (its SAT
+// variable is id+1). Names are interned once; satisfier lists are computed
+// on first use and cached, as libsolv's whatprovides does.
+type universe struct {
+	idx    Index
+	native string
+	archs  map[string]bool // native, "all" and the foreign architectures
+
+	pkgs      []*deb.Package
+	installed []bool
+	auto      []bool
+	byKey     map[string]int   // name\x00version\x00arch -> id
+	byName    map[string][]int // real candidates, newest first
+	providers map[string][]int // candidates providing the name
+	loaded    map[string]bool  // names whose candidates were fetched
+	satCache  map[satKey][]int // satisfiers of a possibility from an arch
+	newest    map[string]int   // name\x00arch -> newest id (apt's candidate)
+	recommend bool
+}
+
+// satKey caches satisfier lists: the same possibility text means the same
+// providers for every depender of the same (effective) architecture.
+type satKey struct {
+	arch     string
+	pos      string
+	conflict bool
+}
+
+func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
+	u := &universe{
+		idx:       idx,
+		native:    native,
+		archs:     map[string]bool{native: true, "all": true},
+		byKey:     make(map[string]int),
+		byName:    make(map[string][]int),
+		providers: make(map[string][]int),
+		loaded:    make(map[string]bool),
+		satCache:  make(map[satKey][]int),
+		recommend: recommends,
+	}
+	for _, a := range foreign {
+		u.archs[a] = true
+	}
+	return u
+}
+
+func pkgKey(p *deb.Package) string {
+	return p.Name + "\x00" + p.Version.String() + "\x00" + p.Architecture
+}
+
+// add puts p in the universe (once per name, version and architecture) and
+// returns its id, or -1 when its architecture is not configured.
+func (u *universe) add(p *deb.Package, installed, auto bool) int {
+	if !u.archs[p.Architecture] {
+		return -1
+	}
+	k := pkgKey(p)
+	if id, ok := u.byKey[k]; ok {
+		if installed {
+			u.installed[id] = true
+			u.auto[id] = auto
+		}
+		return id
+	}
+	id := len(u.pkgs)
+	u.byKey[k] = id
+	u.pkgs = append(u.pkgs, p)
+	u.installed = append(u.installed, installed)
+	u.auto = append(u.auto, auto)
+	u.byName[p.Name] = append(u.byName[p.Name], id)
+	seen := map[string]bool{}
+	for _, rel := range p.Provides {
+		for _, pos := range rel {
+			if !seen[pos.Name] {
+				seen[pos.Name] = true
+				u.providers[pos.Name] = append(u.providers[pos.Name], id)
+			}
+		}
+	}
+	return id
+}
+
+// load fetches every candidate named name or providing it; it returns the
+// ids that are new to the universe.
+func (u *universe) load(name string, out []int) []int {
+	if u.loaded[name] {
+		return out
+	}
+	u.loaded[name] = true
+	for _, list := range [2][]*deb.Package{u.idx.Packages(name), u.idx.Providers(name)} {
+		for _, p := range list {
+			n := len(u.pkgs)
+			if id := u.add(p, false, false); id == n {
+				out = append(out, id)
+			}
+		}
+	}
+	return out
+}
+
+// close grows the universe from the given ids until every name that a
+// Depends, Pre-Depends or (when on) Recommends of a member mentions is
+// loaded. Conflicts and Breaks never pull packages in: a conflict with a
+// package outside the closure cannot matter.
+func (u *universe) close(work []int) {
+	for len(work) > 0 {
+		id := work[len(work)-1]
+		work = work[:len(work)-1]
+		p := u.pkgs[id]
+		for _, dep := range u.positive(p) {
+			for _, rel := range dep.rels {
+				for i := range rel {
+					work = u.load(rel[i].Name, work)
+				}
+			}
+		}
+	}
+	u.finish()
+}
+
+// finish orders candidates (newest first, native architecture first) so
+// that every later walk is deterministic, and records apt's candidate
+// version of every name and architecture.
+func (u *universe) finish() {
+	u.newest = make(map[string]int)
+	names := make([]string, 0, len(u.byName))
+	for n := range u.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ids := u.byName[n]
+		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
+		for _, id := range ids {
+			k := n + "\x00" + u.pkgs[id].Architecture
+			if _, ok := u.newest[k]; !ok {
+				u.newest[k] = id
+			}
+		}
+	}
+	for _, ids := range u.providers {
+		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
+	}
+}
+
+// better orders two candidates: newer version first, then the native
+// architecture, then name, then id (first loaded).
+func (u *universe) better(a, b int) bool {
+	pa, pb := u.pkgs[a], u.pkgs[b]
+	if pa.Name != pb.Name {
+		return pa.Name < pb.Name
+	}
+	if c := version.Compare(pa.Version, pb.Version); c != 0 {
+		return c > 0
+	}
+	if na, nb := pa.Architecture == u.native, pb.Architecture == u.native; na != nb {
+		return na
+	}
+	if pa.Architecture != pb.Architecture {
+		return pa.Architecture < pb.Architecture
+	}
+	return a < b
+}
+
+// depField is one positive relationship field of a package.
+type depField struct {
+	field string
+	rels  relation.Dependency
+	hard  bool
+}
+
+// positive returns the fields that pull packages in, in apt's order of
+// importance.
+func (u *universe) positive(p *deb.Package) []depField {
+	f := []depField{{"Pre-Depends", p.PreDepends, true}, {"Depends", p.Depends, true}}
+	if u.recommend {
+		f = append(f, depField{"Recommends", p.Recommends, false})
+	}
+	return f
+}
+
+// effArch is the architecture a package's dependencies resolve in:
+// packages of architecture "all" behave as native ones.
+func (u *universe) effArch(p *deb.Package) string {
+	if p.Architecture == "all" {
+		return u.native
+	}
+	return p.Architecture
+}
+
+// archMatches applies Multi-Arch to a candidate q (which provides or is the
+// target name) for a possibility seen from architecture from.
+func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Package, conflict bool) bool {
+	qa := u.effArch(q)
+	switch pos.ArchQual {
+	case "":
+		if conflict {
+			// An unqualified Conflicts or Breaks hits the name on every
+			// architecture.
+			return true
+		}
+		return qa == from || q.MultiArch == deb.MultiArchForeign
+	case "any":
+		if conflict {
+			return true
+		}
+		return qa == from || q.MultiArch == deb.MultiArchAllowed || q.MultiArch == deb.MultiArchForeign
+	case "native":
+		return qa == u.native
+	default:
+		return qa == pos.ArchQual || (pos.ArchQual == u.native && q.Architecture == "all")
+	}
+}
+
+// satisfiers returns the ids of the universe's candidates that satisfy
+// possibility pos of a package of architecture from: real packages of that
+// name with a matching version, then providers. A Provides without a
+// version never satisfies a versioned possibility; "Provides: foo (= 1.0)"
+// does when 1.0 fits.
+func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict bool) []int {
+	k := satKey{from, pos.String(), conflict}
+	if s, ok := u.satCache[k]; ok {
+		return s
+	}
+	var out []int
+	for _, id := range u.byName[pos.Name] {
+		q := u.pkgs[id]
+		if pos.Satisfies(q.Version) && u.archMatches(from, pos, q, conflict) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range u.providers[pos.Name] {
+		q := u.pkgs[id]
+		if !u.archMatches(from, pos, q, conflict) || !providesMatch(q, pos) {
+			continue
+		}
+		if len(out) > 0 && containsInt(out, id) {
+			continue
+		}
+		out = append(out, id)
+	}
+	u.satCache[k] = out
+	return out
+}
+
+// providesMatch reports whether one of q's Provides entries for pos.Name
+// satisfies pos's version constraint.
+func providesMatch(q *deb.Package, pos *relation.Possibility) bool {
+	for _, rel := range q.Provides {
+		for i := range rel {
+			pr := &rel[i]
+			if pr.Name != pos.Name {
+				continue
+			}
+			if pos.Op == relation.NoOp {
+				return true
+			}
+			if pr.Op == relation.EQ && pos.Satisfies(pr.Version) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsInt(s []int, x int) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// relSatisfiers returns, for relation rel of package id, the satisfiers of
+// all alternatives in alternative order, without repeats.
+func (u *universe) relSatisfiers(id int, rel relation.Relation) []int {
+	from := u.effArch(u.pkgs[id])
+	if len(rel) == 1 {
+		return u.satisfiers(from, &rel[0], false)
+	}
+	var out []int
+	for i := range rel {
+		for _, s := range u.satisfiers(from, &rel[i], false) {
+			if !containsInt(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// coinstallable reports whether two different candidates of the same name
+// may be installed together: only Multi-Arch: same ones of different
+// architectures can.
+func (u *universe) coinstallable(a, b int) bool {
+	pa, pb := u.pkgs[a], u.pkgs[b]
+	return pa.MultiArch == deb.MultiArchSame && pb.MultiArch == deb.MultiArchSame &&
+		pa.Architecture != pb.Architecture && pa.Architecture != "all" && pb.Architecture != "all"
+}

@@ -1,0 +1,5 @@
+package resolver
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
