@@ -8,14 +8,14 @@ import (
 type ruleKind uint8
 
 const (
-	ruleInstall   ruleKind = iota // the request asks for one of lits
-	ruleRemove                    // the request removes pkg
-	ruleDepends                   // pkg's field relation needs one of lits
-	ruleConflict                  // pkg's Conflicts/Breaks hits other
-	ruleOneVer                    // pkg and other are versions of one name
-	ruleEssential                 // an installed Essential name stays
-	ruleKeep                      // upgrade (not full) keeps the name
-	ruleNoCandidate               // the request names nothing available
+	ruleInstall     ruleKind = iota // the request asks for one of lits
+	ruleRemove                      // the request removes pkg
+	ruleDepends                     // pkg's field relation needs one of lits
+	ruleConflict                    // pkg's Conflicts/Breaks hits other
+	ruleOneVer                      // pkg and other are versions of one name
+	ruleEssential                   // an installed Essential name stays
+	ruleKeep                        // upgrade (not full) keeps the name
+	ruleNoCandidate                 // the request names nothing available
 )
 
 // rule is one group of clauses with its meaning.

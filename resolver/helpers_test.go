@@ -12,14 +12,22 @@ import (
 // parsePkgs reads a Packages-format text written in a test.
 func parsePkgs(t testing.TB, text string) []*deb.Package {
 	t.Helper()
-	ps, err := ReadPackages(strings.NewReader(strings.TrimSpace(text)+"\n"), "test", "test")
+	// Stanzas default to Architecture: amd64 to keep the tables short.
+	var b strings.Builder
+	for _, st := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		st = strings.TrimSpace(st)
+		if st == "" {
+			continue
+		}
+		b.WriteString(st)
+		if !strings.Contains(st, "Architecture:") {
+			b.WriteString("\nArchitecture: amd64")
+		}
+		b.WriteString("\n\n")
+	}
+	ps, err := ReadPackages(strings.NewReader(b.String()), "test", "test")
 	if err != nil {
 		t.Fatalf("parse test universe: %v", err)
-	}
-	for _, p := range ps {
-		if p.Architecture == "" {
-			p.Architecture = "amd64"
-		}
 	}
 	return ps
 }
