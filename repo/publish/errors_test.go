@@ -256,3 +256,31 @@ func FuzzState(f *testing.F) {
 		}
 	})
 }
+
+func TestDryRunWritesNothing(t *testing.T) {
+	out := t.TempDir()
+	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64"))...)
+	opts.ReadControl = textControl
+	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+		t.Fatal(err)
+	}
+	before := readTree(t, out)
+	opts.Components[0].Inputs = fakeDebs(t, ctl("bar", "1", "amd64"))
+	opts.Date = opts.Date.Add(time.Hour)
+	res, err := Publish(context.Background(), DryRun(Dir{out}), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 1 || len(res.Removed) != 1 {
+		t.Errorf("dry run reports added %v removed %v", res.Added, res.Removed)
+	}
+	after := readTree(t, out)
+	if len(after) != len(before) {
+		t.Errorf("dry run changed the file count %d -> %d", len(before), len(after))
+	}
+	for n, d := range before {
+		if !bytes.Equal(d, after[n]) {
+			t.Errorf("dry run changed %s", n)
+		}
+	}
+}

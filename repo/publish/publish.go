@@ -92,28 +92,30 @@ type Options struct {
 
 // IndexSummary describes one published Packages index.
 type IndexSummary struct {
-	Component, Architecture string
-	Packages                int
+	Component    string `json:"component"`
+	Architecture string `json:"architecture"`
+	Packages     int    `json:"packages"`
 }
 
 // Result reports what a publish did.
 type Result struct {
 	// Release is the path of the suite's InRelease in the repository.
-	Release string
+	Release string `json:"release"`
 	// Indexes lists the Packages indexes, sorted by component then
 	// architecture.
-	Indexes []IndexSummary
+	Indexes []IndexSummary `json:"indexes"`
 	// Packages is the number of distinct .deb files in the suite.
-	Packages int
+	Packages int `json:"packages"`
 	// Added and Removed are the pool paths that entered and left the
 	// suite compared with its previous generation.
-	Added, Removed []string
+	Added   []string `json:"added"`
+	Removed []string `json:"removed"`
 	// Deleted are the files removed because no retained generation of any
 	// suite references them any more.
-	Deleted []string
+	Deleted []string `json:"deleted"`
 	// Unchanged is true when the Release is byte-identical to the one
 	// already published (same content, same date): no new generation.
-	Unchanged bool
+	Unchanged bool `json:"unchanged"`
 }
 
 // Publish writes the suite described by opts into st. See the package

@@ -160,3 +160,24 @@ func (d Dir) Lock() (func() error, error) {
 
 // ErrLocked reports that another publish is writing the same repository.
 var ErrLocked = errors.New("another publish holds the repository lock")
+
+// DryRun returns a Storage that reads from st but writes nothing: Publish
+// through it checks every input and reports what it would add, remove and
+// delete, and leaves the repository as it was.
+func DryRun(st Storage) Storage { return dryRun{st} }
+
+type dryRun struct{ st Storage }
+
+func (d dryRun) Put(name string, r io.Reader) error {
+	// Drain r so a reader that fails (an unreadable input) fails here too.
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+
+func (d dryRun) Open(name string) (io.ReadCloser, error) { return d.st.Open(name) }
+
+func (d dryRun) Remove(string) error { return nil }
+
+// Lock takes the real lock, so that a dry run reads a repository that no
+// publish is changing.
+func (d dryRun) Lock() (func() error, error) { return d.st.Lock() }
