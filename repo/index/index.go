@@ -32,7 +32,7 @@ type indexFile struct {
 	m      *mapped
 	origin string
 	path   string
-	memo   []atomic.Pointer[deb.Package]
+	memo   []atomicPackage
 }
 
 // Ref designates one package of an Index.
@@ -108,7 +108,7 @@ func Load(ctx context.Context, cacheDir string, inputs []Input) (*Index, *LoadRe
 		}
 		x.files = append(x.files, &indexFile{
 			m: maps[i], origin: in.Origin, path: path,
-			memo: make([]atomic.Pointer[deb.Package], maps[i].n),
+			memo: make([]atomicPackage, maps[i].n),
 		})
 		x.n += maps[i].n
 	}
@@ -414,3 +414,6 @@ func (x *Index) Search(ctx context.Context, re *regexp.Regexp) ([]SearchHit, err
 	slices.SortFunc(out, func(a, b SearchHit) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
+
+// atomicPackage is one memo slot: decoded once, then shared.
+type atomicPackage = atomic.Pointer[deb.Package]
