@@ -26,7 +26,7 @@ import (
 )
 
 // SchemaVersion is the schema this build of grey reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Path is where the database lives inside a root.
 const Path = "var/lib/grey/grey.db"
@@ -48,6 +48,8 @@ func migration(v uint32) func(tx *bolt.Tx) error {
 			_, err := tx.CreateBucketIfNotExists([]byte(bucketReleases))
 			return err
 		}
+	case 1:
+		return EnsureInstalledBuckets
 	}
 	return nil
 }

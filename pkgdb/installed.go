@@ -1,0 +1,212 @@
+package pkgdb
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names used for the installed set (schema version 2):
+//
+//	packages  name → JSON Package (control stanza, status, mark, files, conffiles)
+//	paths     absolute path → NUL-separated names of the packages owning it
+var (
+	bucketPackages = []byte("packages")
+	bucketPaths    = []byte("paths")
+)
+
+// Status values, written exactly as dpkg writes its Status field.
+const (
+	// StatusInstalled is a package that is unpacked and configured.
+	StatusInstalled = "install ok installed"
+	// StatusConfigFiles is a removed (not purged) package of which only
+	// the conffiles remain; dpkg -l shows it as "rc".
+	StatusConfigFiles = "deinstall ok config-files"
+)
+
+// FileType is the kind of an installed path.
+type FileType string
+
+// The kinds of installed paths. Device nodes and fifos are recorded when an
+// installation allowed them.
+const (
+	TypeRegular FileType = "file"
+	TypeDir     FileType = "dir"
+	TypeSymlink FileType = "symlink"
+	TypeHard    FileType = "hardlink"
+	TypeChar    FileType = "char"
+	TypeBlock   FileType = "block"
+	TypeFifo    FileType = "fifo"
+)
+
+// File is one path a package installed, as it was written.
+type File struct {
+	// Path is absolute inside the root, as dpkg's .list writes it:
+	// "/usr/bin/hello".
+	Path string   `json:"path"`
+	Type FileType `json:"type"`
+	// Mode holds the permission bits plus setuid/setgid/sticky as the
+	// Unix mode word (e.g. 0o4755).
+	Mode uint32 `json:"mode"`
+	Uid  int    `json:"uid,omitempty"`
+	Gid  int    `json:"gid,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	// SHA256 is the lowercase hex digest of a regular file's content.
+	SHA256 string `json:"sha256,omitempty"`
+	// Link is a symlink's target or, for a hard link, the path it shares
+	// its inode with.
+	Link string `json:"link,omitempty"`
+}
+
+// Conffile is a configuration file as the package shipped it: the hash of
+// that original content is what tells a local edit from a package update.
+type Conffile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	// MD5 is written to dpkg's Conffiles field, which uses MD5.
+	MD5 string `json:"md5"`
+}
+
+// Package is one installed package: its control stanza, its state and
+// everything it put in the root.
+type Package struct {
+	Name         string `json:"name"`
+	Architecture string `json:"architecture"`
+	Version      string `json:"version"`
+	// MultiArch is the Multi-Arch field ("same" changes dpkg's file names).
+	MultiArch string `json:"multi_arch,omitempty"`
+	Essential bool   `json:"essential,omitempty"`
+	// Status is StatusInstalled or StatusConfigFiles.
+	Status string `json:"status"`
+	// Auto marks a package installed only to satisfy dependencies; such a
+	// package is removed by autoremove once nothing needs it.
+	Auto bool `json:"auto,omitempty"`
+	// Control is the package's control file as shipped (no Status field).
+	Control   string     `json:"control"`
+	Files     []File     `json:"files"`
+	Conffiles []Conffile `json:"conffiles,omitempty"`
+}
+
+// InfoName is the base name dpkg uses for the package's files under
+// var/lib/dpkg/info: "name", or "name:arch" for Multi-Arch: same.
+func (p *Package) InfoName() string {
+	if p.MultiArch == "same" {
+		return p.Name + ":" + p.Architecture
+	}
+	return p.Name
+}
+
+// Conffile returns the conffile record for path, or nil.
+func (p *Package) Conffile(path string) *Conffile {
+	for i := range p.Conffiles {
+		if p.Conffiles[i].Path == path {
+			return &p.Conffiles[i]
+		}
+	}
+	return nil
+}
+
+// EnsureInstalledBuckets creates the buckets of the installed set.
+func EnsureInstalledBuckets(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketPackages, bucketPaths} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return fmt.Errorf("pkgdb: create bucket %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+// GetPackage returns the installed record of name, or nil when there is none.
+func GetPackage(tx *bolt.Tx, name string) (*Package, error) {
+	b := tx.Bucket(bucketPackages)
+	if b == nil {
+		return nil, nil
+	}
+	v := b.Get([]byte(name))
+	if v == nil {
+		return nil, nil
+	}
+	var p Package
+	if err := json.Unmarshal(v, &p); err != nil {
+		return nil, fmt.Errorf("pkgdb: decode package %s: %w", name, err)
+	}
+	return &p, nil
+}
+
+// Packages returns every package record, sorted by name.
+func Packages(tx *bolt.Tx) ([]*Package, error) {
+	b := tx.Bucket(bucketPackages)
+	if b == nil {
+		return nil, nil
+	}
+	var out []*Package
+	err := b.ForEach(func(k, v []byte) error {
+		var p Package
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("pkgdb: decode package %s: %w", k, err)
+		}
+		out = append(out, &p)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// PutPackage stores p, replacing any earlier record of the same name, and
+// moves path ownership: paths of the old record that p no longer has lose
+// p as an owner, p's paths gain it.
+func PutPackage(tx *bolt.Tx, p *Package) error {
+	if err := EnsureInstalledBuckets(tx); err != nil {
+		return err
+	}
+	old, err := GetPackage(tx, p.Name)
+	if err != nil {
+		return err
+	}
+	keep := make(map[string]bool, len(p.Files))
+	for _, f := range p.Files {
+		keep[f.Path] = true
+	}
+	if old != nil {
+		for _, f := range old.Files {
+			if !keep[f.Path] {
+				if err := removeOwner(tx, f.Path, p.Name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, f := range p.Files {
+		if err := addOwner(tx, f.Path, p.Name); err != nil {
+			return err
+		}
+	}
+	v, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("pkgdb: encode package %s: %w", p.Name, err)
+	}
+	return tx.Bucket(bucketPackages).Put([]byte(p.Name), v)
+}
+
+// DeletePackage removes name's record and its ownership of every path.
+func DeletePackage(tx *bolt.Tx, name string) error {
+	old, err := GetPackage(tx, name)
+	if err != nil || old == nil {
+		return err
+	}
+	for _, f := range old.Files {
+		if err := removeOwner(tx, f.Path, name); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketPackages).Delete([]byte(name))
+}
+
+// View runs fn in a read-only transaction of the database.
+func (db *DB) View(fn func(*bolt.Tx) error) error { return db.bolt.View(fn) }
+
+// Update runs fn in one read-write transaction: everything fn writes is
+// committed together or not at all.
+func (db *DB) Update(fn func(*bolt.Tx) error) error { return db.bolt.Update(fn) }

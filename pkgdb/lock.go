@@ -1,0 +1,125 @@
+package pkgdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// LockPath is where the root lock lives, relative to the root.
+const LockPath = "var/lib/grey/lock"
+
+// LockedError says another process holds the root's lock.
+type LockedError struct {
+	Path string
+	// PID is the holder's process id as it wrote it in the lock file; 0
+	// when it could not be read.
+	PID int
+}
+
+func (e *LockedError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("%s is locked by process %d", e.Path, e.PID)
+	}
+	return fmt.Sprintf("%s is locked by another process", e.Path)
+}
+
+// LockOptions says how to wait for a busy lock.
+type LockOptions struct {
+	// NoWait fails at once with a *LockedError instead of waiting.
+	NoWait bool
+	// Waiting is called once, when the lock is busy and the caller will
+	// wait, with the holder's error (naming its pid), so a CLI can say why
+	// it pauses.
+	Waiting func(*LockedError)
+	// Poll is the retry interval while waiting; 0 means 100ms.
+	Poll time.Duration
+}
+
+// Lock is a held root lock: an flock(2) on ROOT/var/lib/grey/lock, so it is
+// released by the kernel if the holder dies.
+type Lock struct {
+	f *os.File
+}
+
+// LockRoot takes the exclusive lock of root, so that no two grey processes
+// change one root at once. It waits until the lock is free or ctx ends,
+// unless opts.NoWait.
+func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error) {
+	path := filepath.Join(root, LockPath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	poll := opts.Poll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		held := &LockedError{Path: path, PID: readPID(path)}
+		if opts.NoWait {
+			f.Close()
+			return nil, held
+		}
+		if !told && opts.Waiting != nil {
+			opts.Waiting(held)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s: %w", path, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+	// The pid is informational, for the next process that finds the lock
+	// busy; the flock itself is the lock.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+func readPID(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+// Unlock releases the lock. The file stays, so its inode is stable for the
+// next holder.
+func (l *Lock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	l.f = nil
+	return err
+}
