@@ -417,3 +417,10 @@ func (x *Index) Search(ctx context.Context, re *regexp.Regexp) ([]SearchHit, err
 
 // atomicPackage is one memo slot: decoded once, then shared.
 type atomicPackage = atomic.Pointer[deb.Package]
+
+// CacheDirIn is where the index cache of a root lives, relative to it.
+const CacheDirIn = "var/cache/grey/index"
+
+// Input returns the position, in the inputs given to Load, of the input the
+// package comes from.
+func (r Ref) Input() int { return int(r.file) }
