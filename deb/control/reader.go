@@ -18,7 +18,7 @@ const DefaultMaxStanzaSize = 64 << 20
 
 // chunkSize is how much the reader asks its source for at once: large reads
 // amortise the decompressor's and the line scanner's per-call costs.
-const chunkSize = 1 << 20
+const chunkSize = 64 << 10
 
 // errTooLarge is turned into a *SyntaxError by the caller, who knows the line.
 var errTooLarge = errors.New("too large")
