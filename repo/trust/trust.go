@@ -170,22 +170,53 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// decodeClearsigned splits a clearsigned file, refusing text around the
+// signed block.
+func decodeClearsigned(data []byte, keyring string) (*clearsign.Block, error) {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
+		return nil, &Error{Reason: NotSigned, Keyring: keyring, Detail: "no clearsigned message at the start of the file"}
+	}
+	block, rest := clearsign.Decode(trimmed)
+	if block == nil {
+		return nil, &Error{Reason: Malformed, Keyring: keyring, Detail: "cannot decode the clearsigned message"}
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, &Error{Reason: Malformed, Keyring: keyring, Detail: "text after the signature"}
+	}
+	return block, nil
+}
+
+// signedText returns a block's text with LF line ends and a final newline.
+func signedText(block *clearsign.Block) []byte {
+	text := block.Plaintext
+	if len(text) > 0 && text[len(text)-1] != '\n' {
+		text = append(text, '\n')
+	}
+	return text
+}
+
+// ClearsignedText returns the text of a clearsigned file WITHOUT checking
+// its signature, applying the same rules about text around the signed
+// block as VerifyClearsigned. It exists for sources explicitly marked
+// trusted; everything else must use VerifyClearsigned.
+func ClearsignedText(data []byte) ([]byte, error) {
+	block, err := decodeClearsigned(data, "")
+	if err != nil {
+		return nil, err
+	}
+	return signedText(block), nil
+}
+
 // VerifyClearsigned checks a clearsigned file (an InRelease) and returns its
 // signed text, with line ends as LF, and the signer. It refuses a file with
 // anything but whitespace before or after the signed block, since apt would
 // not parse such text either and an attacker could otherwise add fields
 // outside the signature.
 func (k *Keyring) VerifyClearsigned(data []byte, now time.Time) ([]byte, *Signer, error) {
-	trimmed := bytes.TrimLeft(data, " \t\r\n")
-	if !bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP SIGNED MESSAGE-----")) {
-		return nil, nil, &Error{Reason: NotSigned, Keyring: k.Name, Detail: "no clearsigned message at the start of the file"}
-	}
-	block, rest := clearsign.Decode(trimmed)
-	if block == nil {
-		return nil, nil, &Error{Reason: Malformed, Keyring: k.Name, Detail: "cannot decode the clearsigned message"}
-	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, nil, &Error{Reason: Malformed, Keyring: k.Name, Detail: "text after the signature"}
+	block, err := decodeClearsigned(data, k.Name)
+	if err != nil {
+		return nil, nil, err
 	}
 	sigData, err := io.ReadAll(block.ArmoredSignature.Body)
 	if err != nil {
@@ -195,11 +226,7 @@ func (k *Keyring) VerifyClearsigned(data []byte, now time.Time) ([]byte, *Signer
 	if err != nil {
 		return nil, nil, err
 	}
-	text := block.Plaintext
-	if len(text) > 0 && text[len(text)-1] != '\n' {
-		text = append(text, '\n')
-	}
-	return text, signer, nil
+	return signedText(block), signer, nil
 }
 
 // VerifyDetached checks a detached signature (Release.gpg, armored or

@@ -258,3 +258,15 @@ func FuzzVerifyClearsigned(f *testing.F) {
 		}
 	})
 }
+
+func TestClearsignedText(t *testing.T) {
+	key := newKey(t, packet.PubKeyAlgoEdDSA, 0)
+	good := clearsignAt(t, key, []byte(release), now)
+	text, err := ClearsignedText(good)
+	if err != nil || string(text) != release {
+		t.Fatalf("%q, %v", text, err)
+	}
+	if _, err := ClearsignedText(append(good, "Suite: evil\n"...)); reasonOf(err) != Malformed {
+		t.Fatalf("text after the signature: %v", err)
+	}
+}

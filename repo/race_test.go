@@ -1,0 +1,6 @@
+//go:build race
+
+package repo
+
+// raceEnabled is true under -race, where full-index work is slow.
+const raceEnabled = true
