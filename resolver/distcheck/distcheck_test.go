@@ -1,0 +1,177 @@
+package distcheck
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func check(t *testing.T, index string, opts Options) (*Report, map[string]Broken) {
+	t.Helper()
+	pkgs, err := ReadPackages(context.Background(), strings.NewReader(index), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(context.Background(), pkgs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]Broken)
+	for _, b := range rep.Broken {
+		got[b.Package.Name+"_"+b.Package.Version.String()] = b
+	}
+	return rep, got
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		index  string
+		opts   Options
+		broken map[string]string // name_version -> words the reason contains
+	}{
+		{
+			name:   "missing dependency",
+			index:  "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: nothere\n",
+			broken: map[string]string{"a_1": "depends on nothere, which no package satisfies (not in the index)"},
+		},
+		{
+			name: "version too new",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b (>= 2)\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\n",
+			broken: map[string]string{"a_1": "(available: b 1)"},
+		},
+		{
+			name: "broken chain",
+			index: "Package: a\nVersion: 1\nArchitecture: all\nDepends: b\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: c (>> 1)\n\n" +
+				"Package: c\nVersion: 1\nArchitecture: amd64\n",
+			broken: map[string]string{"a_1": "none of its candidates can be installed: b_1_amd64", "b_1": "c (>> 1)"},
+		},
+		{
+			name: "alternative saves it",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone | b\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\n",
+		},
+		{
+			name: "versioned provides",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: v (>= 2)\n\n" +
+				"Package: p\nVersion: 1\nArchitecture: amd64\nProvides: v (= 3)\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: w (>= 1)\n\n" +
+				"Package: q\nVersion: 1\nArchitecture: amd64\nProvides: w\n",
+			broken: map[string]string{"b_1": "w (>= 1)"},
+		},
+		{
+			// The greedy search picks x first and then cannot add z; the
+			// SAT solver finds y.
+			name: "needs backtracking",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: x | y, z\n\n" +
+				"Package: x\nVersion: 1\nArchitecture: amd64\nConflicts: z\n\n" +
+				"Package: y\nVersion: 1\nArchitecture: amd64\n\n" +
+				"Package: z\nVersion: 1\nArchitecture: amd64\n",
+		},
+		{
+			name: "conflict between dependencies",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: x, z\n\n" +
+				"Package: x\nVersion: 1\nArchitecture: amd64\n\n" +
+				"Package: z\nVersion: 1\nArchitecture: amd64\nBreaks: x\n",
+			broken: map[string]string{"a_1": "its dependencies conflict"},
+		},
+		{
+			name: "self conflict through own provides",
+			index: "Package: mta\nVersion: 1\nArchitecture: amd64\nProvides: mail-transport-agent\nConflicts: mail-transport-agent\n\n" +
+				"Package: user\nVersion: 1\nArchitecture: amd64\nDepends: mail-transport-agent\n",
+		},
+		{
+			name: "two versions of one name",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: lib (= 1), b\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: lib (= 2)\n\n" +
+				"Package: lib\nVersion: 1\nArchitecture: amd64\n\n" +
+				"Package: lib\nVersion: 2\nArchitecture: amd64\n",
+			broken: map[string]string{"a_1": "another version of"},
+		},
+		{
+			name: "essential set counts",
+			index: "Package: base\nVersion: 1\nArchitecture: amd64\nEssential: yes\n\n" +
+				"Package: a\nVersion: 1\nArchitecture: amd64\nConflicts: base\n",
+			broken: map[string]string{"a_1": "conflict"},
+		},
+		{
+			name: "essential ignored",
+			index: "Package: base\nVersion: 1\nArchitecture: amd64\nEssential: yes\n\n" +
+				"Package: a\nVersion: 1\nArchitecture: amd64\nConflicts: base\n",
+			opts: Options{IgnoreEssential: true},
+		},
+		{
+			name: "multi-arch",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: tool, py:any, plain:any, foreign-only\n\n" +
+				"Package: tool\nVersion: 1\nArchitecture: i386\nMulti-Arch: foreign\n\n" +
+				"Package: py\nVersion: 1\nArchitecture: i386\nMulti-Arch: allowed\n\n" +
+				"Package: plain\nVersion: 1\nArchitecture: amd64\n\n" +
+				"Package: foreign-only\nVersion: 1\nArchitecture: amd64\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: plain32\n\n" +
+				"Package: plain32\nVersion: 1\nArchitecture: i386\n\n" +
+				"Package: c\nVersion: 1\nArchitecture: armhf\nDepends: nothing\n",
+			opts:   Options{ForeignArchs: []string{"i386"}},
+			broken: map[string]string{"a_1": "plain:any", "b_1": "plain32"},
+		},
+		{
+			name: "arch restriction",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [i386], b [amd64]\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\n",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, got := check(t, tc.index, tc.opts)
+			for id, words := range tc.broken {
+				b, ok := got[id]
+				if !ok {
+					t.Errorf("%s not reported broken", id)
+					continue
+				}
+				all := strings.Join(b.Explanation, " | ")
+				if !strings.Contains(all, words) || b.Reason != b.Explanation[0] {
+					t.Errorf("%s: explanation %q lacks %q", id, all, words)
+				}
+			}
+			for id := range got {
+				if _, ok := tc.broken[id]; !ok {
+					t.Errorf("%s reported broken: %v", id, got[id].Explanation)
+				}
+			}
+			if tc.name == "needs backtracking" && rep.SAT == 0 {
+				t.Error("the greedy search alone decided a case built to need the SAT solver")
+			}
+			if rep.Greedy+rep.SAT != rep.Checked {
+				t.Errorf("counts: greedy %d + sat %d != checked %d", rep.Greedy, rep.SAT, rep.Checked)
+			}
+		})
+	}
+}
+
+func TestCheckForeignArchNotChecked(t *testing.T) {
+	rep, _ := check(t, "Package: c\nVersion: 1\nArchitecture: armhf\nDepends: nothing\n", Options{})
+	if rep.Checked != 0 || len(rep.Broken) != 0 {
+		t.Fatalf("a package of another architecture was checked: %+v", rep)
+	}
+}
+
+func TestCheckCancelled(t *testing.T) {
+	pkgs, err := ReadPackages(context.Background(), strings.NewReader("Package: a\nVersion: 1\nArchitecture: amd64\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Check(ctx, pkgs, Options{}); err == nil {
+		t.Fatal("a cancelled check ran")
+	}
+}
+
+func TestReadPackagesError(t *testing.T) {
+	_, err := ReadPackages(context.Background(), strings.NewReader("Package: a\nVersion: 1\n"), "idx")
+	if err == nil || !strings.Contains(err.Error(), "idx") || !strings.Contains(err.Error(), "Architecture") {
+		t.Fatalf("error does not name the file and field: %v", err)
+	}
+}

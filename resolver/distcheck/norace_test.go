@@ -1,0 +1,5 @@
+//go:build !race
+
+package distcheck
+
+const raceEnabled = false

@@ -1,0 +1,258 @@
+package distcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/deb/relation"
+	"github.com/greypm/grey/deb/version"
+)
+
+// ReadPackages decodes every stanza of a Packages index (plain or
+// compressed, see control.NewReader). name labels errors and becomes each
+// package's Origin.
+func ReadPackages(ctx context.Context, r io.Reader, name string) ([]*deb.Package, error) {
+	cr := control.NewReaderName(r, name)
+	defer cr.Close()
+	var out []*deb.Package
+	for i := 0; ; i++ {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		s, err := cr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		p, err := deb.FromStanza(s)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		p.Origin = name
+		out = append(out, p)
+	}
+}
+
+// universe is the packages with their relations resolved to package
+// indexes: for each package, each dependency relation's candidates in
+// preference order, and its conflicts (symmetric, self excluded).
+type universe struct {
+	pkgs   []*deb.Package
+	native string
+	// archOK holds the architectures a candidate may have.
+	archs map[string]bool
+	// deps[i] are the Pre-Depends and Depends relations of package i, each
+	// as its candidates; an empty relation has no candidate at all.
+	deps [][][]int32
+	// rels[i][k] is the text of deps[i][k], for explanations.
+	rels [][]relation.Relation
+	// conflicts[i] are the packages that cannot be installed with i.
+	conflicts [][]int32
+	essential []int32
+	// considered is false for packages of an architecture the check does
+	// not cover (they are neither checked nor candidates).
+	considered []bool
+}
+
+type provide struct {
+	pkg int32
+	pv  relation.Possibility
+}
+
+func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe {
+	u := &universe{pkgs: pkgs, native: native, archs: map[string]bool{native: true, "all": true}}
+	for _, a := range foreign {
+		u.archs[a] = true
+	}
+	n := len(pkgs)
+	u.considered = make([]bool, n)
+	byName := make(map[string][]int32, n)
+	provides := make(map[string][]provide)
+	for i, p := range pkgs {
+		if !u.archs[p.Architecture] {
+			continue
+		}
+		u.considered[i] = true
+		byName[p.Name] = append(byName[p.Name], int32(i))
+		for _, rel := range p.Provides {
+			for _, pv := range rel {
+				provides[pv.Name] = append(provides[pv.Name], provide{int32(i), pv})
+			}
+		}
+	}
+	// Newest version first, so the greedy search tries it first.
+	for _, ids := range byName {
+		if len(ids) > 1 {
+			sort.SliceStable(ids, func(a, b int) bool {
+				return version.Compare(pkgs[ids[a]].Version, pkgs[ids[b]].Version) > 0
+			})
+		}
+	}
+	u.deps = make([][][]int32, n)
+	u.rels = make([][]relation.Relation, n)
+	u.conflicts = make([][]int32, n)
+	var buf []int32
+	for i, p := range pkgs {
+		if !u.considered[i] {
+			continue
+		}
+		if p.Essential {
+			u.essential = append(u.essential, int32(i))
+		}
+		arch := u.eff(p.Architecture)
+		for _, d := range []relation.Dependency{p.PreDepends, p.Depends} {
+			for _, rel := range d {
+				applies := false
+				buf = buf[:0]
+				for k := range rel {
+					pv := &rel[k]
+					if !archApplies(pv, arch) {
+						continue
+					}
+					applies = true
+					buf = u.candidates(buf, pv, arch, false, byName, provides, int32(i))
+				}
+				if !applies {
+					continue
+				}
+				u.deps[i] = append(u.deps[i], dedup(buf))
+				u.rels[i] = append(u.rels[i], rel)
+			}
+		}
+		buf = buf[:0]
+		for _, d := range []relation.Dependency{p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				for k := range rel {
+					pv := &rel[k]
+					if archApplies(pv, arch) {
+						buf = u.candidates(buf, pv, arch, true, byName, provides, int32(i))
+					}
+				}
+			}
+		}
+		// Other versions of the same name and architecture.
+		for _, j := range byName[p.Name] {
+			if int(j) != i && u.eff(pkgs[j].Architecture) == arch {
+				buf = append(buf, j)
+			}
+		}
+		// Multi-Arch: a name installed for two architectures must be
+		// Multi-Arch: same on both.
+		for _, j := range byName[p.Name] {
+			q := pkgs[j]
+			if u.eff(q.Architecture) != arch && (p.MultiArch != deb.MultiArchSame || q.MultiArch != deb.MultiArchSame || version.Compare(p.Version, q.Version) != 0) {
+				buf = append(buf, j)
+			}
+		}
+		for _, j := range buf {
+			u.conflicts[i] = append(u.conflicts[i], j)
+			u.conflicts[j] = append(u.conflicts[j], int32(i))
+		}
+	}
+	for i, c := range u.conflicts {
+		slices.Sort(c)
+		u.conflicts[i] = slices.Compact(c)
+	}
+	return u
+}
+
+// eff is an architecture as dpkg compares it: "all" is the native one.
+func (u *universe) eff(a string) string {
+	if a == "all" {
+		return u.native
+	}
+	return a
+}
+
+// candidates appends the packages that satisfy pv, written in a package
+// of architecture depArch (for Conflicts and Breaks when conflict is set,
+// excluding self), to dst: real packages first, newest first, then
+// providers.
+func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch string, conflict bool, byName map[string][]int32, provides map[string][]provide, self int32) []int32 {
+	selfName := u.pkgs[self].Name
+	for _, j := range byName[pv.Name] {
+		q := u.pkgs[j]
+		if conflict && (j == self || q.Name == selfName) {
+			continue
+		}
+		if pv.Satisfies(q.Version) && u.archOK(q, pv, depArch, conflict) {
+			dst = append(dst, j)
+		}
+	}
+	for _, pr := range provides[pv.Name] {
+		q := u.pkgs[pr.pkg]
+		if conflict && (pr.pkg == self || q.Name == selfName) {
+			continue
+		}
+		if pv.Op != relation.NoOp && (pr.pv.Op != relation.EQ || !pv.Satisfies(pr.pv.Version)) {
+			continue
+		}
+		if u.archOK(q, pv, depArch, conflict) {
+			dst = append(dst, pr.pkg)
+		}
+	}
+	return dst
+}
+
+// archOK is dpkg's deparchsatisfied.
+func (u *universe) archOK(q *deb.Package, pv *relation.Possibility, depArch string, conflict bool) bool {
+	if q.MultiArch == deb.MultiArchForeign {
+		return true
+	}
+	want := pv.ArchQual
+	switch want {
+	case "":
+		if conflict {
+			return true
+		}
+		want = depArch
+	case "any":
+		return q.MultiArch == deb.MultiArchAllowed || conflict
+	case "native":
+		want = u.native
+	}
+	return u.eff(want) == u.eff(q.Architecture)
+}
+
+// archApplies evaluates a possibility's [arch list] for arch.
+func archApplies(pv *relation.Possibility, arch string) bool {
+	if len(pv.Archs) == 0 {
+		return true
+	}
+	positive := !pv.Archs[0].Not
+	for _, a := range pv.Archs {
+		if a.Arch == arch {
+			return !a.Not
+		}
+	}
+	return !positive
+}
+
+// dedup removes repeated ids, keeping the first occurrence, into a fresh
+// slice.
+func dedup(ids []int32) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		dup := false
+		for _, o := range out {
+			if o == id {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, id)
+		}
+	}
+	return out
+}
