@@ -38,6 +38,7 @@ type CLI struct {
 
 	Version VersionCmd `cmd:"" help:"Print grey's version."`
 	Key     KeyCmd     `cmd:"" help:"Make repository signing keys."`
+	Update  UpdateCmd  `cmd:"" help:"Fetch and verify the package lists of every source."`
 }
 
 // exitError carries a process exit status through kong's Run chain.

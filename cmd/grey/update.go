@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo"
+	"github.com/greypm/grey/repo/fetch"
+	"github.com/greypm/grey/repo/sources"
+	"golang.org/x/term"
+)
+
+// UpdateCmd fetches and verifies the metadata of every source.
+type UpdateCmd struct {
+	Jobs int `help:"Download at most N files at once." default:"4" placeholder:"N"`
+}
+
+// Help explains what update checks and what it keeps.
+func (UpdateCmd) Help() string {
+	return `For each source (the --source lines, else ROOT/etc/grey/sources.list and
+sources.list.d/), fetches InRelease (or Release and Release.gpg) and checks:
+
+  - the signature, against the source's own signed-by keyring only;
+  - Valid-Until has not passed (unless check-valid-until=no);
+  - Date is not in the future (10 minutes of clock skew allowed);
+  - the Release is for the suite the source names;
+  - Date is not older than the last Release accepted for the source in
+    this root (kept in ROOT/var/lib/grey/grey.db): a replayed old Release
+    is refused.
+
+Then it fetches each component's Packages index and checks its size and
+SHA256 against the Release. A source whose metadata fails any check keeps its
+previous verified state; the other sources are still updated.
+
+Prints one line per source: Hit (unchanged), Get (new metadata), Refused
+(with the file and the reason) or Err (could not fetch). Exits 1 if any
+source was not updated.`
+}
+
+// Run updates the sources and prints one line per source.
+func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
+	srcs, err := commandSources(g)
+	if err != nil {
+		return err
+	}
+	if len(srcs) == 0 {
+		return &exitError{2, fmt.Errorf("no sources: add them to %s/%s or give --source", g.Root, sources.ListFile)}
+	}
+	lock, err := pkgdb.LockRoot(ctx, g.Root, pkgdb.LockOptions{Waiting: func(e *pkgdb.LockedError) {
+		fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
+	}})
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	db, err := pkgdb.Open(g.Root, pkgdb.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	fopts := []fetch.Option{fetch.WithConcurrency(c.Jobs)}
+	var bar *fetch.Bar
+	if f, ok := g.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !g.JSON {
+		bar = fetch.NewBar(g.Stderr, time.Now)
+		fopts = append(fopts, fetch.WithProgress(bar))
+	}
+	results, uerr := repo.Update(ctx, srcs, repo.Options{
+		Root:    g.Root,
+		Now:     g.Now,
+		Store:   db,
+		Fetcher: fetch.New(fopts...),
+	})
+	if bar != nil {
+		bar.Clear()
+	}
+	if g.JSON {
+		enc := json.NewEncoder(g.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(updateJSON(results)); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			fmt.Fprintln(g.Stdout, updateLine(r))
+		}
+	}
+	if uerr != nil {
+		if results == nil {
+			return uerr
+		}
+		failed := 0
+		for _, r := range results {
+			if r.Err != nil {
+				failed++
+			}
+		}
+		return &exitError{1, fmt.Errorf("%d of %d sources not updated; they keep their previous verified metadata", failed, len(results))}
+	}
+	return nil
+}
+
+// commandSources returns the --source lines when given, else the sources
+// configured in the root.
+func commandSources(g *Globals) ([]*sources.Source, error) {
+	if len(g.Sources) == 0 {
+		return sources.Load(g.Root)
+	}
+	var out []*sources.Source
+	for _, line := range g.Sources {
+		s, err := sources.Parse(line)
+		if err != nil {
+			return nil, &exitError{2, fmt.Errorf("--source %q: %w", line, err)}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// where names a source as apt's update output does: URI and suite.
+func where(r repo.Result) string {
+	return r.Source.URI.String() + " " + r.Source.Suite
+}
+
+func updateLine(r repo.Result) string {
+	switch r.Status {
+	case repo.Hit:
+		return fmt.Sprintf("Hit %s", where(r))
+	case repo.Get:
+		return fmt.Sprintf("Get %s [%d index(es), %s fetched]", where(r), len(r.State.Indexes), sizeString(r.Downloaded))
+	}
+	var re *repo.RefusedError
+	if errors.As(r.Err, &re) {
+		s := fmt.Sprintf("Refused %s: %s: %s", where(r), re.File, re.Reason)
+		if re.Err != nil {
+			s += ": " + re.Err.Error()
+		}
+		return s
+	}
+	var fe *repo.FetchError
+	if errors.As(r.Err, &fe) {
+		return fmt.Sprintf("Err %s: %s: %v", where(r), fe.File, fe.Err)
+	}
+	return fmt.Sprintf("Err %s: %v", where(r), r.Err)
+}
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// updateResult is one source in --json output.
+type updateResult struct {
+	Source     string     `json:"source"`
+	ID         string     `json:"id"`
+	Status     string     `json:"status"`
+	Date       *time.Time `json:"date,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	Signer     string     `json:"signer,omitempty"`
+	Indexes    int        `json:"indexes"`
+	Downloaded int64      `json:"downloaded"`
+	File       string     `json:"file,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+	Error      string     `json:"error,omitempty"`
+}
+
+func updateJSON(results []repo.Result) []updateResult {
+	out := make([]updateResult, 0, len(results))
+	for _, r := range results {
+		u := updateResult{Source: r.Source.String(), ID: r.ID, Status: string(r.Status), Downloaded: r.Downloaded}
+		if r.State != nil {
+			d := r.State.Release.Date
+			u.Date = &d
+			if vu := r.State.Release.ValidUntil; !vu.IsZero() {
+				u.ValidUntil = &vu
+			}
+			u.Signer = r.State.Release.Signer
+			u.Indexes = len(r.State.Indexes)
+		}
+		if r.Err != nil {
+			u.Error = r.Err.Error()
+			var re *repo.RefusedError
+			var fe *repo.FetchError
+			switch {
+			case errors.As(r.Err, &re):
+				u.File, u.Reason = re.File, re.Reason
+			case errors.As(r.Err, &fe):
+				u.File = fe.File
+			}
+		}
+		out = append(out, u)
+	}
+	return out
+}
