@@ -62,8 +62,8 @@ func TestInstalledOwnership(t *testing.T) {
 		t.Fatalf("schema %d", v)
 	}
 	a := &Package{Name: "a", Version: "1", Architecture: "amd64", Status: StatusInstalled,
-		Control: "Package: a\nVersion: 1\nArchitecture: amd64\nDescription: x\n",
-		Files: []File{{Path: "/usr", Type: TypeDir}, {Path: "/usr/a", Type: TypeRegular}},
+		Control:   "Package: a\nVersion: 1\nArchitecture: amd64\nDescription: x\n",
+		Files:     []File{{Path: "/usr", Type: TypeDir}, {Path: "/usr/a", Type: TypeRegular}},
 		Conffiles: []Conffile{{Path: "/etc/a", MD5: "0123"}}}
 	b := &Package{Name: "b", Version: "2", Architecture: "all", Status: StatusInstalled, MultiArch: "foreign",
 		Control: "Package: b\nVersion: 2\nArchitecture: all\n",

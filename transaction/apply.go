@@ -1,0 +1,342 @@
+package transaction
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/pkgdb"
+)
+
+// txn is one transaction in progress.
+type txn struct {
+	opts      Options
+	root      string
+	db        DB
+	installed map[string]*pkgdb.Package
+	works     []*work
+	removes   []*removal
+	st        *stager
+	// takeover lists, per installed package that stays, the paths a
+	// package in this transaction takes from it through Replaces.
+	takeover map[string][]string
+	// oldScripts holds the prerm/postrm of packages being upgraded or
+	// removed, read before anything changes, keyed by name then script.
+	oldScripts map[string]map[string][]byte
+	res        Result
+	// fallbackPath is appended to the scripts' PATH during a bootstrap.
+	fallbackPath string
+}
+
+// removal is one package to remove.
+type removal struct {
+	rec   *pkgdb.Package
+	purge bool
+}
+
+// Apply executes plan in opts.Root. Errors before the commit leave the
+// root as it was (apart from what a failing preinst or prerm itself did);
+// the caller must hold the root's lock (pkgdb.LockRoot).
+func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error) {
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", opts.Root, err)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}}
+	t.st = &stager{root: root, opts: &t.opts}
+	if err := t.load(plan); err != nil {
+		return nil, err
+	}
+	if err := t.stageAll(ctx); err != nil {
+		t.st.unstage()
+		return nil, err
+	}
+	if err := t.checkConflicts(); err != nil {
+		t.st.unstage()
+		return nil, err
+	}
+	bootstrap := !t.hasShell()
+	if !opts.NoScripts && !bootstrap {
+		if err := t.preScripts(ctx); err != nil {
+			t.st.unstage()
+			return nil, err
+		}
+	}
+	if err := t.commit(); err != nil {
+		return nil, err
+	}
+	if opts.NoScripts {
+		t.dropRemovedInfo()
+	} else if err := t.postScripts(ctx, bootstrap); err != nil {
+		return &t.res, err
+	}
+	return &t.res, nil
+}
+
+// load reads the installed set and every package's control part, and
+// checks the plan against them, before anything is written.
+func (t *txn) load(plan Plan) error {
+	t.installed = map[string]*pkgdb.Package{}
+	err := t.db.View(func(tx *bolt.Tx) error {
+		pkgs, err := pkgdb.Packages(tx)
+		for _, p := range pkgs {
+			t.installed[p.Name] = p
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for _, it := range plan.Install {
+		f, err := os.Open(it.Path)
+		if err != nil {
+			return fmt.Errorf("open package: %w", err)
+		}
+		if err := checkFile(f, it); err != nil {
+			f.Close()
+			return err
+		}
+		ctl, err := archive.ReadControl(f, it.Path)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		pkg, err := deb.FromStanza(ctl.Fields)
+		if err != nil {
+			return fmt.Errorf("%s: control: %w", it.Path, err)
+		}
+		if names[pkg.Name] {
+			return fmt.Errorf("%s: package %s is in the plan twice", it.Path, pkg.Name)
+		}
+		names[pkg.Name] = true
+		w := &work{item: it, ctl: ctl, pkg: pkg, old: t.installed[pkg.Name]}
+		t.works = append(t.works, w)
+		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+			t.readOldScripts(w.old)
+		}
+	}
+	for _, r := range plan.Remove {
+		rec := t.installed[r.Name]
+		if rec == nil {
+			return fmt.Errorf("remove %s: %w", r.Name, ErrNotInstalled)
+		}
+		if names[r.Name] {
+			return fmt.Errorf("package %s is both installed and removed by the plan", r.Name)
+		}
+		if rec.Status == pkgdb.StatusConfigFiles && !r.Purge {
+			return fmt.Errorf("remove %s: only its config files are left (purge removes them): %w", r.Name, ErrNotInstalled)
+		}
+		if rec.Essential && rec.Status == pkgdb.StatusInstalled && !t.opts.ForceEssential {
+			return fmt.Errorf("remove %s: %w; removing it may break the system (force it to remove anyway)", r.Name, ErrEssential)
+		}
+		names[r.Name] = true
+		t.removes = append(t.removes, &removal{rec: rec, purge: r.Purge})
+		t.readOldScripts(rec)
+	}
+	return nil
+}
+
+// readOldScripts keeps an installed package's scripts in memory: an
+// upgrade replaces them in the info directory before the old postrm runs.
+func (t *txn) readOldScripts(p *pkgdb.Package) {
+	m := map[string][]byte{}
+	for _, s := range []string{"prerm", "postrm"} {
+		if b, err := os.ReadFile(t.infoPath(p.InfoName(), s)); err == nil {
+			m[s] = b
+		}
+	}
+	t.oldScripts[p.Name] = m
+}
+
+func (t *txn) infoPath(infoName, ext string) string {
+	return filepath.Join(t.root, pkgdb.DpkgAdminDir, "info", infoName+"."+ext)
+}
+
+// stageAll stages every package, opts.Workers at a time.
+func (t *txn) stageAll(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *work)
+	errs := make([]error, len(t.works))
+	index := map[*work]int{}
+	for i, w := range t.works {
+		index[w] = i
+	}
+	var wg sync.WaitGroup
+	for range t.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, copyBufSize)
+			for w := range jobs {
+				if err := t.st.stagePackage(ctx, w, buf); err != nil {
+					errs[index[w]] = err
+					cancel()
+				}
+			}
+		}()
+	}
+	for _, w := range t.works {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- w
+	}
+	close(jobs)
+	wg.Wait()
+	// The first real error, not a cancellation caused by it.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// hasShell reports whether the root can run maintainer scripts before
+// anything is unpacked. An empty root cannot: there, as debootstrap and
+// mmdebstrap do, preinst scripts run after the unpack.
+func (t *txn) hasShell() bool {
+	_, err := os.Stat(filepath.Join(t.root, "bin", "sh"))
+	return err == nil || !errors.Is(err, fs.ErrNotExist)
+}
+
+// replaces reports whether w's Replaces field covers the installed (or
+// incoming) package owner at version ver.
+func replaces(w *work, owner, ver string) bool {
+	v, err := version.Parse(ver)
+	for _, rel := range w.pkg.Replaces {
+		for _, p := range rel {
+			if p.Name != owner {
+				continue
+			}
+			if err == nil && p.Satisfies(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkConflicts finds paths that two packages ship. A directory may be
+// shared; anything else belongs to one package, and moves to a new one
+// only if the new one Replaces the owner.
+func (t *txn) checkConflicts() error {
+	incoming := map[string]*work{}
+	for _, w := range t.works {
+		incoming[w.name()] = w
+	}
+	removing := map[string]bool{}
+	for _, r := range t.removes {
+		removing[r.rec.Name] = true
+	}
+	claimed := map[string]*work{} // non-directory path -> incoming package
+	return t.db.View(func(tx *bolt.Tx) error {
+		for _, w := range t.works {
+			for _, e := range w.ents {
+				if e.file.Type == pkgdb.TypeDir {
+					continue
+				}
+				p := e.file.Path
+				if prev, ok := claimed[p]; ok {
+					switch {
+					case replaces(w, prev.name(), prev.pkg.Version.String()):
+					case replaces(prev, w.name(), w.pkg.Version.String()):
+						continue // prev keeps it; w's copy is not renamed
+					default:
+						return &ConflictError{Path: p, Package: w.name(), Owner: prev.name()}
+					}
+				}
+				claimed[p] = w
+				for _, o := range pkgdb.Owners(tx, p) {
+					if o == w.name() || removing[o] {
+						continue
+					}
+					if nw, ok := incoming[o]; ok {
+						if _, still := nw.byPath[e.rel]; !still {
+							continue // the owner's new version drops it
+						}
+						continue // both incoming: decided by claimed above
+					}
+					rec := t.installed[o]
+					if rec == nil || rec.Status != pkgdb.StatusInstalled {
+						continue
+					}
+					if isDirOf(rec, p) {
+						return &ConflictError{Path: p, Package: w.name(), Owner: o}
+					}
+					if !replaces(w, o, rec.Version) {
+						return &ConflictError{Path: p, Package: w.name(), Owner: o}
+					}
+					t.takeover[o] = append(t.takeover[o], p)
+				}
+			}
+		}
+		// A package that loses a path to a later one in the transaction
+		// must not rename its copy over the winner's.
+		for _, w := range t.works {
+			for _, e := range w.ents {
+				if e.file.Type != pkgdb.TypeDir && claimed[e.file.Path] != w && e.tmp != "" {
+					_ = os.Remove(e.tmp)
+					e.tmp = ""
+					e.lost = true
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func isDirOf(rec *pkgdb.Package, p string) bool {
+	for _, f := range rec.Files {
+		if f.Path == p {
+			return f.Type == pkgdb.TypeDir
+		}
+	}
+	return false
+}
+
+// checkFile compares a package file with the size and SHA256 the index
+// gave for it, then rewinds it.
+func checkFile(f *os.File, it Install) error {
+	if it.SHA256 == "" && it.Size == 0 {
+		return nil
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", it.Path, err)
+	}
+	if it.Size != 0 && n != it.Size {
+		return fmt.Errorf("%s: %d bytes, the index says %d: %w", it.Path, n, it.Size, ErrChecksum)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); it.SHA256 != "" && !strings.EqualFold(got, it.SHA256) {
+		return fmt.Errorf("%s: SHA256 %s, the index says %s: %w", it.Path, got, it.SHA256, ErrChecksum)
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	return err
+}

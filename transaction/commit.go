@@ -1,0 +1,405 @@
+package transaction
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/pkgdb"
+)
+
+// infoExts are the per-package files dpkg keeps in its info directory.
+var infoExts = []string{"list", "md5sums", "conffiles", "preinst", "postinst", "prerm", "postrm",
+	"config", "templates", "triggers", "shlibs", "symbols"}
+
+// commit puts the staged files in place, removes what is gone, and writes
+// both databases.
+func (t *txn) commit() error {
+	for _, w := range t.works {
+		for _, e := range w.ents {
+			if e.tmp == "" {
+				continue
+			}
+			dst := e.target
+			if e.keepLocal {
+				dst += ".dpkg-new"
+			}
+			if err := os.Rename(e.tmp, dst); err != nil {
+				return fmt.Errorf("commit %s: %w", e.file.Path, err)
+			}
+		}
+		w.ents = keepOwned(w.ents)
+		t.res.Files += len(w.ents)
+		t.res.Bytes += w.bytes
+		t.res.Conffiles = append(t.res.Conffiles, w.notes...)
+	}
+	if err := t.removeObsolete(); err != nil {
+		return err
+	}
+	if err := pkgdb.EnsureDpkgAdminDir(t.root); err != nil {
+		return err
+	}
+	for _, w := range t.works {
+		if err := t.writeInfo(w); err != nil {
+			return err
+		}
+	}
+	if t.opts.Sync {
+		if err := syncfs(t.root); err != nil {
+			return err
+		}
+	}
+	return t.writeDatabases()
+}
+
+func keepOwned(ents []*staged) []*staged {
+	out := ents[:0]
+	for _, e := range ents {
+		if !e.lost {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func syncfs(root string) error {
+	f, err := os.Open(root)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", root, err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", root, err)
+	}
+	return nil
+}
+
+// stillOwned reports whether path p belongs, after this transaction, to a
+// package other than the one giving it up.
+func (t *txn) stillOwned(tx *bolt.Tx, p, giver string, incoming map[string]map[string]bool, leaving map[string]bool) bool {
+	for name, paths := range incoming {
+		if paths[p] && name != giver {
+			return true
+		}
+		if paths[p] && name == giver {
+			return true // the new version of giver keeps it
+		}
+	}
+	for _, o := range pkgdb.Owners(tx, p) {
+		if o == giver || leaving[o] {
+			continue
+		}
+		if _, up := incoming[o]; up {
+			continue // its new version does not have it (checked above)
+		}
+		if taken := t.takeover[o]; contains(taken, p) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// removeObsolete deletes the files of removed packages and the files
+// upgraded packages no longer ship, unless another package owns them.
+// Directories go last, deepest first, and only when empty.
+func (t *txn) removeObsolete() error {
+	incoming := map[string]map[string]bool{}
+	for _, w := range t.works {
+		m := make(map[string]bool, len(w.ents))
+		for _, e := range w.ents {
+			m[e.file.Path] = true
+		}
+		incoming[w.name()] = m
+	}
+	leaving := map[string]bool{}
+	for _, r := range t.removes {
+		leaving[r.rec.Name] = true
+	}
+	var files, dirs []string
+	err := t.db.View(func(tx *bolt.Tx) error {
+		consider := func(giver string, f pkgdb.File, purge bool, conf *pkgdb.Conffile) {
+			if t.stillOwned(tx, f.Path, giver, incoming, leaving) {
+				return
+			}
+			if conf != nil && !purge {
+				// A dropped or removed conffile stays unless unchanged
+				// (upgrade) or purged.
+				if leaving[giver] {
+					return
+				}
+				if cur, err := fileSHA256(filepath.Join(t.root, f.Path)); err != nil || cur != conf.SHA256 {
+					return
+				}
+			}
+			if f.Type == pkgdb.TypeDir {
+				dirs = append(dirs, f.Path)
+			} else {
+				files = append(files, f.Path)
+				if conf != nil && purge {
+					for _, ext := range []string{".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-tmp"} {
+						files = append(files, f.Path+ext)
+					}
+				}
+			}
+		}
+		for _, r := range t.removes {
+			for _, f := range r.rec.Files {
+				consider(r.rec.Name, f, r.purge, r.rec.Conffile(f.Path))
+			}
+		}
+		for _, w := range t.works {
+			if w.old == nil {
+				continue
+			}
+			for _, f := range w.old.Files {
+				if !incoming[w.name()][f.Path] {
+					consider(w.name(), f, false, w.old.Conffile(f.Path))
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range files {
+		host, err := t.st.resolve(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(host)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		if err := os.Remove(host); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, p := range dirs {
+		host, err := t.st.resolve(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			return err
+		}
+		// Only a real directory: a symlink standing in for one (a
+		// merged-/usr root's /lib) is not the package's to remove.
+		if fi, err := os.Lstat(host); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := os.Remove(host); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove directory %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// record builds w's database record from what was staged.
+func (t *txn) record(w *work) *pkgdb.Package {
+	auto := w.item.Auto
+	if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+		auto = w.old.Auto && w.item.Auto
+	}
+	rec := &pkgdb.Package{
+		Name: w.name(), Architecture: w.pkg.Architecture, Version: w.pkg.Version.String(),
+		MultiArch: w.ctl.Fields.Get("Multi-Arch"), Essential: w.pkg.Essential,
+		Status: pkgdb.StatusInstalled, Auto: auto, Control: string(w.ctl.Control),
+		Conffiles: w.confs,
+	}
+	for _, e := range w.ents {
+		rec.Files = append(rec.Files, e.file)
+	}
+	return rec
+}
+
+// writeInfo writes w's files under var/lib/dpkg/info, each replaced
+// atomically, and deletes those its old version had and it has not.
+func (t *txn) writeInfo(w *work) error {
+	rec := t.record(w)
+	name := rec.InfoName()
+	files := map[string][]byte{"list": pkgdb.ListFile(rec)}
+	var md5 strings.Builder
+	for _, e := range w.ents {
+		if sum, ok := w.md5s[e.rel]; ok && (e.file.Type == pkgdb.TypeRegular || e.file.Type == pkgdb.TypeHard) {
+			fmt.Fprintf(&md5, "%s  %s\n", sum, e.rel)
+		}
+	}
+	if md5.Len() > 0 {
+		files["md5sums"] = []byte(md5.String())
+	}
+	if len(rec.Conffiles) > 0 {
+		files["conffiles"] = pkgdb.ConffilesFile(rec)
+	}
+	for _, cf := range w.ctl.Files {
+		switch cf.Name {
+		case "control", "md5sums", "conffiles":
+			continue
+		}
+		if contains(infoExts, cf.Name) {
+			files[cf.Name] = cf.Data
+		}
+	}
+	for ext, data := range files {
+		mode := fs.FileMode(0o644)
+		switch ext {
+		case "preinst", "postinst", "prerm", "postrm", "config":
+			mode = 0o755
+		}
+		if err := writeAtomic(t.infoPath(name, ext), data, mode, t.opts.Sync); err != nil {
+			return err
+		}
+	}
+	if w.old != nil {
+		oldName := w.old.InfoName()
+		for _, ext := range infoExts {
+			if _, keep := files[ext]; keep && oldName == name {
+				continue
+			}
+			_ = os.Remove(t.infoPath(oldName, ext))
+		}
+	}
+	return nil
+}
+
+// writeAtomic replaces p with data: write beside it, sync, rename.
+func writeAtomic(p string, data []byte, mode fs.FileMode, sync bool) error {
+	tmp := filepath.Join(filepath.Dir(p), randomName())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, mode)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// writeDatabases records the new state in one bbolt write transaction and
+// rewrites dpkg's status file from it inside that transaction, so a failed
+// status write leaves grey's database unchanged too.
+func (t *txn) writeDatabases() error {
+	return t.db.Update(func(tx *bolt.Tx) error {
+		if err := pkgdb.EnsureInstalledBuckets(tx); err != nil {
+			return err
+		}
+		for owner, paths := range t.takeover {
+			rec, err := pkgdb.GetPackage(tx, owner)
+			if err != nil || rec == nil {
+				return err
+			}
+			var kept []pkgdb.File
+			for _, f := range rec.Files {
+				if !contains(paths, f.Path) {
+					kept = append(kept, f)
+				}
+			}
+			rec.Files = kept
+			if err := pkgdb.PutPackage(tx, rec); err != nil {
+				return err
+			}
+			if err := writeAtomic(t.infoPath(rec.InfoName(), "list"), pkgdb.ListFile(rec), 0o644, t.opts.Sync); err != nil {
+				return err
+			}
+		}
+		for _, r := range t.removes {
+			keep := !r.purge && len(r.rec.Conffiles) > 0 && r.rec.Status == pkgdb.StatusInstalled
+			action := "remove"
+			if r.purge {
+				action = "purge"
+			}
+			t.res.Changes = append(t.res.Changes, Change{Name: r.rec.Name, Arch: r.rec.Architecture, Action: action, OldVersion: r.rec.Version})
+			if !keep {
+				if err := pkgdb.DeletePackage(tx, r.rec.Name); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := pkgdb.PutPackage(tx, configFilesRecord(r.rec)); err != nil {
+				return err
+			}
+		}
+		for _, w := range t.works {
+			rec := t.record(w)
+			if err := pkgdb.PutPackage(tx, rec); err != nil {
+				return err
+			}
+			ch := Change{Name: rec.Name, Arch: rec.Architecture, Action: "install", NewVersion: rec.Version}
+			if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+				ch.OldVersion = w.old.Version
+				switch c, _ := version.CompareStrings(rec.Version, w.old.Version); {
+				case c > 0:
+					ch.Action = "upgrade"
+				case c < 0:
+					ch.Action = "downgrade"
+				default:
+					ch.Action = "reinstall"
+				}
+			}
+			t.res.Changes = append(t.res.Changes, ch)
+		}
+		pkgs, err := pkgdb.Packages(tx)
+		if err != nil {
+			return err
+		}
+		status, err := pkgdb.DpkgStatus(pkgs)
+		if err != nil {
+			return err
+		}
+		return writeAtomic(filepath.Join(t.root, pkgdb.DpkgAdminDir, "status"), status, 0o644, t.opts.Sync)
+	})
+}
+
+// configFilesRecord is what stays of a removed package whose conffiles
+// stay: the conffiles and the directories above them, so a later purge
+// removes those directories too when nothing else holds them.
+func configFilesRecord(rec *pkgdb.Package) *pkgdb.Package {
+	rc := *rec
+	rc.Status = pkgdb.StatusConfigFiles
+	rc.Files = nil
+	for _, f := range rec.Files {
+		keep := rec.Conffile(f.Path) != nil
+		if f.Type == pkgdb.TypeDir {
+			for _, c := range rec.Conffiles {
+				if strings.HasPrefix(c.Path, f.Path+"/") {
+					keep = true
+				}
+			}
+		}
+		if keep {
+			rc.Files = append(rc.Files, f)
+		}
+	}
+	return &rc
+}

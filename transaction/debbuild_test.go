@@ -1,0 +1,124 @@
+package transaction
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tentry is one data.tar entry of a test package.
+type tentry struct {
+	name string // "./usr/bin/x"
+	body string
+	link string // symlink target (typ 's') or hard link source (typ 'h')
+	typ  byte   // 'f' file, 'd' dir, 's' symlink, 'h' hard link, 'c' char device
+	mode int64
+}
+
+// tpkg describes a test package; build writes it as a real .deb (ar,
+// control.tar.gz, data.tar.gz), including entries no builder would make
+// (".." paths, devices), which is the point.
+type tpkg struct {
+	name, version, arch string
+	extra               string            // more control fields, "Field: value\n" lines
+	scripts             map[string]string // preinst, postinst, ...
+	conffiles           []string
+	files               []tentry
+}
+
+func tarball(t testing.TB, add func(tw *tar.Writer)) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	add(tw)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var testTime = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+func (p tpkg) build(t testing.TB, dir string) string {
+	t.Helper()
+	if p.arch == "" {
+		p.arch = "amd64"
+	}
+	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <t@example.org>\n%sDescription: test package %s\n",
+		p.name, p.version, p.arch, p.extra, p.name)
+	ctrl := tarball(t, func(tw *tar.Writer) {
+		add := func(name, body string, mode int64) {
+			_ = tw.WriteHeader(&tar.Header{Name: "./" + name, Mode: mode, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: testTime, Format: tar.FormatGNU})
+			_, _ = tw.Write([]byte(body))
+		}
+		add("control", ctl, 0o644)
+		if len(p.conffiles) > 0 {
+			add("conffiles", strings.Join(p.conffiles, "\n")+"\n", 0o644)
+		}
+		names := make([]string, 0, len(p.scripts))
+		for n := range p.scripts {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			add(n, p.scripts[n], 0o755)
+		}
+	})
+	data := tarball(t, func(tw *tar.Writer) {
+		for _, e := range p.files {
+			h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: testTime, Format: tar.FormatGNU, Uname: "root", Gname: "root"}
+			switch e.typ {
+			case 'd':
+				h.Typeflag = tar.TypeDir
+				if h.Mode == 0 {
+					h.Mode = 0o755
+				}
+			case 's':
+				h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, e.link, 0o777
+			case 'h':
+				h.Typeflag, h.Linkname = tar.TypeLink, e.link
+			case 'c':
+				h.Typeflag, h.Devmajor, h.Devminor = tar.TypeChar, 1, 3
+			default:
+				h.Typeflag, h.Size = tar.TypeReg, int64(len(e.body))
+				if h.Mode == 0 {
+					h.Mode = 0o644
+				}
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			if h.Typeflag == tar.TypeReg {
+				_, _ = tw.Write([]byte(e.body))
+			}
+		}
+	})
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	member := func(name string, b []byte) {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, testTime.Unix(), 0, 0, "100644", len(b))
+		ar.Write(b)
+		if len(b)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	member("debian-binary", []byte("2.0\n"))
+	member("control.tar.gz", ctrl)
+	member("data.tar.gz", data)
+	path := filepath.Join(dir, fmt.Sprintf("%s_%s_%s.deb", p.name, p.version, p.arch))
+	if err := os.WriteFile(path, ar.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

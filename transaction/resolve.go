@@ -1,0 +1,190 @@
+package transaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo/fetch"
+	"github.com/greypm/grey/resolver"
+)
+
+// ArchivesDir is where downloaded packages are kept, relative to the root.
+const ArchivesDir = "var/cache/grey/archives"
+
+// InstalledSet returns the root's installed packages as the resolver
+// takes them (config-files packages are not installed for it).
+func InstalledSet(db DB) ([]resolver.Installed, error) {
+	var out []resolver.Installed
+	err := db.View(func(tx *bolt.Tx) error {
+		pkgs, err := pkgdb.Packages(tx)
+		if err != nil {
+			return err
+		}
+		for _, p := range pkgs {
+			if p.Status != pkgdb.StatusInstalled {
+				continue
+			}
+			d, err := DebPackage(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, resolver.Installed{Package: d, Auto: p.Auto})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DebPackage decodes an installed record's control stanza.
+func DebPackage(p *pkgdb.Package) (*deb.Package, error) {
+	st, err := control.ParseOne([]byte(p.Control))
+	if err != nil {
+		return nil, fmt.Errorf("installed %s: %w", p.Name, err)
+	}
+	d, err := deb.FromStanza(st)
+	if err != nil {
+		return nil, fmt.Errorf("installed %s: %w", p.Name, err)
+	}
+	d.Origin = "installed"
+	return d, nil
+}
+
+// Fetcher downloads files in parallel; *fetch.Client implements it.
+type Fetcher interface {
+	FetchAll(ctx context.Context, reqs []fetch.Request) []error
+}
+
+// URLFunc returns the download URL of a candidate (its source's base URL
+// joined with its Filename).
+type URLFunc func(p *deb.Package) (string, error)
+
+// DownloadError lists the packages that could not be downloaded.
+type DownloadError struct {
+	Errs []error
+}
+
+func (e *DownloadError) Error() string {
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return "download failed: " + strings.Join(msgs, "; ")
+}
+
+// Unwrap returns the individual errors.
+func (e *DownloadError) Unwrap() []error { return e.Errs }
+
+// CachePath is where pkg's .deb is kept in a root's archive cache, named
+// as apt names it (name_version_arch.deb, the epoch's colon escaped).
+func CachePath(root string, p *deb.Package) string {
+	v := strings.ReplaceAll(p.Version.String(), ":", "%3a")
+	return filepath.Join(root, ArchivesDir, p.Name+"_"+v+"_"+p.Architecture+".deb")
+}
+
+// Download fetches pkgs into the root's archive cache, all at once (the
+// fetcher bounds the concurrency), each verified by the Size and SHA256 the
+// index gives. It returns one Install per package, in order, carrying
+// those hashes so Apply checks them again. A package already in the cache
+// with the right hash is not fetched again. Nothing outside the cache
+// changes, so a failed download leaves the root as it was.
+func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc) ([]Install, error) {
+	if err := os.MkdirAll(filepath.Join(root, ArchivesDir), 0o755); err != nil {
+		return nil, fmt.Errorf("archive cache: %w", err)
+	}
+	out := make([]Install, len(pkgs))
+	var reqs []fetch.Request
+	var who []*deb.Package
+	for i, p := range pkgs {
+		if p.SHA256 == "" {
+			return nil, fmt.Errorf("%s: the index gives no SHA256 for it; refusing an unverifiable download", p)
+		}
+		dest := CachePath(root, p)
+		out[i] = Install{Path: dest, SHA256: p.SHA256, Size: p.Size}
+		if f, err := os.Open(dest); err == nil {
+			err = checkFile(f, out[i])
+			f.Close()
+			if err == nil {
+				continue
+			}
+		}
+		u, err := urlOf(p)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, fetch.Request{URL: u, Dest: dest, Expect: fetch.Expect{Size: p.Size, SHA256: p.SHA256}})
+		who = append(who, p)
+	}
+	var errs []error
+	for i, err := range f.FetchAll(ctx, reqs) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", who[i], err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &DownloadError{Errs: errs}
+	}
+	return out, nil
+}
+
+// JoinURL joins a source's base URL and a Filename from its index.
+func JoinURL(base, filename string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("source URL %s: %w", base, err)
+	}
+	for _, part := range strings.Split(filename, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("filename %q leaves the archive", filename)
+		}
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + path.Clean("/"+filename)
+	return u.String(), nil
+}
+
+// PlanFromResolver turns the resolver's answer into concrete changes:
+// new, upgraded and downgraded packages are installed from installs
+// (which Download returned for ToFetch(rp), in that order), with the
+// resolver's automatic-installation marks; removed packages are removed
+// (purged when purge is set).
+func PlanFromResolver(rp *resolver.Plan, installs []Install, purge bool) (Plan, error) {
+	want := ToFetch(rp)
+	if len(want) != len(installs) {
+		return Plan{}, errors.New("plan: one downloaded file per package to install is needed")
+	}
+	var pl Plan
+	for i, p := range want {
+		it := installs[i]
+		if r, ok := rp.Reason(p); ok {
+			it.Auto = r.Auto
+		}
+		pl.Install = append(pl.Install, it)
+	}
+	for _, p := range rp.Remove {
+		pl.Remove = append(pl.Remove, Remove{Name: p.Name, Purge: purge})
+	}
+	return pl, nil
+}
+
+// ToFetch lists the packages of rp that need a .deb: new ones, upgrades
+// and downgrades, in that order.
+func ToFetch(rp *resolver.Plan) []*deb.Package {
+	out := append([]*deb.Package(nil), rp.Install...)
+	for _, c := range rp.Upgrade {
+		out = append(out, c.To)
+	}
+	for _, c := range rp.Downgrade {
+		out = append(out, c.To)
+	}
+	return out
+}

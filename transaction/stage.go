@@ -1,0 +1,435 @@
+package transaction
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/pkgdb"
+)
+
+// stagePrefix starts the name of every staged file, so that a crash
+// leaves files anyone (and issue 6's recovery) can recognise.
+const stagePrefix = ".grey-new-"
+
+// copyBufSize is the per-worker copy buffer: large enough that a write
+// system call is not per 32 KiB, small enough that memory stays flat.
+const copyBufSize = 256 << 10
+
+// staged is one data.tar entry of a package, written (or created, for a
+// directory) in the root but not yet in place.
+type staged struct {
+	rel    string // "usr/bin/hello"
+	target string // host path the entry ends up at
+	tmp    string // host path of the staged file; "" for directories
+	file   pkgdb.File
+	// keepLocal: a locally changed conffile stays; tmp goes to
+	// target+".dpkg-new" instead of target.
+	keepLocal bool
+	// lost: another package of the transaction, which Replaces this one,
+	// ships the same path and wins it.
+	lost bool
+}
+
+// work is one package to install, from its .deb to its new database record.
+type work struct {
+	item   Install
+	ctl    *archive.Control
+	pkg    *deb.Package
+	old    *pkgdb.Package // installed record, nil when new
+	ents   []*staged
+	byPath map[string]*staged // rel -> entry
+	md5s   map[string]string  // "usr/bin/hello" -> md5 for info/PKG.md5sums
+	confs  []pkgdb.Conffile
+	notes  []ConffileNote
+	bytes  int64
+}
+
+func (w *work) name() string { return w.pkg.Name }
+
+// stager holds what staging workers share.
+type stager struct {
+	root string
+	opts *Options
+
+	mu      sync.Mutex
+	created []string // directories created by staging, in creation order
+	tmps    []string // staged files, for cleanup
+}
+
+func (s *stager) noteCreated(dir string) {
+	s.mu.Lock()
+	s.created = append(s.created, dir)
+	s.mu.Unlock()
+}
+
+func (s *stager) noteTmp(p string) {
+	s.mu.Lock()
+	s.tmps = append(s.tmps, p)
+	s.mu.Unlock()
+}
+
+// unstage removes every staged file and every directory staging created,
+// deepest first, returning the root to its state before staging.
+func (s *stager) unstage() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tmps {
+		_ = os.Remove(t)
+	}
+	s.tmps = nil
+	dirs := append([]string(nil), s.created...)
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, d := range dirs {
+		_ = os.Remove(d)
+	}
+	s.created = nil
+}
+
+// resolve returns the host path of rel inside the root: its parent
+// directory resolved with chroot semantics (a symlink, even an absolute
+// one, never leads outside the root) and the last component as is, so
+// that the entry itself is replaced rather than followed.
+func (s *stager) resolve(rel string) (string, error) {
+	dir, base := path.Split(rel)
+	parent, err := securejoin.SecureJoin(s.root, dir)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in %s: %w", rel, s.root, err)
+	}
+	if base == "" {
+		return parent, nil
+	}
+	return filepath.Join(parent, base), nil
+}
+
+// mkdirs makes sure the directory rel exists, creating missing components
+// (recorded so a rollback removes them) with mode for the last one and
+// 0755 for the others.
+func (s *stager) mkdirs(rel string, mode fs.FileMode) error {
+	if rel == "" || rel == "." {
+		return nil
+	}
+	p, err := securejoin.SecureJoin(s.root, rel)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", rel, err)
+	}
+	fi, err := os.Stat(p)
+	if err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("/%s exists and is not a directory", rel)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("stat /%s: %w", rel, err)
+	}
+	if err := s.mkdirs(path.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	// Resolve again: the parent now exists and may be a symlink.
+	if p, err = s.resolve(rel); err != nil {
+		return err
+	}
+	if err := os.Mkdir(p, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // another worker made it
+		}
+		return fmt.Errorf("mkdir /%s: %w", rel, err)
+	}
+	s.noteCreated(p)
+	if err := os.Chmod(p, unixMode(mode)); err != nil {
+		return fmt.Errorf("chmod /%s: %w", rel, err)
+	}
+	return nil
+}
+
+// unixMode converts an archive mode (permission bits plus fs.ModeSetuid,
+// fs.ModeSetgid, fs.ModeSticky) to what os.Chmod expects; they are the same
+// representation, but only those bits are kept.
+func unixMode(m fs.FileMode) fs.FileMode {
+	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+}
+
+// modeWord converts to the Unix st_mode permission word stored in pkgdb.
+func modeWord(m fs.FileMode) uint32 {
+	w := uint32(m & fs.ModePerm)
+	if m&fs.ModeSetuid != 0 {
+		w |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		w |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		w |= 0o1000
+	}
+	return w
+}
+
+func randomName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return stagePrefix + hex.EncodeToString(b[:])
+}
+
+// stagePackage streams w's data.tar into the root. It opens the .deb itself
+// so that each worker holds only its own decoder and buffer.
+func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
+	f, err := os.Open(w.item.Path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", w.item.Path, err)
+	}
+	defer f.Close()
+	r := archive.NewReader(f, archive.ReadOptions{Name: w.item.Path})
+	dr, err := r.Data()
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+
+	conffile := make(map[string]bool, len(w.ctl.Conffiles))
+	for _, c := range w.ctl.Conffiles {
+		conffile[strings.TrimPrefix(path.Clean(c.Path), "/")] = true
+	}
+	symlinks := map[string]string{} // shipped symlinks of this package
+	w.byPath = map[string]*staged{}
+	w.md5s = map[string]string{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := dr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := e.RelPath()
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.item.Path, err)
+		}
+		if rel == "" {
+			continue // "./", the root itself
+		}
+		for p := path.Dir(rel); p != "."; p = path.Dir(p) {
+			if target, ok := symlinks[p]; ok {
+				return fmt.Errorf("%s: entry %s would be written through the symlink /%s -> %s that the package ships: %w",
+					w.item.Path, e.Path, p, target, ErrUnsafePath)
+			}
+		}
+		if _, dup := w.byPath[rel]; dup {
+			return fmt.Errorf("%s: entry %s appears twice: %w", w.item.Path, e.Path, archive.ErrBadEntry)
+		}
+		st := &staged{rel: rel, file: pkgdb.File{Path: "/" + rel, Mode: modeWord(e.Mode), Uid: e.Uid, Gid: e.Gid}}
+		switch e.Type {
+		case archive.TypeDir:
+			st.file.Type = pkgdb.TypeDir
+			if err := s.mkdirs(rel, e.Mode); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
+			if st.target, err = securejoin.SecureJoin(s.root, rel); err != nil {
+				return fmt.Errorf("%s: resolve %s: %w", w.item.Path, rel, err)
+			}
+		case archive.TypeRegular, archive.TypeSymlink, archive.TypeHardlink:
+			if err := s.mkdirs(path.Dir(rel), 0o755); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
+			if st.target, err = s.resolve(rel); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
+			if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
+				return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", w.item.Path, rel, e.Type, ErrConflict)
+			}
+			st.tmp = filepath.Join(filepath.Dir(st.target), randomName())
+			switch e.Type {
+			case archive.TypeRegular:
+				st.file.Type = pkgdb.TypeRegular
+				if err := s.writeFile(w, st, e, conffile[rel], buf); err != nil {
+					return fmt.Errorf("%s: %w", w.item.Path, err)
+				}
+			case archive.TypeSymlink:
+				st.file.Type = pkgdb.TypeSymlink
+				st.file.Link = e.Linkname
+				symlinks[rel] = e.Linkname
+				if err := os.Symlink(e.Linkname, st.tmp); err != nil {
+					return fmt.Errorf("%s: symlink /%s: %w", w.item.Path, rel, err)
+				}
+				s.noteTmp(st.tmp)
+				s.chown(st.tmp, e.Uid, e.Gid, true)
+			case archive.TypeHardlink:
+				lrel, err := (&archive.Entry{Path: e.Linkname}).RelPath()
+				if err != nil {
+					return fmt.Errorf("%s: hard link %s: %w", w.item.Path, e.Path, err)
+				}
+				other, ok := w.byPath[lrel]
+				if !ok || other.file.Type != pkgdb.TypeRegular {
+					return fmt.Errorf("%s: hard link %s to %s, which is not an earlier file of the package: %w",
+						w.item.Path, e.Path, e.Linkname, archive.ErrBadEntry)
+				}
+				if err := os.Link(other.tmp, st.tmp); err != nil {
+					return fmt.Errorf("%s: hard link /%s: %w", w.item.Path, rel, err)
+				}
+				s.noteTmp(st.tmp)
+				st.file.Type = pkgdb.TypeHard
+				st.file.Link = "/" + lrel
+				st.file.Size, st.file.SHA256, st.file.Mode = other.file.Size, other.file.SHA256, other.file.Mode
+				if m, ok := w.md5s[lrel]; ok {
+					w.md5s[rel] = m
+				}
+			}
+		case archive.TypeChar, archive.TypeBlock, archive.TypeFifo:
+			if !s.opts.AllowDevices {
+				return fmt.Errorf("%s: entry %s is a %s: %w", w.item.Path, e.Path, e.Type, ErrDevice)
+			}
+			if err := s.mkdirs(path.Dir(rel), 0o755); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
+			if st.target, err = s.resolve(rel); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
+			st.tmp = filepath.Join(filepath.Dir(st.target), randomName())
+			if err := mknod(st.tmp, e); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
+			s.noteTmp(st.tmp)
+			st.file.Type = map[archive.EntryType]pkgdb.FileType{archive.TypeChar: pkgdb.TypeChar,
+				archive.TypeBlock: pkgdb.TypeBlock, archive.TypeFifo: pkgdb.TypeFifo}[e.Type]
+		default:
+			return fmt.Errorf("%s: entry %s has unsupported type %s: %w", w.item.Path, e.Path, e.Type, archive.ErrBadEntry)
+		}
+		w.ents = append(w.ents, st)
+		w.byPath[rel] = st
+	}
+	return nil
+}
+
+// writeFile stages one regular file: written under a temporary name,
+// hashed on the way (SHA256 always, MD5 when the package's md5sums lacks
+// the file or it is a conffile, whose MD5 dpkg's status records), synced.
+func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, buf []byte) error {
+	out, err := os.OpenFile(st.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("stage /%s: %w", st.rel, err)
+	}
+	s.noteTmp(st.tmp)
+	sh := sha256.New()
+	var mh hash.Hash
+	known, haveMD5 := w.ctl.MD5Sums[st.rel]
+	var dst io.Writer = io.MultiWriter(out, sh)
+	if !haveMD5 || isConf {
+		mh = md5.New()
+		dst = io.MultiWriter(out, sh, mh)
+	}
+	n, err := io.CopyBuffer(dst, e.Body, buf)
+	if err == nil && n != e.Size {
+		err = fmt.Errorf("wrote %d bytes, the archive says %d", n, e.Size)
+	}
+	if err == nil {
+		err = out.Chmod(unixMode(e.Mode))
+	}
+	if err == nil && s.opts.Sync {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("stage /%s: %w", st.rel, err)
+	}
+	s.chown(st.tmp, e.Uid, e.Gid, false)
+	if !e.ModTime.IsZero() {
+		_ = os.Chtimes(st.tmp, time.Time{}, e.ModTime)
+	}
+	st.file.Size = n
+	st.file.SHA256 = hex.EncodeToString(sh.Sum(nil))
+	w.bytes += n
+	sum := known
+	if mh != nil {
+		sum = hex.EncodeToString(mh.Sum(nil))
+	}
+	if !isConf {
+		w.md5s[st.rel] = sum
+		return nil
+	}
+	w.confs = append(w.confs, pkgdb.Conffile{Path: "/" + st.rel, SHA256: st.file.SHA256, MD5: sum})
+	return s.decideConffile(w, st)
+}
+
+// decideConffile keeps a conffile the admin changed: when the file on disk
+// differs both from what the package ships now and from what it shipped
+// when installed, the new version goes beside it as PATH.dpkg-new.
+func (s *stager) decideConffile(w *work, st *staged) error {
+	cur, err := fileSHA256(st.target)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("conffile /%s: %w", st.rel, err)
+	}
+	if cur == st.file.SHA256 {
+		return nil
+	}
+	if w.old != nil {
+		if c := w.old.Conffile("/" + st.rel); c != nil && c.SHA256 == cur {
+			return nil // unchanged since installed: the package's version wins
+		}
+	}
+	// Changed locally since installed, or there before the package came.
+	st.keepLocal = true
+	if st.keepLocal {
+		w.notes = append(w.notes, ConffileNote{Package: w.name(), Path: "/" + st.rel, NewPath: "/" + st.rel + ".dpkg-new"})
+	}
+	return nil
+}
+
+// chown sets ownership when grey runs as root; otherwise files belong to
+// the caller, which is what an unprivileged root (a test, an image build)
+// can hold.
+func (s *stager) chown(p string, uid, gid int, link bool) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	if link {
+		_ = os.Lchown(p, uid, gid)
+	} else {
+		_ = os.Chown(p, uid, gid)
+	}
+}
+
+func fileSHA256(p string) (string, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "type:" + fi.Mode().Type().String(), nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

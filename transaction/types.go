@@ -1,0 +1,150 @@
+package transaction
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// syscallNoFollow refuses to open a staged name that is a symlink; the
+// name is fresh and random, so one would mean someone raced us.
+const syscallNoFollow = syscall.O_NOFOLLOW
+
+// Sentinel errors; test with errors.Is.
+var (
+	// ErrUnsafePath: an entry would be written outside the root or through
+	// a symlink the transaction ships.
+	ErrUnsafePath = errors.New("unsafe path")
+	// ErrDevice: a device node or fifo, refused unless Options.AllowDevices.
+	ErrDevice = errors.New("device nodes are not allowed")
+	// ErrConflict: a path already belongs to another package.
+	ErrConflict = errors.New("file conflict")
+	// ErrEssential: removing an Essential package without Options.ForceEssential.
+	ErrEssential = errors.New("package is essential")
+	// ErrChecksum: a package file is not what the index says it is.
+	ErrChecksum = errors.New("package file does not match the index")
+	// ErrNotInstalled: a removal names a package that is not installed.
+	ErrNotInstalled = errors.New("package is not installed")
+)
+
+// ConflictError is a path that two packages both ship.
+type ConflictError struct {
+	Path string
+	// Package is the package being installed, Owner the one that has the
+	// path (installed, or earlier in the same transaction).
+	Package, Owner string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("trying to overwrite %s, which is also in package %s (installing %s)", e.Path, e.Owner, e.Package)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ScriptError is a maintainer script that failed; Output is what it printed.
+type ScriptError struct {
+	Package string
+	Script  string   // "preinst"
+	Args    []string // {"install"}
+	Output  string
+	Err     error
+}
+
+func (e *ScriptError) Error() string {
+	out := strings.TrimRight(e.Output, "\n")
+	if out != "" {
+		out = "; it printed:\n" + out
+	}
+	return fmt.Sprintf("%s %s %s failed: %v%s", e.Package, e.Script, strings.Join(e.Args, " "), e.Err, out)
+}
+
+// Unwrap returns the process error.
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// DB is the root's database; *bbolt.DB satisfies it.
+type DB interface {
+	View(func(*bolt.Tx) error) error
+	Update(func(*bolt.Tx) error) error
+}
+
+// Options configures a transaction.
+type Options struct {
+	// Root is the directory the packages go into; "/" for the host.
+	Root string
+	// NoScripts skips every maintainer script.
+	NoScripts bool
+	// AllowDevices lets packages create device nodes and fifos.
+	AllowDevices bool
+	// ForceEssential allows removing Essential packages.
+	ForceEssential bool
+	// Sync fsyncs every staged file before it is renamed into place and
+	// the file system before the database commits: the crash-safe mode.
+	Sync bool
+	// Workers is how many packages are decoded at once; 0 means 2, the
+	// number that brings Go's xz decoder level with liblzma.
+	Workers int
+	// ScriptOutput receives maintainer scripts' output as they run; nil
+	// discards it (it is still kept for a ScriptError).
+	ScriptOutput io.Writer
+}
+
+// Install is one package to install, upgrade or reinstall.
+type Install struct {
+	// Path is the .deb file.
+	Path string
+	// SHA256 and Size, when set, are what the index says the file is; the
+	// file is checked against them before anything is staged, so a cached
+	// package changed after its download is refused.
+	SHA256 string
+	Size   int64
+	// Auto marks a newly installed package as installed automatically (a
+	// dependency). An installed package keeps its mark unless Auto is false,
+	// which makes it manual.
+	Auto bool
+}
+
+// Remove is one package to remove.
+type Remove struct {
+	Name string
+	// Purge removes the conffiles too, and a config-files package's record.
+	Purge bool
+}
+
+// Plan is a set of concrete changes: packages to install from .deb files
+// (in dependency order where it matters: postinst scripts run dependencies
+// first in any case) and packages to remove.
+type Plan struct {
+	Install []Install
+	Remove  []Remove
+}
+
+// ConffileNote tells the user that a locally changed conffile was kept
+// and the package's version written beside it.
+type ConffileNote struct {
+	Package string `json:"package"`
+	Path    string `json:"path"`
+	NewPath string `json:"new_path"`
+}
+
+// Change is what happened to one package.
+type Change struct {
+	Name       string `json:"name"`
+	Arch       string `json:"arch,omitempty"`
+	Action     string `json:"action"` // install, upgrade, downgrade, reinstall, remove, purge
+	OldVersion string `json:"old_version,omitempty"`
+	NewVersion string `json:"new_version,omitempty"`
+}
+
+// Result reports a finished transaction.
+type Result struct {
+	Changes   []Change       `json:"changes"`
+	Conffiles []ConffileNote `json:"conffiles,omitempty"`
+	// Files and Bytes count what was written.
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+}

@@ -1,0 +1,152 @@
+package transaction
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/pkgdb"
+)
+
+// Problem kinds reported by Verify.
+const (
+	KindMissing  = "missing"
+	KindType     = "type"
+	KindMode     = "mode"
+	KindSize     = "size"
+	KindChecksum = "checksum"
+	KindLink     = "link target"
+	// KindModifiedConffile is an admin's edit of a conffile: expected, and
+	// reported for information, not as an error.
+	KindModifiedConffile = "modified conffile"
+)
+
+// Problem is one difference between the database and the root.
+type Problem struct {
+	Package string `json:"package"`
+	Path    string `json:"path"`
+	Kind    string `json:"kind"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// IsError reports whether p is damage rather than an admin's conffile edit.
+func (p Problem) IsError() bool { return p.Kind != KindModifiedConffile }
+
+func (p Problem) String() string {
+	s := p.Package + ": " + p.Path + ": " + p.Kind
+	if p.Detail != "" {
+		s += " (" + p.Detail + ")"
+	}
+	return s
+}
+
+// Verify compares every file of the named installed packages (all when
+// names is empty) with what the database recorded: type, permissions,
+// size, SHA256, link target.
+func Verify(ctx context.Context, db DB, root string, names []string) ([]Problem, error) {
+	var pkgs []*pkgdb.Package
+	err := db.View(func(tx *bolt.Tx) error {
+		if len(names) == 0 {
+			all, err := pkgdb.Packages(tx)
+			pkgs = all
+			return err
+		}
+		for _, n := range names {
+			p, err := pkgdb.GetPackage(tx, n)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				return fmt.Errorf("verify %s: %w", n, ErrNotInstalled)
+			}
+			pkgs = append(pkgs, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st := &stager{root: root}
+	var out []Problem
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			if pr, bad := verifyFile(st, p, f); bad {
+				out = append(out, pr)
+			}
+		}
+	}
+	return out, nil
+}
+
+func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
+	pr := Problem{Package: p.Name, Path: f.Path}
+	conf := p.Conffile(f.Path) != nil
+	host, err := st.resolve(strings.TrimPrefix(f.Path, "/"))
+	if err != nil {
+		pr.Kind, pr.Detail = KindMissing, err.Error()
+		return pr, true
+	}
+	fi, err := os.Lstat(host)
+	if err != nil {
+		if conf {
+			pr.Kind, pr.Detail = KindModifiedConffile, "deleted"
+		} else {
+			pr.Kind = KindMissing
+		}
+		return pr, true
+	}
+	switch f.Type {
+	case pkgdb.TypeDir:
+		// A directory may be a symlink to one (merged /usr).
+		if !fi.IsDir() {
+			if s, err := os.Stat(host); err != nil || !s.IsDir() {
+				pr.Kind, pr.Detail = KindType, "not a directory"
+				return pr, true
+			}
+		}
+		return pr, false
+	case pkgdb.TypeSymlink:
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			pr.Kind, pr.Detail = KindType, "not a symlink"
+			return pr, true
+		}
+		if l, _ := os.Readlink(host); l != f.Link {
+			pr.Kind, pr.Detail = KindLink, fmt.Sprintf("%s, recorded %s", l, f.Link)
+			return pr, true
+		}
+		return pr, false
+	case pkgdb.TypeRegular, pkgdb.TypeHard:
+		if !fi.Mode().IsRegular() {
+			pr.Kind, pr.Detail = KindType, "not a regular file"
+			if conf {
+				pr.Kind = KindModifiedConffile
+			}
+			return pr, true
+		}
+		if got := modeWord(fi.Mode()); got != f.Mode && !conf {
+			pr.Kind, pr.Detail = KindMode, fmt.Sprintf("%04o, recorded %04o", got, f.Mode)
+			return pr, true
+		}
+		if fi.Size() != f.Size {
+			pr.Kind, pr.Detail = KindSize, fmt.Sprintf("%d bytes, recorded %d", fi.Size(), f.Size)
+		} else if sum, err := fileSHA256(host); err != nil {
+			pr.Kind, pr.Detail = KindChecksum, err.Error()
+		} else if sum != f.SHA256 {
+			pr.Kind, pr.Detail = KindChecksum, "SHA256 differs"
+		} else {
+			return pr, false
+		}
+		if conf {
+			pr.Kind = KindModifiedConffile
+		}
+		return pr, true
+	}
+	return pr, false
+}
