@@ -11,7 +11,7 @@ import (
 )
 
 // failingStorage wraps a Dir and fails the n-th write operation (Put or
-// Remove, counted from 1), as a crash or full disk would at that point.
+// Remove or Sync, counted from 1), as a crash or full disk would at that point.
 // After the failure every later write fails too: the process is gone.
 type failingStorage struct {
 	Dir
@@ -36,6 +36,13 @@ func (f *failingStorage) Put(name string, r io.Reader) error {
 		return err
 	}
 	return f.Dir.Put(name, r)
+}
+
+func (f *failingStorage) Sync() error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Dir.Sync()
 }
 
 func (f *failingStorage) Remove(name string) error {

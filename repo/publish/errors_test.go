@@ -284,3 +284,22 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayPoolFileReplaced: a file at a pool path that no generation
+// records (what a crash leaves before the state is written) is replaced.
+func TestStrayPoolFileReplaced(t *testing.T) {
+	out := t.TempDir()
+	stray := filepath.Join(out, "pool/main/f/foo/foo_1_amd64.deb")
+	if err := os.MkdirAll(filepath.Dir(stray), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stray, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64"))...)
+	opts.ReadControl = textControl
+	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, out, "stable", opts.Key)
+}

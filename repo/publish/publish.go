@@ -170,7 +170,7 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPool(ctx, st, all); err != nil {
+	if err := checkPool(ctx, st, state, all); err != nil {
 		return nil, err
 	}
 
@@ -258,12 +258,19 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	// 4. The state, before the Release, so that a crash between the two
-	// leaves every file the new Release names on record (see saveState).
+	// 4. The state, once everything it records is durable, and before the
+	// Release, so that a crash between the two leaves every file the new
+	// Release names on record.
+	if err := st.Sync(); err != nil {
+		return nil, err
+	}
 	if !res.Unchanged {
 		state.Generations = append(state.Generations, gen)
 	}
 	if err := saveState(st, state); err != nil {
+		return nil, err
+	}
+	if err := st.Sync(); err != nil {
 		return nil, err
 	}
 	// 5. Release, Release.gpg, and InRelease last: apt prefers InRelease,
@@ -289,6 +296,9 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		if err := st.Put(f.name, bytes.NewReader(f.data)); err != nil {
 			return nil, err
 		}
+	}
+	if err := st.Sync(); err != nil {
+		return nil, err
 	}
 	// 6. Forget old generations and delete what none still references.
 	deleted, err := collect(st, state, keep)
@@ -423,8 +433,17 @@ func (e *PoolConflictError) Error() string {
 }
 
 // checkPool marks the packages whose pool file is already in place and
-// refuses any whose path holds different content.
-func checkPool(ctx context.Context, st Storage, all []*pkg) error {
+// refuses any whose path holds different content that a recorded
+// generation published. A different file no generation records is
+// replaced: it is what a crash left before the publish that wrote it
+// became durable, or a stray file no client of this repository was told of.
+func checkPool(ctx context.Context, st Storage, s *state, all []*pkg) error {
+	recorded := map[string]bool{}
+	for _, g := range s.Generations {
+		for _, f := range g.Files {
+			recorded[f] = true
+		}
+	}
 	for _, p := range all {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -436,10 +455,11 @@ func checkPool(ctx context.Context, st Storage, all []*pkg) error {
 		if err != nil {
 			return err
 		}
-		if sum != p.sha256 {
+		if sum == p.sha256 {
+			p.present = true
+		} else if recorded[p.pool] {
 			return &PoolConflictError{Pool: p.pool, Input: p.src}
 		}
-		p.present = true
 	}
 	return nil
 }

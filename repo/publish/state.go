@@ -145,5 +145,8 @@ func collect(st Storage, s *state, keep int) ([]string, error) {
 		deleted = append(deleted, f)
 	}
 	s.Generations = kept
-	return deleted, saveState(st, s)
+	if err := saveState(st, s); err != nil {
+		return deleted, err
+	}
+	return deleted, st.Sync()
 }
