@@ -22,11 +22,14 @@ type greedy struct {
 	// dead marks candidates that can never be installed: a hard relation
 	// without any live satisfier, or a remove job.
 	dead []bool
+	// rejected marks candidates the walk took back (their relations could
+	// not be met); they are not chosen again, so the walk ends.
+	rejected []bool
 }
 
 func newGreedy(s *state) *greedy {
 	n := len(s.u.pkgs)
-	g := &greedy{s: s, u: s.u, chosen: make([]bool, n), dead: make([]bool, n)}
+	g := &greedy{s: s, u: s.u, chosen: make([]bool, n), dead: make([]bool, n), rejected: make([]bool, n)}
 	g.computeDead()
 	return g
 }
@@ -59,8 +62,11 @@ func (g *greedy) computeDead() {
 }
 
 func (g *greedy) canInstall(id int) bool {
-	if g.dead[id] || g.chosen[id] {
-		return !g.dead[id]
+	if g.dead[id] || g.rejected[id] {
+		return false
+	}
+	if g.chosen[id] {
+		return true
 	}
 	for _, c := range g.s.enc.conflicts[id] {
 		if g.chosen[c] {
@@ -148,6 +154,7 @@ func (g *greedy) run() {
 			g.deps(id)
 			if !g.hardOK(id) {
 				g.unchoose(id)
+				g.rejected[id] = true
 				changed = true
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/control"
@@ -15,11 +16,16 @@ import (
 )
 
 // ReadPackages decodes every stanza of a Packages index (plain or
-// compressed, see control.NewReader). name labels errors and becomes each
-// package's Origin.
+// compressed, see control.NewReader) into packages that carry only what an
+// installability check reads: name, version, architecture, Multi-Arch,
+// Essential, Pre-Depends, Depends, Conflicts, Breaks and Provides, with
+// their strings copied and interned so the index text itself can be freed
+// (a whole Debian index then takes a fifth of the memory). name labels
+// errors and becomes each package's Origin.
 func ReadPackages(ctx context.Context, r io.Reader, name string) ([]*deb.Package, error) {
 	cr := control.NewReaderName(r, name)
 	defer cr.Close()
+	in := interner{}
 	var out []*deb.Package
 	for i := 0; ; i++ {
 		if i&1023 == 0 {
@@ -34,13 +40,86 @@ func ReadPackages(ctx context.Context, r io.Reader, name string) ([]*deb.Package
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
-		p, err := deb.FromStanza(s)
+		p, err := in.decode(s)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		p.Origin = name
 		out = append(out, p)
 	}
+}
+
+// interner copies strings once each, so decoded packages do not keep the
+// stanzas they came from alive.
+type interner map[string]string
+
+func (in interner) s(v string) string {
+	if v == "" {
+		return ""
+	}
+	if c, ok := in[v]; ok {
+		return c
+	}
+	c := strings.Clone(v)
+	in[c] = c
+	return c
+}
+
+func (in interner) version(v version.Version) version.Version {
+	v.Upstream, v.Revision = in.s(v.Upstream), in.s(v.Revision)
+	return v
+}
+
+// decode is deb.FromStanza restricted to the fields a check reads.
+func (in interner) decode(s *control.Stanza) (*deb.Package, error) {
+	p := &deb.Package{Name: in.s(s.Get("Package"))}
+	fail := func(field string, err error) (*deb.Package, error) {
+		return nil, &deb.FieldError{Package: p.Name, Line: s.Line, Field: field, Err: err}
+	}
+	if p.Name == "" {
+		return fail("Package", errors.New("missing"))
+	}
+	v, err := version.Parse(s.Get("Version"))
+	if err != nil {
+		return fail("Version", err)
+	}
+	p.Version = in.version(v)
+	if p.Architecture = in.s(s.Get("Architecture")); p.Architecture == "" {
+		return fail("Architecture", errors.New("missing"))
+	}
+	if p.MultiArch, err = deb.ParseMultiArch(s.Get("Multi-Arch")); err != nil {
+		return fail("Multi-Arch", err)
+	}
+	p.Essential = strings.EqualFold(s.Get("Essential"), "yes")
+	for _, f := range []struct {
+		name string
+		dst  *relation.Dependency
+	}{
+		{"Pre-Depends", &p.PreDepends}, {"Depends", &p.Depends}, {"Conflicts", &p.Conflicts},
+		{"Breaks", &p.Breaks}, {"Provides", &p.Provides},
+	} {
+		val := s.Get(f.name)
+		if val == "" {
+			continue
+		}
+		d, err := relation.Parse(val)
+		if err != nil {
+			return fail(f.name, err)
+		}
+		for _, rel := range d {
+			for k := range rel {
+				pv := &rel[k]
+				pv.Name, pv.ArchQual = in.s(pv.Name), in.s(pv.ArchQual)
+				pv.Version = in.version(pv.Version)
+				for a := range pv.Archs {
+					pv.Archs[a].Arch = in.s(pv.Archs[a].Arch)
+				}
+				pv.Profiles = nil
+			}
+		}
+		*f.dst = d
+	}
+	return p, nil
 }
 
 // universe is the packages with their relations resolved to package

@@ -1,0 +1,145 @@
+package resolver
+
+import (
+	"fmt"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/relation"
+	"github.com/greypm/grey/deb/version"
+)
+
+// checkPlan is an independent checker for tests: written without the
+// solver's universe, it checks a plan's final set against the raw
+// relations: every Depends and Pre-Depends has a satisfier in the set, no
+// Conflicts or Breaks hit a member, one version per name and architecture,
+// the request is honoured.
+func checkPlan(universe []*deb.Package, req Request, pl *Plan) error {
+	native := req.Architecture
+	if native == "" {
+		native = "amd64"
+	}
+	byName := map[string][]*deb.Package{}
+	provides := map[string][]*deb.Package{}
+	seen := map[string]*deb.Package{}
+	for _, p := range pl.Final {
+		k := p.Name + ":" + p.Architecture
+		if o, ok := seen[p.Name]; ok && !(o.MultiArch == deb.MultiArchSame && p.MultiArch == deb.MultiArchSame && o.Architecture != p.Architecture) {
+			return fmt.Errorf("two instances of %s: %s and %s", p.Name, o.Version, p.Version)
+		}
+		seen[p.Name] = p
+		_ = k
+		byName[p.Name] = append(byName[p.Name], p)
+		for _, rel := range p.Provides {
+			for _, pos := range rel {
+				provides[pos.Name] = append(provides[pos.Name], p)
+			}
+		}
+	}
+	arch := func(p *deb.Package) string {
+		if p.Architecture == "all" {
+			return native
+		}
+		return p.Architecture
+	}
+	fits := func(from *deb.Package, pos relation.Possibility, q *deb.Package, neg bool) bool {
+		if neg {
+			if pos.ArchQual != "" && pos.ArchQual != "any" && arch(q) != pos.ArchQual {
+				return false
+			}
+			return true
+		}
+		switch pos.ArchQual {
+		case "":
+			return arch(q) == arch(from) || q.MultiArch == deb.MultiArchForeign
+		case "any":
+			return arch(q) == arch(from) || q.MultiArch == deb.MultiArchForeign || q.MultiArch == deb.MultiArchAllowed
+		case "native":
+			return arch(q) == native
+		}
+		return arch(q) == pos.ArchQual
+	}
+	match := func(from *deb.Package, pos relation.Possibility, neg bool) []*deb.Package {
+		var out []*deb.Package
+		for _, q := range byName[pos.Name] {
+			if (pos.Op == relation.NoOp || pos.Op.Holds(version.Compare(q.Version, pos.Version))) && fits(from, pos, q, neg) {
+				out = append(out, q)
+			}
+		}
+		for _, q := range provides[pos.Name] {
+			if !fits(from, pos, q, neg) {
+				continue
+			}
+			for _, rel := range q.Provides {
+				for _, pr := range rel {
+					if pr.Name != pos.Name {
+						continue
+					}
+					if pos.Op == relation.NoOp || (pr.Op == relation.EQ && pos.Op.Holds(version.Compare(pr.Version, pos.Version))) {
+						out = append(out, q)
+					}
+				}
+			}
+		}
+		return out
+	}
+	for _, p := range pl.Final {
+		for _, d := range []relation.Dependency{p.PreDepends, p.Depends} {
+			for _, rel := range d {
+				ok := false
+				for _, pos := range rel {
+					if len(match(p, pos, false)) > 0 {
+						ok = true
+					}
+				}
+				if !ok {
+					return fmt.Errorf("%s %s: dependency %s not satisfied", p.Name, p.Version, rel)
+				}
+			}
+		}
+		for _, d := range []relation.Dependency{p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				for _, pos := range rel {
+					for _, q := range match(p, pos, true) {
+						if q.Name != p.Name {
+							return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, q.Name, q.Version, pos)
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, j := range req.Install {
+		ok := false
+		for _, p := range pl.Final {
+			if j.Matches(p) {
+				ok = true
+			}
+			for _, rel := range p.Provides {
+				for _, pos := range rel {
+					if j.Version == "" && j.Arch == "" && j.Origin == "" && pos.Name == j.Name {
+						ok = true
+					}
+				}
+			}
+		}
+		if !ok {
+			return fmt.Errorf("requested %s is not installed", j)
+		}
+	}
+	for _, j := range req.Remove {
+		for _, p := range pl.Final {
+			if j.Matches(p) {
+				return fmt.Errorf("removed %s is still installed", j)
+			}
+		}
+	}
+	if !req.AllowRemoveEssential {
+		for _, in := range req.Installed {
+			if in.Essential && len(byName[in.Name]) == 0 {
+				return fmt.Errorf("essential %s was removed", in.Name)
+			}
+		}
+	}
+	_ = universe
+	return nil
+}

@@ -1,0 +1,88 @@
+package resolver
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// loadBookworm reads bookworm main (63,440 packages) from the fixture.
+func loadBookworm(tb testing.TB) []*deb.Package {
+	tb.Helper()
+	path := filepath.Join(testfixture.Bookworm(tb), "debian/dists/bookworm/main/binary-amd64/Packages.xz")
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	ps, err := ReadPackages(f, path, "bookworm")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ps
+}
+
+// fixtureRequest is one anchor request with apt's install-set sizes from
+// ../shared/anchors/resolver-results.md (apt-get --print-uris on an empty
+// status, same index).
+type fixtureRequest struct {
+	name          string
+	pkgs          []string
+	aptRec, aptNo int
+}
+
+var allNine = []string{"build-essential", "gnome", "kde-full", "texlive-full", "libreoffice", "openjdk-17-jdk", "python3-pandas", "postgresql", "nginx"}
+
+func fixtureRequests() []fixtureRequest {
+	return []fixtureRequest{
+		{"build-essential", []string{"build-essential"}, 193, 75},
+		{"gnome", []string{"gnome"}, 1450, 1126},
+		{"kde-full", []string{"kde-full"}, 2065, 1192},
+		{"texlive-full", []string{"texlive-full"}, 819, 561},
+		{"libreoffice", []string{"libreoffice"}, 751, 250},
+		{"openjdk-17-jdk", []string{"openjdk-17-jdk"}, 268, 154},
+		{"python3-pandas", []string{"python3-pandas"}, 379, 55},
+		{"postgresql", []string{"postgresql"}, 145, 92},
+		{"nginx", []string{"nginx"}, 82, 29},
+		{"all", allNine, 3117, 2205},
+	}
+}
+
+func TestFixtureInstallSizes(t *testing.T) {
+	if raceEnabled {
+		t.Skip("full-index solves are covered without -race and by BenchmarkSolve")
+	}
+	pkgs := loadBookworm(t)
+	idx := NewMemIndex(pkgs)
+	for _, fr := range fixtureRequests() {
+		for _, rec := range []bool{true, false} {
+			label := fr.name + "/norec"
+			apt := fr.aptNo
+			if rec {
+				label, apt = fr.name+"/rec", fr.aptRec
+			}
+			t.Run(label, func(t *testing.T) {
+				req := Request{Install: jobs(t, fr.pkgs...), Recommends: rec, Architecture: "amd64"}
+				pl, err := Solve(context.Background(), idx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := checkPlan(pkgs, req, pl); err != nil {
+					t.Fatal(err)
+				}
+				dev := 100 * float64(len(pl.Final)-apt) / float64(apt)
+				t.Logf("%s: grey %d, apt %d, deviation %+.1f%%", label, len(pl.Final), apt, dev)
+				if dev > 5 || dev < -5 {
+					t.Errorf("%s: %d packages, apt installs %d (%+.1f%%, more than 5%%)", label, len(pl.Final), apt, dev)
+				}
+			})
+		}
+	}
+}
+
+var _ = strings.Join
