@@ -268,7 +268,7 @@ type writer struct {
 }
 
 type pkgRec struct {
-	textOff, textLen, crc, line uint32
+	textOff, textLen, line uint32
 	name, ver, arch, desc       string
 }
 
@@ -299,7 +299,7 @@ func (w *writer) add(st *control.Stanza) error {
 	num := uint32(len(w.pkgs))
 	desc, _, _ := strings.Cut(st.Get("Description"), "\n")
 	w.pkgs = append(w.pkgs, pkgRec{
-		textOff: uint32(off), textLen: uint32(len(t)), crc: crc32.Checksum(t, castagnoli()),
+		textOff: uint32(off), textLen: uint32(len(t)),
 		line: uint32(max(st.Line, 0)),
 		// Clone: the map and the records must not pin each stanza's text.
 		name: strings.Clone(p.Name), ver: strings.Clone(st.Get("Version")),
@@ -385,7 +385,7 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 	}
 	secs[secPkgs] = make([]byte, 0, len(w.pkgs)*pkgSize)
 	for _, p := range w.pkgs {
-		b := u32(u32(u32(u32(secs[secPkgs], p.textOff), p.textLen), p.crc), p.line)
+		b := u32(u32(u32(secs[secPkgs], p.textOff), p.textLen), p.line)
 		b = u32(b, nameIdx[p.name])
 		vo, vl := sp.add(p.ver)
 		ao, al := sp.add(p.arch)
@@ -395,14 +395,17 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 	secs[secStr] = sp.b
 	secs[secText] = w.text
 
-	size := uint64(headerSize)
+	dataLen := uint64(0)
 	for _, s := range secs {
-		size += uint64(len(s))
+		dataLen += uint64(len(s))
 	}
+	nblocks := blockCount(dataLen)
+	data := headerSize + 4*nblocks
+	size := data + dataLen
 	if size > maxFileSize {
 		return nil, fmt.Errorf("cache file would be %d bytes, more than the format's %d", size, uint64(maxFileSize))
 	}
-	out := make([]byte, headerSize, size)
+	out := make([]byte, data, size)
 	copy(out, magic[:])
 	binary.LittleEndian.PutUint32(out[offVersion:], FormatVersion)
 	binary.LittleEndian.PutUint32(out[offCount:], uint32(len(w.pkgs)))
@@ -410,17 +413,19 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 	binary.LittleEndian.PutUint32(out[offNames:], uint32(len(names)))
 	binary.LittleEndian.PutUint32(out[offProvs:], uint32(len(provs)))
 	copy(out[offSHA256:offSHA256+32], sha)
+	binary.LittleEndian.PutUint32(out[offBlocks:], uint32(nblocks))
 	for i, s := range secs {
 		binary.LittleEndian.PutUint32(out[offSecs+8*i:], uint32(len(out)))
 		binary.LittleEndian.PutUint32(out[offSecs+8*i+4:], uint32(len(s)))
 		out = append(out, s...)
 	}
-	var placed [numSecs][]byte
-	for i := range numSecs {
-		off := binary.LittleEndian.Uint32(out[offSecs+8*i:])
-		placed[i] = out[off : off+uint32(len(secs[i]))]
+	t := castagnoli()
+	for k := range nblocks {
+		start := data + k*blockSize
+		end := min(start+blockSize, size)
+		binary.LittleEndian.PutUint32(out[headerSize+4*k:], crc32.Checksum(out[start:end], t))
 	}
-	binary.LittleEndian.PutUint32(out[offCRC:], checksum(out, &placed))
+	binary.LittleEndian.PutUint32(out[offCRC:], headerChecksum(out, int(nblocks)))
 	return out, nil
 }
 

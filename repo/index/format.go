@@ -5,17 +5,19 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"sync/atomic"
 	"unsafe"
 )
 
 // FormatVersion is the cache file format's version. It is part of every
 // cache file's name and header, so a grey that writes another format never
 // reads this one.
-const FormatVersion = 1
+const FormatVersion = 2
 
 var magic = [8]byte{'G', 'R', 'E', 'Y', 'I', 'D', 'X', 0}
 
-// Header layout.
+// Header layout. The header is followed by the block checksum table
+// (nblocks u32 CRC-32Cs), then by the sections.
 const (
 	headerSize = 128
 	offVersion = 8
@@ -24,10 +26,16 @@ const (
 	offNames   = 24 // distinct names
 	offProvs   = 28 // distinct provided names
 	offSHA256  = 32 // of the Packages file the cache was built from
-	offSecs    = 64 // numSecs × (offset u32, length u32)
+	offSecs    = 64 // numSecs × (offset u32, length u32), offsets from the file's start
 	offCRC     = 120
-	offZero    = 124 // reserved, must be zero
+	offBlocks  = 124 // number of checksummed blocks
 )
+
+// blockSize is the unit of lazy verification: the bytes after the block
+// table are checksummed in blocks of this size, and a block is checked the
+// first time anything in it is read. A query that touches a few blocks
+// pays for those only, so Load costs the same for 40 packages or 60,000.
+const blockSize = 16 << 10
 
 // Sections, in file order.
 const (
@@ -43,18 +51,17 @@ const (
 
 // Record layouts: u32 fields at these offsets.
 const (
-	pkgSize     = 44
+	pkgSize     = 40
 	pTextOff    = 0
 	pTextLen    = 4
-	pTextCRC    = 8
-	pLine       = 12
-	pName       = 16 // index into the names table
-	pVerOff     = 20 // version, in the string pool
-	pVerLen     = 24
-	pArchOff    = 28
-	pArchLen    = 32
-	pDescOff    = 36 // short description
-	pDescLen    = 40
+	pLine       = 8
+	pName       = 12 // index into the names table
+	pVerOff     = 16 // version, in the string pool
+	pVerLen     = 20
+	pArchOff    = 24
+	pArchLen    = 28
+	pDescOff    = 32 // short description
+	pDescLen    = 36
 	nameSize    = 16
 	nStrOff     = 0
 	nStrLen     = 4
@@ -68,8 +75,8 @@ const (
 )
 
 // CorruptError reports a cache file that fails a check. Load rebuilds such
-// a file; callers that open cache files themselves can tell it apart from an
-// I/O error with errors.As.
+// a file; a file found corrupt after Load (in a block read later) is
+// removed, reported by Index.Err, and rebuilt by the next Load.
 type CorruptError struct {
 	Path   string
 	Reason string
@@ -79,41 +86,51 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("index cache %s: corrupt: %s", e.Path, e.Reason)
 }
 
-// view is a checked cache file's bytes. Every accessor stays in bounds
-// because open checked every offset the tables hold.
+// view is a cache file's bytes. Its header and block table are checked when
+// it is opened; every other read goes through span, which checks bounds and
+// the checksum of the blocks read. A failed check records a *CorruptError
+// (see corrupt) and the read yields zero values, never a fault.
 type view struct {
 	b      []byte
+	path   string
 	n      int // packages
 	nnames int
 	nprovs int
-	secs   [numSecs][]byte
+	secs   [numSecs]struct{ off, n uint64 }
 	sha    [32]byte
+	data   uint64 // where the first block starts
+	crcs   []byte // the block table
+	done   []atomic.Uint32
+	verify bool
+	err    atomic.Pointer[CorruptError]
+	// onCorrupt, when set, runs once, at the first failed check.
+	onCorrupt func()
 }
 
 func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
 
 func castagnoli() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
 
-// checksum is the CRC-32C of the header (without its CRC field) and of every
-// section but the stanza text, which carries a CRC per stanza.
-func checksum(b []byte, secs *[numSecs][]byte) uint32 {
+// headerChecksum is the CRC-32C of the header (without its CRC field) and
+// of the block table.
+func headerChecksum(b []byte, nblocks int) uint32 {
 	t := castagnoli()
 	c := crc32.Update(0, t, b[:offCRC])
-	c = crc32.Update(c, t, b[offZero:headerSize])
-	for i := range secText {
-		c = crc32.Update(c, t, secs[i])
-	}
-	return c
+	c = crc32.Update(c, t, b[offBlocks:headerSize])
+	return crc32.Update(c, t, b[headerSize:headerSize+4*nblocks])
 }
 
-// openView checks b as a cache file built from a Packages file whose SHA256
-// is want (nil: any). path only names the file in errors.
+func blockCount(dataLen uint64) uint64 { return (dataLen + blockSize - 1) / blockSize }
+
+// openView checks b's header and block table as those of a cache file
+// built from a Packages file whose SHA256 is want (nil: any). path names
+// the file in errors.
 func openView(b []byte, path string, want []byte) (*view, error) {
 	return checkView(b, path, want, true)
 }
 
-// checkView is openView; the fuzz target turns the checksum off (verify
-// false) so that it reaches the structural checks behind it.
+// checkView is openView; the fuzz target turns checksums off (verify
+// false) so that it reaches the bounds checks behind them.
 func checkView(b []byte, path string, want []byte, verify bool) (*view, error) {
 	bad := func(format string, args ...any) (*view, error) {
 		return nil, &CorruptError{Path: path, Reason: fmt.Sprintf(format, args...)}
@@ -127,17 +144,25 @@ func checkView(b []byte, path string, want []byte, verify bool) (*view, error) {
 	if v := le32(b, offVersion); v != FormatVersion {
 		return bad("format version %d, want %d", v, FormatVersion)
 	}
-	if l := binary.LittleEndian.Uint64(b[offLength:]); l != uint64(len(b)) {
-		return bad("header says %d bytes, file has %d (truncated or extended)", l, len(b))
+	size := uint64(len(b))
+	if l := binary.LittleEndian.Uint64(b[offLength:]); l != size {
+		return bad("header says %d bytes, file has %d (truncated or extended)", l, size)
 	}
-	if le32(b, offZero) != 0 {
-		return bad("reserved header field is not zero")
+	nblocks := uint64(le32(b, offBlocks))
+	data := headerSize + 4*nblocks
+	if data > size || blockCount(size-data) != nblocks {
+		return bad("%d checksum blocks do not cover %d bytes", nblocks, size)
+	}
+	if got, stored := headerChecksum(b, int(nblocks)), le32(b, offCRC); verify && got != stored {
+		return bad("header checksum %08x, header says %08x", got, stored)
 	}
 	v := &view{
-		b:      b,
+		b: b, path: path, data: data, verify: verify,
 		n:      int(le32(b, offCount)),
 		nnames: int(le32(b, offNames)),
 		nprovs: int(le32(b, offProvs)),
+		crcs:   b[headerSize:data],
+		done:   make([]atomic.Uint32, (nblocks+31)/32),
 	}
 	copy(v.sha[:], b[offSHA256:offSHA256+32])
 	if want != nil && !bytes.Equal(v.sha[:], want) {
@@ -146,64 +171,62 @@ func checkView(b []byte, path string, want []byte, verify bool) (*view, error) {
 	for i := range numSecs {
 		off := uint64(le32(b, offSecs+8*i))
 		n := uint64(le32(b, offSecs+8*i+4))
-		if off < headerSize || off+n > uint64(len(b)) {
+		if off < data || off+n > size {
 			return bad("section %d [%d,+%d) outside the file", i, off, n)
 		}
-		v.secs[i] = b[off : off+n]
+		v.secs[i].off, v.secs[i].n = off, n
 	}
-	if got, stored := checksum(b, &v.secs), le32(b, offCRC); verify && got != stored {
-		return bad("checksum %08x, header says %08x", got, stored)
-	}
-	want32 := func(sec, count, size int) bool { return uint64(len(v.secs[sec])) == uint64(count)*uint64(size) }
-	if !want32(secPkgs, v.n, pkgSize) || !want32(secNames, v.nnames, nameSize) || !want32(secProvs, v.nprovs, nameSize) ||
-		len(v.secs[secNPost])%4 != 0 || len(v.secs[secPPost])%ppostSize != 0 {
+	count := func(sec, size int) uint64 { return v.secs[sec].n / uint64(size) }
+	if count(secPkgs, pkgSize) != uint64(v.n) || count(secNames, nameSize) != uint64(v.nnames) ||
+		count(secProvs, nameSize) != uint64(v.nprovs) ||
+		v.secs[secPkgs].n%pkgSize != 0 || v.secs[secNames].n%nameSize != 0 || v.secs[secProvs].n%nameSize != 0 ||
+		v.secs[secNPost].n%4 != 0 || v.secs[secPPost].n%ppostSize != 0 {
 		return bad("table sizes do not match the header's counts")
 	}
-	// Bounds of every offset, so that no accessor can fault on a file that
-	// passed the checksum by accident or was written by a buggy grey.
-	str := uint64(len(v.secs[secStr]))
-	inStr := func(off, n uint32) bool { return uint64(off)+uint64(n) <= str }
-	text := uint64(len(v.secs[secText]))
-	pk := v.secs[secPkgs]
-	for i := 0; i < v.n; i++ {
-		r := pk[i*pkgSize : (i+1)*pkgSize]
-		if uint64(le32(r, pTextOff))+uint64(le32(r, pTextLen)) > text ||
-			int(le32(r, pName)) >= v.nnames ||
-			!inStr(le32(r, pVerOff), le32(r, pVerLen)) ||
-			!inStr(le32(r, pArchOff), le32(r, pArchLen)) ||
-			!inStr(le32(r, pDescOff), le32(r, pDescLen)) {
-			return bad("package record %d points outside its sections", i)
-		}
+	return v, nil
+}
+
+// corrupt records the first failed check.
+func (v *view) corrupt(format string, args ...any) {
+	if v.err.CompareAndSwap(nil, &CorruptError{Path: v.path, Reason: fmt.Sprintf(format, args...)}) && v.onCorrupt != nil {
+		v.onCorrupt()
 	}
-	checkNames := func(sec, post, postSize, n int) error {
-		np := uint64(len(v.secs[post]) / postSize)
-		t := v.secs[sec]
-		for i := 0; i < n; i++ {
-			r := t[i*nameSize : (i+1)*nameSize]
-			if !inStr(le32(r, nStrOff), le32(r, nStrLen)) ||
-				uint64(le32(r, nPostStart))+uint64(le32(r, nPostCount)) > np {
-				return fmt.Errorf("name record %d of section %d points outside its sections", i, sec)
-			}
-		}
+}
+
+// span returns n bytes at offset off of section sec, after checking the
+// bounds and the blocks they lie in; nil after a failed check.
+func (v *view) span(sec int, off, n uint64) []byte {
+	s := v.secs[sec]
+	if off+n > s.n || off+n < off {
+		v.corrupt("section %d: [%d,+%d) outside its %d bytes", sec, off, n, s.n)
 		return nil
 	}
-	if err := checkNames(secNames, secNPost, 4, v.nnames); err != nil {
-		return bad("%v", err)
-	}
-	if err := checkNames(secProvs, secPPost, ppostSize, v.nprovs); err != nil {
-		return bad("%v", err)
-	}
-	for i, p := 0, v.secs[secNPost]; i < len(p); i += 4 {
-		if int(le32(p, i)) >= v.n {
-			return bad("name posting %d names package %d of %d", i/4, le32(p, i), v.n)
+	abs := s.off + off
+	if v.verify && n > 0 {
+		for k := (abs - v.data) / blockSize; k <= (abs+n-1-v.data)/blockSize; k++ {
+			w, bit := &v.done[k/32], uint32(1)<<(k%32)
+			if w.Load()&bit != 0 {
+				continue
+			}
+			start := v.data + k*blockSize
+			end := min(start+blockSize, uint64(len(v.b)))
+			if crc32.Checksum(v.b[start:end], castagnoli()) != le32(v.crcs, int(4*k)) {
+				v.corrupt("block %d (bytes %d-%d): checksum mismatch", k, start, end)
+				return nil
+			}
+			w.Or(bit)
 		}
 	}
-	for i, p := 0, v.secs[secPPost]; i < len(p); i += ppostSize {
-		if int(le32(p, i+ppPkg)) >= v.n || !inStr(le32(p, i+ppVerOff), le32(p, i+ppVerLen)) {
-			return bad("provides posting %d points outside its sections", i/ppostSize)
-		}
+	return v.b[abs : abs+n]
+}
+
+// rec returns record i of a table of size-byte records, or a zero record
+// after a failed check (so that le32 on it stays in bounds).
+func (v *view) rec(sec, i, size int) []byte {
+	if r := v.span(sec, uint64(i)*uint64(size), uint64(size)); r != nil {
+		return r
 	}
-	return v, nil
+	return make([]byte, size)
 }
 
 // str returns a string of the pool that aliases the file's bytes.
@@ -211,23 +234,26 @@ func (v *view) str(off, n uint32) string {
 	if n == 0 {
 		return ""
 	}
-	return unsafe.String(&v.secs[secStr][off], int(n))
+	b := v.span(secStr, uint64(off), uint64(n))
+	if b == nil {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
-func (v *view) pkg(i int) []byte { return v.secs[secPkgs][i*pkgSize : (i+1)*pkgSize] }
+func (v *view) pkg(i int) []byte { return v.rec(secPkgs, i, pkgSize) }
 
 func (v *view) name(i int) string {
-	r := v.secs[secNames][i*nameSize:]
+	r := v.rec(secNames, i, nameSize)
 	return v.str(le32(r, nStrOff), le32(r, nStrLen))
 }
 
 // find returns the posting range of key in a sorted name table, or ok false.
 func (v *view) find(sec, n int, key string) (start, count int, ok bool) {
-	t := v.secs[sec]
 	lo, hi := 0, n
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		r := t[m*nameSize:]
+		r := v.rec(sec, m, nameSize)
 		if v.str(le32(r, nStrOff), le32(r, nStrLen)) < key {
 			lo = m + 1
 		} else {
@@ -237,7 +263,7 @@ func (v *view) find(sec, n int, key string) (start, count int, ok bool) {
 	if lo == n {
 		return 0, 0, false
 	}
-	r := t[lo*nameSize:]
+	r := v.rec(sec, lo, nameSize)
 	if v.str(le32(r, nStrOff), le32(r, nStrLen)) != key {
 		return 0, 0, false
 	}
@@ -250,22 +276,27 @@ func (v *view) namePackages(key string) []uint32 {
 	if !ok {
 		return nil
 	}
-	out := make([]uint32, count)
-	p := v.secs[secNPost]
-	for i := range out {
-		out[i] = le32(p, 4*(start+i))
+	p := v.span(secNPost, 4*uint64(start), 4*uint64(count))
+	out := make([]uint32, 0, len(p)/4)
+	for i := 0; i < len(p); i += 4 {
+		if k := le32(p, i); int(k) < v.n {
+			out = append(out, k)
+		} else {
+			v.corrupt("name posting %d: package %d of %d", start+i/4, k, v.n)
+		}
 	}
 	return out
 }
 
-// text returns package i's stanza text (aliasing the file) after checking
-// its CRC.
+// text returns package i's stanza text, aliasing the file.
 func (v *view) text(i int) ([]byte, error) {
 	r := v.pkg(i)
-	off, n := le32(r, pTextOff), le32(r, pTextLen)
-	t := v.secs[secText][off : uint64(off)+uint64(n)]
-	if crc32.Checksum(t, castagnoli()) != le32(r, pTextCRC) {
-		return nil, fmt.Errorf("stanza %d: checksum mismatch", i)
+	t := v.span(secText, uint64(le32(r, pTextOff)), uint64(le32(r, pTextLen)))
+	if t == nil {
+		if err := v.err.Load(); err != nil {
+			return nil, err
+		}
+		return nil, &CorruptError{Path: v.path, Reason: fmt.Sprintf("package %d has no stanza text", i)}
 	}
 	return t, nil
 }

@@ -39,7 +39,7 @@ func FuzzView(f *testing.F) {
 				x.Versions(name)
 			}
 			for i := 0; i < v.nprovs; i++ {
-				r := v.secs[secProvs][i*nameSize:]
+				r := v.rec(secProvs, i, nameSize)
 				x.Providers(v.str(le32(r, nStrOff), le32(r, nStrLen)))
 			}
 			for range x.All() {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -146,13 +145,23 @@ func (x *Index) Close() error {
 // Len is the number of packages.
 func (x *Index) Len() int { return x.n }
 
-// Err returns the decode failures seen so far (each names the cache file
-// and the package), or nil. Packages that fail to decode are left out of
-// the answers of Packages, Providers and All; a sound cache has none.
+// Err returns the failures seen so far, or nil: packages that did not
+// decode, and cache files found corrupt after Load (Load checks only their
+// headers; each block is checked when it is first read). Answers given
+// after such a failure may be incomplete: packages that fail to decode are
+// left out, and a corrupt block reads as empty. A corrupt cache file is
+// removed when the damage is found, so the next Load rebuilds it: a caller
+// that sees a *CorruptError here should Close, Load again and retry.
 func (x *Index) Err() error {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	return errors.Join(x.errs...)
+	errs := slices.Clone(x.errs)
+	x.mu.Unlock()
+	for _, f := range x.files {
+		if err := f.m.err.Load(); err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e == error(err) }) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (x *Index) summary(fi, i int) Summary {
@@ -182,11 +191,7 @@ func (x *Index) Decode(r Ref) (*deb.Package, error) {
 	p, err := f.decode(int(r.pkg))
 	if err != nil {
 		var ce *CorruptError
-		if errors.As(err, &ce) {
-			// The mapping stays valid after the unlink; the next Load
-			// rebuilds the file.
-			_ = os.Remove(f.path)
-		} else {
+		if !errors.As(err, &ce) {
 			err = fmt.Errorf("index cache %s: %w", f.path, err)
 		}
 		x.mu.Lock()
@@ -203,7 +208,7 @@ func (x *Index) Decode(r Ref) (*deb.Package, error) {
 func (f *indexFile) decode(i int) (*deb.Package, error) {
 	t, err := f.m.text(i)
 	if err != nil {
-		return nil, &CorruptError{Path: f.path, Reason: err.Error()}
+		return nil, err
 	}
 	st, err := decodeCanonical(string(t), int(le32(f.m.pkg(i), pLine)))
 	if err != nil {
@@ -261,9 +266,12 @@ func (x *Index) ProvidersOf(name string) []Provider {
 		if !ok {
 			continue
 		}
-		p := v.secs[secPPost]
 		for k := start; k < start+count; k++ {
-			e := p[k*ppostSize:]
+			e := v.rec(secPPost, k, ppostSize)
+			if int(le32(e, ppPkg)) >= v.n {
+				v.corrupt("provides posting %d: package %d of %d", k, le32(e, ppPkg), v.n)
+				continue
+			}
 			out = append(out, Provider{
 				Summary: x.summary(fi, int(le32(e, ppPkg))),
 				Version: v.str(le32(e, ppVerOff), le32(e, ppVerLen)),

@@ -40,6 +40,9 @@ func mapFile(path, wantHex string) (*mapped, error) {
 		_ = syscall.Munmap(data)
 		return nil, err
 	}
+	// The mapping stays valid after the unlink; the next Load rebuilds the
+	// file.
+	v.onCorrupt = func() { _ = os.Remove(path) }
 	return &mapped{view: v, data: data}, nil
 }
 
