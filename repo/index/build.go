@@ -269,7 +269,7 @@ type writer struct {
 
 type pkgRec struct {
 	textOff, textLen, line uint32
-	name, ver, arch, desc       string
+	name, ver, arch, desc  string
 }
 
 type provRec struct {
