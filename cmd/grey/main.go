@@ -38,6 +38,7 @@ type CLI struct {
 
 	Version VersionCmd `cmd:"" help:"Print grey's version."`
 	Key     KeyCmd     `cmd:"" help:"Make repository signing keys."`
+	Repo    RepoCmd    `cmd:"" help:"Publish signed repositories that apt and grey can use."`
 	Update  UpdateCmd  `cmd:"" help:"Fetch and verify the package lists of every source."`
 }
 

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,16 +108,6 @@ func dpkgDeb(t testing.TB, dir string, s debSpec) string {
 		t.Fatalf("dpkg-deb --build: %v\n%s", err, b)
 	}
 	return out
-}
-
-// dpkgControl is a ControlReader that asks dpkg-deb, the reference, for
-// the control file.
-func dpkgControl(r io.Reader, name string) (*control.Stanza, error) {
-	out, err := exec.Command("dpkg-deb", "-f", name).Output()
-	if err != nil {
-		return nil, fmt.Errorf("dpkg-deb -f %s: %w", name, err)
-	}
-	return control.ParseOne(out)
 }
 
 // releaseEntry is one line of a Release hash list.

@@ -130,7 +130,7 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 	}
 	readControl := opts.ReadControl
 	if readControl == nil {
-		return nil, errors.New("publish: no control reader")
+		readControl = archiveControl
 	}
 	archs := slices.Clone(opts.Architectures)
 	sort.Strings(archs)

@@ -30,7 +30,6 @@ func baseOptions(t testing.TB, inputs ...string) Options {
 		Components:    []Component{{Name: "main", Inputs: inputs}},
 		Architectures: []string{"amd64"},
 		Date:          clock,
-		ReadControl:   dpkgControl,
 	}
 }
 
