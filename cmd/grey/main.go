@@ -40,6 +40,10 @@ type CLI struct {
 	Key     KeyCmd     `cmd:"" help:"Make repository signing keys."`
 	Repo    RepoCmd    `cmd:"" help:"Publish signed repositories that apt and grey can use."`
 	Update  UpdateCmd  `cmd:"" help:"Fetch and verify the package lists of every source."`
+	Show    ShowCmd    `cmd:"" help:"Show the available versions of packages (as apt-cache show)."`
+	Search  SearchCmd  `cmd:"" help:"Search package names and descriptions (as apt-cache search)."`
+	List    ListCmd    `cmd:"" help:"List available packages (as apt list)."`
+	Policy  PolicyCmd  `cmd:"" help:"Show the candidate and every available version of packages (as apt-cache policy)."`
 }
 
 // exitError carries a process exit status through kong's Run chain.

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bench/show.sh: `grey show hello` from a warm index cache against
+# `apt-cache show hello`, and the peak memory of commands that load the full
+# index (the repositories issue's targets: grey at least 2x faster than
+# apt-cache; under 150 MB).
+#
+# apt is made fair: a scratch configuration (APT_CONFIG) that reads none of
+# the host's apt.conf.d (whose settings here disable apt's binary cache and
+# store lists lz4-compressed), with Dir::Cache::pkgcache set, uncompressed
+# lists, and Dir::State::lists holding the fixture's three verified Packages
+# files and InRelease files named the way apt names them. apt builds its
+# pkgcache.bin on the first run (not timed), as grey builds its index cache.
+#
+# Usage: bash bench/show.sh   (from the repository root, after make build)
+#   GREY=bin/grey  FIXTURE=../shared/testdata/debian-bookworm  RUNS=30
+#   GREY_ROOT=DIR  use a root already updated from the fixture instead of
+#                  running grey update (whose clock must be before 2026-12-01,
+#                  when bookworm-security's Release expires)
+set -euo pipefail
+GREY=$(realpath "${GREY:-bin/grey}")
+F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
+RUNS=${RUNS:-30}
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+for t in hyperfine apt-cache xz /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "bench/show.sh: $t is missing" >&2; exit 1; }
+done
+
+KR=$F/debian-archive-keyring.gpg
+SOURCES="deb [arch=amd64 signed-by=$KR] file:$F/debian bookworm main
+deb [arch=amd64 signed-by=$KR] file:$F/debian bookworm-updates main
+deb [arch=amd64 signed-by=$KR] file:$F/debian-security bookworm-security main"
+
+# grey: a root updated from the fixture, then one command to build the cache.
+if [ -n "${GREY_ROOT:-}" ]; then
+  R=$(realpath "$GREY_ROOT")
+else
+  R=$W/grey
+  mkdir -p "$R/etc/grey"
+  printf '%s\n' "$SOURCES" > "$R/etc/grey/sources.list"
+  "$GREY" --root "$R" update >/dev/null
+fi
+"$GREY" --root "$R" show hello >/dev/null
+
+# apt: the scratch configuration described above.
+A=$W/apt
+mkdir -p "$A"/etc/{apt.conf.d,preferences.d,sources.list.d} "$A"/state/lists/partial "$A"/cache/archives/partial "$A"/log
+: > "$A/state/status"
+printf '%s\n' "$SOURCES" > "$A/etc/sources.list"
+for s in "debian bookworm" "debian bookworm-updates" "debian-security bookworm-security"; do
+  set -- $s
+  pre=$(printf '%s' "$F/$1/dists/$2" | tr / _)
+  cp "$F/$1/dists/$2/InRelease" "$A/state/lists/${pre}_InRelease"
+  xz -dc "$F/$1/dists/$2/main/binary-amd64/Packages.xz" > "$A/state/lists/${pre}_main_binary-amd64_Packages"
+done
+cat > "$A/apt.conf" <<CONF
+Dir::Etc "$A/etc/";
+Dir::Etc::sourcelist "sources.list";
+Dir::Etc::sourceparts "sources.list.d";
+Dir::Etc::parts "apt.conf.d";
+Dir::Etc::main "/dev/null";
+Dir::Etc::preferences "preferences";
+Dir::Etc::preferencesparts "preferences.d";
+Dir::State "$A/state/";
+Dir::State::lists "lists/";
+Dir::State::status "$A/state/status";
+Dir::State::extended_states "$A/state/extended_states";
+Dir::Cache "$A/cache/";
+Dir::Cache::archives "archives/";
+Dir::Cache::pkgcache "pkgcache.bin";
+Dir::Cache::srcpkgcache "srcpkgcache.bin";
+Dir::Log "$A/log/";
+Debug::NoLocking "1";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+Acquire::Languages "none";
+Acquire::GzipIndexes "false";
+CONF
+export APT_CONFIG=$A/apt.conf
+apt-cache show hello > "$W/apt.out"
+[ -s "$A/cache/pkgcache.bin" ] || { echo "bench/show.sh: apt built no pkgcache.bin" >&2; exit 1; }
+"$GREY" --root "$R" show hello > "$W/grey.out"
+grep -q '^SHA256: 2e6e2f1a' "$W/grey.out" || { echo "bench/show.sh: grey show hello printed the wrong stanza" >&2; exit 1; }
+
+echo "## grey show hello (warm index cache) vs apt-cache show hello (pkgcache.bin on)"
+hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-markdown "$W/show.md" \
+  -n "grey show hello" "$GREY --root $R show hello" \
+  -n "apt-cache show hello" "apt-cache show hello" >/dev/null
+cat "$W/show.md"
+echo
+echo "## peak memory (maximum resident set, /usr/bin/time)"
+echo "| command | seconds | max RSS (KiB) |"
+echo "|---|---|---|"
+for c in "show hello" "policy hello" "list --all" "search compression"; do
+  /usr/bin/time -f "| grey $c | %e | %M |" "$GREY" --root "$R" $c 2>&1 >/dev/null | tail -1
+done
+for c in "show hello" "policy hello" "search compression"; do
+  /usr/bin/time -f "| apt-cache $c | %e | %M |" apt-cache $c 2>&1 >/dev/null | tail -1
+done

@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/repo"
+	"github.com/greypm/grey/repo/index"
+	"github.com/greypm/grey/repo/sources"
+)
+
+// exitNotFound is apt-cache's status when no package matches.
+const exitNotFound = 100
+
+// loadedIndex is the package index of the command's sources, with how to
+// name each of its inputs.
+type loadedIndex struct {
+	*index.Index
+	// inputs describe the index's inputs, in Load's order.
+	inputs []inputInfo
+}
+
+// inputInfo names one input the way apt names a Packages file.
+type inputInfo struct {
+	SourceID string
+	// Suite is the suite as configured (bookworm-security).
+	Suite string
+	// Label reads "URI SUITE/COMPONENT ARCH Packages", as apt-cache policy
+	// prints it.
+	Label string
+}
+
+// openIndex loads the index of the command's sources (--source lines, else
+// the root's configured sources) from their verified state in the root,
+// building the cache under ROOT/var/cache/grey/index where it is missing or
+// stale. A source that was never updated is an error naming it. Commands
+// that read the index (show, policy, install...) share it; close it.
+func openIndex(ctx context.Context, g *Globals) (*loadedIndex, error) {
+	srcs, err := commandSources(g)
+	if err != nil {
+		return nil, err
+	}
+	if len(srcs) == 0 {
+		return nil, &exitError{2, fmt.Errorf("no sources: add them to %s or give --source", filepath.Join(g.Root, sources.ListFile))}
+	}
+	var (
+		inputs []index.Input
+		infos  []inputInfo
+		seen   = map[string]bool{}
+	)
+	for _, s := range srcs {
+		id := s.ID()
+		if !s.IsBinary() || seen[id] {
+			continue
+		}
+		seen[id] = true
+		st, err := repo.LoadState(g.Root, id)
+		if errors.Is(err, repo.ErrNoState) {
+			return nil, fmt.Errorf("source %s: %w", s, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range st.Indexes {
+			inputs = append(inputs, index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256})
+			dist := st.Suite
+			if f.Component != "" {
+				dist += "/" + f.Component
+			}
+			label := strings.TrimSpace(strings.Join([]string{st.URI, dist, f.Arch, "Packages"}, " "))
+			infos = append(infos, inputInfo{SourceID: st.SourceID, Suite: st.Suite, Label: label})
+		}
+	}
+	x, res, err := index.Load(ctx, filepath.Join(g.Root, filepath.FromSlash(index.CacheDirIn)), inputs)
+	if err != nil {
+		return nil, err
+	}
+	if res.Report != nil {
+		for _, e := range res.Report.Skipped {
+			fmt.Fprintf(g.Stderr, "grey: warning: %v\n", e)
+		}
+	}
+	return &loadedIndex{Index: x, inputs: infos}, nil
+}
+
+// notFoundError is the exit status and message for names the index does
+// not have, or nil when every name was found.
+func notFoundError(missing []error) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	return &exitError{exitNotFound, errors.Join(missing...)}
+}
+
+// notFound is the error for names the index does not have; like apt-cache,
+// it names the providers of a virtual package.
+func (x *loadedIndex) notFound(name string) error {
+	var provs []string
+	for _, p := range x.ProvidersOf(name) {
+		if !slices.Contains(provs, p.Name) {
+			provs = append(provs, p.Name)
+		}
+	}
+	if len(provs) > 0 {
+		return fmt.Errorf("%s is a virtual package provided by: %s", name, strings.Join(provs, ", "))
+	}
+	return fmt.Errorf("no package %s", name)
+}
+
+// ShowCmd prints package stanzas as apt-cache show does.
+type ShowCmd struct {
+	Packages []string `arg:"" name:"package" help:"Package names."`
+}
+
+// Help says what is printed.
+func (ShowCmd) Help() string {
+	return `Prints every available version of each package, newest first, as its stanza
+appears in the repository's Packages file, each followed by a blank line (the
+output of apt-cache show). With --json, prints a list of objects with the
+package's name, version, architecture, source and fields.`
+}
+
+type showJSON struct {
+	Name         string            `json:"name"`
+	Version      string            `json:"version"`
+	Architecture string            `json:"architecture"`
+	Source       string            `json:"source"`
+	Fields       map[string]string `json:"fields"`
+}
+
+// Run prints the stanzas.
+func (c *ShowCmd) Run(ctx context.Context, g *Globals) error {
+	x, err := openIndex(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	var out []showJSON
+	var missing []error
+	buf := make([]byte, 0, 4096)
+	for _, name := range c.Packages {
+		vs := x.Versions(name)
+		if len(vs) == 0 {
+			missing = append(missing, x.notFound(name))
+			continue
+		}
+		for _, s := range vs {
+			p, err := x.Decode(s.Ref)
+			if err != nil {
+				return err
+			}
+			if g.JSON {
+				fields := make(map[string]string, len(p.Stanza.Fields))
+				for _, f := range p.Stanza.Fields {
+					fields[f.Name] = f.Value
+				}
+				out = append(out, showJSON{p.Name, p.Version.String(), p.Architecture, x.inputs[s.Input()].SourceID, fields})
+				continue
+			}
+			if buf, err = control.AppendStanza(buf[:0], p.Stanza); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			buf = append(buf, '\n')
+			if _, err := g.Stdout.Write(buf); err != nil {
+				return err
+			}
+		}
+	}
+	if g.JSON {
+		if err := writeJSON(g.Stdout, out); err != nil {
+			return err
+		}
+	}
+	return notFoundError(missing)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// SearchCmd finds packages by regular expressions, as apt-cache search.
+type SearchCmd struct {
+	Patterns []string `arg:"" name:"regex" help:"Regular expressions (RE2 syntax, case-insensitive); a package must match all of them."`
+}
+
+// Help says what is matched.
+func (SearchCmd) Help() string {
+	return `Prints "name - short description" for each package whose name or short
+description matches every pattern, sorted by name; the description is the
+candidate version's. Patterns are case-insensitive, as in apt-cache search.
+Exits with status 100 when nothing matches.`
+}
+
+// Run searches.
+func (c *SearchCmd) Run(ctx context.Context, g *Globals) error {
+	var res []*regexp.Regexp
+	for _, p := range c.Patterns {
+		re, err := regexp.Compile("(?i)" + p)
+		if err != nil {
+			return &exitError{2, fmt.Errorf("pattern %q: %w", p, err)}
+		}
+		res = append(res, re)
+	}
+	x, err := openIndex(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	hits, err := x.Search(ctx, res[0])
+	if err != nil {
+		return err
+	}
+	hits = slices.DeleteFunc(hits, func(h index.SearchHit) bool {
+		for _, re := range res[1:] {
+			if !re.MatchString(h.Name) && !re.MatchString(h.Description) {
+				return true
+			}
+		}
+		return false
+	})
+	if g.JSON {
+		if hits == nil {
+			hits = []index.SearchHit{}
+		}
+		return writeJSON(g.Stdout, hits)
+	}
+	if len(hits) == 0 {
+		return &exitError{exitNotFound, nil}
+	}
+	var b strings.Builder
+	for _, h := range hits {
+		b.WriteString(h.Name)
+		b.WriteString(" - ")
+		b.WriteString(h.Description)
+		b.WriteByte('\n')
+	}
+	_, err = io.WriteString(g.Stdout, b.String())
+	return err
+}
+
+// ListCmd lists available packages, as apt list.
+type ListCmd struct {
+	All     bool   `name:"all" short:"a" help:"List every available version, not only each package's candidate."`
+	Pattern string `arg:"" optional:"" help:"Glob pattern on package names (*, ?, [...]), as apt list takes."`
+}
+
+// Help explains the columns.
+func (ListCmd) Help() string {
+	return `Prints "name/suite version architecture" for the candidate (newest) version
+of each package whose name matches PATTERN (every package without one), sorted
+by name; with --all, every available version, newest first. The suite is the
+one the source was configured with.`
+}
+
+type listJSON struct {
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+	Suite        string `json:"suite"`
+	Source       string `json:"source"`
+	Candidate    bool   `json:"candidate"`
+}
+
+// Run lists.
+func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Pattern != "" {
+		if _, err := path.Match(c.Pattern, ""); err != nil {
+			return &exitError{2, fmt.Errorf("pattern %q: %w", c.Pattern, err)}
+		}
+	}
+	x, err := openIndex(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	var names []string
+	for n := range x.Names() {
+		if ok, _ := path.Match(c.Pattern, n); c.Pattern == "" || ok {
+			names = append(names, n)
+		}
+	}
+	var out []listJSON
+	var b strings.Builder
+	for i, n := range names {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		vs := x.Versions(n)
+		if !c.All {
+			vs = vs[:1]
+		}
+		for k, s := range vs {
+			in := x.inputs[s.Input()]
+			if g.JSON {
+				out = append(out, listJSON{s.Name, s.Version, s.Architecture, in.Suite, in.SourceID, k == 0})
+				continue
+			}
+			fmt.Fprintf(&b, "%s/%s %s %s\n", s.Name, in.Suite, s.Version, s.Architecture)
+		}
+	}
+	if g.JSON {
+		if out == nil {
+			out = []listJSON{}
+		}
+		return writeJSON(g.Stdout, out)
+	}
+	_, err = io.WriteString(g.Stdout, b.String())
+	return err
+}
+
+// PolicyCmd shows where each version of a package comes from, as
+// apt-cache policy.
+type PolicyCmd struct {
+	Packages []string `arg:"" name:"package" help:"Package names."`
+}
+
+// Help explains the marks.
+func (PolicyCmd) Help() string {
+	return `For each package, prints its candidate (the version grey would install: the
+newest; grey has no pinning) and every available version, newest first, with
+the Packages files it comes from. The candidate is marked with "*".`
+}
+
+type policyJSON struct {
+	Name      string          `json:"name"`
+	Candidate string          `json:"candidate"`
+	Versions  []policyVersion `json:"versions"`
+}
+
+type policyVersion struct {
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+	Source       string `json:"source"`
+	Packages     string `json:"packages"`
+	Candidate    bool   `json:"candidate"`
+}
+
+// Run prints the table.
+func (c *PolicyCmd) Run(ctx context.Context, g *Globals) error {
+	x, err := openIndex(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	var out []policyJSON
+	var missing []error
+	var b strings.Builder
+	for _, name := range c.Packages {
+		vs := x.Versions(name)
+		if len(vs) == 0 {
+			missing = append(missing, x.notFound(name))
+			continue
+		}
+		pj := policyJSON{Name: name, Candidate: vs[0].Version}
+		fmt.Fprintf(&b, "%s:\n  Candidate: %s\n  Version table:\n", name, vs[0].Version)
+		for k, s := range vs {
+			in := x.inputs[s.Input()]
+			pj.Versions = append(pj.Versions, policyVersion{s.Version, s.Architecture, in.SourceID, in.Label, k == 0})
+			mark := "   "
+			if k == 0 {
+				mark = " * "
+			}
+			fmt.Fprintf(&b, "  %s%s %s\n        %s\n", mark, s.Version, s.Architecture, in.Label)
+		}
+		out = append(out, pj)
+	}
+	if g.JSON {
+		if out == nil {
+			out = []policyJSON{}
+		}
+		if err := writeJSON(g.Stdout, out); err != nil {
+			return err
+		}
+	} else if _, err := io.WriteString(g.Stdout, b.String()); err != nil {
+		return err
+	}
+	return notFoundError(missing)
+}
