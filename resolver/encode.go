@@ -36,6 +36,8 @@ type encoding struct {
 	// conflicts[id] lists every id that cannot be installed with id
 	// (Conflicts, Breaks in both directions, and other versions).
 	conflicts [][]int
+	// hits[id] lists the ids id's own Conflicts and Breaks hit.
+	hits [][]int
 }
 
 func lit(id int) int { return id + 1 }
@@ -44,7 +46,7 @@ func lit(id int) int { return id + 1 }
 // one version per name, and the request's own rules.
 func encode(u *universe, req *Request) *encoding {
 	n := len(u.pkgs)
-	e := &encoding{conflicts: make([][]int, n)}
+	e := &encoding{conflicts: make([][]int, n), hits: make([][]int, n)}
 	addConflict := func(a, b int) {
 		if !containsInt(e.conflicts[a], b) {
 			e.conflicts[a] = append(e.conflicts[a], b)
@@ -90,6 +92,9 @@ func encode(u *universe, req *Request) *encoding {
 							continue
 						}
 						addConflict(id, q)
+						if !containsInt(e.hits[id], q) {
+							e.hits[id] = append(e.hits[id], q)
+						}
 						e.rules = append(e.rules, rule{kind: ruleConflict, pkg: id, other: q, field: f.name,
 							rel: relation.Relation{rel[i]}, clauses: [][]int{{-lit(id), -lit(q)}}})
 					}

@@ -25,11 +25,14 @@ type greedy struct {
 	// rejected marks candidates the walk took back (their relations could
 	// not be met); they are not chosen again, so the walk ends.
 	rejected []bool
+	// protected marks the request's packages: nothing the walk takes
+	// later may displace them.
+	protected []bool
 }
 
 func newGreedy(s *state) *greedy {
 	n := len(s.u.pkgs)
-	g := &greedy{s: s, u: s.u, chosen: make([]bool, n), dead: make([]bool, n), rejected: make([]bool, n)}
+	g := &greedy{s: s, u: s.u, chosen: make([]bool, n), dead: make([]bool, n), rejected: make([]bool, n), protected: make([]bool, n)}
 	g.computeDead()
 	return g
 }
@@ -61,6 +64,11 @@ func (g *greedy) computeDead() {
 	}
 }
 
+// canInstall reports whether the walk may take id now. As apt's
+// MarkInstall does, a candidate whose own Conflicts or Breaks hit packages
+// the walk chose earlier may still be taken (mark then drops those), unless
+// one of them was requested; a chosen package whose relations hit the
+// candidate, or another chosen version of its name, blocks it.
 func (g *greedy) canInstall(id int) bool {
 	if g.dead[id] || g.rejected[id] {
 		return false
@@ -69,7 +77,10 @@ func (g *greedy) canInstall(id int) bool {
 		return true
 	}
 	for _, c := range g.s.enc.conflicts[id] {
-		if g.chosen[c] {
+		if !g.chosen[c] {
+			continue
+		}
+		if g.protected[c] || !containsInt(g.s.enc.hits[id], c) {
 			return false
 		}
 	}
@@ -137,10 +148,11 @@ func (g *greedy) run() {
 		}
 		// The request wins over what is installed: drop what it conflicts with.
 		for _, c := range s.enc.conflicts[pick] {
-			if g.chosen[c] {
+			if g.chosen[c] && !g.protected[c] {
 				g.unchoose(c)
 			}
 		}
+		g.protected[pick] = true
 		g.mark(pick)
 	}
 	// Installed packages whose dependencies the walk broke (or that were
@@ -186,29 +198,44 @@ func (g *greedy) satisfied(id int, rel relation.Relation) bool {
 	return false
 }
 
-func (g *greedy) mark(id int) {
+// mark takes id and satisfies its relations depth first, dropping earlier
+// choices its Conflicts and Breaks hit. As apt's MarkInstall fails early,
+// it reports false (and takes id back) when a hard relation of id finds
+// no solution.
+func (g *greedy) mark(id int) bool {
 	if g.chosen[id] {
-		return
+		return true
+	}
+	for _, c := range g.s.enc.hits[id] {
+		if g.chosen[c] && !g.protected[c] {
+			g.unchoose(c)
+		}
 	}
 	g.choose(id)
-	g.deps(id)
+	if !g.deps(id) && !g.protected[id] {
+		g.unchoose(id)
+		g.rejected[id] = true
+		return false
+	}
+	return true
 }
 
-// deps satisfies id's relations in field order, depth first.
-func (g *greedy) deps(id int) {
+// deps satisfies id's relations in field order, depth first; it reports
+// whether every hard one found a solution.
+func (g *greedy) deps(id int) bool {
 	p := g.u.pkgs[id]
+	ok := true
 	for _, f := range g.u.positive(p) {
 		for _, rel := range f.rels {
 			if !g.chosen[id] {
-				return
+				return false
 			}
 			if g.satisfied(id, rel) {
 				continue
 			}
 			picked := false
 			for _, c := range g.aptOrder(id, rel) {
-				if g.canInstall(c) {
-					g.mark(c)
+				if g.canInstall(c) && g.mark(c) {
 					picked = true
 					break
 				}
@@ -219,13 +246,17 @@ func (g *greedy) deps(id int) {
 			// apt would give up here; an older version or another
 			// provider may still do, and the SAT solve will check.
 			for _, c := range g.u.relSatisfiers(id, rel) {
-				if g.canInstall(c) {
-					g.mark(c)
+				if g.canInstall(c) && g.mark(c) {
+					picked = true
 					break
 				}
 			}
+			if !picked {
+				ok = false
+			}
 		}
 	}
+	return ok
 }
 
 // aptOrder lists the solutions apt tries for relation rel of package id:
