@@ -340,6 +340,11 @@ func FuzzReadSecret(f *testing.F) {
 	f.Add(sec.Bytes())
 	f.Add(pub.Bytes())
 	f.Add([]byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n-----END PGP PRIVATE KEY BLOCK-----\n"))
+	// Debian's archive keyring from the fixture: public keys only.
+	ring := filepath.Join(filepath.Dir(testfixture.RepoRoot(f)), "shared/testdata/debian-bookworm/debian-archive-keyring.gpg")
+	if b, err := os.ReadFile(ring); err == nil {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		k, err := ReadSecret(bytes.NewReader(data))
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/testfixture"
 )
 
 // fakeDebs writes files whose "control" is their own content, read back by
@@ -213,6 +214,18 @@ func FuzzControl(f *testing.F) {
 	f.Add([]byte(ctl("hello", "2.10-3", "amd64", "Source: hello-src (1)\nDescription: x\n y\n")))
 	f.Add([]byte(ctl("libfoo1", "1:2.0~rc1+dfsg-1", "all", "Filename: ../../x\nSHA256: 00\n")))
 	f.Add([]byte(ctl("a..b", "1..2", "amd64")))
+	// Real control files from the fixture, when it is there.
+	fixture := filepath.Join(filepath.Dir(testfixture.RepoRoot(f)), "shared/testdata/debian-bookworm/debian/pool/main")
+	debs, _ := filepath.Glob(filepath.Join(fixture, "*/*/*.deb"))
+	for _, deb := range debs {
+		if fh, err := os.Open(deb); err == nil {
+			if st, err := archiveControl(fh, deb); err == nil {
+				b, _ := control.AppendStanza(nil, st)
+				f.Add(b)
+			}
+			fh.Close()
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := control.ParseOne(data)
 		if err != nil {

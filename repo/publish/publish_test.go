@@ -367,3 +367,38 @@ func TestRepublishSameIsUnchanged(t *testing.T) {
 		}
 	}
 }
+
+// TestGolden publishes real Debian packages from the fixture with the fixed
+// test key at the fixed clock and compares the index, Release and
+// InRelease with testdata/ (go test -update rewrites them).
+func TestGolden(t *testing.T) {
+	out := t.TempDir()
+	opts := baseOptions(t, fixtureDebs(t)...)
+	opts.ValidFor = 7 * 24 * time.Hour
+	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct{ repo, golden string }{
+		{"dists/stable/main/binary-amd64/Packages", "Packages.golden"},
+		{"dists/stable/Release", "Release.golden"},
+		{"dists/stable/InRelease", "InRelease.golden"},
+	} {
+		got, err := os.ReadFile(filepath.Join(out, f.repo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden := filepath.Join("testdata", f.golden)
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (go test -update writes it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from %s:\n%s", f.repo, golden, got)
+		}
+	}
+}
