@@ -352,7 +352,6 @@ func (i entryInfo) Mode() fs.FileMode {
 	return 0
 }
 
-
 func TestBuildErrors(t *testing.T) {
 	tests := []struct {
 		name  string
