@@ -122,6 +122,15 @@ func manyFieldsWant(n int) []Field {
 	return out
 }
 
+// tooManyFields is a stanza of MaxFields+1 distinct short fields.
+func tooManyFields() string {
+	var b strings.Builder
+	for i := range MaxFields + 1 {
+		fmt.Fprintf(&b, "F%d: v\n", i)
+	}
+	return b.String()
+}
+
 func TestSyntaxErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -149,6 +158,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"CRLF keeps line numbers", "A: 1\r\n\r\nB 2\r\n", 0, 3, "found no ':'"},
 		{"stanza too large", "A: 1\n\nB: " + strings.Repeat("x", 100) + "\n", 64, 3, "longer than 64 bytes"},
 		{"continued stanza too large", "A: 1\n\nB: x\n" + strings.Repeat(" yyyyyyy\n", 20), 64, 3, "longer than 64 bytes"},
+		{"too many fields", tooManyFields(), 0, MaxFields + 1, "more than 65536 fields"},
 		{"comment line too large", "A: 1\n\n#" + strings.Repeat("x", 100) + "\nB: 1\n", 64, 3, "longer than 64 bytes"},
 	}
 	for _, tc := range tests {

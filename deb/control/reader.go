@@ -16,6 +16,11 @@ import (
 // buffer without limit. The largest real stanzas are a few hundred KiB.
 const DefaultMaxStanzaSize = 64 << 20
 
+// MaxFields bounds the fields of one stanza, so that a stanza of millions
+// of tiny fields cannot make the reader's bookkeeping outgrow its input many
+// times over. Real stanzas have a few dozen.
+const MaxFields = 1 << 16
+
 // chunkSize is how much the reader asks its source for at once: large reads
 // amortise the decompressor's and the line scanner's per-call costs.
 const chunkSize = 64 << 10
@@ -322,6 +327,9 @@ func (r *Reader) next() (*Stanza, error) {
 			commentInside = false
 			last = end
 		default:
+			if len(fields) == MaxFields {
+				return nil, r.syntax(lineNo, "more than %d fields in one stanza", MaxFields)
+			}
 			f, err := r.fieldLine(b, off, lineNo, fields)
 			if err != nil {
 				return nil, err

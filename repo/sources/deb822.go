@@ -43,7 +43,7 @@ func FromStanza(st *control.Stanza) ([]*Source, error) {
 	if v, ok := st.Lookup("Enabled"); ok {
 		on, valid := parseBool(v)
 		if !valid {
-			return nil, fmt.Errorf("Enabled: %q is not yes or no", v)
+			return nil, fmt.Errorf("field Enabled: %q is not yes or no", v)
 		}
 		if !on {
 			return nil, nil

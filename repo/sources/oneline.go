@@ -13,6 +13,9 @@ import (
 // [COMPONENT...]". A '#' outside the options starts a comment. An empty or
 // comment-only line is an error.
 func Parse(line string) (*Source, error) {
+	if strings.ContainsAny(line, "\n\r") {
+		return nil, &Error{Msg: fmt.Sprintf("source %q: more than one line", line)}
+	}
 	s, err := parseLine(line)
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("source %q: %v", line, err)}

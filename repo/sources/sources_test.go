@@ -155,6 +155,7 @@ func TestParseLineErrors(t *testing.T) {
 	tests := []struct{ line, msg string }{
 		{"", "no source"},
 		{"   # just a comment", "no source"},
+		{"deb http://h/d s main\ndeb http://h/e s main", "more than one line"},
 		{"deb", "no URI after the type"},
 		{"rpm http://h/d s main", `type "rpm" is not known`},
 		{"deb[arch=amd64] http://h/d s main", "is not known"},
