@@ -193,6 +193,7 @@ func Update(ctx context.Context, srcs []*sources.Source, opts Options) ([]Result
 		opts.Parallel = 4
 	}
 	groups, results := groupSources(srcs, opts.Architectures)
+	keys := &keyrings{files: map[string]*keyringFile{}}
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
 	for i, g := range groups {
@@ -209,7 +210,7 @@ func Update(ctx context.Context, srcs []*sources.Source, opts Options) ([]Result
 				return
 			}
 			defer func() { <-sem }()
-			results[i] = (&updater{opts: opts, g: g}).run(ctx)
+			results[i] = (&updater{opts: opts, g: g, keys: keys}).run(ctx)
 		}()
 	}
 	wg.Wait()
@@ -273,7 +274,10 @@ func sameTrust(a, b *sources.Source) bool {
 type updater struct {
 	opts Options
 	g    *group
-	now  time.Time
+	keys *keyrings
+	// stored is true when the store already holds the Release's Date.
+	stored bool
+	now    time.Time
 	// staging holds this update's downloads until they are committed.
 	staging, lists string
 }
@@ -313,11 +317,37 @@ func (u *updater) run(ctx context.Context) Result {
 	return res
 }
 
+// keyrings parses each keyring file once per Update: sources of one archive
+// usually share one, and reading a keyring checks every self-signature in
+// it, which costs more than checking the Release.
+type keyrings struct {
+	mu    sync.Mutex
+	files map[string]*keyringFile
+}
+
+type keyringFile struct {
+	once sync.Once
+	kr   *trust.Keyring
+	err  error
+}
+
+func (k *keyrings) load(path string) (*trust.Keyring, error) {
+	k.mu.Lock()
+	f, ok := k.files[path]
+	if !ok {
+		f = &keyringFile{}
+		k.files[path] = f
+	}
+	k.mu.Unlock()
+	f.once.Do(func() { f.kr, f.err = trust.LoadKeyring(path) })
+	return f.kr, f.err
+}
+
 // keyring returns the keyring of the source's signed-by option and the
 // fingerprints the signer is restricted to (none: any key of the keyring).
 func (u *updater) keyring() (*trust.Keyring, []string, error) {
 	s := u.g.src
-	var data []byte
+	var rings []*trust.Keyring
 	var names, fprs []string
 	for _, sb := range s.SignedBy {
 		if isFingerprint(sb) {
@@ -329,28 +359,28 @@ func (u *updater) keyring() (*trust.Keyring, []string, error) {
 			// A relative path is relative to the file that names it.
 			p = filepath.Join(filepath.Dir(s.File), p)
 		}
-		b, err := os.ReadFile(p)
+		kr, err := u.keys.load(p)
 		if err != nil {
-			return nil, nil, u.refuse(p, "cannot read the signed-by keyring", err)
-		}
-		if _, err := trust.ParseKeyring(b, p); err != nil {
 			return nil, nil, u.refuse(p, "unusable signed-by keyring", err)
 		}
-		data = append(data, b...)
+		rings = append(rings, kr)
 		names = append(names, p)
 	}
 	if s.SignedByKey != "" {
-		data = append(data, s.SignedByKey...)
-		names = append(names, "inline Signed-By key")
+		kr, err := trust.ParseKeyring([]byte(s.SignedByKey), "inline Signed-By key")
+		if err != nil {
+			return nil, nil, u.refuse("Signed-By", "unusable inline signed-by key", err)
+		}
+		rings = append(rings, kr)
+		names = append(names, kr.Name)
 	}
-	if len(data) == 0 {
-		return nil, nil, nil
+	switch len(rings) {
+	case 0:
+		return nil, fprs, nil
+	case 1:
+		return rings[0], fprs, nil
 	}
-	kr, err := trust.ParseKeyring(data, strings.Join(names, ", "))
-	if err != nil {
-		return nil, nil, u.refuse(strings.Join(names, ", "), "unusable signed-by keyring", err)
-	}
-	return kr, fprs, nil
+	return trust.Join(strings.Join(names, ", "), rings...), fprs, nil
 }
 
 func isFingerprint(s string) bool {
@@ -470,6 +500,7 @@ func (u *updater) check(sr *signed, prev *State) error {
 	if err != nil {
 		return &FetchError{Source: u.g.name, File: sr.url, Err: fmt.Errorf("read the last accepted Release date: %w", err)}
 	}
+	u.stored = ok && last.Equal(rel.Date)
 	if prev != nil && (!ok || prev.Release.Date.After(last)) {
 		last, ok = prev.Release.Date, true
 	}
@@ -562,11 +593,40 @@ func (u *updater) update(ctx context.Context, prev *State) (*State, int64, error
 	if err != nil {
 		return nil, downloaded, err
 	}
+	if downloaded == 0 && unchanged(prev, sr, indexes) {
+		// The same Release and the same files: nothing to write. The
+		// store may still lack the date (a new database, lists kept).
+		if !u.stored {
+			if err := u.opts.Store.Accept(u.g.id, sr.rel.Date); err != nil {
+				return nil, 0, &FetchError{Source: u.g.name, File: sr.url, Err: fmt.Errorf("record the accepted Release date: %w", err)}
+			}
+		}
+		_ = os.Remove(u.staging)
+		return prev, 0, nil
+	}
 	st, err := u.commit(sr, indexes)
 	if err != nil {
 		return nil, downloaded, &FetchError{Source: u.g.name, File: u.lists, Err: err}
 	}
 	return st, downloaded, nil
+}
+
+// unchanged reports whether a verified Release and its indexes are exactly
+// what prev already holds.
+func unchanged(prev *State, sr *signed, indexes []IndexFile) bool {
+	if prev == nil || len(prev.Indexes) != len(indexes) {
+		return false
+	}
+	sum := sha256.Sum256(sr.raw)
+	if prev.Release.SHA256 != hex.EncodeToString(sum[:]) || !fileMatches(prev.Release.File, release.File{Size: int64(len(sr.raw)), Hash: prev.Release.SHA256}) {
+		return false
+	}
+	for i, ix := range indexes {
+		if prev.Indexes[i] != ix {
+			return false
+		}
+	}
+	return true
 }
 
 // attempt is one URL to try for an index.
@@ -694,8 +754,10 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 		},
 		Indexes: indexes,
 	}
-	if err := writeFileAtomic(st.Release.File, sr.raw); err != nil {
-		return nil, err
+	if !fileMatches(st.Release.File, release.File{Size: int64(len(sr.raw)), Hash: hash}) {
+		if err := writeFileAtomic(st.Release.File, sr.raw); err != nil {
+			return nil, err
+		}
 	}
 	if sr.sig != nil {
 		ss := sha256.Sum256(sr.sig)
@@ -721,8 +783,10 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 	if err := writeState(u.lists, st); err != nil {
 		return nil, err
 	}
-	if err := u.opts.Store.Accept(u.g.id, rel.Date); err != nil {
-		return nil, fmt.Errorf("record the accepted Release date: %w", err)
+	if !u.stored {
+		if err := u.opts.Store.Accept(u.g.id, rel.Date); err != nil {
+			return nil, fmt.Errorf("record the accepted Release date: %w", err)
+		}
 	}
 	// Files only the previous state used are garbage now.
 	if entries, err := os.ReadDir(u.lists); err == nil {

@@ -99,6 +99,15 @@ func readArmoredKeyrings(data []byte) (openpgp.EntityList, error) {
 	return all, nil
 }
 
+// Join returns a keyring holding the keys of all rings, named name.
+func Join(name string, rings ...*Keyring) *Keyring {
+	k := &Keyring{Name: name}
+	for _, r := range rings {
+		k.entities = append(k.entities, r.entities...)
+	}
+	return k
+}
+
 // Len returns the number of primary keys in the keyring.
 func (k *Keyring) Len() int { return len(k.entities) }
 
