@@ -29,7 +29,10 @@ func detachSign(signed io.Reader, signer *openpgp.Entity, when time.Time) ([]byt
 		return nil, fmt.Errorf("signing key %s is protected by a passphrase; decrypt it first", keyIDString(signer.PrimaryKey.KeyId))
 	}
 	var buf bytes.Buffer
-	cfg := &packet.Config{DefaultHash: crypto.SHA512, Time: func() time.Time { return when }}
+	// go-crypto salts v4 signatures by default; GnuPG does not, and the
+	// salt would make every signed build differ.
+	salt := false
+	cfg := &packet.Config{DefaultHash: crypto.SHA512, Time: func() time.Time { return when }, NonDeterministicSignaturesViaNotation: &salt}
 	if err := openpgp.ArmoredDetachSign(&buf, signer, signed, cfg); err != nil {
 		return nil, err
 	}
