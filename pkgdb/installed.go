@@ -210,3 +210,20 @@ func (db *DB) View(fn func(*bolt.Tx) error) error { return db.bolt.View(fn) }
 // Update runs fn in one read-write transaction: everything fn writes is
 // committed together or not at all.
 func (db *DB) Update(fn func(*bolt.Tx) error) error { return db.bolt.Update(fn) }
+
+// SetAuto sets the automatic-installation mark of an installed package.
+func SetAuto(tx *bolt.Tx, name string, auto bool) error {
+	p, err := GetPackage(tx, name)
+	if err != nil {
+		return err
+	}
+	if p == nil || p.Status != StatusInstalled {
+		return fmt.Errorf("%s is not installed", name)
+	}
+	p.Auto = auto
+	v, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("pkgdb: encode package %s: %w", name, err)
+	}
+	return tx.Bucket(bucketPackages).Put([]byte(name), v)
+}

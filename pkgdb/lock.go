@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // LockPath is where the root lock lives, relative to the root.
@@ -43,7 +45,8 @@ type LockOptions struct {
 }
 
 // Lock is a held root lock: an flock(2) on ROOT/var/lib/grey/lock, so it is
-// released by the kernel if the holder dies.
+// released by the kernel if the holder dies. The holder's pid is read from
+// /proc/locks, not written into the file.
 type Lock struct {
 	f *os.File
 }
@@ -74,7 +77,7 @@ func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error)
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		held := &LockedError{Path: path, PID: readPID(path)}
+		held := &LockedError{Path: path, PID: holderPID(f)}
 		if opts.NoWait {
 			f.Close()
 			return nil, held
@@ -90,24 +93,37 @@ func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error)
 		case <-time.After(poll):
 		}
 	}
-	// The pid is informational, for the next process that finds the lock
-	// busy; the flock itself is the lock.
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	}
 	return &Lock{f: f}, nil
 }
 
-func readPID(path string) int {
-	b, err := os.ReadFile(path)
+// holderPID finds the process holding an flock on f's inode in
+// /proc/locks ("1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF"), so the
+// lock file itself is never written and a root stays byte-for-byte the
+// same across runs that change nothing.
+func holderPID(f *os.File) int {
+	fi, err := f.Stat()
 	if err != nil {
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/locks")
 	if err != nil {
 		return 0
 	}
-	return pid
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for _, line := range strings.Split(string(b), "\n") {
+		fs := strings.Fields(line)
+		if len(fs) < 6 || fs[1] != "FLOCK" || fs[5] != want {
+			continue
+		}
+		if pid, err := strconv.Atoi(fs[4]); err == nil {
+			return pid
+		}
+	}
+	return 0
 }
 
 // Unlock releases the lock. The file stays, so its inode is stable for the

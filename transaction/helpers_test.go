@@ -44,8 +44,7 @@ func fixtureDebs(t testing.TB) []string {
 
 // treeHash hashes every path under root with its type, mode, size,
 // content and link target (not times, which creating and removing a
-// staged file changes in the parent directory). The lock file is left
-// out: it holds the pid of whoever locked last.
+// staged file changes in the parent directory).
 func treeHash(t testing.TB, root string) string {
 	t.Helper()
 	h := sha256.New()
@@ -54,9 +53,6 @@ func treeHash(t testing.TB, root string) string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if rel == pkgdb.LockPath {
-			return nil
-		}
 		fi, err := os.Lstat(p)
 		if err != nil {
 			return err

@@ -36,14 +36,27 @@ type Globals struct {
 type CLI struct {
 	Globals
 
-	Version VersionCmd `cmd:"" help:"Print grey's version."`
-	Key     KeyCmd     `cmd:"" help:"Make repository signing keys."`
-	Repo    RepoCmd    `cmd:"" help:"Publish signed repositories that apt and grey can use."`
-	Update  UpdateCmd  `cmd:"" help:"Fetch and verify the package lists of every source."`
-	Show    ShowCmd    `cmd:"" help:"Show the available versions of packages (as apt-cache show)."`
-	Search  SearchCmd  `cmd:"" help:"Search package names and descriptions (as apt-cache search)."`
-	List    ListCmd    `cmd:"" help:"List available packages (as apt list)."`
-	Policy  PolicyCmd  `cmd:"" help:"Show the candidate and every available version of packages (as apt-cache policy)."`
+	Version   VersionCmd   `cmd:"" help:"Print grey's version."`
+	Key       KeyCmd       `cmd:"" help:"Make repository signing keys."`
+	Repo      RepoCmd      `cmd:"" help:"Publish signed repositories that apt and grey can use."`
+	Solve     SolveCmd     `cmd:"" help:"Answer an apt EDSP dependency problem on stdin (grey as an apt external solver)."`
+	Distcheck DistcheckCmd `cmd:"" help:"Report the packages of an index that cannot be installed (as dose-distcheck)."`
+	Update    UpdateCmd    `cmd:"" help:"Fetch and verify the package lists of every source."`
+	Show      ShowCmd      `cmd:"" help:"Show the available versions of packages (as apt-cache show)."`
+	Search    SearchCmd    `cmd:"" help:"Search package names and descriptions (as apt-cache search)."`
+	List      ListCmd      `cmd:"" help:"List available packages (as apt list)."`
+	Policy    PolicyCmd    `cmd:"" help:"Show the candidate and every available version of packages (as apt-cache policy)."`
+
+	Install     InstallCmd     `cmd:"" help:"Install packages (names or ./FILE.deb) with their dependencies."`
+	Remove      RemoveCmd      `cmd:"" help:"Remove packages (--purge: with their conffiles)."`
+	Upgrade     UpgradeCmd     `cmd:"" help:"Upgrade installed packages without removing any."`
+	FullUpgrade FullUpgradeCmd `cmd:"" name:"full-upgrade" help:"Upgrade everything, removing packages where needed."`
+	Autoremove  AutoremoveCmd  `cmd:"" help:"Remove automatically installed packages that nothing needs."`
+	Installed   InstalledCmd   `cmd:"" help:"List installed packages (--upgradable: those with a newer version)."`
+	Files       FilesCmd       `cmd:"" help:"List the files an installed package owns."`
+	Owns        OwnsCmd        `cmd:"" help:"Name the packages that own a path."`
+	Verify      VerifyCmd      `cmd:"" help:"Check installed files against the database."`
+	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
 }
 
 // exitError carries a process exit status through kong's Run chain.

@@ -1,0 +1,809 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/term"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo"
+	"github.com/greypm/grey/repo/fetch"
+	"github.com/greypm/grey/resolver"
+	"github.com/greypm/grey/transaction"
+)
+
+// Exit statuses of the commands that change a root.
+const (
+	// exitAborted: the user answered no at the confirmation prompt.
+	exitAborted = 1
+	// exitVerify: verify found damaged files (not only edited conffiles).
+	exitVerify = 1
+)
+
+// changeFlags are the flags of every command that changes a root.
+type changeFlags struct {
+	NoScripts bool `name:"no-scripts" help:"Do not run maintainer scripts (preinst, postinst, prerm, postrm)."`
+	NoWait    bool `name:"no-wait" help:"Fail at once when another grey process is changing the root, instead of waiting for it."`
+	NoSync    bool `name:"no-sync" help:"Do not fsync files before they replace the old ones (faster, not crash-safe)."`
+	Jobs      int  `help:"Download at most N packages at once." default:"4" placeholder:"N"`
+}
+
+// InstallCmd installs packages and their dependencies.
+type InstallCmd struct {
+	changeFlags
+	Reinstall    bool     `help:"Install the named packages again even when that version is installed."`
+	NoRecommends bool     `name:"no-install-recommends" help:"Do not install Recommends."`
+	Packages     []string `arg:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, PKG:ARCH, or a path to a .deb file (containing a / and ending in .deb)."`
+}
+
+// Help explains the plan, the prompt and the files.
+func (InstallCmd) Help() string {
+	return `Resolves the packages and their dependencies against the sources (run
+"grey update" first), shows the plan (what is installed, upgraded, removed,
+with versions, download size and disk space change) and asks before changing
+anything unless -y. Packages are downloaded in parallel into
+ROOT/var/cache/grey/archives and checked against the SHA256 of the signed
+index; a failed download changes nothing. Then every file is staged beside its
+target and renamed into place only when all packages are staged: an error
+before that leaves the root as it was. A conffile the admin changed is kept
+and the package's version written beside it as FILE.dpkg-new.
+
+An argument with a "/" that ends in .deb installs that file; its dependencies
+come from the sources, as with "apt install ./x.deb".`
+}
+
+// Run installs.
+func (c *InstallCmd) Run(ctx context.Context, g *Globals) error {
+	var local []string
+	req := resolver.Request{Recommends: !c.NoRecommends}
+	for _, a := range c.Packages {
+		if strings.Contains(a, "/") && strings.HasSuffix(a, ".deb") {
+			local = append(local, a)
+			continue
+		}
+		j, err := resolver.ParseJob(a)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		req.Install = append(req.Install, j)
+	}
+	return runChange(ctx, g, c.changeFlags, changeRequest{req: req, local: local, reinstall: c.Reinstall, manual: true})
+}
+
+// RemoveCmd removes packages.
+type RemoveCmd struct {
+	changeFlags
+	Purge                bool     `help:"Remove the conffiles too."`
+	AllowRemoveEssential bool     `name:"allow-remove-essential" help:"Allow removing Essential packages (this may leave the system unusable)."`
+	Packages             []string `arg:"" name:"package" help:"Installed packages to remove."`
+}
+
+// Help explains what stays.
+func (RemoveCmd) Help() string {
+	return `Removes the packages and every installed package that depends on them.
+Conffiles stay (the package is then listed as rc) unless --purge. Directories
+another package also owns stay. Essential packages are refused unless
+--allow-remove-essential.`
+}
+
+// Run removes.
+func (c *RemoveCmd) Run(ctx context.Context, g *Globals) error {
+	req := resolver.Request{AllowRemoveEssential: c.AllowRemoveEssential}
+	for _, a := range c.Packages {
+		j, err := resolver.ParseJob(a)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		req.Remove = append(req.Remove, j)
+	}
+	return runChange(ctx, g, c.changeFlags, changeRequest{req: req, purge: c.Purge, forceEssential: c.AllowRemoveEssential, purgeConfigOnly: c.Purge})
+}
+
+// UpgradeCmd upgrades installed packages without removing any.
+type UpgradeCmd struct {
+	changeFlags
+	Packages []string `arg:"" optional:"" name:"package" help:"Installed packages to upgrade (all when none)."`
+}
+
+// Run upgrades.
+func (c *UpgradeCmd) Run(ctx context.Context, g *Globals) error {
+	req := resolver.Request{Upgrade: c.Packages, UpgradeAll: len(c.Packages) == 0}
+	return runChange(ctx, g, c.changeFlags, changeRequest{req: req})
+}
+
+// FullUpgradeCmd upgrades everything, removing packages where it must.
+type FullUpgradeCmd struct {
+	changeFlags
+}
+
+// Run upgrades.
+func (c *FullUpgradeCmd) Run(ctx context.Context, g *Globals) error {
+	return runChange(ctx, g, c.changeFlags, changeRequest{req: resolver.Request{FullUpgrade: true}})
+}
+
+// AutoremoveCmd removes automatically installed packages nothing needs.
+type AutoremoveCmd struct {
+	changeFlags
+	Purge bool `help:"Remove their conffiles too."`
+}
+
+// Run removes.
+func (c *AutoremoveCmd) Run(ctx context.Context, g *Globals) error {
+	return runChange(ctx, g, c.changeFlags, changeRequest{req: resolver.Request{Autoremove: true}, purge: c.Purge})
+}
+
+// changeRequest is one command's request before resolution.
+type changeRequest struct {
+	req   resolver.Request
+	local []string // .deb files named on the command line
+	// reinstall also fetches the named, already installed versions.
+	reinstall bool
+	// manual marks the named packages manual.
+	manual          bool
+	purge           bool
+	forceEssential  bool
+	purgeConfigOnly bool
+}
+
+// openRoot locks and opens g.Root for a change, telling the user when it
+// waits for another process.
+func openRoot(ctx context.Context, g *Globals, noWait bool) (*transaction.Root, error) {
+	r, err := transaction.OpenRoot(ctx, g.Root, pkgdb.LockOptions{NoWait: noWait, Waiting: func(e *pkgdb.LockedError) {
+		fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
+	}})
+	var le *pkgdb.LockedError
+	if errors.As(err, &le) {
+		return nil, &exitError{1, err}
+	}
+	return r, err
+}
+
+// localIndex adds .deb files given on the command line to the sources'
+// candidates, so their dependencies resolve like any package's.
+type localIndex struct {
+	base  resolver.Index
+	extra []*deb.Package
+}
+
+func (x *localIndex) Packages(name string) []*deb.Package {
+	var out []*deb.Package
+	for _, p := range x.extra {
+		if p.Name == name {
+			out = append(out, p)
+		}
+	}
+	return append(out, x.base.Packages(name)...)
+}
+
+func (x *localIndex) Providers(name string) []*deb.Package {
+	var out []*deb.Package
+	for _, p := range x.extra {
+		for _, rel := range p.Provides {
+			for _, pos := range rel {
+				if pos.Name == name {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return append(out, x.base.Providers(name)...)
+}
+
+// planJSON is the plan as --json prints it.
+type planJSON struct {
+	Install   []planEntry `json:"install"`
+	Upgrade   []planEntry `json:"upgrade"`
+	Downgrade []planEntry `json:"downgrade"`
+	Remove    []planEntry `json:"remove"`
+	Reinstall []planEntry `json:"reinstall"`
+	// DownloadBytes is what must be fetched; DiskDelta the change of the
+	// installed size in bytes (from Installed-Size).
+	DownloadBytes int64 `json:"download_bytes"`
+	DiskDelta     int64 `json:"disk_delta"`
+}
+
+type planEntry struct {
+	Name       string `json:"name"`
+	Arch       string `json:"arch"`
+	OldVersion string `json:"old_version,omitempty"`
+	NewVersion string `json:"new_version,omitempty"`
+	Auto       bool   `json:"auto,omitempty"`
+}
+
+func (p *planJSON) empty() bool {
+	return len(p.Install)+len(p.Upgrade)+len(p.Downgrade)+len(p.Remove)+len(p.Reinstall) == 0
+}
+
+// runChange resolves, shows the plan, asks, downloads and applies.
+func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest) error {
+	srcs, err := commandSources(g)
+	if err != nil {
+		return err
+	}
+	root, err := openRoot(ctx, g, fl.NoWait)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	installed, err := transaction.InstalledSet(root.DB)
+	if err != nil {
+		return err
+	}
+	cr.req.Installed = installed
+	cr.req.Architecture = repo.HostArch()
+
+	var idx resolver.Index
+	var closeIdx func() error
+	if len(srcs) > 0 {
+		x, err := openIndex(ctx, g)
+		if err != nil {
+			return err
+		}
+		idx, closeIdx = x, x.Close
+	} else {
+		idx, closeIdx = resolver.NewMemIndex(nil), func() error { return nil }
+	}
+	defer closeIdx()
+	localPath := map[*deb.Package]string{}
+	li := &localIndex{base: idx}
+	for _, f := range cr.local {
+		p, err := readDeb(f)
+		if err != nil {
+			return err
+		}
+		p.Origin = "local"
+		li.extra = append(li.extra, p)
+		localPath[p] = f
+		cr.req.Install = append(cr.req.Install, resolver.Job{Name: p.Name, Version: p.Version.String(), Arch: p.Architecture})
+	}
+	rp, err := resolver.Solve(ctx, li, cr.req)
+	if err != nil {
+		var un *resolver.Unsatisfiable
+		if errors.As(err, &un) {
+			return &exitError{100, err}
+		}
+		return err
+	}
+	fetchList := transaction.ToFetch(rp)
+	var reinstall []*deb.Package
+	if cr.reinstall {
+		reinstall = reinstallCandidates(li, rp, cr.req.Install)
+	}
+	pj := describePlan(rp, reinstall, root.Dir)
+	if !g.JSON {
+		printPlan(g.Stdout, pj)
+	}
+	if pj.empty() {
+		if g.JSON {
+			return writeJSON(g.Stdout, map[string]any{"plan": pj, "result": transaction.Result{Changes: []transaction.Change{}}})
+		}
+		fmt.Fprintln(g.Stdout, "Nothing to do.")
+		return nil
+	}
+	if g.DryRun {
+		if g.JSON {
+			return writeJSON(g.Stdout, map[string]any{"plan": pj})
+		}
+		return nil
+	}
+	if !g.Yes {
+		ok, err := confirm(g)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &exitError{exitAborted, errors.New("aborted; nothing was changed")}
+		}
+	}
+
+	// Download what comes from the sources; local files are used as they are.
+	all := append(fetchList, reinstall...)
+	var remote []*deb.Package
+	for _, p := range all {
+		if _, ok := localPath[p]; !ok {
+			remote = append(remote, p)
+		}
+	}
+	fopts := []fetch.Option{fetch.WithConcurrency(max(fl.Jobs, 1))}
+	var bar *fetch.Bar
+	if isTerminal(g.Stderr) && !g.JSON {
+		bar = fetch.NewBar(g.Stderr, time.Now)
+		fopts = append(fopts, fetch.WithProgress(bar))
+	}
+	base := map[string]string{}
+	for _, s := range srcs {
+		base[s.ID()] = s.BaseURL().String()
+	}
+	got, err := transaction.Download(ctx, fetch.New(fopts...), root.Dir, remote, func(p *deb.Package) (string, error) {
+		b, ok := base[p.Origin]
+		if !ok {
+			return "", fmt.Errorf("%s: no source %s to download it from", p, p.Origin)
+		}
+		return transaction.JoinURL(b, p.Filename)
+	})
+	if bar != nil {
+		bar.Clear()
+	}
+	if err != nil {
+		return err
+	}
+	byPkg := map[*deb.Package]transaction.Install{}
+	for i, p := range remote {
+		byPkg[p] = got[i]
+	}
+	var installs []transaction.Install
+	for _, p := range all {
+		it, ok := byPkg[p]
+		if !ok {
+			it = transaction.Install{Path: localPath[p]}
+		}
+		installs = append(installs, it)
+	}
+	plan, err := transaction.PlanFromResolver(rp, installs[:len(fetchList)], cr.purge)
+	if err != nil {
+		return err
+	}
+	for _, it := range installs[len(fetchList):] {
+		it.Auto = true // a reinstall keeps the mark
+		plan.Install = append(plan.Install, it)
+	}
+	if cr.purgeConfigOnly {
+		// Purging a package of which only conffiles remain: the resolver
+		// does not see it as installed, so add it here.
+		plan.Remove = append(plan.Remove, configOnly(root, cr.req.Remove, plan.Remove)...)
+	}
+	// Script output goes to stderr, so stdout stays the plan and result
+	// (and valid JSON with --json).
+	res, err := transaction.Apply(ctx, root.DB, plan, transaction.Options{
+		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
+		ForceEssential: cr.forceEssential,
+	})
+	if res != nil && !g.JSON {
+		printResult(g.Stdout, res)
+	}
+	if g.JSON {
+		if werr := writeJSON(g.Stdout, map[string]any{"plan": pj, "result": res}); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+// configOnly returns purges for the named packages that are in the
+// config-files state and not already in the plan.
+func configOnly(root *transaction.Root, jobs []resolver.Job, have []transaction.Remove) []transaction.Remove {
+	var out []transaction.Remove
+	_ = root.DB.View(func(tx *bolt.Tx) error {
+		for _, j := range jobs {
+			p, _ := pkgdb.GetPackage(tx, j.Name)
+			if p == nil || p.Status != pkgdb.StatusConfigFiles {
+				continue
+			}
+			dup := false
+			for _, h := range have {
+				dup = dup || h.Name == j.Name
+			}
+			if !dup {
+				out = append(out, transaction.Remove{Name: j.Name, Purge: true})
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// reinstallCandidates finds, for each requested package the plan keeps as
+// it is, the candidate of exactly the installed version.
+func reinstallCandidates(idx resolver.Index, rp *resolver.Plan, jobs []resolver.Job) []*deb.Package {
+	var out []*deb.Package
+	for _, k := range rp.Keep {
+		requested := false
+		for _, j := range jobs {
+			requested = requested || j.Name == k.Name
+		}
+		if !requested {
+			continue
+		}
+		for _, c := range idx.Packages(k.Name) {
+			if c.Architecture == k.Architecture && c.Version.String() == k.Version.String() && c.Origin != "installed" && c.SHA256 != "" {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func readDeb(path string) (*deb.Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ctl, err := archive.ReadControl(f, path)
+	if err != nil {
+		return nil, err
+	}
+	return deb.FromStanza(ctl.Fields)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// describePlan turns a resolver plan into the table's rows and totals.
+func describePlan(rp *resolver.Plan, reinstall []*deb.Package, root string) *planJSON {
+	pj := &planJSON{Install: []planEntry{}, Upgrade: []planEntry{}, Downgrade: []planEntry{}, Remove: []planEntry{}, Reinstall: []planEntry{}}
+	cost := func(p *deb.Package) {
+		if _, err := os.Stat(transaction.CachePath(root, p)); err != nil {
+			pj.DownloadBytes += p.Size
+		}
+	}
+	for _, p := range rp.Install {
+		r, _ := rp.Reason(p)
+		pj.Install = append(pj.Install, planEntry{Name: p.Name, Arch: p.Architecture, NewVersion: p.Version.String(), Auto: r.Auto})
+		pj.DiskDelta += p.InstalledSize * 1024
+		cost(p)
+	}
+	for _, c := range rp.Upgrade {
+		pj.Upgrade = append(pj.Upgrade, planEntry{Name: c.To.Name, Arch: c.To.Architecture, OldVersion: c.From.Version.String(), NewVersion: c.To.Version.String()})
+		pj.DiskDelta += (c.To.InstalledSize - c.From.InstalledSize) * 1024
+		cost(c.To)
+	}
+	for _, c := range rp.Downgrade {
+		pj.Downgrade = append(pj.Downgrade, planEntry{Name: c.To.Name, Arch: c.To.Architecture, OldVersion: c.From.Version.String(), NewVersion: c.To.Version.String()})
+		pj.DiskDelta += (c.To.InstalledSize - c.From.InstalledSize) * 1024
+		cost(c.To)
+	}
+	for _, p := range rp.Remove {
+		pj.Remove = append(pj.Remove, planEntry{Name: p.Name, Arch: p.Architecture, OldVersion: p.Version.String()})
+		pj.DiskDelta -= p.InstalledSize * 1024
+	}
+	for _, p := range reinstall {
+		pj.Reinstall = append(pj.Reinstall, planEntry{Name: p.Name, Arch: p.Architecture, OldVersion: p.Version.String(), NewVersion: p.Version.String()})
+		cost(p)
+	}
+	return pj
+}
+
+// printPlan writes the plan table.
+func printPlan(w io.Writer, pj *planJSON) {
+	if pj.empty() {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACTION\tPACKAGE\tARCH\tFROM\tTO")
+	rows := []struct {
+		action string
+		es     []planEntry
+	}{{"install", pj.Install}, {"upgrade", pj.Upgrade}, {"downgrade", pj.Downgrade}, {"reinstall", pj.Reinstall}, {"remove", pj.Remove}}
+	for _, r := range rows {
+		for _, e := range r.es {
+			from, to := e.OldVersion, e.NewVersion
+			if from == "" {
+				from = "-"
+			}
+			if to == "" {
+				to = "-"
+			}
+			name := e.Name
+			if e.Auto {
+				name += " (auto)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.action, name, e.Arch, from, to)
+		}
+	}
+	tw.Flush()
+	delta := "+" + sizeString(pj.DiskDelta)
+	if pj.DiskDelta < 0 {
+		delta = "-" + sizeString(-pj.DiskDelta)
+	}
+	fmt.Fprintf(w, "%d to install, %d to upgrade, %d to downgrade, %d to reinstall, %d to remove.\n",
+		len(pj.Install), len(pj.Upgrade), len(pj.Downgrade), len(pj.Reinstall), len(pj.Remove))
+	fmt.Fprintf(w, "Download: %s. Disk space: %s.\n", sizeString(pj.DownloadBytes), delta)
+}
+
+// confirm asks on g.Stdout and reads the answer from g.Stdin; the default
+// (an empty line) is yes, as apt's.
+func confirm(g *Globals) (bool, error) {
+	fmt.Fprint(g.Stdout, "Continue? [Y/n] ")
+	line, err := bufio.NewReader(g.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func printResult(w io.Writer, res *transaction.Result) {
+	verbs := map[string]string{"install": "Installed", "upgrade": "Upgraded", "downgrade": "Downgraded",
+		"reinstall": "Reinstalled", "remove": "Removed", "purge": "Purged"}
+	for _, c := range res.Changes {
+		switch c.Action {
+		case "install":
+			fmt.Fprintf(w, "%s %s %s\n", verbs[c.Action], c.Name, c.NewVersion)
+		case "remove", "purge", "reinstall":
+			fmt.Fprintf(w, "%s %s %s\n", verbs[c.Action], c.Name, c.OldVersion)
+		default:
+			fmt.Fprintf(w, "%s %s %s -> %s\n", verbs[c.Action], c.Name, c.OldVersion, c.NewVersion)
+		}
+	}
+	for _, n := range res.Conffiles {
+		fmt.Fprintf(w, "Kept your changed %s (package %s); its new version is %s\n", n.Path, n.Package, n.NewPath)
+	}
+}
+
+// FilesCmd lists the files of an installed package.
+type FilesCmd struct {
+	Package string `arg:"" help:"Installed package."`
+}
+
+// Run lists.
+func (c *FilesCmd) Run(ctx context.Context, g *Globals) error {
+	root, err := openRoot(ctx, g, false)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var p *pkgdb.Package
+	if err := root.DB.View(func(tx *bolt.Tx) (err error) { p, err = pkgdb.GetPackage(tx, c.Package); return }); err != nil {
+		return err
+	}
+	if p == nil {
+		return &exitError{exitNotFound, fmt.Errorf("%s: %w", c.Package, transaction.ErrNotInstalled)}
+	}
+	if g.JSON {
+		return writeJSON(g.Stdout, p.Files)
+	}
+	var b strings.Builder
+	for _, f := range p.Files {
+		b.WriteString(f.Path)
+		b.WriteByte('\n')
+	}
+	_, err = io.WriteString(g.Stdout, b.String())
+	return err
+}
+
+// OwnsCmd names the packages that own a path.
+type OwnsCmd struct {
+	Paths []string `arg:"" name:"path" help:"Paths inside the root, absolute (/usr/bin/hello)."`
+}
+
+// Run looks up.
+func (c *OwnsCmd) Run(ctx context.Context, g *Globals) error {
+	root, err := openRoot(ctx, g, false)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	out := map[string][]string{}
+	var missing []error
+	err = root.DB.View(func(tx *bolt.Tx) error {
+		for _, p := range c.Paths {
+			clean := filepath.Clean("/" + p)
+			owners := pkgdb.Owners(tx, clean)
+			if len(owners) == 0 {
+				missing = append(missing, fmt.Errorf("no package owns %s", clean))
+				continue
+			}
+			out[clean] = owners
+			if !g.JSON {
+				fmt.Fprintf(g.Stdout, "%s: %s\n", strings.Join(owners, ", "), clean)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		if err := writeJSON(g.Stdout, out); err != nil {
+			return err
+		}
+	}
+	return notFoundError(missing)
+}
+
+// VerifyCmd checks installed files against the database.
+type VerifyCmd struct {
+	Packages []string `arg:"" optional:"" name:"package" help:"Installed packages to check (all when none)."`
+}
+
+// Help explains the output.
+func (VerifyCmd) Help() string {
+	return `Compares every file of the packages with what was installed: type,
+permissions, size, SHA256 and link target. Prints one line per difference,
+"PACKAGE: PATH: KIND (detail)". A conffile the admin edited is reported as
+"modified conffile" and is not an error; anything else makes the exit status 1.`
+}
+
+// Run verifies.
+func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
+	root, err := openRoot(ctx, g, false)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	probs, err := transaction.Verify(ctx, root.DB, root.Dir, c.Packages)
+	if err != nil {
+		if errors.Is(err, transaction.ErrNotInstalled) {
+			return &exitError{exitNotFound, err}
+		}
+		return err
+	}
+	bad := 0
+	for _, p := range probs {
+		if p.IsError() {
+			bad++
+		}
+	}
+	if g.JSON {
+		if probs == nil {
+			probs = []transaction.Problem{}
+		}
+		if err := writeJSON(g.Stdout, probs); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range probs {
+			fmt.Fprintln(g.Stdout, p.String())
+		}
+	}
+	if bad > 0 {
+		return &exitError{exitVerify, fmt.Errorf("%d damaged file(s)", bad)}
+	}
+	return nil
+}
+
+// MarkCmd sets the automatic-installation mark.
+type MarkCmd struct {
+	Mark     string   `arg:"" enum:"auto,manual" help:"auto or manual."`
+	Packages []string `arg:"" name:"package" help:"Installed packages."`
+}
+
+// Help explains the mark.
+func (MarkCmd) Help() string {
+	return `A package marked auto was installed only because another needed it:
+autoremove removes it once nothing does. "mark manual" keeps it.`
+}
+
+// Run marks.
+func (c *MarkCmd) Run(ctx context.Context, g *Globals) error {
+	root, err := openRoot(ctx, g, false)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return root.DB.Update(func(tx *bolt.Tx) error {
+		for _, n := range c.Packages {
+			if err := pkgdb.SetAuto(tx, n, c.Mark == "auto"); err != nil {
+				return &exitError{exitNotFound, err}
+			}
+			fmt.Fprintf(g.Stdout, "%s set to %s\n", n, c.Mark)
+		}
+		return nil
+	})
+}
+
+// InstalledCmd lists installed packages.
+type InstalledCmd struct {
+	Upgradable bool `help:"Only packages with a newer version in the sources."`
+}
+
+// Help explains the output.
+func (InstalledCmd) Help() string {
+	return `Prints "name version arch [state]" for each installed package, sorted by
+name; state is installed or config-files (removed, conffiles kept), with
+",automatic" for packages installed as dependencies. With --upgradable, only
+packages the sources have a newer version of, as "name new arch [upgradable
+from: old]". The same listing as "grey list --installed / --upgradable".`
+}
+
+// Run lists.
+func (c *InstalledCmd) Run(ctx context.Context, g *Globals) error {
+	return listInstalled(ctx, g, c.Upgradable)
+}
+
+// listInstalled prints the installed packages (upgradable: only those
+// with a newer candidate) sorted by name; ListCmd's --installed and
+// --upgradable are meant to call it.
+func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
+	root, err := openRoot(ctx, g, false)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var pkgs []*pkgdb.Package
+	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
+		return err
+	}
+	type row struct {
+		Name      string `json:"name"`
+		Version   string `json:"version"`
+		Arch      string `json:"architecture"`
+		Status    string `json:"status"`
+		Auto      bool   `json:"auto"`
+		Candidate string `json:"candidate,omitempty"`
+	}
+	var cands map[string]string
+	if upgradable {
+		x, err := openIndex(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer x.Close()
+		cands = map[string]string{}
+		for _, p := range pkgs {
+			cur, err := version.Parse(p.Version)
+			if err != nil {
+				return fmt.Errorf("installed %s: %w", p.Name, err)
+			}
+			best := cur
+			for _, c := range x.Packages(p.Name) {
+				if c.Architecture == p.Architecture && version.Compare(c.Version, best) > 0 {
+					best = c.Version
+				}
+			}
+			if version.Compare(best, cur) > 0 {
+				cands[p.Name] = best.String()
+			}
+		}
+	}
+	var rows []row
+	for _, p := range pkgs {
+		r := row{Name: p.Name, Version: p.Version, Arch: p.Architecture, Status: p.Status, Auto: p.Auto}
+		if upgradable {
+			c, ok := cands[p.Name]
+			if !ok {
+				continue
+			}
+			r.Candidate = c
+		}
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	if g.JSON {
+		if rows == nil {
+			rows = []row{}
+		}
+		return writeJSON(g.Stdout, rows)
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		state := "installed"
+		if r.Status == pkgdb.StatusConfigFiles {
+			state = "config-files"
+		}
+		if r.Auto {
+			state += ",automatic"
+		}
+		if upgradable {
+			fmt.Fprintf(&b, "%s %s %s [upgradable from: %s]\n", r.Name, r.Candidate, r.Arch, r.Version)
+			continue
+		}
+		fmt.Fprintf(&b, "%s %s %s [%s]\n", r.Name, r.Version, r.Arch, state)
+	}
+	_, err = io.WriteString(g.Stdout, b.String())
+	return err
+}
