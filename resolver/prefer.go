@@ -265,7 +265,8 @@ func (g *greedy) deps(id int) bool {
 // installed first, then the package of the very name (a real package
 // before a virtual one's providers), Essential, the native architecture,
 // then the higher Priority (required, important, standard, optional,
-// extra); apt's last tie-break is its internal package id, here the name.
+// extra); apt's last tie-break is its internal package id (higher first),
+// approximated here by the name, later first.
 // Installed solutions of any alternative come before new ones.
 func (g *greedy) aptOrder(id int, rel relation.Relation) []int {
 	u := g.u
@@ -313,7 +314,9 @@ func (g *greedy) aptLess(pos *relation.Possibility, a, b int) bool {
 		return ra < rb
 	}
 	if pa.Name != pb.Name {
-		return pa.Name < pb.Name
+		// apt's last tie-break is its cache's package id, higher first; ids
+		// follow the (name-sorted) index order, so the later name wins.
+		return pa.Name > pb.Name
 	}
 	return u.better(a, b)
 }
