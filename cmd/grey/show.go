@@ -284,31 +284,36 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer x.Close()
-	var names []string
-	for n := range x.Names() {
-		if ok, _ := path.Match(c.Pattern, n); c.Pattern == "" || ok {
-			names = append(names, n)
-		}
-	}
 	var out []listJSON
 	var b strings.Builder
-	for i, n := range names {
-		if i%1024 == 0 {
+	n := 0
+	for name, vs := range x.ByName() {
+		if n++; n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		vs := x.Versions(n)
+		if ok, _ := path.Match(c.Pattern, name); c.Pattern != "" && !ok {
+			continue
+		}
+		index.SortVersions(vs)
 		if !c.All {
 			vs = vs[:1]
 		}
 		for k, s := range vs {
 			in := x.inputs[s.Input()]
 			if g.JSON {
-				out = append(out, listJSON{s.Name, s.Version, s.Architecture, in.Suite, in.SourceID, k == 0})
+				out = append(out, listJSON{strings.Clone(s.Name), strings.Clone(s.Version), strings.Clone(s.Architecture), in.Suite, in.SourceID, k == 0})
 				continue
 			}
-			fmt.Fprintf(&b, "%s/%s %s %s\n", s.Name, in.Suite, s.Version, s.Architecture)
+			b.WriteString(s.Name)
+			b.WriteByte('/')
+			b.WriteString(in.Suite)
+			b.WriteByte(' ')
+			b.WriteString(s.Version)
+			b.WriteByte(' ')
+			b.WriteString(s.Architecture)
+			b.WriteByte('\n')
 		}
 	}
 	if g.JSON {

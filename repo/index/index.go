@@ -324,28 +324,73 @@ func (x *Index) All() iter.Seq[*deb.Package] {
 // strings alias the cache files (valid until Close).
 func (x *Index) Names() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		pos := make([]int, len(x.files))
-		for {
-			best := ""
-			found := false
-			for fi, f := range x.files {
-				if pos[fi] < f.m.nnames {
-					if n := f.m.name(pos[fi]); !found || n < best {
-						best, found = n, true
+		x.merge(func(name string, _ []int) bool { return yield(name) })
+	}
+}
+
+// ByName yields every distinct package name once, in byte order, with its
+// packages in index order, without a lookup per name: the sorted name
+// tables of the inputs are merged. The slice is reused between calls.
+func (x *Index) ByName() iter.Seq2[string, []Summary] {
+	return func(yield func(string, []Summary) bool) {
+		var group []Summary
+		x.merge(func(name string, at []int) bool {
+			group = group[:0]
+			for fi, pos := range at {
+				if pos < 0 {
+					continue
+				}
+				v := x.files[fi].m.view
+				r := v.rec(secNames, pos, nameSize)
+				p := v.span(secNPost, 4*uint64(le32(r, nPostStart)), 4*uint64(le32(r, nPostCount)))
+				for i := 0; i < len(p); i += 4 {
+					if k := int(le32(p, i)); k < v.n {
+						group = append(group, x.summary(fi, k))
+					} else {
+						v.corrupt("name posting of %q: package %d of %d", name, k, v.n)
 					}
 				}
 			}
-			if !found {
-				return
+			return yield(name, group)
+		})
+	}
+}
+
+// merge calls f for each distinct name of the inputs' sorted name tables,
+// with the name's position in each table (-1 where it is absent), until f
+// returns false.
+func (x *Index) merge(f func(name string, at []int) bool) {
+	pos := make([]int, len(x.files))
+	at := make([]int, len(x.files))
+	cur := make([]string, len(x.files))
+	for fi, file := range x.files {
+		if file.m.nnames > 0 {
+			cur[fi] = file.m.name(0)
+		}
+	}
+	for {
+		best, found := "", false
+		for fi, file := range x.files {
+			if pos[fi] < file.m.nnames && (!found || cur[fi] < best) {
+				best, found = cur[fi], true
 			}
-			for fi, f := range x.files {
-				if pos[fi] < f.m.nnames && f.m.name(pos[fi]) == best {
-					pos[fi]++
+		}
+		if !found {
+			return
+		}
+		for fi, file := range x.files {
+			at[fi] = -1
+			if pos[fi] < file.m.nnames && cur[fi] == best {
+				at[fi] = pos[fi]
+				// A corrupt table may repeat a name or be unsorted; the
+				// walk still advances one entry per step and ends.
+				if pos[fi]++; pos[fi] < file.m.nnames {
+					cur[fi] = file.m.name(pos[fi])
 				}
 			}
-			if !yield(best) {
-				return
-			}
+		}
+		if !f(best, at) {
+			return
 		}
 	}
 }
@@ -355,13 +400,23 @@ func (x *Index) Names() iter.Seq[string] {
 // input. Versions that do not parse sort last.
 func (x *Index) Versions(name string) []Summary {
 	out := x.Lookup(name)
+	SortVersions(out)
+	return out
+}
+
+// SortVersions sorts summaries newest version first, keeping the order of
+// equal versions; versions that do not parse sort last.
+func SortVersions(ss []Summary) {
+	if len(ss) < 2 {
+		return
+	}
 	type keyed struct {
 		s  Summary
 		v  version.Version
 		ok bool
 	}
-	ks := make([]keyed, len(out))
-	for i, s := range out {
+	ks := make([]keyed, len(ss))
+	for i, s := range ss {
 		v, err := version.Parse(s.Version)
 		ks[i] = keyed{s, v, err == nil}
 	}
@@ -377,9 +432,8 @@ func (x *Index) Versions(name string) []Summary {
 		return 0
 	})
 	for i := range ks {
-		out[i] = ks[i].s
+		ss[i] = ks[i].s
 	}
-	return out
 }
 
 // Candidate returns the version of name that would be installed: the
@@ -402,24 +456,23 @@ type SearchHit struct {
 // candidate's short description, as apt-cache search prints them. The
 // strings are copies, valid after Close.
 func (x *Index) Search(ctx context.Context, re *regexp.Regexp) ([]SearchHit, error) {
-	matched := map[string]bool{}
+	var out []SearchHit
 	n := 0
-	for s := range x.Summaries() {
+	for name, group := range x.ByName() {
 		if n++; n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		if !matched[s.Name] && (re.MatchString(s.Name) || re.MatchString(s.Description)) {
-			matched[s.Name] = true
+		match := re.MatchString(name)
+		for i := 0; i < len(group) && !match; i++ {
+			match = re.MatchString(group[i].Description)
+		}
+		if match {
+			SortVersions(group)
+			out = append(out, SearchHit{Name: strings.Clone(name), Description: strings.Clone(group[0].Description)})
 		}
 	}
-	out := make([]SearchHit, 0, len(matched))
-	for name := range matched {
-		c, _ := x.Candidate(name)
-		out = append(out, SearchHit{Name: strings.Clone(name), Description: strings.Clone(c.Description)})
-	}
-	slices.SortFunc(out, func(a, b SearchHit) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
