@@ -37,6 +37,8 @@ type CLI struct {
 	Globals
 
 	Version   VersionCmd   `cmd:"" help:"Print grey's version."`
+	Build     BuildCmd     `cmd:"" help:"Build a .deb from a directory tree (as dpkg-deb --build), reproducibly."`
+	Deb       DebCmd       `cmd:"" help:"Inspect .deb files and compare versions (as dpkg-deb and dpkg --compare-versions)."`
 	Key       KeyCmd       `cmd:"" help:"Make repository signing keys."`
 	Repo      RepoCmd      `cmd:"" help:"Publish signed repositories that apt and grey can use."`
 	Solve     SolveCmd     `cmd:"" help:"Answer an apt EDSP dependency problem on stdin (grey as an apt external solver)."`

@@ -254,3 +254,44 @@ func issuerKeyID(sig []byte) uint64 {
 	}
 	return 0
 }
+
+// ReadKeyring reads OpenPGP public keys, armored or binary (a keyring as
+// apt's signed-by names it), for Verify.
+func ReadKeyring(r io.Reader) (openpgp.EntityList, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	var ring openpgp.EntityList
+	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) {
+		ring, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	} else {
+		ring, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read keyring: %w", err)
+	}
+	if len(ring) == 0 {
+		return nil, errors.New("read keyring: no keys")
+	}
+	return ring, nil
+}
+
+// ReadSigningKey reads an OpenPGP secret key (armored or binary, without a
+// passphrase) for BuildOptions.Signer: the first key of r that can sign.
+func ReadSigningKey(r io.Reader) (*openpgp.Entity, error) {
+	ring, err := ReadKeyring(r)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ring {
+		if e.PrivateKey == nil {
+			continue
+		}
+		if e.PrivateKey.Encrypted {
+			return nil, fmt.Errorf("secret key %s is protected by a passphrase; export it without one for signing packages", keyIDString(e.PrimaryKey.KeyId))
+		}
+		return e, nil
+	}
+	return nil, errors.New("no secret key (this is a public keyring)")
+}
