@@ -33,7 +33,6 @@ func FuzzView(f *testing.F) {
 				continue
 			}
 			x := &Index{files: []*indexFile{{m: &mapped{view: v}, origin: "o", path: filepath.Join(t.TempDir(), "x")}}, n: v.n}
-			x.files[0].memo = make([]atomicPackage, v.n)
 			for name := range x.Names() {
 				x.Packages(name)
 				x.Versions(name)

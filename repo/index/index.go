@@ -31,7 +31,15 @@ type indexFile struct {
 	m      *mapped
 	origin string
 	path   string
-	memo   []atomicPackage
+	// memo holds the decoded packages, allocated on the first decode so
+	// that Load allocates nothing per package.
+	memoOnce sync.Once
+	memo     []atomicPackage
+}
+
+func (f *indexFile) slot(i uint32) *atomicPackage {
+	f.memoOnce.Do(func() { f.memo = make([]atomicPackage, f.m.n) })
+	return &f.memo[i]
 }
 
 // Ref designates one package of an Index.
@@ -105,10 +113,7 @@ func Load(ctx context.Context, cacheDir string, inputs []Input) (*Index, *LoadRe
 			}
 			maps[i] = m
 		}
-		x.files = append(x.files, &indexFile{
-			m: maps[i], origin: in.Origin, path: path,
-			memo: make([]atomicPackage, maps[i].n),
-		})
+		x.files = append(x.files, &indexFile{m: maps[i], origin: in.Origin, path: path})
 		x.n += maps[i].n
 	}
 	return x, res, nil
@@ -185,7 +190,8 @@ func (x *Index) Decode(r Ref) (*deb.Package, error) {
 		return nil, fmt.Errorf("index: no package %d in file %d", r.pkg, r.file)
 	}
 	f := x.files[r.file]
-	if p := f.memo[r.pkg].Load(); p != nil {
+	slot := f.slot(r.pkg)
+	if p := slot.Load(); p != nil {
 		return p, nil
 	}
 	p, err := f.decode(int(r.pkg))
@@ -199,10 +205,10 @@ func (x *Index) Decode(r Ref) (*deb.Package, error) {
 		x.mu.Unlock()
 		return nil, err
 	}
-	if f.memo[r.pkg].CompareAndSwap(nil, p) {
+	if slot.CompareAndSwap(nil, p) {
 		return p, nil
 	}
-	return f.memo[r.pkg].Load(), nil
+	return slot.Load(), nil
 }
 
 func (f *indexFile) decode(i int) (*deb.Package, error) {
