@@ -71,6 +71,13 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		t.st.unstage()
 		return nil, err
 	}
+	if opts.Sync {
+		// Every staged file is durable before any rename makes it live.
+		if err := syncfs(root); err != nil {
+			t.st.unstage()
+			return nil, err
+		}
+	}
 	bootstrap := !t.hasShell()
 	if !opts.NoScripts && !bootstrap {
 		if err := t.preScripts(ctx); err != nil {

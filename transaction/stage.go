@@ -20,6 +20,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
@@ -323,7 +324,8 @@ func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
 
 // writeFile stages one regular file: written under a temporary name,
 // hashed on the way (SHA256 always, MD5 when the package's md5sums lacks
-// the file or it is a conffile, whose MD5 dpkg's status records), synced.
+// the file or it is a conffile, whose MD5 dpkg's status records), its
+// writeback started (Apply makes it durable with one syncfs).
 func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, buf []byte) error {
 	out, err := os.OpenFile(st.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
 	if err != nil {
@@ -346,7 +348,10 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, b
 		err = out.Chmod(unixMode(e.Mode))
 	}
 	if err == nil && s.opts.Sync {
-		err = out.Sync()
+		// Start writeback now, without waiting for it: the one syncfs
+		// after staging then finds most data already on its way, which is
+		// far cheaper than an fsync per file (dpkg does the same).
+		_ = unix.SyncFileRange(int(out.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr

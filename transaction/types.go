@@ -82,8 +82,9 @@ type Options struct {
 	AllowDevices bool
 	// ForceEssential allows removing Essential packages.
 	ForceEssential bool
-	// Sync fsyncs every staged file before it is renamed into place and
-	// the file system before the database commits: the crash-safe mode.
+	// Sync makes every staged file durable (writeback started per file,
+	// then one syncfs of the root's file system) before the first rename,
+	// and syncs again before the database commits: the crash-safe mode.
 	Sync bool
 	// Workers is how many packages are decoded at once; 0 means 2, the
 	// number that brings Go's xz decoder level with liblzma.

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench/install.sh: grey installing a set of .deb files into an empty root
+# (--no-scripts, crash-safe writes on, and with --no-sync) against a
+# `dpkg-deb -x` loop over the same files, with hyperfine; plus peak RSS.
+#
+# Sets: the 22 fixture packages (always), and with SET118=1 the 118-package
+# closure of the install anchors (python3 without recommends plus the
+# Priority: required set), fetched with `apt-get download` from the host's
+# configured Debian mirror (needs network and `apt-get update`; the .debs are
+# kept in $W/debs118 and never committed).
+#
+# The ext4 trap (../shared/anchors/install-results.md): this machine's ext4
+# has no journal and gets slower for minutes after many files are deleted.
+# So every timed run writes into a NEW directory (hyperfine --prepare makes
+# it and runs sync) and nothing is deleted until the very end.
+#
+# Usage: bash bench/install.sh   (from the repository root, after make build)
+#   GREY=bin/grey  FIXTURE=../shared/testdata/debian-bookworm  RUNS=10  SET118=0
+set -euo pipefail
+GREY=$(realpath "${GREY:-bin/grey}")
+F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
+RUNS=${RUNS:-10}
+W=${W:-$(mktemp -d /var/tmp/grey-bench-install.XXXXXX)}
+trap 'echo "results in $W/results; deleting roots"; rm -rf "$W/roots"' EXIT
+for t in hyperfine dpkg-deb /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "bench/install.sh: $t is missing" >&2; exit 1; }
+done
+mkdir -p "$W/roots" "$W/results"
+
+bench_set() { # name, .deb files...
+  local name=$1; shift
+  local list=$W/$name.debs
+  printf '%s\n' "$@" > "$list"
+  local bytes; bytes=$(cat "$@" | wc -c)
+  echo "== $name: $# packages, $bytes bytes of .deb"
+  # The next fresh directory: made in --prepare, used by the command.
+  local prep="d=\$(mktemp -d $W/roots/run.XXXXXX) && echo \$d > $W/cur && sync"
+  hyperfine --runs "$RUNS" --warmup 1 --export-markdown "$W/results/$name.md" --export-json "$W/results/$name.json" \
+    --prepare "$prep" -n "dpkg-deb -x loop" "xargs -a $list -n1 -I{} dpkg-deb -x {} \$(cat $W/cur)" \
+    --prepare "$prep" -n "grey install (crash-safe)" "$GREY --root \$(cat $W/cur) -y install --no-scripts --no-install-recommends \$(cat $list) >/dev/null" \
+    --prepare "$prep" -n "grey install --no-sync" "$GREY --root \$(cat $W/cur) -y install --no-scripts --no-sync --no-install-recommends \$(cat $list) >/dev/null"
+  for mode in "" "--no-sync"; do
+    d=$(mktemp -d "$W/roots/rss.XXXXXX")
+    /usr/bin/time -f "peak RSS grey install $mode: %M KiB (%e s, user %U s, sys %S s)" \
+      "$GREY" --root "$d" -y install --no-scripts $mode --no-install-recommends $(cat "$list") >/dev/null
+  done 2>&1 | tee -a "$W/results/$name.rss"
+}
+
+mapfile -t FIX < <(find "$F" -name '*.deb' | sort)
+bench_set fixture22 "${FIX[@]}"
+
+if [ "${SET118:-0}" = 1 ]; then
+  APTOPT=(-o Dir::State::status=$W/empty-status -o Debug::NoLocking=1
+          -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Architecture=amd64)
+  : > "$W/empty-status"
+  mkdir -p "$W/debs118"
+  if [ -z "$(ls "$W/debs118")" ]; then
+    req=$(apt-cache "${APTOPT[@]}" dumpavail | awk '/^Package:/{p=$2} /^Priority: required$/{print p}' | sort -u)
+    apt-get -s "${APTOPT[@]}" install --no-install-recommends python3 $req \
+      | awk '/^Inst/{v=$3; gsub(/[()]/,"",v); print $2"="v}' > "$W/closure118.txt"
+    (cd "$W/debs118" && apt-get download -qq $(cat "$W/closure118.txt"))
+  fi
+  mapfile -t S118 < <(find "$W/debs118" -name '*.deb' | sort)
+  bench_set closure118 "${S118[@]}"
+fi

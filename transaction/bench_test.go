@@ -1,0 +1,51 @@
+package transaction
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/greypm/grey/pkgdb"
+)
+
+var lockNoWait = pkgdb.LockOptions{NoWait: true}
+
+// BenchmarkInstallFixture installs the 22 fixture packages into a fresh
+// root per iteration, without scripts and with crash-safe writes on. Roots
+// are deleted only when the benchmark ends: on this machine's journal-less
+// ext4, deleting many files slows the next creations for minutes (see
+// docs/bench/install.md).
+func BenchmarkInstallFixture(b *testing.B) {
+	debs := fixtureDebs(b)
+	var plan Plan
+	var size int64
+	for _, d := range debs {
+		plan.Install = append(plan.Install, Install{Path: d})
+		if fi, err := os.Stat(d); err == nil {
+			size += fi.Size()
+		}
+	}
+	base := b.TempDir()
+	b.SetBytes(size)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		root := filepath.Join(base, fmt.Sprint(i))
+		i++
+		if err := os.Mkdir(root, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		r, err := OpenRoot(context.Background(), root, lockNoWait)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Apply(context.Background(), r.DB, plan, Options{Root: root, NoScripts: true, Sync: os.Getenv("GREY_BENCH_NOSYNC") == ""}); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
