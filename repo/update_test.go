@@ -169,7 +169,7 @@ func TestFixtureTampered(t *testing.T) {
 		suite  string
 		before bool // accept the good metadata first
 		tamper func(t *testing.T, fix string)
-		line   func(fix string) string
+		line   func(t *testing.T, fix string) string
 		reason string
 	}{
 		{"flipped byte in InRelease", "bookworm-updates", true, func(t *testing.T, fix string) {
@@ -178,7 +178,7 @@ func TestFixtureTampered(t *testing.T) {
 		{"flipped byte in Packages.xz", "bookworm-updates", false, func(t *testing.T, fix string) {
 			flipAt(t, filepath.Join(fix, "debian/dists/bookworm-updates/main/binary-amd64/Packages.xz"), 1000)
 		}, nil, "sha256 differs from the Release"},
-		{"wrong keyring", "bookworm-updates", true, nil, func(fix string) string {
+		{"wrong keyring", "bookworm-updates", true, nil, func(_ *testing.T, fix string) string {
 			return fmt.Sprintf("deb [signed-by=%s] file://%s/debian bookworm-updates main", other.keyring, fix)
 		}, "signature check failed"},
 		{"another suite's Release", "bookworm", true, func(t *testing.T, fix string) {
@@ -188,12 +188,36 @@ func TestFixtureTampered(t *testing.T) {
 			}
 			writeFile(t, filepath.Join(fix, "debian/dists/bookworm/InRelease"), data)
 		}, nil, `Release is for suite "oldstable-updates" (codename "bookworm-updates"), not "bookworm"`},
+		{"older Release after a newer one", "bookworm-updates", true, func(t *testing.T, fix string) {
+			// A validly signed Release for the same suite, dated before
+			// the one accepted, vouching for the same index.
+			rel, err := os.ReadFile(filepath.Join(dir, "debian/dists/bookworm-updates/InRelease"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := "Origin: Debian\nSuite: oldstable-updates\nCodename: bookworm-updates\nDate: Fri, 20 Nov 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: main\nSHA256:\n"
+			for _, l := range strings.Split(string(rel), "\n") {
+				if strings.HasSuffix(l, " main/binary-amd64/Packages.xz") {
+					body += l + "\n"
+				}
+			}
+			var in bytes.Buffer
+			if err := other.key.ClearSign(&in, []byte(body), time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(fix, "debian/dists/bookworm-updates/InRelease"), in.Bytes())
+		}, func(t *testing.T, fix string) string {
+			return fmt.Sprintf("deb [signed-by=%s] file://%s/debian bookworm-updates main", both(t, fix, other.keyring), fix)
+		}, "older than the Release accepted before"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fix := copyFixture(t, dir)
 			root := t.TempDir()
 			store := newMemStore()
 			good := fmt.Sprintf("deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/debian %s main", fix, fix, c.suite)
+			if c.line != nil && c.tamper != nil {
+				good = c.line(t, fix) // the same source before and after
+			}
 			if c.before {
 				if _, err := Update(context.Background(), parseSources(t, good), options(root, store, testfixture.Clock)); err != nil {
 					t.Fatal(err)
@@ -205,7 +229,7 @@ func TestFixtureTampered(t *testing.T) {
 			}
 			line := good
 			if c.line != nil {
-				line = c.line(fix)
+				line = c.line(t, fix)
 			}
 			results, err := Update(context.Background(), parseSources(t, line), options(root, store, testfixture.Clock))
 			if err == nil {
@@ -227,6 +251,23 @@ func TestFixtureTampered(t *testing.T) {
 			}
 		})
 	}
+}
+
+// both writes a keyring holding Debian's keys and the test key, so that one
+// source accepts Releases signed by either.
+func both(t *testing.T, fix, testKeyring string) string {
+	t.Helper()
+	a, err := os.ReadFile(filepath.Join(fix, "debian-archive-keyring.gpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(testKeyring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(fix, "both.gpg")
+	writeFile(t, path, append(a, b...))
+	return path
 }
 
 func flip(t *testing.T, path, near string) {

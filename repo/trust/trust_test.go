@@ -270,3 +270,18 @@ func TestClearsignedText(t *testing.T) {
 		t.Fatalf("text after the signature: %v", err)
 	}
 }
+
+func FuzzParseKeyring(f *testing.F) {
+	f.Add(mustArmored(f, newKey(f, packet.PubKeyAlgoEdDSA, 0)))
+	var bin bytes.Buffer
+	if err := newKey(f, packet.PubKeyAlgoEd25519, 0).Serialize(&bin); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(bin.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := ParseKeyring(data, "fuzz")
+		if err == nil && (k.Len() == 0 || len(k.Fingerprints()) != k.Len()) {
+			t.Fatalf("keyring with %d keys accepted", k.Len())
+		}
+	})
+}
