@@ -8,26 +8,24 @@ import (
 type ruleKind uint8
 
 const (
-	ruleInstall     ruleKind = iota // the request asks for one of lits
-	ruleRemove                      // the request removes pkg
-	ruleDepends                     // pkg's field relation needs one of lits
-	ruleConflict                    // pkg's Conflicts/Breaks hits other
-	ruleOneVer                      // pkg and other are versions of one name
-	ruleEssential                   // an installed Essential name stays
-	ruleKeep                        // upgrade (not full) keeps the name
-	ruleNoCandidate                 // the request names nothing available
+	ruleInstall   ruleKind = iota // the request asks for one of lits
+	ruleRemove                    // the request removes pkg
+	ruleDepends                   // pkg's field relation needs one of lits
+	ruleConflict                  // pkg's Conflicts/Breaks hits other
+	ruleOneVer                    // pkg and other are versions of one name
+	ruleEssential                 // an installed Essential name stays
+	ruleKeep                      // upgrade (not full) keeps the name
 )
 
-// rule is one group of clauses with its meaning.
+// rule is one clause with its meaning.
 type rule struct {
-	kind    ruleKind
-	pkg     int // subject package id, or -1
-	other   int // second package id (conflict, one version), or -1
-	field   string
-	rel     relation.Relation
-	job     Job
-	name    string
-	clauses [][]int
+	kind   ruleKind
+	pkg    int // subject package id, or -1
+	other  int // second package id (conflict, one version), or -1
+	field  string
+	rel    relation.Relation
+	job    *Job
+	clause []int
 }
 
 // encoding is the closure's rules; clause variables are ids+1.
@@ -47,11 +45,18 @@ func lit(id int) int { return id + 1 }
 func encode(u *universe, req *Request) *encoding {
 	n := len(u.pkgs)
 	e := &encoding{conflicts: make([][]int, n), hits: make([][]int, n)}
+	// Sizing the rule list once saves re-copying it as it grows.
+	nrules := 0
+	for _, p := range u.pkgs {
+		nrules += len(p.PreDepends) + len(p.Depends) + len(p.Conflicts) + len(p.Breaks) + 1
+	}
+	e.rules = make([]rule, 0, nrules+len(req.Install)+len(req.Remove)+len(req.Installed))
+	// Adjacency lists may hold a pair twice (two relations hitting the
+	// same package); their readers do not mind, and deduplicating costs a
+	// scan per pair.
 	addConflict := func(a, b int) {
-		if !containsInt(e.conflicts[a], b) {
-			e.conflicts[a] = append(e.conflicts[a], b)
-			e.conflicts[b] = append(e.conflicts[b], a)
-		}
+		e.conflicts[a] = append(e.conflicts[a], b)
+		e.conflicts[b] = append(e.conflicts[b], a)
 	}
 	for id, p := range u.pkgs {
 		for _, f := range u.positive(p) {
@@ -74,7 +79,7 @@ func encode(u *universe, req *Request) *encoding {
 				if cl == nil {
 					continue
 				}
-				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.field, rel: rel, clauses: [][]int{cl}})
+				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.field, rel: rel, clause: cl})
 			}
 		}
 		from := u.effArch(p)
@@ -92,11 +97,9 @@ func encode(u *universe, req *Request) *encoding {
 							continue
 						}
 						addConflict(id, q)
-						if !containsInt(e.hits[id], q) {
-							e.hits[id] = append(e.hits[id], q)
-						}
+						e.hits[id] = append(e.hits[id], q)
 						e.rules = append(e.rules, rule{kind: ruleConflict, pkg: id, other: q, field: f.name,
-							rel: relation.Relation{rel[i]}, clauses: [][]int{{-lit(id), -lit(q)}}})
+							rel: relation.Relation{rel[i]}, clause: []int{-lit(id), -lit(q)}})
 					}
 				}
 			}
@@ -111,7 +114,7 @@ func encode(u *universe, req *Request) *encoding {
 					continue
 				}
 				addConflict(a, b)
-				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clauses: [][]int{{-lit(a), -lit(b)}}})
+				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clause: []int{-lit(a), -lit(b)}})
 			}
 		}
 	}

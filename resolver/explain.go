@@ -29,7 +29,7 @@ func (s *state) explain(ctx context.Context) error {
 	unsat := func(groups []int) (bool, error) {
 		p := &cnf{vars: len(s.u.pkgs)}
 		for _, gi := range groups {
-			p.clauses = append(p.clauses, s.enc.rules[gi].clauses...)
+			p.clauses = append(p.clauses, s.enc.rules[gi].clause)
 		}
 		m, err := satSolve(ctx, p, nil)
 		return m == nil, err
@@ -79,7 +79,7 @@ func (s *state) cone(all []int) []int {
 		r := &s.enc.rules[ri]
 		switch r.kind {
 		case ruleInstall, ruleRemove, ruleEssential, ruleKeep:
-			for _, cl := range r.clauses {
+			for _, cl := range [][]int{r.clause} {
 				for _, l := range cl {
 					id := abs(l) - 1
 					if !reached[id] {
@@ -104,7 +104,7 @@ func (s *state) cone(all []int) []int {
 				continue
 			}
 			inCone[ri] = true
-			for _, cl := range s.enc.rules[ri].clauses {
+			for _, cl := range [][]int{s.enc.rules[ri].clause} {
 				for _, l := range cl {
 					if o := abs(l) - 1; !reached[o] {
 						reached[o] = true
@@ -149,7 +149,7 @@ func (s *state) sentences(core []int) []string {
 	ordered := append([]int(nil), first...)
 	seenPkg := map[int]bool{}
 	for _, ri := range first {
-		for _, cl := range s.enc.rules[ri].clauses {
+		for _, cl := range [][]int{s.enc.rules[ri].clause} {
 			for _, l := range cl {
 				seenPkg[abs(l)-1] = true
 			}
@@ -166,7 +166,7 @@ func (s *state) sentences(core []int) []string {
 			used[i] = true
 			progress = true
 			ordered = append(ordered, ri)
-			for _, cl := range r.clauses {
+			for _, cl := range [][]int{r.clause} {
 				for _, l := range cl {
 					seenPkg[abs(l)-1] = true
 				}
@@ -199,9 +199,9 @@ func (s *state) describe(r *rule) string {
 	case ruleRemove:
 		return fmt.Sprintf("you asked to remove %s", nv(u.pkgs[r.pkg]))
 	case ruleEssential:
-		return fmt.Sprintf("%s is Essential and cannot be removed", r.name)
+		return fmt.Sprintf("%s is Essential and cannot be removed", u.pkgs[r.pkg].Name)
 	case ruleKeep:
-		return fmt.Sprintf("%s is installed and an upgrade does not remove packages (a full upgrade may)", r.name)
+		return fmt.Sprintf("%s is installed and an upgrade does not remove packages (a full upgrade may)", u.pkgs[r.pkg].Name)
 	case ruleConflict:
 		verb := "conflicts with"
 		if r.field == "Breaks" {

@@ -50,7 +50,7 @@ func (g *greedy) computeDead() {
 				continue
 			}
 			live := false
-			for _, l := range r.clauses[0][1:] {
+			for _, l := range r.clause[1:] {
 				if !g.dead[l-1] {
 					live = true
 					break

@@ -78,7 +78,8 @@ func prepare(idx Index, req *Request) (*state, error) {
 func (s *state) requestRules() error {
 	u, req := s.u, s.req
 	s.removed = make([]bool, len(u.pkgs))
-	for _, j := range req.Install {
+	for ji := range req.Install {
+		j := req.Install[ji]
 		var ids []int
 		for _, id := range u.byName[j.Name] {
 			if j.Matches(u.pkgs[id]) && !u.installedOnly(id, j) {
@@ -101,13 +102,14 @@ func (s *state) requestRules() error {
 			cl[i] = lit(id)
 		}
 		s.jobs = append(s.jobs, ids)
-		s.enc.rules = append(s.enc.rules, rule{kind: ruleInstall, pkg: ids[0], other: -1, job: j, clauses: [][]int{cl}})
+		s.enc.rules = append(s.enc.rules, rule{kind: ruleInstall, pkg: ids[0], other: -1, job: &req.Install[ji], clause: cl})
 	}
-	for _, j := range req.Remove {
+	for ji := range req.Remove {
+		j := req.Remove[ji]
 		for _, id := range u.byName[j.Name] {
 			if j.Matches(u.pkgs[id]) {
 				s.removed[id] = true
-				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: j, clauses: [][]int{{-lit(id)}}})
+				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: &req.Remove[ji], clause: []int{-lit(id)}})
 			}
 		}
 	}
@@ -130,7 +132,7 @@ func (s *state) requestRules() error {
 		for _, o := range u.byName[p.Name] {
 			cl = append(cl, lit(o))
 		}
-		s.enc.rules = append(s.enc.rules, rule{kind: kind, pkg: id, other: -1, name: p.Name, clauses: [][]int{cl}})
+		s.enc.rules = append(s.enc.rules, rule{kind: kind, pkg: id, other: -1, clause: cl})
 	}
 	return nil
 }
@@ -151,9 +153,9 @@ func (s *state) removedName(name string) bool {
 }
 
 func (s *state) problem() *cnf {
-	p := &cnf{vars: len(s.u.pkgs)}
+	p := &cnf{vars: len(s.u.pkgs), clauses: make([][]int, 0, len(s.enc.rules))}
 	for i := range s.enc.rules {
-		p.clauses = append(p.clauses, s.enc.rules[i].clauses...)
+		p.clauses = append(p.clauses, s.enc.rules[i].clause)
 	}
 	return p
 }
@@ -273,7 +275,7 @@ func (s *state) autoName(id int) bool {
 func (s *state) verify(keep []bool) error {
 	for i := range s.enc.rules {
 		r := &s.enc.rules[i]
-		for _, cl := range r.clauses {
+		for _, cl := range [][]int{r.clause} {
 			ok := false
 			for _, l := range cl {
 				if l > 0 && keep[l-1] || l < 0 && !keep[-l-1] {

@@ -20,21 +20,15 @@ type universe struct {
 	pkgs      []*deb.Package
 	installed []bool
 	auto      []bool
-	byKey     map[string]int   // name\x00version\x00arch -> id
-	byName    map[string][]int // real candidates, newest first
-	providers map[string][]int // candidates providing the name
-	loaded    map[string]bool  // names whose candidates were fetched
-	satCache  map[satKey][]int // satisfiers of a possibility from an arch
-	newest    map[string]int   // name\x00arch -> newest id (apt's candidate)
+	byKey     map[string]int                  // name\x00version\x00arch -> id
+	byName    map[string][]int                // real candidates, newest first
+	providers map[string][]int                // candidates providing the name
+	loaded    map[string]bool                 // names whose candidates were fetched
+	satCache  map[*relation.Possibility][]int // satisfiers of a possibility
+	negCache  map[*relation.Possibility][]int // what a Conflicts/Breaks possibility hits
+	relCache  map[*relation.Possibility][]int // satisfiers of a relation, by its first possibility
+	newest    map[string]int                  // name\x00arch -> newest id (apt's candidate)
 	recommend bool
-}
-
-// satKey caches satisfier lists: the same possibility text means the same
-// providers for every depender of the same (effective) architecture.
-type satKey struct {
-	arch     string
-	pos      string
-	conflict bool
 }
 
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
@@ -46,7 +40,9 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		byName:    make(map[string][]int),
 		providers: make(map[string][]int),
 		loaded:    make(map[string]bool),
-		satCache:  make(map[satKey][]int),
+		satCache:  make(map[*relation.Possibility][]int),
+		negCache:  make(map[*relation.Possibility][]int),
+		relCache:  make(map[*relation.Possibility][]int),
 		recommend: recommends,
 	}
 	for _, a := range foreign {
@@ -228,9 +224,18 @@ func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Pa
 // name with a matching version, then providers. A Provides without a
 // version never satisfies a versioned possibility; "Provides: foo (= 1.0)"
 // does when 1.0 fits.
+//
+// The cache is keyed by the possibility's address: it lives in its
+// package's decoded fields, so one address always means one depender (one
+// architecture), and the lookup costs no string building. Callers must
+// pass possibilities of packages in the universe only after the closure
+// is complete.
 func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict bool) []int {
-	k := satKey{from, pos.String(), conflict}
-	if s, ok := u.satCache[k]; ok {
+	cache := u.satCache
+	if conflict {
+		cache = u.negCache
+	}
+	if s, ok := cache[pos]; ok {
 		return s
 	}
 	var out []int
@@ -250,7 +255,7 @@ func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict b
 		}
 		out = append(out, id)
 	}
-	u.satCache[k] = out
+	cache[pos] = out
 	return out
 }
 
@@ -290,6 +295,9 @@ func (u *universe) relSatisfiers(id int, rel relation.Relation) []int {
 	if len(rel) == 1 {
 		return u.satisfiers(from, &rel[0], false)
 	}
+	if s, ok := u.relCache[&rel[0]]; ok {
+		return s
+	}
 	var out []int
 	for i := range rel {
 		for _, s := range u.satisfiers(from, &rel[i], false) {
@@ -298,6 +306,7 @@ func (u *universe) relSatisfiers(id int, rel relation.Relation) []int {
 			}
 		}
 	}
+	u.relCache[&rel[0]] = out
 	return out
 }
 

@@ -1,0 +1,47 @@
+package resolver
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the process's user+system CPU time; on a shared, loaded host
+// it is a steadier measure than wall time, so benchmarks report both.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSolve measures the solver alone on the fixture (the index is
+// loaded once, outside the timer): closure, encoding, preferred walk, SAT,
+// trim and verification, for each anchor request with and without
+// Recommends. cpu-ms/op counts every thread of the process (GC included).
+func BenchmarkSolve(b *testing.B) {
+	pkgs := loadBookworm(b)
+	idx := NewMemIndex(pkgs)
+	for _, fr := range fixtureRequests() {
+		for _, rec := range []bool{true, false} {
+			label := fr.name + "/norec"
+			if rec {
+				label = fr.name + "/rec"
+			}
+			req := Request{Install: jobs(b, fr.pkgs...), Recommends: rec, Architecture: "amd64"}
+			b.Run(label, func(b *testing.B) {
+				c0 := cpuTime(b)
+				n := 0
+				for b.Loop() {
+					if _, err := Solve(context.Background(), idx, req); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				b.ReportMetric(float64(cpuTime(b)-c0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
+			})
+		}
+	}
+}
