@@ -58,10 +58,10 @@ func (f *failingStorage) Remove(name string) error {
 // and that publishing again afterwards completes it.
 func TestCrashAtEveryStep(t *testing.T) {
 	in := t.TempDir()
-	a := dpkgDeb(t, in, debSpec{name: "pkg-a", version: "1", arch: "amd64", content: "a"})
-	b1 := dpkgDeb(t, in, debSpec{name: "pkg-b", version: "1", arch: "amd64", content: "b1"})
-	b2 := dpkgDeb(t, in, debSpec{name: "pkg-b", version: "2", arch: "amd64", content: "b2"})
-	c := dpkgDeb(t, in, debSpec{name: "pkg-c", version: "1", arch: "all", content: "c"})
+	a := buildDeb(t, in, debSpec{name: "pkg-a", version: "1", arch: "amd64", content: "a"})
+	b1 := buildDeb(t, in, debSpec{name: "pkg-b", version: "1", arch: "amd64", content: "b1"})
+	b2 := buildDeb(t, in, debSpec{name: "pkg-b", version: "2", arch: "amd64", content: "b2"})
+	c := buildDeb(t, in, debSpec{name: "pkg-c", version: "1", arch: "all", content: "c"})
 	k := testKey(t)
 	sets := [][]string{{a, b1}, {a, b2}, {b2, c}, {c}}
 	opts := func(i int) Options {

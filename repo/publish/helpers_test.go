@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,8 +19,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/control"
-	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/repo/key"
 )
 
@@ -74,22 +73,21 @@ func writeKeyring(t testing.TB, k *key.Key, dir string) string {
 	return p
 }
 
-// debSpec describes a tiny package for dpkgDeb.
+// debSpec describes a tiny package for buildDeb.
 type debSpec struct {
 	name, version, arch string
 	extra               string // more control lines
 	content             string // the content of /usr/share/doc/NAME/README
 }
 
-// dpkgDeb builds a .deb with the host's dpkg-deb.
-func dpkgDeb(t testing.TB, dir string, s debSpec) string {
+// buildDeb builds a .deb with grey's builder (deb/archive), reproducibly.
+func buildDeb(t testing.TB, dir string, s debSpec) string {
 	t.Helper()
-	bin := testfixture.Tool(t, "dpkg-deb", "dpkg")
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "DEBIAN"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <test@example.org>\nInstalled-Size: 1\n%sSection: misc\nPriority: optional\nDescription: test package %s\n a package made by the publish tests.\n",
+	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <test@example.org>\n%sSection: misc\nPriority: optional\nDescription: test package %s\n a package made by the publish tests.\n",
 		s.name, s.version, s.arch, s.extra, s.name)
 	if err := os.WriteFile(filepath.Join(root, "DEBIAN", "control"), []byte(ctl), 0o644); err != nil {
 		t.Fatal(err)
@@ -101,11 +99,17 @@ func dpkgDeb(t testing.TB, dir string, s debSpec) string {
 	if err := os.WriteFile(filepath.Join(doc, "README"), []byte(s.content+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, s.name+"_"+s.version+"_"+s.arch+".deb")
-	cmd := exec.Command(bin, "--root-owner-group", "-Zgzip", "--build", root, out)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=1790000000")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("dpkg-deb --build: %v\n%s", err, b)
+	var buf bytes.Buffer
+	res, err := archive.Build(context.Background(), root, &buf, archive.BuildOptions{
+		SourceDateEpoch: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),
+		TempDir:         t.TempDir(),
+	})
+	if err != nil {
+		t.Fatalf("build %s: %v", s.name, err)
+	}
+	out := filepath.Join(dir, res.FileName())
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

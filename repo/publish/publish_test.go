@@ -52,10 +52,10 @@ func fixtureDebs(t testing.TB) []string {
 // with fields outside dpkg's list (sorted after the known ones).
 func testDebs(t testing.TB, dir string) []string {
 	return []string{
-		dpkgDeb(t, dir, debSpec{name: "greet-lib", version: "1.0-1", arch: "amd64", content: "lib"}),
-		dpkgDeb(t, dir, debSpec{name: "greet", version: "2:1.2-3", arch: "amd64",
+		buildDeb(t, dir, debSpec{name: "greet-lib", version: "1.0-1", arch: "amd64", content: "lib"}),
+		buildDeb(t, dir, debSpec{name: "greet", version: "2:1.2-3", arch: "amd64",
 			extra: "Source: greet-src (1.2-3)\nDepends: greet-lib (>= 1.0), greet-data\nX-Custom: yes\nOriginal-Maintainer: Someone <s@example.org>\n", content: "greet"}),
-		dpkgDeb(t, dir, debSpec{name: "greet-data", version: "1.0", arch: "all", extra: "Multi-Arch: foreign\n", content: "data"}),
+		buildDeb(t, dir, debSpec{name: "greet-data", version: "1.0", arch: "all", extra: "Multi-Arch: foreign\n", content: "data"}),
 	}
 }
 
@@ -268,10 +268,10 @@ func readTree(t testing.TB, root string) map[string][]byte {
 
 func TestRepublishKeepsHistory(t *testing.T) {
 	in := t.TempDir()
-	a := dpkgDeb(t, in, debSpec{name: "pkg-a", version: "1", arch: "amd64", content: "a"})
-	b1 := dpkgDeb(t, in, debSpec{name: "pkg-b", version: "1", arch: "amd64", content: "b1"})
-	b2 := dpkgDeb(t, in, debSpec{name: "pkg-b", version: "2", arch: "amd64", content: "b2"})
-	c := dpkgDeb(t, in, debSpec{name: "pkg-c", version: "1", arch: "all", content: "c"})
+	a := buildDeb(t, in, debSpec{name: "pkg-a", version: "1", arch: "amd64", content: "a"})
+	b1 := buildDeb(t, in, debSpec{name: "pkg-b", version: "1", arch: "amd64", content: "b1"})
+	b2 := buildDeb(t, in, debSpec{name: "pkg-b", version: "2", arch: "amd64", content: "b2"})
+	c := buildDeb(t, in, debSpec{name: "pkg-c", version: "1", arch: "all", content: "c"})
 	out := t.TempDir()
 	k := testKey(t)
 	gens := [][]string{{a, b1}, {a, b2, c}, {a, c}, {c}, {c}}
