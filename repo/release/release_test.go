@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,7 +179,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("accepted bad entry %+v", f)
 			}
 			if got, ok := r.Lookup(f.Path); !ok || got != f {
-				t.Fatal(fmt.Sprintf("lookup of %s failed", f.Path))
+				t.Fatalf("lookup of %s failed", f.Path)
 			}
 		}
 	})
