@@ -361,8 +361,14 @@ func TestBar(t *testing.T) {
 	var out bytes.Buffer
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	b := NewBar(&out, func() time.Time { return now })
+	b.Finish("http://x/by-hash/SHA256/abc", &NotFoundError{})
+	if out.Len() != 0 {
+		t.Fatalf("a download that never started drew %q", out.String())
+	}
 	b.Start("http://x/Packages.xz", 2<<20, 0)
 	b.Add("http://x/Packages.xz", 1<<20)
+	b.Start("http://x/Packages.xz", 2<<20, 1<<19) // a retry resuming at 512 KiB
+	b.Add("http://x/Packages.xz", 1<<19)
 	now = now.Add(time.Second)
 	b.Add("http://x/Packages.xz", 1<<20)
 	b.Finish("http://x/Packages.xz", nil)

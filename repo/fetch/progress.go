@@ -10,48 +10,53 @@ import (
 )
 
 // Bar is a Progress that draws one self-overwriting line on a terminal:
-// the bytes received across all running downloads against their announced
-// total. Callers use it only when the output is a terminal.
+// the bytes received across all downloads against their announced total.
+// Callers use it only when the output is a terminal.
 type Bar struct {
 	mu      sync.Mutex
 	w       io.Writer
 	now     func() time.Time
 	last    time.Time
-	total   int64
-	done    int64
+	files   map[string]*barFile
 	current string
 	drawn   bool
 }
 
+type barFile struct{ size, done int64 }
+
 // NewBar returns a Bar writing to w; now is the clock used to redraw at most
 // ten times a second.
 func NewBar(w io.Writer, now func() time.Time) *Bar {
-	return &Bar{w: w, now: now}
+	return &Bar{w: w, now: now, files: map[string]*barFile{}}
 }
 
-// Start implements Progress.
+// Start implements Progress. A download started again (a retry) replaces
+// its earlier attempt in the totals.
 func (b *Bar) Start(name string, size, offset int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.total += size
-	b.done += offset
+	b.files[name] = &barFile{size: size, done: offset}
 	b.current = path.Base(name)
 	b.draw(true)
 }
 
 // Add implements Progress.
-func (b *Bar) Add(_ string, n int64) {
+func (b *Bar) Add(name string, n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.done += n
+	if f := b.files[name]; f != nil {
+		f.done += n
+	}
 	b.draw(false)
 }
 
 // Finish implements Progress.
-func (b *Bar) Finish(string, error) {
+func (b *Bar) Finish(name string, _ error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.draw(true)
+	if b.files[name] != nil { // attempts that never started draw nothing
+		b.draw(true)
+	}
 }
 
 // Clear erases the bar's line, so that ordinary output can follow.
@@ -70,10 +75,15 @@ func (b *Bar) draw(force bool) {
 		return
 	}
 	b.last = now
+	var total, done int64
+	for _, f := range b.files {
+		total += f.size
+		done += f.done
+	}
 	const width = 30
 	frac := 0.0
-	if b.total > 0 {
-		frac = min(float64(b.done)/float64(b.total), 1)
+	if total > 0 {
+		frac = min(float64(done)/float64(total), 1)
 	}
 	filled := int(frac * width)
 	name := b.current
@@ -81,7 +91,7 @@ func (b *Bar) draw(force bool) {
 		name = name[:24]
 	}
 	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%% %s/%s %-24s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		frac*100, humanBytes(b.done), humanBytes(b.total), name)
+		frac*100, humanBytes(done), humanBytes(total), name)
 	b.drawn = true
 }
 
