@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync/atomic"
 	"testing"
 )
 
@@ -32,7 +33,10 @@ func FuzzView(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			x := &Index{files: []*indexFile{{m: &mapped{view: v}, origin: "o", path: filepath.Join(t.TempDir(), "x")}}, n: v.n}
+			x := &Index{files: []*indexFile{{
+				m: &mapped{view: v}, origin: "o", path: filepath.Join(t.TempDir(), "x"),
+				memo: make([]atomic.Pointer[memoChunk], (v.n+memoChunkSize-1)/memoChunkSize),
+			}}, n: v.n}
 			for name := range x.Names() {
 				x.Packages(name)
 				x.Versions(name)

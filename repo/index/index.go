@@ -31,15 +31,23 @@ type indexFile struct {
 	m      *mapped
 	origin string
 	path   string
-	// memo holds the decoded packages, allocated on the first decode so
-	// that Load allocates nothing per package.
-	memoOnce sync.Once
-	memo     []atomicPackage
+	// memo holds the decoded packages in chunks allocated on first use,
+	// so that a command that decodes a few packages allocates little.
+	memo []atomic.Pointer[memoChunk]
 }
 
+const memoChunkSize = 256
+
+type memoChunk [memoChunkSize]atomicPackage
+
 func (f *indexFile) slot(i uint32) *atomicPackage {
-	f.memoOnce.Do(func() { f.memo = make([]atomicPackage, f.m.n) })
-	return &f.memo[i]
+	c := &f.memo[i/memoChunkSize]
+	chunk := c.Load()
+	if chunk == nil {
+		c.CompareAndSwap(nil, new(memoChunk))
+		chunk = c.Load()
+	}
+	return &chunk[i%memoChunkSize]
 }
 
 // Ref designates one package of an Index.
@@ -113,7 +121,10 @@ func Load(ctx context.Context, cacheDir string, inputs []Input) (*Index, *LoadRe
 			}
 			maps[i] = m
 		}
-		x.files = append(x.files, &indexFile{m: maps[i], origin: in.Origin, path: path})
+		x.files = append(x.files, &indexFile{
+			m: maps[i], origin: in.Origin, path: path,
+			memo: make([]atomic.Pointer[memoChunk], (maps[i].n+memoChunkSize-1)/memoChunkSize),
+		})
 		x.n += maps[i].n
 	}
 	return x, res, nil
