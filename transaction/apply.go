@@ -15,8 +15,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/greypm/grey/deb"
-	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/pkgdb"
 )
@@ -63,7 +61,12 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	if err := t.load(plan); err != nil {
 		return nil, err
 	}
+	t.st.installed = t.installed
 	if err := t.stageAll(ctx); err != nil {
+		t.st.unstage()
+		return nil, err
+	}
+	if err := t.checkInstalls(); err != nil {
 		t.st.unstage()
 		return nil, err
 	}
@@ -110,42 +113,20 @@ func (t *txn) load(plan Plan) error {
 	if err != nil {
 		return err
 	}
-	names := map[string]bool{}
+	// The packages' control parts are read by the staging workers, in
+	// parallel and in the same pass as their data; checkInstalls then
+	// checks them against each other.
 	for _, it := range plan.Install {
-		f, err := os.Open(it.Path)
-		if err != nil {
-			return fmt.Errorf("open package: %w", err)
-		}
-		if err := checkFile(f, it); err != nil {
-			f.Close()
-			return err
-		}
-		ctl, err := archive.ReadControl(f, it.Path)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		pkg, err := deb.FromStanza(ctl.Fields)
-		if err != nil {
-			return fmt.Errorf("%s: control: %w", it.Path, err)
-		}
-		if names[pkg.Name] {
-			return fmt.Errorf("%s: package %s is in the plan twice", it.Path, pkg.Name)
-		}
-		names[pkg.Name] = true
-		w := &work{item: it, ctl: ctl, pkg: pkg, old: t.installed[pkg.Name]}
-		t.works = append(t.works, w)
-		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
-			t.readOldScripts(w.old)
-		}
+		t.works = append(t.works, &work{item: it})
 	}
+	names := map[string]bool{}
 	for _, r := range plan.Remove {
+		if names[r.Name] {
+			return fmt.Errorf("remove %s: named twice", r.Name)
+		}
 		rec := t.installed[r.Name]
 		if rec == nil {
 			return fmt.Errorf("remove %s: %w", r.Name, ErrNotInstalled)
-		}
-		if names[r.Name] {
-			return fmt.Errorf("package %s is both installed and removed by the plan", r.Name)
 		}
 		if rec.Status == pkgdb.StatusConfigFiles && !r.Purge {
 			return fmt.Errorf("remove %s: only its config files are left (purge removes them): %w", r.Name, ErrNotInstalled)
@@ -156,6 +137,25 @@ func (t *txn) load(plan Plan) error {
 		names[r.Name] = true
 		t.removes = append(t.removes, &removal{rec: rec, purge: r.Purge})
 		t.readOldScripts(rec)
+	}
+	return nil
+}
+
+// checkInstalls checks the staged packages against each other and the
+// removals, and reads the scripts of the versions they replace.
+func (t *txn) checkInstalls() error {
+	names := map[string]bool{}
+	for _, r := range t.removes {
+		names[r.rec.Name] = true
+	}
+	for _, w := range t.works {
+		if names[w.name()] {
+			return fmt.Errorf("%s: package %s is in the plan twice (or installed and removed)", w.item.Path, w.name())
+		}
+		names[w.name()] = true
+		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+			t.readOldScripts(w.old)
+		}
 	}
 	return nil
 }

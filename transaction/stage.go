@@ -68,12 +68,34 @@ func (w *work) name() string { return w.pkg.Name }
 
 // stager holds what staging workers share.
 type stager struct {
-	root string
-	opts *Options
+	root      string
+	opts      *Options
+	installed map[string]*pkgdb.Package // read-only while staging
 
 	mu      sync.Mutex
 	created []string // directories created by staging, in creation order
 	tmps    []string // staged files, for cleanup
+	// dirs caches directories known to exist: relative path -> host path.
+	// Only this process changes the root while it holds the lock, so an
+	// entry stays true for the transaction and saves the per-component
+	// lstat walk of resolving every file's parent again.
+	dirs map[string]string
+}
+
+func (s *stager) cachedDir(rel string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.dirs[rel]
+	return p, ok
+}
+
+func (s *stager) cacheDir(rel, host string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirs == nil {
+		s.dirs = map[string]string{}
+	}
+	s.dirs[rel] = host
 }
 
 func (s *stager) noteCreated(dir string) {
@@ -111,6 +133,9 @@ func (s *stager) unstage() {
 // that the entry itself is replaced rather than followed.
 func (s *stager) resolve(rel string) (string, error) {
 	dir, base := path.Split(rel)
+	if p, ok := s.cachedDir(path.Clean(dir)); ok && base != "" {
+		return filepath.Join(p, base), nil
+	}
 	parent, err := securejoin.SecureJoin(s.root, dir)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s in %s: %w", rel, s.root, err)
@@ -128,6 +153,9 @@ func (s *stager) mkdirs(rel string, mode fs.FileMode) error {
 	if rel == "" || rel == "." {
 		return nil
 	}
+	if _, ok := s.cachedDir(rel); ok {
+		return nil
+	}
 	p, err := securejoin.SecureJoin(s.root, rel)
 	if err != nil {
 		return fmt.Errorf("resolve %s: %w", rel, err)
@@ -137,6 +165,7 @@ func (s *stager) mkdirs(rel string, mode fs.FileMode) error {
 		if !fi.IsDir() {
 			return fmt.Errorf("/%s exists and is not a directory", rel)
 		}
+		s.cacheDir(rel, p)
 		return nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -156,6 +185,7 @@ func (s *stager) mkdirs(rel string, mode fs.FileMode) error {
 		return fmt.Errorf("mkdir /%s: %w", rel, err)
 	}
 	s.noteCreated(p)
+	s.cacheDir(rel, p)
 	if err := os.Chmod(p, unixMode(mode)); err != nil {
 		return fmt.Errorf("chmod /%s: %w", rel, err)
 	}
@@ -198,7 +228,17 @@ func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
 		return fmt.Errorf("open %s: %w", w.item.Path, err)
 	}
 	defer f.Close()
+	if err := checkFile(f, w.item); err != nil {
+		return err
+	}
 	r := archive.NewReader(f, archive.ReadOptions{Name: w.item.Path})
+	if w.ctl, err = r.Control(); err != nil {
+		return err
+	}
+	if w.pkg, err = deb.FromStanza(w.ctl.Fields); err != nil {
+		return fmt.Errorf("%s: control: %w", w.item.Path, err)
+	}
+	w.old = s.installed[w.pkg.Name]
 	dr, err := r.Data()
 	if err != nil {
 		return err
@@ -409,8 +449,8 @@ func (s *stager) decideConffile(w *work, st *staged) error {
 // the caller, which is what an unprivileged root (a test, an image build)
 // can hold.
 func (s *stager) chown(p string, uid, gid int, link bool) {
-	if os.Geteuid() != 0 {
-		return
+	if os.Geteuid() != 0 || (uid == 0 && gid == os.Getegid()) {
+		return // not allowed, or already right: a new file is ours
 	}
 	if link {
 		_ = os.Lchown(p, uid, gid)
