@@ -14,73 +14,176 @@ import (
 // (see aptOrder). The SAT solve is then steered towards this assignment;
 // when it is consistent (the usual case) the solver reproduces it without
 // a single conflict.
+//
+// The walk runs before the encoding, on a universe closed under hard
+// relations only: Recommends are soft and never become clauses, so the
+// candidates of a Recommends are loaded (with their hard closure) only
+// when the walk reaches it. Conflicts are checked against the chosen set
+// directly, through indexes kept as packages are chosen.
 type greedy struct {
 	s      *state
 	u      *universe
 	chosen []bool
 	order  []int
-	// dead marks candidates that can never be installed: a hard relation
-	// without any live satisfier, or a remove job.
-	dead []bool
+	// dead: 0 unknown, 1 installable as far as relations go, 2 a hard
+	// relation has no live satisfier (or a remove job), 3 being computed.
+	dead []int8
 	// rejected marks candidates the walk took back (their relations could
 	// not be met); they are not chosen again, so the walk ends.
 	rejected []bool
 	// protected marks the request's packages: nothing the walk takes
 	// later may displace them.
 	protected []bool
+	// byName and byProv index the chosen set by name and provided name;
+	// neg indexes the chosen set's Conflicts and Breaks by target name.
+	byName, byProv map[string][]int
+	neg            map[string][]negEntry
+}
+
+// negEntry is a chosen package's Conflicts or Breaks possibility.
+type negEntry struct {
+	id  int
+	pos *relation.Possibility
 }
 
 func newGreedy(s *state) *greedy {
-	n := len(s.u.pkgs)
-	g := &greedy{s: s, u: s.u, chosen: make([]bool, n), dead: make([]bool, n), rejected: make([]bool, n), protected: make([]bool, n)}
-	g.computeDead()
+	g := &greedy{s: s, u: s.u, byName: map[string][]int{}, byProv: map[string][]int{}, neg: map[string][]negEntry{}}
+	g.grow()
 	return g
 }
 
-// computeDead finds candidates whose hard relations cannot be satisfied
-// at all, to a fixpoint; apt would fail to MarkInstall them and try the
-// next alternative, and so does the greedy walk.
-func (g *greedy) computeDead() {
-	copy(g.dead, g.s.removed)
-	for changed := true; changed; {
-		changed = false
-		for i := range g.s.enc.rules {
-			r := &g.s.enc.rules[i]
-			if r.kind != ruleDepends || g.dead[r.pkg] {
-				continue
-			}
+// grow sizes the per-candidate slices after the universe grew.
+func (g *greedy) grow() {
+	n := len(g.u.pkgs)
+	for len(g.chosen) < n {
+		g.chosen = append(g.chosen, false)
+		g.dead = append(g.dead, 0)
+		g.rejected = append(g.rejected, false)
+		g.protected = append(g.protected, false)
+	}
+}
+
+// isDead reports whether a candidate can never be installed: it is
+// removed by the request, or one of its hard relations has no live
+// satisfier. apt would fail to MarkInstall it and try the next
+// alternative, and so does the walk. Cycles count as live.
+func (g *greedy) isDead(id int) bool {
+	switch g.dead[id] {
+	case 1, 3:
+		return false
+	case 2:
+		return true
+	}
+	if g.s.isRemoved(id) {
+		g.dead[id] = 2
+		return true
+	}
+	g.dead[id] = 3
+	p := g.u.pkgs[id]
+	for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
+		for _, rel := range d {
 			live := false
-			for _, l := range r.clause[1:] {
-				if !g.dead[l-1] {
+			for _, sid := range g.u.relSatisfiers(id, rel) {
+				if sid == id || !g.isDead(sid) {
 					live = true
 					break
 				}
 			}
 			if !live {
-				g.dead[r.pkg] = true
-				changed = true
+				g.dead[id] = 2
+				return true
 			}
 		}
 	}
+	g.dead[id] = 1
+	return false
+}
+
+// hits reports whether possibility pos of a Conflicts or Breaks of
+// package from hits candidate q (a package never hits its own name).
+func (g *greedy) hits(from *deb.Package, pos *relation.Possibility, q int) bool {
+	u := g.u
+	qp := u.pkgs[q]
+	if qp.Name == from.Name || !u.archMatches(u.effArch(from), pos, qp, true) {
+		return false
+	}
+	if qp.Name == pos.Name && pos.Satisfies(qp.Version) {
+		return true
+	}
+	return providesMatch(qp, pos)
+}
+
+// ownHits lists the chosen packages that id's own Conflicts and Breaks hit.
+func (g *greedy) ownHits(id int, out []int) []int {
+	p := g.u.pkgs[id]
+	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+		for _, rel := range d {
+			for i := range rel {
+				pos := &rel[i]
+				for _, list := range [2][]int{g.byName[pos.Name], g.byProv[pos.Name]} {
+					for _, q := range list {
+						if g.hits(p, pos, q) && !containsInt(out, q) {
+							out = append(out, q)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// hitBy lists the chosen packages whose Conflicts or Breaks hit id, and
+// reports whether a chosen other version of id's name excludes it.
+func (g *greedy) hitBy(id int, out []int) ([]int, bool) {
+	u := g.u
+	p := u.pkgs[id]
+	for _, o := range g.byName[p.Name] {
+		if o != id && !u.coinstallable(o, id) {
+			return out, true
+		}
+	}
+	check := func(name string) {
+		for _, e := range g.neg[name] {
+			if e.id != id && g.hits(u.pkgs[e.id], e.pos, id) && !containsInt(out, e.id) {
+				out = append(out, e.id)
+			}
+		}
+	}
+	check(p.Name)
+	for _, rel := range p.Provides {
+		for i := range rel {
+			check(rel[i].Name)
+		}
+	}
+	return out, false
 }
 
 // canInstall reports whether the walk may take id now. As apt's
 // MarkInstall does, a candidate whose own Conflicts or Breaks hit packages
 // the walk chose earlier may still be taken (mark then drops those), unless
-// one of them was requested; a chosen package whose relations hit the
-// candidate, or another chosen version of its name, blocks it.
+// one of them was requested. A chosen package that hits the candidate
+// without being hit back blocks it, as does a chosen other version of its
+// name.
 func (g *greedy) canInstall(id int) bool {
-	if g.dead[id] || g.rejected[id] {
+	if g.rejected[id] || g.isDead(id) {
 		return false
 	}
 	if g.chosen[id] {
 		return true
 	}
-	for _, c := range g.s.enc.conflicts[id] {
-		if !g.chosen[c] {
-			continue
+	by, sameName := g.hitBy(id, nil)
+	if sameName {
+		return false
+	}
+	own := g.ownHits(id, nil)
+	for _, q := range own {
+		if g.protected[q] {
+			return false
 		}
-		if g.protected[c] || !containsInt(g.s.enc.hits[id], c) {
+	}
+	for _, q := range by {
+		if !containsInt(own, q) {
 			return false
 		}
 	}
@@ -88,16 +191,57 @@ func (g *greedy) canInstall(id int) bool {
 }
 
 func (g *greedy) choose(id int) {
+	p := g.u.pkgs[id]
 	g.chosen[id] = true
 	g.order = append(g.order, id)
+	g.byName[p.Name] = append(g.byName[p.Name], id)
+	for _, rel := range p.Provides {
+		for i := range rel {
+			if !containsInt(g.byProv[rel[i].Name], id) {
+				g.byProv[rel[i].Name] = append(g.byProv[rel[i].Name], id)
+			}
+		}
+	}
+	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+		for _, rel := range d {
+			for i := range rel {
+				g.neg[rel[i].Name] = append(g.neg[rel[i].Name], negEntry{id, &rel[i]})
+			}
+		}
+	}
+}
+
+func removeInt(s []int, x int) []int {
+	out := s[:0]
+	for _, v := range s {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (g *greedy) unchoose(id int) {
+	p := g.u.pkgs[id]
 	g.chosen[id] = false
-	for i, o := range g.order {
-		if o == id {
-			g.order = append(g.order[:i], g.order[i+1:]...)
-			break
+	g.order = removeInt(g.order, id)
+	g.byName[p.Name] = removeInt(g.byName[p.Name], id)
+	for _, rel := range p.Provides {
+		for i := range rel {
+			g.byProv[rel[i].Name] = removeInt(g.byProv[rel[i].Name], id)
+		}
+	}
+	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+		for _, rel := range d {
+			for i := range rel {
+				es := g.neg[rel[i].Name][:0]
+				for _, e := range g.neg[rel[i].Name] {
+					if e.id != id {
+						es = append(es, e)
+					}
+				}
+				g.neg[rel[i].Name] = es
+			}
 		}
 	}
 }
@@ -107,13 +251,13 @@ func (g *greedy) run() {
 	// Installed packages first: kept at their version, or the newest
 	// candidate when the request upgrades them.
 	for id := range u.pkgs {
-		if !u.installed[id] || s.removed[id] {
+		if !u.installed[id] || s.isRemoved(id) {
 			continue
 		}
 		p := u.pkgs[id]
 		target := id
 		if s.upgrade[p.Name] {
-			if n, ok := u.newest[p.Name+"\x00"+p.Architecture]; ok && !g.dead[n] && !s.removed[n] {
+			if n, ok := u.newest[p.Name+"\x00"+p.Architecture]; ok && !g.isDead(n) {
 				target = n
 			}
 		}
@@ -138,7 +282,7 @@ func (g *greedy) run() {
 			continue
 		}
 		for _, id := range ids {
-			if !g.dead[id] {
+			if !g.isDead(id) {
 				pick = id
 				break
 			}
@@ -146,8 +290,15 @@ func (g *greedy) run() {
 		if pick < 0 {
 			pick = ids[0]
 		}
-		// The request wins over what is installed: drop what it conflicts with.
-		for _, c := range s.enc.conflicts[pick] {
+		// The request wins over what is installed: drop what it
+		// conflicts with, and what conflicts with it.
+		drop := g.ownHits(pick, nil)
+		for _, c := range append([]int(nil), g.order...) {
+			if !g.protected[c] && c != pick && g.conflictsWith(c, pick) {
+				drop = append(drop, c)
+			}
+		}
+		for _, c := range drop {
 			if g.chosen[c] && !g.protected[c] {
 				g.unchoose(c)
 			}
@@ -206,7 +357,7 @@ func (g *greedy) mark(id int) bool {
 	if g.chosen[id] {
 		return true
 	}
-	for _, c := range g.s.enc.hits[id] {
+	for _, c := range g.ownHits(id, nil) {
 		if g.chosen[c] && !g.protected[c] {
 			g.unchoose(c)
 		}
@@ -229,6 +380,9 @@ func (g *greedy) deps(id int) bool {
 		for _, rel := range f.rels {
 			if !g.chosen[id] {
 				return false
+			}
+			if !f.hard {
+				g.load(rel)
 			}
 			if g.satisfied(id, rel) {
 				continue
@@ -366,3 +520,40 @@ func (g *greedy) cost() *cost {
 }
 
 func cmpVersion(a, b *deb.Package) int { return version.Compare(a.Version, b.Version) }
+
+// conflictsWith reports whether chosen package a and candidate b exclude
+// each other: one's Conflicts or Breaks hit the other, or they are two
+// versions of one name.
+func (g *greedy) conflictsWith(a, b int) bool {
+	u := g.u
+	pa, pb := u.pkgs[a], u.pkgs[b]
+	if pa.Name == pb.Name {
+		return !u.coinstallable(a, b)
+	}
+	for _, x := range [2][2]int{{a, b}, {b, a}} {
+		p := u.pkgs[x[0]]
+		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				for i := range rel {
+					if g.hits(p, &rel[i], x[1]) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// load brings the candidates of a soft relation into the universe, with
+// their hard closure, when the walk first needs them.
+func (g *greedy) load(rel relation.Relation) {
+	var work []int
+	for i := range rel {
+		work = g.u.load(rel[i].Name, work)
+	}
+	if len(work) > 0 {
+		g.u.close(work)
+		g.grow()
+	}
+}

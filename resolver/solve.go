@@ -66,16 +66,19 @@ func prepare(idx Index, req *Request) (*state, error) {
 		work = u.load(j.Name, work)
 	}
 	u.close(work)
-	s.enc = encode(u, req)
-	if err := s.requestRules(); err != nil {
+	if err := s.selectJobs(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// requestRules adds the request's own rules: install and remove jobs,
-// Essential packages, and the no-removal rule of a plain upgrade.
-func (s *state) requestRules() error {
+// isRemoved reports whether a remove job forbids candidate id.
+func (s *state) isRemoved(id int) bool { return id < len(s.removed) && s.removed[id] }
+
+// selectJobs finds the candidates of every install and remove job. Their
+// names are loaded before, so later growth of the universe (the walk's
+// Recommends) cannot add candidates to them.
+func (s *state) selectJobs() error {
 	u, req := s.u, s.req
 	s.removed = make([]bool, len(u.pkgs))
 	for ji := range req.Install {
@@ -97,18 +100,35 @@ func (s *state) requestRules() error {
 		if len(ids) == 0 {
 			return &Unsatisfiable{Explanation: []string{noCandidate(u, j)}}
 		}
-		cl := make([]int, len(ids))
-		for i, id := range ids {
-			cl[i] = lit(id)
-		}
 		s.jobs = append(s.jobs, ids)
-		s.enc.rules = append(s.enc.rules, rule{kind: ruleInstall, pkg: ids[0], other: -1, job: &req.Install[ji], clause: cl})
 	}
 	for ji := range req.Remove {
 		j := req.Remove[ji]
 		for _, id := range u.byName[j.Name] {
 			if j.Matches(u.pkgs[id]) {
 				s.removed[id] = true
+			}
+		}
+	}
+	return nil
+}
+
+// requestRules adds the request's own rules to the encoding: install and
+// remove jobs, Essential packages, and the no-removal rule of a plain
+// upgrade.
+func (s *state) requestRules() {
+	u, req := s.u, s.req
+	for ji, ids := range s.jobs {
+		cl := make([]int, len(ids))
+		for i, id := range ids {
+			cl[i] = lit(id)
+		}
+		s.enc.rules = append(s.enc.rules, rule{kind: ruleInstall, pkg: ids[0], other: -1, job: &req.Install[ji], clause: cl})
+	}
+	for ji := range req.Remove {
+		j := req.Remove[ji]
+		for _, id := range u.byName[j.Name] {
+			if j.Matches(u.pkgs[id]) {
 				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: &req.Remove[ji], clause: []int{-lit(id)}})
 			}
 		}
@@ -134,7 +154,6 @@ func (s *state) requestRules() error {
 		}
 		s.enc.rules = append(s.enc.rules, rule{kind: kind, pkg: id, other: -1, clause: cl})
 	}
-	return nil
 }
 
 // installedOnly reports a candidate known only from the installed set
@@ -163,6 +182,8 @@ func (s *state) problem() *cnf {
 func (s *state) run(ctx context.Context) (*Plan, error) {
 	g := newGreedy(s)
 	g.run()
+	s.enc = encode(s.u, s.req)
+	s.requestRules()
 	model, err := satSolve(ctx, s.problem(), g.cost())
 	if err != nil {
 		return nil, err

@@ -28,6 +28,7 @@ type universe struct {
 	negCache  map[*relation.Possibility][]int // what a Conflicts/Breaks possibility hits
 	relCache  map[*relation.Possibility][]int // satisfiers of a relation, by its first possibility
 	newest    map[string]int                  // name\x00arch -> newest id (apt's candidate)
+	dirty     map[string]bool                 // names whose lists finish must sort
 	recommend bool
 }
 
@@ -40,6 +41,8 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		byName:    make(map[string][]int),
 		providers: make(map[string][]int),
 		loaded:    make(map[string]bool),
+		newest:    make(map[string]int),
+		dirty:     make(map[string]bool),
 		satCache:  make(map[*relation.Possibility][]int),
 		negCache:  make(map[*relation.Possibility][]int),
 		relCache:  make(map[*relation.Possibility][]int),
@@ -75,12 +78,12 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
 	u.byName[p.Name] = append(u.byName[p.Name], id)
-	seen := map[string]bool{}
+	u.dirty[p.Name] = true
 	for _, rel := range p.Provides {
 		for _, pos := range rel {
-			if !seen[pos.Name] {
-				seen[pos.Name] = true
-				u.providers[pos.Name] = append(u.providers[pos.Name], id)
+			if l := u.providers[pos.Name]; len(l) == 0 || l[len(l)-1] != id {
+				u.providers[pos.Name] = append(l, id)
+				u.dirty[pos.Name] = true
 			}
 		}
 	}
@@ -106,16 +109,17 @@ func (u *universe) load(name string, out []int) []int {
 }
 
 // close grows the universe from the given ids until every name that a
-// Depends, Pre-Depends or (when on) Recommends of a member mentions is
-// loaded. Conflicts and Breaks never pull packages in: a conflict with a
-// package outside the closure cannot matter.
+// Depends or Pre-Depends of a member mentions is loaded. Conflicts and
+// Breaks never pull packages in (a conflict with a package outside the
+// closure cannot matter), and neither do Recommends: they are soft, so
+// the preferred walk loads their candidates when it reaches them.
 func (u *universe) close(work []int) {
 	for len(work) > 0 {
 		id := work[len(work)-1]
 		work = work[:len(work)-1]
 		p := u.pkgs[id]
-		for _, dep := range u.positive(p) {
-			for _, rel := range dep.rels {
+		for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
+			for _, rel := range d {
 				for i := range rel {
 					work = u.load(rel[i].Name, work)
 				}
@@ -129,24 +133,22 @@ func (u *universe) close(work []int) {
 // that every later walk is deterministic, and records apt's candidate
 // version of every name and architecture.
 func (u *universe) finish() {
-	u.newest = make(map[string]int)
-	names := make([]string, 0, len(u.byName))
-	for n := range u.byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for n := range u.dirty {
 		ids := u.byName[n]
 		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
+		for _, id := range ids {
+			delete(u.newest, n+"\x00"+u.pkgs[id].Architecture)
+		}
 		for _, id := range ids {
 			k := n + "\x00" + u.pkgs[id].Architecture
 			if _, ok := u.newest[k]; !ok {
 				u.newest[k] = id
 			}
 		}
-	}
-	for _, ids := range u.providers {
-		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
+		if ps := u.providers[n]; len(ps) > 1 {
+			sort.SliceStable(ps, func(i, j int) bool { return u.better(ps[i], ps[j]) })
+		}
+		delete(u.dirty, n)
 	}
 }
 
