@@ -1,0 +1,355 @@
+package resolver
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/greypm/grey/deb"
+)
+
+// ruleCase is one hand-written universe, a request and the exact final
+// set (or the words the explanation must hold).
+type ruleCase struct {
+	name      string
+	universe  string
+	installed string // Packages text of the installed set; "Auto: yes" marks auto packages
+	req       Request
+	install   []string
+	remove    []string
+	want      string   // names() of the final set
+	wantErr   []string // words of the Unsatisfiable explanation
+}
+
+func installedFrom(t *testing.T, text string) []Installed {
+	t.Helper()
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	var out []Installed
+	for _, p := range parsePkgs(t, text) {
+		auto := p.Stanza.Get("Auto") == "yes"
+		p.Origin = "installed"
+		out = append(out, Installed{Package: p, Auto: auto})
+	}
+	return out
+}
+
+func runCase(t *testing.T, c ruleCase) {
+	t.Helper()
+	pkgs := parsePkgs(t, c.universe)
+	for _, p := range pkgs {
+		if o := p.Stanza.Get("X-Origin"); o != "" {
+			p.Origin = o
+		}
+	}
+	req := c.req
+	req.Installed = installedFrom(t, c.installed)
+	req.Install = jobs(t, c.install...)
+	req.Remove = jobs(t, c.remove...)
+	pl, err := solve(t, pkgs, req)
+	if len(c.wantErr) > 0 {
+		var ue *Unsatisfiable
+		if !errors.As(err, &ue) {
+			t.Fatalf("err = %v, want *Unsatisfiable (plan %v)", err, plNames(pl))
+		}
+		for _, w := range c.wantErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("explanation %q lacks %q", err, w)
+			}
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []*deb.Package
+	all = append(all, pkgs...)
+	if err := checkPlan(all, req, pl); err != nil {
+		t.Fatalf("invalid plan %s: %v", names(pl.Final), err)
+	}
+	if got := names(pl.Final); got != c.want {
+		t.Errorf("final = %q, want %q", got, c.want)
+	}
+}
+
+func plNames(pl *Plan) string {
+	if pl == nil {
+		return "<nil>"
+	}
+	return names(pl.Final)
+}
+
+func TestRules(t *testing.T) {
+	cases := []ruleCase{
+		{
+			name: "first alternative", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b | c\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1",
+			want:     "a=1 b=1",
+		},
+		{
+			name: "first installable alternative", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b | c\n\nPackage: b\nVersion: 1\nDepends: missing\n\nPackage: c\nVersion: 1",
+			want:     "a=1 c=1",
+		},
+		{
+			name: "alternative already installed wins", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nDepends: b | c\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1",
+			installed: "Package: c\nVersion: 1",
+			want:      "a=1 c=1",
+		},
+		{
+			name: "real package before a virtual one's providers", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: v\n\nPackage: p\nVersion: 1\nProvides: v\n\nPackage: v\nVersion: 1",
+			want:     "a=1 v=1",
+		},
+		{
+			name: "virtual: higher priority provider first", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: v\n\nPackage: p1\nVersion: 1\nPriority: optional\nProvides: v\n\nPackage: p2\nVersion: 1\nPriority: standard\nProvides: v",
+			want:     "a=1 p2=1",
+		},
+		{
+			name: "virtual: equal priority, later name first (apt's id order)", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: v\n\nPackage: p1\nVersion: 1\nProvides: v\n\nPackage: p2\nVersion: 1\nProvides: v",
+			want:     "a=1 p2=1",
+		},
+		{
+			name: "unversioned Provides never satisfies a versioned dependency", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: v (>= 2)\n\nPackage: p1\nVersion: 1\nProvides: v\n\nPackage: p2\nVersion: 1\nProvides: v (= 2.0)",
+			want:     "a=1 p2=1",
+		},
+		{
+			name: "versioned Provides too old", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: v (>= 3)\n\nPackage: p1\nVersion: 1\nProvides: v\n\nPackage: p2\nVersion: 1\nProvides: v (= 2.0)",
+			wantErr:  []string{"a 1 depends on v (>= 3)", "virtual package"},
+		},
+		{
+			name: "dependency too old: explanation names the available version", install: []string{"hello"},
+			universe: "Package: hello\nVersion: 2.10-3\nDepends: libc6 (>= 2.34)\n\nPackage: libc6\nVersion: 2.31-13",
+			wantErr:  []string{"you asked to install hello", "hello 2.10-3 depends on libc6 (>= 2.34), but the only libc6 available is 2.31-13"},
+		},
+		{
+			name: "missing dependency", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: nothere",
+			wantErr:  []string{"a 1 depends on nothere, but no package nothere is available"},
+		},
+		{
+			name: "unknown package", install: []string{"zzz"},
+			universe: "Package: a\nVersion: 1",
+			wantErr:  []string{"no package zzz is available"},
+		},
+		{
+			name: "conflicts", install: []string{"a", "b"},
+			universe: "Package: a\nVersion: 1\nConflicts: b\n\nPackage: b\nVersion: 1",
+			wantErr:  []string{"a 1 conflicts with b"},
+		},
+		{
+			name: "breaks", install: []string{"a", "b"},
+			universe: "Package: a\nVersion: 1\nBreaks: b (<< 2)\n\nPackage: b\nVersion: 1",
+			wantErr:  []string{"a 1 breaks b (<< 2)"},
+		},
+		{
+			name: "breaks a version only: the newer one is taken", install: []string{"a", "b"},
+			universe: "Package: a\nVersion: 1\nBreaks: b (<< 2)\n\nPackage: b\nVersion: 1\n\nPackage: b\nVersion: 2",
+			want:     "a=1 b=2",
+		},
+		{
+			name: "conflict on a virtual name spares the package itself", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nProvides: mta\nConflicts: mta\n\nPackage: b\nVersion: 1\nProvides: mta",
+			want:     "a=1",
+		},
+		{
+			name: "conflict on a virtual name hits other providers", install: []string{"a", "b"},
+			universe: "Package: a\nVersion: 1\nProvides: mta\nConflicts: mta\n\nPackage: b\nVersion: 1\nProvides: mta",
+			wantErr:  []string{"a 1 conflicts with mta", "b 1 (which provides mta)"},
+		},
+		{
+			name: "one version of a name", install: []string{"b=1", "a"},
+			universe: "Package: a\nVersion: 1\nDepends: b (>= 2)\n\nPackage: b\nVersion: 1\n\nPackage: b\nVersion: 2",
+			wantErr:  []string{"you asked to install b=1", "cannot both be installed"},
+		},
+		{
+			name: "newest version by default", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\n\nPackage: b\nVersion: 2",
+			want:     "a=1 b=2",
+		},
+		{
+			name: "older version when the newest cannot do", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b (<< 2)\n\nPackage: b\nVersion: 1\n\nPackage: b\nVersion: 2",
+			want:     "a=1 b=1",
+		},
+		{
+			name: "name=version", install: []string{"b=1"},
+			universe: "Package: b\nVersion: 1\n\nPackage: b\nVersion: 2",
+			want:     "b=1",
+		},
+		{
+			name: "name=version not available", install: []string{"b=3"},
+			universe: "Package: b\nVersion: 1\n\nPackage: b\nVersion: 2",
+			wantErr:  []string{"b has no version 3", "available"},
+		},
+		{
+			name: "Pre-Depends", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nPre-Depends: b\n\nPackage: b\nVersion: 1",
+			want:     "a=1 b=1",
+		},
+		{
+			name: "Pre-Depends unsatisfiable", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nPre-Depends: b (>= 2)\n\nPackage: b\nVersion: 1",
+			wantErr:  []string{"a 1 pre-depends on b (>= 2), but the only b available is 1"},
+		},
+		{
+			name: "Recommends on", install: []string{"a"}, req: Request{Recommends: true},
+			universe: "Package: a\nVersion: 1\nRecommends: r\nSuggests: s\n\nPackage: r\nVersion: 1\n\nPackage: s\nVersion: 1",
+			want:     "a=1 r=1",
+		},
+		{
+			name: "Recommends off, Suggests ignored", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nRecommends: r\nSuggests: s\n\nPackage: r\nVersion: 1\n\nPackage: s\nVersion: 1",
+			want:     "a=1",
+		},
+		{
+			name: "Recommends that cannot be met are dropped", install: []string{"a"}, req: Request{Recommends: true},
+			universe: "Package: a\nVersion: 1\nRecommends: r, q\n\nPackage: r\nVersion: 1\nConflicts: a\n\nPackage: q\nVersion: 1\nDepends: missing",
+			want:     "a=1",
+		},
+		{
+			name: "keep installed packages", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\n\nPackage: x\nVersion: 2",
+			installed: "Package: x\nVersion: 1",
+			want:      "a=1 x=1",
+		},
+		{
+			name: "install of an installed name upgrades it", install: []string{"x"},
+			universe:  "Package: x\nVersion: 2",
+			installed: "Package: x\nVersion: 1",
+			want:      "x=2",
+		},
+		{
+			name: "request removes a conflicting installed package", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nConflicts: x\n\nPackage: x\nVersion: 1",
+			installed: "Package: x\nVersion: 1",
+			want:      "a=1",
+		},
+		{
+			name: "remove", remove: []string{"x"},
+			universe:  "Package: x\nVersion: 1",
+			installed: "Package: x\nVersion: 1\n\nPackage: y\nVersion: 1",
+			want:      "y=1",
+		},
+		{
+			name: "remove takes the packages that depend on it", remove: []string{"b"},
+			universe:  "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1",
+			installed: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\n\nPackage: y\nVersion: 1",
+			want:      "y=1",
+		},
+		{
+			name: "remove without autoremove keeps auto packages", remove: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1",
+			installed: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nAuto: yes",
+			want:      "b=1",
+		},
+		{
+			name: "autoremove drops auto packages nothing needs", remove: []string{"a"}, req: Request{Autoremove: true},
+			universe:  "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1\nDepends: d\n\nPackage: d\nVersion: 1",
+			installed: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nAuto: yes\n\nPackage: c\nVersion: 1\nDepends: d\n\nPackage: d\nVersion: 1\nAuto: yes",
+			want:      "c=1 d=1",
+		},
+		{
+			name: "Essential cannot be removed", remove: []string{"e"},
+			universe:  "Package: e\nVersion: 1\nEssential: yes",
+			installed: "Package: e\nVersion: 1\nEssential: yes",
+			wantErr:   []string{"you asked to remove e 1", "e is Essential and cannot be removed"},
+		},
+		{
+			name: "Essential removed when allowed", remove: []string{"e"}, req: Request{AllowRemoveEssential: true},
+			universe:  "Package: e\nVersion: 1\nEssential: yes",
+			installed: "Package: e\nVersion: 1\nEssential: yes\n\nPackage: y\nVersion: 1",
+			want:      "y=1",
+		},
+		{
+			name: "Essential blocks a conflicting install", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nConflicts: e\n\nPackage: e\nVersion: 1\nEssential: yes",
+			installed: "Package: e\nVersion: 1\nEssential: yes",
+			wantErr:   []string{"e is Essential", "a 1 conflicts with e"},
+		},
+		{
+			name: "upgrade all", req: Request{UpgradeAll: true},
+			universe:  "Package: a\nVersion: 2\nDepends: c\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1",
+			installed: "Package: a\nVersion: 1\n\nPackage: b\nVersion: 1",
+			want:      "a=2 b=1 c=1",
+		},
+		{
+			name: "upgrade does not remove: the upgrade that needs a removal is held back", req: Request{UpgradeAll: true},
+			universe:  "Package: a\nVersion: 2\nConflicts: d\n\nPackage: d\nVersion: 1",
+			installed: "Package: a\nVersion: 1\n\nPackage: d\nVersion: 1",
+			want:      "a=1 d=1",
+		},
+		{
+			name: "full upgrade may remove", req: Request{FullUpgrade: true},
+			universe:  "Package: a\nVersion: 2\nConflicts: d\n\nPackage: d\nVersion: 1",
+			installed: "Package: a\nVersion: 1\n\nPackage: d\nVersion: 1",
+			want:      "a=2",
+		},
+		{
+			name: "upgrade named", req: Request{Upgrade: []string{"a"}},
+			universe:  "Package: a\nVersion: 2\n\nPackage: b\nVersion: 2",
+			installed: "Package: a\nVersion: 1\n\nPackage: b\nVersion: 1",
+			want:      "a=2 b=1",
+		},
+		{
+			name: "name/origin", install: []string{"b/bookworm-security"},
+			universe: "Package: b\nVersion: 1\nX-Origin: file:/srv/debian-security/bookworm-security\n\nPackage: b\nVersion: 2",
+			want:     "b=1",
+		},
+		{
+			name: "virtual install with one provider", install: []string{"v"},
+			universe: "Package: p\nVersion: 1\nProvides: v",
+			want:     "p=1",
+		},
+		{
+			name: "multi-arch foreign satisfies a dependency from another architecture", install: []string{"a"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nArchitecture: i386\nMulti-Arch: foreign",
+			want:     "a=1 b:i386=1",
+		},
+		{
+			name: "multi-arch no: another architecture does not satisfy", install: []string{"a"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nArchitecture: i386",
+			wantErr:  []string{"a 1 depends on b"},
+		},
+		{
+			name: ":any needs Multi-Arch: allowed", install: []string{"a"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: a\nVersion: 1\nDepends: perl:any\n\nPackage: perl\nVersion: 1\nArchitecture: i386\nMulti-Arch: allowed",
+			want:     "a=1 perl:i386=1",
+		},
+		{
+			name: ":native", install: []string{"a:i386"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: a\nVersion: 1\nArchitecture: i386\nDepends: b:native\n\nPackage: b\nVersion: 1\n\nPackage: b\nVersion: 1\nArchitecture: i386",
+			want:     "a:i386=1 b=1",
+		},
+		{
+			name: "multi-arch same: both architectures together", install: []string{"lib:amd64", "lib:i386"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: lib\nVersion: 1\nMulti-Arch: same\n\nPackage: lib\nVersion: 1\nArchitecture: i386\nMulti-Arch: same",
+			want:     "lib:i386=1 lib=1",
+		},
+		{
+			name: "not multi-arch same: one architecture at a time", install: []string{"tool:amd64", "tool:i386"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: tool\nVersion: 1\n\nPackage: tool\nVersion: 1\nArchitecture: i386",
+			wantErr:  []string{"cannot both be installed"},
+		},
+		{
+			name: "unconfigured architectures are ignored", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nArchitecture: arm64\nMulti-Arch: foreign",
+			wantErr:  []string{"no package b is available"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { runCase(t, c) })
+	}
+}
