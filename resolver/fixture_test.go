@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/greypm/grey/deb"
@@ -75,6 +74,12 @@ func TestFixtureInstallSizes(t *testing.T) {
 				if err := checkPlan(pkgs, req, pl); err != nil {
 					t.Fatal(err)
 				}
+				if fr.name == "all" {
+					again, err := Solve(context.Background(), idx, req)
+					if err != nil || planText(again) != planText(pl) {
+						t.Fatalf("second solve of the same request differs (err %v)", err)
+					}
+				}
 				dev := 100 * float64(len(pl.Final)-apt) / float64(apt)
 				t.Logf("%s: grey %d, apt %d, deviation %+.1f%%", label, len(pl.Final), apt, dev)
 				if dev > 5 || dev < -5 {
@@ -84,5 +89,3 @@ func TestFixtureInstallSizes(t *testing.T) {
 		}
 	}
 }
-
-var _ = strings.Join
