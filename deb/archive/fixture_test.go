@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
+	"flag"
 	"io"
 	"os"
 	"os/exec"
@@ -215,11 +216,9 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-// TestContentsFormatMatchesDpkgDeb lists a made-up package with every entry
-// type, odd names, numeric owners and wide columns, and compares the lines
-// with what dpkg-deb (GNU tar) prints for the same bytes.
-func TestContentsFormatMatchesDpkgDeb(t *testing.T) {
-	testfixture.Tool(t, "dpkg-deb", "dpkg")
+// oddDeb is a made-up package with every entry type, odd names, numeric
+// owners and wide columns.
+func oddDeb(t *testing.T) []byte {
 	root := func(h tar.Header) tarEntry {
 		if h.Uname == "" && h.Uid == 0 {
 			h.Uname, h.Gname = "root", "root"
@@ -253,17 +252,58 @@ func TestContentsFormatMatchesDpkgDeb(t *testing.T) {
 		{h: tar.Header{Name: "./future", Typeflag: tar.TypeReg, Mode: 0o644, Uname: "root", Gname: "root", ModTime: time.Date(2100, 12, 31, 23, 59, 59, 0, time.UTC)}},
 		fileEntry("./"+strings.Repeat("long-name/", 12)+"file", 0o644, ""),
 	}
-	deb := arBytes(t,
+	return arBytes(t,
 		member{"debian-binary", []byte("2.0\n")},
 		member{"control.tar.gz", squeeze(t, compress.Gzip, controlTar(t))},
 		member{"data.tar.xz", squeeze(t, compress.Xz, tarBytes(t, entries...))},
 	)
+}
+
+// TestContentsFormatMatchesDpkgDeb lists oddDeb and compares the lines
+// with what dpkg-deb (GNU tar) prints for the same bytes.
+func TestContentsFormatMatchesDpkgDeb(t *testing.T) {
+	testfixture.Tool(t, "dpkg-deb", "dpkg")
+	deb := oddDeb(t)
 	path := filepath.Join(t.TempDir(), "odd.deb")
 	if err := os.WriteFile(path, deb, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, got := listing(t, path)
-	if want := string(dpkgDeb(t, "--contents", path)); got != want {
+	want := string(dpkgDeb(t, "--contents", path))
+	if got != want {
 		t.Errorf("contents differ from dpkg-deb --contents:\n%s", lineDiff(want, got))
 	}
+	// The golden file must stay what dpkg-deb prints.
+	if golden, err := os.ReadFile(goldenContents); err == nil && string(golden) != want {
+		t.Errorf("%s is stale: run go test -run ContentsGolden -update", goldenContents)
+	}
 }
+
+const goldenContents = "testdata/odd.contents"
+
+// TestContentsGolden checks the listing of oddDeb against the golden
+// file, so that the format is tested where dpkg-deb is not installed.
+func TestContentsGolden(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "odd.deb")
+	if err := os.WriteFile(path, oddDeb(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, got := listing(t, path)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(goldenContents, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(goldenContents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("listing differs from %s:\n%s", goldenContents, lineDiff(string(want), got))
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
