@@ -48,7 +48,6 @@ type CLI struct {
 	Search    SearchCmd    `cmd:"" help:"Search package names and descriptions (as apt-cache search)."`
 	List      ListCmd      `cmd:"" help:"List available packages (as apt list)."`
 	Policy    PolicyCmd    `cmd:"" help:"Show the candidate and every available version of packages (as apt-cache policy)."`
-	Why       WhyCmd       `cmd:"" help:"Explain why a package is (or would be) installed: the chain of relations from a requested package."`
 
 	Install     InstallCmd     `cmd:"" help:"Install packages (names or ./FILE.deb) with their dependencies."`
 	Remove      RemoveCmd      `cmd:"" help:"Remove packages (--purge: with their conffiles)."`
