@@ -316,7 +316,7 @@ func Why(plan *Plan, name string) ([]Step, error) {
 		}
 	}
 	if target == nil {
-		return nil, fmt.Errorf("%s is not in the resulting set", name)
+		return nil, fmt.Errorf("%s is not in the resulting set: nothing requested or installed needs it", name)
 	}
 	var chain []Step
 	seen := map[string]bool{}

@@ -48,6 +48,7 @@ type CLI struct {
 	Search    SearchCmd    `cmd:"" help:"Search package names and descriptions (as apt-cache search)."`
 	List      ListCmd      `cmd:"" help:"List available packages (as apt list)."`
 	Policy    PolicyCmd    `cmd:"" help:"Show the candidate and every available version of packages (as apt-cache policy)."`
+	Why       WhyCmd       `cmd:"" help:"Explain why a package is (or would be) installed: the chain of relations from a requested package."`
 
 	Install     InstallCmd     `cmd:"" help:"Install packages (names or ./FILE.deb) with their dependencies."`
 	Remove      RemoveCmd      `cmd:"" help:"Remove packages (--purge: with their conffiles)."`
@@ -59,8 +60,6 @@ type CLI struct {
 	Owns        OwnsCmd        `cmd:"" help:"Name the packages that own a path."`
 	Verify      VerifyCmd      `cmd:"" help:"Check installed files against the database."`
 	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
-
-	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
 }
 
 // exitError carries a process exit status through kong's Run chain.
