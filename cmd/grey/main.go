@@ -60,6 +60,8 @@ type CLI struct {
 	Owns        OwnsCmd        `cmd:"" help:"Name the packages that own a path."`
 	Verify      VerifyCmd      `cmd:"" help:"Check installed files against the database."`
 	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
+
+	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
 }
 
 // exitError carries a process exit status through kong's Run chain.
