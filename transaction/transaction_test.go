@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,24 +17,53 @@ import (
 	"github.com/greypm/grey/pkgdb"
 )
 
-// shellRoot returns a root holding the fixture's libc6 and dash (installed
-// without scripts), so maintainer scripts of test packages can run in it.
+// shellTemplate is a root holding the fixture's libc6 and dash, made once
+// per test binary and copied for each test that needs a shell.
+var shellTemplate struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// shellRoot returns a fresh root holding the fixture's libc6 and dash
+// (installed without scripts), so maintainer scripts of test packages can
+// run in it.
 func shellRoot(t *testing.T) (string, *Root) {
 	t.Helper()
 	testfixture.Root(t)
-	var plan Plan
-	for _, d := range fixtureDebs(t) {
-		b := filepath.Base(d)
-		if strings.HasPrefix(b, "libc6_") || strings.HasPrefix(b, "dash_") {
-			plan.Install = append(plan.Install, Install{Path: d})
+	debs := fixtureDebs(t)
+	shellTemplate.once.Do(func() {
+		var plan Plan
+		for _, d := range debs {
+			b := filepath.Base(d)
+			if strings.HasPrefix(b, "libc6_") || strings.HasPrefix(b, "dash_") {
+				plan.Install = append(plan.Install, Install{Path: d})
+			}
 		}
+		dir, err := os.MkdirTemp("", "grey-shell-template-")
+		if err != nil {
+			shellTemplate.err = err
+			return
+		}
+		shellTemplate.dir = dir
+		r, err := OpenRoot(context.Background(), dir, pkgdb.LockOptions{NoWait: true})
+		if err != nil {
+			shellTemplate.err = err
+			return
+		}
+		_, shellTemplate.err = Apply(context.Background(), r.DB, plan, Options{Root: dir, NoScripts: true})
+		if err := r.Close(); shellTemplate.err == nil {
+			shellTemplate.err = err
+		}
+	})
+	if shellTemplate.err != nil {
+		t.Fatal(shellTemplate.err)
 	}
 	root := t.TempDir()
-	r := openRoot(t, root)
-	if _, err := Apply(context.Background(), r.DB, plan, Options{Root: root, NoScripts: true}); err != nil {
-		t.Fatal(err)
+	if out, err := exec.Command("cp", "-a", shellTemplate.dir+"/.", root).CombinedOutput(); err != nil {
+		t.Fatalf("copy the shell root: %v %s", err, out)
 	}
-	return root, r
+	return root, openRoot(t, root)
 }
 
 func apply(t *testing.T, r *Root, plan Plan, opts Options) (*Result, error) {
