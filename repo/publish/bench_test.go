@@ -64,3 +64,20 @@ func BenchmarkRepublishUnchanged(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPublishBuiltDebs publishes 300 real (tiny) .deb files built by
+// deb/archive, read back with the default control reader.
+func BenchmarkPublishBuiltDebs(b *testing.B) {
+	in := b.TempDir()
+	var debs []string
+	for i := 0; i < 300; i++ {
+		debs = append(debs, buildDeb(b, in, debSpec{name: fmt.Sprintf("pkg%03d", i), version: "1.0-1", arch: "amd64", content: fmt.Sprint(i)}))
+	}
+	opts := baseOptions(b, debs...)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Publish(context.Background(), Dir{b.TempDir()}, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
