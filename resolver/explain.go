@@ -212,7 +212,7 @@ func (s *state) describe(r *rule) string {
 		if r.rel[0].Name != q.Name {
 			via = fmt.Sprintf(" (which provides %s)", r.rel[0].Name)
 		}
-		return fmt.Sprintf("%s %s %s, and %s%s would be needed", nv(u.pkgs[r.pkg]), verb, r.rel, nv(q), via)
+		return fmt.Sprintf("%s %s %s, so it cannot be installed together with %s%s", nv(u.pkgs[r.pkg]), verb, r.rel, nv(q), via)
 	case ruleOneVer:
 		a, b := u.pkgs[r.pkg], u.pkgs[r.other]
 		return fmt.Sprintf("%s and %s cannot both be installed (one version of %s at a time)", nv(a), nv(b), a.Name)
