@@ -296,6 +296,49 @@ func TestDryRunWritesNothing(t *testing.T) {
 			t.Errorf("dry run changed %s", n)
 		}
 	}
+	// A dry run into a directory that does not exist does not create it.
+	fresh := filepath.Join(t.TempDir(), "new")
+	if _, err := Publish(context.Background(), DryRun(Dir{fresh}), opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("dry run created %s: %v", fresh, err)
+	}
+}
+
+// TestSuitesSharePool: a pool file stays while any kept generation of any
+// suite in the repository uses it.
+func TestSuitesSharePool(t *testing.T) {
+	out := t.TempDir()
+	x := fakeDebs(t, ctl("shared", "1", "amd64"))
+	y := fakeDebs(t, ctl("other", "1", "amd64"))
+	pub := func(suite string, hour int, in []string) {
+		t.Helper()
+		opts := baseOptions(t, in...)
+		opts.ReadControl = textControl
+		opts.Suite, opts.Codename = suite, suite
+		opts.Date = opts.Date.Add(time.Duration(hour) * time.Hour)
+		if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub("a", 0, x)
+	pub("b", 1, x)
+	for h := 2; h < 7; h++ {
+		pub("a", h, y) // a drops "shared" and publishes past the kept window
+	}
+	if _, err := os.Stat(filepath.Join(out, "pool/main/s/shared/shared_1_amd64.deb")); err != nil {
+		t.Errorf("pool file still used by suite b was deleted: %v", err)
+	}
+	checkConsistent(t, out, "a", baseOptions(t).Key)
+	checkConsistent(t, out, "b", baseOptions(t).Key)
+	pub("b", 7, y)
+	for h := 8; h < 11; h++ {
+		pub("b", h, y)
+	}
+	if _, err := os.Stat(filepath.Join(out, "pool/main/s/shared/shared_1_amd64.deb")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("pool file no kept generation uses is still there: %v", err)
+	}
 }
 
 // TestStrayPoolFileReplaced: a file at a pool path that no generation

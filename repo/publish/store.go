@@ -186,5 +186,15 @@ func (d dryRun) Remove(string) error { return nil }
 func (d dryRun) Sync() error { return nil }
 
 // Lock takes the real lock, so that a dry run reads a repository that no
-// publish is changing.
-func (d dryRun) Lock() (func() error, error) { return d.st.Lock() }
+// publish is changing, except where no publish ever ran (there is no lock
+// file): taking it would create the lock file and the directory.
+func (d dryRun) Lock() (func() error, error) {
+	r, err := d.st.Open(lockName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return func() error { return nil }, nil
+	}
+	if err == nil {
+		r.Close()
+	}
+	return d.st.Lock()
+}
