@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,6 +42,11 @@ func (m *showStore) Accept(id string, date time.Time) error {
 // (without bookworm main under -race) and whose lists were updated, and
 // those source lines.
 func updatedRoot(t *testing.T) (string, []string) {
+	return updatedRootOf(t, showRace)
+}
+
+// updatedRootOf is updatedRoot, without bookworm main when small.
+func updatedRootOf(t *testing.T, small bool) (string, []string) {
 	t.Helper()
 	dir := testfixture.Bookworm(t)
 	kr := filepath.Join(dir, "debian-archive-keyring.gpg")
@@ -49,7 +55,7 @@ func updatedRoot(t *testing.T) (string, []string) {
 		fmt.Sprintf("deb [signed-by=%s] file://%s/debian bookworm-updates main", kr, dir),
 		fmt.Sprintf("deb [signed-by=%s] file://%s/debian-security bookworm-security main", kr, dir),
 	}
-	if showRace {
+	if small {
 		lines = lines[1:]
 	}
 	root := t.TempDir()
@@ -171,5 +177,53 @@ func TestIndexCommandsJSON(t *testing.T) {
 	code, out, _ = grey(t, "", "--root", root, "--json", "list", "liblzma5")
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].Suite != "bookworm-security" {
 		t.Fatalf("list --json: %d %q", code, out)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestIndexGolden compares the commands' whole output on the two small
+// fixture sources with testdata/index/*.golden (go test -update rewrites
+// them). The fixture's path is written as $FIXTURE.
+func TestIndexGolden(t *testing.T) {
+	root, _ := updatedRootOf(t, true)
+	fixture := testfixture.Bookworm(t)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"show", []string{"show", "liblzma5", "libpcre2-8-0"}},
+		{"policy", []string{"policy", "liblzma5", "tzdata"}},
+		{"list", []string{"list", "--all", "libssl*"}},
+		{"search", []string{"search", "^libx11"}},
+		{"show-json", []string{"--json", "show", "tzdata"}},
+		{"policy-json", []string{"--json", "policy", "liblzma5"}},
+		{"list-json", []string{"--json", "list", "libx11-6"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := grey(t, "", append([]string{"--root", root}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			out = strings.ReplaceAll(out, fixture, "$FIXTURE")
+			path := filepath.Join("testdata", "index", tt.name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if out != string(want) {
+				t.Errorf("grey %s differs from %s:\n%s", strings.Join(tt.args, " "), path, out)
+			}
+		})
 	}
 }
