@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +112,45 @@ func TestParseValidFor(t *testing.T) {
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseValidFor(%q) = %v, %v", tt.in, got, err)
 		}
+	}
+}
+
+// TestGreyReadsPublishedRepository: grey update verifies and loads what
+// grey repo publish wrote, and refuses it once the InRelease is tampered with.
+func TestGreyReadsPublishedRepository(t *testing.T) {
+	fixture := testfixture.Bookworm(t)
+	hello := filepath.Join(fixture, "debian/pool/main/h/hello/hello_2.10-3_amd64.deb")
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "k")
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "CLI test", "--out", prefix); code != 0 {
+		t.Fatalf("key generate: %d %s", code, errOut)
+	}
+	out := filepath.Join(dir, "repo")
+	if code, _, errOut := greyAt(t, now, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", out, hello); code != 0 {
+		t.Fatalf("publish: %d %s", code, errOut)
+	}
+	source := []string{"--root", filepath.Join(dir, "root"), "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, out)}
+	later := now.Add(time.Hour)
+	code, stdout, errOut := greyAt(t, later, append(source, "update")...)
+	if code != 0 {
+		t.Fatalf("grey update of a published repository: %d\n%s%s", code, stdout, errOut)
+	}
+	code, stdout, errOut = greyAt(t, later, append(source, "show", "hello")...)
+	if code != 0 || !strings.Contains(stdout, "Filename: pool/main/h/hello/hello_2.10-3_amd64.deb") {
+		t.Fatalf("grey show hello: %d\n%s%s", code, stdout, errOut)
+	}
+
+	in := filepath.Join(out, "dists/stable/InRelease")
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, []byte(strings.Replace(string(data), "Suite: stable", "Suite: stablE", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh := []string{"--root", filepath.Join(dir, "root2"), source[2], source[3]}
+	if code, stdout, errOut = greyAt(t, later, append(fresh, "update")...); code == 0 {
+		t.Fatalf("grey update accepted a tampered InRelease:\n%s%s", stdout, errOut)
 	}
 }
