@@ -3,6 +3,8 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -497,4 +499,80 @@ func TestOneFailureKeepsOthers(t *testing.T) {
 	if len(states) != 3 {
 		t.Fatalf("%d sources kept, want 3", len(states))
 	}
+}
+
+// TestFlatRepository: "deb URI ./" has its Release and Packages in one
+// folder, without dists/ or components.
+func TestFlatRepository(t *testing.T) {
+	repo := newTestRepo(t)
+	repo.publish(t, pub{suite: "stable", date: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), packages: 3})
+	// Move the suite's files into a flat layout.
+	flat := filepath.Join(t.TempDir(), "flat")
+	if err := os.MkdirAll(flat, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(repo.dir, "dists/stable/main/binary-amd64")
+	var rel bytes.Buffer
+	rel.WriteString("Origin: flat\nDate: Tue, 24 Nov 2026 00:00:00 UTC\nSHA256:\n")
+	for _, name := range []string{"Packages", "Packages.xz"} {
+		data, err := os.ReadFile(filepath.Join(bin, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(flat, name), data)
+		fmt.Fprintf(&rel, " %s %d %s\n", sha256hex(data), len(data), name)
+	}
+	var in bytes.Buffer
+	if err := repo.key.ClearSign(&in, rel.Bytes(), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(flat, "InRelease"), in.Bytes())
+	srcs := parseSources(t, fmt.Sprintf("deb [signed-by=%s] file://%s ./", repo.keyring, flat))
+	results, err := Update(context.Background(), srcs, options(t.TempDir(), newMemStore(), testfixture.Clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := results[0].State
+	if len(st.Indexes) != 1 || st.Indexes[0].Name != "Packages.xz" || st.Indexes[0].Component != "" {
+		t.Fatalf("flat state %+v", st.Indexes)
+	}
+	if n := countStanzas(t, st.Indexes[0].Path); n != 3 {
+		t.Fatalf("%d stanzas", n)
+	}
+}
+
+// TestArchitectures: an architecture the suite does not have is skipped, as
+// apt does; a suite with none of the wanted ones is refused.
+func TestArchitectures(t *testing.T) {
+	repo := newTestRepo(t)
+	repo.publish(t, pub{suite: "stable", date: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), packages: 1})
+	for _, c := range []struct {
+		archs  string
+		status Status
+	}{
+		{"amd64,arm64", Get},
+		{"arm64", Refused},
+	} {
+		line := fmt.Sprintf("deb [signed-by=%s arch=%s] file://%s stable main", repo.keyring, c.archs, repo.dir)
+		results, _ := Update(context.Background(), parseSources(t, line), options(t.TempDir(), newMemStore(), testfixture.Clock))
+		if r := results[0]; r.Status != c.status || (c.status == Get && len(r.State.Indexes) != 1) {
+			t.Fatalf("arch=%s: %s %v", c.archs, r.Status, r.Err)
+		}
+	}
+	// Two entries of one suite are updated together, their components
+	// merged; conflicting signed-by is an error.
+	results, err := Update(context.Background(), parseSources(t, repo.line("stable"), repo.line("stable")), options(t.TempDir(), newMemStore(), testfixture.Clock))
+	if err != nil || len(results) != 1 {
+		t.Fatalf("duplicate entries: %d results, %v", len(results), err)
+	}
+	other := fmt.Sprintf("deb [signed-by=/elsewhere.gpg] file://%s stable main", repo.dir)
+	results, err = Update(context.Background(), parseSources(t, repo.line("stable"), other), options(t.TempDir(), newMemStore(), testfixture.Clock))
+	if err == nil || results[0].Status != Failed || !strings.Contains(err.Error(), "must agree on signed-by") {
+		t.Fatalf("conflicting entries: %v", err)
+	}
+}
+
+func sha256hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
