@@ -17,7 +17,9 @@ var keptFields = []string{
 // Reduce returns the part of the scenario that can matter to its request:
 // the installed packages, every version of the names the request installs,
 // and everything reachable from them through Pre-Depends, Depends and, when
-// recommends is set, Recommends (every alternative, every provider). A
+// recommends is set, Recommends (every alternative, every provider); for a
+// full upgrade (Upgrade-All without Forbid-New-Install) also the Essential
+// packages, which apt's dist-upgrade installs when missing. A
 // package outside that closure can never be part of a minimal answer, so
 // a solver gives the same answer to the reduced scenario. Package stanzas
 // keep only the fields solvers read; the Request is unchanged.
@@ -50,6 +52,14 @@ func Reduce(sc *Scenario, recommends bool) *Scenario {
 	for _, name := range sc.Request.Install {
 		n, _, _ := cutArch(name)
 		add(byName[n])
+	}
+	if sc.Request.UpgradeAll && !sc.Request.ForbidNewInstall {
+		// apt's dist-upgrade also installs missing Essential packages.
+		for _, p := range sc.Packages {
+			if p.Essential {
+				add([]*Package{p})
+			}
+		}
 	}
 	for len(queue) > 0 {
 		p := queue[0]
