@@ -237,6 +237,7 @@ type pub struct {
 	detached   bool // Release + Release.gpg instead of InRelease
 	unsigned   bool // Release alone
 	corruptXz  bool // Packages.xz published with a byte flipped
+	missingXz  bool // Packages.xz listed in the Release but not published
 }
 
 func (r *testRepo) publish(t testing.TB, p pub) {
@@ -281,6 +282,9 @@ func (r *testRepo) publish(t testing.TB, p pub) {
 		if p.corruptXz && name == "Packages.xz" {
 			data = bytes.Clone(data)
 			data[len(data)/2] ^= 0x40
+		}
+		if p.missingXz && name == "Packages.xz" {
+			continue
 		}
 		target := filepath.Join(bin, name)
 		if p.byHashOnly {

@@ -98,7 +98,10 @@ func LoadState(root, sourceID string) (*State, error) {
 }
 
 // States returns the verified state of every source updated in root, in ID
-// order: what the index cache is built from.
+// order. It includes sources no longer configured (update never removes a
+// source's lists, since --source may replace the configured sources for one
+// command): a command selects the states of its own sources by ID, with
+// LoadState.
 func States(root string) ([]*State, error) {
 	dir := filepath.Join(root, filepath.FromSlash(ListsDir))
 	entries, err := os.ReadDir(dir)

@@ -649,13 +649,18 @@ func (u *updater) fetchIndexes(ctx context.Context, dist string, rel *release.Re
 	// Reuse what the lists already hold with the right hash.
 	pending := make([]int, 0, len(plan))
 	for i, w := range plan {
-		f := w.cands[0]
-		local := filepath.Join(u.lists, localName(f.Hash, f.Path))
-		if fileMatches(local, f) {
-			out[i] = IndexFile{Component: w.component, Arch: w.arch, Name: f.Path, Path: local, SHA256: f.Hash, Size: f.Size}
-			continue
+		reused := false
+		for _, f := range w.cands { // the one stored may be a fallback (.gz)
+			local := filepath.Join(u.lists, localName(f.Hash, f.Path))
+			if fileMatches(local, f) {
+				out[i] = IndexFile{Component: w.component, Arch: w.arch, Name: f.Path, Path: local, SHA256: f.Hash, Size: f.Size}
+				reused = true
+				break
+			}
 		}
-		pending = append(pending, i)
+		if !reused {
+			pending = append(pending, i)
+		}
 	}
 	var downloaded int64
 	// Each round tries the next URL of every index not yet fetched; a

@@ -323,6 +323,10 @@ func TestTestRepo(t *testing.T) {
 			{pub{date: d1, packages: 2}, Get, ""},
 			{pub{date: d2, packages: 4, corruptXz: true}, Refused, "sha256 differs"},
 		}},
+		{"fallback to plain Packages", []step{
+			{pub{date: d1, packages: 2, missingXz: true}, Get, ""},
+			{pub{date: d1, packages: 2, missingXz: true}, Hit, ""},
+		}},
 		{"detached signature", []step{{pub{date: d1, packages: 2, detached: true}, Get, ""}}},
 		{"unsigned Release", []step{{pub{date: d1, packages: 2, unsigned: true}, Refused, "not signed"}}},
 		{"by-hash only", []step{{pub{date: d1, packages: 2, byHashOnly: true}, Get, ""}}},
