@@ -193,11 +193,11 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 				return nil, err
 			}
 			rel := comp + "/binary-" + arch + "/Packages"
-			fs, err := compressed(rel, plain)
+			idx, err := compressed(rel, plain)
 			if err != nil {
 				return nil, err
 			}
-			files = append(files, fs...)
+			files = append(files, idx...)
 			res.Indexes = append(res.Indexes, IndexSummary{Component: comp, Architecture: arch, Packages: len(ps)})
 		}
 	}
