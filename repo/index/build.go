@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/deb/control"
 )
 
@@ -191,7 +192,27 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 	defer f.Close()
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
-	rd := control.NewReaderName(tee, in.Path)
+	// Decompress in a goroutine of its own: on two cores the xz decoder
+	// (most of the cost) and the parser run side by side.
+	pr, pw := io.Pipe()
+	var (
+		wg   sync.WaitGroup
+		derr error
+	)
+	wg.Go(func() {
+		derr = decompress(pw, tee)
+		if derr == nil {
+			// The decompressor may stop before the end of the file;
+			// hash all of it.
+			_, derr = io.Copy(io.Discard, tee)
+		}
+		pw.CloseWithError(derr)
+	})
+	defer func() {
+		pr.CloseWithError(errAbandoned)
+		wg.Wait()
+	}()
+	rd := control.NewReaderName(pr, in.Path)
 	defer rd.Close()
 	var w writer
 	var skipped []error
@@ -212,9 +233,9 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 			skipped = append(skipped, &SkipError{Path: in.Path, Err: err})
 		}
 	}
-	// The decompressor may stop before the end of the file; hash all of it.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return nil, fmt.Errorf("index: read %s: %w", in.Path, err)
+	wg.Wait()
+	if derr != nil {
+		return nil, fmt.Errorf("index: read %s: %w", in.Path, derr)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != strings.ToLower(in.SHA256) {
 		return nil, &HashMismatchError{Path: in.Path, Want: strings.ToLower(in.SHA256), Got: got}
@@ -228,6 +249,23 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 		return nil, err
 	}
 	return skipped, nil
+}
+
+// errAbandoned stops the decompressing goroutine when parsing fails.
+var errAbandoned = errors.New("parsing stopped")
+
+// decompress copies the decompressed content of r (any format
+// deb/compress knows, or plain) to w.
+func decompress(w io.Writer, r io.Reader) error {
+	zr, _, err := compress.NewReader(r)
+	if err != nil {
+		return err
+	}
+	_, err = io.CopyBuffer(w, zr, make([]byte, 1<<20))
+	if cerr := zr.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // writeAtomic writes data to a temporary file beside path and renames it
