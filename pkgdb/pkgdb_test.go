@@ -3,6 +3,7 @@ package pkgdb
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -92,5 +93,30 @@ func TestLocked(t *testing.T) {
 	defer db.Close()
 	if _, err := Open(root, Options{LockTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestMigrateFromEmptyFile(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, filepath.FromSlash(Path))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A bbolt file with no schema at all is version 0.
+	b, err := bolt.Open(path, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	db, err := Open(root, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.Schema(); err != nil || v != SchemaVersion {
+		t.Fatalf("schema %d, %v", v, err)
+	}
+	if err := db.Accept("x", time.Unix(1, 0)); err != nil {
+		t.Fatalf("releases bucket missing after migration: %v", err)
 	}
 }

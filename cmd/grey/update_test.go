@@ -107,6 +107,14 @@ func TestUpdateConfiguredSources(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "Get file://"+dir+"/debian bookworm-updates") {
 		t.Fatalf("configured: %d\n%s%s", code, out, errOut)
 	}
+	// A source that cannot be fetched is an Err line; the others still
+	// update and the command exits 1.
+	missing := fmt.Sprintf("deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/nowhere bookworm main", dir, dir)
+	code, out, _ = greyAt(t, testfixture.Clock, "--root", root, "--source", missing, "--source", strings.TrimSpace(line), "update")
+	if code != 1 || !strings.Contains(out, "Err file://"+dir+"/nowhere bookworm: file://"+dir+"/nowhere/dists/bookworm/InRelease: neither InRelease nor Release exists\n") ||
+		!strings.Contains(out, "Hit file://"+dir+"/debian bookworm-updates") {
+		t.Fatalf("missing source: %d\n%s", code, out)
+	}
 	if code, _, errOut := greyAt(t, testfixture.Clock, "--root", root, "--source", "deb [", "update"); code != 2 || !strings.Contains(errOut, "--source") {
 		t.Fatalf("bad --source: %d %s", code, errOut)
 	}
