@@ -1,10 +1,14 @@
 package index
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -165,5 +169,41 @@ func TestOriginDir(t *testing.T) {
 			t.Errorf("origins %q and %q share folder %q", prev, o, d)
 		}
 		seen[d] = o
+	}
+}
+
+// TestBadPackagesFile checks that a Packages file that does not parse fails
+// the build with its name and line, leaves no cache behind, and does not
+// hang the decompressing goroutine.
+func TestBadPackagesFile(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, "Package: p%d\nVersion: 1\nArchitecture: all\n\n", i)
+	}
+	b.WriteString(" continuation without a field\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "Package: q%d\nVersion: 1\nArchitecture: all\n\n", i)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(b.String()))
+	zw.Close()
+	for name, data := range map[string][]byte{"plain": []byte(b.String()), "gzip": gz.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			in := Input{Origin: name, Path: p, SHA256: fileSHA(t, p)}
+			cache := filepath.Join(dir, "cache")
+			_, err := Build(context.Background(), cache, []Input{in})
+			if err == nil || !strings.Contains(err.Error(), p+":20001") {
+				t.Fatalf("Build: %v, want a syntax error at %s:20001", err, p)
+			}
+			if _, err := os.Stat(CachePath(cache, in)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("cache written for a bad file (%v)", err)
+			}
+		})
 	}
 }
