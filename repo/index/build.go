@@ -14,7 +14,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/compress"
@@ -171,7 +173,7 @@ func removeStale(cacheDir string, inputs []Input) error {
 		}
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
-			if keep[p] || !(strings.HasSuffix(e.Name(), cacheSuffix) || strings.HasPrefix(e.Name(), ".tmp-")) {
+			if keep[p] || !strings.HasSuffix(e.Name(), cacheSuffix) && !abandonedTemp(e) {
 				continue
 			}
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -181,6 +183,25 @@ func removeStale(cacheDir string, inputs []Input) error {
 	}
 	return errors.Join(errs...)
 }
+
+// abandonedTemp reports a temporary file left by a build that crashed. Its
+// name carries the builder's process id: while that process lives, a
+// concurrent build may still be writing the file.
+func abandonedTemp(e os.DirEntry) bool {
+	rest, ok := strings.CutPrefix(e.Name(), tempPrefix)
+	if !ok {
+		return false
+	}
+	pidText, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return true
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// tempPrefix starts the names of cache files being written.
+const tempPrefix = ".tmp-"
 
 // buildOne parses in.Path, checks its SHA256 and writes the cache file at
 // path atomically.
@@ -276,7 +297,7 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("index cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	tmp, err := os.CreateTemp(dir, fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()))
 	if err != nil {
 		return fmt.Errorf("index cache: %w", err)
 	}

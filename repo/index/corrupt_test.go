@@ -207,3 +207,34 @@ func TestBadPackagesFile(t *testing.T) {
 		})
 	}
 }
+
+// TestTempFiles checks that Build removes the temporary files of builds
+// that died, and leaves those of a build still running.
+func TestTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	in := writeInput(t, dir, "a", samplePackages)
+	odir := filepath.Dir(CachePath(cache, in))
+	if err := os.MkdirAll(odir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(odir, ".tmp-999999999-1")                   // above any pid_max
+	live := filepath.Join(odir, fmt.Sprintf(".tmp-%d-2", os.Getpid())) // this process
+	other := filepath.Join(odir, "notes.txt")
+	for _, p := range []string{dead, live, other} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Build(context.Background(), cache, []Input{in}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dead builder's %s kept (%v)", dead, err)
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+}
