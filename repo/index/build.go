@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 

@@ -218,7 +218,7 @@ func TestTempFiles(t *testing.T) {
 	if err := os.MkdirAll(odir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dead := filepath.Join(odir, ".tmp-999999999-1")                   // above any pid_max
+	dead := filepath.Join(odir, ".tmp-999999999-1")                    // above any pid_max
 	live := filepath.Join(odir, fmt.Sprintf(".tmp-%d-2", os.Getpid())) // this process
 	other := filepath.Join(odir, "notes.txt")
 	for _, p := range []string{dead, live, other} {
