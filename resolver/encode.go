@@ -59,12 +59,11 @@ func encode(u *universe, req *Request) *encoding {
 		e.conflicts[b] = append(e.conflicts[b], a)
 	}
 	for id, p := range u.pkgs {
-		for _, f := range u.positive(p) {
-			if !f.hard {
-				continue
-			}
-			for _, rel := range f.rels {
-				sats := u.relSatisfiers(id, rel)
+		fs, _ := u.positive(p)
+		for fi := range fs[:2] {
+			f := &fs[fi]
+			for ri, rel := range f.rels {
+				sats := u.relSatisfiers(id, f, ri)
 				cl := make([]int, 0, len(sats)+1)
 				cl = append(cl, -lit(id))
 				for _, s := range sats {

@@ -79,11 +79,12 @@ func (g *greedy) isDead(id int) bool {
 		return true
 	}
 	g.dead[id] = 3
-	p := g.u.pkgs[id]
-	for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
-		for _, rel := range d {
+	fs, _ := g.u.positive(g.u.pkgs[id])
+	for fi := range fs[:2] {
+		f := &fs[fi]
+		for ri := range f.rels {
 			live := false
-			for _, sid := range g.u.relSatisfiers(id, rel) {
+			for _, sid := range g.u.relSatisfiers(id, f, ri) {
 				if sid == id || !g.isDead(sid) {
 					live = true
 					break
@@ -257,7 +258,7 @@ func (g *greedy) run() {
 		p := u.pkgs[id]
 		target := id
 		if s.upgrade[p.Name] {
-			if n, ok := u.newest[p.Name+"\x00"+p.Architecture]; ok && !g.isDead(n) {
+			if n := u.newestOf(id); !g.isDead(n) {
 				target = n
 			}
 		}
@@ -326,13 +327,10 @@ func (g *greedy) run() {
 
 // hardOK reports whether every hard relation of id has a chosen satisfier.
 func (g *greedy) hardOK(id int) bool {
-	p := g.u.pkgs[id]
-	for _, f := range g.u.positive(p) {
-		if !f.hard {
-			continue
-		}
-		for _, rel := range f.rels {
-			if !g.satisfied(id, rel) {
+	fs, _ := g.u.positive(g.u.pkgs[id])
+	for fi := range fs[:2] {
+		for ri := range fs[fi].rels {
+			if !g.satisfied(id, &fs[fi], ri) {
 				return false
 			}
 		}
@@ -340,8 +338,8 @@ func (g *greedy) hardOK(id int) bool {
 	return true
 }
 
-func (g *greedy) satisfied(id int, rel relation.Relation) bool {
-	for _, s := range g.u.relSatisfiers(id, rel) {
+func (g *greedy) satisfied(id int, f *depField, ri int) bool {
+	for _, s := range g.u.relSatisfiers(id, f, ri) {
 		if g.chosen[s] {
 			return true
 		}
@@ -374,17 +372,18 @@ func (g *greedy) mark(id int) bool {
 // deps satisfies id's relations in field order, depth first; it reports
 // whether every hard one found a solution.
 func (g *greedy) deps(id int) bool {
-	p := g.u.pkgs[id]
 	ok := true
-	for _, f := range g.u.positive(p) {
-		for _, rel := range f.rels {
+	fs, nf := g.u.positive(g.u.pkgs[id])
+	for fi := range fs[:nf] {
+		f := &fs[fi]
+		for ri, rel := range f.rels {
 			if !g.chosen[id] {
 				return false
 			}
 			if !f.hard {
 				g.load(rel)
 			}
-			if g.satisfied(id, rel) {
+			if g.satisfied(id, f, ri) {
 				continue
 			}
 			picked := false
@@ -399,7 +398,7 @@ func (g *greedy) deps(id int) bool {
 			}
 			// apt would give up here; an older version or another
 			// provider may still do, and the SAT solve will check.
-			for _, c := range g.u.relSatisfiers(id, rel) {
+			for _, c := range g.u.relSatisfiers(id, f, ri) {
 				if g.canInstall(c) && g.mark(c) {
 					picked = true
 					break
@@ -430,8 +429,7 @@ func (g *greedy) aptOrder(id int, rel relation.Relation) []int {
 		pos := &rel[i]
 		var cands []int
 		for _, s := range u.satisfiers(from, pos, false) {
-			q := u.pkgs[s]
-			if u.installed[s] || u.newest[q.Name+"\x00"+q.Architecture] == s {
+			if u.installed[s] || u.isNewest[s] {
 				cands = append(cands, s)
 			}
 		}
@@ -506,8 +504,7 @@ func (g *greedy) cost() *cost {
 			continue
 		}
 		w := 10
-		q := g.u.pkgs[id]
-		if g.u.newest[q.Name+"\x00"+q.Architecture] != id {
+		if !g.u.isNewest[id] {
 			w = 20
 		}
 		if g.u.installed[id] {
@@ -550,7 +547,9 @@ func (g *greedy) conflictsWith(a, b int) bool {
 func (g *greedy) load(rel relation.Relation) {
 	var work []int
 	for i := range rel {
-		work = g.u.load(rel[i].Name, work)
+		if !g.u.loaded[rel[i].Name] {
+			work = g.u.load(rel[i].Name, work)
+		}
 	}
 	if len(work) > 0 {
 		g.u.close(work)

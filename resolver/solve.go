@@ -254,9 +254,11 @@ func (s *state) trim(in []bool) (map[int]Reason, []bool) {
 		id := queue[0]
 		queue = queue[1:]
 		p := u.pkgs[id]
-		for _, f := range u.positive(p) {
-			for _, rel := range f.rels {
-				for _, sid := range u.relSatisfiers(id, rel) {
+		fs, nf := u.positive(p)
+		for fi := range fs[:nf] {
+			f := &fs[fi]
+			for ri, rel := range f.rels {
+				for _, sid := range u.relSatisfiers(id, f, ri) {
 					if in[sid] {
 						reach(sid, Reason{By: p, Field: f.field, Relation: rel, Auto: true})
 						break

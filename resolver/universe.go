@@ -20,15 +20,16 @@ type universe struct {
 	pkgs      []*deb.Package
 	installed []bool
 	auto      []bool
-	byKey     map[string]int                  // name\x00version\x00arch -> id
-	byName    map[string][]int                // real candidates, newest first
-	providers map[string][]int                // candidates providing the name
-	loaded    map[string]bool                 // names whose candidates were fetched
-	satCache  map[*relation.Possibility][]int // satisfiers of a possibility
-	negCache  map[*relation.Possibility][]int // what a Conflicts/Breaks possibility hits
-	relCache  map[*relation.Possibility][]int // satisfiers of a relation, by its first possibility
-	newest    map[string]int                  // name\x00arch -> newest id (apt's candidate)
-	dirty     map[string]bool                 // names whose lists finish must sort
+	byKey     map[string]int   // name\x00version\x00arch -> id
+	byName    map[string][]int // real candidates, newest first
+	providers map[string][]int // candidates providing the name
+	loaded    map[string]bool  // names whose candidates were fetched
+	// relSat caches, per package and positive field, the satisfiers of
+	// each relation: slices indexed by id, not a map, because this lookup
+	// is the resolver's innermost one.
+	relSat    []*[3][][]int
+	isNewest  []bool          // apt's candidate: the newest of its name and architecture
+	dirty     map[string]bool // names whose lists finish must sort
 	recommend bool
 }
 
@@ -41,11 +42,7 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		byName:    make(map[string][]int),
 		providers: make(map[string][]int),
 		loaded:    make(map[string]bool),
-		newest:    make(map[string]int),
 		dirty:     make(map[string]bool),
-		satCache:  make(map[*relation.Possibility][]int),
-		negCache:  make(map[*relation.Possibility][]int),
-		relCache:  make(map[*relation.Possibility][]int),
 		recommend: recommends,
 	}
 	for _, a := range foreign {
@@ -77,6 +74,8 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.pkgs = append(u.pkgs, p)
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
+	u.isNewest = append(u.isNewest, false)
+	u.relSat = append(u.relSat, nil)
 	u.byName[p.Name] = append(u.byName[p.Name], id)
 	u.dirty[p.Name] = true
 	for _, rel := range p.Provides {
@@ -121,7 +120,9 @@ func (u *universe) close(work []int) {
 		for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
 			for _, rel := range d {
 				for i := range rel {
-					work = u.load(rel[i].Name, work)
+					if !u.loaded[rel[i].Name] {
+						work = u.load(rel[i].Name, work)
+					}
 				}
 			}
 		}
@@ -136,13 +137,14 @@ func (u *universe) finish() {
 	for n := range u.dirty {
 		ids := u.byName[n]
 		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
-		for _, id := range ids {
-			delete(u.newest, n+"\x00"+u.pkgs[id].Architecture)
-		}
-		for _, id := range ids {
-			k := n + "\x00" + u.pkgs[id].Architecture
-			if _, ok := u.newest[k]; !ok {
-				u.newest[k] = id
+		for i, id := range ids {
+			// Sorted newest first: the first of each architecture.
+			u.isNewest[id] = true
+			for _, prev := range ids[:i] {
+				if u.pkgs[prev].Architecture == u.pkgs[id].Architecture {
+					u.isNewest[id] = false
+					break
+				}
 			}
 		}
 		if ps := u.providers[n]; len(ps) > 1 {
@@ -150,6 +152,17 @@ func (u *universe) finish() {
 		}
 		delete(u.dirty, n)
 	}
+}
+
+// newestOf returns apt's candidate of id's name and architecture.
+func (u *universe) newestOf(id int) int {
+	p := u.pkgs[id]
+	for _, o := range u.byName[p.Name] {
+		if u.isNewest[o] && u.pkgs[o].Architecture == p.Architecture {
+			return o
+		}
+	}
+	return id
 }
 
 // better orders two candidates: newer version first, then the native
@@ -173,19 +186,20 @@ func (u *universe) better(a, b int) bool {
 
 // depField is one positive relationship field of a package.
 type depField struct {
+	code  int // index in relSat: 0 Pre-Depends, 1 Depends, 2 Recommends
 	field string
 	rels  relation.Dependency
 	hard  bool
 }
 
 // positive returns the fields that pull packages in, in apt's order of
-// importance.
-func (u *universe) positive(p *deb.Package) []depField {
-	f := []depField{{"Pre-Depends", p.PreDepends, true}, {"Depends", p.Depends, true}}
+// importance, and how many of them apply (Recommends only when on).
+func (u *universe) positive(p *deb.Package) ([3]depField, int) {
+	f := [3]depField{{0, "Pre-Depends", p.PreDepends, true}, {1, "Depends", p.Depends, true}, {2, "Recommends", p.Recommends, false}}
 	if u.recommend {
-		f = append(f, depField{"Recommends", p.Recommends, false})
+		return f, 3
 	}
-	return f
+	return f, 2
 }
 
 // effArch is the architecture a package's dependencies resolve in:
@@ -227,19 +241,9 @@ func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Pa
 // version never satisfies a versioned possibility; "Provides: foo (= 1.0)"
 // does when 1.0 fits.
 //
-// The cache is keyed by the possibility's address: it lives in its
-// package's decoded fields, so one address always means one depender (one
-// architecture), and the lookup costs no string building. Callers must
-// pass possibilities of packages in the universe only after the closure
-// is complete.
+// The names of pos must be loaded (or the universe complete) for the
+// answer to be whole.
 func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict bool) []int {
-	cache := u.satCache
-	if conflict {
-		cache = u.negCache
-	}
-	if s, ok := cache[pos]; ok {
-		return s
-	}
 	var out []int
 	for _, id := range u.byName[pos.Name] {
 		q := u.pkgs[id]
@@ -257,7 +261,6 @@ func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict b
 		}
 		out = append(out, id)
 	}
-	cache[pos] = out
 	return out
 }
 
@@ -290,25 +293,41 @@ func containsInt(s []int, x int) bool {
 	return false
 }
 
-// relSatisfiers returns, for relation rel of package id, the satisfiers of
-// all alternatives in alternative order, without repeats.
-func (u *universe) relSatisfiers(id int, rel relation.Relation) []int {
-	from := u.effArch(u.pkgs[id])
-	if len(rel) == 1 {
-		return u.satisfiers(from, &rel[0], false)
+// relSatisfiers returns the satisfiers of relation number ri of field
+// f.code of package id, all alternatives in alternative order, without
+// repeats. The answer is cached: the relation's names are loaded (the
+// closure does it for hard relations, the walk for Recommends), so it
+// cannot change later.
+func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
+	c := u.relSat[id]
+	if c == nil {
+		c = new([3][][]int)
+		u.relSat[id] = c
 	}
-	if s, ok := u.relCache[&rel[0]]; ok {
+	if c[f.code] == nil {
+		c[f.code] = make([][]int, len(f.rels))
+	}
+	if s := c[f.code][ri]; s != nil {
 		return s
 	}
+	rel := f.rels[ri]
+	from := u.effArch(u.pkgs[id])
 	var out []int
-	for i := range rel {
-		for _, s := range u.satisfiers(from, &rel[i], false) {
-			if !containsInt(out, s) {
-				out = append(out, s)
+	if len(rel) == 1 {
+		out = u.satisfiers(from, &rel[0], false)
+	} else {
+		for i := range rel {
+			for _, s := range u.satisfiers(from, &rel[i], false) {
+				if !containsInt(out, s) {
+					out = append(out, s)
+				}
 			}
 		}
 	}
-	u.relCache[&rel[0]] = out
+	if out == nil {
+		out = []int{}
+	}
+	c[f.code][ri] = out
 	return out
 }
 
