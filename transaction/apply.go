@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -58,6 +59,7 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	}
 	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}}
 	t.st = &stager{root: root, opts: &t.opts}
+	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if err := t.load(plan); err != nil {
 		return nil, err
 	}
@@ -191,16 +193,25 @@ func (t *txn) stageAll(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, copyBufSize)
 			for w := range jobs {
-				if err := t.st.stagePackage(ctx, w, buf); err != nil {
+				if err := t.st.stagePackage(ctx, w); err != nil {
 					errs[index[w]] = err
 					cancel()
 				}
 			}
 		}()
 	}
-	for _, w := range t.works {
+	// Largest first: the biggest package's decode is the critical path,
+	// so it starts at once and the small ones fill the other worker.
+	order := append([]*work(nil), t.works...)
+	sizes := map[*work]int64{}
+	for _, w := range order {
+		if fi, err := os.Stat(w.item.Path); err == nil {
+			sizes[w] = fi.Size()
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return sizes[order[i]] > sizes[order[j]] })
+	for _, w := range order {
 		if ctx.Err() != nil {
 			break
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -75,6 +74,8 @@ type stager struct {
 	mu      sync.Mutex
 	created []string // directories created by staging, in creation order
 	tmps    []string // staged files, for cleanup
+	// bufs holds the copy buffers workers hand to their sinks.
+	bufs sync.Pool
 	// dirs caches directories known to exist: relative path -> host path.
 	// Only this process changes the root while it holds the lock, so an
 	// entry stays true for the transaction and saves the per-component
@@ -222,7 +223,7 @@ func randomName() string {
 
 // stagePackage streams w's data.tar into the root. It opens the .deb itself
 // so that each worker holds only its own decoder and buffer.
-func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
+func (s *stager) stagePackage(ctx context.Context, w *work) error {
 	f, err := os.Open(w.item.Path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", w.item.Path, err)
@@ -244,6 +245,8 @@ func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
 		return err
 	}
 	defer dr.Close()
+	k := newSink(&s.bufs)
+	defer k.stop()
 
 	conffile := make(map[string]bool, len(w.ctl.Conffiles))
 	for _, c := range w.ctl.Conffiles {
@@ -303,7 +306,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
 			switch e.Type {
 			case archive.TypeRegular:
 				st.file.Type = pkgdb.TypeRegular
-				if err := s.writeFile(w, st, e, conffile[rel], buf); err != nil {
+				if err := s.writeFile(w, st, e, conffile[rel], k); err != nil {
 					return fmt.Errorf("%s: %w", w.item.Path, err)
 				}
 			case archive.TypeSymlink:
@@ -319,6 +322,10 @@ func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
 				lrel, err := (&archive.Entry{Path: e.Linkname}).RelPath()
 				if err != nil {
 					return fmt.Errorf("%s: hard link %s: %w", w.item.Path, e.Path, err)
+				}
+				// The link's target must be written and its hash known.
+				if err := k.flush(); err != nil {
+					return err
 				}
 				other, ok := w.byPath[lrel]
 				if !ok || other.file.Type != pkgdb.TypeRegular {
@@ -359,63 +366,87 @@ func (s *stager) stagePackage(ctx context.Context, w *work, buf []byte) error {
 		w.ents = append(w.ents, st)
 		w.byPath[rel] = st
 	}
-	return nil
+	// Every file written, hashed and closed before the package counts as
+	// staged.
+	return k.stop()
 }
 
-// writeFile stages one regular file: written under a temporary name,
-// hashed on the way (SHA256 always, MD5 when the package's md5sums lacks
-// the file or it is a conffile, whose MD5 dpkg's status records), its
-// writeback started (Apply makes it durable with one syncfs).
-func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, buf []byte) error {
+// writeFile stages one regular file: created under a temporary name here,
+// its content read from the archive here and written, hashed (SHA256
+// always, MD5 when the package's md5sums lacks the file, and for
+// conffiles, whose MD5 dpkg's status records) and finished in the sink.
+// With Sync, the file's writeback is started; Apply makes it durable with
+// one syncfs.
+func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k *sink) error {
 	out, err := os.OpenFile(st.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
 	if err != nil {
 		return fmt.Errorf("stage /%s: %w", st.rel, err)
 	}
 	s.noteTmp(st.tmp)
-	sh := sha256.New()
-	var mh hash.Hash
+	f := &sinkFile{out: out, sh: sha256.New()}
 	known, haveMD5 := w.ctl.MD5Sums[st.rel]
-	var dst io.Writer = io.MultiWriter(out, sh)
 	if !haveMD5 || isConf {
-		mh = md5.New()
-		dst = io.MultiWriter(out, sh, mh)
+		f.mh = md5.New()
 	}
-	n, err := io.CopyBuffer(dst, e.Body, buf)
-	if err == nil && n != e.Size {
-		err = fmt.Errorf("wrote %d bytes, the archive says %d", n, e.Size)
+	for {
+		bp := s.bufs.Get().(*[]byte)
+		n, rerr := io.ReadFull(e.Body, *bp)
+		if n > 0 {
+			if err := k.send(sinkOp{file: f, data: bp, n: n}); err != nil {
+				_ = k.send(sinkOp{file: f, close: true})
+				return err
+			}
+		} else {
+			s.bufs.Put(bp)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			_ = k.send(sinkOp{file: f, close: true})
+			return fmt.Errorf("stage /%s: %w", st.rel, rerr)
+		}
 	}
-	if err == nil {
-		err = out.Chmod(unixMode(e.Mode))
+	mode, uid, gid, mtime, size := e.Mode, e.Uid, e.Gid, e.ModTime, e.Size
+	f.finish = func(f *sinkFile) error {
+		var err error
+		if f.n != size {
+			err = fmt.Errorf("wrote %d bytes, the archive says %d", f.n, size)
+		}
+		if err == nil {
+			err = f.out.Chmod(unixMode(mode))
+		}
+		if err == nil && s.opts.Sync {
+			// Start writeback now without waiting for it: the one syncfs
+			// after staging then finds most data on its way, far cheaper
+			// than an fsync per file (dpkg does the same).
+			_ = unix.SyncFileRange(int(f.out.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		}
+		if cerr := f.out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("stage /%s: %w", st.rel, err)
+		}
+		s.chown(st.tmp, uid, gid, false)
+		if !mtime.IsZero() {
+			_ = os.Chtimes(st.tmp, time.Time{}, mtime)
+		}
+		st.file.Size = f.n
+		st.file.SHA256 = hex.EncodeToString(f.sh.Sum(nil))
+		w.bytes += f.n
+		sum := known
+		if f.mh != nil {
+			sum = hex.EncodeToString(f.mh.Sum(nil))
+		}
+		if !isConf {
+			w.md5s[st.rel] = sum
+			return nil
+		}
+		w.confs = append(w.confs, pkgdb.Conffile{Path: "/" + st.rel, SHA256: st.file.SHA256, MD5: sum})
+		return s.decideConffile(w, st)
 	}
-	if err == nil && s.opts.Sync {
-		// Start writeback now, without waiting for it: the one syncfs
-		// after staging then finds most data already on its way, which is
-		// far cheaper than an fsync per file (dpkg does the same).
-		_ = unix.SyncFileRange(int(out.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("stage /%s: %w", st.rel, err)
-	}
-	s.chown(st.tmp, e.Uid, e.Gid, false)
-	if !e.ModTime.IsZero() {
-		_ = os.Chtimes(st.tmp, time.Time{}, e.ModTime)
-	}
-	st.file.Size = n
-	st.file.SHA256 = hex.EncodeToString(sh.Sum(nil))
-	w.bytes += n
-	sum := known
-	if mh != nil {
-		sum = hex.EncodeToString(mh.Sum(nil))
-	}
-	if !isConf {
-		w.md5s[st.rel] = sum
-		return nil
-	}
-	w.confs = append(w.confs, pkgdb.Conffile{Path: "/" + st.rel, SHA256: st.file.SHA256, MD5: sum})
-	return s.decideConffile(w, st)
+	return k.send(sinkOp{file: f, close: true})
 }
 
 // decideConffile keeps a conffile the admin changed: when the file on disk
