@@ -104,8 +104,8 @@ func encode(u *universe, req *Request) *encoding {
 			}
 		}
 	}
-	for _, name := range sortedKeys(u.byName) {
-		ids := u.byName[name]
+	for _, ne := range u.nameList {
+		ids := ne.real
 		for i := 0; i < len(ids); i++ {
 			for j := i + 1; j < len(ids); j++ {
 				a, b := ids[i], ids[j]
@@ -118,13 +118,4 @@ func encode(u *universe, req *Request) *encoding {
 		}
 	}
 	return e
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sortStrings(out)
-	return out
 }

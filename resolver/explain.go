@@ -245,7 +245,7 @@ func (s *state) unavailable(from *deb.Package, pos *relation.Possibility) string
 		return ""
 	}
 	var vers []string
-	for _, id := range u.byName[pos.Name] {
+	for _, id := range u.real(pos.Name) {
 		q := u.pkgs[id]
 		v := q.Version.String()
 		if q.Architecture != u.native && q.Architecture != "all" {
@@ -258,9 +258,9 @@ func (s *state) unavailable(from *deb.Package, pos *relation.Possibility) string
 		return fmt.Sprintf("the only %s available is %s", pos.Name, vers[0])
 	case len(vers) > 1:
 		return fmt.Sprintf("the %s versions available are %s", pos.Name, strings.Join(vers, ", "))
-	case len(u.providers[pos.Name]) > 0:
+	case len(u.prov(pos.Name)) > 0:
 		var ps []string
-		for _, id := range u.providers[pos.Name] {
+		for _, id := range u.prov(pos.Name) {
 			ps = append(ps, nv(u.pkgs[id]))
 		}
 		return fmt.Sprintf("%s is a virtual package and its providers (%s) do not fit", pos.Name, strings.Join(ps, ", "))
@@ -271,7 +271,7 @@ func (s *state) unavailable(from *deb.Package, pos *relation.Possibility) string
 // noCandidate explains a job that selects nothing.
 func noCandidate(u *universe, j Job) string {
 	var vers []string
-	for _, id := range u.byName[j.Name] {
+	for _, id := range u.real(j.Name) {
 		q := u.pkgs[id]
 		v := q.Version.String() + " (" + q.Architecture
 		if q.Origin != "" {
@@ -280,7 +280,7 @@ func noCandidate(u *universe, j Job) string {
 		vers = append(vers, v+")")
 	}
 	if len(vers) == 0 {
-		if len(u.providers[j.Name]) > 0 {
+		if len(u.prov(j.Name)) > 0 {
 			return fmt.Sprintf("%s is a virtual package: name one of its providers with a version or origin", j.Name)
 		}
 		return fmt.Sprintf("no package %s is available", j.Name)

@@ -547,7 +547,7 @@ func (g *greedy) conflictsWith(a, b int) bool {
 func (g *greedy) load(rel relation.Relation) {
 	var work []int
 	for i := range rel {
-		if !g.u.loaded[rel[i].Name] {
+		if !g.u.isLoaded(rel[i].Name) {
 			work = g.u.load(rel[i].Name, work)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -118,7 +119,7 @@ func TestPropertyRandomUniverses(t *testing.T) {
 		if len(install) == 0 {
 			continue
 		}
-		sortStrings(install)
+		sort.Strings(install)
 		want := install[r.IntN(len(install)):]
 		if len(want) > 2 {
 			want = want[:2]

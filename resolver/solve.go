@@ -84,14 +84,14 @@ func (s *state) selectJobs() error {
 	for ji := range req.Install {
 		j := req.Install[ji]
 		var ids []int
-		for _, id := range u.byName[j.Name] {
+		for _, id := range u.real(j.Name) {
 			if j.Matches(u.pkgs[id]) && !u.installedOnly(id, j) {
 				ids = append(ids, id)
 			}
 		}
 		if len(ids) == 0 && j.Version == "" && j.Origin == "" && j.Arch == "" {
 			// A virtual package: any provider will do, best first.
-			for _, id := range u.providers[j.Name] {
+			for _, id := range u.prov(j.Name) {
 				if providesMatch(u.pkgs[id], &relation.Possibility{Name: j.Name}) {
 					ids = append(ids, id)
 				}
@@ -104,7 +104,7 @@ func (s *state) selectJobs() error {
 	}
 	for ji := range req.Remove {
 		j := req.Remove[ji]
-		for _, id := range u.byName[j.Name] {
+		for _, id := range u.real(j.Name) {
 			if j.Matches(u.pkgs[id]) {
 				s.removed[id] = true
 			}
@@ -127,7 +127,7 @@ func (s *state) requestRules() {
 	}
 	for ji := range req.Remove {
 		j := req.Remove[ji]
-		for _, id := range u.byName[j.Name] {
+		for _, id := range u.real(j.Name) {
 			if j.Matches(u.pkgs[id]) {
 				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: &req.Remove[ji], clause: []int{-lit(id)}})
 			}
@@ -149,7 +149,7 @@ func (s *state) requestRules() {
 		}
 		keepNames[p.Name] = true
 		var cl []int
-		for _, o := range u.byName[p.Name] {
+		for _, o := range u.real(p.Name) {
 			cl = append(cl, lit(o))
 		}
 		s.enc.rules = append(s.enc.rules, rule{kind: kind, pkg: id, other: -1, clause: cl})
@@ -274,7 +274,7 @@ func (s *state) trim(in []bool) (map[int]Reason, []bool) {
 // architecture) is installed.
 func (s *state) wasInstalledName(id int) bool {
 	p := s.u.pkgs[id]
-	for _, o := range s.u.byName[p.Name] {
+	for _, o := range s.u.real(p.Name) {
 		if s.u.installed[o] && s.u.pkgs[o].Architecture == p.Architecture {
 			return true
 		}
@@ -284,7 +284,7 @@ func (s *state) wasInstalledName(id int) bool {
 
 func (s *state) autoName(id int) bool {
 	p := s.u.pkgs[id]
-	for _, o := range s.u.byName[p.Name] {
+	for _, o := range s.u.real(p.Name) {
 		if s.u.installed[o] && s.u.pkgs[o].Architecture == p.Architecture {
 			return s.u.auto[o]
 		}
@@ -341,7 +341,7 @@ func (s *state) plan(keep []bool, reasons map[int]Reason) *Plan {
 		switch {
 		case !ok:
 			pl.Install = append(pl.Install, p)
-		case pkgKey(old) == pkgKey(p):
+		case cmpVersion(p, old) == 0:
 			pl.Keep = append(pl.Keep, old)
 		case cmpVersion(p, old) > 0:
 			pl.Upgrade = append(pl.Upgrade, Change{From: old, To: p})

@@ -20,17 +20,29 @@ type universe struct {
 	pkgs      []*deb.Package
 	installed []bool
 	auto      []bool
-	byKey     map[string]int   // name\x00version\x00arch -> id
-	byName    map[string][]int // real candidates, newest first
-	providers map[string][]int // candidates providing the name
-	loaded    map[string]bool  // names whose candidates were fetched
+	// names interns every name seen (as a package or a provided name):
+	// one lookup answers whether it is loaded, its real candidates and its
+	// providers. nameList keeps them in creation order for deterministic
+	// walks.
+	names    map[string]*nameEntry
+	nameList []*nameEntry
+	byPtr    map[*deb.Package]int
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
 	relSat    []*[3][][]int
-	isNewest  []bool          // apt's candidate: the newest of its name and architecture
-	dirty     map[string]bool // names whose lists finish must sort
+	isNewest  []bool       // apt's candidate: the newest of its name and architecture
+	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
+}
+
+// nameEntry is one interned name.
+type nameEntry struct {
+	name   string
+	loaded bool  // the index was asked for its candidates and providers
+	dirty  bool  // listed in universe.dirty
+	real   []int // candidates of that name, newest first after finish
+	prov   []int // candidates that provide it
 }
 
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
@@ -38,11 +50,8 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		idx:       idx,
 		native:    native,
 		archs:     map[string]bool{native: true, "all": true},
-		byKey:     make(map[string]int),
-		byName:    make(map[string][]int),
-		providers: make(map[string][]int),
-		loaded:    make(map[string]bool),
-		dirty:     make(map[string]bool),
+		names:     make(map[string]*nameEntry),
+		byPtr:     make(map[*deb.Package]int),
 		recommend: recommends,
 	}
 	for _, a := range foreign {
@@ -51,8 +60,38 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 	return u
 }
 
-func pkgKey(p *deb.Package) string {
-	return p.Name + "\x00" + p.Version.String() + "\x00" + p.Architecture
+// entry returns the interned entry of name, creating it.
+func (u *universe) entry(name string) *nameEntry {
+	e := u.names[name]
+	if e == nil {
+		e = &nameEntry{name: name}
+		u.names[name] = e
+		u.nameList = append(u.nameList, e)
+	}
+	return e
+}
+
+// real returns the candidates named name.
+func (u *universe) real(name string) []int {
+	if e := u.names[name]; e != nil {
+		return e.real
+	}
+	return nil
+}
+
+// prov returns the candidates providing name.
+func (u *universe) prov(name string) []int {
+	if e := u.names[name]; e != nil {
+		return e.prov
+	}
+	return nil
+}
+
+func (u *universe) markDirty(e *nameEntry) {
+	if !e.dirty {
+		e.dirty = true
+		u.dirty = append(u.dirty, e)
+	}
 }
 
 // add puts p in the universe (once per name, version and architecture) and
@@ -61,28 +100,40 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	if !u.archs[p.Architecture] {
 		return -1
 	}
-	k := pkgKey(p)
-	if id, ok := u.byKey[k]; ok {
+	if id, ok := u.byPtr[p]; ok {
 		if installed {
-			u.installed[id] = true
-			u.auto[id] = auto
+			u.installed[id], u.auto[id] = true, auto
 		}
 		return id
 	}
+	e := u.entry(p.Name)
+	// The installed record and the index's record of one version are one
+	// candidate.
+	for _, id := range e.real {
+		q := u.pkgs[id]
+		if q.Architecture == p.Architecture && version.Compare(q.Version, p.Version) == 0 {
+			u.byPtr[p] = id
+			if installed {
+				u.installed[id], u.auto[id] = true, auto
+			}
+			return id
+		}
+	}
 	id := len(u.pkgs)
-	u.byKey[k] = id
+	u.byPtr[p] = id
 	u.pkgs = append(u.pkgs, p)
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
 	u.relSat = append(u.relSat, nil)
-	u.byName[p.Name] = append(u.byName[p.Name], id)
-	u.dirty[p.Name] = true
+	e.real = append(e.real, id)
+	u.markDirty(e)
 	for _, rel := range p.Provides {
 		for _, pos := range rel {
-			if l := u.providers[pos.Name]; len(l) == 0 || l[len(l)-1] != id {
-				u.providers[pos.Name] = append(l, id)
-				u.dirty[pos.Name] = true
+			pe := u.entry(pos.Name)
+			if l := pe.prov; len(l) == 0 || l[len(l)-1] != id {
+				pe.prov = append(l, id)
+				u.markDirty(pe)
 			}
 		}
 	}
@@ -92,11 +143,15 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 // load fetches every candidate named name or providing it; it returns the
 // ids that are new to the universe.
 func (u *universe) load(name string, out []int) []int {
-	if u.loaded[name] {
+	return u.loadEntry(u.entry(name), out)
+}
+
+func (u *universe) loadEntry(e *nameEntry, out []int) []int {
+	if e.loaded {
 		return out
 	}
-	u.loaded[name] = true
-	for _, list := range [2][]*deb.Package{u.idx.Packages(name), u.idx.Providers(name)} {
+	e.loaded = true
+	for _, list := range [2][]*deb.Package{u.idx.Packages(e.name), u.idx.Providers(e.name)} {
 		for _, p := range list {
 			n := len(u.pkgs)
 			if id := u.add(p, false, false); id == n {
@@ -105,6 +160,12 @@ func (u *universe) load(name string, out []int) []int {
 		}
 	}
 	return out
+}
+
+// isLoaded reports whether name's candidates were fetched.
+func (u *universe) isLoaded(name string) bool {
+	e := u.names[name]
+	return e != nil && e.loaded
 }
 
 // close grows the universe from the given ids until every name that a
@@ -120,8 +181,8 @@ func (u *universe) close(work []int) {
 		for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
 			for _, rel := range d {
 				for i := range rel {
-					if !u.loaded[rel[i].Name] {
-						work = u.load(rel[i].Name, work)
+					if e := u.entry(rel[i].Name); !e.loaded {
+						work = u.loadEntry(e, work)
 					}
 				}
 			}
@@ -134,8 +195,8 @@ func (u *universe) close(work []int) {
 // that every later walk is deterministic, and records apt's candidate
 // version of every name and architecture.
 func (u *universe) finish() {
-	for n := range u.dirty {
-		ids := u.byName[n]
+	for _, e := range u.dirty {
+		ids := e.real
 		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
 		for i, id := range ids {
 			// Sorted newest first: the first of each architecture.
@@ -147,17 +208,18 @@ func (u *universe) finish() {
 				}
 			}
 		}
-		if ps := u.providers[n]; len(ps) > 1 {
+		if ps := e.prov; len(ps) > 1 {
 			sort.SliceStable(ps, func(i, j int) bool { return u.better(ps[i], ps[j]) })
 		}
-		delete(u.dirty, n)
+		e.dirty = false
 	}
+	u.dirty = u.dirty[:0]
 }
 
 // newestOf returns apt's candidate of id's name and architecture.
 func (u *universe) newestOf(id int) int {
 	p := u.pkgs[id]
-	for _, o := range u.byName[p.Name] {
+	for _, o := range u.real(p.Name) {
 		if u.isNewest[o] && u.pkgs[o].Architecture == p.Architecture {
 			return o
 		}
@@ -245,13 +307,17 @@ func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Pa
 // answer to be whole.
 func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict bool) []int {
 	var out []int
-	for _, id := range u.byName[pos.Name] {
+	e := u.names[pos.Name]
+	if e == nil {
+		return nil
+	}
+	for _, id := range e.real {
 		q := u.pkgs[id]
 		if pos.Satisfies(q.Version) && u.archMatches(from, pos, q, conflict) {
 			out = append(out, id)
 		}
 	}
-	for _, id := range u.providers[pos.Name] {
+	for _, id := range e.prov {
 		q := u.pkgs[id]
 		if !u.archMatches(from, pos, q, conflict) || !providesMatch(q, pos) {
 			continue

@@ -1,5 +1,0 @@
-package resolver
-
-import "sort"
-
-func sortStrings(s []string) { sort.Strings(s) }
