@@ -88,13 +88,22 @@ func testRepo(t *testing.T, pkgs []testPkg) (repoDir, line string) {
 	for _, p := range pkgs {
 		buildDeb(t, debs, p)
 	}
+	return publishDebs(t, []string{debs})
+}
+
+// publishDebs publishes .deb files (or directories of them) as a signed
+// repository (suite "demo", component "main") and returns its directory
+// and a source line for it.
+func publishDebs(t *testing.T, inputs []string) (repoDir, line string) {
+	t.Helper()
+	base := t.TempDir()
 	k, err := key.Generate(context.Background(), key.Options{Name: "image test", Created: testClock.Add(-time.Hour)})
 	must(t, err)
 	paths, err := k.WriteFiles(filepath.Join(base, "key"))
 	must(t, err)
 	repoDir = filepath.Join(base, "repo")
 	_, err = publish.Publish(context.Background(), publish.Dir{Root: repoDir}, publish.Options{
-		Key: k, Suite: "demo", Components: []publish.Component{{Name: "main", Inputs: []string{debs}}},
+		Key: k, Suite: "demo", Components: []publish.Component{{Name: "main", Inputs: inputs}},
 		Architectures: []string{"amd64"}, Date: testClock,
 	})
 	must(t, err)
