@@ -31,6 +31,8 @@ type rule struct {
 // encoding is the closure's rules; clause variables are ids+1.
 type encoding struct {
 	rules []rule
+	// arena holds every clause's literals (one growing slice).
+	arena []int
 	// conflicts[id] lists every id that cannot be installed with id
 	// (Conflicts, Breaks in both directions, and other versions).
 	conflicts [][]int
@@ -64,20 +66,17 @@ func encode(u *universe, req *Request) *encoding {
 			f := &fs[fi]
 			for ri, rel := range f.rels {
 				sats := u.relSatisfiers(id, f, ri)
-				cl := make([]int, 0, len(sats)+1)
-				cl = append(cl, -lit(id))
-				for _, s := range sats {
-					if s == id {
-						// A package that satisfies its own dependency
-						// makes the clause true whenever it applies.
-						cl = nil
-						break
-					}
-					cl = append(cl, lit(s))
-				}
-				if cl == nil {
+				if containsInt(sats, id) {
+					// A package that satisfies its own dependency makes
+					// the clause true whenever it applies.
 					continue
 				}
+				start := len(e.arena)
+				e.arena = append(e.arena, -lit(id))
+				for _, s := range sats {
+					e.arena = append(e.arena, lit(s))
+				}
+				cl := e.arena[start:len(e.arena):len(e.arena)]
 				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.field, rel: rel, clause: cl})
 			}
 		}
@@ -98,7 +97,7 @@ func encode(u *universe, req *Request) *encoding {
 						addConflict(id, q)
 						e.hits[id] = append(e.hits[id], q)
 						e.rules = append(e.rules, rule{kind: ruleConflict, pkg: id, other: q, field: f.name,
-							rel: relation.Relation{rel[i]}, clause: []int{-lit(id), -lit(q)}})
+							rel: relation.Relation{rel[i]}, clause: e.pair(-lit(id), -lit(q))})
 					}
 				}
 			}
@@ -113,9 +112,16 @@ func encode(u *universe, req *Request) *encoding {
 					continue
 				}
 				addConflict(a, b)
-				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clause: []int{-lit(a), -lit(b)}})
+				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clause: e.pair(-lit(a), -lit(b))})
 			}
 		}
 	}
 	return e
+}
+
+// pair returns a two-literal clause stored in the arena.
+func (e *encoding) pair(a, b int) []int {
+	start := len(e.arena)
+	e.arena = append(e.arena, a, b)
+	return e.arena[start:len(e.arena):len(e.arena)]
 }

@@ -30,7 +30,10 @@ type universe struct {
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
-	relSat    []*[3][][]int
+	relSat []*[3][][]int
+	// arena holds every satisfier list: one growing slice instead of an
+	// allocation per list (lists keep pointing into the older arrays).
+	arena     []int
 	isNewest  []bool       // apt's candidate: the newest of its name and architecture
 	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
@@ -306,15 +309,15 @@ func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Pa
 // The names of pos must be loaded (or the universe complete) for the
 // answer to be whole.
 func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict bool) []int {
-	var out []int
 	e := u.names[pos.Name]
 	if e == nil {
 		return nil
 	}
+	start := len(u.arena)
 	for _, id := range e.real {
 		q := u.pkgs[id]
 		if pos.Satisfies(q.Version) && u.archMatches(from, pos, q, conflict) {
-			out = append(out, id)
+			u.arena = append(u.arena, id)
 		}
 	}
 	for _, id := range e.prov {
@@ -322,12 +325,12 @@ func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict b
 		if !u.archMatches(from, pos, q, conflict) || !providesMatch(q, pos) {
 			continue
 		}
-		if len(out) > 0 && containsInt(out, id) {
+		if containsInt(u.arena[start:], id) {
 			continue
 		}
-		out = append(out, id)
+		u.arena = append(u.arena, id)
 	}
-	return out
+	return u.arena[start:len(u.arena):len(u.arena)]
 }
 
 // providesMatch reports whether one of q's Provides entries for pos.Name
@@ -382,13 +385,19 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	if len(rel) == 1 {
 		out = u.satisfiers(from, &rel[0], false)
 	} else {
+		// Each alternative's list lands in the arena; the union is
+		// written after them, then the lists are dropped.
+		var union []int
 		for i := range rel {
 			for _, s := range u.satisfiers(from, &rel[i], false) {
-				if !containsInt(out, s) {
-					out = append(out, s)
+				if !containsInt(union, s) {
+					union = append(union, s)
 				}
 			}
 		}
+		start := len(u.arena)
+		u.arena = append(u.arena, union...)
+		out = u.arena[start:len(u.arena):len(u.arena)]
 	}
 	if out == nil {
 		out = []int{}
