@@ -295,7 +295,7 @@ func (g *greedy) run() {
 		// conflicts with, and what conflicts with it.
 		drop := g.ownHits(pick, nil)
 		for _, c := range append([]int(nil), g.order...) {
-			if !g.protected[c] && c != pick && g.conflictsWith(c, pick) {
+			if u.installed[c] && !g.protected[c] && c != pick && g.conflictsWith(c, pick) {
 				drop = append(drop, c)
 			}
 		}
