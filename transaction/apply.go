@@ -36,6 +36,7 @@ type txn struct {
 	// removed, read before anything changes, keyed by name then script.
 	oldScripts map[string]map[string][]byte
 	res        Result
+	progressMu sync.Mutex
 	// fallbackPath is appended to the scripts' PATH during a bootstrap.
 	fallbackPath string
 }
@@ -189,6 +190,7 @@ func (t *txn) stageAll(ctx context.Context) error {
 		index[w] = i
 	}
 	var wg sync.WaitGroup
+	done := 0
 	for range t.opts.Workers {
 		wg.Add(1)
 		go func() {
@@ -197,7 +199,9 @@ func (t *txn) stageAll(ctx context.Context) error {
 				if err := t.st.stagePackage(ctx, w); err != nil {
 					errs[index[w]] = err
 					cancel()
+					continue
 				}
+				t.progress("unpack", w.item.Path, &done)
 			}
 		}()
 	}
@@ -233,6 +237,17 @@ func (t *txn) stageAll(ctx context.Context) error {
 		return first
 	}
 	return ctx.Err()
+}
+
+// progress counts one more package through phase and reports it.
+func (t *txn) progress(phase, pkg string, done *int) {
+	if t.opts.Progress == nil {
+		return
+	}
+	t.progressMu.Lock()
+	defer t.progressMu.Unlock()
+	*done++
+	t.opts.Progress(Progress{Phase: phase, Package: filepath.Base(pkg), Done: *done, Total: len(t.works)})
 }
 
 // hasShell reports whether the root can run maintainer scripts before

@@ -183,7 +183,9 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 			}
 		}
 	}
+	done := 0
 	for _, w := range order {
+		t.progress("configure", w.name(), &done)
 		if w.ctl.File("postinst") == nil {
 			continue
 		}

@@ -259,8 +259,12 @@ func TestConffileEditKept(t *testing.T) {
 	p := tpkg{name: "cf", version: "1", conffiles: []string{"/etc/cf.conf"}, files: []tentry{
 		{name: "./etc/", typ: 'd'}, {name: "./etc/cf.conf", body: "shipped\n"},
 	}}.build(t, dir)
-	if _, err := apply(t, r, Plan{Install: []Install{{Path: p}}}, Options{}); err != nil {
+	var seen []Progress
+	if _, err := apply(t, r, Plan{Install: []Install{{Path: p}}}, Options{Progress: func(p Progress) { seen = append(seen, p) }}); err != nil {
 		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0].Phase != "unpack" || seen[0].Done != 1 || seen[0].Total != 1 || seen[1].Phase != "configure" {
+		t.Errorf("progress %+v", seen)
 	}
 	conf := filepath.Join(root, "etc/cf.conf")
 	if err := os.WriteFile(conf, []byte("edited\n"), 0o644); err != nil {

@@ -92,6 +92,17 @@ type Options struct {
 	// ScriptOutput receives maintainer scripts' output as they run; nil
 	// discards it (it is still kept for a ScriptError).
 	ScriptOutput io.Writer
+	// Progress, when set, is called as packages are staged and
+	// configured, from one goroutine at a time.
+	Progress func(Progress)
+}
+
+// Progress reports how far a transaction is: Done of Total packages
+// through Phase ("unpack" or "configure"), the last one being Package.
+type Progress struct {
+	Phase       string
+	Package     string
+	Done, Total int
 }
 
 // Install is one package to install, upgrade or reinstall.

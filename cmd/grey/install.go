@@ -368,10 +368,19 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	}
 	// Script output goes to stderr, so stdout stays the plan and result
 	// (and valid JSON with --json).
-	res, err := transaction.Apply(ctx, root.DB, plan, transaction.Options{
+	opts := transaction.Options{
 		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
 		ForceEssential: cr.forceEssential,
-	})
+	}
+	if isTerminal(g.Stderr) && !g.JSON {
+		opts.Progress = func(p transaction.Progress) {
+			fmt.Fprintf(g.Stderr, "\r\x1b[K%s [%d/%d] %s", p.Phase, p.Done, p.Total, p.Package)
+		}
+	}
+	res, err := transaction.Apply(ctx, root.DB, plan, opts)
+	if opts.Progress != nil {
+		fmt.Fprint(g.Stderr, "\r\x1b[K")
+	}
 	if res != nil && !g.JSON {
 		printResult(g.Stdout, res)
 	}
