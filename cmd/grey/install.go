@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -260,11 +261,12 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	defer closeIdx()
 	localPath := map[*deb.Package]string{}
 	li := &localIndex{base: idx}
-	for _, f := range cr.local {
-		p, err := readDeb(f)
-		if err != nil {
-			return err
-		}
+	locals, err := readDebs(cr.local)
+	if err != nil {
+		return err
+	}
+	for i, f := range cr.local {
+		p := locals[i]
 		p.Origin = "local"
 		li.extra = append(li.extra, p)
 		localPath[p] = f
@@ -437,6 +439,30 @@ func reinstallCandidates(idx resolver.Index, rp *resolver.Plan, jobs []resolver.
 	return out
 }
 
+// readDebs reads the control part of each file, two at a time (an xz
+// control member costs a decoder's dictionary each).
+func readDebs(paths []string) ([]*deb.Package, error) {
+	out := make([]*deb.Package, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = readDeb(paths[i])
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
 func readDeb(path string) (*deb.Package, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -447,7 +473,11 @@ func readDeb(path string) (*deb.Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	return deb.FromStanza(ctl.Fields)
+	p, err := deb.FromStanza(ctl.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }
 
 func isTerminal(w io.Writer) bool {
