@@ -2,10 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/greypm/grey/internal/testfixture"
 )
 
 const distcheckIndex = `Package: ok
@@ -93,5 +96,35 @@ func TestDistcheckCommand(t *testing.T) {
 	}
 	if code, _, stderr := runGrey(t, "", "distcheck", "--packages", bad); code != 2 || !strings.Contains(stderr, bad) {
 		t.Fatalf("bad index: exit %d, %q", code, stderr)
+	}
+}
+
+// TestDistcheckConfiguredSources checks the verified index of a source
+// that grey update stored (bookworm-updates: 38 packages, most of whose
+// dependencies live in bookworm proper, so many are uninstallable alone).
+func TestDistcheckConfiguredSources(t *testing.T) {
+	dir := testfixture.Bookworm(t)
+	root := t.TempDir()
+	src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s] file://%s/debian bookworm-updates main",
+		filepath.Join(dir, "debian-archive-keyring.gpg"), dir)}
+	if code, out, errOut := greyAt(t, testfixture.Clock, append(src, "update")...); code != 0 {
+		t.Fatalf("update: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := greyAt(t, testfixture.Clock, append(src, "distcheck")...)
+	if code != 1 || !strings.Contains(errOut, "38 packages checked") || !strings.Contains(out, "which no package satisfies") {
+		t.Fatalf("distcheck: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// A stored index that no longer matches its verified hash is refused.
+	files, err := filepath.Glob(filepath.Join(root, "var", "lib", "grey", "lists", "*", "*Packages*"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("stored Packages files: %v %v", files, err)
+	}
+	if err := os.WriteFile(files[0], []byte("Package: evil\nVersion: 1\nArchitecture: amd64\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = greyAt(t, testfixture.Clock, append(src, "distcheck")...)
+	if code != 2 || !strings.Contains(errOut, "SHA256") {
+		t.Fatalf("corrupted index: exit %d, %q", code, errOut)
 	}
 }

@@ -386,8 +386,10 @@ func (c *checker) explain(p int32, seeds []int32) []string {
 	} else {
 		out = append(out, fmt.Sprintf("%s cannot be installed: no choice among its dependencies' alternatives avoids a conflict", name))
 	}
-	if len(seeds) > 0 && !c.u.pkgs[p].Essential {
-		out = append(out, "the Essential set is installed with every package checked")
+	for _, x := range []int32{c.clashA, c.clashB} {
+		if x >= 0 && c.baseInst[x] {
+			out = append(out, fmt.Sprintf("%s belongs to the Essential set, which is installed with every package checked (--ignore-essential drops it)", c.u.pkgs[x]))
+		}
 	}
 	return out
 }
