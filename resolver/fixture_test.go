@@ -2,8 +2,10 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/greypm/grey/deb"
@@ -86,6 +88,41 @@ func TestFixtureInstallSizes(t *testing.T) {
 					t.Errorf("%s: %d packages, apt installs %d (%+.1f%%, more than 5%%)", label, len(pl.Final), apt, dev)
 				}
 			})
+		}
+	}
+}
+
+// TestFixtureExplanations: requests that cannot be met on bookworm get the
+// rules behind the conflict in words (two of dose-distcheck's 16 broken
+// packages, a pinned version that does not exist, two requests that
+// conflict).
+func TestFixtureExplanations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("full-index solves are covered without -race")
+	}
+	idx := NewMemIndex(loadBookworm(t))
+	tests := []struct {
+		install []string
+		want    []string
+	}{
+		{[]string{"console-setup-freebsd"}, []string{"console-setup-freebsd 1.221 depends on kbdcontrol, but no package kbdcontrol is available"}},
+		{[]string{"design-desktop"}, []string{"design-desktop 3.0.27 depends on thunderbird", "breaks webext-dav4tbsync (<= 4.8-2~)"}},
+		{[]string{"libc6=2.30"}, []string{"libc6 has no version 2.30; available: 2.36-9+deb12u14"}},
+		{[]string{"exim4-daemon-light", "postfix"}, []string{"conflicts with mail-transport-agent", "exim4-daemon-light 4.96-15+deb12u10 (which provides mail-transport-agent)"}},
+	}
+	for _, tt := range tests {
+		_, err := Solve(context.Background(), idx, Request{Install: jobs(t, tt.install...), Recommends: true})
+		var ue *Unsatisfiable
+		if !errors.As(err, &ue) {
+			t.Fatalf("%v: err = %v, want *Unsatisfiable", tt.install, err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: explanation %q lacks %q", tt.install, err, w)
+			}
+		}
+		if len(ue.Explanation) > 6 {
+			t.Errorf("%v: explanation has %d sentences, want a short chain: %q", tt.install, len(ue.Explanation), ue.Explanation)
 		}
 	}
 }
