@@ -124,8 +124,9 @@ type ShowCmd struct {
 // Help says what is printed.
 func (ShowCmd) Help() string {
 	return `Prints every available version of each package, newest first, as its stanza
-appears in the repository's Packages file, each followed by a blank line (the
-output of apt-cache show). With --json, prints a list of objects with the
+appears in the repository's Packages file, each followed by a blank line, in
+the field order apt-cache show uses (Description-md5 right after
+Description). With --json, prints a list of objects with the
 package's name, version, architecture, source and fields.`
 }
 
@@ -148,12 +149,15 @@ func (c *ShowCmd) Run(ctx context.Context, g *Globals) error {
 	var missing []error
 	buf := make([]byte, 0, 4096)
 	for _, name := range c.Packages {
-		vs := x.Versions(name)
-		if len(vs) == 0 {
+		groups := x.Distinct(name)
+		if len(groups) == 0 {
 			missing = append(missing, x.notFound(name))
 			continue
 		}
-		for _, s := range vs {
+		for _, group := range groups {
+			// The same .deb from several sources is shown once, from
+			// the first, as apt-cache does.
+			s := group[0]
 			p, err := x.Decode(s.Ref)
 			if err != nil {
 				return err
@@ -166,7 +170,7 @@ func (c *ShowCmd) Run(ctx context.Context, g *Globals) error {
 				out = append(out, showJSON{p.Name, p.Version.String(), p.Architecture, x.inputs[s.Input()].SourceID, fields})
 				continue
 			}
-			if buf, err = control.AppendStanza(buf[:0], p.Stanza); err != nil {
+			if buf, err = control.AppendStanza(buf[:0], aptShowOrder(p.Stanza)); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
 			buf = append(buf, '\n')
@@ -181,6 +185,31 @@ func (c *ShowCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 	return notFoundError(missing)
+}
+
+// aptShowOrder returns st with its fields in the order apt-cache show
+// prints them: the fields before Description as they are, then Description
+// directly followed by Description-md5, then the other fields, without
+// further Description* fields (apt-cache prints the description of the
+// user's language there, which grey does not fetch).
+func aptShowOrder(st *control.Stanza) *control.Stanza {
+	d := slices.IndexFunc(st.Fields, func(f control.Field) bool { return strings.EqualFold(f.Name, "Description") })
+	if d < 0 {
+		return st
+	}
+	out := &control.Stanza{Line: st.Line, Fields: make([]control.Field, 0, len(st.Fields))}
+	out.Fields = append(out.Fields, st.Fields[:d+1]...)
+	for _, f := range st.Fields[d+1:] {
+		if strings.EqualFold(f.Name, "Description-md5") {
+			out.Fields = append(out.Fields, f)
+		}
+	}
+	for _, f := range st.Fields[d+1:] {
+		if len(f.Name) < len("Description") || !strings.EqualFold(f.Name[:len("Description")], "Description") {
+			out.Fields = append(out.Fields, f)
+		}
+	}
+	return out
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -260,16 +289,17 @@ func (ListCmd) Help() string {
 	return `Prints "name/suite version architecture" for the candidate (newest) version
 of each package whose name matches PATTERN (every package without one), sorted
 by name; with --all, every available version, newest first. The suite is the
-one the source was configured with.`
+one the source was configured with; the same .deb in several suites is one
+line naming them all ("bookworm,bookworm-security"), as apt list prints it.`
 }
 
 type listJSON struct {
-	Name         string `json:"name"`
-	Version      string `json:"version"`
-	Architecture string `json:"architecture"`
-	Suite        string `json:"suite"`
-	Source       string `json:"source"`
-	Candidate    bool   `json:"candidate"`
+	Name         string   `json:"name"`
+	Version      string   `json:"version"`
+	Architecture string   `json:"architecture"`
+	Suites       []string `json:"suites"`
+	Sources      []string `json:"sources"`
+	Candidate    bool     `json:"candidate"`
 }
 
 // Run lists.
@@ -297,18 +327,29 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 			continue
 		}
 		index.SortVersions(vs)
+		groups := index.Group(vs)
 		if !c.All {
-			vs = vs[:1]
+			groups = groups[:1]
 		}
-		for k, s := range vs {
-			in := x.inputs[s.Input()]
+		for k, group := range groups {
+			s := group[0]
+			var suites, srcs []string
+			for _, o := range group {
+				in := x.inputs[o.Input()]
+				if !slices.Contains(suites, in.Suite) {
+					suites = append(suites, in.Suite)
+				}
+				if !slices.Contains(srcs, in.SourceID) {
+					srcs = append(srcs, in.SourceID)
+				}
+			}
 			if g.JSON {
-				out = append(out, listJSON{strings.Clone(s.Name), strings.Clone(s.Version), strings.Clone(s.Architecture), in.Suite, in.SourceID, k == 0})
+				out = append(out, listJSON{strings.Clone(s.Name), strings.Clone(s.Version), strings.Clone(s.Architecture), suites, srcs, k == 0})
 				continue
 			}
 			b.WriteString(s.Name)
 			b.WriteByte('/')
-			b.WriteString(in.Suite)
+			b.WriteString(strings.Join(suites, ","))
 			b.WriteByte(' ')
 			b.WriteString(s.Version)
 			b.WriteByte(' ')
@@ -336,7 +377,8 @@ type PolicyCmd struct {
 func (PolicyCmd) Help() string {
 	return `For each package, prints its candidate (the version grey would install: the
 newest; grey has no pinning) and every available version, newest first, with
-the Packages files it comes from. The candidate is marked with "*".`
+the Packages files it comes from (one version when the same .deb is in
+several). The candidate is marked with "*".`
 }
 
 type policyJSON struct {
@@ -346,11 +388,11 @@ type policyJSON struct {
 }
 
 type policyVersion struct {
-	Version      string `json:"version"`
-	Architecture string `json:"architecture"`
-	Source       string `json:"source"`
-	Packages     string `json:"packages"`
-	Candidate    bool   `json:"candidate"`
+	Version      string   `json:"version"`
+	Architecture string   `json:"architecture"`
+	Sources      []string `json:"sources"`
+	Packages     []string `json:"packages"`
+	Candidate    bool     `json:"candidate"`
 }
 
 // Run prints the table.
@@ -364,21 +406,29 @@ func (c *PolicyCmd) Run(ctx context.Context, g *Globals) error {
 	var missing []error
 	var b strings.Builder
 	for _, name := range c.Packages {
-		vs := x.Versions(name)
-		if len(vs) == 0 {
+		groups := x.Distinct(name)
+		if len(groups) == 0 {
 			missing = append(missing, x.notFound(name))
 			continue
 		}
-		pj := policyJSON{Name: name, Candidate: vs[0].Version}
-		fmt.Fprintf(&b, "%s:\n  Candidate: %s\n  Version table:\n", name, vs[0].Version)
-		for k, s := range vs {
-			in := x.inputs[s.Input()]
-			pj.Versions = append(pj.Versions, policyVersion{s.Version, s.Architecture, in.SourceID, in.Label, k == 0})
+		cand := groups[0][0].Version
+		pj := policyJSON{Name: name, Candidate: cand}
+		fmt.Fprintf(&b, "%s:\n  Candidate: %s\n  Version table:\n", name, cand)
+		for k, group := range groups {
+			s := group[0]
 			mark := "   "
 			if k == 0 {
 				mark = " * "
 			}
-			fmt.Fprintf(&b, "  %s%s %s\n        %s\n", mark, s.Version, s.Architecture, in.Label)
+			fmt.Fprintf(&b, "  %s%s %s\n", mark, s.Version, s.Architecture)
+			pv := policyVersion{Version: s.Version, Architecture: s.Architecture, Candidate: k == 0}
+			for _, o := range group {
+				in := x.inputs[o.Input()]
+				pv.Sources = append(pv.Sources, in.SourceID)
+				pv.Packages = append(pv.Packages, in.Label)
+				fmt.Fprintf(&b, "        %s\n", in.Label)
+			}
+			pj.Versions = append(pj.Versions, pv)
 		}
 		out = append(out, pj)
 	}

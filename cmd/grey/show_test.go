@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/index"
@@ -175,7 +178,7 @@ func TestIndexCommandsJSON(t *testing.T) {
 	}
 	var list []listJSON
 	code, out, _ = grey(t, "", "--root", root, "--json", "list", "liblzma5")
-	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].Suite != "bookworm-security" {
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || len(list[0].Suites) == 0 || list[0].Suites[0] != "bookworm-security" {
 		t.Fatalf("list --json: %d %q", code, out)
 	}
 }
@@ -226,4 +229,126 @@ func TestIndexGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShowMatchesAptCache runs real apt-cache show, with a scratch
+// configuration over the same verified lists, as the oracle: grey show
+// must print the same bytes for the same packages (a sample of every name,
+// and every name available from more than one source).
+func TestShowMatchesAptCache(t *testing.T) {
+	aptCache := testfixture.Tool(t, "apt-cache", "apt")
+	root, _ := updatedRoot(t)
+	fixture := testfixture.Bookworm(t)
+	// apt names list files after the URI, quoting some characters; a
+	// path of plain letters keeps that simple wherever the fixture is.
+	a := t.TempDir()
+	fx := filepath.Join(a, "fx")
+	if err := os.Symlink(fixture, fx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "state/lists/partial", "cache/archives/partial"} {
+		if err := os.MkdirAll(filepath.Join(a, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	suites := [][2]string{{"debian", "bookworm"}, {"debian", "bookworm-updates"}, {"debian-security", "bookworm-security"}}
+	if showRace {
+		suites = suites[1:]
+	}
+	var srcList strings.Builder
+	for _, s := range suites {
+		fmt.Fprintf(&srcList, "deb [arch=amd64 trusted=yes] file:%s/%s %s main\n", fx, s[0], s[1])
+		pre := strings.ReplaceAll(filepath.Join(fx, s[0], "dists", s[1]), "/", "_")
+		in, err := os.ReadFile(filepath.Join(fixture, s[0], "dists", s[1], "InRelease"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(a, "state/lists", pre+"_InRelease"), in, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(filepath.Join(fixture, s[0], "dists", s[1], "main/binary-amd64/Packages.xz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, _, err := compress.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(a, "state/lists", pre+"_main_binary-amd64_Packages"), plain, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := fmt.Sprintf(`Dir::Etc "%[1]s/etc/";
+Dir::Etc::sourcelist "sources.list";
+Dir::Etc::sourceparts "sources.list.d";
+Dir::Etc::parts "apt.conf.d";
+Dir::Etc::main "/dev/null";
+Dir::Etc::preferences "preferences";
+Dir::Etc::preferencesparts "preferences.d";
+Dir::State "%[1]s/state/";
+Dir::State::lists "lists/";
+Dir::State::status "%[1]s/state/status";
+Dir::Cache "%[1]s/cache/";
+Dir::Cache::pkgcache "pkgcache.bin";
+Dir::Cache::srcpkgcache "srcpkgcache.bin";
+Debug::NoLocking "1";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+Acquire::Languages "none";
+Acquire::GzipIndexes "false";
+`, a)
+	for name, data := range map[string]string{"apt.conf": conf, "etc/sources.list": srcList.String(), "state/status": ""} {
+		if err := os.WriteFile(filepath.Join(a, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Every 40th name, and every name with several versions or sources.
+	code, out, errOut := grey(t, "", "--root", root, "list", "--all")
+	if code != 0 {
+		t.Fatalf("list: %s", errOut)
+	}
+	count := map[string]int{}
+	var order []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, _, _ := strings.Cut(line, "/")
+		if count[name] == 0 {
+			order = append(order, name)
+		}
+		count[name]++
+		if strings.Contains(line, ",") {
+			count[name]++
+		}
+	}
+	var names []string
+	for i, n := range order {
+		if i%40 == 0 || count[n] > 1 {
+			names = append(names, n)
+		}
+	}
+	code, got, errOut := grey(t, "", append([]string{"--root", root, "show"}, names...)...)
+	if code != 0 {
+		t.Fatalf("grey show: %s", errOut)
+	}
+	cmd := exec.Command(aptCache, append([]string{"show"}, names...)...)
+	cmd.Env = append(os.Environ(), "APT_CONFIG="+filepath.Join(a, "apt.conf"))
+	want, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("apt-cache show: %v", err)
+	}
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("grey show differs from apt-cache show for %d packages at line %d:\ngrey: %q\napt:  %q", len(names), i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("grey show prints %d lines, apt-cache show %d", len(gl), len(wl))
+	}
+	t.Logf("%d packages, %d bytes identical", len(names), len(got))
 }

@@ -328,6 +328,7 @@ type writer struct {
 
 type pkgRec struct {
 	textOff, textLen, line uint32
+	debKey                 uint32
 	name, ver, arch, desc  string
 }
 
@@ -359,7 +360,7 @@ func (w *writer) add(st *control.Stanza) error {
 	desc, _, _ := strings.Cut(st.Get("Description"), "\n")
 	w.pkgs = append(w.pkgs, pkgRec{
 		textOff: uint32(off), textLen: uint32(len(t)),
-		line: uint32(max(st.Line, 0)),
+		line: uint32(max(st.Line, 0)), debKey: debKey(p.SHA256),
 		// Clone: the map and the records must not pin each stanza's text.
 		name: strings.Clone(p.Name), ver: strings.Clone(st.Get("Version")),
 		arch: strings.Clone(p.Architecture), desc: strings.Clone(desc),
@@ -381,6 +382,14 @@ func (w *writer) add(st *control.Stanza) error {
 		}
 	}
 	return nil
+}
+
+// debKey condenses a package's SHA256 field; 0 means it has none.
+func debKey(sha string) uint32 {
+	if sha == "" {
+		return 0
+	}
+	return max(crc32.Checksum([]byte(strings.ToLower(sha)), castagnoli()), 1)
 }
 
 // appendCanonical appends st as control.AppendStanza does; st has passed
@@ -449,7 +458,7 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 		vo, vl := sp.add(p.ver)
 		ao, al := sp.add(p.arch)
 		do, dl := sp.add(p.desc)
-		secs[secPkgs] = u32(u32(u32(u32(u32(u32(b, vo), vl), ao), al), do), dl)
+		secs[secPkgs] = u32(u32(u32(u32(u32(u32(u32(b, vo), vl), ao), al), do), dl), p.debKey)
 	}
 	secs[secStr] = sp.b
 	secs[secText] = w.text

@@ -12,7 +12,7 @@ import (
 // FormatVersion is the cache file format's version. It is part of every
 // cache file's name and header, so a grey that writes another format never
 // reads this one.
-const FormatVersion = 2
+const FormatVersion = 3
 
 var magic = [8]byte{'G', 'R', 'E', 'Y', 'I', 'D', 'X', 0}
 
@@ -51,7 +51,7 @@ const (
 
 // Record layouts: u32 fields at these offsets.
 const (
-	pkgSize     = 40
+	pkgSize     = 44
 	pTextOff    = 0
 	pTextLen    = 4
 	pLine       = 8
@@ -62,6 +62,7 @@ const (
 	pArchLen    = 28
 	pDescOff    = 32 // short description
 	pDescLen    = 36
+	pDebKey     = 40 // CRC-32C of the SHA256 field (0: none), to tell identical .debs apart without decoding
 	nameSize    = 16
 	nStrOff     = 0
 	nStrLen     = 4

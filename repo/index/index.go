@@ -64,6 +64,8 @@ type Summary struct {
 	Description string
 	// Origin is the package's Input.Origin.
 	Origin string
+
+	debKey uint32 // see pDebKey
 }
 
 // Provider is a package that provides a name, with the version its Provides
@@ -191,6 +193,7 @@ func (x *Index) summary(fi, i int) Summary {
 		Architecture: v.str(le32(r, pArchOff), le32(r, pArchLen)),
 		Description:  v.str(le32(r, pDescOff), le32(r, pDescLen)),
 		Origin:       f.origin,
+		debKey:       le32(r, pDebKey),
 	}
 }
 
@@ -502,3 +505,29 @@ const CacheDirIn = "var/cache/grey/index"
 // Input returns the position, in the inputs given to Load, of the input the
 // package comes from.
 func (r Ref) Input() int { return int(r.file) }
+
+// Distinct groups the packages called name as apt does when it builds its
+// cache: packages with the same version, architecture and .deb (SHA256) in
+// several inputs are one version available from several places. Groups come
+// newest first, as Versions orders them; within a group, index order, so
+// the first is the record apt-cache show prints.
+func (x *Index) Distinct(name string) [][]Summary {
+	return Group(x.Versions(name))
+}
+
+// Group splits summaries sorted by SortVersions into groups of identical
+// packages (see Distinct), keeping their order.
+func Group(ss []Summary) [][]Summary {
+	var groups [][]Summary
+	for _, s := range ss {
+		i := slices.IndexFunc(groups, func(g []Summary) bool {
+			return s.debKey != 0 && g[0].debKey == s.debKey && g[0].Version == s.Version && g[0].Architecture == s.Architecture
+		})
+		if i < 0 {
+			groups = append(groups, []Summary{s})
+			continue
+		}
+		groups[i] = append(groups[i], s)
+	}
+	return groups
+}

@@ -82,6 +82,19 @@ func TestSample(t *testing.T) {
 			}
 		})
 	}
+	// The same .deb in two inputs is one version from two places; the
+	// same version with other content is another.
+	var groups [][]string
+	for _, g := range x.Distinct("hello") {
+		var vs []string
+		for _, s := range g {
+			vs = append(vs, s.Version+"@"+s.Origin)
+		}
+		groups = append(groups, vs)
+	}
+	if want := [][]string{{"2.10-3+deb12u1@security"}, {"2.10-3@main"}, {"2.9-1@main"}}; !reflect.DeepEqual(groups, want) {
+		t.Errorf("Distinct(hello) = %v, want %v", groups, want)
+	}
 	if pv := x.ProvidersOf("default-mta"); len(pv) != 1 || pv[0].Version != "1.0" {
 		t.Errorf("ProvidersOf(default-mta) = %+v", pv)
 	}
@@ -170,6 +183,12 @@ func TestFixture(t *testing.T) {
 	if !raceEnabled && want != 66506 {
 		t.Errorf("%d packages, the fixture has 66,506", want)
 	}
+	// The same .deb in main and security is one version, as apt sees it.
+	if !raceEnabled {
+		if g := x.Distinct("activemq"); len(g) != 1 || len(g[0]) != 2 || g[0][0].Origin != "bookworm" {
+			t.Errorf("Distinct(activemq) = %+v, want one version from bookworm and bookworm-security", g)
+		}
+	}
 	// Real provides and a package in two sources.
 	if got := names(x.Packages("liblzma5")); len(got) < 2 && !raceEnabled {
 		t.Errorf("liblzma5: %v, want it from main and security", got)
@@ -239,5 +258,37 @@ func TestByName(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("ByName went on after break")
+	}
+}
+
+func TestDistinct(t *testing.T) {
+	dir := t.TempDir()
+	const sha1, sha2 = "SHA256: 1111111111111111111111111111111111111111111111111111111111111111\n", "SHA256: 2222222222222222222222222222222222222222222222222222222222222222\n"
+	inputs := []Input{
+		writeInput(t, dir, "a", "Package: p\nVersion: 1\nArchitecture: all\n"+sha1+"\nPackage: q\nVersion: 1\nArchitecture: all\n"+sha1),
+		writeInput(t, dir, "b", "Package: p\nVersion: 1\nArchitecture: all\n"+sha1+"\nPackage: q\nVersion: 1\nArchitecture: all\n"+sha2+
+			"\nPackage: p\nVersion: 2\nArchitecture: all\n"+sha2+"\nPackage: p\nVersion: 1\nArchitecture: amd64\n"+sha1),
+	}
+	x, _ := mustLoad(t, filepath.Join(dir, "cache"), inputs)
+	tests := []struct {
+		name string
+		want [][]string
+	}{
+		{"p", [][]string{{"2 all@b"}, {"1 all@a", "1 all@b"}, {"1 amd64@b"}}},
+		{"q", [][]string{{"1 all@a"}, {"1 all@b"}}},
+		{"none", nil},
+	}
+	for _, tt := range tests {
+		var got [][]string
+		for _, g := range x.Distinct(tt.name) {
+			var vs []string
+			for _, s := range g {
+				vs = append(vs, s.Version+" "+s.Architecture+"@"+s.Origin)
+			}
+			got = append(got, vs)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Distinct(%s) = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
