@@ -312,3 +312,33 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadAnswer feeds arbitrary answers to the answer reader against a
+// fixed scenario: it must never panic, and whatever it accepts must name
+// only the scenario's packages.
+func FuzzReadAnswer(f *testing.F) {
+	sc, err := Read(strings.NewReader(small))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte("Install: 1\nPackage: app\n\nRemove: 2\n"))
+	f.Add([]byte("Progress: Wed, 25 Nov 2026 00:00:00 +0000\nPercentage: 5\n\nAutoremove: 3\n"))
+	f.Add([]byte("Error: x\nMessage: no\n more\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ReadAnswer(bytes.NewReader(data), sc)
+		if err != nil {
+			return
+		}
+		for _, list := range [][]*Package{a.Install, a.Remove, a.Autoremove} {
+			for _, p := range list {
+				if p.ID != "1" && p.ID != "2" && p.ID != "3" {
+					t.Fatalf("answer names %q", p.ID)
+				}
+			}
+		}
+		var b bytes.Buffer
+		if err := WriteAnswer(&b, a); err != nil && a.Error == nil {
+			t.Fatalf("accepted answer does not write: %v", err)
+		}
+	})
+}
