@@ -2,6 +2,7 @@ package edsp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -341,4 +342,63 @@ func FuzzReadAnswer(f *testing.F) {
 			t.Fatalf("accepted answer does not write: %v", err)
 		}
 	})
+}
+
+func TestSolveAutoremoveStanzas(t *testing.T) {
+	in := `Request: EDSP 0.5
+Architecture: amd64
+Install: new:amd64
+
+Package: new
+Architecture: amd64
+Version: 1
+APT-ID: 1
+APT-Pin: 500
+APT-Candidate: yes
+
+Package: app
+Architecture: amd64
+Version: 1
+APT-ID: 2
+APT-Pin: 100
+APT-Candidate: yes
+Installed: yes
+Depends: lib
+
+Package: lib
+Architecture: amd64
+Version: 1
+APT-ID: 3
+APT-Pin: 100
+APT-Candidate: yes
+Installed: yes
+APT-Automatic: yes
+
+Package: leftover
+Architecture: amd64
+Version: 1
+APT-ID: 4
+APT-Pin: 100
+APT-Candidate: yes
+Installed: yes
+APT-Automatic: yes
+`
+	sc, err := Read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, plan, err := sc.Solve(context.Background(), Options{})
+	if err != nil || plan == nil || a.Error != nil {
+		t.Fatalf("solve: %v %+v", err, a)
+	}
+	if len(a.Install) != 1 || a.Install[0].ID != "1" || len(a.Remove) != 0 {
+		t.Fatalf("answer %+v", a)
+	}
+	if len(a.Autoremove) != 1 || a.Autoremove[0].ID != "4" {
+		var ids []string
+		for _, p := range a.Autoremove {
+			ids = append(ids, p.ID)
+		}
+		t.Fatalf("Autoremove %v, want [4] (leftover)", ids)
+	}
 }

@@ -74,7 +74,8 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 }
 
 // AnswerFor turns a plan into an EDSP solution: new and changed packages
-// as Install stanzas, removed ones as Remove stanzas.
+// as Install stanzas, removed ones as Remove stanzas, and automatically
+// installed packages nothing needs any more as Autoremove stanzas.
 func (sc *Scenario) AnswerFor(plan *resolver.Plan) (*Answer, error) {
 	byPtr := make(map[*deb.Package]*Package, len(sc.Packages))
 	byKey := make(map[string]*Package, len(sc.Packages))
@@ -117,6 +118,7 @@ func (sc *Scenario) AnswerFor(plan *resolver.Plan) (*Answer, error) {
 			return nil, err
 		}
 	}
+	a.Autoremove = sc.autoremovable(plan, find)
 	return a, nil
 }
 
