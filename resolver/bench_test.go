@@ -40,15 +40,31 @@ func BenchmarkSolve(b *testing.B) {
 				label = fr.name + "/rec"
 			}
 			req := Request{Install: jobs(b, fr.pkgs...), Recommends: rec, Architecture: "amd64"}
+			apt := fr.aptNo
+			if rec {
+				apt = fr.aptRec
+			}
 			b.Run(label, func(b *testing.B) {
 				c0 := cpuTime(b)
 				n := 0
+				var pl *Plan
 				for b.Loop() {
-					if _, err := Solve(context.Background(), idx, req); err != nil {
+					var err error
+					if pl, err = Solve(context.Background(), idx, req); err != nil {
 						b.Fatal(err)
 					}
 					n++
 				}
+				// A benchmark of wrong answers is worthless: the last plan
+				// is checked and compared with apt's size, as the
+				// (non-race) fixture test does.
+				if err := checkPlan(pkgs, req, pl); err != nil {
+					b.Fatal(err)
+				}
+				if d := float64(len(pl.Final)-apt) / float64(apt); d > 0.05 || d < -0.05 {
+					b.Fatalf("%d packages, apt installs %d", len(pl.Final), apt)
+				}
+				b.ReportMetric(float64(len(pl.Final)), "pkgs")
 				b.ReportMetric(float64(cpuTime(b)-c0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
 			})
 		}
