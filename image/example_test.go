@@ -22,7 +22,7 @@ import (
 // files: the same packages and spec, without indexing all of bookworm,
 // which takes minutes under the race detector. It returns the spec's path
 // and the clock to read it at.
-func fixtureSpec(t *testing.T, small bool) (string, time.Time) {
+func fixtureSpec(t testing.TB, small bool) (string, time.Time) {
 	t.Helper()
 	fix := testfixture.Bookworm(t)
 	b, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "examples", "debian-minimal.yaml"))

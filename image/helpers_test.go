@@ -94,7 +94,7 @@ func testRepo(t *testing.T, pkgs []testPkg) (repoDir, line string) {
 // publishDebs publishes .deb files (or directories of them) as a signed
 // repository (suite "demo", component "main") and returns its directory
 // and a source line for it.
-func publishDebs(t *testing.T, inputs []string) (repoDir, line string) {
+func publishDebs(t testing.TB, inputs []string) (repoDir, line string) {
 	t.Helper()
 	base := t.TempDir()
 	k, err := key.Generate(context.Background(), key.Options{Name: "image test", Created: testClock.Add(-time.Hour)})
@@ -111,7 +111,7 @@ func publishDebs(t *testing.T, inputs []string) (repoDir, line string) {
 }
 
 // writeSpec writes a spec into a new directory and returns its path.
-func writeSpec(t *testing.T, text string) string {
+func writeSpec(t testing.TB, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "image.yaml")
 	must(t, os.WriteFile(p, []byte(text), 0o644))
