@@ -141,6 +141,24 @@ func TestInstallCommandFixture(t *testing.T) {
 		t.Errorf("verify --json: %d %s %v", code, out, err)
 	}
 
+	// mark auto makes netbase (which nothing needs) a candidate for
+	// autoremove; --dry-run --json shows the plan and changes nothing.
+	if code, out, _ := g("mark", "auto", "netbase"); code != 0 || out != "netbase set to auto\n" {
+		t.Errorf("mark: %d %q", code, out)
+	}
+	code, out, _ = g("--dry-run", "--json", "autoremove")
+	var dry struct {
+		Plan struct {
+			Remove []struct{ Name string } `json:"remove"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &dry); code != 0 || err != nil || len(dry.Plan.Remove) != 1 || dry.Plan.Remove[0].Name != "netbase" {
+		t.Errorf("autoremove --dry-run --json: %d %v\n%s", code, err, out)
+	}
+	if code, _, _ := g("mark", "manual", "netbase"); code != 0 {
+		t.Errorf("mark manual: %d", code)
+	}
+
 	// Essential packages stay unless forced; nothing changes.
 	before := installTreeHash(t, root)
 	if code, _, errOut := g("-y", "remove", "dash"); code == 0 || !strings.Contains(errOut, "Essential") {
