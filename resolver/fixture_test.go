@@ -126,3 +126,90 @@ func TestFixtureExplanations(t *testing.T) {
 		}
 	}
 }
+
+// loadFixtureFile reads one of the fixture's Packages.xz files.
+func loadFixtureFile(tb testing.TB, rel, origin string) []*deb.Package {
+	tb.Helper()
+	path := filepath.Join(testfixture.Bookworm(tb), rel)
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	ps, err := ReadPackages(f, path, origin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ps
+}
+
+// TestFixtureUpgradeAndRemove installs nginx and build-essential from
+// bookworm main, then works on that root with bookworm-updates and
+// bookworm-security added: upgrade everything (newer versions, nothing
+// removed), remove libc6 (everything on top goes), remove an Essential
+// package (refused, explained).
+func TestFixtureUpgradeAndRemove(t *testing.T) {
+	if raceEnabled {
+		t.Skip("full-index solves are covered without -race")
+	}
+	main := loadBookworm(t)
+	first, err := Solve(context.Background(), NewMemIndex(main), Request{Install: jobs(t, "nginx", "build-essential")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installed []Installed
+	for _, p := range first.Final {
+		r := first.Reasons[Key(p)]
+		installed = append(installed, Installed{Package: p, Auto: r.Auto})
+	}
+	all := append(append(append([]*deb.Package(nil), main...),
+		loadFixtureFile(t, "debian/dists/bookworm-updates/main/binary-amd64/Packages.xz", "bookworm-updates")...),
+		loadFixtureFile(t, "debian-security/dists/bookworm-security/main/binary-amd64/Packages.xz", "bookworm-security")...)
+	idx := NewMemIndex(all)
+
+	req := Request{UpgradeAll: true, Installed: installed}
+	up, err := Solve(context.Background(), idx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPlan(all, req, up); err != nil {
+		t.Fatal(err)
+	}
+	if len(up.Remove) != 0 || len(up.Downgrade) != 0 {
+		t.Fatalf("upgrade removes %s, downgrades %d", names(up.Remove), len(up.Downgrade))
+	}
+	if len(up.Upgrade) == 0 {
+		t.Fatal("no upgrade found, though bookworm-security has newer versions")
+	}
+	for _, c := range up.Upgrade {
+		for _, p := range idx.Packages(c.To.Name) {
+			if p.Architecture == c.To.Architecture && cmpVersion(p, c.To) > 0 {
+				t.Errorf("%s upgraded to %s, but %s is available", c.To.Name, c.To.Version, p.Version)
+			}
+		}
+	}
+	t.Logf("%d upgrades, %d kept, %d installed", len(up.Upgrade), len(up.Keep), len(up.Install))
+
+	req = Request{Remove: jobs(t, "libc6"), Installed: installed}
+	_, err = Solve(context.Background(), idx, req)
+	var ue *Unsatisfiable
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "is Essential and cannot be removed") {
+		t.Fatalf("removing libc6 under Essential packages: err = %v, want an explanation naming an Essential package", err)
+	}
+	req = Request{Remove: jobs(t, "nginx-common"), Installed: installed, Autoremove: true}
+	rm, err := Solve(context.Background(), idx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPlan(all, req, rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rm.Final {
+		if p.Name == "nginx" || p.Name == "nginx-common" {
+			t.Errorf("%s still installed after removing nginx-common", p.Name)
+		}
+	}
+	if _, ok := rm.Reason(&deb.Package{Name: "build-essential", Architecture: "amd64"}); !ok {
+		t.Error("build-essential removed with nginx-common")
+	}
+}

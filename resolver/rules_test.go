@@ -256,6 +256,18 @@ func TestRules(t *testing.T) {
 			want:      "c=1 d=1",
 		},
 		{
+			name: "autoremove alone", req: Request{Autoremove: true},
+			universe:  "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\n\nPackage: old\nVersion: 1",
+			installed: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nAuto: yes\n\nPackage: old\nVersion: 1\nAuto: yes",
+			want:      "a=1 b=1",
+		},
+		{
+			name: "an installed package whose dependency vanished is removed", install: []string{"x"},
+			universe:  "Package: x\nVersion: 1",
+			installed: "Package: a\nVersion: 1\nDepends: gone\n\nPackage: y\nVersion: 1",
+			want:      "x=1 y=1",
+		},
+		{
 			name: "Essential cannot be removed", remove: []string{"e"},
 			universe:  "Package: e\nVersion: 1\nEssential: yes",
 			installed: "Package: e\nVersion: 1\nEssential: yes",
