@@ -123,6 +123,20 @@ func TestAptUsesGreyAsSolver(t *testing.T) {
 		t.Errorf("apt does not show grey's explanation:\n%s", out)
 	}
 
+	// On a root where hello is installed: removals and replacements.
+	root := edsptest.New(t, edsptest.Options{Status: a.Status(t, "hello")})
+	if err := os.WriteFile(filepath.Join(root.Solvers, "grey"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = root.Run(nil, "-s", "--solver", "grey", "remove", "hello")
+	if err != nil || !strings.Contains(out, "Remv hello [2.10-3]") || strings.Contains(out, "Remv libc6") {
+		t.Errorf("apt-get --solver grey remove hello: %v\n%s", err, out)
+	}
+	out, err = root.Run(nil, "-s", "--solver", "grey", "install", "hello-traditional")
+	if err != nil || !strings.Contains(out, "Remv hello [2.10-3]") || !strings.Contains(out, "Inst hello-traditional (") {
+		t.Errorf("apt-get --solver grey install hello-traditional (conflicts with hello): %v\n%s", err, out)
+	}
+
 	// Nothing outside the private directory: the host's apt cache is as
 	// it was.
 	if hostCache != nil {

@@ -9,13 +9,16 @@ package edsptest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/internal/testfixture"
 )
 
@@ -170,4 +173,69 @@ func (a *Apt) Solve(t testing.TB, scenario string, options ...string) []byte {
 		t.Fatalf("apt's solver on %s: %v\n%s", scenario, err, errb.String())
 	}
 	return out.Bytes()
+}
+
+// Status returns a dpkg status file holding what apt's own solver installs
+// for `apt-get install names...` in a (fresh, empty-root) configuration a,
+// with every stanza taken from the fixture's bookworm main index.
+func (a *Apt) Status(t testing.TB, names ...string) string {
+	t.Helper()
+	out, err := a.Run(nil, append([]string{"-s", "-o", "APT::Install-Recommends=false", "install"}, names...)...)
+	if err != nil {
+		t.Fatalf("apt-get -s install %v: %v\n%s", names, err, out)
+	}
+	want := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		// Inst NAME (VERSION Debian:...)
+		rest, ok := strings.CutPrefix(line, "Inst ")
+		if !ok {
+			continue
+		}
+		name, rest, _ := strings.Cut(rest, " (")
+		ver, _, _ := strings.Cut(rest, " ")
+		want[name] = ver
+	}
+	if len(want) == 0 {
+		t.Fatalf("apt installs nothing for %v:\n%s", names, out)
+	}
+	f, err := os.Open(filepath.Join(testfixture.Bookworm(t), "debian", "dists", "bookworm", "main", "binary-amd64", "Packages.xz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := control.NewReader(f)
+	defer r.Close()
+	var b bytes.Buffer
+	w := control.NewWriter(&b)
+	found := 0
+	for {
+		s, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := want[s.Get("Package")]; !ok || v != s.Get("Version") {
+			continue
+		}
+		st := &control.Stanza{}
+		st.Set("Package", s.Get("Package"))
+		st.Set("Status", "install ok installed")
+		for _, fld := range s.Fields {
+			switch fld.Name {
+			case "Package", "Filename", "Size", "MD5sum", "SHA256", "Description-md5":
+				continue
+			}
+			st.Set(fld.Name, fld.Value)
+		}
+		if err := w.Write(st); err != nil {
+			t.Fatal(err)
+		}
+		found++
+	}
+	if found != len(want) {
+		t.Fatalf("found %d of the %d packages apt installs in the fixture index", found, len(want))
+	}
+	return b.String()
 }
