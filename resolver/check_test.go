@@ -23,7 +23,8 @@ func checkPlan(universe []*deb.Package, req Request, pl *Plan) error {
 	seen := map[string]*deb.Package{}
 	for _, p := range pl.Final {
 		k := p.Name + ":" + p.Architecture
-		if o, ok := seen[p.Name]; ok && !(o.MultiArch == deb.MultiArchSame && p.MultiArch == deb.MultiArchSame && o.Architecture != p.Architecture) {
+		if o, ok := seen[p.Name]; ok && !(o.MultiArch == deb.MultiArchSame && p.MultiArch == deb.MultiArchSame &&
+			o.Architecture != p.Architecture && version.Compare(o.Version, p.Version) == 0) {
 			return fmt.Errorf("two instances of %s: %s and %s", p.Name, o.Version, p.Version)
 		}
 		seen[p.Name] = p

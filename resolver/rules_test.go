@@ -350,6 +350,12 @@ func TestRules(t *testing.T) {
 			want:     "lib:i386=1 lib=1",
 		},
 		{
+			name: "multi-arch same: versions in step", install: []string{"lib:amd64=2", "lib:i386=1"},
+			req:      Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: lib\nVersion: 2\nMulti-Arch: same\n\nPackage: lib\nVersion: 1\nArchitecture: i386\nMulti-Arch: same",
+			wantErr:  []string{"cannot both be installed"},
+		},
+		{
 			name: "not multi-arch same: one architecture at a time", install: []string{"tool:amd64", "tool:i386"},
 			req:      Request{ForeignArchs: []string{"i386"}},
 			universe: "Package: tool\nVersion: 1\n\nPackage: tool\nVersion: 1\nArchitecture: i386",

@@ -408,9 +408,10 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 
 // coinstallable reports whether two different candidates of the same name
 // may be installed together: only Multi-Arch: same ones of different
-// architectures can.
+// architectures can, and dpkg wants them at the same version.
 func (u *universe) coinstallable(a, b int) bool {
 	pa, pb := u.pkgs[a], u.pkgs[b]
 	return pa.MultiArch == deb.MultiArchSame && pb.MultiArch == deb.MultiArchSame &&
-		pa.Architecture != pb.Architecture && pa.Architecture != "all" && pb.Architecture != "all"
+		pa.Architecture != pb.Architecture && pa.Architecture != "all" && pb.Architecture != "all" &&
+		version.Compare(pa.Version, pb.Version) == 0
 }
