@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +83,12 @@ func TestSolveCommand(t *testing.T) {
 func buildGrey(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "grey-under-test")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		// go test runs with the toolchain's GOROOT in the environment.
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
