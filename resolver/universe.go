@@ -30,7 +30,8 @@ type universe struct {
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
-	relSat []*[3][][]int
+	relSat  [][]int // satisfier lists, one slot per relation (nil: not computed)
+	relBase []int   // id -> first slot: Pre-Depends, then Depends, then Recommends
 	// arena holds every satisfier list: one growing slice instead of an
 	// allocation per list (lists keep pointing into the older arrays).
 	arena     []int
@@ -128,7 +129,10 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
-	u.relSat = append(u.relSat, nil)
+	u.relBase = append(u.relBase, len(u.relSat))
+	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
+		u.relSat = append(u.relSat, nil)
+	}
 	e.real = append(e.real, id)
 	u.markDirty(e)
 	for _, rel := range p.Provides {
@@ -251,7 +255,8 @@ func (u *universe) better(a, b int) bool {
 
 // depField is one positive relationship field of a package.
 type depField struct {
-	code  int // index in relSat: 0 Pre-Depends, 1 Depends, 2 Recommends
+	code  int // 0 Pre-Depends, 1 Depends, 2 Recommends
+	off   int // the field's first slot after the package's relBase
 	field string
 	rels  relation.Dependency
 	hard  bool
@@ -260,7 +265,11 @@ type depField struct {
 // positive returns the fields that pull packages in, in apt's order of
 // importance, and how many of them apply (Recommends only when on).
 func (u *universe) positive(p *deb.Package) ([3]depField, int) {
-	f := [3]depField{{0, "Pre-Depends", p.PreDepends, true}, {1, "Depends", p.Depends, true}, {2, "Recommends", p.Recommends, false}}
+	f := [3]depField{
+		{0, 0, "Pre-Depends", p.PreDepends, true},
+		{1, len(p.PreDepends), "Depends", p.Depends, true},
+		{2, len(p.PreDepends) + len(p.Depends), "Recommends", p.Recommends, false},
+	}
 	if u.recommend {
 		return f, 3
 	}
@@ -368,15 +377,8 @@ func containsInt(s []int, x int) bool {
 // closure does it for hard relations, the walk for Recommends), so it
 // cannot change later.
 func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
-	c := u.relSat[id]
-	if c == nil {
-		c = new([3][][]int)
-		u.relSat[id] = c
-	}
-	if c[f.code] == nil {
-		c[f.code] = make([][]int, len(f.rels))
-	}
-	if s := c[f.code][ri]; s != nil {
+	slot := u.relBase[id] + f.off + ri
+	if s := u.relSat[slot]; s != nil {
 		return s
 	}
 	rel := f.rels[ri]
@@ -402,7 +404,7 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	if out == nil {
 		out = []int{}
 	}
-	c[f.code][ri] = out
+	u.relSat[slot] = out
 	return out
 }
 
