@@ -101,6 +101,9 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	chain, err := resolver.Why(plan, c.Package)
 	if err != nil {
+		if len(c.Install) == 0 {
+			err = fmt.Errorf("%w (to ask why installing something would bring it, add -i PKG)", err)
+		}
 		return &exitError{1, err}
 	}
 	if g.JSON {
