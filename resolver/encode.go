@@ -33,11 +33,6 @@ type encoding struct {
 	rules []rule
 	// arena holds every clause's literals (one growing slice).
 	arena []int
-	// conflicts[id] lists every id that cannot be installed with id
-	// (Conflicts, Breaks in both directions, and other versions).
-	conflicts [][]int
-	// hits[id] lists the ids id's own Conflicts and Breaks hit.
-	hits [][]int
 }
 
 func lit(id int) int { return id + 1 }
@@ -45,21 +40,13 @@ func lit(id int) int { return id + 1 }
 // encode builds the hard rules of the closure: dependencies, conflicts,
 // one version per name, and the request's own rules.
 func encode(u *universe, req *Request) *encoding {
-	n := len(u.pkgs)
-	e := &encoding{conflicts: make([][]int, n), hits: make([][]int, n)}
+	e := &encoding{}
 	// Sizing the rule list once saves re-copying it as it grows.
 	nrules := 0
 	for _, p := range u.pkgs {
 		nrules += len(p.PreDepends) + len(p.Depends) + len(p.Conflicts) + len(p.Breaks) + 1
 	}
 	e.rules = make([]rule, 0, nrules+len(req.Install)+len(req.Remove)+len(req.Installed))
-	// Adjacency lists may hold a pair twice (two relations hitting the
-	// same package); their readers do not mind, and deduplicating costs a
-	// scan per pair.
-	addConflict := func(a, b int) {
-		e.conflicts[a] = append(e.conflicts[a], b)
-		e.conflicts[b] = append(e.conflicts[b], a)
-	}
 	for id, p := range u.pkgs {
 		fs, _ := u.positive(p)
 		for fi := range fs[:2] {
@@ -94,8 +81,6 @@ func encode(u *universe, req *Request) *encoding {
 						if q == id || u.pkgs[q].Name == p.Name {
 							continue
 						}
-						addConflict(id, q)
-						e.hits[id] = append(e.hits[id], q)
 						e.rules = append(e.rules, rule{kind: ruleConflict, pkg: id, other: q, field: f.name,
 							rel: relation.Relation{rel[i]}, clause: e.pair(-lit(id), -lit(q))})
 					}
@@ -111,7 +96,6 @@ func encode(u *universe, req *Request) *encoding {
 				if u.coinstallable(a, b) {
 					continue
 				}
-				addConflict(a, b)
 				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clause: e.pair(-lit(a), -lit(b))})
 			}
 		}
