@@ -4,24 +4,24 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
 )
 
-// explainBudget bounds the search for a minimal explanation; when it runs
-// out the explanation is still correct (its rules still conflict), only
-// perhaps not the shortest.
-const explainBudget = 3 * time.Second
+// explainBudget bounds the search for a minimal explanation, in solver
+// calls rather than time so that the same request always gets the same
+// explanation; when it runs out the explanation is still correct (its
+// rules still conflict), only perhaps not the shortest.
+const explainBudget = 400
 
 // explain finds a small set of rules that cannot hold together (an UNSAT
 // core, since gophersat has no core API: deletion over rule groups, in
 // halving chunks, each test a fresh solve) and says it in words, starting
 // from the request and following the chain of dependencies.
 func (s *state) explain(ctx context.Context) error {
-	deadline := time.Now().Add(explainBudget)
+	calls := 0
 	core := make([]int, len(s.enc.rules))
 	for i := range core {
 		core[i] = i
@@ -31,6 +31,7 @@ func (s *state) explain(ctx context.Context) error {
 		for _, gi := range groups {
 			p.clauses = append(p.clauses, s.enc.rules[gi].clause)
 		}
+		calls++
 		m, err := satSolve(ctx, p, nil)
 		return m == nil, err
 	}
@@ -46,7 +47,7 @@ func (s *state) explain(ctx context.Context) error {
 		}
 	}
 	for chunk := max(len(core)/2, 1); ; {
-		for i := 0; i < len(core) && time.Now().Before(deadline); {
+		for i := 0; i < len(core) && calls < explainBudget; {
 			end := min(i+chunk, len(core))
 			try := append(append([]int(nil), core[:i]...), core[end:]...)
 			ok, err := unsat(try)
@@ -59,7 +60,7 @@ func (s *state) explain(ctx context.Context) error {
 				i = end
 			}
 		}
-		if chunk == 1 || !time.Now().Before(deadline) {
+		if chunk == 1 || calls >= explainBudget {
 			break
 		}
 		chunk = max(min(chunk/2, len(core)/2), 1)
