@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -336,4 +337,26 @@ func FuzzParseLock(f *testing.F) {
 			t.Fatalf("re-parse: %v", err)
 		}
 	})
+}
+
+// TestUmaskIndependent: the modes of what grey itself writes (dpkg's and
+// grey's state) do not depend on the builder's umask.
+func TestUmaskIndependent(t *testing.T) {
+	_, line := testRepo(t, defaultPkgs())
+	s, err := ReadSpec(writeSpec(t, specText(line, "")))
+	must(t, err)
+	_, _, err = LockSpec(context.Background(), s, ResolveOptions{StateDir: t.TempDir(), Now: testNow})
+	must(t, err)
+	var sums []string
+	for _, mask := range []int{0o022, 0o077} {
+		old := syscall.Umask(mask)
+		p := filepath.Join(t.TempDir(), "img.tar")
+		_, err := Build(context.Background(), s, buildOpts(t, p, true))
+		syscall.Umask(old)
+		must(t, err)
+		sums = append(sums, sha256File(t, p))
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("umask 022 and 077 give different tars: %v", sums)
+	}
 }

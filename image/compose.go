@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,13 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 		installs[i].Auto = lp.Auto
 	}
 
+	// The directories grey's own state goes into exist before the
+	// packages, so their modes must not come from the umask.
+	for _, d := range []string{"var/lib/grey", "var/lib/dpkg"} {
+		if err := mkdirParents(dir, filepath.Join(dir, filepath.FromSlash(d))); err != nil {
+			return nil, err
+		}
+	}
 	root, err := transaction.OpenRoot(ctx, dir, pkgdb.LockOptions{NoWait: true})
 	if err != nil {
 		return nil, err
@@ -114,7 +122,43 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	if err := compactDB(filepath.Join(dir, filepath.FromSlash(pkgdb.Path))); err != nil {
 		return nil, err
 	}
+	for _, d := range []string{"var/lib/grey", "var/lib/dpkg"} {
+		if err := normalizeModes(filepath.Join(dir, filepath.FromSlash(d))); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// normalizeModes makes the modes under dir, which holds package managers'
+// state written by grey (not package contents), independent of the umask:
+// directories 0755, files 0755 when their owner may execute them
+// (maintainer scripts in dpkg's info/) and 0644 otherwise.
+func normalizeModes(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		var want os.FileMode
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			want = 0o755
+		case m.IsRegular() && m&0o100 != 0:
+			want = 0o755
+		case m.IsRegular():
+			want = 0o644
+		default:
+			return nil
+		}
+		if fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == want {
+			return nil
+		}
+		return os.Chmod(p, want)
+	})
 }
 
 // emptyDir creates dir or checks that it is empty: an image is never
