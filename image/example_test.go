@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/transaction"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // fixtureSpec copies examples/debian-minimal.yaml into a temporary
 // directory with its sources pointed at the frozen Debian fixture (and its
@@ -81,6 +84,25 @@ func TestDebianMinimal(t *testing.T) {
 	}
 	lock, err := ReadLock(LockPath(s.Path))
 	must(t, err)
+	if !raceEnabled {
+		// The lock of the real archive, with the fixture's path made
+		// neutral, is a golden file: it pins what resolution gives.
+		b, err := os.ReadFile(LockPath(s.Path))
+		must(t, err)
+		fix := testfixture.Bookworm(t)
+		// Source IDs spell the path with "_" for "/".
+		got := strings.NewReplacer(fix, "FIXTURE", strings.ReplaceAll(strings.TrimPrefix(fix, "/"), "/", "_"), "FIXTURE").Replace(string(b))
+		golden := filepath.Join("testdata", "debian-minimal.lock.golden")
+		if *update {
+			must(t, os.MkdirAll("testdata", 0o755))
+			must(t, os.WriteFile(golden, []byte(got), 0o644))
+		}
+		want, err := os.ReadFile(golden)
+		must(t, err)
+		if got != string(want) {
+			t.Errorf("lock differs from %s (go test -update to accept):\n%s", golden, got)
+		}
+	}
 	for _, p := range lock.Packages {
 		if p.Name == "liblzma5" && !raceEnabled && !strings.Contains(p.Source, "security") {
 			t.Errorf("liblzma5 from %s, want the security source (newer)", p.Source)
