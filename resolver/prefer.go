@@ -135,13 +135,13 @@ func (g *greedy) ownHits(id int, out []int) []int {
 }
 
 // hitBy lists the chosen packages whose Conflicts or Breaks hit id, and
-// reports whether a chosen other version of id's name excludes it.
-func (g *greedy) hitBy(id int, out []int) ([]int, bool) {
+// the chosen other versions of id's name that exclude it.
+func (g *greedy) hitBy(id int, out, same []int) ([]int, []int) {
 	u := g.u
 	p := u.pkgs[id]
 	for _, o := range g.byName[p.Name] {
 		if o != id && !u.coinstallable(o, id) {
-			return out, true
+			same = append(same, o)
 		}
 	}
 	check := func(name string) {
@@ -157,34 +157,42 @@ func (g *greedy) hitBy(id int, out []int) ([]int, bool) {
 			check(rel[i].Name)
 		}
 	}
-	return out, false
+	return out, same
 }
 
-// canInstall reports whether the walk may take id now. As apt's
-// MarkInstall does, a candidate whose own Conflicts or Breaks hit packages
-// the walk chose earlier may still be taken (mark then drops those), unless
-// one of them was requested. A chosen package that hits the candidate
-// without being hit back blocks it, as does a chosen other version of its
-// name.
-func (g *greedy) canInstall(id int) bool {
+// canInstall reports whether the walk may take id now.
+//
+// As apt's MarkInstall does, a candidate whose own Conflicts or Breaks hit
+// packages the walk chose earlier may be taken (mark then drops those), and
+// so may apt's candidate version of a name whose other version was chosen
+// (an upgrade). A chosen package that hits the candidate without being hit
+// back blocks it, unless it is an installed package and drop is set.
+// Without drop, no installed package may be displaced at all: the walk
+// first looks for a solution that keeps the installed set (keeping
+// installed packages comes before the alternatives' order), then allows
+// displacing them. Requested packages are never displaced.
+func (g *greedy) canInstall(id int, drop bool) bool {
 	if g.rejected[id] || g.isDead(id) {
 		return false
 	}
 	if g.chosen[id] {
 		return true
 	}
-	by, sameName := g.hitBy(id, nil)
-	if sameName {
-		return false
+	u := g.u
+	by, same := g.hitBy(id, nil, nil)
+	for _, o := range same {
+		if g.protected[o] || !u.isNewest[id] || (u.installed[o] && !drop && !g.s.upgrade[u.pkgs[o].Name]) {
+			return false
+		}
 	}
 	own := g.ownHits(id, nil)
 	for _, q := range own {
-		if g.protected[q] {
+		if g.protected[q] || (u.installed[q] && !drop) {
 			return false
 		}
 	}
 	for _, q := range by {
-		if !containsInt(own, q) {
+		if g.protected[q] || (!containsInt(own, q) && !(drop && u.installed[q])) || (u.installed[q] && !drop) {
 			return false
 		}
 	}
@@ -262,7 +270,7 @@ func (g *greedy) run() {
 				target = n
 			}
 		}
-		if !g.chosen[target] && g.canInstall(target) {
+		if !g.chosen[target] && g.canInstall(target, false) {
 			g.choose(target)
 		}
 	}
@@ -355,7 +363,14 @@ func (g *greedy) mark(id int) bool {
 	if g.chosen[id] {
 		return true
 	}
-	for _, c := range g.ownHits(id, nil) {
+	by, same := g.hitBy(id, nil, nil)
+	drops := g.ownHits(id, same)
+	for _, q := range by {
+		if g.u.installed[q] {
+			drops = append(drops, q)
+		}
+	}
+	for _, c := range drops {
 		if g.chosen[c] && !g.protected[c] {
 			g.unchoose(c)
 		}
@@ -387,9 +402,15 @@ func (g *greedy) deps(id int) bool {
 				continue
 			}
 			picked := false
-			for _, c := range g.aptOrder(id, rel) {
-				if g.canInstall(c) && g.mark(c) {
-					picked = true
+			order := g.aptOrder(id, rel)
+			for _, drop := range [2]bool{false, true} {
+				for _, c := range order {
+					if g.canInstall(c, drop) && g.mark(c) {
+						picked = true
+						break
+					}
+				}
+				if picked {
 					break
 				}
 			}
@@ -399,7 +420,7 @@ func (g *greedy) deps(id int) bool {
 			// apt would give up here; an older version or another
 			// provider may still do, and the SAT solve will check.
 			for _, c := range g.u.relSatisfiers(id, f, ri) {
-				if g.canInstall(c) && g.mark(c) {
+				if g.canInstall(c, true) && g.mark(c) {
 					picked = true
 					break
 				}

@@ -221,38 +221,51 @@ func (s *state) trim(in []bool) (map[int]Reason, []bool) {
 		reasons[id] = r
 		queue = append(queue, id)
 	}
-	for i, ids := range s.jobs {
+	for _, ids := range s.jobs {
 		for _, id := range ids {
 			if in[id] {
-				_ = i
 				reach(id, Reason{Requested: true})
 				break
 			}
 		}
 	}
-	for id := range in {
-		if !in[id] || !u.installed[id] {
-			continue
+	// Installed packages are roots: manual ones first, then (unless
+	// autoremove drops them) automatic ones that nothing reached, so that
+	// an automatic package something needs is explained by that need. A
+	// name kept at another version (an upgrade) counts as installed.
+	for _, auto := range [2]bool{false, true} {
+		s.walk(in, keep, &queue, reach)
+		for id := range in {
+			if !in[id] || keep[id] {
+				continue
+			}
+			inst, wasAuto := u.installed[id], u.auto[id]
+			if !inst {
+				if !s.wasInstalledName(id) {
+					continue
+				}
+				wasAuto = s.autoName(id)
+			}
+			if wasAuto != auto {
+				continue
+			}
+			if auto && s.req.Autoremove && !(u.pkgs[id].Essential && !s.req.AllowRemoveEssential) {
+				continue
+			}
+			reach(id, Reason{Installed: true, Auto: auto})
 		}
-		p := u.pkgs[id]
-		if s.req.Autoremove && u.auto[id] && !(p.Essential && !s.req.AllowRemoveEssential) {
-			continue
-		}
-		reach(id, Reason{Installed: true, Auto: u.auto[id]})
 	}
-	// Installed names kept at another version (upgrades) are roots too.
-	for id := range in {
-		if !in[id] || keep[id] || !s.wasInstalledName(id) {
-			continue
-		}
-		if s.req.Autoremove && s.autoName(id) {
-			continue
-		}
-		reach(id, Reason{Installed: true, Auto: s.autoName(id)})
-	}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
+	s.walk(in, keep, &queue, reach)
+	return reasons, keep
+}
+
+// walk follows the relations of the queued packages through the model,
+// reaching the first satisfied alternative of each.
+func (s *state) walk(in, keep []bool, queue *[]int, reach func(int, Reason)) {
+	u := s.u
+	for len(*queue) > 0 {
+		id := (*queue)[0]
+		*queue = (*queue)[1:]
 		p := u.pkgs[id]
 		fs, nf := u.positive(p)
 		for fi := range fs[:nf] {
@@ -267,7 +280,6 @@ func (s *state) trim(in []bool) (map[int]Reason, []bool) {
 			}
 		}
 	}
-	return reasons, keep
 }
 
 // wasInstalledName reports whether some version of id's name (same
