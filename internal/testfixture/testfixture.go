@@ -78,3 +78,21 @@ func Root(t testing.TB) {
 		Missing(t, "root privileges")
 	}
 }
+
+// WholeIndex marks a test that reads the whole 50 MB bookworm index. Under the
+// race detector such a test takes minutes, so it skips there; `make test`
+// runs the tests named TestFull* again without -race in a second pass, where
+// they run in seconds. Name every test that calls WholeIndex TestFull*.
+func WholeIndex(t testing.TB) {
+	t.Helper()
+	if RaceEnabled {
+		t.Skip("whole-index test: make test runs it without -race (go test -run '^TestFull')")
+	}
+}
+
+// Indexes are the fixture's three Packages indexes, relative to Bookworm().
+var Indexes = []string{
+	"debian/dists/bookworm/main/binary-amd64/Packages.xz",
+	"debian/dists/bookworm-updates/main/binary-amd64/Packages.xz",
+	"debian-security/dists/bookworm-security/main/binary-amd64/Packages.xz",
+}
