@@ -312,11 +312,13 @@ func (ck *checker) archOK(pkg *deb.Package, pv *relation.Possibility, depArch st
 }
 
 // satisfiers returns the final packages that satisfy pv for a package of
-// architecture depArch, skipping self (for conflicts).
+// architecture depArch. A package may satisfy its own dependency, but never
+// conflicts with itself or another version of its name (the one-version
+// rule covers that).
 func (ck *checker) satisfiers(pv *relation.Possibility, depArch string, conflict bool, self *deb.Package) []string {
 	var who []string
 	for _, q := range ck.byName[pv.Name] {
-		if q == self || (conflict && q.Name == self.Name) {
+		if conflict && (q == self || q.Name == self.Name) {
 			continue
 		}
 		if pv.Satisfies(q.Version) && ck.archOK(q, pv, depArch, conflict) {
@@ -324,7 +326,7 @@ func (ck *checker) satisfiers(pv *relation.Possibility, depArch string, conflict
 		}
 	}
 	for _, pr := range ck.provides[pv.Name] {
-		if pr.pkg == self || (conflict && pr.pkg.Name == self.Name) {
+		if conflict && (pr.pkg == self || pr.pkg.Name == self.Name) {
 			continue
 		}
 		if pv.Op != relation.NoOp {

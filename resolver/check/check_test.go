@@ -149,6 +149,11 @@ Version: 1
 Package: notsame
 Version: 1
 Architecture: i386
+
+Package: selfprov
+Version: 1
+Depends: sv (>= 1)
+Provides: sv (= 1)
 `
 
 func TestCheck(t *testing.T) {
@@ -174,6 +179,7 @@ func TestCheck(t *testing.T) {
 		{name: "versioned provides satisfies", final: "app_2_amd64 libfoo-ng_5_amd64"},
 		{name: "unversioned provides does not satisfy versioned", final: "app_2_amd64 libfoo-old_5_amd64", want: []Rule{RuleDepends}},
 		{name: "self conflict through own provides is fine", final: "exim4_4.96_amd64"},
+		{name: "own provides satisfies own dependency", final: "selfprov_1_amd64"},
 		{name: "two providers conflicting via virtual", final: "exim4_4.96_amd64 postfix_3.7_amd64", want: []Rule{RuleConflicts, RuleConflicts}},
 		{name: "breaks old version", final: "breaker_1_amd64 libc6_2.31_amd64", want: []Rule{RuleBreaks}},
 		{name: "breaks not new version", final: "breaker_1_amd64 libc6_2.36_amd64"},

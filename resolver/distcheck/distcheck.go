@@ -83,13 +83,15 @@ func Check(ctx context.Context, pkgs []*deb.Package, opts Options) (*Report, err
 	u := newUniverse(pkgs, native, opts.ForeignArchs)
 	c := newChecker(u)
 	rep := &Report{}
-	var seeds []int32
+	var seeds [][]int32
 	if !opts.IgnoreEssential {
 		seeds = u.essential
-		if !c.setBase(u.essential) {
-			// The Essential set does not fit together greedily; every
-			// check then goes to the SAT solver with it.
+		if !c.setBase(firsts(seeds)) {
+			// The Essential set does not fit together greedily: every
+			// attempt then starts from it (and most go to the SAT
+			// solver).
 			c.clearBase()
+			c.roots = firsts(seeds)
 		}
 	}
 	for i := range pkgs {
@@ -165,6 +167,9 @@ type checker struct {
 	// parent[i] is the package whose dependency pulled i into the
 	// current attempt (-1 for the roots), for explanations.
 	parent []int32
+	// roots are added to every attempt when the Essential set could not
+	// serve as a shared base.
+	roots []int32
 }
 
 func newChecker(u *universe) *checker {
@@ -291,7 +296,7 @@ func (c *checker) clearBase() {
 // try runs the greedy search for p and records every member of a
 // successful set as installable.
 func (c *checker) try(p int32) bool {
-	if !c.grow([]int32{p}) {
+	if !c.grow(append([]int32{p}, c.roots...)) {
 		return false
 	}
 	for _, x := range c.queue {
@@ -326,17 +331,24 @@ func (c *checker) closure(roots []int32) []int32 {
 
 // sat decides p with the SAT solver over its closure and the Essential
 // set; a model marks all its members installable.
-func (c *checker) sat(p int32, seeds []int32) (bool, error) {
-	roots := append([]int32{p}, seeds...)
+func (c *checker) sat(p int32, seeds [][]int32) (bool, error) {
+	roots := []int32{p}
+	for _, g := range seeds {
+		roots = append(roots, g...)
+	}
 	cl := c.closure(roots)
 	v := make(map[int32]int, len(cl))
 	for i, x := range cl {
 		v[x] = i + 1
 	}
 	cnf := [][]int{{1}}
-	// Each Essential package is required (dose's default).
-	for _, e := range seeds {
-		cnf = append(cnf, []int{v[e]})
+	// One version of each Essential name is required (dose's default).
+	for _, g := range seeds {
+		clause := make([]int, len(g))
+		for i, e := range g {
+			clause[i] = v[e]
+		}
+		cnf = append(cnf, clause)
 	}
 	for _, x := range cl {
 		for _, rel := range c.u.deps[x] {
@@ -369,7 +381,7 @@ func (c *checker) sat(p int32, seeds []int32) (bool, error) {
 }
 
 // explain builds the reason chain for a broken package.
-func (c *checker) explain(p int32, seeds []int32) []string {
+func (c *checker) explain(p int32, seeds [][]int32) []string {
 	var out []string
 	c.explainDeps(p, 0, map[int32]bool{}, &out)
 	if len(out) > 0 {
@@ -377,7 +389,7 @@ func (c *checker) explain(p int32, seeds []int32) []string {
 	}
 	// Every dependency has an installable candidate: the conflict lies
 	// in how they combine. Show the one the greedy search ran into.
-	c.grow(append([]int32{p}, seeds...))
+	c.grow(append([]int32{p}, firsts(seeds)...))
 	name := c.u.pkgs[p].String()
 	if c.clashA >= 0 && c.clashB >= 0 {
 		a, b := c.u.pkgs[c.clashA], c.u.pkgs[c.clashB]
@@ -485,4 +497,13 @@ func clashWord(a, b *deb.Package) string {
 		return "is in conflict with"
 	}
 	return "conflicts (through a provided name) with"
+}
+
+// firsts returns the first (newest) package of each group.
+func firsts(groups [][]int32) []int32 {
+	out := make([]int32, len(groups))
+	for i, g := range groups {
+		out[i] = g[0]
+	}
+	return out
 }

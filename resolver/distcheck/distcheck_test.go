@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func check(t *testing.T, index string, opts Options) (*Report, map[string]Broken) {
+func runCheck(t *testing.T, index string, opts Options) (*Report, map[string]Broken) {
 	t.Helper()
 	pkgs, err := ReadPackages(context.Background(), strings.NewReader(index), "test")
 	if err != nil {
@@ -123,7 +123,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, got := check(t, tc.index, tc.opts)
+			rep, got := runCheck(t, tc.index, tc.opts)
 			for id, words := range tc.broken {
 				b, ok := got[id]
 				if !ok {
@@ -151,7 +151,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckForeignArchNotChecked(t *testing.T) {
-	rep, _ := check(t, "Package: c\nVersion: 1\nArchitecture: armhf\nDepends: nothing\n", Options{})
+	rep, _ := runCheck(t, "Package: c\nVersion: 1\nArchitecture: armhf\nDepends: nothing\n", Options{})
 	if rep.Checked != 0 || len(rep.Broken) != 0 {
 		t.Fatalf("a package of another architecture was checked: %+v", rep)
 	}

@@ -137,7 +137,10 @@ type universe struct {
 	rels [][]relation.Relation
 	// conflicts[i] are the packages that cannot be installed with i.
 	conflicts [][]int32
-	essential []int32
+	// essential groups the native (and "all") versions of each name that
+	// a native or "all" version marks Essential, newest first: one of each group is
+	// installed with every package checked.
+	essential [][]int32
 	// considered is false for packages of an architecture the check does
 	// not cover (they are neither checked nor candidates).
 	considered []bool
@@ -177,6 +180,22 @@ func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe
 			})
 		}
 	}
+	seenEss := map[string]bool{}
+	for _, p := range pkgs {
+		if !p.Essential || seenEss[p.Name] || u.eff(p.Architecture) != native {
+			continue
+		}
+		seenEss[p.Name] = true
+		var g []int32
+		for _, j := range byName[p.Name] {
+			if u.eff(pkgs[j].Architecture) == native {
+				g = append(g, j)
+			}
+		}
+		if len(g) > 0 {
+			u.essential = append(u.essential, g)
+		}
+	}
 	u.deps = make([][][]int32, n)
 	u.rels = make([][]relation.Relation, n)
 	u.conflicts = make([][]int32, n)
@@ -184,9 +203,6 @@ func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe
 	for i, p := range pkgs {
 		if !u.considered[i] {
 			continue
-		}
-		if p.Essential {
-			u.essential = append(u.essential, int32(i))
 		}
 		arch := u.eff(p.Architecture)
 		for _, d := range []relation.Dependency{p.PreDepends, p.Depends} {
