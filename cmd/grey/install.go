@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ const (
 	// exitVerify: verify found damaged files (not only edited conffiles).
 	exitVerify = 1
 )
+
+// memoryLimit is the soft heap limit of commands that unpack packages.
+const memoryLimit = 48 << 20
 
 // changeFlags are the flags of every command that changes a root.
 type changeFlags struct {
@@ -231,6 +235,13 @@ func (p *planJSON) empty() bool {
 
 // runChange resolves, shows the plan, asks, downloads and applies.
 func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Each xz member decoded allocates its dictionary (8 MiB for
+		// Debian's packages), so garbage piles up fast; a soft limit makes
+		// the collector keep the heap, and the peak RSS with two decoders,
+		// well under 100 MB, for a little more collection work.
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	srcs, err := commandSources(g)
 	if err != nil {
 		return err
