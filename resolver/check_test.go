@@ -141,6 +141,17 @@ func checkPlan(universe []*deb.Package, req Request, pl *Plan) error {
 			}
 		}
 	}
+	if req.UpgradeAll && !req.FullUpgrade {
+		for _, in := range req.Installed {
+			removed := req.Autoremove && in.Auto
+			for _, j := range req.Remove {
+				removed = removed || j.Name == in.Name
+			}
+			if !removed && len(byName[in.Name]) == 0 {
+				return fmt.Errorf("upgrade removed %s", in.Name)
+			}
+		}
+	}
 	_ = universe
 	return nil
 }

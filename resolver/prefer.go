@@ -372,7 +372,11 @@ func (g *greedy) mark(id int) bool {
 	}
 	for _, c := range drops {
 		if g.chosen[c] && !g.protected[c] {
+			// A displaced package does not come back in this walk: two
+			// packages that exclude each other would otherwise take
+			// turns forever.
 			g.unchoose(c)
+			g.rejected[c] = true
 		}
 	}
 	g.choose(id)

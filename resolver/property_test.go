@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -100,7 +101,11 @@ func TestPropertyRandomUniverses(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		runs = 150
 	}
-	r := rand.New(rand.NewPCG(7, 11))
+	seed := uint64(7)
+	if s := os.Getenv("GREY_PROPERTY_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	r := rand.New(rand.NewPCG(seed, 11))
 	var sat, unsat int
 	for i := 0; i < runs; i++ {
 		text := randomUniverse(r, 4+r.IntN(9))
@@ -125,6 +130,24 @@ func TestPropertyRandomUniverses(t *testing.T) {
 			want = want[:2]
 		}
 		req := Request{Install: jobs(t, want...), Recommends: r.IntN(2) == 0}
+		// Half the cases start from an installed set (a random subset,
+		// consistent or not), with a removal or a no-removal upgrade.
+		if r.IntN(2) == 0 {
+			have := map[string]bool{}
+			for _, p := range pkgs {
+				if r.IntN(4) == 0 && !have[p.Name] {
+					have[p.Name] = true
+					req.Installed = append(req.Installed, Installed{Package: p, Auto: r.IntN(2) == 0})
+				}
+			}
+			switch r.IntN(3) {
+			case 0:
+				req.Remove = jobs(t, install[r.IntN(len(install))])
+			case 1:
+				req.UpgradeAll = true
+			}
+			req.Autoremove = r.IntN(2) == 0
+		}
 		pl, err := Solve(context.Background(), NewMemIndex(pkgs), req)
 		possible := bruteForce(pkgs, req)
 		switch {
@@ -144,7 +167,7 @@ func TestPropertyRandomUniverses(t *testing.T) {
 			unsat++
 			var ue *Unsatisfiable
 			if !errors.As(err, &ue) {
-				t.Fatalf("case %d: error %v is not *Unsatisfiable\n%s", i, err, text)
+				t.Fatalf("case %d: error %v is not *Unsatisfiable\nrequest %+v\n%s", i, err, req, text)
 			}
 			if possible {
 				t.Fatalf("case %d: request %v reported unsatisfiable (%v) but a valid set exists\n%s", i, want, err, text)

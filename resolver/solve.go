@@ -40,10 +40,15 @@ func prepare(idx Index, req *Request) (*state, error) {
 	u := newUniverse(idx, native, req.ForeignArchs, req.Recommends)
 	s := &state{req: req, u: u, upgrade: make(map[string]bool)}
 	var work []int
+	seen := make(map[string]*deb.Package, len(req.Installed))
 	for _, in := range req.Installed {
 		if in.Package == nil {
 			return nil, fmt.Errorf("installed package entry without metadata")
 		}
+		if o := seen[Key(in.Package)]; o != nil {
+			return nil, fmt.Errorf("installed set holds two versions of %s: %s and %s", Key(in.Package), o.Version, in.Version)
+		}
+		seen[Key(in.Package)] = in.Package
 		n := len(u.pkgs)
 		if id := u.add(in.Package, true, in.Auto); id == n {
 			work = append(work, id)
@@ -142,7 +147,8 @@ func (s *state) requestRules() {
 		switch {
 		case p.Essential && !req.AllowRemoveEssential:
 			kind = ruleEssential
-		case req.UpgradeAll && !req.FullUpgrade && !s.removedName(p.Name):
+		case req.UpgradeAll && !req.FullUpgrade && !s.removedName(p.Name) && !(req.Autoremove && u.auto[id]):
+			// An upgrade removes nothing, except what autoremove may.
 			kind = ruleKeep
 		default:
 			continue
