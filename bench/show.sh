@@ -11,6 +11,11 @@
 # files and InRelease files named the way apt names them. apt builds its
 # pkgcache.bin on the first run (not timed), as grey builds its index cache.
 #
+# The index-load anchor is libsolv's: testsolv with no job loads the .solv of
+# bookworm main (made by deb2solv) and solves nothing, as in
+# ../shared/anchors/resolver.sh ("NOOP"); it is set beside grey commands that
+# open the whole three-source index.
+#
 # Usage: bash bench/show.sh   (from the repository root, after make build)
 #   GREY=bin/grey  FIXTURE=../shared/testdata/debian-bookworm  RUNS=30
 #   GREY_ROOT=DIR  use a root already updated from the fixture instead of
@@ -22,7 +27,7 @@ F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
 RUNS=${RUNS:-30}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-for t in hyperfine apt-cache xz /usr/bin/time; do
+for t in hyperfine apt-cache xz /usr/bin/time deb2solv testsolv; do
   command -v "$t" >/dev/null || { echo "bench/show.sh: $t is missing" >&2; exit 1; }
 done
 
@@ -83,10 +88,22 @@ apt-cache show hello > "$W/apt.out"
 grep -q '^SHA256: 2e6e2f1a' "$W/grey.out" || { echo "bench/show.sh: grey show hello printed the wrong stanza" >&2; exit 1; }
 
 echo "## grey show hello (warm index cache) vs apt-cache show hello (pkgcache.bin on)"
-hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-markdown "$W/show.md" \
+hyperfine -N --style basic --warmup 3 --runs "$RUNS" --export-markdown "$W/show.md" --export-json "$W/show.json" \
   -n "grey show hello" "$GREY --root $R show hello" \
   -n "apt-cache show hello" "apt-cache show hello" >/dev/null
 cat "$W/show.md"
+# Median and CPU time (user + system) say more than the mean on a busy host.
+if command -v python3 >/dev/null; then
+  python3 - "$W/show.json" <<'PY'
+import json, sys
+rs = json.load(open(sys.argv[1]))["results"]
+print("\n| command | median [ms] | CPU user+sys [ms] |\n|---|---|---|")
+for r in rs:
+    print("| %s | %.1f | %.1f |" % (r["command"], r["median"] * 1e3, (r["user"] + r["system"]) * 1e3))
+g, a = rs[0], rs[1]
+print("\ngrey vs apt-cache: %.1fx by median, %.1fx by CPU time" % (a["median"] / g["median"], (a["user"] + a["system"]) / (g["user"] + g["system"])))
+PY
+fi
 echo
 echo "## peak memory (maximum resident set, /usr/bin/time)"
 echo "| command | seconds | max RSS (KiB) |"
@@ -97,3 +114,16 @@ done
 for c in "show hello" "policy hello" "search compression"; do
   /usr/bin/time -f "| apt-cache $c | %e | %M |" apt-cache $c 2>&1 >/dev/null | tail -1
 done
+
+echo
+echo "## opening the whole index: grey (three sources, 66,506 packages) vs libsolv (bookworm main, 63,440)"
+mkdir -p "$W/solv/tc"
+xz -dc "$F/debian/dists/bookworm/main/binary-amd64/Packages.xz" | deb2solv -r > "$W/solv/bookworm-main-amd64.solv"
+printf '%s\n' "repo bookworm 99 solv ../bookworm-main-amd64.solv" "system amd64 deb" "result transaction,problems <inline>" > "$W/solv/tc/noop.t"
+testsolv "$W/solv/tc/noop.t" >/dev/null
+hyperfine -N -i --style basic --warmup 2 --runs "$RUNS" --export-markdown "$W/load.md" \
+  -n "testsolv (load .solv, no job)" "testsolv $W/solv/tc/noop.t" \
+  -n "grey policy hello" "$GREY --root $R policy hello" \
+  -n "grey list --all" "$GREY --root $R list --all" >/dev/null
+cat "$W/load.md"
+/usr/bin/time -f "testsolv no job: %e s, max RSS %M KiB" testsolv "$W/solv/tc/noop.t" 2>&1 >/dev/null | tail -1
