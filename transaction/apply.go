@@ -59,7 +59,7 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		opts.Workers = 2
 	}
 	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}}
-	t.st = &stager{root: root, opts: &t.opts}
+	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if err := t.load(plan); err != nil {
 		return nil, err

@@ -263,7 +263,8 @@ func (t *txn) writeInfo(w *work) error {
 		case "preinst", "postinst", "prerm", "postrm", "config":
 			mode = 0o755
 		}
-		if err := writeAtomic(t.infoPath(name, ext), data, mode, t.opts.Sync); err != nil {
+		// Not synced one by one: the syncfs after all info files covers them.
+		if err := writeAtomic(t.infoPath(name, ext), data, mode, false); err != nil {
 			return err
 		}
 	}

@@ -70,6 +70,8 @@ type stager struct {
 	root      string
 	opts      *Options
 	installed map[string]*pkgdb.Package // read-only while staging
+	// euid and egid are the process's, read once.
+	euid, egid int
 
 	mu      sync.Mutex
 	created []string // directories created by staging, in creation order
@@ -480,7 +482,7 @@ func (s *stager) decideConffile(w *work, st *staged) error {
 // the caller, which is what an unprivileged root (a test, an image build)
 // can hold.
 func (s *stager) chown(p string, uid, gid int, link bool) {
-	if os.Geteuid() != 0 || (uid == 0 && gid == os.Getegid()) {
+	if s.euid != 0 || (uid == 0 && gid == s.egid) {
 		return // not allowed, or already right: a new file is ours
 	}
 	if link {
