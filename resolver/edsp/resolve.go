@@ -44,7 +44,9 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 		}
 	}
 	var cands []*deb.Package
+	archs := make(map[string]bool)
 	for _, p := range sc.Packages {
+		archs[p.Name+":"+p.Architecture] = true
 		if p.Installed {
 			req.Installed = append(req.Installed, resolver.Installed{Package: p.Package, Auto: p.Automatic})
 		}
@@ -61,11 +63,12 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 			if name == "" {
 				return nil, req, formatErr(0, "request names an empty package %q", s)
 			}
-			j := resolver.Job{Name: name}
+			j := resolver.Job{Name: name, Arch: arch}
 			// apt qualifies every name, "all" packages with the native
-			// architecture: leave native unqualified so they match.
-			if arch != "" && arch != r.Architecture && arch != "all" {
-				j.Arch = arch
+			// architecture: name:native means the native package when
+			// there is one, else the "all" one.
+			if arch == r.Architecture && !archs[name+":"+arch] && archs[name+":all"] {
+				j.Arch = "all"
 			}
 			*list.dst = append(*list.dst, j)
 		}
