@@ -125,8 +125,9 @@ else
 	echo "(grey history is not built yet: it would list the image build's transaction)"
 fi
 
-step "Publish greet 1.1 into the same repository (a new signed generation)"
-cp "$GREET_1_1" "$WORK/pool-in/" && rm "$WORK/pool-in/$(basename "$GREET_1_0")"
+# 1.0 stays published beside 1.1, so a rollback can fetch it again.
+step "Publish greet 1.1 into the same repository (a new signed generation; 1.0 stays)"
+cp "$GREET_1_1" "$WORK/pool-in/"
 "$GREY" repo publish --key "$WORK/demo-repo.key.asc" --suite demo --arch "$ARCH" --out "$WORK/repo" "$WORK/pool-in"
 
 step "grey update in the image root: fetch and verify the new metadata"
@@ -137,14 +138,14 @@ step "grey upgrade: greet 1.0-1 -> 1.1-1, staged and renamed into place"
 "$GREY" --root "$ROOT" installed | grep '^greet '
 
 if has rollback; then
-	step "grey rollback: back to greet 1.0-1"
-	"$GREY" --root "$ROOT" --source "$SOURCE" rollback -y --no-scripts
+	step "grey rollback 1: back to the state after transaction 1, the image build (offline, from the content store)"
+	"$GREY" --root "$ROOT" -y rollback 1
 	"$GREY" --root "$ROOT" installed | grep '^greet '
 	step "The history now shows the upgrade and its rollback"
 	"$GREY" --root "$ROOT" history
 else
 	step "grey rollback (not built yet)"
-	echo "(it would undo the upgrade: greet 1.1-1 -> 1.0-1, from the archive cache)"
+	echo "(grey rollback 1 would return the root to transaction 1, the image build: greet 1.1-1 -> 1.0-1, offline)"
 fi
 
 step "grey verify: every installed file matches the database"
