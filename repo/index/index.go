@@ -210,19 +210,25 @@ func (x *Index) Decode(r Ref) (*deb.Package, error) {
 	}
 	p, err := f.decode(int(r.pkg))
 	if err != nil {
-		var ce *CorruptError
-		if !errors.As(err, &ce) {
-			err = fmt.Errorf("index cache %s: %w", f.path, err)
-		}
-		x.mu.Lock()
-		x.errs = append(x.errs, err)
-		x.mu.Unlock()
-		return nil, err
+		return nil, x.fail(f, err)
 	}
 	if slot.CompareAndSwap(nil, p) {
 		return p, nil
 	}
 	return slot.Load(), nil
+}
+
+// fail records a package of f that did not decode and returns the error
+// that Err will report.
+func (x *Index) fail(f *indexFile, err error) error {
+	var ce *CorruptError
+	if !errors.As(err, &ce) {
+		err = fmt.Errorf("index cache %s: %w", f.path, err)
+	}
+	x.mu.Lock()
+	x.errs = append(x.errs, err)
+	x.mu.Unlock()
+	return err
 }
 
 func (f *indexFile) decode(i int) (*deb.Package, error) {
@@ -329,6 +335,7 @@ func (x *Index) Summaries() iter.Seq[Summary] {
 func (x *Index) All() iter.Seq[*deb.Package] {
 	return func(yield func(*deb.Package) bool) {
 		for s := range x.Summaries() {
+			x.files[s.file].m.releaseText(int(s.pkg))
 			p, err := x.Decode(s.Ref)
 			if err != nil {
 				continue

@@ -292,3 +292,32 @@ func TestDistinct(t *testing.T) {
 		}
 	}
 }
+
+// TestCompact checks that Compact yields the same packages as All, without
+// their stanzas, and leaves the shared packages alone.
+func TestCompact(t *testing.T) {
+	inputs := fixtureInputs(t, true)
+	x, _ := mustLoad(t, t.TempDir(), inputs)
+	var full []*deb.Package
+	for p := range x.All() {
+		full = append(full, p)
+	}
+	i := 0
+	for p := range x.Compact() {
+		if i >= len(full) {
+			t.Fatal("Compact yields more packages than All")
+		}
+		want := *full[i]
+		want.Stanza = nil
+		if p.Stanza != nil || !reflect.DeepEqual(*p, want) {
+			t.Fatalf("package %d: Compact gives %+v, want %+v", i, *p, want)
+		}
+		if p == full[i] || full[i].Stanza == nil {
+			t.Fatalf("package %d: Compact changed or returned the shared package", i)
+		}
+		i++
+	}
+	if i != len(full) || x.Err() != nil {
+		t.Errorf("Compact yielded %d of %d packages (%v)", i, len(full), x.Err())
+	}
+}

@@ -10,6 +10,9 @@ import (
 type mapped struct {
 	*view
 	data []byte
+	// released is where releaseText stopped: the pages before it were
+	// given back.
+	released uint64
 }
 
 // mapFile maps path and checks it against the hex SHA256 want.
@@ -54,3 +57,28 @@ func (m *mapped) close() error {
 	m.data, m.view = nil, nil
 	return err
 }
+
+// releaseText tells the kernel that the stanza text before package i is no
+// longer needed by a pass over every package (All, Compact), in steps of
+// releaseStep. The pages stay valid, read again from the page cache if
+// touched; until then they no longer count in the process's resident
+// memory, so a full pass does not hold the whole 50 MB text resident on
+// top of what it decodes.
+func (m *mapped) releaseText(i int) {
+	if m.data == nil || i <= 0 || i >= m.n {
+		return
+	}
+	off := m.secs[secText].off + uint64(le32(m.pkg(i), pTextOff))
+	page := uint64(os.Getpagesize())
+	end := off / page * page
+	if end < m.released+releaseStep {
+		return
+	}
+	start := max(m.released, m.secs[secText].off/page*page)
+	if start < end {
+		_ = syscall.Madvise(m.data[start:end], syscall.MADV_DONTNEED)
+	}
+	m.released = end
+}
+
+const releaseStep = 4 << 20
