@@ -360,3 +360,42 @@ func TestUmaskIndependent(t *testing.T) {
 		t.Errorf("umask 022 and 077 give different tars: %v", sums)
 	}
 }
+
+// TestEssentialAndScripts: essential adds the Essential and required
+// packages; scripts decides whether maintainer scripts run (here a root
+// without a shell, so running them fails, naming the package).
+func TestEssentialAndScripts(t *testing.T) {
+	pkgs := append(defaultPkgs(),
+		testPkg{name: "ess", version: "1", arch: "all", control: "Essential: yes\n", files: map[string]string{"usr/share/ess": "e\n"}},
+		testPkg{name: "req", version: "1", arch: "all", control: "Priority: required\n", files: map[string]string{"usr/share/req": "r\n"}},
+		testPkg{name: "scripted", version: "1", arch: "all", postinst: "#!/bin/sh\nexit 0\n", files: map[string]string{"usr/share/scripted": "s\n"}},
+	)
+	_, line := testRepo(t, pkgs)
+	ctx := context.Background()
+
+	s, err := ReadSpec(writeSpec(t, specText(line, "essential: true\n")))
+	must(t, err)
+	l, err := Resolve(ctx, s, ResolveOptions{StateDir: t.TempDir(), Now: testNow})
+	must(t, err)
+	var names []string
+	for _, p := range l.Packages {
+		names = append(names, p.Name)
+	}
+	if got := strings.Join(names, " "); got != "ess greet libgreet req" {
+		t.Errorf("essential: locked %q, want ess greet libgreet req", got)
+	}
+
+	text := strings.Replace(specText(line, ""), "packages: [greet]", "packages: [scripted]", 1)
+	s, err = ReadSpec(writeSpec(t, text))
+	must(t, err)
+	_, err = Build(ctx, s, buildOpts(t, filepath.Join(t.TempDir(), "off"), false))
+	must(t, err)
+
+	s, err = ReadSpec(writeSpec(t, text+"scripts: true\n"))
+	must(t, err)
+	_, err = Build(ctx, s, buildOpts(t, filepath.Join(t.TempDir(), "on"), false))
+	var se *transaction.ScriptError
+	if !errors.As(err, &se) || se.Package != "scripted" {
+		t.Fatalf("scripts: true in a root without a shell: got %v, want a ScriptError for scripted", err)
+	}
+}

@@ -28,6 +28,10 @@ type testPkg struct {
 	name, version, arch, depends string
 	files                        map[string]string // path -> content
 	conffiles                    []string
+	// control holds extra control fields ("Essential: yes\n").
+	control string
+	// postinst, when set, is the package's postinst script.
+	postinst string
 }
 
 // defaultPkgs: greet depends on libgreet; tool is unrelated.
@@ -51,6 +55,10 @@ func buildDeb(t *testing.T, dir string, p testPkg) string {
 	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: test <t@example.org>\nDescription: test package %s\n", p.name, p.version, p.arch, p.name)
 	if p.depends != "" {
 		ctl += "Depends: " + p.depends + "\n"
+	}
+	ctl += p.control
+	if p.postinst != "" {
+		must(t, os.WriteFile(filepath.Join(tree, "DEBIAN", "postinst"), []byte(p.postinst), 0o755))
 	}
 	must(t, os.WriteFile(filepath.Join(tree, "DEBIAN", "control"), []byte(ctl), 0o644))
 	if len(p.conffiles) > 0 {
