@@ -120,6 +120,7 @@ type Violation struct {
 	Detail string
 }
 
+// String prints "rule: package: detail".
 func (v Violation) String() string {
 	return fmt.Sprintf("%s: %s: %s", v.Rule, v.Package, v.Detail)
 }
@@ -129,6 +130,7 @@ type Error struct {
 	Violations []Violation
 }
 
+// Error lists the first ten violations.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "invalid answer: %d violation(s)", len(e.Violations))

@@ -82,6 +82,7 @@ type FormatError struct {
 	Msg  string
 }
 
+// Error prints "edsp: line N: msg".
 func (e *FormatError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("edsp: line %d: %s", e.Line, e.Msg)
