@@ -213,3 +213,36 @@ func TestFixtureUpgradeAndRemove(t *testing.T) {
 		t.Error("build-essential removed with nginx-common")
 	}
 }
+
+// TestFixtureSteering checks that the cost function steers gophersat to
+// the preferred walk's assignment exactly on every anchor request: the
+// SAT solve confirms the walk rather than searching elsewhere.
+func TestFixtureSteering(t *testing.T) {
+	if raceEnabled {
+		t.Skip("full-index solves are covered without -race")
+	}
+	idx := NewMemIndex(loadBookworm(t))
+	for _, fr := range fixtureRequests() {
+		for _, rec := range []bool{true, false} {
+			req := Request{Install: jobs(t, fr.pkgs...), Recommends: rec}
+			s, err := prepare(idx, &req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newGreedy(s)
+			g.run()
+			s.enc = encode(s.u, s.req)
+			s.requestRules()
+			model, err := satSolve(context.Background(), s.problem(), g.cost())
+			if err != nil || model == nil {
+				t.Fatalf("%s: no model (%v)", fr.name, err)
+			}
+			for id := range s.u.pkgs {
+				if model[lit(id)] != g.chosen[id] {
+					t.Errorf("%s rec=%v: the model sets %s %s to %v, the walk to %v", fr.name, rec, s.u.pkgs[id].Name, s.u.pkgs[id].Version, model[lit(id)], g.chosen[id])
+					break
+				}
+			}
+		}
+	}
+}
