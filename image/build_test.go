@@ -265,7 +265,7 @@ func TestLockedFailures(t *testing.T) {
 		must(t, WriteLock(lockPath, &bad))
 		_, err := Build(ctx, s, buildOpts(t, filepath.Join(t.TempDir(), "r"), true))
 		var pe *PackageError
-		if !errors.As(err, &pe) || !strings.HasPrefix(pe.Package, "libgreet") {
+		if !errors.As(err, &pe) || pe.Package != "libgreet" || !strings.HasPrefix(err.Error(), "libgreet_1.0-1_all: ") {
 			t.Fatalf("got %v, want a PackageError naming libgreet", err)
 		}
 	})
@@ -278,7 +278,7 @@ func TestLockedFailures(t *testing.T) {
 		}
 		_, err := Build(ctx, s, buildOpts(t, filepath.Join(t.TempDir(), "r"), true))
 		var pe *PackageError
-		if !errors.As(err, &pe) || !strings.HasPrefix(pe.Package, "greet") {
+		if !errors.As(err, &pe) || pe.Package != "greet" || !strings.HasPrefix(err.Error(), "greet_1.0-1_amd64: ") {
 			t.Fatalf("got %v, want a PackageError naming greet", err)
 		}
 	})

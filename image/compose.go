@@ -39,7 +39,12 @@ type PackageError struct {
 	Err     error
 }
 
-func (e *PackageError) Error() string { return fmt.Sprintf("package %s: %v", e.Package, e.Err) }
+func (e *PackageError) Error() string {
+	if strings.HasPrefix(e.Err.Error(), e.Package+"_") {
+		return e.Err.Error() // already starts with name_version_arch
+	}
+	return fmt.Sprintf("package %s: %v", e.Package, e.Err)
+}
 
 // Unwrap returns the cause.
 func (e *PackageError) Unwrap() error { return e.Err }
@@ -74,14 +79,20 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	})
 	if err != nil {
 		var de *transaction.DownloadError
-		if errors.As(err, &de) && len(de.Errs) > 0 {
-			// Download names each failed package; the first is
-			// returned typed so callers can tell which.
-			name := ""
-			if i := strings.IndexByte(de.Errs[0].Error(), ':'); i > 0 {
-				name = de.Errs[0].Error()[:i]
+		if errors.As(err, &de) {
+			// Download prefixes each error with the package
+			// (name_version_arch); give each one typed, by name.
+			var errs []error
+			for _, e := range de.Errs {
+				name := ""
+				for _, p := range pkgs {
+					if strings.HasPrefix(e.Error(), p.String()+": ") {
+						name = p.Name
+					}
+				}
+				errs = append(errs, &PackageError{Package: name, Err: e})
 			}
-			return nil, &PackageError{Package: name, Err: err}
+			return nil, errors.Join(errs...)
 		}
 		return nil, err
 	}
