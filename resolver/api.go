@@ -11,9 +11,12 @@ import (
 )
 
 // Index is what the resolver needs from a package index: candidates,
-// decoded lazily by the implementation. Both methods must return the same
-// *deb.Package pointer for the same candidate every time they are called
-// during one Solve, with Origin set, in a stable order.
+// decoded lazily by the implementation, with Origin set. The order of the
+// answers must be stable (the same index, the same order), since the plan
+// depends on it only through ties. A candidate returned twice (by
+// Packages and by Providers, or as a fresh copy) counts once: candidates
+// are identified by name, version and architecture. The resolver never
+// modifies the packages, and calls an Index from one goroutine.
 type Index interface {
 	// Packages returns every candidate whose Package field is name: all
 	// versions and architectures.
