@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"testing"
+
+	"github.com/greypm/grey/deb"
 )
 
 // BenchmarkLoad maps the whole fixture index (66,506 packages, three
@@ -81,5 +83,31 @@ func BenchmarkBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 		os.RemoveAll(cache)
+	}
+}
+
+// BenchmarkCompact is BenchmarkDecodeAll through Compact: every package
+// without its stanza, as a consumer that keeps the whole index would hold
+// them.
+func BenchmarkCompact(b *testing.B) {
+	inputs := fixtureInputs(b, false)
+	cache := b.TempDir()
+	if _, err := Build(context.Background(), cache, inputs); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		x, _, err := Load(context.Background(), cache, inputs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var all []*deb.Package
+		for p := range x.Compact() {
+			all = append(all, p)
+		}
+		if len(all) != x.Len() {
+			b.Fatalf("decoded %d of %d", len(all), x.Len())
+		}
+		x.Close()
 	}
 }
