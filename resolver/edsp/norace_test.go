@@ -1,0 +1,5 @@
+//go:build !race
+
+package edsp
+
+const raceEnabled = false
