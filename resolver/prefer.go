@@ -324,7 +324,7 @@ func (g *greedy) run() {
 				continue
 			}
 			g.deps(id)
-			if !g.hardOK(id) {
+			if !g.hardOK(id) && !g.protected[id] {
 				g.unchoose(id)
 				g.rejected[id] = true
 				changed = true
