@@ -74,9 +74,18 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 		pkgs[i] = p
 		url[p] = lp.URL
 	}
+	// The cache may be shared by concurrent builds: hold its lock while
+	// downloading into it.
+	lk, err := pkgdb.LockRoot(ctx, opts.CacheDir, pkgdb.LockOptions{})
+	if err != nil {
+		return nil, err
+	}
 	installs, err := transaction.Download(ctx, opts.Fetcher, opts.CacheDir, pkgs, func(p *deb.Package) (string, error) {
 		return url[p], nil
 	})
+	if uerr := lk.Unlock(); err == nil && uerr != nil {
+		return nil, uerr
+	}
 	if err != nil {
 		var de *transaction.DownloadError
 		if errors.As(err, &de) {
