@@ -18,7 +18,25 @@ var lockNoWait = pkgdb.LockOptions{NoWait: true}
 // ext4, deleting many files slows the next creations for minutes (see
 // docs/bench/install.md).
 func BenchmarkInstallFixture(b *testing.B) {
-	debs := fixtureDebs(b)
+	benchInstall(b, fixtureDebs(b))
+}
+
+// BenchmarkInstallDir does the same for every .deb in the directory
+// $GREY_BENCH_DEBS (bench/install.sh SET118=1 downloads the 118-package
+// closure of the install anchors into one); it is skipped without it.
+func BenchmarkInstallDir(b *testing.B) {
+	dir := os.Getenv("GREY_BENCH_DEBS")
+	if dir == "" {
+		b.Skip("set GREY_BENCH_DEBS to a directory of .deb files")
+	}
+	debs, err := filepath.Glob(filepath.Join(dir, "*.deb"))
+	if err != nil || len(debs) == 0 {
+		b.Fatalf("no .deb files in %s: %v", dir, err)
+	}
+	benchInstall(b, debs)
+}
+
+func benchInstall(b *testing.B, debs []string) {
 	var plan Plan
 	var size int64
 	for _, d := range debs {

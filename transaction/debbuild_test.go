@@ -33,31 +33,41 @@ type tpkg struct {
 	files               []tentry
 }
 
-func tarball(t testing.TB, add func(tw *tar.Writer)) []byte {
-	t.Helper()
+func tarball(add func(tw *tar.Writer) error) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	add(tw)
+	if err := add(tw); err != nil {
+		return nil, err
+	}
 	if err := tw.Close(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := gz.Close(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 var testTime = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
 func (p tpkg) build(t testing.TB, dir string) string {
 	t.Helper()
+	path, err := p.tryBuild(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// tryBuild is build that reports entries archive/tar cannot write.
+func (p tpkg) tryBuild(dir string) (string, error) {
 	if p.arch == "" {
 		p.arch = "amd64"
 	}
 	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <t@example.org>\n%sDescription: test package %s\n",
 		p.name, p.version, p.arch, p.extra, p.name)
-	ctrl := tarball(t, func(tw *tar.Writer) {
+	ctrl, err := tarball(func(tw *tar.Writer) error {
 		add := func(name, body string, mode int64) {
 			_ = tw.WriteHeader(&tar.Header{Name: "./" + name, Mode: mode, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: testTime, Format: tar.FormatGNU})
 			_, _ = tw.Write([]byte(body))
@@ -74,8 +84,12 @@ func (p tpkg) build(t testing.TB, dir string) string {
 		for _, n := range names {
 			add(n, p.scripts[n], 0o755)
 		}
+		return nil
 	})
-	data := tarball(t, func(tw *tar.Writer) {
+	if err != nil {
+		return "", err
+	}
+	data, err := tarball(func(tw *tar.Writer) error {
 		for _, e := range p.files {
 			h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: testTime, Format: tar.FormatGNU, Uname: "root", Gname: "root"}
 			switch e.typ {
@@ -97,13 +111,17 @@ func (p tpkg) build(t testing.TB, dir string) string {
 				}
 			}
 			if err := tw.WriteHeader(h); err != nil {
-				t.Fatal(err)
+				return err
 			}
 			if h.Typeflag == tar.TypeReg {
 				_, _ = tw.Write([]byte(e.body))
 			}
 		}
+		return nil
 	})
+	if err != nil {
+		return "", err
+	}
 	var ar bytes.Buffer
 	ar.WriteString("!<arch>\n")
 	member := func(name string, b []byte) {
@@ -118,7 +136,7 @@ func (p tpkg) build(t testing.TB, dir string) string {
 	member("data.tar.gz", data)
 	path := filepath.Join(dir, fmt.Sprintf("%s_%s_%s.deb", p.name, p.version, p.arch))
 	if err := os.WriteFile(path, ar.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return path
+	return path, nil
 }

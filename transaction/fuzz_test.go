@@ -58,10 +58,13 @@ func FuzzStagePaths(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		deb := tpkg{name: "fuzz", version: "1", files: files}.build(t, outer)
+		deb, err := tpkg{name: "fuzz", version: "1", files: files}.tryBuild(outer)
+		if err != nil {
+			t.Skip(err) // not an archive/tar can write: not this target's subject
+		}
 		r := openRoot(t, root)
 		before := treeHash(t, root)
-		_, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: deb}}}, Options{Root: root})
+		_, err = Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: deb}}}, Options{Root: root})
 		ents, _ := os.ReadDir(outer)
 		for _, e := range ents {
 			if n := e.Name(); n != "root" && n != "canary" && !strings.HasSuffix(n, ".deb") {

@@ -82,23 +82,31 @@ type stager struct {
 	// Only this process changes the root while it holds the lock, so an
 	// entry stays true for the transaction and saves the per-component
 	// lstat walk of resolving every file's parent again.
-	dirs map[string]string
+	dirs map[string]dirEntry
 }
 
-func (s *stager) cachedDir(rel string) (string, bool) {
+// dirEntry is a directory known to exist during staging.
+type dirEntry struct {
+	host string
+	// fresh: staging created it, so nothing but this transaction's
+	// staged files is in it and no target needs checking.
+	fresh bool
+}
+
+func (s *stager) cachedDir(rel string) (dirEntry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, ok := s.dirs[rel]
-	return p, ok
+	d, ok := s.dirs[rel]
+	return d, ok
 }
 
-func (s *stager) cacheDir(rel, host string) {
+func (s *stager) cacheDir(rel string, d dirEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dirs == nil {
-		s.dirs = map[string]string{}
+		s.dirs = map[string]dirEntry{}
 	}
-	s.dirs[rel] = host
+	s.dirs[rel] = d
 }
 
 func (s *stager) noteCreated(dir string) {
@@ -136,8 +144,8 @@ func (s *stager) unstage() {
 // that the entry itself is replaced rather than followed.
 func (s *stager) resolve(rel string) (string, error) {
 	dir, base := path.Split(rel)
-	if p, ok := s.cachedDir(path.Clean(dir)); ok && base != "" {
-		return filepath.Join(p, base), nil
+	if d, ok := s.cachedDir(path.Clean(dir)); ok && base != "" {
+		return filepath.Join(d.host, base), nil
 	}
 	parent, err := securejoin.SecureJoin(s.root, dir)
 	if err != nil {
@@ -151,48 +159,58 @@ func (s *stager) resolve(rel string) (string, error) {
 
 // mkdirs makes sure the directory rel exists, creating missing components
 // (recorded so a rollback removes them) with mode for the last one and
-// 0755 for the others.
-func (s *stager) mkdirs(rel string, mode fs.FileMode) error {
+// 0755 for the others, and returns it. Each component is looked up in its
+// parent's resolved host path; one that is a symlink is resolved with
+// chroot semantics, so it never leads out of the root.
+func (s *stager) mkdirs(rel string, mode fs.FileMode) (dirEntry, error) {
 	if rel == "" || rel == "." {
-		return nil
+		return dirEntry{host: s.root}, nil
 	}
-	if _, ok := s.cachedDir(rel); ok {
-		return nil
+	if d, ok := s.cachedDir(rel); ok {
+		return d, nil
 	}
-	p, err := securejoin.SecureJoin(s.root, rel)
+	parent, err := s.mkdirs(path.Dir(rel), 0o755)
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", rel, err)
+		return dirEntry{}, err
 	}
-	fi, err := os.Stat(p)
-	if err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("/%s exists and is not a directory", rel)
+	p := filepath.Join(parent.host, path.Base(rel))
+	for attempt := 0; ; attempt++ {
+		fi, err := os.Lstat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			d := dirEntry{host: p}
+			s.cacheDir(rel, d)
+			return d, nil
+		case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+			r, err := securejoin.SecureJoin(s.root, rel)
+			if err != nil {
+				return dirEntry{}, fmt.Errorf("resolve /%s: %w", rel, err)
+			}
+			if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+				return dirEntry{}, fmt.Errorf("/%s is a symlink to something that is not a directory", rel)
+			}
+			d := dirEntry{host: r}
+			s.cacheDir(rel, d)
+			return d, nil
+		case err == nil:
+			return dirEntry{}, fmt.Errorf("/%s exists and is not a directory", rel)
+		case !errors.Is(err, fs.ErrNotExist):
+			return dirEntry{}, fmt.Errorf("stat /%s: %w", rel, err)
 		}
-		s.cacheDir(rel, p)
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("stat /%s: %w", rel, err)
-	}
-	if err := s.mkdirs(path.Dir(rel), 0o755); err != nil {
-		return err
-	}
-	// Resolve again: the parent now exists and may be a symlink.
-	if p, err = s.resolve(rel); err != nil {
-		return err
-	}
-	if err := os.Mkdir(p, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil // another worker made it
+		if err := os.Mkdir(p, 0o700); err != nil {
+			if errors.Is(err, fs.ErrExist) && attempt == 0 {
+				continue // another worker made it: look again
+			}
+			return dirEntry{}, fmt.Errorf("mkdir /%s: %w", rel, err)
 		}
-		return fmt.Errorf("mkdir /%s: %w", rel, err)
+		s.noteCreated(p)
+		if err := os.Chmod(p, unixMode(mode)); err != nil {
+			return dirEntry{}, fmt.Errorf("chmod /%s: %w", rel, err)
+		}
+		d := dirEntry{host: p, fresh: true}
+		s.cacheDir(rel, d)
+		return d, nil
 	}
-	s.noteCreated(p)
-	s.cacheDir(rel, p)
-	if err := os.Chmod(p, unixMode(mode)); err != nil {
-		return fmt.Errorf("chmod /%s: %w", rel, err)
-	}
-	return nil
 }
 
 // unixMode converts an archive mode (permission bits plus fs.ModeSetuid,
@@ -288,21 +306,21 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 		switch e.Type {
 		case archive.TypeDir:
 			st.file.Type = pkgdb.TypeDir
-			if err := s.mkdirs(rel, e.Mode); err != nil {
+			d, err := s.mkdirs(rel, e.Mode)
+			if err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
-			if st.target, err = securejoin.SecureJoin(s.root, rel); err != nil {
-				return fmt.Errorf("%s: resolve %s: %w", w.item.Path, rel, err)
-			}
+			st.target = d.host
 		case archive.TypeRegular, archive.TypeSymlink, archive.TypeHardlink:
-			if err := s.mkdirs(path.Dir(rel), 0o755); err != nil {
+			d, err := s.mkdirs(path.Dir(rel), 0o755)
+			if err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
-			if st.target, err = s.resolve(rel); err != nil {
-				return fmt.Errorf("%s: %w", w.item.Path, err)
-			}
-			if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
-				return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", w.item.Path, rel, e.Type, ErrConflict)
+			st.target = filepath.Join(d.host, path.Base(rel))
+			if !d.fresh {
+				if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
+					return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", w.item.Path, rel, e.Type, ErrConflict)
+				}
 			}
 			st.tmp = filepath.Join(filepath.Dir(st.target), randomName())
 			switch e.Type {
@@ -349,13 +367,12 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 			if !s.opts.AllowDevices {
 				return fmt.Errorf("%s: entry %s is a %s: %w", w.item.Path, e.Path, e.Type, ErrDevice)
 			}
-			if err := s.mkdirs(path.Dir(rel), 0o755); err != nil {
+			d, err := s.mkdirs(path.Dir(rel), 0o755)
+			if err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
-			if st.target, err = s.resolve(rel); err != nil {
-				return fmt.Errorf("%s: %w", w.item.Path, err)
-			}
-			st.tmp = filepath.Join(filepath.Dir(st.target), randomName())
+			st.target = filepath.Join(d.host, path.Base(rel))
+			st.tmp = filepath.Join(d.host, randomName())
 			if err := mknod(st.tmp, e); err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
