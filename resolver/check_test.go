@@ -6,14 +6,56 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/check"
 )
 
-// checkPlan is an independent checker for tests: written without the
-// solver's universe, it checks a plan's final set against the raw
-// relations: every Depends and Pre-Depends has a satisfier in the set, no
-// Conflicts or Breaks hit a member, one version per name and architecture,
-// the request is honoured.
+// checkPlan checks a plan twice: with the package resolver/check (the
+// project's independent checker, separate code that shares nothing with
+// the solver), then with the small checker below, written in this test
+// from the raw relations. Both look at every Depends and Pre-Depends,
+// every Conflicts and Breaks, one version per name and architecture, and
+// the request.
 func checkPlan(universe []*deb.Package, req Request, pl *Plan) error {
+	if err := projectCheck(universe, req, pl); err != nil {
+		return fmt.Errorf("resolver/check: %w", err)
+	}
+	return ownCheck(universe, req, pl)
+}
+
+// projectCheck runs resolver/check on a plan.
+func projectCheck(universe []*deb.Package, req Request, pl *Plan) error {
+	c := check.Case{Universe: universe, Final: pl.Final, Request: check.Request{
+		Architecture:         req.Architecture,
+		AllowRemoveEssential: req.AllowRemoveEssential,
+		// A plain upgrade removes nothing, except what autoremove may.
+		ForbidRemove: req.UpgradeAll && !req.FullUpgrade && !req.Autoremove && len(req.Remove) == 0,
+	}}
+	if c.Request.Architecture == "" {
+		c.Request.Architecture = "amd64"
+	}
+	for _, in := range req.Installed {
+		c.Installed = append(c.Installed, in.Package)
+	}
+	real := map[string]bool{}
+	for _, p := range universe {
+		real[p.Name] = true
+	}
+	for _, j := range req.Install {
+		// The checker knows real names only; a virtual job (served by a
+		// provider) and an origin are checked by ownCheck.
+		if real[j.Name] {
+			c.Request.Install = append(c.Request.Install, check.Target{Name: j.Name, Arch: j.Arch, Version: j.Version})
+		}
+	}
+	for _, j := range req.Remove {
+		c.Request.Remove = append(c.Request.Remove, check.Target{Name: j.Name, Arch: j.Arch})
+	}
+	return check.Check(c)
+}
+
+// ownCheck is the test's own checker, written without the solver's
+// universe.
+func ownCheck(universe []*deb.Package, req Request, pl *Plan) error {
 	native := req.Architecture
 	if native == "" {
 		native = "amd64"
