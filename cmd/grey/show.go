@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,36 @@ func openIndex(ctx context.Context, g *Globals) (*loadedIndex, error) {
 	return &loadedIndex{Index: x, inputs: infos}, nil
 }
 
+// withIndex runs a command that reads the index: it opens the index, lets
+// run write its output to a buffer, and prints it only if the cache files
+// held up. A cache file found damaged on the way (the index checks each
+// block when it first reads it, and removes a damaged file) is rebuilt and
+// the command run again, once.
+func withIndex(ctx context.Context, g *Globals, run func(context.Context, *Globals, *loadedIndex, io.Writer) error) error {
+	for attempt := 0; ; attempt++ {
+		x, err := openIndex(ctx, g)
+		if err != nil {
+			return err
+		}
+		var out bytes.Buffer
+		err = run(ctx, g, x, &out)
+		xerr := x.Err()
+		x.Close()
+		var ce *index.CorruptError
+		if attempt == 0 && errors.As(xerr, &ce) {
+			fmt.Fprintf(g.Stderr, "grey: warning: %v: rebuilding it\n", ce)
+			continue
+		}
+		if xerr != nil {
+			return xerr
+		}
+		if _, werr := g.Stdout.Write(out.Bytes()); werr != nil {
+			return werr
+		}
+		return err
+	}
+}
+
 // notFoundError is the exit status and message for names the index does
 // not have, or nil when every name was found.
 func notFoundError(missing []error) error {
@@ -140,11 +171,10 @@ type showJSON struct {
 
 // Run prints the stanzas.
 func (c *ShowCmd) Run(ctx context.Context, g *Globals) error {
-	x, err := openIndex(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
+	return withIndex(ctx, g, c.run)
+}
+
+func (c *ShowCmd) run(ctx context.Context, g *Globals, x *loadedIndex, w io.Writer) error {
 	var out []showJSON
 	var missing []error
 	buf := make([]byte, 0, 4096)
@@ -174,7 +204,7 @@ func (c *ShowCmd) Run(ctx context.Context, g *Globals) error {
 				return fmt.Errorf("%s: %w", p, err)
 			}
 			buf = append(buf, '\n')
-			if _, err := g.Stdout.Write(buf); err != nil {
+			if _, err := w.Write(buf); err != nil {
 				return err
 			}
 		}
@@ -241,11 +271,12 @@ func (c *SearchCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		res = append(res, re)
 	}
-	x, err := openIndex(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
+	return withIndex(ctx, g, func(ctx context.Context, g *Globals, x *loadedIndex, w io.Writer) error {
+		return searchIndex(ctx, g, x, w, res)
+	})
+}
+
+func searchIndex(ctx context.Context, g *Globals, x *loadedIndex, w io.Writer, res []*regexp.Regexp) error {
 	hits, err := x.Search(ctx, res[0])
 	if err != nil {
 		return err
@@ -262,7 +293,7 @@ func (c *SearchCmd) Run(ctx context.Context, g *Globals) error {
 		if hits == nil {
 			hits = []index.SearchHit{}
 		}
-		return writeJSON(g.Stdout, hits)
+		return writeJSON(w, hits)
 	}
 	if len(hits) == 0 {
 		return &exitError{exitNotFound, nil}
@@ -274,7 +305,7 @@ func (c *SearchCmd) Run(ctx context.Context, g *Globals) error {
 		b.WriteString(h.Description)
 		b.WriteByte('\n')
 	}
-	_, err = io.WriteString(g.Stdout, b.String())
+	_, err = io.WriteString(w, b.String())
 	return err
 }
 
@@ -309,11 +340,10 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 			return &exitError{2, fmt.Errorf("pattern %q: %w", c.Pattern, err)}
 		}
 	}
-	x, err := openIndex(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
+	return withIndex(ctx, g, c.run)
+}
+
+func (c *ListCmd) run(ctx context.Context, g *Globals, x *loadedIndex, w io.Writer) error {
 	var out []listJSON
 	var b strings.Builder
 	n := 0
@@ -361,9 +391,9 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 		if out == nil {
 			out = []listJSON{}
 		}
-		return writeJSON(g.Stdout, out)
+		return writeJSON(w, out)
 	}
-	_, err = io.WriteString(g.Stdout, b.String())
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 
@@ -397,11 +427,10 @@ type policyVersion struct {
 
 // Run prints the table.
 func (c *PolicyCmd) Run(ctx context.Context, g *Globals) error {
-	x, err := openIndex(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
+	return withIndex(ctx, g, c.run)
+}
+
+func (c *PolicyCmd) run(ctx context.Context, g *Globals, x *loadedIndex, w io.Writer) error {
 	var out []policyJSON
 	var missing []error
 	var b strings.Builder
@@ -436,10 +465,10 @@ func (c *PolicyCmd) Run(ctx context.Context, g *Globals) error {
 		if out == nil {
 			out = []policyJSON{}
 		}
-		if err := writeJSON(g.Stdout, out); err != nil {
+		if err := writeJSON(w, out); err != nil {
 			return err
 		}
-	} else if _, err := io.WriteString(g.Stdout, b.String()); err != nil {
+	} else if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
 	return notFoundError(missing)

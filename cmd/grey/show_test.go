@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -351,4 +352,42 @@ Acquire::GzipIndexes "false";
 		t.Fatalf("grey show prints %d lines, apt-cache show %d", len(gl), len(wl))
 	}
 	t.Logf("%d packages, %d bytes identical", len(names), len(got))
+}
+
+// TestShowRebuildsDamagedCache damages the stanza text of every cache file
+// of a root (found only when a damaged block is read, after Load) and
+// checks that show still prints the right stanza: it reports the damage,
+// rebuilds the cache and runs again.
+func TestShowRebuildsDamagedCache(t *testing.T) {
+	root, _ := updatedRootOf(t, true)
+	if code, _, errOut := grey(t, "", "--root", root, "show", "liblzma5"); code != 0 {
+		t.Fatalf("show: %s", errOut)
+	}
+	files, err := filepath.Glob(filepath.Join(root, index.CacheDirIn, "*", "*.idx"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no cache files (%v)", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The stanza text is the last section (its offset is the seventh
+		// in the header's section table); damage every 4 KiB of it.
+		text := int(binary.LittleEndian.Uint32(b[64+8*6:]))
+		for i := text; i < len(b); i += 4096 {
+			b[i] ^= 0x55
+		}
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := grey(t, "", "--root", root, "show", "liblzma5")
+	if code != 0 || !strings.Contains(out, "Package: liblzma5\n") || !strings.Contains(errOut, "corrupt") {
+		t.Fatalf("show over a damaged cache: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = grey(t, "", "--root", root, "show", "liblzma5")
+	if code != 0 || errOut != "" {
+		t.Errorf("show after the rebuild: exit %d, stderr %q", code, errOut)
+	}
 }

@@ -89,23 +89,23 @@ type LoadResult struct {
 // those that are missing or fail a check from the input's verified Packages
 // file. The Index must be closed.
 func Load(ctx context.Context, cacheDir string, inputs []Input) (*Index, *LoadResult, error) {
-	res := &LoadResult{}
-	x := &Index{}
-	var stale []Input
-	maps := make([]*mapped, len(inputs))
-	for i, in := range inputs {
+	for _, in := range inputs {
 		if err := checkInput(in); err != nil {
 			return nil, nil, err
 		}
+	}
+	res := &LoadResult{}
+	x := &Index{}
+	maps := make([]*mapped, len(inputs))
+	for i, in := range inputs {
 		m, err := mapFile(CachePath(cacheDir, in), in.SHA256)
 		if err != nil {
 			res.Rebuilt = append(res.Rebuilt, err)
-			stale = append(stale, in)
 			continue
 		}
 		maps[i] = m
 	}
-	if len(stale) > 0 {
+	if len(res.Rebuilt) > 0 {
 		rep, err := Build(ctx, cacheDir, inputs)
 		if err != nil {
 			closeAll(maps)
