@@ -13,22 +13,28 @@
 //
 // # The file
 //
-// All integers are little-endian. A 128-byte header is followed by seven
-// sections (see the constants sec*): a fixed-size record per package, the
-// sorted table of package names with their posting lists, the sorted table
-// of provided names with theirs (package and provided version), a pool of
-// small strings (names, versions, architectures, short descriptions,
-// provided names and versions) and the stanzas' text. Every package's
-// stanza is kept in the canonical form control.AppendStanza writes, so it is
-// decoded lazily, only when someone asks for that package.
+// All integers are little-endian. A 128-byte header is followed by a table
+// of block checksums and by seven sections (see the constants sec*): a
+// fixed-size record per package (offsets of its strings and stanza, its
+// line in the Packages file, a key of its .deb's SHA256), the sorted table
+// of package names with their posting lists, the sorted table of provided
+// names with theirs (package and provided version), a pool of small strings
+// (names, versions, architectures, short descriptions, provided names and
+// versions) and the stanzas' text. Every package's stanza is kept in the
+// canonical form control.AppendStanza writes, so it is decoded lazily, only
+// when someone asks for that package, and the decoded package is memoized.
 //
-// Nothing read from disk is trusted: Load checks the magic, the format
-// version, the length, the SHA256 of the Packages file, a CRC-32C over the
-// header and every table and string, and the bounds of every offset in the
-// tables before it answers a single query. Each stanza carries its own
-// CRC-32C, checked when it is decoded, so the 50 MB of stanza text is never
-// read at load time. A cache that fails any check is rebuilt from the
-// verified Packages file.
+// Nothing read from disk is trusted. Load checks the magic, the format
+// version, the length, the SHA256 of the Packages file the cache was built
+// from, and a CRC-32C of the header and of the block table; a file that
+// fails is rebuilt from the verified Packages file. Everything after the
+// block table is checksummed in 16 KiB blocks, and a block's CRC-32C is
+// checked the first time anything in it is read, so Load costs the same for
+// 40 packages or 60,000 and a query pays for the few blocks it touches.
+// Every offset read from the tables is bounds-checked where it is used. A
+// block that fails its check (or an offset out of bounds) makes the reads
+// in it yield nothing, is reported by Index.Err as a *CorruptError, and
+// removes the file, so the next Load rebuilds it.
 //
 // # Lifetime
 //
@@ -37,5 +43,6 @@
 // until Close, and must be copied (strings.Clone) to be kept longer. Touching
 // them after Close faults the process. Packages returned by Packages,
 // Providers, All and Decode are ordinary Go values that own their memory and
-// outlive Close.
+// outlive Close. The caches are replaced by rename, never rewritten in
+// place, so a mapping stays valid while another process rebuilds a file.
 package index
