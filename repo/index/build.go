@@ -474,7 +474,7 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 		return nil, fmt.Errorf("cache file would be %d bytes, more than the format's %d", size, uint64(maxFileSize))
 	}
 	out := make([]byte, data, size)
-	copy(out, magic[:])
+	copy(out, magic)
 	binary.LittleEndian.PutUint32(out[offVersion:], FormatVersion)
 	binary.LittleEndian.PutUint32(out[offCount:], uint32(len(w.pkgs)))
 	binary.LittleEndian.PutUint64(out[offLength:], size)

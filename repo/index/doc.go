@@ -9,7 +9,7 @@
 // whole-process budget is about 100 ms. So Build writes, per input, a cache
 // file whose name is the SHA256 of the verified Packages file it came from
 // (plus the format version): it is rebuilt only when that file changes, and
-// Load then costs a few milliseconds whatever the size of the index.
+// Load then costs well under a millisecond whatever the size of the index.
 //
 // # The file
 //

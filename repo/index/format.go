@@ -14,7 +14,8 @@ import (
 // reads this one.
 const FormatVersion = 3
 
-var magic = [8]byte{'G', 'R', 'E', 'Y', 'I', 'D', 'X', 0}
+// magic starts every cache file.
+const magic = "GREYIDX\x00"
 
 // Header layout. The header is followed by the block checksum table
 // (nblocks u32 CRC-32Cs), then by the sections.
@@ -139,7 +140,7 @@ func checkView(b []byte, path string, want []byte, verify bool) (*view, error) {
 	if len(b) < headerSize {
 		return bad("%d bytes, shorter than the %d-byte header", len(b), headerSize)
 	}
-	if !bytes.Equal(b[:8], magic[:]) {
+	if string(b[:len(magic)]) != magic {
 		return bad("bad magic %q", b[:8])
 	}
 	if v := le32(b, offVersion); v != FormatVersion {
