@@ -30,8 +30,8 @@ type universe struct {
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
-	relSat  [][]int // satisfier lists, one slot per relation (nil: not computed)
-	relBase []int   // id -> first slot: Pre-Depends, then Depends, then Recommends
+	relSat  []relSlot // satisfier lists, one slot per relation
+	relBase []int32   // id -> first slot: Pre-Depends, then Depends, then Recommends
 	// arena holds every satisfier list: one growing slice instead of an
 	// allocation per list (lists keep pointing into the older arrays).
 	arena     []int
@@ -39,6 +39,10 @@ type universe struct {
 	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
 }
+
+// relSlot locates a relation's satisfier list in the arena; n < 0 means
+// not computed yet.
+type relSlot struct{ off, n int }
 
 // nameEntry is one interned name.
 type nameEntry struct {
@@ -129,9 +133,9 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
-	u.relBase = append(u.relBase, len(u.relSat))
+	u.relBase = append(u.relBase, int32(len(u.relSat)))
 	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
-		u.relSat = append(u.relSat, nil)
+		u.relSat = append(u.relSat, relSlot{n: -1})
 	}
 	e.real = append(e.real, id)
 	u.markDirty(e)
@@ -377,9 +381,9 @@ func containsInt(s []int, x int) bool {
 // closure does it for hard relations, the walk for Recommends), so it
 // cannot change later.
 func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
-	slot := u.relBase[id] + f.off + ri
-	if s := u.relSat[slot]; s != nil {
-		return s
+	slot := &u.relSat[int(u.relBase[id])+f.off+ri]
+	if slot.n >= 0 {
+		return u.arena[slot.off : slot.off+slot.n : slot.off+slot.n]
 	}
 	rel := f.rels[ri]
 	from := u.effArch(u.pkgs[id])
@@ -388,7 +392,7 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 		out = u.satisfiers(from, &rel[0], false)
 	} else {
 		// Each alternative's list lands in the arena; the union is
-		// written after them, then the lists are dropped.
+		// written after them.
 		var union []int
 		for i := range rel {
 			for _, s := range u.satisfiers(from, &rel[i], false) {
@@ -397,14 +401,11 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 				}
 			}
 		}
-		start := len(u.arena)
 		u.arena = append(u.arena, union...)
-		out = u.arena[start:len(u.arena):len(u.arena)]
+		out = u.arena[len(u.arena)-len(union) : len(u.arena) : len(u.arena)]
 	}
-	if out == nil {
-		out = []int{}
-	}
-	u.relSat[slot] = out
+	// satisfiers and the union both leave their list at the arena's end.
+	slot.off, slot.n = len(u.arena)-len(out), len(out)
 	return out
 }
 
