@@ -23,8 +23,8 @@
 //
 // Broken packages get a reason in words, built from the relations: a
 // dependency nothing satisfies, a dependency whose every candidate is
-// itself broken, or, when the conflict lies deeper, the conflicting pair
-// found by the search.
+// itself broken, or, when the conflict lies deeper, a minimal set of rules
+// that cannot hold together (see minimalCore).
 package distcheck
 
 import (
@@ -388,9 +388,16 @@ func (c *checker) explain(p int32, seeds [][]int32) []string {
 		return out
 	}
 	// Every dependency has an installable candidate: the conflict lies
-	// in how they combine. Show the one the greedy search ran into.
-	c.grow(append([]int32{p}, firsts(seeds)...))
+	// in how they combine. A minimal set of rules that cannot hold
+	// together says exactly which.
 	name := c.u.pkgs[p].String()
+	if core := c.minimalCore(p, seeds); len(core) > 0 {
+		out = append(out, fmt.Sprintf("%s cannot be installed: its relations cannot all hold: %s", name, strings.Join(core, "; ")))
+		return append(out, core...)
+	}
+	// Too large a closure to search: show the conflict the greedy search
+	// ran into.
+	c.grow(append([]int32{p}, firsts(seeds)...))
 	if c.clashA >= 0 && c.clashB >= 0 {
 		a, b := c.u.pkgs[c.clashA], c.u.pkgs[c.clashB]
 		out = append(out, fmt.Sprintf("%s cannot be installed: its dependencies conflict; for example %s (%s) %s %s (%s)",

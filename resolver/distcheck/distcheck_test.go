@@ -75,7 +75,7 @@ func TestCheck(t *testing.T) {
 			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: x, z\n\n" +
 				"Package: x\nVersion: 1\nArchitecture: amd64\n\n" +
 				"Package: z\nVersion: 1\nArchitecture: amd64\nBreaks: x\n",
-			broken: map[string]string{"a_1": "its dependencies conflict"},
+			broken: map[string]string{"a_1": "a_1_amd64 depends on x; a_1_amd64 depends on z; x_1_amd64 is broken by z_1_amd64"},
 		},
 		{
 			name: "self conflict through own provides",
@@ -147,6 +147,34 @@ func TestCheck(t *testing.T) {
 				t.Errorf("counts: greedy %d + sat %d != checked %d", rep.Greedy, rep.SAT, rep.Checked)
 			}
 		})
+	}
+}
+
+// TestMinimalReason checks that a conflict deep in the closure is explained
+// by exactly the rules behind it, and nothing irrelevant.
+func TestMinimalReason(t *testing.T) {
+	_, got := runCheck(t, "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b, c, f\n\n"+
+		"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: d | d2\n\n"+
+		"Package: c\nVersion: 1\nArchitecture: amd64\nDepends: e\n\n"+
+		"Package: d\nVersion: 1\nArchitecture: amd64\nConflicts: e\n\n"+
+		"Package: d2\nVersion: 1\nArchitecture: amd64\nBreaks: e (<< 2)\n\n"+
+		"Package: e\nVersion: 1\nArchitecture: amd64\n\n"+
+		"Package: f\nVersion: 1\nArchitecture: amd64\nDepends: g\n\n"+
+		"Package: g\nVersion: 1\nArchitecture: all\n", Options{})
+	b, ok := got["a_1"]
+	if !ok || len(got) != 1 {
+		t.Fatalf("broken: %v", got)
+	}
+	want := []string{
+		"a_1_amd64 depends on b",
+		"a_1_amd64 depends on c",
+		"b_1_amd64 depends on d | d2",
+		"c_1_amd64 depends on e",
+		"d_1_amd64 conflicts with e_1_amd64",
+		"d2_1_amd64 breaks e_1_amd64",
+	}
+	if strings.Join(b.Explanation[1:], "\n") != strings.Join(want, "\n") {
+		t.Fatalf("explanation:\n%s\nwant:\n%s", strings.Join(b.Explanation[1:], "\n"), strings.Join(want, "\n"))
 	}
 }
 
