@@ -37,6 +37,8 @@ type txn struct {
 	oldScripts map[string]map[string][]byte
 	res        Result
 	progressMu sync.Mutex
+	// removedDirs are the directories files were removed from.
+	removedDirs []string
 	// fallbackPath is appended to the scripts' PATH during a bootstrap.
 	fallbackPath string
 }
@@ -79,7 +81,7 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	}
 	if opts.Sync {
 		// Every staged file is durable before any rename makes it live.
-		if err := syncfs(root); err != nil {
+		if err := syncPaths(t.stagedFiles()); err != nil {
 			t.st.unstage()
 			return nil, err
 		}
@@ -237,6 +239,20 @@ func (t *txn) stageAll(ctx context.Context) error {
 		return first
 	}
 	return ctx.Err()
+}
+
+// stagedFiles lists the staged regular files (a hard link shares its
+// target's inode, so it needs no sync of its own).
+func (t *txn) stagedFiles() []string {
+	var out []string
+	for _, w := range t.works {
+		for _, e := range w.ents {
+			if e.tmp != "" && e.file.Type == pkgdb.TypeRegular {
+				out = append(out, e.tmp)
+			}
+		}
+	}
+	return out
 }
 
 // progress counts one more package through phase and reports it.

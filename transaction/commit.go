@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/pkgdb"
@@ -54,11 +54,78 @@ func (t *txn) commit() error {
 		}
 	}
 	if t.opts.Sync {
-		if err := syncfs(t.root); err != nil {
+		// The renames and removals are durable once their directories are.
+		dirs := map[string]bool{filepath.Join(t.root, pkgdb.DpkgAdminDir, "info"): true}
+		for _, w := range t.works {
+			for _, e := range w.ents {
+				// A file's rename, or a new directory's creation, is an
+				// entry in the parent.
+				dirs[filepath.Dir(e.target)] = true
+			}
+		}
+		for _, d := range t.removedDirs {
+			dirs[d] = true
+		}
+		list := make([]string, 0, len(dirs))
+		for d := range dirs {
+			list = append(list, d)
+		}
+		if err := syncPaths(list); err != nil {
 			return err
 		}
 	}
 	return t.writeDatabases()
+}
+
+// syncWorkers is how many fsync calls run at once: each mostly waits for
+// writeback that sync_file_range started during staging, so several in
+// flight keep the disk busy without costing CPU.
+const syncWorkers = 8
+
+// syncPaths fsyncs files and directories, syncWorkers at a time. Only the
+// transaction's own paths are synced, so the cost does not depend on what
+// other processes have written to the same file system, as syncfs's does.
+func syncPaths(paths []string) error {
+	next := make(chan string)
+	errs := make(chan error, syncWorkers)
+	var wg sync.WaitGroup
+	for range syncWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var first error
+			for p := range next {
+				if first != nil {
+					continue
+				}
+				f, err := os.Open(p)
+				if err == nil {
+					err = f.Sync()
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					// Gone: a directory emptied and removed later in the
+					// commit, whose parent is in the list too.
+					first = fmt.Errorf("sync %s: %w", p, err)
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, p := range paths {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func keepOwned(ents []*staged) []*staged {
@@ -69,18 +136,6 @@ func keepOwned(ents []*staged) []*staged {
 		}
 	}
 	return out
-}
-
-func syncfs(root string) error {
-	f, err := os.Open(root)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", root, err)
-	}
-	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("sync %s: %w", root, err)
-	}
-	return nil
 }
 
 // stillOwned reports whether path p belongs, after this transaction, to a
@@ -193,6 +248,7 @@ func (t *txn) removeObsolete() error {
 		if err := os.Remove(host); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
+		t.removedDirs = append(t.removedDirs, filepath.Dir(host))
 	}
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	for _, p := range dirs {
@@ -208,6 +264,7 @@ func (t *txn) removeObsolete() error {
 		if err := os.Remove(host); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove directory %s: %w", p, err)
 		}
+		t.removedDirs = append(t.removedDirs, filepath.Dir(host))
 	}
 	return nil
 }
@@ -263,7 +320,7 @@ func (t *txn) writeInfo(w *work) error {
 		case "preinst", "postinst", "prerm", "postrm", "config":
 			mode = 0o755
 		}
-		// Not synced one by one: the syncfs after all info files covers them.
+		// Not synced here: the directory and file syncs that follow cover them.
 		if err := writeAtomic(t.infoPath(name, ext), data, mode, false); err != nil {
 			return err
 		}

@@ -395,7 +395,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 // always, MD5 when the package's md5sums lacks the file, and for
 // conffiles, whose MD5 dpkg's status records) and finished in the sink.
 // With Sync, the file's writeback is started; Apply makes it durable with
-// one syncfs.
+// an fsync once every package is staged.
 func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k *sink) error {
 	out, err := os.OpenFile(st.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
 	if err != nil {
@@ -436,9 +436,9 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k
 			err = f.out.Chmod(unixMode(mode))
 		}
 		if err == nil && s.opts.Sync {
-			// Start writeback now without waiting for it: the one syncfs
-			// after staging then finds most data on its way, far cheaper
-			// than an fsync per file (dpkg does the same).
+			// Start writeback now without waiting for it: the fsync
+			// after staging then finds the data on its way or written
+			// (dpkg does the same).
 			_ = unix.SyncFileRange(int(f.out.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
 		}
 		if cerr := f.out.Close(); err == nil {

@@ -82,9 +82,10 @@ type Options struct {
 	AllowDevices bool
 	// ForceEssential allows removing Essential packages.
 	ForceEssential bool
-	// Sync makes every staged file durable (writeback started per file,
-	// then one syncfs of the root's file system) before the first rename,
-	// and syncs again before the database commits: the crash-safe mode.
+	// Sync makes every staged file durable (writeback started as each is
+	// written, then an fsync of each, several at once) before the first
+	// rename, and the directories holding the renames before the database
+	// commits: the crash-safe mode.
 	Sync bool
 	// Workers is how many packages are decoded at once; 0 means 2, the
 	// number that brings Go's xz decoder level with liblzma.
