@@ -462,6 +462,8 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 	}
 	secs[secStr] = sp.b
 	secs[secText] = w.text
+	secs[secNHash] = hashTable(names)
+	secs[secPHash] = hashTable(provs)
 
 	dataLen := uint64(0)
 	for _, s := range secs {

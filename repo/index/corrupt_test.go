@@ -33,6 +33,7 @@ func TestCorruption(t *testing.T) {
 	textStart := int(v.secs[secText].off)
 	strEnd := int(v.secs[secStr].off + v.secs[secStr].n)
 	tables := int(v.secs[secPkgs].off)
+	nhash := int(v.secs[secNHash].off)
 	tests := []struct {
 		name   string
 		damage func([]byte) []byte
@@ -54,6 +55,7 @@ func TestCorruption(t *testing.T) {
 		{"block table", func(b []byte) []byte { b[headerSize] ^= 4; return b }, false},
 		{"package table", func(b []byte) []byte { b[tables+pkgSize+pVerLen] ^= 2; return b }, true},
 		{"string pool", func(b []byte) []byte { b[strEnd-1] ^= 0x20; return b }, true},
+		{"name hash table", func(b []byte) []byte { b[nhash] ^= 0x01; return b }, true},
 		{"stanza text", func(b []byte) []byte { b[textStart+3] ^= 0x20; return b }, true},
 		{"last stanza byte", func(b []byte) []byte { b[len(b)-2] ^= 0x01; return b }, true},
 	}
@@ -86,6 +88,7 @@ func TestCorruption(t *testing.T) {
 				}
 				for range x.Names() {
 				}
+				x.Packages("hello")
 				if !errors.As(x.Err(), &ce) {
 					t.Errorf("Err %v after reading everything, want a *CorruptError", x.Err())
 				}

@@ -13,14 +13,15 @@
 //
 // # The file
 //
-// All integers are little-endian. A 128-byte header is followed by a table
+// All integers are little-endian. A 160-byte header is followed by a table
 // of block checksums and by seven sections (see the constants sec*): a
 // fixed-size record per package (offsets of its strings and stanza, its
 // line in the Packages file, a key of its .deb's SHA256), the sorted table
 // of package names with their posting lists, the sorted table of provided
 // names with theirs (package and provided version), a pool of small strings
 // (names, versions, architectures, short descriptions, provided names and
-// versions) and the stanzas' text. Every package's stanza is kept in the
+// versions), the stanzas' text, and a hash table over each name table (a
+// lookup reads one or two slots instead of a binary search's sixteen). Every package's stanza is kept in the
 // canonical form control.AppendStanza writes, so it is decoded lazily, only
 // when someone asks for that package, and the decoded package is memoized.
 //

@@ -12,7 +12,7 @@ import (
 // FormatVersion is the cache file format's version. It is part of every
 // cache file's name and header, so a grey that writes another format never
 // reads this one.
-const FormatVersion = 3
+const FormatVersion = 4
 
 // magic starts every cache file.
 const magic = "GREYIDX\x00"
@@ -20,7 +20,7 @@ const magic = "GREYIDX\x00"
 // Header layout. The header is followed by the block checksum table
 // (nblocks u32 CRC-32Cs), then by the sections.
 const (
-	headerSize = 128
+	headerSize = 160
 	offVersion = 8
 	offCount   = 12 // packages
 	offLength  = 16 // u64, the whole file
@@ -28,8 +28,8 @@ const (
 	offProvs   = 28 // distinct provided names
 	offSHA256  = 32 // of the Packages file the cache was built from
 	offSecs    = 64 // numSecs × (offset u32, length u32), offsets from the file's start
-	offCRC     = 120
-	offBlocks  = 124 // number of checksummed blocks
+	offCRC     = 136
+	offBlocks  = 140 // number of checksummed blocks; 144-159 reserved, zero
 )
 
 // blockSize is the unit of lazy verification: the bytes after the block
@@ -47,6 +47,8 @@ const (
 	secPPost        // ppostSize bytes per (package, provided version)
 	secStr          // small strings
 	secText         // stanza texts
+	secNHash        // hash table of the names: u32 slots, name index + 1 (0: empty)
+	secPHash        // the same for the provided names
 	numSecs
 )
 
@@ -182,10 +184,18 @@ func checkView(b []byte, path string, want []byte, verify bool) (*view, error) {
 	if count(secPkgs, pkgSize) != uint64(v.n) || count(secNames, nameSize) != uint64(v.nnames) ||
 		count(secProvs, nameSize) != uint64(v.nprovs) ||
 		v.secs[secPkgs].n%pkgSize != 0 || v.secs[secNames].n%nameSize != 0 || v.secs[secProvs].n%nameSize != 0 ||
-		v.secs[secNPost].n%4 != 0 || v.secs[secPPost].n%ppostSize != 0 {
+		v.secs[secNPost].n%4 != 0 || v.secs[secPPost].n%ppostSize != 0 ||
+		!hashSize(v.secs[secNHash].n, v.nnames) || !hashSize(v.secs[secPHash].n, v.nprovs) {
 		return bad("table sizes do not match the header's counts")
 	}
 	return v, nil
+}
+
+// hashSize reports whether a hash table of size bytes fits n names: a
+// power of two of 4-byte slots, more of them than names.
+func hashSize(size uint64, n int) bool {
+	slots := size / 4
+	return size%4 == 0 && slots > uint64(n) && slots&(slots-1) == 0
 }
 
 // corrupt records the first failed check.
@@ -250,31 +260,70 @@ func (v *view) name(i int) string {
 	return v.str(le32(r, nStrOff), le32(r, nStrLen))
 }
 
-// find returns the posting range of key in a sorted name table, or ok false.
-func (v *view) find(sec, n int, key string) (start, count int, ok bool) {
-	lo, hi := 0, n
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		r := v.rec(sec, m, nameSize)
-		if v.str(le32(r, nStrOff), le32(r, nStrLen)) < key {
-			lo = m + 1
-		} else {
-			hi = m
+// find returns the posting range of key in the name table sec (of n
+// records), looked up in its hash table hsec, or ok false.
+func (v *view) find(sec, hsec, n int, key string) (start, count int, ok bool) {
+	slots := v.secs[hsec].n / 4
+	if slots == 0 {
+		return 0, 0, false
+	}
+	mask := slots - 1
+	h := uint64(hashName(key))
+	// A sound table always has an empty slot; a damaged one must not
+	// loop forever.
+	for probe := uint64(0); probe < slots; probe++ {
+		slot := v.span(hsec, 4*((h+probe)&mask), 4)
+		if slot == nil {
+			return 0, 0, false
+		}
+		k := le32(slot, 0)
+		if k == 0 {
+			return 0, 0, false
+		}
+		if int(k-1) >= n {
+			v.corrupt("hash slot %d of section %d names record %d of %d", (h+probe)&mask, hsec, k-1, n)
+			return 0, 0, false
+		}
+		r := v.rec(sec, int(k-1), nameSize)
+		if v.str(le32(r, nStrOff), le32(r, nStrLen)) == key {
+			return int(le32(r, nPostStart)), int(le32(r, nPostCount)), true
 		}
 	}
-	if lo == n {
-		return 0, 0, false
+	return 0, 0, false
+}
+
+// hashName is FNV-1a, the hash of the name tables.
+func hashName(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
 	}
-	r := v.rec(sec, lo, nameSize)
-	if v.str(le32(r, nStrOff), le32(r, nStrLen)) != key {
-		return 0, 0, false
+	return h
+}
+
+// hashTable lays out the hash table of sorted names: a power of two of
+// slots, at least twice as many as names, linear probing.
+func hashTable(names []string) []byte {
+	slots := uint32(1)
+	for slots < 2*uint32(len(names)) {
+		slots <<= 1
 	}
-	return int(le32(r, nPostStart)), int(le32(r, nPostCount)), true
+	t := make([]byte, 4*slots)
+	mask := slots - 1
+	for i, n := range names {
+		for k := hashName(n) & mask; ; k = (k + 1) & mask {
+			if binary.LittleEndian.Uint32(t[4*k:]) == 0 {
+				binary.LittleEndian.PutUint32(t[4*k:], uint32(i+1))
+				break
+			}
+		}
+	}
+	return t
 }
 
 // namePackages returns the package numbers named key, in file order.
 func (v *view) namePackages(key string) []uint32 {
-	start, count, ok := v.find(secNames, v.nnames, key)
+	start, count, ok := v.find(secNames, secNHash, v.nnames, key)
 	if !ok {
 		return nil
 	}

@@ -288,7 +288,7 @@ func (x *Index) ProvidersOf(name string) []Provider {
 	var out []Provider
 	for fi, f := range x.files {
 		v := f.m.view
-		start, count, ok := v.find(secProvs, v.nprovs, name)
+		start, count, ok := v.find(secProvs, secPHash, v.nprovs, name)
 		if !ok {
 			continue
 		}

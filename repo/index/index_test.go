@@ -180,6 +180,24 @@ func TestFixture(t *testing.T) {
 	if x.Len() != want {
 		t.Errorf("Len %d, want %d", x.Len(), want)
 	}
+	// Every name is found through the hash tables, with exactly the
+	// packages that carry it.
+	total := 0
+	for name := range x.Names() {
+		ss := x.Lookup(name)
+		if len(ss) == 0 {
+			t.Fatalf("Lookup(%q) finds nothing", name)
+		}
+		for _, s := range ss {
+			if s.Name != name {
+				t.Fatalf("Lookup(%q) gives %q", name, s.Name)
+			}
+		}
+		total += len(ss)
+	}
+	if total != want {
+		t.Errorf("lookups of every name give %d packages, want %d", total, want)
+	}
 	if !raceEnabled && want != 66506 {
 		t.Errorf("%d packages, the fixture has 66,506", want)
 	}
