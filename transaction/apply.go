@@ -325,11 +325,11 @@ func (t *txn) checkConflicts() error {
 					if o == w.name() || removing[o] {
 						continue
 					}
-					if nw, ok := incoming[o]; ok {
-						if _, still := nw.byPath[e.rel]; !still {
-							continue // the owner's new version drops it
-						}
-						continue // both incoming: decided by claimed above
+					if _, ok := incoming[o]; ok {
+						// The owner is replaced in this transaction: its new
+						// version drops the path, or ships it too and the
+						// two were compared through claimed above.
+						continue
 					}
 					rec := t.installed[o]
 					if rec == nil || rec.Status != pkgdb.StatusInstalled {
