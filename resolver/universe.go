@@ -51,6 +51,10 @@ type nameEntry struct {
 	dirty  bool  // listed in universe.dirty
 	real   []int // candidates of that name, newest first after finish
 	prov   []int // candidates that provide it
+	// plain caches the satisfiers of the bare name (no version, no
+	// qualifier) from the native architecture, the commonest possibility:
+	// its arena slot once the name is loaded (its lists are then final).
+	plain relSlot
 }
 
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
@@ -72,7 +76,7 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 func (u *universe) entry(name string) *nameEntry {
 	e := u.names[name]
 	if e == nil {
-		e = &nameEntry{name: name}
+		e = &nameEntry{name: name, plain: relSlot{n: -1}}
 		u.names[name] = e
 		u.nameList = append(u.nameList, e)
 	}
@@ -322,9 +326,23 @@ func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Pa
 // The names of pos must be loaded (or the universe complete) for the
 // answer to be whole.
 func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict bool) []int {
+	return u.slice(u.satisfiersSlot(from, pos, conflict))
+}
+
+// slice returns the arena's list at slot r, capped so nobody appends to it.
+func (u *universe) slice(r relSlot) []int {
+	return u.arena[r.off : r.off+r.n : r.off+r.n]
+}
+
+// satisfiersSlot computes satisfiers into the arena and returns where.
+func (u *universe) satisfiersSlot(from string, pos *relation.Possibility, conflict bool) relSlot {
 	e := u.names[pos.Name]
 	if e == nil {
-		return nil
+		return relSlot{0, 0}
+	}
+	plain := !conflict && e.loaded && pos.Op == relation.NoOp && pos.ArchQual == "" && from == u.native
+	if plain && e.plain.n >= 0 {
+		return e.plain
 	}
 	start := len(u.arena)
 	for _, id := range e.real {
@@ -343,7 +361,11 @@ func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict b
 		}
 		u.arena = append(u.arena, id)
 	}
-	return u.arena[start:len(u.arena):len(u.arena)]
+	r := relSlot{start, len(u.arena) - start}
+	if plain {
+		e.plain = r
+	}
+	return r
 }
 
 // providesMatch reports whether one of q's Provides entries for pos.Name
@@ -383,30 +405,27 @@ func containsInt(s []int, x int) bool {
 func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	slot := &u.relSat[int(u.relBase[id])+f.off+ri]
 	if slot.n >= 0 {
-		return u.arena[slot.off : slot.off+slot.n : slot.off+slot.n]
+		return u.slice(*slot)
 	}
 	rel := f.rels[ri]
 	from := u.effArch(u.pkgs[id])
-	var out []int
 	if len(rel) == 1 {
-		out = u.satisfiers(from, &rel[0], false)
-	} else {
-		// Each alternative's list lands in the arena; the union is
-		// written after them.
-		var union []int
-		for i := range rel {
-			for _, s := range u.satisfiers(from, &rel[i], false) {
-				if !containsInt(union, s) {
-					union = append(union, s)
-				}
+		*slot = u.satisfiersSlot(from, &rel[0], false)
+		return u.slice(*slot)
+	}
+	// Each alternative's list lands in the arena; the union is written
+	// after them.
+	var union []int
+	for i := range rel {
+		for _, s := range u.satisfiers(from, &rel[i], false) {
+			if !containsInt(union, s) {
+				union = append(union, s)
 			}
 		}
-		u.arena = append(u.arena, union...)
-		out = u.arena[len(u.arena)-len(union) : len(u.arena) : len(u.arena)]
 	}
-	// satisfiers and the union both leave their list at the arena's end.
-	slot.off, slot.n = len(u.arena)-len(out), len(out)
-	return out
+	u.arena = append(u.arena, union...)
+	*slot = relSlot{len(u.arena) - len(union), len(union)}
+	return u.slice(*slot)
 }
 
 // coinstallable reports whether two different candidates of the same name
