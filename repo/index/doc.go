@@ -29,7 +29,7 @@
 // version, the length, the SHA256 of the Packages file the cache was built
 // from, and a CRC-32C of the header and of the block table; a file that
 // fails is rebuilt from the verified Packages file. Everything after the
-// block table is checksummed in 16 KiB blocks, and a block's CRC-32C is
+// block table is checksummed in 4 KiB blocks, and a block's CRC-32C is
 // checked the first time anything in it is read, so Load costs the same for
 // 40 packages or 60,000 and a query pays for the few blocks it touches.
 // Every offset read from the tables is bounds-checked where it is used. A
