@@ -102,7 +102,14 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return &exitError{1, fmt.Errorf("%d of %d sources not updated; they keep their previous verified metadata", failed, len(results))}
 	}
-	return nil
+	// Build the parsed index cache now, as apt builds pkgcache.bin during
+	// update, so the first command afterwards starts fast. A hit changes
+	// nothing and costs one header check per cache file.
+	x, err := openIndex(ctx, g)
+	if err != nil {
+		return fmt.Errorf("build the index cache: %w", err)
+	}
+	return x.Close()
 }
 
 // commandSources returns the --source lines when given, else the sources
