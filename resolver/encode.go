@@ -31,6 +31,8 @@ type rule struct {
 // encoding is the closure's rules; clause variables are ids+1.
 type encoding struct {
 	rules []rule
+	// member, when set, restricts the encoding to these candidates.
+	member []bool
 	// arena holds every clause's literals (one growing slice).
 	arena []int
 }
@@ -38,16 +40,24 @@ type encoding struct {
 func lit(id int) int { return id + 1 }
 
 // encode builds the hard rules of the closure: dependencies, conflicts,
-// one version per name, and the request's own rules.
-func encode(u *universe, req *Request) *encoding {
-	e := &encoding{}
+// one version per name (the request's own rules are added by
+// requestRules). With a member set, only the members are encoded and every
+// other candidate is left out, as if assumed false: a model of that
+// smaller problem, with the others false, is a model of the whole one.
+func encode(u *universe, req *Request, member []bool) *encoding {
+	e := &encoding{member: member}
 	// Sizing the rule list once saves re-copying it as it grows.
 	nrules := 0
-	for _, p := range u.pkgs {
-		nrules += len(p.PreDepends) + len(p.Depends) + len(p.Conflicts) + len(p.Breaks) + 1
+	for id, p := range u.pkgs {
+		if e.in(id) {
+			nrules += len(p.PreDepends) + len(p.Depends) + len(p.Conflicts) + len(p.Breaks) + 1
+		}
 	}
 	e.rules = make([]rule, 0, nrules+len(req.Install)+len(req.Remove)+len(req.Installed))
 	for id, p := range u.pkgs {
+		if !e.in(id) {
+			continue
+		}
 		fs, _ := u.positive(p)
 		for fi := range fs[:2] {
 			f := &fs[fi]
@@ -61,7 +71,9 @@ func encode(u *universe, req *Request) *encoding {
 				start := len(e.arena)
 				e.arena = append(e.arena, -lit(id))
 				for _, s := range sats {
-					e.arena = append(e.arena, lit(s))
+					if e.in(s) {
+						e.arena = append(e.arena, lit(s))
+					}
 				}
 				cl := e.arena[start:len(e.arena):len(e.arena)]
 				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.field, rel: rel, clause: cl})
@@ -78,7 +90,7 @@ func encode(u *universe, req *Request) *encoding {
 						// A package never conflicts with itself (through
 						// its own Provides) nor with other versions of its
 						// name: the one-version rule covers those.
-						if q == id || u.pkgs[q].Name == p.Name {
+						if q == id || u.pkgs[q].Name == p.Name || !e.in(q) {
 							continue
 						}
 						e.rules = append(e.rules, rule{kind: ruleConflict, pkg: id, other: q, field: f.name,
@@ -93,7 +105,7 @@ func encode(u *universe, req *Request) *encoding {
 		for i := 0; i < len(ids); i++ {
 			for j := i + 1; j < len(ids); j++ {
 				a, b := ids[i], ids[j]
-				if u.coinstallable(a, b) {
+				if !e.in(a) || !e.in(b) || u.coinstallable(a, b) {
 					continue
 				}
 				e.rules = append(e.rules, rule{kind: ruleOneVer, pkg: a, other: b, clause: e.pair(-lit(a), -lit(b))})
@@ -109,3 +121,6 @@ func (e *encoding) pair(a, b int) []int {
 	e.arena = append(e.arena, a, b)
 	return e.arena[start:len(e.arena):len(e.arena)]
 }
+
+// in reports whether candidate id is encoded.
+func (e *encoding) in(id int) bool { return e.member == nil || e.member[id] }

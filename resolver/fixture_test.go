@@ -231,7 +231,7 @@ func TestFixtureSteering(t *testing.T) {
 			}
 			g := newGreedy(s)
 			g.run()
-			s.enc = encode(s.u, s.req)
+			s.enc = encode(s.u, s.req, nil)
 			s.requestRules()
 			model, err := satSolve(context.Background(), s.problem(), g.cost())
 			if err != nil || model == nil {

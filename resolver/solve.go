@@ -123,17 +123,20 @@ func (s *state) selectJobs() error {
 // upgrade.
 func (s *state) requestRules() {
 	u, req := s.u, s.req
+	e := s.enc
 	for ji, ids := range s.jobs {
-		cl := make([]int, len(ids))
-		for i, id := range ids {
-			cl[i] = lit(id)
+		cl := make([]int, 0, len(ids))
+		for _, id := range ids {
+			if e.in(id) {
+				cl = append(cl, lit(id))
+			}
 		}
 		s.enc.rules = append(s.enc.rules, rule{kind: ruleInstall, pkg: ids[0], other: -1, job: &req.Install[ji], clause: cl})
 	}
 	for ji := range req.Remove {
 		j := req.Remove[ji]
 		for _, id := range u.real(j.Name) {
-			if j.Matches(u.pkgs[id]) {
+			if j.Matches(u.pkgs[id]) && e.in(id) {
 				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: &req.Remove[ji], clause: []int{-lit(id)}})
 			}
 		}
@@ -154,9 +157,11 @@ func (s *state) requestRules() {
 			continue
 		}
 		keepNames[p.Name] = true
-		var cl []int
+		cl := []int{}
 		for _, o := range u.real(p.Name) {
-			cl = append(cl, lit(o))
+			if e.in(o) {
+				cl = append(cl, lit(o))
+			}
 		}
 		s.enc.rules = append(s.enc.rules, rule{kind: kind, pkg: id, other: -1, clause: cl})
 	}
@@ -188,18 +193,33 @@ func (s *state) problem() *cnf {
 func (s *state) run(ctx context.Context) (*Plan, error) {
 	g := newGreedy(s)
 	g.run()
-	s.enc = encode(s.u, s.req)
+	// First the preferred set alone: every other candidate is assumed
+	// false (left out of the encoding). When the walk's choices hold
+	// together, as they do on every anchor request, this small problem
+	// is satisfiable and its model is the answer. Otherwise the whole
+	// closure is encoded and solved, still steered by the same costs.
+	member := append([]bool(nil), g.chosen...)
+	s.enc = encode(s.u, s.req, member)
 	s.requestRules()
 	model, err := satSolve(ctx, s.problem(), g.cost())
 	if err != nil {
 		return nil, err
 	}
 	if model == nil {
+		member = nil
+		s.enc = encode(s.u, s.req, nil)
+		s.requestRules()
+		if model, err = satSolve(ctx, s.problem(), g.cost()); err != nil {
+			return nil, err
+		}
+	}
+	if model == nil {
 		return nil, s.explain(ctx)
 	}
 	in := make([]bool, len(s.u.pkgs))
 	for id := range in {
-		in[id] = model[lit(id)]
+		// Candidates left out of the encoding are false.
+		in[id] = model[lit(id)] && (member == nil || member[id])
 	}
 	reasons, keep := s.trim(in)
 	if err := s.verify(keep); err != nil {
@@ -314,19 +334,77 @@ func (s *state) autoName(id int) bool {
 // line of defence against a solver bug: no answer leaves the package
 // without it.
 func (s *state) verify(keep []bool) error {
+	// The encoded rules first (they may cover only the preferred set)...
 	for i := range s.enc.rules {
 		r := &s.enc.rules[i]
-		for _, cl := range [][]int{r.clause} {
-			ok := false
-			for _, l := range cl {
-				if l > 0 && keep[l-1] || l < 0 && !keep[-l-1] {
-					ok = true
-					break
+		ok := false
+		for _, l := range r.clause {
+			if l > 0 && keep[l-1] || l < 0 && !keep[-l-1] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("rule violated: %s", s.describe(r))
+		}
+	}
+	// ...then the final set against the relations themselves, over the
+	// whole closure: dependencies, Conflicts and Breaks, one version per
+	// name, the request.
+	u := s.u
+	var kept []int
+	for id, k := range keep {
+		if k {
+			kept = append(kept, id)
+		}
+	}
+	for _, id := range kept {
+		p := u.pkgs[id]
+		fs, _ := u.positive(p)
+		for fi := range fs[:2] {
+			for ri, rel := range fs[fi].rels {
+				ok := false
+				for _, q := range u.relSatisfiers(id, &fs[fi], ri) {
+					if keep[q] {
+						ok = true
+						break
+					}
+				}
+				if !ok {
+					return fmt.Errorf("%s %s: %s %s not satisfied", p.Name, p.Version, fs[fi].field, rel)
 				}
 			}
-			if !ok {
-				return fmt.Errorf("rule violated: %s", s.describe(r))
+		}
+		from := u.effArch(p)
+		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				for i := range rel {
+					for _, q := range u.satisfiers(from, &rel[i], true) {
+						if keep[q] && q != id && u.pkgs[q].Name != p.Name {
+							return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, u.pkgs[q].Name, u.pkgs[q].Version, rel[i])
+						}
+					}
+				}
 			}
+		}
+		for _, o := range u.real(p.Name) {
+			if o != id && keep[o] && !u.coinstallable(o, id) {
+				return fmt.Errorf("two versions of %s: %s and %s", p.Name, p.Version, u.pkgs[o].Version)
+			}
+		}
+	}
+	for ji, ids := range s.jobs {
+		ok := false
+		for _, id := range ids {
+			ok = ok || keep[id]
+		}
+		if !ok {
+			return fmt.Errorf("requested %s is missing", s.req.Install[ji])
+		}
+	}
+	for id, r := range s.removed {
+		if r && keep[id] {
+			return fmt.Errorf("removed %s %s is still there", u.pkgs[id].Name, u.pkgs[id].Version)
 		}
 	}
 	return nil
