@@ -2,25 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/greypm/grey/deb"
-	"github.com/greypm/grey/repo"
-	"github.com/greypm/grey/repo/sources"
 	"github.com/greypm/grey/resolver/distcheck"
 )
 
 // DistcheckCmd reports the packages that cannot be installed.
 type DistcheckCmd struct {
 	Explain         bool     `help:"Print the whole chain of relations behind each verdict, not only the first step."`
-	Packages        []string `name:"packages" type:"existingfile" placeholder:"FILE" help:"Check these Packages files (plain or compressed) instead of the sources' verified indexes (repeatable)."`
+	Packages        []string `name:"packages" type:"existingfile" placeholder:"FILE" help:"Check these Packages files (plain or compressed) instead of the sources' index (the cache grey update verified) (repeatable)."`
 	Arch            string   `name:"arch" default:"amd64" help:"Native architecture." placeholder:"ARCH"`
 	ForeignArch     []string `name:"foreign-arch" help:"Further architectures whose packages take part (repeatable)." placeholder:"ARCH"`
 	IgnoreEssential bool     `name:"ignore-essential" help:"Check each package on its own, without the Essential set (dose-distcheck's --deb-ignore-essential)."`
@@ -54,6 +49,12 @@ type distcheckJSON struct {
 func (c *DistcheckCmd) Run(ctx context.Context, g *Globals) error {
 	pkgs, done, err := c.load(ctx, g)
 	if err != nil {
+		// Exit status 1 means "broken packages found": an input that
+		// cannot be read is 2.
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			err = &exitError{code: 2, err: err}
+		}
 		return err
 	}
 	// The configured index's packages may point into its cache files.
@@ -117,74 +118,25 @@ func (c *DistcheckCmd) load(ctx context.Context, g *Globals) (pkgs []*deb.Packag
 	return all, func() {}, nil
 }
 
-// loadConfiguredIndex reads the verified Packages files of the command's
-// sources (--source lines, else the root's configured ones), as grey update
-// stored them. It streams them through distcheck.ReadPackages rather than
-// the index cache: the cache keeps every decoded stanza whole, which puts
-// a whole-archive check over 300 MB; the lean decoding stays near 200 MB.
-// Each file's SHA256 is checked against the verified state as it is read.
+// loadConfiguredIndex decodes every package of the command's sources
+// (--source lines, else the root's configured ones) from the index cache
+// that grey update verified (openIndex), in the cache's compact form: no
+// stanza text, strings packed, nothing kept by the index, so a whole
+// archive fits the check's memory budget.
 func loadConfiguredIndex(ctx context.Context, g *Globals) ([]*deb.Package, func(), error) {
-	var srcs []*sources.Source
-	if len(g.Sources) > 0 {
-		for _, line := range g.Sources {
-			s, err := sources.Parse(line)
-			if err != nil {
-				return nil, nil, &exitError{2, fmt.Errorf("--source %q: %w", line, err)}
-			}
-			srcs = append(srcs, s)
-		}
-	} else {
-		var err error
-		if srcs, err = sources.Load(g.Root); err != nil {
-			return nil, nil, err
-		}
+	x, err := openIndex(ctx, g)
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(srcs) == 0 {
-		return nil, nil, &exitError{2, fmt.Errorf("no sources: configure %s, pass --source or --packages", filepath.Join(g.Root, "etc/grey/sources.list"))}
-	}
+	defer x.Close()
 	var all []*deb.Package
-	seen := map[string]bool{}
-	for _, s := range srcs {
-		id := s.ID()
-		if !s.IsBinary() || seen[id] {
-			continue
-		}
-		seen[id] = true
-		st, err := repo.LoadState(g.Root, id)
-		if err != nil {
-			return nil, nil, fmt.Errorf("source %s: %w", s, err)
-		}
-		for _, f := range st.Indexes {
-			pkgs, err := readVerified(ctx, f.Path, f.SHA256, st.SourceID)
-			if err != nil {
-				return nil, nil, &exitError{code: 2, err: err}
-			}
-			all = append(all, pkgs...)
-		}
+	for p := range x.Compact() {
+		all = append(all, p)
+	}
+	if err := x.Err(); err != nil {
+		return nil, nil, &exitError{code: 2, err: err}
 	}
 	return all, func() {}, nil
-}
-
-// readVerified decodes a stored Packages file whose SHA256 must be want.
-func readVerified(ctx context.Context, path, want, origin string) ([]*deb.Package, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	pkgs, err := distcheck.ReadPackages(ctx, io.TeeReader(f, h), origin)
-	if err != nil {
-		return nil, err
-	}
-	// The reader may stop before the end of a compressed stream's padding.
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
-		return nil, fmt.Errorf("%s: SHA256 %s, but the verified Release says %s: run grey update", path, got, want)
-	}
-	return pkgs, nil
 }
 
 func writeDistcheckJSON(g *Globals, v []distcheckJSON) error {
