@@ -16,6 +16,8 @@
 #
 # Usage: bash bench/install.sh   (from the repository root, after make build)
 #   GREY=bin/grey  FIXTURE=../shared/testdata/debian-bookworm  RUNS=10  SET118=0
+#   NICE=-10   run the timed commands at this niceness (as root), so that
+#              other load on a shared machine disturbs both sides less
 set -euo pipefail
 GREY=$(realpath "${GREY:-bin/grey}")
 F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
@@ -35,7 +37,7 @@ bench_set() { # name, .deb files...
   echo "== $name: $# packages, $bytes bytes of .deb"
   # The next fresh directory: made in --prepare, used by the command.
   local prep="d=\$(mktemp -d $W/roots/run.XXXXXX) && echo \$d > $W/cur && sync"
-  hyperfine --runs "$RUNS" --warmup 1 --export-markdown "$W/results/$name.md" --export-json "$W/results/$name.json" \
+  ${NICE:+nice -n "$NICE"} hyperfine --runs "$RUNS" --warmup 1 --export-markdown "$W/results/$name.md" --export-json "$W/results/$name.json" \
     --prepare "$prep" -n "dpkg-deb -x loop" "xargs -a $list -n1 -I{} dpkg-deb -x {} \$(cat $W/cur)" \
     --prepare "$prep" -n "grey install (crash-safe)" "$GREY --root \$(cat $W/cur) -y install --no-scripts --no-install-recommends \$(cat $list) >/dev/null" \
     --prepare "$prep" -n "grey install --no-sync" "$GREY --root \$(cat $W/cur) -y install --no-scripts --no-sync --no-install-recommends \$(cat $list) >/dev/null"

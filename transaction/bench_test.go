@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/greypm/grey/pkgdb"
@@ -45,6 +46,7 @@ func benchInstall(b *testing.B, debs []string) {
 			size += fi.Size()
 		}
 	}
+	workers, _ := strconv.Atoi(os.Getenv("GREY_BENCH_WORKERS")) // 0: the default
 	base := b.TempDir()
 	b.SetBytes(size)
 	b.ReportAllocs()
@@ -59,7 +61,7 @@ func benchInstall(b *testing.B, debs []string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Apply(context.Background(), r.DB, plan, Options{Root: root, NoScripts: true, Sync: os.Getenv("GREY_BENCH_NOSYNC") == ""}); err != nil {
+		if _, err := Apply(context.Background(), r.DB, plan, Options{Root: root, NoScripts: true, Sync: os.Getenv("GREY_BENCH_NOSYNC") == "", Workers: workers}); err != nil {
 			b.Fatal(err)
 		}
 		if err := r.Close(); err != nil {
