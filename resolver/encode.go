@@ -76,7 +76,7 @@ func encode(u *universe, req *Request, member []bool) *encoding {
 					}
 				}
 				cl := e.arena[start:len(e.arena):len(e.arena)]
-				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.field, rel: rel, clause: cl})
+				e.rules = append(e.rules, rule{kind: ruleDepends, pkg: id, other: -1, field: f.name(), rel: rel, clause: cl})
 			}
 		}
 		from := u.effArch(p)

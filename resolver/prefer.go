@@ -105,7 +105,7 @@ func (g *greedy) isDead(id int) bool {
 func (g *greedy) hits(from *deb.Package, pos *relation.Possibility, q int) bool {
 	u := g.u
 	qp := u.pkgs[q]
-	if qp.Name == from.Name || !u.archMatches(u.effArch(from), pos, qp, true) {
+	if qp.Name == from.Name || !u.archMatches(u.effArch(from), pos, qp, u.eff[q], true) {
 		return false
 	}
 	if qp.Name == pos.Name && pos.Satisfies(qp.Version) {
@@ -399,7 +399,7 @@ func (g *greedy) deps(id int) bool {
 			if !g.chosen[id] {
 				return false
 			}
-			if !f.hard {
+			if !f.hard() {
 				g.load(rel)
 			}
 			if g.satisfied(id, f, ri) {
@@ -418,7 +418,7 @@ func (g *greedy) deps(id int) bool {
 					break
 				}
 			}
-			if picked || !f.hard {
+			if picked || !f.hard() {
 				continue
 			}
 			// apt would give up here; an older version or another

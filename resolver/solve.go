@@ -299,7 +299,7 @@ func (s *state) walk(in, keep []bool, queue *[]int, reach func(int, Reason)) {
 			for ri, rel := range f.rels {
 				for _, sid := range u.relSatisfiers(id, f, ri) {
 					if in[sid] {
-						reach(sid, Reason{By: p, Field: f.field, Relation: rel, Auto: true})
+						reach(sid, Reason{By: p, Field: f.name(), Relation: rel, Auto: true})
 						break
 					}
 				}
@@ -371,7 +371,7 @@ func (s *state) verify(keep []bool) error {
 					}
 				}
 				if !ok {
-					return fmt.Errorf("%s %s: %s %s not satisfied", p.Name, p.Version, fs[fi].field, rel)
+					return fmt.Errorf("%s %s: %s %s not satisfied", p.Name, p.Version, fs[fi].name(), rel)
 				}
 			}
 		}
@@ -413,27 +413,34 @@ func (s *state) verify(keep []bool) error {
 // plan turns the final set into the changes against the installed set.
 func (s *state) plan(keep []bool, reasons map[int]Reason) *Plan {
 	u := s.u
-	pl := &Plan{Reasons: make(map[string]Reason)}
-	final := map[string]*deb.Package{}
+	pl := &Plan{Reasons: make(map[string]Reason, len(reasons))}
+	// Installed packages are looked up by Key; the final set's keys are
+	// built once, for Reasons.
+	before := make(map[string]*deb.Package, len(s.req.Installed))
+	for _, in := range s.req.Installed {
+		before[Key(in.Package)] = in.Package
+	}
+	inFinal := make(map[string]bool, len(s.req.Installed))
+	oldOf := make(map[*deb.Package]*deb.Package, len(s.req.Installed))
 	for id, k := range keep {
 		if k {
 			p := u.pkgs[id]
+			key := Key(p)
 			pl.Final = append(pl.Final, p)
-			final[Key(p)] = p
+			if old, ok := before[key]; ok {
+				inFinal[key] = true
+				oldOf[p] = old
+			}
 			r := reasons[id]
 			if r.Requested {
 				r.Auto = false
 			}
-			pl.Reasons[Key(p)] = r
+			pl.Reasons[key] = r
 		}
 	}
 	sortPackages(pl.Final)
-	before := map[string]*deb.Package{}
-	for _, in := range s.req.Installed {
-		before[Key(in.Package)] = in.Package
-	}
 	for _, p := range pl.Final {
-		old, ok := before[Key(p)]
+		old, ok := oldOf[p]
 		switch {
 		case !ok:
 			pl.Install = append(pl.Install, p)
@@ -446,7 +453,7 @@ func (s *state) plan(keep []bool, reasons map[int]Reason) *Plan {
 		}
 	}
 	for _, in := range s.req.Installed {
-		if _, ok := final[Key(in.Package)]; !ok {
+		if !inFinal[Key(in.Package)] {
 			pl.Remove = append(pl.Remove, in.Package)
 		}
 	}

@@ -36,6 +36,7 @@ type universe struct {
 	// allocation per list (lists keep pointing into the older arrays).
 	arena     []int
 	isNewest  []bool       // apt's candidate: the newest of its name and architecture
+	eff       []string     // effArch of each candidate
 	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
 }
@@ -137,6 +138,7 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
+	u.eff = append(u.eff, u.effArch(p))
 	u.relBase = append(u.relBase, int32(len(u.relSat)))
 	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
 		u.relSat = append(u.relSat, relSlot{n: -1})
@@ -261,23 +263,34 @@ func (u *universe) better(a, b int) bool {
 	return a < b
 }
 
-// depField is one positive relationship field of a package.
+// depField is one positive relationship field of a package. It is kept
+// small (it is built for every package visit): the field's name comes
+// from its code, and so does its hardness.
 type depField struct {
-	code  int // 0 Pre-Depends, 1 Depends, 2 Recommends
-	off   int // the field's first slot after the package's relBase
-	field string
-	rels  relation.Dependency
-	hard  bool
+	code int // 0 Pre-Depends, 1 Depends, 2 Recommends
+	off  int // the field's first slot after the package's relBase
+	rels relation.Dependency
 }
+
+// name is the field's name as in a control file.
+func (f *depField) name() string {
+	switch f.code {
+	case 0:
+		return "Pre-Depends"
+	case 1:
+		return "Depends"
+	}
+	return "Recommends"
+}
+
+// hard reports whether the field must hold (Recommends need not).
+func (f *depField) hard() bool { return f.code < 2 }
 
 // positive returns the fields that pull packages in, in apt's order of
 // importance, and how many of them apply (Recommends only when on).
 func (u *universe) positive(p *deb.Package) ([3]depField, int) {
-	f := [3]depField{
-		{0, 0, "Pre-Depends", p.PreDepends, true},
-		{1, len(p.PreDepends), "Depends", p.Depends, true},
-		{2, len(p.PreDepends) + len(p.Depends), "Recommends", p.Recommends, false},
-	}
+	np, nd := len(p.PreDepends), len(p.Depends)
+	f := [3]depField{{0, 0, p.PreDepends}, {1, np, p.Depends}, {2, np + nd, p.Recommends}}
 	if u.recommend {
 		return f, 3
 	}
@@ -294,9 +307,9 @@ func (u *universe) effArch(p *deb.Package) string {
 }
 
 // archMatches applies Multi-Arch to a candidate q (which provides or is the
-// target name) for a possibility seen from architecture from.
-func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Package, conflict bool) bool {
-	qa := u.effArch(q)
+// target name), of effective architecture qa, for a possibility seen from
+// architecture from.
+func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Package, qa string, conflict bool) bool {
 	switch pos.ArchQual {
 	case "":
 		if conflict {
@@ -347,13 +360,13 @@ func (u *universe) satisfiersSlot(from string, pos *relation.Possibility, confli
 	start := len(u.arena)
 	for _, id := range e.real {
 		q := u.pkgs[id]
-		if pos.Satisfies(q.Version) && u.archMatches(from, pos, q, conflict) {
+		if u.archMatches(from, pos, q, u.eff[id], conflict) && pos.Satisfies(q.Version) {
 			u.arena = append(u.arena, id)
 		}
 	}
 	for _, id := range e.prov {
 		q := u.pkgs[id]
-		if !u.archMatches(from, pos, q, conflict) || !providesMatch(q, pos) {
+		if !u.archMatches(from, pos, q, u.eff[id], conflict) || !providesMatch(q, pos) {
 			continue
 		}
 		if containsInt(u.arena[start:], id) {
