@@ -70,10 +70,12 @@ func brokenSet(t testing.TB, path string, opts Options) (*Report, []string) {
 	return rep, got
 }
 
-// TestBookworm checks the fixture's whole index: the broken set must be
+// TestFullBookworm checks the fixture's whole index: the broken set must be
 // the anchor list dose-distcheck produced (../shared/anchors), and the one
-// the real dose-distcheck finds on the same file, run side by side.
-func TestBookworm(t *testing.T) {
+// the real dose-distcheck finds on the same file, run side by side. It runs
+// in make test's non-race pass (testfixture.WholeIndex).
+func TestFullBookworm(t *testing.T) {
+	testfixture.WholeIndex(t)
 	path := bookwormPackages(t)
 	anchor := filepath.Join(filepath.Dir(testfixture.RepoRoot(t)), "shared", "anchors", "distcheck-broken-bookworm-main-amd64.txt")
 	b, err := os.ReadFile(anchor)
@@ -108,12 +110,9 @@ func TestBookworm(t *testing.T) {
 		t.Errorf("checked %d packages, want 63440", rep.Checked)
 	}
 	t.Logf("%d checked, %d decided greedily, %d by SAT", rep.Checked, rep.Greedy, rep.SAT)
-	if !raceEnabled {
-		// dose-distcheck --deb-ignore-essential gives the same set here.
-		_, got := brokenSet(t, path, Options{IgnoreEssential: true})
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("IgnoreEssential: broken set\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
+	// dose-distcheck --deb-ignore-essential gives the same set here.
+	if _, got := brokenSet(t, path, Options{IgnoreEssential: true}); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("IgnoreEssential: broken set\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
 	d := <-doseDone
