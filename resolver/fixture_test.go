@@ -54,10 +54,8 @@ func fixtureRequests() []fixtureRequest {
 	}
 }
 
-func TestFixtureInstallSizes(t *testing.T) {
-	if raceEnabled {
-		t.Skip("full-index solves are covered without -race and by BenchmarkSolve")
-	}
+func TestFullFixtureInstallSizes(t *testing.T) {
+	testfixture.WholeIndex(t)
 	pkgs := loadBookworm(t)
 	idx := NewMemIndex(pkgs)
 	for _, fr := range fixtureRequests() {
@@ -96,10 +94,8 @@ func TestFixtureInstallSizes(t *testing.T) {
 // rules behind the conflict in words (two of dose-distcheck's 16 broken
 // packages, a pinned version that does not exist, two requests that
 // conflict).
-func TestFixtureExplanations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("full-index solves are covered without -race")
-	}
+func TestFullFixtureExplanations(t *testing.T) {
+	testfixture.WholeIndex(t)
 	idx := NewMemIndex(loadBookworm(t))
 	tests := []struct {
 		install []string
@@ -148,10 +144,8 @@ func loadFixtureFile(tb testing.TB, rel, origin string) []*deb.Package {
 // bookworm-security added: upgrade everything (newer versions, nothing
 // removed), remove libc6 (everything on top goes), remove an Essential
 // package (refused, explained).
-func TestFixtureUpgradeAndRemove(t *testing.T) {
-	if raceEnabled {
-		t.Skip("full-index solves are covered without -race")
-	}
+func TestFullFixtureUpgradeAndRemove(t *testing.T) {
+	testfixture.WholeIndex(t)
 	main := loadBookworm(t)
 	first, err := Solve(context.Background(), NewMemIndex(main), Request{Install: jobs(t, "nginx", "build-essential")})
 	if err != nil {
@@ -217,10 +211,8 @@ func TestFixtureUpgradeAndRemove(t *testing.T) {
 // TestFixtureSteering checks that the cost function steers gophersat to
 // the preferred walk's assignment exactly on every anchor request: the
 // SAT solve confirms the walk rather than searching elsewhere.
-func TestFixtureSteering(t *testing.T) {
-	if raceEnabled {
-		t.Skip("full-index solves are covered without -race")
-	}
+func TestFullFixtureSteering(t *testing.T) {
+	testfixture.WholeIndex(t)
 	idx := NewMemIndex(loadBookworm(t))
 	for _, fr := range fixtureRequests() {
 		for _, rec := range []bool{true, false} {

@@ -62,13 +62,11 @@ func installTreeHash(t *testing.T, root string, skip ...string) string {
 // fixture through the CLI: update, install the closure with scripts,
 // check it with dpkg and by running hello, then a conffile edit, removals
 // and a corrupted download.
-func TestInstallCommandFixture(t *testing.T) {
-	if showRace {
-		// The same acceptance runs under -race at the library level
-		// (transaction.TestInstallFixtureScripts); this one needs the
-		// full bookworm index, which takes minutes to decode under -race.
-		t.Skip("full-index CLI test: run without -race")
-	}
+func TestFullInstallCommandFixture(t *testing.T) {
+	// The same acceptance runs under -race at the library level
+	// (transaction.TestInstallFixtureScripts); this one needs the full
+	// bookworm index, so it runs in make test's non-race pass.
+	testfixture.WholeIndex(t)
 	testfixture.Root(t)
 	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
 	fx := testfixture.Bookworm(t)

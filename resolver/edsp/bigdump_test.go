@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/resolver/check"
 	"github.com/greypm/grey/resolver/edsp/edsptest"
 )
@@ -18,10 +19,10 @@ import (
 // with grey through EDSP and with apt's own solver, and checks grey's
 // answer with the independent checker and its size against apt's (within
 // 5%). The dumps are too big for testdata/resolver, so they are made here.
-func TestBigRealDumps(t *testing.T) {
-	if raceEnabled {
-		t.Skip("whole-universe dumps are slow under the race detector; the reduced ones in testdata/resolver/real run there")
-	}
+func TestFullBigRealDumps(t *testing.T) {
+	// Slow under the race detector: make test runs it in the non-race pass;
+	// the reduced dumps in testdata/resolver/real run under -race.
+	testfixture.WholeIndex(t)
 	a := edsptest.New(t, edsptest.Options{})
 	for _, c := range []struct {
 		pkg        string

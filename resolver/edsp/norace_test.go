@@ -1,5 +1,0 @@
-//go:build !race
-
-package edsp
-
-const raceEnabled = false

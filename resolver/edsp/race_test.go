@@ -1,6 +1,0 @@
-//go:build race
-
-package edsp
-
-// raceEnabled skips the whole-universe dumps, slow under the race detector.
-const raceEnabled = true
