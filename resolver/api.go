@@ -25,10 +25,22 @@ type Index interface {
 	Providers(name string) []*deb.Package
 }
 
+// EssentialIndex is an Index that can also list every name some of whose
+// candidates are Essential. A FullUpgrade against such an index installs
+// the Essential packages that are missing from the root, as apt's
+// dist-upgrade does; against a plain Index it cannot know them.
+type EssentialIndex interface {
+	Index
+	// EssentialNames returns the names, in a stable order, of which some
+	// candidate is marked Essential: yes.
+	EssentialNames() []string
+}
+
 // memIndex is the in-memory Index.
 type memIndex struct {
 	byName     map[string][]*deb.Package
 	byProvides map[string][]*deb.Package
+	essential  []string
 }
 
 // NewMemIndex returns an Index over pkgs, held in memory: for tests, EDSP
@@ -39,6 +51,9 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 		byProvides: make(map[string][]*deb.Package),
 	}
 	for _, p := range pkgs {
+		if p.Essential && !containsString(m.essential, p.Name) {
+			m.essential = append(m.essential, p.Name)
+		}
 		m.byName[p.Name] = append(m.byName[p.Name], p)
 		seen := ""
 		for _, rel := range p.Provides {
@@ -58,6 +73,16 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 
 func (m *memIndex) Packages(name string) []*deb.Package  { return m.byName[name] }
 func (m *memIndex) Providers(name string) []*deb.Package { return m.byProvides[name] }
+func (m *memIndex) EssentialNames() []string             { return m.essential }
+
+func containsString(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
 
 // Job names the packages a request is about: "name", "name=version",
 // "name/origin" or "name:arch" (the qualifiers combine: "name:arch=version").
@@ -174,6 +199,12 @@ type Request struct {
 	ForeignArchs []string
 	// AllowRemoveEssential lets the plan remove Essential packages.
 	AllowRemoveEssential bool
+	// ForbidNewInstall keeps the plan within the installed names: no
+	// name and architecture that is not installed may be installed
+	// (apt-get upgrade, EDSP's Forbid-New-Install). An installed name may
+	// still change version; an upgrade that needs a new package is held
+	// back.
+	ForbidNewInstall bool
 }
 
 // Change is one package moving from one version to another.
@@ -195,6 +226,9 @@ type Reason struct {
 	Field string
 	// Relation is the relation of By this package satisfies.
 	Relation relation.Relation
+	// Essential is set when a full upgrade installs the package because
+	// it is Essential and was missing (apt's dist-upgrade does the same).
+	Essential bool
 	// Auto is the package's automatic-installation flag after the plan:
 	// false for requested packages and for kept manual ones.
 	Auto bool

@@ -315,10 +315,23 @@ func (g *greedy) run() {
 		g.protected[pick] = true
 		g.mark(pick)
 	}
-	// Installed packages whose dependencies the walk broke (or that were
+	// A full upgrade installs the Essential packages the root lacks, as
+	// apt's dist-upgrade marks each one after the upgrades.
+	for _, ids := range s.essential {
+		if g.anyChosen(ids) {
+			continue
+		}
+		for _, c := range ids {
+			if g.canInstall(c, false) && g.mark(c) {
+				break
+			}
+		}
+	}
+	// Installed names the walk displaced get another version, and
+	// installed packages whose dependencies the walk broke (or that were
 	// broken already) get a solution, or leave the preferred set.
 	for changed := true; changed; {
-		changed = false
+		changed = g.restore()
 		for _, id := range append([]int(nil), g.order...) {
 			if !g.chosen[id] || g.hardOK(id) {
 				continue
@@ -331,6 +344,58 @@ func (g *greedy) run() {
 			}
 		}
 	}
+}
+
+func (g *greedy) anyChosen(ids []int) bool {
+	for _, id := range ids {
+		if g.chosen[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// restore gives every installed name that has lost its version (a
+// package the walk took Conflicts with or Breaks it, or its dependencies
+// failed) another version of the same name and architecture, newest
+// first, when one can be taken without displacing anything installed:
+// keeping an installed package means keeping its name, and apt upgrades
+// a package a new one Breaks rather than removing it. It reports whether
+// it chose anything.
+func (g *greedy) restore() bool {
+	u, s := g.u, g.s
+	changed := false
+	for id := range u.installed {
+		if !u.installed[id] || g.chosen[id] || s.isRemoved(id) {
+			continue
+		}
+		if s.req.Autoremove && u.auto[id] && !u.pkgs[id].Essential {
+			// Autoremove may let it go; nothing the walk chose needs it.
+			continue
+		}
+		var same []int
+		kept := false
+		for _, o := range u.real(u.pkgs[id].Name) {
+			if u.eff[o] != u.eff[id] {
+				continue
+			}
+			if g.chosen[o] {
+				kept = true
+				break
+			}
+			same = append(same, o)
+		}
+		if kept {
+			continue
+		}
+		for _, c := range same {
+			if g.canInstall(c, false) && g.mark(c) {
+				changed = true
+				break
+			}
+		}
+	}
+	return changed
 }
 
 // hardOK reports whether every hard relation of id has a chosen satisfier.

@@ -362,6 +362,81 @@ func TestRules(t *testing.T) {
 			wantErr:  []string{"cannot both be installed"},
 		},
 		{
+			name: "Breaks on an old version upgrades the installed package", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nBreaks: b (<< 2)\n\nPackage: b\nVersion: 2",
+			installed: "Package: b\nVersion: 1",
+			want:      "a=1 b=2",
+		},
+		{
+			name: "Conflicts on an old version upgrades the installed package", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nConflicts: b (<< 2)\n\nPackage: b\nVersion: 2\nDepends: c\n\nPackage: c\nVersion: 1",
+			installed: "Package: b\nVersion: 1",
+			want:      "a=1 b=2 c=1",
+		},
+		{
+			name: "an installed package with no acceptable version still leaves", install: []string{"a"},
+			universe:  "Package: a\nVersion: 1\nBreaks: b (<< 3)\n\nPackage: b\nVersion: 2",
+			installed: "Package: b\nVersion: 1",
+			want:      "a=1",
+		},
+		{
+			name: ":any is not satisfied by a package that is not Multi-Arch: allowed", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: perl:any\n\nPackage: perl\nVersion: 1",
+			wantErr:  []string{"a 1 depends on perl:any"},
+		},
+		{
+			name: ":any is satisfied by Multi-Arch: foreign", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: perl:any\n\nPackage: perl\nVersion: 1\nMulti-Arch: foreign",
+			want:     "a=1 perl=1",
+		},
+		{
+			name: ":any with an alternative takes the allowed one", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: perl:any | python3:any\n\nPackage: perl\nVersion: 1\n\nPackage: python3\nVersion: 1\nMulti-Arch: allowed",
+			want:     "a=1 python3=1",
+		},
+		{
+			name: "forbid new install holds back an upgrade that needs a new package", req: Request{UpgradeAll: true, ForbidNewInstall: true},
+			universe:  "Package: a\nVersion: 2\nDepends: c\n\nPackage: c\nVersion: 1\n\nPackage: b\nVersion: 2",
+			installed: "Package: a\nVersion: 1\n\nPackage: b\nVersion: 1",
+			want:      "a=1 b=2",
+		},
+		{
+			name: "forbid new install refuses a new name", install: []string{"c"}, req: Request{ForbidNewInstall: true},
+			universe:  "Package: c\nVersion: 1",
+			installed: "Package: a\nVersion: 1",
+			wantErr:   []string{"c"},
+		},
+		{
+			name: "full upgrade installs missing Essential packages", req: Request{FullUpgrade: true},
+			universe:  "Package: a\nVersion: 2\n\nPackage: e\nVersion: 1\nEssential: yes\nDepends: f\n\nPackage: f\nVersion: 1",
+			installed: "Package: a\nVersion: 1",
+			want:      "a=2 e=1 f=1",
+		},
+		{
+			name: "plain upgrade does not install missing Essential packages", req: Request{UpgradeAll: true},
+			universe:  "Package: a\nVersion: 2\n\nPackage: e\nVersion: 1\nEssential: yes",
+			installed: "Package: a\nVersion: 1",
+			want:      "a=2",
+		},
+		{
+			// GREY_PROPERTY_RUNS=3000 seed 1344 (resolver/edsp), reduced.
+			name: "an Essential package is not crossgraded", install: []string{"a"},
+			req:       Request{ForeignArchs: []string{"i386"}},
+			universe:  "Package: a\nVersion: 1\nDepends: e (>= 2)\n\nPackage: e\nVersion: 2\nArchitecture: i386\nMulti-Arch: foreign",
+			installed: "Package: e\nVersion: 1\nEssential: yes\nMulti-Arch: foreign",
+			wantErr:   []string{"e is Essential"},
+		},
+		{
+			// GREY_PROPERTY_RUNS=3000 seed 2113 (resolver/edsp), reduced:
+			// the broken Essential package cannot be replaced by its
+			// foreign version, so the request is unsatisfiable.
+			name: "a broken Essential package is not kept through another architecture", install: []string{"a"},
+			req:       Request{ForeignArchs: []string{"i386"}},
+			universe:  "Package: a\nVersion: 1\n\nPackage: e\nVersion: 1\nArchitecture: i386\nMulti-Arch: foreign\n\nPackage: d\nVersion: 1\nDepends: x (>= 2)",
+			installed: "Package: e\nVersion: 2\nEssential: yes\nDepends: d",
+			wantErr:   []string{"e is Essential"},
+		},
+		{
 			name: "unconfigured architectures are ignored", install: []string{"a"},
 			universe: "Package: a\nVersion: 1\nDepends: b\n\nPackage: b\nVersion: 1\nArchitecture: arm64\nMulti-Arch: foreign",
 			wantErr:  []string{"no package b is available"},

@@ -30,6 +30,10 @@ type state struct {
 	// upgrade marks names whose newest version is preferred over the
 	// installed one.
 	upgrade map[string]bool
+	// essential lists, for a full upgrade, the native (or "all")
+	// candidates of each Essential name the root lacks, best first: apt's
+	// dist-upgrade installs one of each when it can.
+	essential [][]int
 }
 
 func prepare(idx Index, req *Request) (*state, error) {
@@ -39,6 +43,14 @@ func prepare(idx Index, req *Request) (*state, error) {
 	}
 	u := newUniverse(idx, native, req.ForeignArchs, req.Recommends)
 	s := &state{req: req, u: u, upgrade: make(map[string]bool)}
+	if req.ForbidNewInstall {
+		u.only = make(map[string]bool, len(req.Installed))
+		for _, in := range req.Installed {
+			if in.Package != nil {
+				u.only[in.Name+":"+u.effArch(in.Package)] = true
+			}
+		}
+	}
 	var work []int
 	seen := make(map[string]*deb.Package, len(req.Installed))
 	for _, in := range req.Installed {
@@ -60,7 +72,18 @@ func prepare(idx Index, req *Request) (*state, error) {
 	for _, in := range req.Installed {
 		if req.UpgradeAll || req.FullUpgrade || s.upgrade[in.Name] {
 			s.upgrade[in.Name] = true
-			work = u.load(in.Name, work)
+		}
+		// Every version of an installed name is a candidate even when the
+		// request does not upgrade it: keeping an installed name may take
+		// another version of it (a new package Breaks the old one; apt
+		// upgrades it rather than removing it).
+		work = u.load(in.Name, work)
+	}
+	var essential []string
+	if ei, ok := idx.(EssentialIndex); ok && req.FullUpgrade && !req.ForbidNewInstall {
+		essential = ei.EssentialNames()
+		for _, name := range essential {
+			work = u.load(name, work)
 		}
 	}
 	for _, j := range req.Install {
@@ -74,7 +97,35 @@ func prepare(idx Index, req *Request) (*state, error) {
 	if err := s.selectJobs(); err != nil {
 		return nil, err
 	}
+	s.missingEssential(essential)
 	return s, nil
+}
+
+// missingEssential records, for a full upgrade, the Essential names of
+// which no native (or "all") version is installed, with their native
+// candidates best first (apt's FindPreferredPkg takes the native package
+// of the name group; its candidate is the newest version).
+func (s *state) missingEssential(names []string) {
+	u := s.u
+	for _, name := range names {
+		var ids []int
+		have := false
+		for _, id := range u.real(name) {
+			if u.eff[id] != u.native {
+				continue
+			}
+			if u.installed[id] {
+				have = true
+				break
+			}
+			if u.pkgs[id].Essential && !s.isRemoved(id) {
+				ids = append(ids, id)
+			}
+		}
+		if !have && len(ids) > 0 {
+			s.essential = append(s.essential, ids)
+		}
+	}
 }
 
 // isRemoved reports whether a remove job forbids candidate id.
@@ -143,7 +194,8 @@ func (s *state) requestRules() {
 	}
 	keepNames := map[string]bool{}
 	for id, p := range u.pkgs {
-		if !u.installed[id] || keepNames[p.Name] {
+		key := p.Name + ":" + u.eff[id]
+		if !u.installed[id] || keepNames[key] {
 			continue
 		}
 		kind := ruleKind(0)
@@ -156,10 +208,12 @@ func (s *state) requestRules() {
 		default:
 			continue
 		}
-		keepNames[p.Name] = true
+		keepNames[key] = true
+		// The name stays on its architecture: a crossgrade is a removal
+		// (of name:arch) and an install, as dpkg and the checker see it.
 		cl := []int{}
 		for _, o := range u.real(p.Name) {
-			if e.in(o) {
+			if e.in(o) && u.eff[o] == u.eff[id] {
 				cl = append(cl, lit(o))
 			}
 		}
@@ -251,6 +305,14 @@ func (s *state) trim(in []bool) (map[int]Reason, []bool) {
 		for _, id := range ids {
 			if in[id] {
 				reach(id, Reason{Requested: true})
+				break
+			}
+		}
+	}
+	for _, ids := range s.essential {
+		for _, id := range ids {
+			if in[id] {
+				reach(id, Reason{Essential: true, Auto: true})
 				break
 			}
 		}

@@ -39,6 +39,10 @@ type universe struct {
 	eff       []string     // effArch of each candidate
 	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
+	// only, when set (Forbid-New-Install), holds the name and effective
+	// architecture of every installed package: no other candidate enters
+	// the universe, so nothing new can be chosen.
+	only map[string]bool
 }
 
 // relSlot locates a relation's satisfier list in the arena; n < 0 means
@@ -111,6 +115,9 @@ func (u *universe) markDirty(e *nameEntry) {
 // returns its id, or -1 when its architecture is not configured.
 func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	if !u.archs[p.Architecture] {
+		return -1
+	}
+	if u.only != nil && !installed && !u.only[p.Name+":"+u.effArch(p)] {
 		return -1
 	}
 	if id, ok := u.byPtr[p]; ok {
@@ -308,25 +315,29 @@ func (u *universe) effArch(p *deb.Package) string {
 
 // archMatches applies Multi-Arch to a candidate q (which provides or is the
 // target name), of effective architecture qa, for a possibility seen from
-// architecture from.
+// architecture from. It is dpkg's deparchsatisfied (the reading
+// resolver/check also follows): a Multi-Arch: foreign package satisfies a
+// dependency from any architecture; "name:any" is satisfied only by a
+// Multi-Arch: allowed (or foreign) package, of any architecture, never by
+// a plain package even of the depending package's own architecture (apt
+// gives only allowed packages the implicit "name:any" provide);
+// unqualified and ":any" Conflicts and Breaks hit every architecture.
 func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Package, qa string, conflict bool) bool {
+	if conflict && (pos.ArchQual == "" || pos.ArchQual == "any") {
+		return true
+	}
+	if q.MultiArch == deb.MultiArchForeign {
+		return true
+	}
 	switch pos.ArchQual {
 	case "":
-		if conflict {
-			// An unqualified Conflicts or Breaks hits the name on every
-			// architecture.
-			return true
-		}
-		return qa == from || q.MultiArch == deb.MultiArchForeign
+		return qa == from
 	case "any":
-		if conflict {
-			return true
-		}
-		return qa == from || q.MultiArch == deb.MultiArchAllowed || q.MultiArch == deb.MultiArchForeign
+		return q.MultiArch == deb.MultiArchAllowed
 	case "native":
 		return qa == u.native
 	default:
-		return qa == pos.ArchQual || (pos.ArchQual == u.native && q.Architecture == "all")
+		return qa == pos.ArchQual || (pos.ArchQual == "all" && qa == u.native)
 	}
 }
 

@@ -28,6 +28,9 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 		Architecture: r.Architecture,
 		Autoremove:   r.Autoremove,
 		Recommends:   opts.Recommends,
+		// Forbid-New-Install (apt-get upgrade) holds back what needs a
+		// new package; the resolver keeps the universe to installed names.
+		ForbidNewInstall: r.ForbidNewInstall,
 	}
 	for _, a := range r.Architectures {
 		if a != r.Architecture {
