@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/internal/testfixture"
 )
 
@@ -223,5 +224,85 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// buildDeb builds a package from files (path -> content) with deb/archive's
+// builder, into dir, and returns its path.
+func buildDeb(t *testing.T, dir, name, ver string, files map[string]string) string {
+	t.Helper()
+	tree := filepath.Join(dir, name+"-"+ver)
+	for p, c := range files {
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(tree, p)), 0o755))
+		must(t, os.WriteFile(filepath.Join(tree, p), []byte(c), 0o644))
+	}
+	must(t, os.MkdirAll(filepath.Join(tree, "DEBIAN"), 0o755))
+	ctl := "Package: " + name + "\nVersion: " + ver + "\nArchitecture: all\nMaintainer: T <t@example.org>\nDescription: test\n"
+	must(t, os.WriteFile(filepath.Join(tree, "DEBIAN/control"), []byte(ctl), 0o644))
+	out := tree + ".deb"
+	f, err := os.Create(out)
+	must(t, err)
+	defer f.Close()
+	if _, err := archive.Build(t.Context(), tree, f, archive.BuildOptions{SourceDateEpoch: testfixture.Clock}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestUpgradeCommandPublished upgrades a package from a repository grey
+// published itself: install 1.0, republish with 2.0, update, then
+// "installed --upgradable", "upgrade" and "full-upgrade".
+func TestUpgradeCommandPublished(t *testing.T) {
+	dir := t.TempDir()
+	now := testfixture.Clock
+	prefix := filepath.Join(dir, "k")
+	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "upgrade test", "--out", prefix); code != 0 {
+		t.Fatalf("key generate: %d %s", code, errOut)
+	}
+	v1 := buildDeb(t, dir, "tp", "1.0", map[string]string{"usr/share/tp/keep": "1\n", "usr/share/tp/gone": "g\n"})
+	v2 := buildDeb(t, dir, "tp", "2.0", map[string]string{"usr/share/tp/keep": "2\n", "usr/share/tp/new": "n\n"})
+	repoDir := filepath.Join(dir, "repo")
+	root := filepath.Join(dir, "root")
+	must(t, os.Mkdir(root, 0o755))
+	publish := func(at time.Time, deb string) {
+		t.Helper()
+		if code, _, errOut := greyAt(t, at, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, deb); code != 0 {
+			t.Fatalf("publish %s: %d %s", deb, code, errOut)
+		}
+	}
+	g := func(at time.Time, args ...string) (int, string, string) {
+		t.Helper()
+		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}
+		return greyAt(t, at, append(src, args...)...)
+	}
+	publish(now, v1)
+	if code, _, errOut := g(now.Add(time.Hour), "update"); code != 0 {
+		t.Fatalf("update: %s", errOut)
+	}
+	if code, out, errOut := g(now.Add(time.Hour), "-y", "install", "--no-scripts", "tp"); code != 0 || !strings.Contains(out, "Installed tp 1.0") {
+		t.Fatalf("install: %d %s %s", code, out, errOut)
+	}
+	publish(now.Add(2*time.Hour), v2)
+	if code, _, errOut := g(now.Add(3*time.Hour), "update"); code != 0 {
+		t.Fatalf("update: %s", errOut)
+	}
+	if code, out, _ := g(now.Add(3*time.Hour), "installed", "--upgradable"); code != 0 || out != "tp 2.0 all [upgradable from: 1.0]\n" {
+		t.Errorf("installed --upgradable: %d %q", code, out)
+	}
+	code, out, errOut := g(now.Add(3*time.Hour), "-y", "upgrade", "--no-scripts")
+	if code != 0 || !strings.Contains(out, "upgrade  tp") || !strings.Contains(out, "Upgraded tp 1.0 -> 2.0") {
+		t.Fatalf("upgrade: %d\n%s\n%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "usr/share/tp/keep")); string(b) != "2\n" {
+		t.Errorf("keep = %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/share/tp/gone")); err == nil {
+		t.Error("a file 2.0 dropped survived the upgrade")
+	}
+	if code, out, _ := g(now.Add(3*time.Hour), "verify"); code != 0 || out != "" {
+		t.Errorf("verify: %d %q", code, out)
+	}
+	if code, out, _ := g(now.Add(3*time.Hour), "-y", "full-upgrade"); code != 0 || !strings.Contains(out, "Nothing to do.") {
+		t.Errorf("full-upgrade: %d %q", code, out)
 	}
 }
