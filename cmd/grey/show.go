@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/index"
@@ -57,6 +58,7 @@ func openIndex(ctx context.Context, g *Globals) (*loadedIndex, error) {
 		inputs []index.Input
 		infos  []inputInfo
 		seen   = map[string]bool{}
+		dec    = compress.SystemDecoder()
 	)
 	for _, s := range srcs {
 		id := s.ID()
@@ -72,7 +74,7 @@ func openIndex(ctx context.Context, g *Globals) (*loadedIndex, error) {
 			return nil, err
 		}
 		for _, f := range st.Indexes {
-			inputs = append(inputs, index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256})
+			inputs = append(inputs, index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256, Decoder: dec})
 			dist := st.Suite
 			if f.Component != "" {
 				dist += "/" + f.Component

@@ -90,3 +90,70 @@ func TestFromExtension(t *testing.T) {
 		}
 	}
 }
+
+func TestSystemDecoderXz(t *testing.T) {
+	d := SystemDecoder()
+	if d.XZCommand == "" {
+		t.Skip("skipped: xz is not installed (apt-get install xz-utils)")
+	}
+	payload := bytes.Repeat([]byte("Package: hello\nVersion: 2.10-3\n\n"), 5000)
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, Xz)
+	w.Write(payload)
+	w.Close()
+	// A trailing byte after the stream stays unread by the decoder, as the
+	// next ar member's padding would.
+	r, f, err := d.NewReader(bytes.NewReader(buf.Bytes()))
+	if err != nil || f != Xz {
+		t.Fatalf("NewReader: %v %s", err, f)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(out, payload) {
+		t.Fatalf("decoded %d bytes, err %v", len(out), err)
+	}
+	r.Close()
+	// Corrupt and truncated streams are errors, not short output.
+	bad := append([]byte(nil), buf.Bytes()...)
+	bad[len(bad)/2] ^= 0xff
+	for name, in := range map[string][]byte{"corrupt": bad, "truncated": buf.Bytes()[:buf.Len()/2]} {
+		r, err := d.NewReaderFormat(bytes.NewReader(in), Xz)
+		if err == nil {
+			_, err = io.ReadAll(r)
+			r.Close()
+		}
+		if err == nil {
+			t.Errorf("%s stream decoded without error", name)
+		}
+	}
+	// Closing early stops the child.
+	r, _ = d.NewReaderFormat(bytes.NewReader(buf.Bytes()), Xz)
+	small := make([]byte, 10)
+	io.ReadFull(r, small)
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func BenchmarkDecodeXz(b *testing.B) {
+	payload := bytes.Repeat([]byte("Package: hello\nVersion: 2.10-3\nDescription: example\n text that compresses\n\n"), 200000)
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, Xz)
+	w.Write(payload)
+	w.Close()
+	for _, d := range []struct {
+		name string
+		dec  Decoder
+	}{{"go", Decoder{}}, {"system", SystemDecoder()}} {
+		b.Run(d.name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				r, _, err := d.dec.NewReader(bytes.NewReader(buf.Bytes()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, r)
+				r.Close()
+			}
+		})
+	}
+}

@@ -34,6 +34,10 @@ type Input struct {
 	// lists it. The cache file is named after it, and Build refuses a file
 	// whose content does not match it.
 	SHA256 string
+	// Decoder decodes Path; the zero value uses the pure-Go decoders,
+	// compress.SystemDecoder() the host's xz (twice as fast). The cache
+	// file is the same either way.
+	Decoder compress.Decoder
 }
 
 // HashMismatchError reports a Packages file whose content does not match the
@@ -221,7 +225,7 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 		derr error
 	)
 	wg.Go(func() {
-		derr = decompress(pw, tee)
+		derr = decompress(pw, tee, in.Decoder)
 		if derr == nil {
 			// The decompressor may stop before the end of the file;
 			// hash all of it.
@@ -277,8 +281,8 @@ var errAbandoned = errors.New("parsing stopped")
 
 // decompress copies the decompressed content of r (any format
 // deb/compress knows, or plain) to w.
-func decompress(w io.Writer, r io.Reader) error {
-	zr, _, err := compress.NewReader(r)
+func decompress(w io.Writer, r io.Reader, d compress.Decoder) error {
+	zr, _, err := d.NewReader(r)
 	if err != nil {
 		return err
 	}
