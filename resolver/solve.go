@@ -198,14 +198,8 @@ func (s *state) requestRules() {
 		if !u.installed[id] || keepNames[key] {
 			continue
 		}
-		kind := ruleKind(0)
-		switch {
-		case p.Essential && !req.AllowRemoveEssential:
-			kind = ruleEssential
-		case req.UpgradeAll && !req.FullUpgrade && !s.removedName(p.Name) && !(req.Autoremove && u.auto[id]):
-			// An upgrade removes nothing, except what autoremove may.
-			kind = ruleKeep
-		default:
+		kind := s.keepKind(id)
+		if kind == 0 {
 			continue
 		}
 		keepNames[key] = true
@@ -247,6 +241,18 @@ func (s *state) problem() *cnf {
 func (s *state) run(ctx context.Context) (*Plan, error) {
 	g := newGreedy(s)
 	g.run()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// When the walk's set already meets every hard rule (checked over the
+	// whole closure, as every answer is), it is the model the steered SAT
+	// solve would return (TestFixtureSteering checks that they agree on
+	// every anchor request), so the solver is not asked: encoding and
+	// solving cost more than the walk itself on a large request. The SAT
+	// solve below repairs the walk whenever it is not consistent.
+	if reasons, keep := s.trim(g.chosen); s.verifyRelations(keep) == nil {
+		return s.plan(keep, reasons), nil
+	}
 	// First the preferred set alone: every other candidate is assumed
 	// false (left out of the encoding). When the walk's choices hold
 	// together, as they do on every anchor request, this small problem
@@ -410,9 +416,15 @@ func (s *state) verify(keep []bool) error {
 			return fmt.Errorf("rule violated: %s", s.describe(r))
 		}
 	}
-	// ...then the final set against the relations themselves, over the
-	// whole closure: dependencies, Conflicts and Breaks, one version per
-	// name, the request.
+	return s.verifyRelations(keep)
+}
+
+// verifyRelations checks a final set against the relations themselves,
+// over the whole closure: dependencies, Conflicts and Breaks, one version
+// per name, the request (install and remove jobs, installed Essential
+// names and, for a plain upgrade, every installed name kept on its
+// architecture).
+func (s *state) verifyRelations(keep []bool) error {
 	u := s.u
 	var kept []int
 	for id, k := range keep {
@@ -469,7 +481,36 @@ func (s *state) verify(keep []bool) error {
 			return fmt.Errorf("removed %s %s is still there", u.pkgs[id].Name, u.pkgs[id].Version)
 		}
 	}
+	for id, p := range u.pkgs {
+		if !u.installed[id] || s.keepKind(id) == 0 {
+			continue
+		}
+		ok := false
+		for _, o := range u.real(p.Name) {
+			if keep[o] && u.eff[o] == u.eff[id] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("installed %s (%s) must stay and is gone", p.Name, u.eff[id])
+		}
+	}
 	return nil
+}
+
+// keepKind says which rule keeps installed package id's name on its
+// architecture: ruleEssential, ruleKeep (a plain upgrade), or 0 (none).
+func (s *state) keepKind(id int) ruleKind {
+	p, req := s.u.pkgs[id], s.req
+	switch {
+	case p.Essential && !req.AllowRemoveEssential:
+		return ruleEssential
+	case req.UpgradeAll && !req.FullUpgrade && !s.removedName(p.Name) && !(req.Autoremove && s.u.auto[id]):
+		// An upgrade removes nothing, except what autoremove may.
+		return ruleKeep
+	}
+	return 0
 }
 
 // plan turns the final set into the changes against the installed set.

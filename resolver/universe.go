@@ -32,6 +32,12 @@ type universe struct {
 	// is the resolver's innermost one.
 	relSat  []relSlot // satisfier lists, one slot per relation
 	relBase []int32   // id -> first slot: Pre-Depends, then Depends, then Recommends
+	// relEnt holds, per slot, where the interned entries of the
+	// relation's alternatives start in posEnt (-1: Recommends with
+	// Recommends off). Interning each name once, when the package enters
+	// the universe, spares a string-keyed lookup at every later use.
+	relEnt []int32
+	posEnt []*nameEntry
 	// arena holds every satisfier list: one growing slice instead of an
 	// allocation per list (lists keep pointing into the older arrays).
 	arena     []int
@@ -147,8 +153,18 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.isNewest = append(u.isNewest, false)
 	u.eff = append(u.eff, u.effArch(p))
 	u.relBase = append(u.relBase, int32(len(u.relSat)))
-	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
-		u.relSat = append(u.relSat, relSlot{n: -1})
+	for fi, d := range [3]relation.Dependency{p.PreDepends, p.Depends, p.Recommends} {
+		for _, rel := range d {
+			u.relSat = append(u.relSat, relSlot{n: -1})
+			if fi == 2 && !u.recommend {
+				u.relEnt = append(u.relEnt, -1)
+				continue
+			}
+			u.relEnt = append(u.relEnt, int32(len(u.posEnt)))
+			for i := range rel {
+				u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
+			}
+		}
 	}
 	e.real = append(e.real, id)
 	u.markDirty(e)
@@ -202,12 +218,18 @@ func (u *universe) close(work []int) {
 		id := work[len(work)-1]
 		work = work[:len(work)-1]
 		p := u.pkgs[id]
-		for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
-			for _, rel := range d {
-				for i := range rel {
-					if e := u.entry(rel[i].Name); !e.loaded {
-						work = u.loadEntry(e, work)
-					}
+		// The hard fields' entries are contiguous in posEnt.
+		if n := len(p.PreDepends) + len(p.Depends); n > 0 {
+			slot := int(u.relBase[id])
+			last := p.PreDepends
+			if len(p.Depends) > 0 {
+				last = p.Depends
+			}
+			first := u.relEnt[slot]
+			end := int(u.relEnt[slot+n-1]) + len(last[len(last)-1])
+			for _, e := range u.posEnt[first:end] {
+				if !e.loaded {
+					work = u.loadEntry(e, work)
 				}
 			}
 		}
@@ -364,6 +386,12 @@ func (u *universe) satisfiersSlot(from string, pos *relation.Possibility, confli
 	if e == nil {
 		return relSlot{0, 0}
 	}
+	return u.entrySatisfiers(from, pos, e, conflict)
+}
+
+// entrySatisfiers is satisfiersSlot for a possibility whose name's entry
+// e is known.
+func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *nameEntry, conflict bool) relSlot {
 	plain := !conflict && e.loaded && pos.Op == relation.NoOp && pos.ArchQual == "" && from == u.native
 	if plain && e.plain.n >= 0 {
 		return e.plain
@@ -432,16 +460,17 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 		return u.slice(*slot)
 	}
 	rel := f.rels[ri]
-	from := u.effArch(u.pkgs[id])
+	from := u.eff[id]
+	ents := u.posEnt[u.relEnt[int(u.relBase[id])+f.off+ri]:]
 	if len(rel) == 1 {
-		*slot = u.satisfiersSlot(from, &rel[0], false)
+		*slot = u.entrySatisfiers(from, &rel[0], ents[0], false)
 		return u.slice(*slot)
 	}
 	// Each alternative's list lands in the arena; the union is written
 	// after them.
 	var union []int
 	for i := range rel {
-		for _, s := range u.satisfiers(from, &rel[i], false) {
+		for _, s := range u.slice(u.entrySatisfiers(from, &rel[i], ents[i], false)) {
 			if !containsInt(union, s) {
 				union = append(union, s)
 			}
