@@ -23,6 +23,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -91,6 +92,14 @@ type dirEntry struct {
 	// fresh: staging created it, so nothing but this transaction's
 	// staged files is in it and no target needs checking.
 	fresh bool
+}
+
+// decoder returns the options' Decoder, or the system's by default.
+func (s *stager) decoder() compress.Decoder {
+	if s.opts.Decoder != nil {
+		return *s.opts.Decoder
+	}
+	return compress.SystemDecoder()
 }
 
 func (s *stager) cachedDir(rel string) (dirEntry, bool) {
@@ -252,7 +261,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 	if err := checkFile(f, w.item); err != nil {
 		return err
 	}
-	r := archive.NewReader(f, archive.ReadOptions{Name: w.item.Path})
+	r := archive.NewReader(f, archive.ReadOptions{Name: w.item.Path, Decoder: s.decoder()})
 	if w.ctl, err = r.Control(); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/greypm/grey/deb/compress"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -90,6 +91,10 @@ type Options struct {
 	// Workers is how many packages are decoded at once; 0 means 2, the
 	// number that brings Go's xz decoder level with liblzma.
 	Workers int
+	// Decoder decodes the packages' data members; nil means
+	// compress.SystemDecoder(): the host's xz when installed (liblzma, about
+	// twice as fast as the pure-Go decoder), else the pure-Go decoders.
+	Decoder *compress.Decoder
 	// ScriptOutput receives maintainer scripts' output as they run; nil
 	// discards it (it is still kept for a ScriptError).
 	ScriptOutput io.Writer
