@@ -26,7 +26,7 @@ import (
 )
 
 // SchemaVersion is the schema this build of grey reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Path is where the database lives inside a root.
 const Path = "var/lib/grey/grey.db"
@@ -50,6 +50,8 @@ func migration(v uint32) func(tx *bolt.Tx) error {
 		}
 	case 1:
 		return EnsureInstalledBuckets
+	case 2:
+		return EnsureHistoryBuckets
 	}
 	return nil
 }

@@ -41,6 +41,10 @@ type txn struct {
 	removedDirs []string
 	// fallbackPath is appended to the scripts' PATH during a bootstrap.
 	fallbackPath string
+	// journal is the open journal from the first rename on (journal.go).
+	journal *pkgdb.Journal
+	// faults is the test-only fault-injection hook (fault_*.go).
+	faults faults
 }
 
 // removal is one package to remove.
@@ -60,7 +64,7 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
-	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}}
+	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults()}
 	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if err := t.load(plan); err != nil {
@@ -93,12 +97,27 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 			return nil, err
 		}
 	}
-	if err := t.commit(); err != nil {
+	t.faults.at("staged")
+	if err := t.beginJournal(); err != nil {
+		t.st.unstage()
 		return nil, err
 	}
+	t.faults.at("journal")
+	if err := t.commit(); err != nil {
+		// The journal stays: the next command that opens the root
+		// undoes what the commit did so far.
+		return nil, err
+	}
+	t.faults.at("committed")
 	if opts.NoScripts {
 		t.dropRemovedInfo()
 	} else if err := t.postScripts(ctx, bootstrap); err != nil {
+		if ferr := t.finishJournal(); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return &t.res, err
+	}
+	if err := t.finishJournal(); err != nil {
 		return &t.res, err
 	}
 	return &t.res, nil

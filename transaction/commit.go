@@ -36,15 +36,18 @@ func (t *txn) commit() error {
 			if err := os.Rename(e.tmp, dst); err != nil {
 				return fmt.Errorf("commit %s: %w", e.file.Path, err)
 			}
+			t.faults.at("rename")
 		}
 		w.ents = keepOwned(w.ents)
 		t.res.Files += len(w.ents)
 		t.res.Bytes += w.bytes
 		t.res.Conffiles = append(t.res.Conffiles, w.notes...)
 	}
+	t.faults.at("renamed")
 	if err := t.removeObsolete(); err != nil {
 		return err
 	}
+	t.faults.at("removed")
 	if err := pkgdb.EnsureDpkgAdminDir(t.root); err != nil {
 		return err
 	}
@@ -74,6 +77,7 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
+	t.faults.at("info")
 	return t.writeDatabases()
 }
 
@@ -429,6 +433,9 @@ func (t *txn) writeDatabases() error {
 		}
 		pkgs, err := pkgdb.Packages(tx)
 		if err != nil {
+			return err
+		}
+		if err := t.commitJournal(tx, pkgs); err != nil {
 			return err
 		}
 		status, err := pkgdb.DpkgStatus(pkgs)

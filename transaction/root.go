@@ -15,10 +15,14 @@ type Root struct {
 	Dir  string
 	DB   *pkgdb.DB
 	lock *pkgdb.Lock
+	// Recovered says what OpenRoot did about an interrupted transaction
+	// ("undid interrupted install hello"); empty when there was none.
+	Recovered string
 }
 
 // OpenRoot locks dir (waiting as lockOpts says) and opens its database,
-// creating both when the root has none yet. The lock comes first, so a
+// creating both when the root has none yet, and recovers an interrupted
+// transaction (Root.Recovered says what it did). The lock comes first, so a
 // second grey process waits on it (and is told who holds it) rather than
 // on the database file.
 func OpenRoot(ctx context.Context, dir string, lockOpts pkgdb.LockOptions) (*Root, error) {
@@ -38,7 +42,15 @@ func OpenRoot(ctx context.Context, dir string, lockOpts pkgdb.LockOptions) (*Roo
 		_ = lock.Unlock()
 		return nil, err
 	}
-	return &Root{Dir: abs, DB: db, lock: lock}, nil
+	// An interrupted transaction is finished or undone before anything
+	// reads the root (see Recover).
+	msg, err := Recover(ctx, abs, db)
+	if err != nil {
+		_ = db.Close()
+		_ = lock.Unlock()
+		return nil, err
+	}
+	return &Root{Dir: abs, DB: db, lock: lock, Recovered: msg}, nil
 }
 
 // Close closes the database and releases the lock.

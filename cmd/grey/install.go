@@ -174,6 +174,9 @@ func openRoot(ctx context.Context, g *Globals, noWait bool) (*transaction.Root, 
 	if errors.As(err, &le) {
 		return nil, &exitError{1, err}
 	}
+	if r != nil && r.Recovered != "" {
+		fmt.Fprintf(g.Stderr, "grey: recovered: %s\n", r.Recovered)
+	}
 	return r, err
 }
 
@@ -384,6 +387,9 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	opts := transaction.Options{
 		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
 		ForceEssential: cr.forceEssential,
+		Now:            g.Now,
+		Command:        commandLine(g),
+		User:           currentUser(),
 	}
 	if isTerminal(g.Stderr) && !g.JSON {
 		opts.Progress = func(p transaction.Progress) {

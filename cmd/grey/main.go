@@ -30,6 +30,8 @@ type Globals struct {
 	Stdin  io.Reader `kong:"-"`
 	// Now is the clock; tests inject a fixed one.
 	Now func() time.Time `kong:"-"`
+	// Args is the command line after the program name, for the history.
+	Args []string `kong:"-"`
 }
 
 // CLI is the whole command tree. Each command group lives in its own file.
@@ -60,6 +62,8 @@ type CLI struct {
 	Owns        OwnsCmd        `cmd:"" help:"Name the packages that own a path."`
 	Verify      VerifyCmd      `cmd:"" help:"Check installed files against the database."`
 	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
+	History     HistoryCmd     `cmd:"" help:"List and show transactions."`
+	Gc          GcCmd          `cmd:"" help:"Free contents of the content store that no kept transaction needs."`
 
 	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
 }
@@ -89,7 +93,7 @@ func main() {
 // run parses args and runs one command; it returns the process exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
 	var cli CLI
-	cli.Stdout, cli.Stderr, cli.Stdin, cli.Now = stdout, stderr, stdin, now
+	cli.Stdout, cli.Stderr, cli.Stdin, cli.Now, cli.Args = stdout, stderr, stdin, now, args
 	exit := -1
 	parser, err := kong.New(&cli,
 		kong.Name("grey"),

@@ -1,0 +1,258 @@
+package transaction
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/pkgdb"
+)
+
+// recordHistory appends the transaction to the history, inside the
+// commit's database write. pkgs is the installed set after.
+func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
+	prev, err := pkgdb.LastHistory(tx)
+	if err != nil {
+		return err
+	}
+	touched := map[string]bool{}
+	for _, w := range t.works {
+		touched[w.name()] = true
+	}
+	for _, r := range t.removes {
+		touched[r.rec.Name] = true
+	}
+	for o := range t.takeover {
+		touched[o] = true
+	}
+	now := time.Now
+	if t.opts.Now != nil {
+		now = t.opts.Now
+	}
+	e := &pkgdb.HistoryEntry{
+		Time: now().UTC(), Command: t.opts.Command, User: t.opts.User,
+		Before: map[string]string{}, After: map[string]string{}, Snapshots: map[string]string{},
+		World: []string{}, TreeHash: TreeHash(pkgs),
+	}
+	for name, p := range t.installed {
+		if p.Status == pkgdb.StatusInstalled {
+			e.Before[name] = p.Version
+		}
+	}
+	store := OpenStore(t.root)
+	for _, p := range pkgs {
+		if p.Status == pkgdb.StatusInstalled {
+			e.After[p.Name] = p.Version
+			if !p.Auto {
+				e.World = append(e.World, p.Name)
+			}
+		}
+		if key, ok := snapshotOf(prev, p.Name); ok && !touched[p.Name] {
+			e.Snapshots[p.Name] = key
+			continue
+		}
+		s, err := snapshot(t.root, store, p)
+		if err != nil {
+			return err
+		}
+		if e.Snapshots[p.Name], err = pkgdb.PutSnapshot(tx, s); err != nil {
+			return err
+		}
+	}
+	t.res.HistoryID, err = pkgdb.AppendHistory(tx, e)
+	return err
+}
+
+// snapshot stores p's info files in the content store and returns the
+// snapshot that can put p back.
+func snapshot(root string, store *Store, p *pkgdb.Package) (*pkgdb.Snapshot, error) {
+	s := &pkgdb.Snapshot{Package: p, Info: map[string]string{}}
+	for _, ext := range infoExts {
+		if p.Status == pkgdb.StatusConfigFiles && ext != "list" && ext != "conffiles" && ext != "postrm" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, pkgdb.DpkgAdminDir, "info", p.InfoName()+"."+ext))
+		if err != nil {
+			continue
+		}
+		sum, err := store.AddBytes(b)
+		if err != nil {
+			return nil, err
+		}
+		s.Info[ext] = sum
+	}
+	return s, nil
+}
+
+// managed returns the managed paths of pkgs, one record per path, sorted.
+func managed(pkgs []*pkgdb.Package) []pkgdb.File {
+	byPath := map[string]pkgdb.File{}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			if _, ok := byPath[f.Path]; !ok || f.Type != pkgdb.TypeDir {
+				byPath[f.Path] = f
+			}
+		}
+	}
+	out := make([]pkgdb.File, 0, len(byPath))
+	for _, f := range byPath {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// treeLine is one path's line in a tree hash: a hard link counts as the
+// regular file it is; a directory's mode is not part of it (packages that
+// share a directory may ship it with different modes, and the first one
+// wins).
+func treeLine(h io.Writer, f pkgdb.File) {
+	switch f.Type {
+	case pkgdb.TypeDir:
+		fmt.Fprintf(h, "%s\x00dir\n", f.Path)
+	case pkgdb.TypeSymlink:
+		fmt.Fprintf(h, "%s\x00symlink\x00%s\n", f.Path, f.Link)
+	case pkgdb.TypeRegular, pkgdb.TypeHard:
+		fmt.Fprintf(h, "%s\x00file\x00%o\x00%d\x00%s\n", f.Path, f.Mode, f.Size, f.SHA256)
+	default:
+		fmt.Fprintf(h, "%s\x00%s\x00%o\n", f.Path, f.Type, f.Mode)
+	}
+}
+
+// TreeHash is the SHA256 of the managed paths of pkgs as the database
+// records them: per path (sorted) its type, and for a regular file its
+// mode, size and SHA256, for a symlink its target.
+func TreeHash(pkgs []*pkgdb.Package) string {
+	h := sha256.New()
+	for _, f := range managed(pkgs) {
+		treeLine(h, f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// DiskTreeHash is TreeHash computed from the files in the root instead of
+// the records: equal to TreeHash(pkgs) exactly when every managed path is
+// as recorded.
+func DiskTreeHash(ctx context.Context, root string, pkgs []*pkgdb.Package) (string, error) {
+	h := sha256.New()
+	for _, f := range managed(pkgs) {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		p := filepath.Join(root, f.Path)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s\x00missing\n", f.Path)
+			continue
+		}
+		d := pkgdb.File{Path: f.Path}
+		switch {
+		case fi.IsDir():
+			d.Type = pkgdb.TypeDir
+		case fi.Mode()&fs.ModeSymlink != 0:
+			d.Type = pkgdb.TypeSymlink
+			d.Link, _ = os.Readlink(p)
+			if f.Type == pkgdb.TypeDir {
+				// A symlink standing in for a directory (merged /usr).
+				if st, err := os.Stat(p); err == nil && st.IsDir() {
+					d.Type, d.Link = pkgdb.TypeDir, ""
+				}
+			}
+		case fi.Mode().IsRegular():
+			d.Type, d.Mode, d.Size = pkgdb.TypeRegular, modeWord(fi.Mode()), fi.Size()
+			if d.SHA256, err = fileSHA256(p); err != nil {
+				return "", fmt.Errorf("tree hash: %w", err)
+			}
+		default:
+			d.Type = f.Type
+			d.Mode = modeWord(fi.Mode())
+			if _, ok := fi.Sys().(*syscall.Stat_t); !ok {
+				d.Type = "other"
+			}
+		}
+		treeLine(h, d)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// snapshotOf returns the snapshot key of name in e (nil e has none).
+func snapshotOf(e *pkgdb.HistoryEntry, name string) (string, bool) {
+	if e == nil {
+		return "", false
+	}
+	k, ok := e.Snapshots[name]
+	return k, ok
+}
+
+// VersionChange is one package in a history entry's summary.
+type VersionChange struct {
+	Name       string `json:"name"`
+	OldVersion string `json:"old_version,omitempty"`
+	NewVersion string `json:"new_version,omitempty"`
+}
+
+// HistorySummary is a history entry as commands show it: the packages it
+// installed, upgraded, downgraded and removed, from its before and after
+// sets.
+type HistorySummary struct {
+	ID         uint64          `json:"id"`
+	Time       time.Time       `json:"time"`
+	Command    string          `json:"command"`
+	User       string          `json:"user,omitempty"`
+	Installed  []VersionChange `json:"installed"`
+	Upgraded   []VersionChange `json:"upgraded"`
+	Downgraded []VersionChange `json:"downgraded"`
+	Removed    []VersionChange `json:"removed"`
+	World      []string        `json:"world"`
+	TreeHash   string          `json:"tree_hash"`
+}
+
+// Summarize compares e's before and after sets.
+func Summarize(e *pkgdb.HistoryEntry) HistorySummary {
+	s := HistorySummary{ID: e.ID, Time: e.Time, Command: strings.Join(e.Command, " "), User: e.User,
+		Installed: []VersionChange{}, Upgraded: []VersionChange{}, Downgraded: []VersionChange{}, Removed: []VersionChange{},
+		World: e.World, TreeHash: e.TreeHash}
+	for name, nv := range e.After {
+		ov, had := e.Before[name]
+		switch c, _ := version.CompareStrings(nv, ov); {
+		case !had:
+			s.Installed = append(s.Installed, VersionChange{Name: name, NewVersion: nv})
+		case c > 0:
+			s.Upgraded = append(s.Upgraded, VersionChange{Name: name, OldVersion: ov, NewVersion: nv})
+		case c < 0:
+			s.Downgraded = append(s.Downgraded, VersionChange{Name: name, OldVersion: ov, NewVersion: nv})
+		}
+	}
+	for name, ov := range e.Before {
+		if _, ok := e.After[name]; !ok {
+			s.Removed = append(s.Removed, VersionChange{Name: name, OldVersion: ov})
+		}
+	}
+	for _, l := range [][]VersionChange{s.Installed, s.Upgraded, s.Downgraded, s.Removed} {
+		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	}
+	return s
+}
+
+// ReadHistory returns the root's history entries, oldest first.
+func ReadHistory(db DB) ([]*pkgdb.HistoryEntry, error) {
+	var out []*pkgdb.HistoryEntry
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = pkgdb.History(tx)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,560 @@
+package transaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/pkgdb"
+)
+
+// journalDir holds a transaction's copy of dpkg's database while the
+// journal is open, relative to the root.
+const journalDir = "var/lib/grey/journal"
+
+// relTo returns host's location relative to root, with a leading slash.
+func relTo(root, host string) string {
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(host, root), "/")
+}
+
+// summary describes the plan for messages: "install hello, remove dash".
+func (t *txn) summary() string {
+	var parts []string
+	for _, w := range t.works {
+		verb := "install"
+		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+			verb = "upgrade"
+		}
+		parts = append(parts, verb+" "+w.name())
+	}
+	for _, r := range t.removes {
+		parts = append(parts, "remove "+r.rec.Name)
+	}
+	if len(parts) > 6 {
+		parts = append(parts[:6], fmt.Sprintf("and %d more", len(parts)-6))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// beginJournal records, before the first rename, everything recovery
+// needs to undo the transaction: the staged names, the directories staging
+// created, the state before of every path the commit may change (the
+// contents of regular files entered into the content store first) and a
+// copy of dpkg's database. It is committed to the database (bbolt syncs
+// it) before it returns.
+func (t *txn) beginJournal() error {
+	j := &pkgdb.Journal{Summary: t.summary(), Phase: pkgdb.JournalRenaming}
+	t.st.mu.Lock()
+	for _, p := range t.st.tmps {
+		j.Staged = append(j.Staged, relTo(t.root, p))
+	}
+	for _, d := range t.st.created {
+		j.Created = append(j.Created, relTo(t.root, d))
+	}
+	t.st.mu.Unlock()
+
+	// Recorded files of the packages whose files may change, by path:
+	// their hashes save reading the files.
+	known := map[string]pkgdb.File{}
+	conf := map[string]bool{}
+	addRec := func(p *pkgdb.Package) {
+		for _, f := range p.Files {
+			known[f.Path] = f
+		}
+		for _, c := range p.Conffiles {
+			conf[c.Path] = true
+		}
+	}
+	var hosts []string
+	seen := map[string]bool{}
+	add := func(host string) {
+		if !seen[host] {
+			seen[host] = true
+			hosts = append(hosts, host)
+		}
+	}
+	for _, w := range t.works {
+		if w.old != nil {
+			addRec(w.old)
+			for _, f := range w.old.Files {
+				if h, err := t.st.resolve(strings.TrimPrefix(f.Path, "/")); err == nil {
+					add(h)
+				}
+			}
+		}
+		for _, e := range w.ents {
+			if e.tmp == "" {
+				continue
+			}
+			dst := e.target
+			if e.keepLocal {
+				dst += ".dpkg-new"
+			}
+			add(dst)
+		}
+	}
+	for _, r := range t.removes {
+		addRec(r.rec)
+		for _, f := range r.rec.Files {
+			h, err := t.st.resolve(strings.TrimPrefix(f.Path, "/"))
+			if err != nil {
+				continue
+			}
+			add(h)
+			if r.purge && r.rec.Conffile(f.Path) != nil {
+				for _, ext := range []string{".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-tmp"} {
+					add(h + ext)
+				}
+			}
+		}
+	}
+	store := OpenStore(t.root)
+	for _, host := range hosts {
+		ps, err := t.pathState(store, host, known, conf)
+		if err != nil {
+			return err
+		}
+		j.Paths = append(j.Paths, ps)
+	}
+	if err := t.snapshotAdmin(j); err != nil {
+		return err
+	}
+	t.journal = j
+	return t.db.Update(func(tx *bolt.Tx) error { return pkgdb.PutJournal(tx, j) })
+}
+
+// pathState reads what host is now and, for a regular file, makes sure
+// its content is in the store.
+func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, conf map[string]bool) (pkgdb.PathState, error) {
+	rel := relTo(t.root, host)
+	ps := pkgdb.PathState{Rel: rel}
+	fi, err := os.Lstat(host)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ps, nil
+	}
+	if err != nil {
+		return ps, fmt.Errorf("journal: %w", err)
+	}
+	ps.Exists = true
+	ps.File = pkgdb.File{Path: rel, Mode: modeWord(fi.Mode())}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		ps.File.Uid, ps.File.Gid = int(st.Uid), int(st.Gid)
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		ps.File.Type = pkgdb.TypeRegular
+		ps.File.Size = fi.Size()
+		ps.Copy = copyInStore(rel, conf[rel])
+		if k, ok := known[rel]; ok && (k.Type == pkgdb.TypeRegular || k.Type == pkgdb.TypeHard) && k.Size == fi.Size() && k.SHA256 != "" {
+			ps.File.SHA256 = k.SHA256
+		} else if ps.File.SHA256, err = fileSHA256(host); err != nil {
+			return ps, fmt.Errorf("journal: hash %s: %w", rel, err)
+		}
+		if err := store.Add(host, ps.File.SHA256, ps.Copy); err != nil {
+			return ps, err
+		}
+	case fi.IsDir():
+		ps.File.Type = pkgdb.TypeDir
+	case fi.Mode()&fs.ModeSymlink != 0:
+		ps.File.Type = pkgdb.TypeSymlink
+		if ps.File.Link, err = os.Readlink(host); err != nil {
+			return ps, fmt.Errorf("journal: %w", err)
+		}
+	default:
+		// A device or fifo is not replaced by packages in practice;
+		// recovery leaves it alone.
+		ps.File.Type = pkgdb.TypeChar
+	}
+	return ps, nil
+}
+
+// snapshotAdmin records dpkg's database as it is (hard links to its
+// files: every change the commit makes there replaces or unlinks a file,
+// so the links keep the old contents).
+func (t *txn) snapshotAdmin(j *pkgdb.Journal) error {
+	admin := filepath.Join(t.root, pkgdb.DpkgAdminDir)
+	cp := filepath.Join(t.root, filepath.FromSlash(journalDir), "dpkg")
+	if err := os.RemoveAll(cp); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	j.AdminCopy = relTo(t.root, cp)
+	if _, err := os.Lstat(admin); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	j.AdminExisted = true
+	return filepath.WalkDir(admin, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		r, _ := filepath.Rel(admin, p)
+		if r == "." {
+			return nil
+		}
+		ps := pkgdb.PathState{Rel: filepath.ToSlash(r), Exists: true}
+		fi, err := d.Info()
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		ps.File.Mode = modeWord(fi.Mode())
+		switch {
+		case d.IsDir():
+			ps.File.Type = pkgdb.TypeDir
+			if err := os.MkdirAll(filepath.Join(cp, r), 0o755); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+		case fi.Mode()&fs.ModeSymlink != 0:
+			ps.File.Type = pkgdb.TypeSymlink
+			ps.File.Link, _ = os.Readlink(p)
+		default:
+			ps.File.Type = pkgdb.TypeRegular
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(cp, r)), 0o755); err != nil {
+				return fmt.Errorf("journal: %w", err)
+			}
+			if err := os.Link(p, filepath.Join(cp, r)); err != nil {
+				return fmt.Errorf("journal: copy of dpkg's database: %w", err)
+			}
+		}
+		j.Admin = append(j.Admin, ps)
+		return nil
+	})
+}
+
+// commitJournal runs inside the commit's database write: the journal
+// moves to the committed phase (what is left is finishing work) and the
+// transaction becomes a history entry.
+func (t *txn) commitJournal(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
+	j := t.journal
+	if j == nil {
+		return nil
+	}
+	j.Phase = pkgdb.JournalCommitted
+	j.Staged, j.Paths, j.Admin, j.Created = nil, nil, nil, nil
+	for _, r := range t.removes {
+		j.Removed = append(j.Removed, pkgdb.JournalRemoved{Name: r.rec.Name, InfoName: r.rec.InfoName(),
+			KeepConf: !r.purge && len(r.rec.Conffiles) > 0})
+	}
+	for _, w := range t.works {
+		confs := map[string]bool{}
+		for _, c := range w.confs {
+			confs[c.Path] = true
+		}
+		for _, e := range w.ents {
+			if e.file.Type != pkgdb.TypeRegular || e.lost {
+				continue
+			}
+			dst := e.target
+			if e.keepLocal {
+				dst += ".dpkg-new"
+			}
+			j.Store = append(j.Store, pkgdb.StoreEntry{Rel: relTo(t.root, dst), SHA256: e.file.SHA256,
+				Copy: copyInStore(e.file.Path, confs[e.file.Path])})
+		}
+	}
+	if err := t.recordHistory(tx, pkgs); err != nil {
+		return err
+	}
+	return pkgdb.PutJournal(tx, j)
+}
+
+// finishJournal does what is left after the commit (info files of
+// removed packages, the content store) and closes the journal.
+func (t *txn) finishJournal() error {
+	if t.journal == nil {
+		return nil
+	}
+	err := finishCommitted(t.root, t.db, t.journal, &t.faults)
+	t.journal = nil
+	return err
+}
+
+// finishCommitted completes a committed journal: it is idempotent, so a
+// crash during it is finished by the next run.
+func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
+	info := filepath.Join(root, pkgdb.DpkgAdminDir, "info")
+	for _, r := range j.Removed {
+		for _, ext := range infoExts {
+			if r.KeepConf && (ext == "list" || ext == "conffiles" || ext == "postrm") {
+				continue
+			}
+			_ = os.Remove(filepath.Join(info, r.InfoName+"."+ext))
+		}
+		if !r.KeepConf {
+			continue
+		}
+		// The config-files package's .list names only what is left.
+		var rec *pkgdb.Package
+		if err := db.View(func(tx *bolt.Tx) error {
+			var err error
+			rec, err = pkgdb.GetPackage(tx, r.Name)
+			return err
+		}); err != nil {
+			return err
+		}
+		if rec != nil {
+			if err := writeAtomic(filepath.Join(info, rec.InfoName()+".list"), pkgdb.ListFile(rec), 0o644, false); err != nil {
+				return err
+			}
+		}
+	}
+	f.at("dropped-info")
+	store := OpenStore(root)
+	for _, e := range j.Store {
+		host := filepath.Join(root, e.Rel)
+		if err := store.Add(host, e.SHA256, e.Copy); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	f.at("stored")
+	if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	err := db.Update(func(tx *bolt.Tx) error { return pkgdb.DeleteJournal(tx) })
+	f.at("closed")
+	return err
+}
+
+// Recover finishes or undoes a transaction that was interrupted (a crash,
+// a kill, a power cut) in the root at root, and returns what it did for
+// the user ("undid interrupted install hello"), or "" when there was
+// nothing to do. The caller holds the root's lock. The rules:
+//
+//   - journal in the renaming phase: the database still holds the state
+//     before, so the transaction is undone: staged files removed, every
+//     recorded path put back as it was (contents from the content store,
+//     checked), paths the transaction created removed, dpkg's database
+//     restored from its copy, directories staging created removed;
+//   - journal in the committed phase: the database holds the state after,
+//     so the transaction is finished (info files of removed packages
+//     deleted, new contents entered into the store).
+func Recover(ctx context.Context, root string, db DB) (string, error) {
+	var j *pkgdb.Journal
+	if err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		j, err = pkgdb.GetJournal(tx)
+		return err
+	}); err != nil || j == nil {
+		return "", err
+	}
+	var f faults
+	switch j.Phase {
+	case pkgdb.JournalCommitted:
+		if err := finishCommitted(root, db, j, &f); err != nil {
+			return "", fmt.Errorf("finish interrupted %s: %w", j.Summary, err)
+		}
+		return "finished interrupted " + j.Summary, nil
+	case pkgdb.JournalRenaming:
+		if err := undo(ctx, root, j); err != nil {
+			return "", fmt.Errorf("undo interrupted %s: %w", j.Summary, err)
+		}
+		if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
+			return "", fmt.Errorf("journal: %w", err)
+		}
+		if err := db.Update(func(tx *bolt.Tx) error { return pkgdb.DeleteJournal(tx) }); err != nil {
+			return "", err
+		}
+		return "undid interrupted " + j.Summary, nil
+	}
+	return "", fmt.Errorf("journal: unknown phase %q", j.Phase)
+}
+
+// undo puts the root back as the journal says it was.
+func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
+	for _, s := range j.Staged {
+		if err := os.Remove(filepath.Join(root, s)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", s, err)
+		}
+	}
+	if err := restoreAdmin(root, j); err != nil {
+		return err
+	}
+	store := OpenStore(root)
+	euid := os.Geteuid()
+	paths := append([]pkgdb.PathState(nil), j.Paths...)
+	// Directories that existed, parents first.
+	sort.SliceStable(paths, func(a, b int) bool { return len(paths[a].Rel) < len(paths[b].Rel) })
+	for _, ps := range paths {
+		if ps.Exists && ps.File.Type == pkgdb.TypeDir {
+			host := filepath.Join(root, ps.Rel)
+			if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
+				continue
+			}
+			_ = os.Remove(host) // whatever stands in its place now
+			if err := os.Mkdir(host, unixMode(fs.FileMode(ps.File.Mode&0o777))|setBits(ps.File.Mode)); err != nil {
+				return fmt.Errorf("restore directory %s: %w", ps.Rel, err)
+			}
+			if euid == 0 {
+				_ = os.Lchown(host, ps.File.Uid, ps.File.Gid)
+			}
+		}
+	}
+	var missing []string
+	for _, ps := range paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		host := filepath.Join(root, ps.Rel)
+		switch {
+		case !ps.Exists:
+			if fi, err := os.Lstat(host); err == nil && !fi.IsDir() {
+				if err := os.Remove(host); err != nil {
+					return fmt.Errorf("remove %s: %w", ps.Rel, err)
+				}
+			}
+		case ps.File.Type == pkgdb.TypeRegular:
+			if same, err := sameContent(store, host, ps.File, euid); err != nil {
+				return err
+			} else if same {
+				continue
+			}
+			tmp := filepath.Join(filepath.Dir(host), randomName())
+			if err := store.Restore(tmp, ps.File, !ps.Copy, euid); err != nil {
+				missing = append(missing, fmt.Sprintf("%s (sha256 %s): %v", ps.Rel, ps.File.SHA256, err))
+				continue
+			}
+			if err := os.Rename(tmp, host); err != nil {
+				_ = os.Remove(tmp)
+				return fmt.Errorf("restore %s: %w", ps.Rel, err)
+			}
+		case ps.File.Type == pkgdb.TypeSymlink:
+			if l, err := os.Readlink(host); err == nil && l == ps.File.Link {
+				continue
+			}
+			tmp := filepath.Join(filepath.Dir(host), randomName())
+			if err := os.Symlink(ps.File.Link, tmp); err != nil {
+				return fmt.Errorf("restore %s: %w", ps.Rel, err)
+			}
+			if euid == 0 {
+				_ = os.Lchown(tmp, ps.File.Uid, ps.File.Gid)
+			}
+			if err := os.Rename(tmp, host); err != nil {
+				_ = os.Remove(tmp)
+				return fmt.Errorf("restore %s: %w", ps.Rel, err)
+			}
+		}
+	}
+	// Directories the transaction created, deepest first, when empty.
+	var dirs []string
+	for _, ps := range paths {
+		if !ps.Exists {
+			dirs = append(dirs, ps.Rel)
+		}
+	}
+	dirs = append(dirs, j.Created...)
+	sort.SliceStable(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
+	for _, d := range dirs {
+		host := filepath.Join(root, d)
+		if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
+			_ = os.Remove(host)
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingError{Items: missing}
+	}
+	return nil
+}
+
+// sameContent reports whether host is already the regular file f.
+func sameContent(store *Store, host string, f pkgdb.File, euid int) (bool, error) {
+	fi, err := os.Lstat(host)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("restore %s: %w", host, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != f.Size || modeWord(fi.Mode()) != f.Mode {
+		return false, nil
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && euid == 0 && (int(st.Uid) != f.Uid || int(st.Gid) != f.Gid) {
+		return false, nil
+	}
+	if sfi, err := os.Stat(store.Path(f.SHA256)); err == nil && os.SameFile(fi, sfi) {
+		return true, nil
+	}
+	sum, err := fileSHA256(host)
+	return err == nil && sum == f.SHA256, nil
+}
+
+// restoreAdmin makes dpkg's database what it was when the journal was
+// written: entries added since are removed, replaced files put back from
+// the journal's hard links.
+func restoreAdmin(root string, j *pkgdb.Journal) error {
+	admin := filepath.Join(root, pkgdb.DpkgAdminDir)
+	if !j.AdminExisted {
+		if err := os.RemoveAll(admin); err != nil {
+			return fmt.Errorf("restore dpkg database: %w", err)
+		}
+		return nil
+	}
+	want := map[string]pkgdb.PathState{}
+	for _, ps := range j.Admin {
+		want[ps.Rel] = ps
+	}
+	var extra []string
+	_ = filepath.WalkDir(admin, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		r, _ := filepath.Rel(admin, p)
+		if r == "." {
+			return nil
+		}
+		ps, ok := want[filepath.ToSlash(r)]
+		if !ok || (ps.File.Type == pkgdb.TypeDir) != d.IsDir() {
+			extra = append(extra, p)
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+		}
+		return nil
+	})
+	for _, p := range extra {
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("restore dpkg database: %w", err)
+		}
+	}
+	cp := filepath.Join(root, j.AdminCopy)
+	for _, ps := range j.Admin { // parents come before children (walk order)
+		host := filepath.Join(admin, ps.Rel)
+		switch ps.File.Type {
+		case pkgdb.TypeDir:
+			if err := os.MkdirAll(host, fs.FileMode(ps.File.Mode&0o777)); err != nil {
+				return fmt.Errorf("restore dpkg database: %w", err)
+			}
+		case pkgdb.TypeSymlink:
+			if l, err := os.Readlink(host); err == nil && l == ps.File.Link {
+				continue
+			}
+			_ = os.Remove(host)
+			if err := os.Symlink(ps.File.Link, host); err != nil {
+				return fmt.Errorf("restore dpkg database: %w", err)
+			}
+		default:
+			src := filepath.Join(cp, ps.Rel)
+			sfi, err := os.Stat(src)
+			if err != nil {
+				return fmt.Errorf("restore dpkg database: the journal's copy of %s: %w", ps.Rel, err)
+			}
+			if fi, err := os.Lstat(host); err == nil && os.SameFile(fi, sfi) {
+				continue
+			}
+			tmp := filepath.Join(filepath.Dir(host), randomName())
+			if err := os.Link(src, tmp); err != nil {
+				return fmt.Errorf("restore dpkg database: %w", err)
+			}
+			if err := os.Rename(tmp, host); err != nil {
+				_ = os.Remove(tmp)
+				return fmt.Errorf("restore dpkg database: %w", err)
+			}
+		}
+	}
+	return nil
+}

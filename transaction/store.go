@@ -1,0 +1,236 @@
+package transaction
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/greypm/grey/pkgdb"
+)
+
+// StoreDir is where a root's content store lives, relative to the root.
+const StoreDir = "var/lib/grey/store"
+
+// Store is a root's content store: file contents addressed by SHA256,
+// in directories named by the first two hex digits. A root's files are
+// hard links into it where the file system allows, so keeping the content
+// of a replaced file costs nothing; files under /etc and conffiles are
+// copies (an edit in place must not change the stored content).
+type Store struct {
+	// Dir is the store's directory on the host.
+	Dir string
+}
+
+// OpenStore returns the content store of the root at root (it is created
+// as contents are added).
+func OpenStore(root string) *Store {
+	return &Store{Dir: filepath.Join(root, filepath.FromSlash(StoreDir))}
+}
+
+// MissingError names contents the store does not have (or has damaged).
+type MissingError struct {
+	// Items are "PATH (sha256 SUM)" descriptions, one per missing content.
+	Items []string
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%d content(s) needed are not in the content store or the package cache (freed by gc?): %s",
+		len(e.Items), strings.Join(e.Items, ", "))
+}
+
+// Path returns where content sum is (or would be) stored.
+func (s *Store) Path(sum string) string {
+	if len(sum) < 3 {
+		return filepath.Join(s.Dir, "bad", sum)
+	}
+	return filepath.Join(s.Dir, sum[:2], sum[2:])
+}
+
+// Has reports whether content sum is stored (without checking it).
+func (s *Store) Has(sum string) bool {
+	_, err := os.Lstat(s.Path(sum))
+	return err == nil
+}
+
+// Add enters the regular file at p, whose content has SHA256 sum, into the
+// store: a hard link unless copy is set or the store is on another file
+// system, a copy (a reflink where the file system can) otherwise. Content
+// already stored is left as it is.
+func (s *Store) Add(p, sum string, copy bool) error {
+	dst := s.Path(sum)
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	if !copy {
+		err := os.Link(p, dst)
+		if err == nil || errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
+			return fmt.Errorf("content store: link %s: %w", p, err)
+		}
+	}
+	src, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	defer src.Close()
+	return s.writeFrom(dst, func(f *os.File) error { return cloneOrCopy(f, src) })
+}
+
+// AddBytes stores data and returns its SHA256.
+func (s *Store) AddBytes(data []byte) (string, error) {
+	h := sha256.Sum256(data)
+	sum := hex.EncodeToString(h[:])
+	dst := s.Path(sum)
+	if _, err := os.Lstat(dst); err == nil {
+		return sum, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("content store: %w", err)
+	}
+	return sum, s.writeFrom(dst, func(f *os.File) error { _, err := f.Write(data); return err })
+}
+
+// writeFrom creates dst through a temporary name, so that the store never
+// holds a partial content under a real name.
+func (s *Store) writeFrom(dst string, fill func(*os.File) error) error {
+	tmp := filepath.Join(filepath.Dir(dst), randomName())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	err = fill(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("content store: write %s: %w", dst, err)
+	}
+	return nil
+}
+
+// cloneOrCopy fills dst with src's content: FICLONE shares the blocks on a
+// file system that can (btrfs, xfs); otherwise a copy (copy_file_range).
+func cloneOrCopy(dst, src *os.File) error {
+	if err := unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())); err == nil {
+		return nil
+	}
+	_, err := io.Copy(dst, src)
+	return err
+}
+
+// Check verifies that content sum is stored intact.
+func (s *Store) Check(sum string) error {
+	got, err := fileSHA256(s.Path(sum))
+	if err != nil {
+		return fmt.Errorf("content store: %s: %w", sum, err)
+	}
+	if got != sum {
+		return fmt.Errorf("content store: %s is damaged (its content hashes to %s)", s.Path(sum), got)
+	}
+	return nil
+}
+
+// Read returns content sum, checked.
+func (s *Store) Read(sum string) ([]byte, error) {
+	b, err := os.ReadFile(s.Path(sum))
+	if err != nil {
+		return nil, fmt.Errorf("content store: %s: %w", sum, err)
+	}
+	h := sha256.Sum256(b)
+	if got := hex.EncodeToString(h[:]); got != sum {
+		return nil, fmt.Errorf("content store: %s is damaged (its content hashes to %s)", s.Path(sum), got)
+	}
+	return b, nil
+}
+
+// Restore creates dst (which must not exist) with content f.SHA256 and f's
+// mode and owner, after checking the stored content's hash: a hard link to
+// the store when link is set and the stored inode already has that mode
+// and owner, a copy otherwise.
+func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
+	if err := s.Check(f.SHA256); err != nil {
+		return err
+	}
+	src := s.Path(f.SHA256)
+	if link {
+		if fi, err := os.Stat(src); err == nil {
+			st, ok := fi.Sys().(*syscall.Stat_t)
+			if ok && modeWord(fi.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
+				if err := os.Link(src, dst); err == nil {
+					return nil
+				}
+			}
+		}
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", dst, err)
+	}
+	err = cloneOrCopy(out, in)
+	if err == nil {
+		err = out.Chmod(unixMode(fs.FileMode(f.Mode&0o777)) | setBits(f.Mode))
+	}
+	if err == nil && euid == 0 {
+		err = out.Chown(f.Uid, f.Gid)
+		if err == nil && f.Mode&0o7000 != 0 {
+			// chown clears setuid/setgid.
+			err = out.Chmod(unixMode(fs.FileMode(f.Mode&0o777)) | setBits(f.Mode))
+		}
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(dst)
+		return fmt.Errorf("restore %s: %w", dst, err)
+	}
+	return nil
+}
+
+// setBits turns the setuid/setgid/sticky bits of a Unix mode word into
+// Go's flags.
+func setBits(m uint32) fs.FileMode {
+	var out fs.FileMode
+	if m&0o4000 != 0 {
+		out |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		out |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		out |= fs.ModeSticky
+	}
+	return out
+}
+
+// copyInStore reports whether a path's content is stored (and restored)
+// as a copy: files under /etc and conffiles are edited in place.
+func copyInStore(path string, conffile bool) bool {
+	return conffile || path == "/etc" || strings.HasPrefix(path, "/etc/")
+}
