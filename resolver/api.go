@@ -38,23 +38,32 @@ type EssentialIndex interface {
 
 // memIndex is the in-memory Index.
 type memIndex struct {
-	byName     map[string][]*deb.Package
-	byProvides map[string][]*deb.Package
-	essential  []string
+	// by holds both lists of a name: the resolver asks for one right
+	// after the other, so one lookup (and one cache miss) serves both.
+	by        map[string]*memEntry
+	essential []string
 }
+
+type memEntry struct{ pkgs, providers []*deb.Package }
 
 // NewMemIndex returns an Index over pkgs, held in memory: for tests, EDSP
 // scenarios and small universes. The slices it returns keep the order of pkgs.
 func NewMemIndex(pkgs []*deb.Package) Index {
-	m := &memIndex{
-		byName:     make(map[string][]*deb.Package),
-		byProvides: make(map[string][]*deb.Package),
+	m := &memIndex{by: make(map[string]*memEntry)}
+	get := func(name string) *memEntry {
+		e := m.by[name]
+		if e == nil {
+			e = &memEntry{}
+			m.by[name] = e
+		}
+		return e
 	}
 	for _, p := range pkgs {
 		if p.Essential && !containsString(m.essential, p.Name) {
 			m.essential = append(m.essential, p.Name)
 		}
-		m.byName[p.Name] = append(m.byName[p.Name], p)
+		e := get(p.Name)
+		e.pkgs = append(e.pkgs, p)
 		seen := ""
 		for _, rel := range p.Provides {
 			for _, pos := range rel {
@@ -64,16 +73,28 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 					continue
 				}
 				seen += "\x00" + pos.Name + "\x00"
-				m.byProvides[pos.Name] = append(m.byProvides[pos.Name], p)
+				pe := get(pos.Name)
+				pe.providers = append(pe.providers, p)
 			}
 		}
 	}
 	return m
 }
 
-func (m *memIndex) Packages(name string) []*deb.Package  { return m.byName[name] }
-func (m *memIndex) Providers(name string) []*deb.Package { return m.byProvides[name] }
-func (m *memIndex) EssentialNames() []string             { return m.essential }
+func (m *memIndex) Packages(name string) []*deb.Package {
+	if e := m.by[name]; e != nil {
+		return e.pkgs
+	}
+	return nil
+}
+
+func (m *memIndex) Providers(name string) []*deb.Package {
+	if e := m.by[name]; e != nil {
+		return e.providers
+	}
+	return nil
+}
+func (m *memIndex) EssentialNames() []string { return m.essential }
 
 func containsString(s []string, x string) bool {
 	for _, v := range s {

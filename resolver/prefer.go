@@ -471,7 +471,7 @@ func (g *greedy) deps(id int) bool {
 				continue
 			}
 			picked := false
-			order := g.aptOrder(id, rel)
+			order := g.aptOrder(id, f, ri)
 			for _, drop := range [2]bool{false, true} {
 				for _, c := range order {
 					if g.canInstall(c, drop) && g.mark(c) {
@@ -511,14 +511,14 @@ func (g *greedy) deps(id int) bool {
 // extra); apt's last tie-break is its internal package id (higher first),
 // approximated here by the name, later first.
 // Installed solutions of any alternative come before new ones.
-func (g *greedy) aptOrder(id int, rel relation.Relation) []int {
+func (g *greedy) aptOrder(id int, f *depField, ri int) []int {
 	u := g.u
-	from := u.effArch(u.pkgs[id])
+	rel := f.rels[ri]
 	var inst, fresh []int
 	for i := range rel {
 		pos := &rel[i]
 		var cands []int
-		for _, s := range u.satisfiers(from, pos, false) {
+		for _, s := range u.altSatisfiers(id, f, ri, i) {
 			if u.installed[s] || u.isNewest[s] {
 				cands = append(cands, s)
 			}

@@ -13,9 +13,9 @@ import (
 // variable is id+1). Names are interned once; satisfier lists are computed
 // on first use and cached, as libsolv's whatprovides does.
 type universe struct {
-	idx    Index
-	native string
-	archs  map[string]bool // native, "all" and the foreign architectures
+	idx     Index
+	native  string
+	foreign []string // the configured foreign architectures
 
 	pkgs      []*deb.Package
 	installed []bool
@@ -33,8 +33,8 @@ type universe struct {
 	relSat  []relSlot // satisfier lists, one slot per relation
 	relBase []int32   // id -> first slot: Pre-Depends, then Depends, then Recommends
 	// relEnt holds, per slot, where the interned entries of the
-	// relation's alternatives start in posEnt (-1: Recommends with
-	// Recommends off). Interning each name once, when the package enters
+	// relation's alternatives start in posEnt (-1: a Recommends not
+	// interned yet). Interning each name once, when the package enters
 	// the universe, spares a string-keyed lookup at every later use.
 	relEnt []int32
 	posEnt []*nameEntry
@@ -69,18 +69,30 @@ type nameEntry struct {
 }
 
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
-	u := &universe{
-		idx:       idx,
-		native:    native,
-		archs:     map[string]bool{native: true, "all": true},
-		names:     make(map[string]*nameEntry),
-		byPtr:     make(map[*deb.Package]int),
+	return &universe{
+		idx:     idx,
+		native:  native,
+		foreign: foreign,
+		// Sized for a desktop's closure: growing these maps step by step
+		// cost a tenth of a large solve.
+		names:     make(map[string]*nameEntry, 2048),
+		byPtr:     make(map[*deb.Package]int, 1024),
 		recommend: recommends,
 	}
-	for _, a := range foreign {
-		u.archs[a] = true
+}
+
+// archOK reports whether candidates of architecture a belong in the
+// universe: native, "all" or a configured foreign one.
+func (u *universe) archOK(a string) bool {
+	if a == u.native || a == "all" {
+		return true
 	}
-	return u
+	for _, f := range u.foreign {
+		if a == f {
+			return true
+		}
+	}
+	return false
 }
 
 // entry returns the interned entry of name, creating it.
@@ -120,7 +132,7 @@ func (u *universe) markDirty(e *nameEntry) {
 // add puts p in the universe (once per name, version and architecture) and
 // returns its id, or -1 when its architecture is not configured.
 func (u *universe) add(p *deb.Package, installed, auto bool) int {
-	if !u.archs[p.Architecture] {
+	if !u.archOK(p.Architecture) {
 		return -1
 	}
 	if u.only != nil && !installed && !u.only[p.Name+":"+u.effArch(p)] {
@@ -156,7 +168,9 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	for fi, d := range [3]relation.Dependency{p.PreDepends, p.Depends, p.Recommends} {
 		for _, rel := range d {
 			u.relSat = append(u.relSat, relSlot{n: -1})
-			if fi == 2 && !u.recommend {
+			if fi == 2 {
+				// Interned on first use: most Recommends of a closure's
+				// packages are never looked at.
 				u.relEnt = append(u.relEnt, -1)
 				continue
 			}
@@ -461,7 +475,14 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	}
 	rel := f.rels[ri]
 	from := u.eff[id]
-	ents := u.posEnt[u.relEnt[int(u.relBase[id])+f.off+ri]:]
+	si := int(u.relBase[id]) + f.off + ri
+	if u.relEnt[si] < 0 {
+		u.relEnt[si] = int32(len(u.posEnt))
+		for i := range rel {
+			u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
+		}
+	}
+	ents := u.posEnt[u.relEnt[si]:]
 	if len(rel) == 1 {
 		*slot = u.entrySatisfiers(from, &rel[0], ents[0], false)
 		return u.slice(*slot)
@@ -479,6 +500,18 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	u.arena = append(u.arena, union...)
 	*slot = relSlot{len(u.arena) - len(union), len(union)}
 	return u.slice(*slot)
+}
+
+// altSatisfiers returns the satisfiers of alternative i alone of relation
+// ri of field f of package id.
+func (u *universe) altSatisfiers(id int, f *depField, ri, i int) []int {
+	all := u.relSatisfiers(id, f, ri) // interns the relation's names
+	rel := f.rels[ri]
+	if len(rel) == 1 {
+		return all
+	}
+	ents := u.posEnt[u.relEnt[int(u.relBase[id])+f.off+ri]:]
+	return u.slice(u.entrySatisfiers(u.eff[id], &rel[i], ents[i], false))
 }
 
 // coinstallable reports whether two different candidates of the same name
