@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/greypm/grey/deb/compress"
 	bolt "go.etcd.io/bbolt"
@@ -101,6 +102,11 @@ type Options struct {
 	// Progress, when set, is called as packages are staged and
 	// configured, from one goroutine at a time.
 	Progress func(Progress)
+	// Now is the clock of the history entry; nil means time.Now.
+	Now func() time.Time
+	// Command and User are recorded in the history entry.
+	Command []string
+	User    string
 }
 
 // Progress reports how far a transaction is: Done of Total packages
@@ -165,4 +171,6 @@ type Result struct {
 	// Files and Bytes count what was written.
 	Files int   `json:"files"`
 	Bytes int64 `json:"bytes"`
+	// HistoryID is the transaction's history entry.
+	HistoryID uint64 `json:"history_id,omitempty"`
 }
