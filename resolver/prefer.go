@@ -49,6 +49,9 @@ type negEntry struct {
 func newGreedy(s *state) *greedy {
 	g := &greedy{s: s, u: s.u, byName: map[string][]int{}, byProv: map[string][]int{}, neg: map[string][]negEntry{}}
 	g.grow()
+	// The universe grows while the walk runs (a relation's names are
+	// loaded when the walk first needs its satisfiers).
+	s.u.onAdd = g.grow
 	return g
 }
 
@@ -460,12 +463,9 @@ func (g *greedy) deps(id int) bool {
 	fs, nf := g.u.positive(g.u.pkgs[id])
 	for fi := range fs[:nf] {
 		f := &fs[fi]
-		for ri, rel := range f.rels {
+		for ri := range f.rels {
 			if !g.chosen[id] {
 				return false
-			}
-			if !f.hard() {
-				g.load(rel)
 			}
 			if g.satisfied(id, f, ri) {
 				continue
@@ -630,19 +630,4 @@ func (g *greedy) conflictsWith(a, b int) bool {
 		}
 	}
 	return false
-}
-
-// load brings the candidates of a soft relation into the universe, with
-// their hard closure, when the walk first needs them.
-func (g *greedy) load(rel relation.Relation) {
-	var work []int
-	for i := range rel {
-		if !g.u.isLoaded(rel[i].Name) {
-			work = g.u.load(rel[i].Name, work)
-		}
-	}
-	if len(work) > 0 {
-		g.u.close(work)
-		g.grow()
-	}
 }

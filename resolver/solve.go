@@ -93,7 +93,12 @@ func prepare(idx Index, req *Request) (*state, error) {
 	for _, j := range req.Remove {
 		work = u.load(j.Name, work)
 	}
-	u.close(work)
+	// Nothing more is loaded now: the walk loads the candidates of a
+	// name when it first needs the satisfiers of a relation that mentions
+	// it (universe.relSatisfiers), so the universe holds what the walk
+	// looked at, not the whole closure (which the SAT solve loads, when it
+	// is needed).
+	u.finish()
 	if err := s.selectJobs(); err != nil {
 		return nil, err
 	}
@@ -250,9 +255,13 @@ func (s *state) run(ctx context.Context) (*Plan, error) {
 	// every anchor request), so the solver is not asked: encoding and
 	// solving cost more than the walk itself on a large request. The SAT
 	// solve below repairs the walk whenever it is not consistent.
-	if reasons, keep := s.trim(g.chosen); s.verifyRelations(keep) == nil {
+	if reasons, keep := s.trim(s.settle(g.chosen)); s.verifyRelations(keep) == nil {
 		return s.plan(keep, reasons), nil
 	}
+	// The SAT solve needs the whole hard closure: every version and
+	// provider of every alternative of every dependency, not only what the
+	// walk looked at.
+	s.u.closeAll()
 	// First the preferred set alone: every other candidate is assumed
 	// false (left out of the encoding). When the walk's choices hold
 	// together, as they do on every anchor request, this small problem
@@ -281,11 +290,33 @@ func (s *state) run(ctx context.Context) (*Plan, error) {
 		// Candidates left out of the encoding are false.
 		in[id] = model[lit(id)] && (member == nil || member[id])
 	}
-	reasons, keep := s.trim(in)
+	reasons, keep := s.trim(s.settle(in))
 	if err := s.verify(keep); err != nil {
 		return nil, fmt.Errorf("internal error: the solver's answer is wrong: %w", err)
 	}
 	return s.plan(keep, reasons), nil
+}
+
+// settle computes the satisfiers of every positive relation of the
+// members of set, which loads the candidates of names not loaded yet, and
+// returns set extended to the universe's new size: trim and verification
+// then read only lists that exist, over a universe that no longer grows.
+func (s *state) settle(set []bool) []bool {
+	u := s.u
+	for id, in := range set {
+		if !in {
+			continue
+		}
+		fs, nf := u.positive(u.pkgs[id])
+		for fi := range fs[:nf] {
+			for ri := range fs[fi].rels {
+				u.relSatisfiers(id, &fs[fi], ri)
+			}
+		}
+	}
+	out := make([]bool, len(u.pkgs))
+	copy(out, set)
+	return out
 }
 
 // trim keeps what the answer needs: the requested packages, the installed

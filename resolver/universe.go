@@ -45,6 +45,9 @@ type universe struct {
 	eff       []string     // effArch of each candidate
 	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
+	// onAdd, when set, is called after a candidate is added, so that
+	// per-candidate slices elsewhere (the walk's) grow with the universe.
+	onAdd func()
 	// only, when set (Forbid-New-Install), holds the name and effective
 	// architecture of every installed package: no other candidate enters
 	// the universe, so nothing new can be chosen.
@@ -182,6 +185,9 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	}
 	e.real = append(e.real, id)
 	u.markDirty(e)
+	if u.onAdd != nil {
+		u.onAdd()
+	}
 	for _, rel := range p.Provides {
 		for _, pos := range rel {
 			pe := u.entry(pos.Name)
@@ -249,6 +255,15 @@ func (u *universe) close(work []int) {
 		}
 	}
 	u.finish()
+}
+
+// closeAll loads the whole hard closure of the universe's candidates.
+func (u *universe) closeAll() {
+	work := make([]int, len(u.pkgs))
+	for id := range work {
+		work[id] = id
+	}
+	u.close(work)
 }
 
 // finish orders candidates (newest first, native architecture first) so
@@ -482,7 +497,20 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 			u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
 		}
 	}
-	ents := u.posEnt[u.relEnt[si]:]
+	ents := u.posEnt[u.relEnt[si] : int(u.relEnt[si])+len(rel)]
+	// The list is final once every name of the relation is loaded: the
+	// index returns all candidates and providers of a name at once.
+	loaded := false
+	for _, e := range ents {
+		if !e.loaded {
+			u.loadEntry(e, nil)
+			loaded = true
+		}
+	}
+	if loaded {
+		u.finish()
+	}
+	slot = &u.relSat[si] // loading grew relSat
 	if len(rel) == 1 {
 		*slot = u.entrySatisfiers(from, &rel[0], ents[0], false)
 		return u.slice(*slot)
