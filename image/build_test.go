@@ -155,6 +155,15 @@ func TestDirectoryRoot(t *testing.T) {
 	if len(probs) != 0 {
 		t.Errorf("verify: %v", probs)
 	}
+	// Modes the package ships survive, also for files the content store
+	// shares by hard link.
+	for path, want := range map[string]os.FileMode{"usr/bin/greet-suid": 0o755 | os.ModeSetuid, "usr/share/greet/key": 0o600} {
+		fi, err := os.Stat(filepath.Join(out, path))
+		must(t, err)
+		if got := fi.Mode() & (os.ModePerm | os.ModeSetuid); got != want {
+			t.Errorf("%s: mode %v, want %v", path, got, want)
+		}
+	}
 
 	// A second build into a non-empty directory is refused.
 	if _, err := Build(context.Background(), s, buildOpts(t, out, true)); err == nil || !strings.Contains(err.Error(), "not empty") {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	bolt "go.etcd.io/bbolt"
@@ -122,6 +124,10 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	}
 	res, err := transaction.Apply(ctx, root.DB, transaction.Plan{Install: installs}, transaction.Options{
 		Root: root.Dir, NoScripts: !s.Scripts, ScriptOutput: opts.ScriptOutput,
+		// The history entry is part of the image: dated with
+		// source-date-epoch, no host user, the spec by its base name.
+		Now:     func() time.Time { return time.Unix(s.SourceDateEpoch, 0).UTC() },
+		Command: []string{"grey", "image", "build", filepath.Base(s.Path)},
 	})
 	if cerr := root.Close(); err == nil {
 		err = cerr
@@ -153,7 +159,9 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 // normalizeModes makes the modes under dir, which holds package managers'
 // state written by grey (not package contents), independent of the umask:
 // directories 0755, files 0755 when their owner may execute them
-// (maintainer scripts in dpkg's info/) and 0644 otherwise.
+// (maintainer scripts in dpkg's info/) and 0644 otherwise. A file with
+// several links is a package's own file shared by the content store and
+// keeps its mode; the store's copies (one link) are normalized like the rest.
 func normalizeModes(dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -167,18 +175,27 @@ func normalizeModes(dir string) error {
 		switch m := fi.Mode(); {
 		case m.IsDir():
 			want = 0o755
-		case m.IsRegular() && m&0o100 != 0:
-			want = 0o755
-		case m.IsRegular():
-			want = 0o644
-		default:
+		case !m.IsRegular():
 			return nil
+		case linkCount(fi) > 1:
+			return nil // shared with a package's file
+		case m&0o100 != 0:
+			want = 0o755
+		default:
+			want = 0o644
 		}
 		if fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) == want {
 			return nil
 		}
 		return os.Chmod(p, want)
 	})
+}
+
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
 }
 
 // emptyDir creates dir or checks that it is empty: an image is never

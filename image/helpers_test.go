@@ -28,6 +28,8 @@ type testPkg struct {
 	name, version, arch, depends string
 	files                        map[string]string // path -> content
 	conffiles                    []string
+	// modes overrides files' modes.
+	modes map[string]os.FileMode
 	// control holds extra control fields ("Essential: yes\n").
 	control string
 	// postinst, when set, is the package's postinst script.
@@ -42,7 +44,12 @@ func defaultPkgs() []testPkg {
 			"usr/bin/greet":       "#!/bin/sh\necho hi\n",
 			"etc/greet.conf":      "GREETING=Hello\n",
 			"usr/share/doc/greet": "",
-		}, conffiles: []string{"/etc/greet.conf"}},
+			"usr/bin/greet-suid":  "#!/bin/sh\n",
+			"usr/share/greet/key": "private\n",
+		}, conffiles: []string{"/etc/greet.conf"}, modes: map[string]os.FileMode{
+			"usr/bin/greet-suid":  0o755 | os.ModeSetuid,
+			"usr/share/greet/key": 0o600,
+		}},
 		{name: "tool", version: "2.0-1", arch: "amd64", files: map[string]string{"usr/bin/tool": "tool\n"}},
 	}
 }
@@ -75,7 +82,11 @@ func buildDeb(t *testing.T, dir string, p testPkg) string {
 		if strings.Contains(path, "/bin/") {
 			mode = 0o755
 		}
+		if m, ok := p.modes[path]; ok {
+			mode = m
+		}
 		must(t, os.WriteFile(full, []byte(content), mode))
+		must(t, os.Chmod(full, mode)) // past the umask; after write for setuid
 	}
 	out := filepath.Join(dir, fmt.Sprintf("%s_%s_%s.deb", p.name, p.version, p.arch))
 	f, err := os.Create(out)
