@@ -136,12 +136,16 @@ step "grey update in the image root: fetch and verify the new metadata"
 step "grey upgrade: greet 1.0-1 -> 1.1-1, staged and renamed into place"
 "$GREY" --root "$ROOT" --source "$SOURCE" upgrade -y --no-scripts
 "$GREY" --root "$ROOT" installed | grep '^greet '
+if has history; then
+	step "The history now has two transactions: the image build and the upgrade"
+	"$GREY" --root "$ROOT" history
+fi
 
 if has rollback; then
 	step "grey rollback 1: back to the state after transaction 1, the image build (offline, from the content store)"
 	"$GREY" --root "$ROOT" -y rollback 1
 	"$GREY" --root "$ROOT" installed | grep '^greet '
-	step "The history now shows the upgrade and its rollback"
+	step "The history now shows the rollback too"
 	"$GREY" --root "$ROOT" history
 else
 	step "grey rollback (not built yet)"
