@@ -130,11 +130,16 @@ step "Publish greet 1.1 into the same repository (a new signed generation; 1.0 s
 cp "$GREET_1_1" "$WORK/pool-in/"
 "$GREY" repo publish --key "$WORK/demo-repo.key.asc" --suite demo --arch "$ARCH" --out "$WORK/repo" "$WORK/pool-in"
 
+step "Give the image root a source (ROOT/etc/grey/sources.list; the spec's sources were build input only)"
+mkdir -p "$ROOT/etc/grey"
+echo "$SOURCE" >"$ROOT/etc/grey/sources.list"
+cat "$ROOT/etc/grey/sources.list"
+
 step "grey update in the image root: fetch and verify the new metadata"
-"$GREY" --root "$ROOT" --source "$SOURCE" update
+"$GREY" --root "$ROOT" update
 
 step "grey upgrade: greet 1.0-1 -> 1.1-1, staged and renamed into place"
-"$GREY" --root "$ROOT" --source "$SOURCE" upgrade -y --no-scripts
+"$GREY" --root "$ROOT" upgrade -y --no-scripts
 "$GREY" --root "$ROOT" installed | grep '^greet '
 if has history; then
 	step "The history now has two transactions: the image build and the upgrade"
