@@ -33,9 +33,9 @@ type universe struct {
 	relSat  []relSlot // satisfier lists, one slot per relation
 	relBase []int32   // id -> first slot: Pre-Depends, then Depends, then Recommends
 	// relEnt holds, per slot, where the interned entries of the
-	// relation's alternatives start in posEnt (-1: a Recommends not
-	// interned yet). Interning each name once, when the package enters
-	// the universe, spares a string-keyed lookup at every later use.
+	// relation's alternatives start in posEnt (-1: not interned yet).
+	// Interning each name once spares a string-keyed lookup at every
+	// later use.
 	relEnt []int32
 	posEnt []*nameEntry
 	// arena holds every satisfier list: one growing slice instead of an
@@ -168,20 +168,12 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.isNewest = append(u.isNewest, false)
 	u.eff = append(u.eff, u.effArch(p))
 	u.relBase = append(u.relBase, int32(len(u.relSat)))
-	for fi, d := range [3]relation.Dependency{p.PreDepends, p.Depends, p.Recommends} {
-		for _, rel := range d {
-			u.relSat = append(u.relSat, relSlot{n: -1})
-			if fi == 2 {
-				// Interned on first use: most Recommends of a closure's
-				// packages are never looked at.
-				u.relEnt = append(u.relEnt, -1)
-				continue
-			}
-			u.relEnt = append(u.relEnt, int32(len(u.posEnt)))
-			for i := range rel {
-				u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
-			}
-		}
+	// A relation's names are interned on first use: the relations of
+	// most candidates (older versions, providers the walk never takes)
+	// are never looked at.
+	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
+		u.relSat = append(u.relSat, relSlot{n: -1})
+		u.relEnt = append(u.relEnt, -1)
 	}
 	e.real = append(e.real, id)
 	u.markDirty(e)
@@ -238,18 +230,12 @@ func (u *universe) close(work []int) {
 		id := work[len(work)-1]
 		work = work[:len(work)-1]
 		p := u.pkgs[id]
-		// The hard fields' entries are contiguous in posEnt.
-		if n := len(p.PreDepends) + len(p.Depends); n > 0 {
-			slot := int(u.relBase[id])
-			last := p.PreDepends
-			if len(p.Depends) > 0 {
-				last = p.Depends
-			}
-			first := u.relEnt[slot]
-			end := int(u.relEnt[slot+n-1]) + len(last[len(last)-1])
-			for _, e := range u.posEnt[first:end] {
-				if !e.loaded {
-					work = u.loadEntry(e, work)
+		for _, d := range [2]relation.Dependency{p.PreDepends, p.Depends} {
+			for _, rel := range d {
+				for i := range rel {
+					if e := u.entry(rel[i].Name); !e.loaded {
+						work = u.loadEntry(e, work)
+					}
 				}
 			}
 		}
