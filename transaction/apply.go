@@ -71,6 +71,9 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		return nil, err
 	}
 	t.st.installed = t.installed
+	if err := t.st.openLog(plan); err != nil {
+		return nil, err
+	}
 	if err := t.stageAll(ctx); err != nil {
 		t.st.unstage()
 		return nil, err
@@ -102,6 +105,9 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		t.st.unstage()
 		return nil, err
 	}
+	t.st.mu.Lock()
+	t.st.dropLogLocked() // the journal has it all now
+	t.st.mu.Unlock()
 	t.faults.at("journal")
 	if err := t.commit(); err != nil {
 		// The journal stays: the next command that opens the root

@@ -340,8 +340,17 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 		var err error
 		j, err = pkgdb.GetJournal(tx)
 		return err
-	}); err != nil || j == nil {
+	}); err != nil {
 		return "", err
+	}
+	if j == nil {
+		// No journal: a crash during staging leaves at most staged
+		// files and new directories, which the staging log names.
+		summary, err := undoStaging(root)
+		if err != nil || summary == "" {
+			return "", err
+		}
+		return "undid interrupted " + summary + " (it had not changed anything yet)", nil
 	}
 	var f faults
 	switch j.Phase {
@@ -557,4 +566,118 @@ func restoreAdmin(root string, j *pkgdb.Journal) error {
 		}
 	}
 	return nil
+}
+
+// stagingLogName is the staging log in journalDir: while packages are
+// staged (before there is a journal in the database), every directory
+// staging creates and every staged name is appended to it, one line each
+// ("d REL" or "f REL"), after a first line "# SUMMARY". A write(2) per line
+// and no fsync: what a crash can lose is the page cache, and with it the
+// staged files themselves.
+const stagingLogName = "staging"
+
+// openLog starts the staging log of plan.
+func (s *stager) openLog(plan Plan) error {
+	dir := filepath.Join(s.root, filepath.FromSlash(journalDir))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("staging log: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, stagingLogName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("staging log: %w", err)
+	}
+	var names []string
+	for _, it := range plan.Install {
+		names = append(names, "install "+filepath.Base(it.Path))
+	}
+	for _, r := range plan.Remove {
+		names = append(names, "remove "+r.Name)
+	}
+	if len(names) > 6 {
+		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
+	}
+	if _, err := fmt.Fprintf(f, "# %s\n", strings.Join(names, ", ")); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("staging log: %w", err)
+	}
+	s.mu.Lock()
+	s.log = f
+	s.mu.Unlock()
+	return nil
+}
+
+// logLocked appends one line to the staging log; s.mu is held.
+func (s *stager) logLocked(kind byte, host string) {
+	if s.log == nil {
+		return
+	}
+	_, _ = s.log.WriteString(string(kind) + " " + relTo(s.root, host) + "\n")
+}
+
+// dropLogLocked closes and deletes the staging log; s.mu is held.
+func (s *stager) dropLogLocked() {
+	if s.log == nil {
+		return
+	}
+	_ = s.log.Close()
+	_ = os.Remove(s.log.Name())
+	_ = os.Remove(filepath.Dir(s.log.Name())) // when empty: a failed transaction leaves nothing
+	s.log = nil
+}
+
+// undoStaging removes what the staging log names: staged files (and any
+// other staged name in the directories it names, in case a file was
+// created and the process died before its line was written), then the
+// directories staging created, deepest first. It returns the log's
+// summary, "" when there is no log.
+func undoStaging(root string) (string, error) {
+	p := filepath.Join(root, filepath.FromSlash(journalDir), stagingLogName)
+	raw, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("staging log: %w", err)
+	}
+	summary := "staging"
+	var dirs []string
+	sweep := map[string]bool{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		kind, rel, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		switch kind {
+		case "#":
+			summary = rel
+		case "d":
+			dirs = append(dirs, rel)
+			sweep[rel] = true
+		case "f":
+			if err := os.Remove(filepath.Join(root, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("remove %s: %w", rel, err)
+			}
+			sweep[filepath.Dir(rel)] = true
+		}
+	}
+	for d := range sweep {
+		ents, err := os.ReadDir(filepath.Join(root, d))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), stagePrefix) {
+				_ = os.Remove(filepath.Join(root, d, e.Name()))
+			}
+		}
+	}
+	sort.SliceStable(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
+	for _, d := range dirs {
+		_ = os.Remove(filepath.Join(root, d))
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("staging log: %w", err)
+	}
+	_ = os.Remove(filepath.Dir(p))
+	return summary, nil
 }

@@ -77,6 +77,9 @@ type stager struct {
 	mu      sync.Mutex
 	created []string // directories created by staging, in creation order
 	tmps    []string // staged files, for cleanup
+	// log records created and tmps as they grow, so recovery can clean
+	// up after a crash during staging (journal.go).
+	log *os.File
 	// bufs holds the copy buffers workers hand to their sinks.
 	bufs sync.Pool
 	// dirs caches directories known to exist: relative path -> host path.
@@ -121,12 +124,14 @@ func (s *stager) cacheDir(rel string, d dirEntry) {
 func (s *stager) noteCreated(dir string) {
 	s.mu.Lock()
 	s.created = append(s.created, dir)
+	s.logLocked('d', dir)
 	s.mu.Unlock()
 }
 
 func (s *stager) noteTmp(p string) {
 	s.mu.Lock()
 	s.tmps = append(s.tmps, p)
+	s.logLocked('f', p)
 	s.mu.Unlock()
 }
 
@@ -145,6 +150,7 @@ func (s *stager) unstage() {
 		_ = os.Remove(d)
 	}
 	s.created = nil
+	s.dropLogLocked()
 }
 
 // resolve returns the host path of rel inside the root: its parent

@@ -1,0 +1,303 @@
+package transaction
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// greyBinary builds cmd/grey with the faultinject tag (see
+// fault_inject.go): GREY_TEST_KILL_AT=N makes it SIGKILL itself at the
+// Nth step boundary of a transaction.
+func greyBinary(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	out := filepath.Join(t.TempDir(), "grey")
+	cmd := exec.Command(goTool, "build", "-tags", "faultinject", "-o", out, "../cmd/grey")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build grey with faultinject: %v\n%s", err, b)
+	}
+	return out
+}
+
+// rootTreeHash hashes the root like treeHash, without grey's own
+// database, journal, store and package cache (which a transaction changes
+// whether or not it completes).
+func rootTreeHash(t testing.TB, root string) string {
+	t.Helper()
+	skip := map[string]bool{"var/lib/grey": true, "var/cache/grey": true}
+	h := sha256.New()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if skip[filepath.ToSlash(rel)] {
+			return fs.SkipDir
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%v\x00", rel, fi.Mode())
+		switch {
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			fmt.Fprintf(h, "->%s", l)
+		}
+		h.Write([]byte{0})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// killCase is one transaction to interrupt: args run against a copy of
+// the root template.
+type killCase struct {
+	name     string
+	template string   // prepared root, copied for every run
+	args     []string // grey arguments after --root R
+	// stride > 1 tests only every stride-th "rename" boundary (the other
+	// kinds of boundary are all tested).
+	stride int
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	if b, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v\n%s", err, b)
+	}
+}
+
+func runGrey(bin, root string, env []string, args ...string) (string, error) {
+	cmd := exec.Command(bin, append([]string{"--root", root}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
+
+// runKills runs c once to the end (the state after), then once per step
+// boundary with a SIGKILL there, and checks that the next grey command
+// leaves the root exactly as before or exactly as after, with grey verify
+// and dpkg --verify clean. It returns the number of kill points tested.
+func runKills(t *testing.T, bin, dpkg string, c killCase) int {
+	t.Helper()
+	work := t.TempDir()
+	before := rootTreeHash(t, c.template)
+	full := filepath.Join(work, "full")
+	copyTree(t, c.template, full)
+	logf := filepath.Join(work, "steps")
+	if out, err := runGrey(bin, full, []string{"GREY_TEST_FAULT_LOG=" + logf}, c.args...); err != nil {
+		t.Fatalf("%s: %v\n%s", c.name, err, out)
+	}
+	after := rootTreeHash(t, full)
+	if after == before {
+		t.Fatalf("%s changed nothing", c.name)
+	}
+	raw, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []int
+	var names []string
+	renames := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		n, step, _ := strings.Cut(l, " ")
+		i, _ := strconv.Atoi(n)
+		if step == "rename" {
+			renames++
+			if c.stride > 1 && renames%c.stride != 1 {
+				continue
+			}
+		}
+		points = append(points, i)
+		names = append(names, step)
+	}
+	// Two at a time: a run mostly waits on system calls.
+	var mu sync.Mutex
+	sawBefore, sawAfter := 0, 0
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				side := killOnce(t, bin, dpkg, c, work, points[k], names[k], before, after)
+				mu.Lock()
+				switch side {
+				case -1:
+					sawBefore++
+				case 1:
+					sawAfter++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for k := range points {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	t.Logf("%s: %d kill points tested (%d boundaries, %d of them renames): %d left the state before, %d the state after",
+		c.name, len(points), strings.Count(string(raw), "\n"), renames, sawBefore, sawAfter)
+	if sawBefore == 0 || sawAfter == 0 {
+		t.Errorf("%s: expected kill points on both sides of the commit (before %d, after %d)", c.name, sawBefore, sawAfter)
+	}
+	return len(points)
+}
+
+// killOnce runs c killed at boundary n, recovers with grey verify and
+// checks the root: -1 when it is the state before, 1 after, 0 neither.
+// Roots are left for the test's cleanup: this machine's ext4 slows down
+// after many deletions.
+func killOnce(t *testing.T, bin, dpkg string, c killCase, work string, n int, step, before, after string) int {
+	r := filepath.Join(work, strconv.Itoa(n))
+	if b, err := exec.Command("cp", "-a", c.template, r).CombinedOutput(); err != nil {
+		t.Errorf("cp -a: %v\n%s", err, b)
+		return 0
+	}
+	out, err := runGrey(bin, r, []string{"GREY_TEST_KILL_AT=" + strconv.Itoa(n)}, c.args...)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("%s: kill at %d (%s): grey was not killed: %v\n%s", c.name, n, step, err, out)
+		return 0
+	}
+	vout, verr := runGrey(bin, r, nil, "verify")
+	side := 0
+	switch rootTreeHash(t, r) {
+	case before:
+		side = -1
+	case after:
+		side = 1
+	default:
+		t.Errorf("%s: kill at %d (%s): root is neither the state before nor after; recovery said:\n%s", c.name, n, step, vout)
+	}
+	if verr != nil {
+		t.Errorf("%s: kill at %d (%s): grey verify: %v\n%s", c.name, n, step, verr, vout)
+	}
+	if !strings.Contains(vout, "recovered: ") && step != "closed" {
+		t.Errorf("%s: kill at %d (%s): no recovery message:\n%s", c.name, n, step, vout)
+	}
+	if b, err := exec.Command(dpkg, "--root="+r, "--verify").CombinedOutput(); err != nil || len(b) != 0 {
+		t.Errorf("%s: kill at %d (%s): dpkg --verify: %v\n%s", c.name, n, step, err, b)
+	}
+	if _, err := os.Stat(filepath.Join(r, journalDir)); err == nil {
+		t.Errorf("%s: kill at %d (%s): the journal directory is still there after recovery", c.name, n, step)
+	}
+	return side
+}
+
+// manyFiles is a package with n files under usr/share/NAME, version v:
+// files below keep stay identical between versions, the rest change, a
+// tenth are dropped by the later version and others added.
+func manyFiles(t *testing.T, name, v string, n int, later bool, extra map[string]string, conffiles string) string {
+	files := map[string]string{}
+	for i := range n {
+		switch {
+		case later && i%10 == 0:
+			continue // dropped
+		case i%3 == 0:
+			files[fmt.Sprintf("usr/share/%s/d%d/f%d", name, i%7, i)] = "same " + strconv.Itoa(i)
+		default:
+			files[fmt.Sprintf("usr/share/%s/d%d/f%d", name, i%7, i)] = v + " content " + strconv.Itoa(i)
+		}
+	}
+	if later {
+		for i := range n / 10 {
+			files[fmt.Sprintf("usr/share/%s/new/g%d", name, i)] = "new " + strconv.Itoa(i)
+		}
+		files["usr/share/"+name+"/link"] = "->d1/f1"
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	debian := map[string]string{"control": "Package: " + name + "\nVersion: " + v + "\nArchitecture: all\nMaintainer: T <t@example.org>\nDescription: test\n"}
+	if conffiles != "" {
+		debian["conffiles"] = conffiles
+	}
+	return buildTree(t, name+"-"+v, files, debian)
+}
+
+// killUpgradeRemove interrupts (b) the upgrade of a package with n files
+// (a tenth dropped, a tenth added, two thirds changed) and (c) the removal
+// of it and a package with a conffile, at every step boundary except that
+// only every stride-th file rename is a kill point.
+func killUpgradeRemove(t *testing.T, n, stride int) {
+	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
+	bin := greyBinary(t)
+	v1 := manyFiles(t, "many", "1.0", n, false, nil, "")
+	v2 := manyFiles(t, "many", "2.0", n, true, nil, "")
+	conf := manyFiles(t, "conf", "1.0", 20, false, map[string]string{"etc/conf.conf": "setting=1\n"}, "/etc/conf.conf\n")
+
+	base := filepath.Join(t.TempDir(), "base")
+	must(t, os.MkdirAll(base, 0o755))
+	if out, err := runGrey(bin, base, nil, "install", "-y", "--no-scripts", "--no-sync", v1, conf); err != nil {
+		t.Fatalf("install v1: %v\n%s", err, out)
+	}
+	total := runKills(t, bin, dpkg, killCase{name: "upgrade", template: base, stride: stride,
+		args: []string{"install", "-y", "--no-scripts", "--no-sync", v2}})
+	total += runKills(t, bin, dpkg, killCase{name: "remove", template: base, stride: stride,
+		args: []string{"remove", "-y", "--no-scripts", "--no-sync", "many", "conf"}})
+	t.Logf("kill points tested: %d", total)
+}
+
+// TestKillUpgradeRemove: a 300-file package, every 15th rename.
+func TestKillUpgradeRemove(t *testing.T) { killUpgradeRemove(t, 300, 15) }
+
+// TestFullKillUpgradeEveryRename: a 100-file package, every rename a kill
+// point (about 110 runs of grey; the non-race pass of make test).
+func TestFullKillUpgradeEveryRename(t *testing.T) {
+	testfixture.WholeIndex(t)
+	killUpgradeRemove(t, 100, 1)
+}
+
+// TestFullKillFixture interrupts (a) the install of the fixture's
+// 22-package closure into an empty root: every boundary except renames,
+// which are sampled (every 40th).
+func TestFullKillFixture(t *testing.T) {
+	testfixture.WholeIndex(t)
+	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
+	debs := fixtureDebs(t)
+	bin := greyBinary(t)
+	// The state before is an empty root as grey leaves it once opened:
+	// its own database and package cache directories exist.
+	empty := filepath.Join(t.TempDir(), "empty")
+	must(t, os.MkdirAll(filepath.Join(empty, "var/cache/grey/archives"), 0o755))
+	if out, err := runGrey(bin, empty, nil, "verify"); err != nil {
+		t.Fatalf("open the empty root: %v\n%s", err, out)
+	}
+	args := append([]string{"install", "-y", "--no-scripts", "--no-sync"}, debs...)
+	n := runKills(t, bin, dpkg, killCase{name: "fixture install", template: empty, args: args, stride: 40})
+	t.Logf("kill points tested: %d", n)
+}
