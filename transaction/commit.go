@@ -279,6 +279,9 @@ func (t *txn) record(w *work) *pkgdb.Package {
 	if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
 		auto = w.old.Auto && w.item.Auto
 	}
+	if w.item.Snapshot != nil {
+		auto = w.item.Snapshot.Package.Auto // a rollback restores the mark too
+	}
 	rec := &pkgdb.Package{
 		Name: w.name(), Architecture: w.pkg.Architecture, Version: w.pkg.Version.String(),
 		MultiArch: w.ctl.Fields.Get("Multi-Arch"), Essential: w.pkg.Essential,

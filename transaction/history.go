@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -256,3 +257,6 @@ func ReadHistory(db DB) ([]*pkgdb.HistoryEntry, error) {
 	})
 	return out, err
 }
+
+// ErrNoHistory: a history entry that does not exist.
+var ErrNoHistory = errors.New("no such transaction")

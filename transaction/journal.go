@@ -588,6 +588,10 @@ func (s *stager) openLog(plan Plan) error {
 	}
 	var names []string
 	for _, it := range plan.Install {
+		if it.Snapshot != nil {
+			names = append(names, "restore "+it.Snapshot.Package.Name)
+			continue
+		}
 		names = append(names, "install "+filepath.Base(it.Path))
 	}
 	for _, r := range plan.Remove {

@@ -259,6 +259,9 @@ func randomName() string {
 // stagePackage streams w's data.tar into the root. It opens the .deb itself
 // so that each worker holds only its own decoder and buffer.
 func (s *stager) stagePackage(ctx context.Context, w *work) error {
+	if w.item.Snapshot != nil {
+		return s.stageSnapshot(ctx, w) // rollback.go
+	}
 	f, err := os.Open(w.item.Path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", w.item.Path, err)

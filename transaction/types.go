@@ -10,6 +10,8 @@ import (
 
 	"github.com/greypm/grey/deb/compress"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/pkgdb"
 )
 
 // syscallNoFollow refuses to open a staged name that is a symlink; the
@@ -130,6 +132,10 @@ type Install struct {
 	// dependency). An installed package keeps its mark unless Auto is false,
 	// which makes it manual.
 	Auto bool
+	// Snapshot, instead of Path, puts a package back as it was at an
+	// earlier point in the history: its files and info files come from the
+	// content store (rollback.go).
+	Snapshot *pkgdb.Snapshot
 }
 
 // Remove is one package to remove.

@@ -17,6 +17,8 @@ import (
 type HistoryCmd struct {
 	List HistoryListCmd `cmd:"" default:"withargs" help:"List the transactions (the default)."`
 	Show HistoryShowCmd `cmd:"" help:"Show one transaction in full."`
+	Undo HistoryUndoCmd `cmd:"" help:"Reverse one transaction (the packages it changed go back; later changes to others stay)."`
+	Redo HistoryRedoCmd `cmd:"" help:"Apply one transaction's changes again."`
 }
 
 // Help explains what the history holds.

@@ -64,6 +64,7 @@ type CLI struct {
 	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
 	History     HistoryCmd     `cmd:"" help:"List and show transactions."`
 	Gc          GcCmd          `cmd:"" help:"Free contents of the content store that no kept transaction needs."`
+	Rollback    RollbackCmd    `cmd:"" help:"Return the root to the state after a transaction, offline."`
 
 	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
 }
