@@ -289,6 +289,15 @@ func TestUpgradeCommandPublished(t *testing.T) {
 	if code, out, _ := g(now.Add(3*time.Hour), "installed", "--upgradable"); code != 0 || out != "tp 2.0 all [upgradable from: 1.0]\n" {
 		t.Errorf("installed --upgradable: %d %q", code, out)
 	}
+	if code, out, _ := g(now.Add(3*time.Hour), "list", "--upgradable"); code != 0 || out != "tp 2.0 all [upgradable from: 1.0]\n" {
+		t.Errorf("list --upgradable: %d %q", code, out)
+	}
+	if code, out, _ := g(now.Add(3*time.Hour), "list", "--installed"); code != 0 || out != "tp 1.0 all [installed]\n" {
+		t.Errorf("list --installed: %d %q", code, out)
+	}
+	if code, _, _ := g(now.Add(3*time.Hour), "list", "--installed", "--upgradable"); code != 2 {
+		t.Errorf("list --installed --upgradable: exit %d, want 2", code)
+	}
 	code, out, errOut := g(now.Add(3*time.Hour), "-y", "upgrade", "--no-scripts")
 	if code != 0 || !strings.Contains(out, "upgrade  tp") || !strings.Contains(out, "Upgraded tp 1.0 -> 2.0") {
 		t.Fatalf("upgrade: %d\n%s\n%s", code, out, errOut)

@@ -313,8 +313,10 @@ func searchIndex(ctx context.Context, g *Globals, x *loadedIndex, w io.Writer, r
 
 // ListCmd lists available packages, as apt list.
 type ListCmd struct {
-	All     bool   `name:"all" short:"a" help:"List every available version, not only each package's candidate."`
-	Pattern string `arg:"" optional:"" help:"Glob pattern on package names (*, ?, [...]), as apt list takes."`
+	All        bool   `name:"all" short:"a" help:"List every available version, not only each package's candidate."`
+	Installed  bool   `name:"installed" xor:"which" help:"List the packages installed in the root (as grey installed)."`
+	Upgradable bool   `name:"upgradable" xor:"which" help:"List installed packages that have a newer candidate."`
+	Pattern    string `arg:"" optional:"" help:"Glob pattern on package names (*, ?, [...]), as apt list takes."`
 }
 
 // Help explains the columns.
@@ -337,6 +339,12 @@ type listJSON struct {
 
 // Run lists.
 func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
+	if c.Installed || c.Upgradable {
+		if c.All || c.Pattern != "" {
+			return &exitError{2, fmt.Errorf("--installed and --upgradable take neither --all nor a pattern")}
+		}
+		return listInstalled(ctx, g, c.Upgradable)
+	}
 	if c.Pattern != "" {
 		if _, err := path.Match(c.Pattern, ""); err != nil {
 			return &exitError{2, fmt.Errorf("pattern %q: %w", c.Pattern, err)}
