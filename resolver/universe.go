@@ -81,6 +81,14 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		names:     make(map[string]*nameEntry, 2048),
 		byPtr:     make(map[*deb.Package]int, 1024),
 		recommend: recommends,
+		pkgs:      make([]*deb.Package, 0, 1024),
+		installed: make([]bool, 0, 1024),
+		auto:      make([]bool, 0, 1024),
+		isNewest:  make([]bool, 0, 1024),
+		eff:       make([]string, 0, 1024),
+		relBase:   make([]int32, 0, 1024),
+		relSat:    make([]relSlot, 0, 8192),
+		relEnt:    make([]int32, 0, 8192),
 	}
 }
 
