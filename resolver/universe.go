@@ -222,12 +222,6 @@ func (u *universe) loadEntry(e *nameEntry, out []int) []int {
 	return out
 }
 
-// isLoaded reports whether name's candidates were fetched.
-func (u *universe) isLoaded(name string) bool {
-	e := u.names[name]
-	return e != nil && e.loaded
-}
-
 // close grows the universe from the given ids until every name that a
 // Depends or Pre-Depends of a member mentions is loaded. Conflicts and
 // Breaks never pull packages in (a conflict with a package outside the
