@@ -77,16 +77,6 @@ type Journal struct {
 	AdminExisted bool `json:"admin_existed"`
 	// Removed are the removed packages (finish of a committed journal).
 	Removed []JournalRemoved `json:"removed,omitempty"`
-	// Store lists the regular files (relative to the root) the committed
-	// transaction installed, to enter into the content store.
-	Store []StoreEntry `json:"store,omitempty"`
-}
-
-// StoreEntry is one installed file to enter into the content store.
-type StoreEntry struct {
-	Rel    string `json:"rel"`
-	SHA256 string `json:"sha256"`
-	Copy   bool   `json:"copy,omitempty"`
 }
 
 // GetJournal returns the open journal, or nil when no transaction was

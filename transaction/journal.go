@@ -117,31 +117,50 @@ func (t *txn) beginJournal() error {
 		}
 	}
 	store := OpenStore(t.root)
+	var added []string
 	for _, host := range hosts {
-		ps, err := t.pathState(store, host, known, conf)
+		ps, stored, err := t.pathState(store, host, known, conf)
 		if err != nil {
 			return err
 		}
 		j.Paths = append(j.Paths, ps)
+		if stored != "" {
+			added = append(added, stored)
+		}
 	}
 	if err := t.snapshotAdmin(j); err != nil {
 		return err
+	}
+	if t.opts.Sync && len(added) > 0 {
+		// The old contents must survive a power cut that the renames
+		// survive: the stored copies and the new directory entries.
+		dirs := map[string]bool{filepath.Join(t.root, filepath.FromSlash(journalDir), "dpkg"): true}
+		for _, p := range added {
+			dirs[filepath.Dir(p)] = true
+		}
+		for d := range dirs {
+			added = append(added, d)
+		}
+		if err := syncPaths(added); err != nil {
+			return err
+		}
 	}
 	t.journal = j
 	return t.db.Update(func(tx *bolt.Tx) error { return pkgdb.PutJournal(tx, j) })
 }
 
 // pathState reads what host is now and, for a regular file, makes sure
-// its content is in the store.
-func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, conf map[string]bool) (pkgdb.PathState, error) {
+// its content is in the store (returning the stored path when it added
+// it).
+func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, conf map[string]bool) (ps pkgdb.PathState, stored string, err error) {
 	rel := relTo(t.root, host)
-	ps := pkgdb.PathState{Rel: rel}
+	ps = pkgdb.PathState{Rel: rel}
 	fi, err := os.Lstat(host)
 	if errors.Is(err, fs.ErrNotExist) {
-		return ps, nil
+		return ps, "", nil
 	}
 	if err != nil {
-		return ps, fmt.Errorf("journal: %w", err)
+		return ps, "", fmt.Errorf("journal: %w", err)
 	}
 	ps.Exists = true
 	ps.File = pkgdb.File{Path: rel, Mode: modeWord(fi.Mode())}
@@ -156,24 +175,24 @@ func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, 
 		if k, ok := known[rel]; ok && (k.Type == pkgdb.TypeRegular || k.Type == pkgdb.TypeHard) && k.Size == fi.Size() && k.SHA256 != "" {
 			ps.File.SHA256 = k.SHA256
 		} else if ps.File.SHA256, err = fileSHA256(host); err != nil {
-			return ps, fmt.Errorf("journal: hash %s: %w", rel, err)
+			return ps, "", fmt.Errorf("journal: hash %s: %w", rel, err)
 		}
-		if err := store.Add(host, ps.File.SHA256, ps.Copy); err != nil {
-			return ps, err
+		if stored, err = store.Add(host, ps.File.SHA256, ps.Copy); err != nil {
+			return ps, "", err
 		}
 	case fi.IsDir():
 		ps.File.Type = pkgdb.TypeDir
 	case fi.Mode()&fs.ModeSymlink != 0:
 		ps.File.Type = pkgdb.TypeSymlink
 		if ps.File.Link, err = os.Readlink(host); err != nil {
-			return ps, fmt.Errorf("journal: %w", err)
+			return ps, "", fmt.Errorf("journal: %w", err)
 		}
 	default:
 		// A device or fifo is not replaced by packages in practice;
 		// recovery leaves it alone.
 		ps.File.Type = pkgdb.TypeChar
 	}
-	return ps, nil
+	return ps, stored, nil
 }
 
 // snapshotAdmin records dpkg's database as it is (hard links to its
@@ -241,33 +260,44 @@ func (t *txn) commitJournal(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 		j.Removed = append(j.Removed, pkgdb.JournalRemoved{Name: r.rec.Name, InfoName: r.rec.InfoName(),
 			KeepConf: !r.purge && len(r.rec.Conffiles) > 0})
 	}
+	// The new contents enter the store (the files are in place now), so
+	// a later rollback to this point works offline. Not synced, and an
+	// error is not the transaction's: a content lost here is one that
+	// rollback reports missing (and then takes from the package cache).
+	store := OpenStore(t.root)
 	for _, w := range t.works {
 		confs := map[string]bool{}
 		for _, c := range w.confs {
 			confs[c.Path] = true
 		}
 		for _, e := range w.ents {
-			if e.file.Type != pkgdb.TypeRegular || e.lost {
+			if e.file.Type != pkgdb.TypeRegular || e.lost || e.keepLocal {
 				continue
 			}
-			dst := e.target
-			if e.keepLocal {
-				dst += ".dpkg-new"
-			}
-			j.Store = append(j.Store, pkgdb.StoreEntry{Rel: relTo(t.root, dst), SHA256: e.file.SHA256,
-				Copy: copyInStore(e.file.Path, confs[e.file.Path])})
+			_, _ = store.Add(e.target, e.file.SHA256, copyInStore(e.file.Path, confs[e.file.Path]))
 		}
 	}
+	t.faults.at("stored")
 	if err := t.recordHistory(tx, pkgs); err != nil {
 		return err
+	}
+	if len(j.Removed) == 0 {
+		// Nothing is left to finish: the journal closes with the commit.
+		t.journal = nil
+		return pkgdb.DeleteJournal(tx)
 	}
 	return pkgdb.PutJournal(tx, j)
 }
 
 // finishJournal does what is left after the commit (info files of
-// removed packages, the content store) and closes the journal.
+// removed packages) and closes the journal.
 func (t *txn) finishJournal() error {
 	if t.journal == nil {
+		// Closed by the commit; only the copy of dpkg's database is left.
+		if err := os.RemoveAll(filepath.Join(t.root, filepath.FromSlash(journalDir))); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		t.faults.at("closed")
 		return nil
 	}
 	err := finishCommitted(t.root, t.db, t.journal, &t.faults)
@@ -305,14 +335,6 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 		}
 	}
 	f.at("dropped-info")
-	store := OpenStore(root)
-	for _, e := range j.Store {
-		host := filepath.Join(root, e.Rel)
-		if err := store.Add(host, e.SHA256, e.Copy); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	f.at("stored")
 	if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -331,9 +353,13 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 //     recorded path put back as it was (contents from the content store,
 //     checked), paths the transaction created removed, dpkg's database
 //     restored from its copy, directories staging created removed;
-//   - journal in the committed phase: the database holds the state after,
-//     so the transaction is finished (info files of removed packages
-//     deleted, new contents entered into the store).
+//   - journal in the committed phase (kept past the commit only when
+//     packages are removed): the database holds the state after, so the
+//     transaction is finished (info files of removed packages deleted).
+//
+// A copy of dpkg's database left under var/lib/grey/journal without a
+// journal (a crash after a commit that closed it) is simply deleted by the
+// next transaction.
 func Recover(ctx context.Context, root string, db DB) (string, error) {
 	var j *pkgdb.Journal
 	if err := db.View(func(tx *bolt.Tx) error {
@@ -347,8 +373,16 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 		// No journal: a crash during staging leaves at most staged
 		// files and new directories, which the staging log names.
 		summary, err := undoStaging(root)
-		if err != nil || summary == "" {
+		if err != nil {
 			return "", err
+		}
+		if summary == "" {
+			// At most a copy of dpkg's database from a transaction that
+			// committed (and closed its journal) just before a crash.
+			if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
+				return "", fmt.Errorf("journal: %w", err)
+			}
+			return "", nil
 		}
 		return "undid interrupted " + summary + " (it had not changed anything yet)", nil
 	}

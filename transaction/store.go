@@ -64,30 +64,35 @@ func (s *Store) Has(sum string) bool {
 // Add enters the regular file at p, whose content has SHA256 sum, into the
 // store: a hard link unless copy is set or the store is on another file
 // system, a copy (a reflink where the file system can) otherwise. Content
-// already stored is left as it is.
-func (s *Store) Add(p, sum string, copy bool) error {
+// already stored is left as it is. Nothing is synced: Add returns the
+// stored path when it added one ("" otherwise), so that a caller that
+// needs it durable syncs it (and its directory) with others at once.
+func (s *Store) Add(p, sum string, copy bool) (string, error) {
 	dst := s.Path(sum)
 	if _, err := os.Lstat(dst); err == nil {
-		return nil
+		return "", nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return fmt.Errorf("content store: %w", err)
+		return "", fmt.Errorf("content store: %w", err)
 	}
 	if !copy {
 		err := os.Link(p, dst)
-		if err == nil || errors.Is(err, fs.ErrExist) {
-			return nil
+		if err == nil {
+			return dst, nil
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return "", nil
 		}
 		if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
-			return fmt.Errorf("content store: link %s: %w", p, err)
+			return "", fmt.Errorf("content store: link %s: %w", p, err)
 		}
 	}
 	src, err := os.Open(p)
 	if err != nil {
-		return fmt.Errorf("content store: %w", err)
+		return "", fmt.Errorf("content store: %w", err)
 	}
 	defer src.Close()
-	return s.writeFrom(dst, func(f *os.File) error { return cloneOrCopy(f, src) })
+	return dst, s.writeFrom(dst, func(f *os.File) error { return cloneOrCopy(f, src) })
 }
 
 // AddBytes stores data and returns its SHA256.
@@ -105,7 +110,9 @@ func (s *Store) AddBytes(data []byte) (string, error) {
 }
 
 // writeFrom creates dst through a temporary name, so that the store never
-// holds a partial content under a real name.
+// holds a partial content under a real name (after a crash, the name may
+// hold a content whose blocks did not reach the disk: Restore checks the
+// hash of everything it uses).
 func (s *Store) writeFrom(dst string, fill func(*os.File) error) error {
 	tmp := filepath.Join(filepath.Dir(dst), randomName())
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -113,9 +120,6 @@ func (s *Store) writeFrom(dst string, fill func(*os.File) error) error {
 		return fmt.Errorf("content store: %w", err)
 	}
 	err = fill(f)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
