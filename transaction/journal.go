@@ -20,6 +20,13 @@ import (
 // journal is open, relative to the root.
 const journalDir = "var/lib/grey/journal"
 
+// inRoot joins rel (read from the journal or the staging log) to root.
+// Those are grey's own files, but a damaged one must not make recovery
+// touch anything outside the root: ".." cannot climb above it.
+func inRoot(root, rel string) string {
+	return filepath.Join(root, filepath.Clean("/"+rel))
+}
+
 // relTo returns host's location relative to root, with a leading slash.
 func relTo(root, host string) string {
 	return "/" + strings.TrimPrefix(strings.TrimPrefix(host, root), "/")
@@ -314,7 +321,7 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 			if r.KeepConf && (ext == "list" || ext == "conffiles" || ext == "postrm") {
 				continue
 			}
-			_ = os.Remove(filepath.Join(info, r.InfoName+"."+ext))
+			_ = os.Remove(filepath.Join(info, filepath.Base(r.InfoName)+"."+ext))
 		}
 		if !r.KeepConf {
 			continue
@@ -411,7 +418,7 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 // undo puts the root back as the journal says it was.
 func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 	for _, s := range j.Staged {
-		if err := os.Remove(filepath.Join(root, s)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(inRoot(root, s)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", s, err)
 		}
 	}
@@ -425,7 +432,7 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 	sort.SliceStable(paths, func(a, b int) bool { return len(paths[a].Rel) < len(paths[b].Rel) })
 	for _, ps := range paths {
 		if ps.Exists && ps.File.Type == pkgdb.TypeDir {
-			host := filepath.Join(root, ps.Rel)
+			host := inRoot(root, ps.Rel)
 			if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
 				continue
 			}
@@ -443,7 +450,7 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		host := filepath.Join(root, ps.Rel)
+		host := inRoot(root, ps.Rel)
 		switch {
 		case !ps.Exists:
 			if fi, err := os.Lstat(host); err == nil && !fi.IsDir() {
@@ -493,7 +500,10 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 	dirs = append(dirs, j.Created...)
 	sort.SliceStable(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
 	for _, d := range dirs {
-		host := filepath.Join(root, d)
+		host := inRoot(root, d)
+		if host == filepath.Clean(root) {
+			continue
+		}
 		if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
 			_ = os.Remove(host)
 		}
@@ -564,9 +574,9 @@ func restoreAdmin(root string, j *pkgdb.Journal) error {
 			return fmt.Errorf("restore dpkg database: %w", err)
 		}
 	}
-	cp := filepath.Join(root, j.AdminCopy)
+	cp := inRoot(root, j.AdminCopy)
 	for _, ps := range j.Admin { // parents come before children (walk order)
-		host := filepath.Join(admin, ps.Rel)
+		host := inRoot(admin, ps.Rel)
 		switch ps.File.Type {
 		case pkgdb.TypeDir:
 			if err := os.MkdirAll(host, fs.FileMode(ps.File.Mode&0o777)); err != nil {
@@ -581,7 +591,7 @@ func restoreAdmin(root string, j *pkgdb.Journal) error {
 				return fmt.Errorf("restore dpkg database: %w", err)
 			}
 		default:
-			src := filepath.Join(cp, ps.Rel)
+			src := inRoot(cp, ps.Rel)
 			sfi, err := os.Stat(src)
 			if err != nil {
 				return fmt.Errorf("restore dpkg database: the journal's copy of %s: %w", ps.Rel, err)
@@ -692,26 +702,28 @@ func undoStaging(root string) (string, error) {
 			dirs = append(dirs, rel)
 			sweep[rel] = true
 		case "f":
-			if err := os.Remove(filepath.Join(root, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(inRoot(root, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return "", fmt.Errorf("remove %s: %w", rel, err)
 			}
 			sweep[filepath.Dir(rel)] = true
 		}
 	}
 	for d := range sweep {
-		ents, err := os.ReadDir(filepath.Join(root, d))
+		ents, err := os.ReadDir(inRoot(root, d))
 		if err != nil {
 			continue
 		}
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), stagePrefix) {
-				_ = os.Remove(filepath.Join(root, d, e.Name()))
+				_ = os.Remove(filepath.Join(inRoot(root, d), e.Name()))
 			}
 		}
 	}
 	sort.SliceStable(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
 	for _, d := range dirs {
-		_ = os.Remove(filepath.Join(root, d))
+		if host := inRoot(root, d); host != filepath.Clean(root) {
+			_ = os.Remove(host)
+		}
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("staging log: %w", err)
