@@ -54,7 +54,11 @@ func (c *HistoryListCmd) Run(ctx context.Context, g *Globals) error {
 	tw := tabwriter.NewWriter(g.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tCOMMAND\tCHANGES")
 	for _, s := range sums {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.Time.Format("2006-01-02 15:04:05"), s.Command, changeCounts(s))
+		cmd := s.Command
+		if len(cmd) > 60 {
+			cmd = cmd[:57] + "..." // history show N prints it whole
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.ID, s.Time.Format("2006-01-02 15:04:05"), cmd, changeCounts(s))
 	}
 	return tw.Flush()
 }
