@@ -273,8 +273,16 @@ func killUpgradeRemove(t *testing.T, n, stride int) {
 	t.Logf("kill points tested: %d", total)
 }
 
-// TestKillUpgradeRemove: a 300-file package, every 15th rename.
-func TestKillUpgradeRemove(t *testing.T) { killUpgradeRemove(t, 300, 15) }
+// TestKillUpgradeRemove: a 300-file package, every 15th rename (every
+// 50th in the race pass of make test, which runs the package's tests on
+// two busy cores; TestFullKillUpgradeEveryRename covers every rename).
+func TestKillUpgradeRemove(t *testing.T) {
+	stride := 15
+	if testfixture.RaceEnabled {
+		stride = 50
+	}
+	killUpgradeRemove(t, 300, stride)
+}
 
 // TestFullKillUpgradeEveryRename: a 100-file package, every rename a kill
 // point (about 110 runs of grey; the non-race pass of make test).
