@@ -96,6 +96,14 @@ func (m *memIndex) Providers(name string) []*deb.Package {
 }
 func (m *memIndex) EssentialNames() []string { return m.essential }
 
+// both answers Packages and Providers of name with one lookup.
+func (m *memIndex) both(name string) (pkgs, providers []*deb.Package) {
+	if e := m.by[name]; e != nil {
+		return e.pkgs, e.providers
+	}
+	return nil, nil
+}
+
 func containsString(s []string, x string) bool {
 	for _, v := range s {
 		if v == x {

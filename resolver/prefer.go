@@ -36,8 +36,45 @@ type greedy struct {
 	protected []bool
 	// byName and byProv index the chosen set by name and provided name;
 	// neg indexes the chosen set's Conflicts and Breaks by target name.
-	byName, byProv map[string][]int
-	neg            map[string][]negEntry
+	// All three are indexed by the name's entry id (see nameSlot).
+	byName, byProv [][]int
+	neg            [][]negEntry
+}
+
+// nameSlot makes room in the per-name slices for entry e (entries are
+// created as the universe grows).
+func (g *greedy) nameSlot(e *nameEntry) int {
+	i := int(e.id)
+	for len(g.byName) <= i {
+		g.byName = append(g.byName, nil)
+		g.byProv = append(g.byProv, nil)
+		g.neg = append(g.neg, nil)
+	}
+	return i
+}
+
+// chosenNamed returns the chosen candidates named e's name.
+func (g *greedy) chosenNamed(e *nameEntry) []int {
+	if int(e.id) < len(g.byName) {
+		return g.byName[e.id]
+	}
+	return nil
+}
+
+// chosenProv returns the chosen candidates providing e's name.
+func (g *greedy) chosenProv(e *nameEntry) []int {
+	if int(e.id) < len(g.byProv) {
+		return g.byProv[e.id]
+	}
+	return nil
+}
+
+// chosenNeg returns the chosen set's Conflicts and Breaks on e's name.
+func (g *greedy) chosenNeg(e *nameEntry) []negEntry {
+	if int(e.id) < len(g.neg) {
+		return g.neg[e.id]
+	}
+	return nil
 }
 
 // negEntry is a chosen package's Conflicts or Breaks possibility.
@@ -47,7 +84,8 @@ type negEntry struct {
 }
 
 func newGreedy(s *state) *greedy {
-	g := &greedy{s: s, u: s.u, byName: map[string][]int{}, byProv: map[string][]int{}, neg: map[string][]negEntry{}}
+	n := 2 * len(s.u.names)
+	g := &greedy{s: s, u: s.u, byName: make([][]int, 0, n), byProv: make([][]int, 0, n), neg: make([][]negEntry, 0, n)}
 	g.grow()
 	// The universe grows while the walk runs (a relation's names are
 	// loaded when the walk first needs its satisfiers).
@@ -120,16 +158,11 @@ func (g *greedy) hits(from *deb.Package, pos *relation.Possibility, q int) bool 
 // ownHits lists the chosen packages that id's own Conflicts and Breaks hit.
 func (g *greedy) ownHits(id int, out []int) []int {
 	p := g.u.pkgs[id]
-	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
-		for _, rel := range d {
-			for i := range rel {
-				pos := &rel[i]
-				for _, list := range [2][]int{g.byName[pos.Name], g.byProv[pos.Name]} {
-					for _, q := range list {
-						if g.hits(p, pos, q) && !containsInt(out, q) {
-							out = append(out, q)
-						}
-					}
+	for _, np := range g.u.negs(id) {
+		for _, list := range [2][]int{g.chosenNamed(np.e), g.chosenProv(np.e)} {
+			for _, q := range list {
+				if g.hits(p, np.pos, q) && !containsInt(out, q) {
+					out = append(out, q)
 				}
 			}
 		}
@@ -141,24 +174,21 @@ func (g *greedy) ownHits(id int, out []int) []int {
 // the chosen other versions of id's name that exclude it.
 func (g *greedy) hitBy(id int, out, same []int) ([]int, []int) {
 	u := g.u
-	p := u.pkgs[id]
-	for _, o := range g.byName[p.Name] {
+	for _, o := range g.chosenNamed(u.ent[id]) {
 		if o != id && !u.coinstallable(o, id) {
 			same = append(same, o)
 		}
 	}
-	check := func(name string) {
-		for _, e := range g.neg[name] {
+	check := func(ne *nameEntry) {
+		for _, e := range g.chosenNeg(ne) {
 			if e.id != id && g.hits(u.pkgs[e.id], e.pos, id) && !containsInt(out, e.id) {
 				out = append(out, e.id)
 			}
 		}
 	}
-	check(p.Name)
-	for _, rel := range p.Provides {
-		for i := range rel {
-			check(rel[i].Name)
-		}
+	check(u.ent[id])
+	for _, pe := range u.provEnt[id] {
+		check(pe)
 	}
 	return out, same
 }
@@ -203,23 +233,18 @@ func (g *greedy) canInstall(id int, drop bool) bool {
 }
 
 func (g *greedy) choose(id int) {
-	p := g.u.pkgs[id]
+	u := g.u
 	g.chosen[id] = true
 	g.order = append(g.order, id)
-	g.byName[p.Name] = append(g.byName[p.Name], id)
-	for _, rel := range p.Provides {
-		for i := range rel {
-			if !containsInt(g.byProv[rel[i].Name], id) {
-				g.byProv[rel[i].Name] = append(g.byProv[rel[i].Name], id)
-			}
-		}
+	i := g.nameSlot(u.ent[id])
+	g.byName[i] = append(g.byName[i], id)
+	for _, pe := range u.provEnt[id] {
+		i := g.nameSlot(pe)
+		g.byProv[i] = append(g.byProv[i], id)
 	}
-	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
-		for _, rel := range d {
-			for i := range rel {
-				g.neg[rel[i].Name] = append(g.neg[rel[i].Name], negEntry{id, &rel[i]})
-			}
-		}
+	for _, np := range u.negs(id) {
+		i := g.nameSlot(np.e)
+		g.neg[i] = append(g.neg[i], negEntry{id, np.pos})
 	}
 }
 
@@ -234,27 +259,22 @@ func removeInt(s []int, x int) []int {
 }
 
 func (g *greedy) unchoose(id int) {
-	p := g.u.pkgs[id]
+	u := g.u
 	g.chosen[id] = false
 	g.order = removeInt(g.order, id)
-	g.byName[p.Name] = removeInt(g.byName[p.Name], id)
-	for _, rel := range p.Provides {
-		for i := range rel {
-			g.byProv[rel[i].Name] = removeInt(g.byProv[rel[i].Name], id)
-		}
+	i := int(u.ent[id].id)
+	g.byName[i] = removeInt(g.byName[i], id)
+	for _, pe := range u.provEnt[id] {
+		g.byProv[pe.id] = removeInt(g.byProv[pe.id], id)
 	}
-	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
-		for _, rel := range d {
-			for i := range rel {
-				es := g.neg[rel[i].Name][:0]
-				for _, e := range g.neg[rel[i].Name] {
-					if e.id != id {
-						es = append(es, e)
-					}
-				}
-				g.neg[rel[i].Name] = es
+	for _, np := range u.negs(id) {
+		es := g.neg[np.e.id][:0]
+		for _, e := range g.neg[np.e.id] {
+			if e.id != id {
+				es = append(es, e)
 			}
 		}
+		g.neg[np.e.id] = es
 	}
 }
 
@@ -378,7 +398,7 @@ func (g *greedy) restore() bool {
 		}
 		var same []int
 		kept := false
-		for _, o := range u.real(u.pkgs[id].Name) {
+		for _, o := range u.ent[id].real {
 			if u.eff[o] != u.eff[id] {
 				continue
 			}

@@ -411,7 +411,7 @@ func (s *state) walk(in, keep []bool, queue *[]int, reach func(int, Reason)) {
 // architecture) is installed.
 func (s *state) wasInstalledName(id int) bool {
 	p := s.u.pkgs[id]
-	for _, o := range s.u.real(p.Name) {
+	for _, o := range s.u.ent[id].real {
 		if s.u.installed[o] && s.u.pkgs[o].Architecture == p.Architecture {
 			return true
 		}
@@ -421,7 +421,7 @@ func (s *state) wasInstalledName(id int) bool {
 
 func (s *state) autoName(id int) bool {
 	p := s.u.pkgs[id]
-	for _, o := range s.u.real(p.Name) {
+	for _, o := range s.u.ent[id].real {
 		if s.u.installed[o] && s.u.pkgs[o].Architecture == p.Architecture {
 			return s.u.auto[o]
 		}
@@ -480,19 +480,15 @@ func (s *state) verifyRelations(keep []bool) error {
 				}
 			}
 		}
-		from := u.effArch(p)
-		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
-			for _, rel := range d {
-				for i := range rel {
-					for _, q := range u.satisfiers(from, &rel[i], true) {
-						if keep[q] && q != id && u.pkgs[q].Name != p.Name {
-							return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, u.pkgs[q].Name, u.pkgs[q].Version, rel[i])
-						}
-					}
+		from := u.eff[id]
+		for _, np := range u.negs(id) {
+			for _, q := range u.slice(u.entrySatisfiers(from, np.pos, np.e, true)) {
+				if keep[q] && q != id && u.pkgs[q].Name != p.Name {
+					return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, u.pkgs[q].Name, u.pkgs[q].Version, *np.pos)
 				}
 			}
 		}
-		for _, o := range u.real(p.Name) {
+		for _, o := range u.ent[id].real {
 			if o != id && keep[o] && !u.coinstallable(o, id) {
 				return fmt.Errorf("two versions of %s: %s and %s", p.Name, p.Version, u.pkgs[o].Version)
 			}
@@ -517,7 +513,7 @@ func (s *state) verifyRelations(keep []bool) error {
 			continue
 		}
 		ok := false
-		for _, o := range u.real(p.Name) {
+		for _, o := range u.ent[id].real {
 			if keep[o] && u.eff[o] == u.eff[id] {
 				ok = true
 				break

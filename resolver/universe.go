@@ -26,7 +26,21 @@ type universe struct {
 	// walks.
 	names    map[string]*nameEntry
 	nameList []*nameEntry
+	// nEntries counts every entry, listed or not: entries are numbered in
+	// creation order so that per-name state elsewhere (the walk's index
+	// of the chosen set) lives in slices, not string-keyed maps.
+	nEntries int32
 	byPtr    map[*deb.Package]int
+	// ent is each candidate's own name entry and provEnt the entries of
+	// the names it provides (each once, in Provides order); negEnt, built
+	// on first use, its Conflicts and Breaks possibilities with their
+	// names' entries. They spare a string-keyed lookup at every visit.
+	ent     []*nameEntry
+	provEnt [][]*nameEntry
+	negEnt  [][]negPos
+	negDone []bool
+	// both, when the index can, answers a name's two lists at once.
+	both bothIndex
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
@@ -61,6 +75,8 @@ type relSlot struct{ off, n int }
 // nameEntry is one interned name.
 type nameEntry struct {
 	name   string
+	id     int32 // creation order
+	listed bool  // in nameList
 	loaded bool  // the index was asked for its candidates and providers
 	dirty  bool  // listed in universe.dirty
 	real   []int // candidates of that name, newest first after finish
@@ -71,8 +87,23 @@ type nameEntry struct {
 	plain relSlot
 }
 
+// negPos is one Conflicts or Breaks possibility of a candidate with the
+// entry of its name.
+type negPos struct {
+	e   *nameEntry
+	pos *relation.Possibility
+}
+
+// bothIndex is an Index that answers Packages and Providers of a name
+// with one lookup.
+type bothIndex interface {
+	both(name string) (pkgs, providers []*deb.Package)
+}
+
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
+	both, _ := idx.(bothIndex)
 	return &universe{
+		both:    both,
 		idx:     idx,
 		native:  native,
 		foreign: foreign,
@@ -86,6 +117,10 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		auto:      make([]bool, 0, 1024),
 		isNewest:  make([]bool, 0, 1024),
 		eff:       make([]string, 0, 1024),
+		ent:       make([]*nameEntry, 0, 1024),
+		provEnt:   make([][]*nameEntry, 0, 1024),
+		negEnt:    make([][]negPos, 0, 1024),
+		negDone:   make([]bool, 0, 1024),
 		relBase:   make([]int32, 0, 1024),
 		relSat:    make([]relSlot, 0, 8192),
 		relEnt:    make([]int32, 0, 8192),
@@ -106,15 +141,48 @@ func (u *universe) archOK(a string) bool {
 	return false
 }
 
-// entry returns the interned entry of name, creating it.
+// entry returns the interned entry of name, creating it, and lists it in
+// nameList.
 func (u *universe) entry(name string) *nameEntry {
-	e := u.names[name]
-	if e == nil {
-		e = &nameEntry{name: name, plain: relSlot{n: -1}}
-		u.names[name] = e
+	e := u.intern(name)
+	if !e.listed {
+		e.listed = true
 		u.nameList = append(u.nameList, e)
 	}
 	return e
+}
+
+// intern returns the entry of name, creating it without listing it: the
+// names of Conflicts and Breaks are interned for lookups only, and
+// nameList (which orders the encoding's rules) keeps the order in which
+// names first matter for the closure.
+func (u *universe) intern(name string) *nameEntry {
+	e := u.names[name]
+	if e == nil {
+		e = &nameEntry{name: name, id: u.nEntries, plain: relSlot{n: -1}}
+		u.nEntries++
+		u.names[name] = e
+	}
+	return e
+}
+
+// negs returns id's Conflicts and Breaks possibilities, in field order,
+// with their names' entries.
+func (u *universe) negs(id int) []negPos {
+	if u.negDone[id] {
+		return u.negEnt[id]
+	}
+	p := u.pkgs[id]
+	var out []negPos
+	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+		for _, rel := range d {
+			for i := range rel {
+				out = append(out, negPos{u.intern(rel[i].Name), &rel[i]})
+			}
+		}
+	}
+	u.negEnt[id], u.negDone[id] = out, true
+	return out
 }
 
 // real returns the candidates named name.
@@ -184,18 +252,24 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 		u.relEnt = append(u.relEnt, -1)
 	}
 	e.real = append(e.real, id)
+	u.ent = append(u.ent, e)
+	u.negEnt = append(u.negEnt, nil)
+	u.negDone = append(u.negDone, false)
 	u.markDirty(e)
-	if u.onAdd != nil {
-		u.onAdd()
-	}
+	var provs []*nameEntry
 	for _, rel := range p.Provides {
 		for _, pos := range rel {
 			pe := u.entry(pos.Name)
 			if l := pe.prov; len(l) == 0 || l[len(l)-1] != id {
 				pe.prov = append(l, id)
 				u.markDirty(pe)
+				provs = append(provs, pe)
 			}
 		}
+	}
+	u.provEnt = append(u.provEnt, provs)
+	if u.onAdd != nil {
+		u.onAdd()
 	}
 	return id
 }
@@ -211,7 +285,13 @@ func (u *universe) loadEntry(e *nameEntry, out []int) []int {
 		return out
 	}
 	e.loaded = true
-	for _, list := range [2][]*deb.Package{u.idx.Packages(e.name), u.idx.Providers(e.name)} {
+	var lists [2][]*deb.Package
+	if u.both != nil {
+		lists[0], lists[1] = u.both.both(e.name)
+	} else {
+		lists[0], lists[1] = u.idx.Packages(e.name), u.idx.Providers(e.name)
+	}
+	for _, list := range lists {
 		for _, p := range list {
 			n := len(u.pkgs)
 			if id := u.add(p, false, false); id == n {
@@ -282,7 +362,7 @@ func (u *universe) finish() {
 // newestOf returns apt's candidate of id's name and architecture.
 func (u *universe) newestOf(id int) int {
 	p := u.pkgs[id]
-	for _, o := range u.real(p.Name) {
+	for _, o := range u.ent[id].real {
 		if u.isNewest[o] && u.pkgs[o].Architecture == p.Architecture {
 			return o
 		}
