@@ -25,6 +25,8 @@ type Index struct {
 
 	mu   sync.Mutex
 	errs []error // packages that failed to decode
+
+	essential essentialMemo // see EssentialNames
 }
 
 type indexFile struct {
