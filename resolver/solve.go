@@ -3,9 +3,12 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
+	"github.com/greypm/grey/deb/version"
 )
 
 // Solve computes the plan that meets req against idx. When no set of
@@ -325,10 +328,11 @@ func (s *state) settle(set []bool) []bool {
 // there. Everything else the SAT model turned on is dropped: removing a
 // package never breaks a conflict, and every kept package's relations are
 // satisfied by kept packages by construction.
-func (s *state) trim(in []bool) (map[int]Reason, []bool) {
+func (s *state) trim(in []bool) ([]Reason, []bool) {
 	u := s.u
 	keep := make([]bool, len(in))
-	reasons := make(map[int]Reason)
+	// Indexed by candidate: keep says which entries are set.
+	reasons := make([]Reason, len(in))
 	var queue []int
 	reach := func(id int, r Reason) {
 		if keep[id] {
@@ -541,34 +545,71 @@ func (s *state) keepKind(id int) ruleKind {
 }
 
 // plan turns the final set into the changes against the installed set.
-func (s *state) plan(keep []bool, reasons map[int]Reason) *Plan {
+// reasons[id] is why kept candidate id is there.
+func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 	u := s.u
-	pl := &Plan{Reasons: make(map[string]Reason, len(reasons))}
-	// Installed packages are looked up by Key; the final set's keys are
-	// built once, for Reasons.
+	// The final set is sorted as sortPackages does, on copies of the names
+	// and architectures side by side: comparing through the packages
+	// themselves missed the cache on every comparison.
+	type item struct {
+		name, arch string
+		id         int
+	}
+	var items []item
+	size := 0
+	for id, k := range keep {
+		if k {
+			p := u.pkgs[id]
+			items = append(items, item{p.Name, p.Architecture, id})
+			size += len(p.Name) + 1 + len(p.Architecture)
+		}
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.arch, b.arch); c != 0 {
+			return c
+		}
+		return version.Compare(u.pkgs[a.id].Version, u.pkgs[b.id].Version)
+	})
+	// Every key (Key) is a substring of one string: one allocation
+	// instead of one per package.
+	buf := make([]byte, 0, size)
+	for _, it := range items {
+		buf = append(buf, it.name...)
+		buf = append(buf, ':')
+		buf = append(buf, it.arch...)
+	}
+	keys := string(buf)
+	pl := &Plan{Reasons: make(map[string]Reason, len(items))}
+	if len(items) > 0 {
+		pl.Final = make([]*deb.Package, len(items))
+	}
+	// Installed packages are looked up by Key.
 	before := make(map[string]*deb.Package, len(s.req.Installed))
 	for _, in := range s.req.Installed {
 		before[Key(in.Package)] = in.Package
 	}
 	inFinal := make(map[string]bool, len(s.req.Installed))
 	oldOf := make(map[*deb.Package]*deb.Package, len(s.req.Installed))
-	for id, k := range keep {
-		if k {
-			p := u.pkgs[id]
-			key := Key(p)
-			pl.Final = append(pl.Final, p)
-			if old, ok := before[key]; ok {
-				inFinal[key] = true
-				oldOf[p] = old
-			}
-			r := reasons[id]
-			if r.Requested {
-				r.Auto = false
-			}
-			pl.Reasons[key] = r
+	off := 0
+	for i, it := range items {
+		n := len(it.name) + 1 + len(it.arch)
+		key := keys[off : off+n]
+		off += n
+		p := u.pkgs[it.id]
+		pl.Final[i] = p
+		if old, ok := before[key]; ok {
+			inFinal[key] = true
+			oldOf[p] = old
 		}
+		r := reasons[it.id]
+		if r.Requested {
+			r.Auto = false
+		}
+		pl.Reasons[key] = r
 	}
-	sortPackages(pl.Final)
 	for _, p := range pl.Final {
 		old, ok := oldOf[p]
 		switch {

@@ -44,13 +44,12 @@ type universe struct {
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
-	relSat  []relSlot // satisfier lists, one slot per relation
-	relBase []int32   // id -> first slot: Pre-Depends, then Depends, then Recommends
-	// relEnt holds, per slot, where the interned entries of the
+	rel     []relCache // one per relation
+	relBase []int32    // id -> first slot: Pre-Depends, then Depends, then Recommends
+	// relCache.ent holds, per slot, where the interned entries of the
 	// relation's alternatives start in posEnt (-1: not interned yet).
 	// Interning each name once spares a string-keyed lookup at every
 	// later use.
-	relEnt []int32
 	posEnt []*nameEntry
 	// arena holds every satisfier list: one growing slice instead of an
 	// allocation per list (lists keep pointing into the older arrays).
@@ -66,6 +65,13 @@ type universe struct {
 	// architecture of every installed package: no other candidate enters
 	// the universe, so nothing new can be chosen.
 	only map[string]bool
+}
+
+// relCache is one relation's cached satisfiers (sat) and where its
+// alternatives' interned entries start in posEnt (ent, -1: not yet).
+type relCache struct {
+	sat relSlot
+	ent int32
 }
 
 // relSlot locates a relation's satisfier list in the arena; n < 0 means
@@ -122,8 +128,7 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		negEnt:    make([][]negPos, 0, 1024),
 		negDone:   make([]bool, 0, 1024),
 		relBase:   make([]int32, 0, 1024),
-		relSat:    make([]relSlot, 0, 8192),
-		relEnt:    make([]int32, 0, 8192),
+		rel:       make([]relCache, 0, 16384),
 	}
 }
 
@@ -243,13 +248,12 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
 	u.eff = append(u.eff, u.effArch(p))
-	u.relBase = append(u.relBase, int32(len(u.relSat)))
+	u.relBase = append(u.relBase, int32(len(u.rel)))
 	// A relation's names are interned on first use: the relations of
 	// most candidates (older versions, providers the walk never takes)
 	// are never looked at.
 	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
-		u.relSat = append(u.relSat, relSlot{n: -1})
-		u.relEnt = append(u.relEnt, -1)
+		u.rel = append(u.rel, relCache{relSlot{n: -1}, -1})
 	}
 	e.real = append(e.real, id)
 	u.ent = append(u.ent, e)
@@ -552,20 +556,20 @@ func containsInt(s []int, x int) bool {
 // closure does it for hard relations, the walk for Recommends), so it
 // cannot change later.
 func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
-	slot := &u.relSat[int(u.relBase[id])+f.off+ri]
-	if slot.n >= 0 {
-		return u.slice(*slot)
+	slot := &u.rel[int(u.relBase[id])+f.off+ri]
+	if slot.sat.n >= 0 {
+		return u.slice(slot.sat)
 	}
 	rel := f.rels[ri]
 	from := u.eff[id]
 	si := int(u.relBase[id]) + f.off + ri
-	if u.relEnt[si] < 0 {
-		u.relEnt[si] = int32(len(u.posEnt))
+	if slot.ent < 0 {
+		slot.ent = int32(len(u.posEnt))
 		for i := range rel {
 			u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
 		}
 	}
-	ents := u.posEnt[u.relEnt[si] : int(u.relEnt[si])+len(rel)]
+	ents := u.posEnt[slot.ent : int(slot.ent)+len(rel)]
 	// The list is final once every name of the relation is loaded: the
 	// index returns all candidates and providers of a name at once.
 	loaded := false
@@ -578,10 +582,10 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	if loaded {
 		u.finish()
 	}
-	slot = &u.relSat[si] // loading grew relSat
+	slot = &u.rel[si] // loading grew rel
 	if len(rel) == 1 {
-		*slot = u.entrySatisfiers(from, &rel[0], ents[0], false)
-		return u.slice(*slot)
+		slot.sat = u.entrySatisfiers(from, &rel[0], ents[0], false)
+		return u.slice(slot.sat)
 	}
 	// Each alternative's list lands in the arena; the union is written
 	// after them.
@@ -594,8 +598,8 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 		}
 	}
 	u.arena = append(u.arena, union...)
-	*slot = relSlot{len(u.arena) - len(union), len(union)}
-	return u.slice(*slot)
+	slot.sat = relSlot{len(u.arena) - len(union), len(union)}
+	return u.slice(slot.sat)
 }
 
 // altSatisfiers returns the satisfiers of alternative i alone of relation
@@ -606,7 +610,7 @@ func (u *universe) altSatisfiers(id int, f *depField, ri, i int) []int {
 	if len(rel) == 1 {
 		return all
 	}
-	ents := u.posEnt[u.relEnt[int(u.relBase[id])+f.off+ri]:]
+	ents := u.posEnt[u.rel[int(u.relBase[id])+f.off+ri].ent:]
 	return u.slice(u.entrySatisfiers(u.eff[id], &rel[i], ents[i], false))
 }
 
