@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,19 +43,30 @@ type memIndex struct {
 	// after the other, so one lookup (and one cache miss) serves both.
 	by        map[string]*memEntry
 	essential []string
+	// list numbers the names (see idIndex): every package and provided
+	// name, and every name a relation mentions.
+	list []*memEntry
 }
 
-type memEntry struct{ pkgs, providers []*deb.Package }
+type memEntry struct {
+	name            string
+	id              int32
+	pkgs, providers []*deb.Package
+	// pkgN and provN are the numbered names of pkgs and providers.
+	pkgN, provN []*pkgNames
+}
 
 // NewMemIndex returns an Index over pkgs, held in memory: for tests, EDSP
 // scenarios and small universes. The slices it returns keep the order of pkgs.
+// It numbers every name once, here, so that a solve never hashes one.
 func NewMemIndex(pkgs []*deb.Package) Index {
 	m := &memIndex{by: make(map[string]*memEntry)}
 	get := func(name string) *memEntry {
 		e := m.by[name]
 		if e == nil {
-			e = &memEntry{}
+			e = &memEntry{name: name, id: int32(len(m.list))}
 			m.by[name] = e
+			m.list = append(m.list, e)
 		}
 		return e
 	}
@@ -63,22 +75,55 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 			m.essential = append(m.essential, p.Name)
 		}
 		e := get(p.Name)
+		info := &pkgNames{name: e.id}
 		e.pkgs = append(e.pkgs, p)
-		seen := ""
+		e.pkgN = append(e.pkgN, info)
 		for _, rel := range p.Provides {
 			for _, pos := range rel {
 				// A package that provides the same name twice (with two
 				// versions) is still one provider.
-				if strings.Contains(seen, "\x00"+pos.Name+"\x00") {
+				pe := get(pos.Name)
+				if slices.Contains(info.provs, pe.id) {
 					continue
 				}
-				seen += "\x00" + pos.Name + "\x00"
-				pe := get(pos.Name)
+				info.provs = append(info.provs, pe.id)
 				pe.providers = append(pe.providers, p)
+				pe.provN = append(pe.provN, info)
+			}
+		}
+		for _, d := range [3]relation.Dependency{p.PreDepends, p.Depends, p.Recommends} {
+			for _, rel := range d {
+				info.relOff = append(info.relOff, int32(len(info.rels)))
+				for _, pos := range rel {
+					info.rels = append(info.rels, get(pos.Name).id)
+				}
+			}
+		}
+		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				for _, pos := range rel {
+					info.negs = append(info.negs, get(pos.Name).id)
+				}
 			}
 		}
 	}
 	return m
+}
+
+func (m *memIndex) nameID(name string) (int32, bool) {
+	if e := m.by[name]; e != nil {
+		return e.id, true
+	}
+	return 0, false
+}
+
+func (m *memIndex) nameOf(id int32) string { return m.list[id].name }
+
+func (m *memIndex) numNames() int { return len(m.list) }
+
+func (m *memIndex) byID(id int32) (pkgs []*deb.Package, pkgN []*pkgNames, provs []*deb.Package, provN []*pkgNames) {
+	e := m.list[id]
+	return e.pkgs, e.pkgN, e.providers, e.provN
 }
 
 func (m *memIndex) Packages(name string) []*deb.Package {

@@ -45,10 +45,12 @@ type greedy struct {
 // created as the universe grows).
 func (g *greedy) nameSlot(e *nameEntry) int {
 	i := int(e.id)
-	for len(g.byName) <= i {
-		g.byName = append(g.byName, nil)
-		g.byProv = append(g.byProv, nil)
-		g.neg = append(g.neg, nil)
+	if i >= len(g.byName) {
+		// In steps that double, not one name at a time.
+		n := max(i+1, 2*len(g.byName), 1024) - len(g.byName)
+		g.byName = append(g.byName, make([][]int, n)...)
+		g.byProv = append(g.byProv, make([][]int, n)...)
+		g.neg = append(g.neg, make([][]negEntry, n)...)
 	}
 	return i
 }
@@ -84,8 +86,9 @@ type negEntry struct {
 }
 
 func newGreedy(s *state) *greedy {
-	n := 2 * len(s.u.names)
-	g := &greedy{s: s, u: s.u, byName: make([][]int, 0, n), byProv: make([][]int, 0, n), neg: make([][]negEntry, 0, n)}
+	n := 2 * int(s.u.nEntries)
+	g := &greedy{s: s, u: s.u, byName: make([][]int, 0, n), byProv: make([][]int, 0, n), neg: make([][]negEntry, 0, n),
+		chosen: make([]bool, 0, candCap), dead: make([]int8, 0, candCap), rejected: make([]bool, 0, candCap), protected: make([]bool, 0, candCap)}
 	g.grow()
 	// The universe grows while the walk runs (a relation's names are
 	// loaded when the walk first needs its satisfiers).

@@ -65,7 +65,7 @@ func prepare(idx Index, req *Request) (*state, error) {
 		}
 		seen[Key(in.Package)] = in.Package
 		n := len(u.pkgs)
-		if id := u.add(in.Package, true, in.Auto); id == n {
+		if id := u.add(in.Package, nil, true, in.Auto); id == n {
 			work = append(work, id)
 		}
 	}

@@ -41,6 +41,13 @@ type universe struct {
 	negDone []bool
 	// both, when the index can, answers a name's two lists at once.
 	both bothIndex
+	// ids, when the index numbers its names (the in-memory index does),
+	// replaces every string-keyed lookup of a candidate's names with an
+	// index into gents; info holds each candidate's numbered names (nil
+	// for a candidate that did not come from such an index).
+	ids   idIndex
+	gents []*nameEntry
+	info  []*pkgNames
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
 	// is the resolver's innermost one.
@@ -80,13 +87,14 @@ type relSlot struct{ off, n int }
 
 // nameEntry is one interned name.
 type nameEntry struct {
-	name   string
-	id     int32 // creation order
-	listed bool  // in nameList
-	loaded bool  // the index was asked for its candidates and providers
-	dirty  bool  // listed in universe.dirty
-	real   []int // candidates of that name, newest first after finish
-	prov   []int // candidates that provide it
+	name   string // empty when gid >= 0
+	id     int32  // creation order
+	gid    int32  // the index's number of the name, -1: none
+	listed bool   // in nameList
+	loaded bool   // the index was asked for its candidates and providers
+	dirty  bool   // listed in universe.dirty
+	real   []int  // candidates of that name, newest first after finish
+	prov   []int  // candidates that provide it
 	// plain caches the satisfiers of the bare name (no version, no
 	// qualifier) from the native architecture, the commonest possibility:
 	// its arena slot once the name is loaded (its lists are then final).
@@ -100,36 +108,78 @@ type negPos struct {
 	pos *relation.Possibility
 }
 
+// idIndex is an Index that numbers every name it knows (package names,
+// provided names and the names its packages' relations mention) and gives,
+// with each candidate, its names' numbers: a solve then interns a name by
+// number, not by hashing its string, as libsolv's pool does.
+type idIndex interface {
+	// nameID returns name's number.
+	nameID(name string) (int32, bool)
+	// nameOf returns the name numbered id.
+	nameOf(id int32) string
+	// numNames is the count of numbered names.
+	numNames() int
+	// byID returns Packages and Providers of the name numbered id, each
+	// candidate with its numbered names.
+	byID(id int32) (pkgs []*deb.Package, pkgN []*pkgNames, provs []*deb.Package, provN []*pkgNames)
+}
+
+// pkgNames is a candidate's names, numbered by its idIndex.
+type pkgNames struct {
+	name  int32
+	provs []int32 // provided names, each once, in Provides order
+	// rels numbers the possibilities of Pre-Depends, Depends and
+	// Recommends, in order; relOff gives each relation's first, in the
+	// universe's slot order (Pre-Depends, then Depends, then Recommends).
+	rels   []int32
+	relOff []int32
+	negs   []int32 // the possibilities of Conflicts, then Breaks
+}
+
 // bothIndex is an Index that answers Packages and Providers of a name
 // with one lookup.
 type bothIndex interface {
 	both(name string) (pkgs, providers []*deb.Package)
 }
 
+// candCap is the initial capacity of the per-candidate slices: a desktop's
+// universe (gnome, kde-full) has 2,500-4,000 candidates, and growing a
+// dozen slices step by step was a tenth of such a solve.
+const candCap = 4096
+
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
 	both, _ := idx.(bothIndex)
-	return &universe{
+	ids, _ := idx.(idIndex)
+	u := &universe{
 		both:    both,
+		ids:     ids,
+		info:    make([]*pkgNames, 0, candCap),
 		idx:     idx,
 		native:  native,
 		foreign: foreign,
 		// Sized for a desktop's closure: growing these maps step by step
 		// cost a tenth of a large solve.
 		names:     make(map[string]*nameEntry, 2048),
-		byPtr:     make(map[*deb.Package]int, 1024),
+		byPtr:     make(map[*deb.Package]int, candCap),
 		recommend: recommends,
-		pkgs:      make([]*deb.Package, 0, 1024),
-		installed: make([]bool, 0, 1024),
-		auto:      make([]bool, 0, 1024),
-		isNewest:  make([]bool, 0, 1024),
-		eff:       make([]string, 0, 1024),
-		ent:       make([]*nameEntry, 0, 1024),
-		provEnt:   make([][]*nameEntry, 0, 1024),
-		negEnt:    make([][]negPos, 0, 1024),
-		negDone:   make([]bool, 0, 1024),
-		relBase:   make([]int32, 0, 1024),
-		rel:       make([]relCache, 0, 16384),
+		pkgs:      make([]*deb.Package, 0, candCap),
+		installed: make([]bool, 0, candCap),
+		auto:      make([]bool, 0, candCap),
+		isNewest:  make([]bool, 0, candCap),
+		eff:       make([]string, 0, candCap),
+		ent:       make([]*nameEntry, 0, candCap),
+		provEnt:   make([][]*nameEntry, 0, candCap),
+		negEnt:    make([][]negPos, 0, candCap),
+		negDone:   make([]bool, 0, candCap),
+		relBase:   make([]int32, 0, candCap),
+		rel:       make([]relCache, 0, 8*candCap),
+		posEnt:    make([]*nameEntry, 0, 8*candCap),
+		arena:     make([]int, 0, 8*candCap),
 	}
+	if ids != nil {
+		u.gents = make([]*nameEntry, ids.numNames())
+	}
+	return u
 }
 
 // archOK reports whether candidates of architecture a belong in the
@@ -162,13 +212,51 @@ func (u *universe) entry(name string) *nameEntry {
 // nameList (which orders the encoding's rules) keeps the order in which
 // names first matter for the closure.
 func (u *universe) intern(name string) *nameEntry {
+	if u.ids != nil {
+		if g, ok := u.ids.nameID(name); ok {
+			return u.internID(g)
+		}
+	}
 	e := u.names[name]
 	if e == nil {
-		e = &nameEntry{name: name, id: u.nEntries, plain: relSlot{n: -1}}
+		e = &nameEntry{name: name, id: u.nEntries, gid: -1, plain: relSlot{n: -1}}
 		u.nEntries++
 		u.names[name] = e
 	}
 	return e
+}
+
+// internID is intern for the name the index numbers g.
+func (u *universe) internID(g int32) *nameEntry {
+	e := u.gents[g]
+	if e == nil {
+		// The name's string stays in the index: nothing reads it from a
+		// numbered entry, and fetching it missed the cache.
+		e = &nameEntry{id: u.nEntries, gid: g, plain: relSlot{n: -1}}
+		u.nEntries++
+		u.gents[g] = e
+	}
+	return e
+}
+
+// entryID is entry for the name the index numbers g.
+func (u *universe) entryID(g int32) *nameEntry {
+	e := u.internID(g)
+	if !e.listed {
+		e.listed = true
+		u.nameList = append(u.nameList, e)
+	}
+	return e
+}
+
+// lookup returns the entry of name, or nil.
+func (u *universe) lookup(name string) *nameEntry {
+	if u.ids != nil {
+		if g, ok := u.ids.nameID(name); ok {
+			return u.gents[g]
+		}
+	}
+	return u.names[name]
 }
 
 // negs returns id's Conflicts and Breaks possibilities, in field order,
@@ -177,12 +265,20 @@ func (u *universe) negs(id int) []negPos {
 	if u.negDone[id] {
 		return u.negEnt[id]
 	}
-	p := u.pkgs[id]
+	p, info := u.pkgs[id], u.info[id]
 	var out []negPos
+	k := 0
 	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
 		for _, rel := range d {
 			for i := range rel {
-				out = append(out, negPos{u.intern(rel[i].Name), &rel[i]})
+				var e *nameEntry
+				if info != nil {
+					e = u.internID(info.negs[k])
+				} else {
+					e = u.intern(rel[i].Name)
+				}
+				k++
+				out = append(out, negPos{e, &rel[i]})
 			}
 		}
 	}
@@ -192,7 +288,7 @@ func (u *universe) negs(id int) []negPos {
 
 // real returns the candidates named name.
 func (u *universe) real(name string) []int {
-	if e := u.names[name]; e != nil {
+	if e := u.lookup(name); e != nil {
 		return e.real
 	}
 	return nil
@@ -200,7 +296,7 @@ func (u *universe) real(name string) []int {
 
 // prov returns the candidates providing name.
 func (u *universe) prov(name string) []int {
-	if e := u.names[name]; e != nil {
+	if e := u.lookup(name); e != nil {
 		return e.prov
 	}
 	return nil
@@ -215,7 +311,9 @@ func (u *universe) markDirty(e *nameEntry) {
 
 // add puts p in the universe (once per name, version and architecture) and
 // returns its id, or -1 when its architecture is not configured.
-func (u *universe) add(p *deb.Package, installed, auto bool) int {
+//
+// info, when not nil, is p's numbered names (see idIndex).
+func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int {
 	if !u.archOK(p.Architecture) {
 		return -1
 	}
@@ -228,7 +326,12 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 		}
 		return id
 	}
-	e := u.entry(p.Name)
+	var e *nameEntry
+	if info != nil {
+		e = u.entryID(info.name)
+	} else {
+		e = u.entry(p.Name)
+	}
 	// The installed record and the index's record of one version are one
 	// candidate.
 	for _, id := range e.real {
@@ -257,17 +360,26 @@ func (u *universe) add(p *deb.Package, installed, auto bool) int {
 	}
 	e.real = append(e.real, id)
 	u.ent = append(u.ent, e)
+	u.info = append(u.info, info)
 	u.negEnt = append(u.negEnt, nil)
 	u.negDone = append(u.negDone, false)
 	u.markDirty(e)
 	var provs []*nameEntry
-	for _, rel := range p.Provides {
-		for _, pos := range rel {
-			pe := u.entry(pos.Name)
-			if l := pe.prov; len(l) == 0 || l[len(l)-1] != id {
-				pe.prov = append(l, id)
-				u.markDirty(pe)
-				provs = append(provs, pe)
+	provide := func(pe *nameEntry) {
+		if l := pe.prov; len(l) == 0 || l[len(l)-1] != id {
+			pe.prov = append(l, id)
+			u.markDirty(pe)
+			provs = append(provs, pe)
+		}
+	}
+	if info != nil {
+		for _, g := range info.provs {
+			provide(u.entryID(g))
+		}
+	} else {
+		for _, rel := range p.Provides {
+			for _, pos := range rel {
+				provide(u.entry(pos.Name))
 			}
 		}
 	}
@@ -289,6 +401,22 @@ func (u *universe) loadEntry(e *nameEntry, out []int) []int {
 		return out
 	}
 	e.loaded = true
+	if e.gid >= 0 {
+		pkgs, pkgN, provs, provN := u.ids.byID(e.gid)
+		for k, list := range [2][]*deb.Package{pkgs, provs} {
+			infos := pkgN
+			if k == 1 {
+				infos = provN
+			}
+			for i, p := range list {
+				n := len(u.pkgs)
+				if id := u.add(p, infos[i], false, false); id == n {
+					out = append(out, id)
+				}
+			}
+		}
+		return out
+	}
 	var lists [2][]*deb.Package
 	if u.both != nil {
 		lists[0], lists[1] = u.both.both(e.name)
@@ -298,7 +426,7 @@ func (u *universe) loadEntry(e *nameEntry, out []int) []int {
 	for _, list := range lists {
 		for _, p := range list {
 			n := len(u.pkgs)
-			if id := u.add(p, false, false); id == n {
+			if id := u.add(p, nil, false, false); id == n {
 				out = append(out, id)
 			}
 		}
@@ -483,7 +611,7 @@ func (u *universe) slice(r relSlot) []int {
 
 // satisfiersSlot computes satisfiers into the arena and returns where.
 func (u *universe) satisfiersSlot(from string, pos *relation.Possibility, conflict bool) relSlot {
-	e := u.names[pos.Name]
+	e := u.lookup(pos.Name)
 	if e == nil {
 		return relSlot{0, 0}
 	}
@@ -565,8 +693,15 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	si := int(u.relBase[id]) + f.off + ri
 	if slot.ent < 0 {
 		slot.ent = int32(len(u.posEnt))
-		for i := range rel {
-			u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
+		if info := u.info[id]; info != nil {
+			first := int(info.relOff[f.off+ri])
+			for _, g := range info.rels[first : first+len(rel)] {
+				u.posEnt = append(u.posEnt, u.entryID(g))
+			}
+		} else {
+			for i := range rel {
+				u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
+			}
 		}
 	}
 	ents := u.posEnt[slot.ent : int(slot.ent)+len(rel)]
