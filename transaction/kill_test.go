@@ -251,9 +251,10 @@ func manyFiles(t *testing.T, name, v string, n int, later bool, extra map[string
 }
 
 // killUpgradeRemove interrupts (b) the upgrade of a package with n files
-// (a tenth dropped, a tenth added, two thirds changed) and (c) the removal
-// of it and a package with a conffile, at every step boundary except that
-// only every stride-th file rename is a kill point.
+// (a tenth dropped, a tenth added, two thirds changed), (c) the removal
+// of it and a package with a conffile and (d) the rollback of the upgrade,
+// at every step boundary except that only every stride-th file rename is
+// a kill point.
 func killUpgradeRemove(t *testing.T, n, stride int) {
 	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
 	bin := greyBinary(t)
@@ -270,6 +271,14 @@ func killUpgradeRemove(t *testing.T, n, stride int) {
 		args: []string{"install", "-y", "--no-scripts", "--no-sync", v2}})
 	total += runKills(t, bin, dpkg, killCase{name: "remove", template: base, stride: stride,
 		args: []string{"remove", "-y", "--no-scripts", "--no-sync", "many", "conf"}})
+	// (d) the rollback of that upgrade, from the content store.
+	upgraded := filepath.Join(t.TempDir(), "upgraded")
+	copyTree(t, base, upgraded)
+	if out, err := runGrey(bin, upgraded, nil, "install", "-y", "--no-scripts", "--no-sync", v2); err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	total += runKills(t, bin, dpkg, killCase{name: "rollback", template: upgraded, stride: stride,
+		args: []string{"rollback", "-y", "--no-scripts", "--no-sync", "1"}})
 	t.Logf("kill points tested: %d", total)
 }
 
@@ -284,11 +293,11 @@ func TestKillUpgradeRemove(t *testing.T) {
 	killUpgradeRemove(t, 300, stride)
 }
 
-// TestFullKillUpgradeEveryRename: a 100-file package, every rename a kill
-// point (about 110 runs of grey; the non-race pass of make test).
+// TestFullKillUpgradeEveryRename: a 60-file package, every rename a kill
+// point (about 150 runs of grey; the non-race pass of make test).
 func TestFullKillUpgradeEveryRename(t *testing.T) {
 	testfixture.WholeIndex(t)
-	killUpgradeRemove(t, 100, 1)
+	killUpgradeRemove(t, 60, 1)
 }
 
 // TestFullKillFixture interrupts (a) the install of the fixture's
