@@ -202,3 +202,49 @@ func TestRollbackAfterGC(t *testing.T) {
 		t.Error("the root changed")
 	}
 }
+
+// TestRollbackDamagedStore: a stored content that no longer has its hash
+// is not restored: the rollback fails with the root unchanged, the damaged
+// content is dropped, and the next attempt says it is missing.
+func TestRollbackDamagedStore(t *testing.T) {
+	root := t.TempDir()
+	r := openRoot(t, root)
+	v1 := manyFiles(t, "many", "1.0", 10, false, nil, "")
+	v2 := manyFiles(t, "many", "2.0", 10, true, nil, "")
+	for _, d := range []string{v1, v2} {
+		if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: d}}}, Options{Root: root, NoScripts: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := entry(r.DB, 1)
+	must(t, err)
+	var snap *pkgdb.Snapshot
+	must(t, r.DB.View(func(tx *bolt.Tx) error {
+		var err error
+		snap, err = pkgdb.GetSnapshot(tx, e.Snapshots["many"])
+		return err
+	}))
+	var victim pkgdb.File
+	for _, f := range snap.Package.Files {
+		if f.Type == pkgdb.TypeRegular && strings.Contains(f.Path, "/f1") {
+			victim = f
+			break
+		}
+	}
+	store := OpenStore(root)
+	must(t, os.WriteFile(store.Path(victim.SHA256), []byte("tampered"), 0o644))
+	before := rootTreeHash(t, root) // the store itself changes: the damaged content goes
+	tg, err := TargetAfter(r.DB, 1)
+	must(t, err)
+	rp, err := PlanRollback(r.DB, root, tg)
+	must(t, err)
+	if _, err := Apply(context.Background(), r.DB, rp.Plan, Options{Root: root, NoScripts: true}); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("rollback from a damaged store: %v", err)
+	}
+	if rootTreeHash(t, root) != before {
+		t.Error("the failed rollback changed the root")
+	}
+	if _, err := PlanRollback(r.DB, root, tg); err == nil || !strings.Contains(err.Error(), victim.Path) {
+		t.Errorf("second attempt: %v, want the damaged content named as missing", err)
+	}
+}

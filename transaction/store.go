@@ -143,14 +143,17 @@ func cloneOrCopy(dst, src *os.File) error {
 	return err
 }
 
-// Check verifies that content sum is stored intact.
+// Check verifies that content sum is stored intact. A damaged content is
+// deleted, so that the next rollback that needs it looks in the package
+// cache instead (and says it is missing when it is not there).
 func (s *Store) Check(sum string) error {
 	got, err := fileSHA256(s.Path(sum))
 	if err != nil {
 		return fmt.Errorf("content store: %s: %w", sum, err)
 	}
 	if got != sum {
-		return fmt.Errorf("content store: %s is damaged (its content hashes to %s)", s.Path(sum), got)
+		_ = os.Remove(s.Path(sum))
+		return fmt.Errorf("content store: %s was damaged (its content hashed to %s; deleted)", s.Path(sum), got)
 	}
 	return nil
 }
@@ -170,8 +173,10 @@ func (s *Store) Read(sum string) ([]byte, error) {
 
 // Restore creates dst (which must not exist) with content f.SHA256 and f's
 // mode and owner, after checking the stored content's hash: a hard link to
-// the store when link is set and the stored inode already has that mode
-// and owner, a copy otherwise.
+// the store when link is set, the stored inode already has that mode and
+// owner and no other name uses it (a root file sharing an inode with
+// another path would change with it: a chmod in a maintainer script, say),
+// a copy otherwise.
 func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	if err := s.Check(f.SHA256); err != nil {
 		return err
@@ -180,7 +185,7 @@ func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	if link {
 		if fi, err := os.Stat(src); err == nil {
 			st, ok := fi.Sys().(*syscall.Stat_t)
-			if ok && modeWord(fi.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
+			if ok && st.Nlink == 1 && modeWord(fi.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
 				if err := os.Link(src, dst); err == nil {
 					return nil
 				}
