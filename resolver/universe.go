@@ -43,10 +43,12 @@ type universe struct {
 	both bothIndex
 	// ids, when the index numbers its names (the in-memory index does),
 	// replaces every string-keyed lookup of a candidate's names with an
-	// index into gents; info holds each candidate's numbered names (nil
+	// index into gents (in pages of gentPage entries, allocated when
+	// first touched: a small request touches a few, and a whole table
+	// per solve cost more than it); info holds each candidate's numbered names (nil
 	// for a candidate that did not come from such an index).
 	ids   idIndex
-	gents []*nameEntry
+	gents []*[gentPage]*nameEntry
 	info  []*pkgNames
 	// relSat caches, per package and positive field, the satisfiers of
 	// each relation: slices indexed by id, not a map, because this lookup
@@ -144,8 +146,12 @@ type bothIndex interface {
 
 // candCap is the initial capacity of the per-candidate slices: a desktop's
 // universe (gnome, kde-full) has 2,500-4,000 candidates, and growing a
-// dozen slices step by step was a tenth of such a solve.
-const candCap = 4096
+// dozen slices step by step was a tenth of such a solve; larger ones cost
+// a small request more (fresh memory) than they save a large one.
+const candCap = 1024
+
+// gentPage is the size of a page of universe.gents.
+const gentPage = 64
 
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
 	both, _ := idx.(bothIndex)
@@ -173,11 +179,9 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		negDone:   make([]bool, 0, candCap),
 		relBase:   make([]int32, 0, candCap),
 		rel:       make([]relCache, 0, 8*candCap),
-		posEnt:    make([]*nameEntry, 0, 8*candCap),
-		arena:     make([]int, 0, 8*candCap),
 	}
 	if ids != nil {
-		u.gents = make([]*nameEntry, ids.numNames())
+		u.gents = make([]*[gentPage]*nameEntry, ids.numNames()/gentPage+1)
 	}
 	return u
 }
@@ -228,13 +232,18 @@ func (u *universe) intern(name string) *nameEntry {
 
 // internID is intern for the name the index numbers g.
 func (u *universe) internID(g int32) *nameEntry {
-	e := u.gents[g]
+	pg := u.gents[g/gentPage]
+	if pg == nil {
+		pg = new([gentPage]*nameEntry)
+		u.gents[g/gentPage] = pg
+	}
+	e := pg[g%gentPage]
 	if e == nil {
 		// The name's string stays in the index: nothing reads it from a
 		// numbered entry, and fetching it missed the cache.
 		e = &nameEntry{id: u.nEntries, gid: g, plain: relSlot{n: -1}}
 		u.nEntries++
-		u.gents[g] = e
+		pg[g%gentPage] = e
 	}
 	return e
 }
@@ -253,7 +262,10 @@ func (u *universe) entryID(g int32) *nameEntry {
 func (u *universe) lookup(name string) *nameEntry {
 	if u.ids != nil {
 		if g, ok := u.ids.nameID(name); ok {
-			return u.gents[g]
+			if pg := u.gents[g/gentPage]; pg != nil {
+				return pg[g%gentPage]
+			}
+			return nil
 		}
 	}
 	return u.names[name]
