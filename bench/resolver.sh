@@ -31,6 +31,7 @@
 #   DIST_RUNS=3              runs of each distcheck tool (0 to skip them)
 #   W=DIR                    scratch directory (kept); a temporary one otherwise
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 GREY=$(realpath "${GREY:-bin/grey}")
 F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
@@ -84,36 +85,10 @@ printf '%s\n' "$SOURCE" > "$R/etc/grey/sources.list"
 
 # apt: a scratch configuration (see bench/show.sh) over the same list.
 A=$W/apt
-mkdir -p "$A"/etc/{apt.conf.d,preferences.d,sources.list.d} "$A"/state/lists/partial "$A"/cache/archives/partial "$A"/log
-: > "$A/state/status"
-printf '%s\n' "$SOURCE" > "$A/etc/sources.list"
+scratch_apt "$A" "$SOURCE"
 pre=$(printf '%s' "$F/debian/dists/bookworm" | tr / _)
 cp "$F/debian/dists/bookworm/InRelease" "$A/state/lists/${pre}_InRelease"
 cp "$W/Packages" "$A/state/lists/${pre}_main_binary-amd64_Packages"
-cat > "$A/apt.conf" <<CONF
-Dir::Etc "$A/etc/";
-Dir::Etc::sourcelist "sources.list";
-Dir::Etc::sourceparts "sources.list.d";
-Dir::Etc::parts "apt.conf.d";
-Dir::Etc::main "/dev/null";
-Dir::Etc::preferences "preferences";
-Dir::Etc::preferencesparts "preferences.d";
-Dir::State "$A/state/";
-Dir::State::lists "lists/";
-Dir::State::status "$A/state/status";
-Dir::State::extended_states "$A/state/extended_states";
-Dir::Cache "$A/cache/";
-Dir::Cache::archives "archives/";
-Dir::Cache::pkgcache "pkgcache.bin";
-Dir::Cache::srcpkgcache "srcpkgcache.bin";
-Dir::Log "$A/log/";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::GzipIndexes "false";
-CONF
-export APT_CONFIG=$A/apt.conf
 apt-cache gencaches >/dev/null
 [ -s "$A/cache/pkgcache.bin" ] || { echo "bench/resolver.sh: apt built no pkgcache.bin" >&2; exit 1; }
 

@@ -22,7 +22,7 @@ for name in ${ONLY:-$order}; do
   [ -f "bench/$name.sh" ] && scripts+=("bench/$name.sh")
 done
 for f in bench/*.sh; do
-  case " $order " in *" $(basename "$f" .sh) "*) ;; *) [ "$f" = bench/run.sh ] || [ -n "${ONLY:-}" ] || scripts+=("$f");; esac
+  case " $order " in *" $(basename "$f" .sh) "*) ;; *) case "$f" in bench/run.sh|bench/lib.sh) ;; *) [ -n "${ONLY:-}" ] || scripts+=("$f");; esac;; esac
 done
 {
   echo "# grey benchmarks $(date -u +%Y-%m-%dT%H:%M:%SZ)"

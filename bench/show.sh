@@ -22,6 +22,7 @@
 #                  running grey update (whose clock must be before 2026-12-01,
 #                  when bookworm-security's Release expires)
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 GREY=$(realpath "${GREY:-bin/grey}")
 F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
 RUNS=${RUNS:-30}
@@ -56,9 +57,7 @@ fi
 
 # apt: the scratch configuration described above.
 A=$W/apt
-mkdir -p "$A"/etc/{apt.conf.d,preferences.d,sources.list.d} "$A"/state/lists/partial "$A"/cache/archives/partial "$A"/log
-: > "$A/state/status"
-printf '%s\n' "$SOURCES" > "$A/etc/sources.list"
+scratch_apt "$A" "$SOURCES"
 for s in "debian bookworm" "debian bookworm-updates" "debian-security bookworm-security"; do
   set -- $s
   printf '%s\n' "$SOURCES" | grep -q " $2 main" || continue
@@ -66,30 +65,6 @@ for s in "debian bookworm" "debian bookworm-updates" "debian-security bookworm-s
   cp "$F/$1/dists/$2/InRelease" "$A/state/lists/${pre}_InRelease"
   xz -dc "$F/$1/dists/$2/main/binary-amd64/Packages.xz" > "$A/state/lists/${pre}_main_binary-amd64_Packages"
 done
-cat > "$A/apt.conf" <<CONF
-Dir::Etc "$A/etc/";
-Dir::Etc::sourcelist "sources.list";
-Dir::Etc::sourceparts "sources.list.d";
-Dir::Etc::parts "apt.conf.d";
-Dir::Etc::main "/dev/null";
-Dir::Etc::preferences "preferences";
-Dir::Etc::preferencesparts "preferences.d";
-Dir::State "$A/state/";
-Dir::State::lists "lists/";
-Dir::State::status "$A/state/status";
-Dir::State::extended_states "$A/state/extended_states";
-Dir::Cache "$A/cache/";
-Dir::Cache::archives "archives/";
-Dir::Cache::pkgcache "pkgcache.bin";
-Dir::Cache::srcpkgcache "srcpkgcache.bin";
-Dir::Log "$A/log/";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::GzipIndexes "false";
-CONF
-export APT_CONFIG=$A/apt.conf
 apt-cache show hello > "$W/apt.out"
 [ -s "$A/cache/pkgcache.bin" ] || { echo "bench/show.sh: apt built no pkgcache.bin" >&2; exit 1; }
 "$GREY" --root "$R" show hello > "$W/grey.out"

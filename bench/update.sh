@@ -22,6 +22,7 @@
 # Usage: bash bench/update.sh   (from the repository root, after make build)
 #   GREY=bin/grey  FIXTURE=../shared/testdata/debian-bookworm  RUNS=10
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 GREY=$(realpath "${GREY:-bin/grey}")
 F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
 RUNS=${RUNS:-10}
@@ -46,37 +47,10 @@ mkdir -p "$R/etc/grey"
 printf '%s\n' "$SOURCES" > "$R/etc/grey/sources.list"
 
 A=$W/apt
-mkdir -p "$A"/etc/{apt.conf.d,preferences.d,sources.list.d} "$A"/state/lists/partial "$A"/cache/archives/partial "$A"/log
-: > "$A/state/status"
-printf '%s\n' "$SOURCES" > "$A/etc/sources.list"
-cat > "$A/apt.conf" <<CONF
-Dir::Etc "$A/etc/";
-Dir::Etc::sourcelist "sources.list";
-Dir::Etc::sourceparts "sources.list.d";
-Dir::Etc::parts "apt.conf.d";
-Dir::Etc::main "/dev/null";
-Dir::Etc::preferences "preferences";
-Dir::Etc::preferencesparts "preferences.d";
-Dir::State "$A/state/";
-Dir::State::lists "lists/";
-Dir::State::status "$A/state/status";
-Dir::State::extended_states "$A/state/extended_states";
-Dir::Cache "$A/cache/";
-Dir::Cache::archives "archives/";
-Dir::Cache::pkgcache "pkgcache.bin";
-Dir::Cache::srcpkgcache "srcpkgcache.bin";
-Dir::Log "$A/log/";
-Debug::NoLocking "1";
-APT::Sandbox::User "root";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::GzipIndexes "false";
+scratch_apt "$A" "$SOURCES" 'APT::Sandbox::User "root";
 Acquire::IndexTargets::deb::DEP-11::DefaultEnabled "false";
 Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled "false";
-Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";
-CONF
-export APT_CONFIG=$A/apt.conf
+Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled "false";'
 
 # Both must succeed and store what they should before anything is timed.
 apt-get -q update > "$W/apt.out" 2>&1 || { cat "$W/apt.out"; exit 1; }
