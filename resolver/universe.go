@@ -50,11 +50,14 @@ type universe struct {
 	ids   idIndex
 	gents []*[gentPage]*nameEntry
 	info  []*pkgNames
-	// relSat caches, per package and positive field, the satisfiers of
-	// each relation: slices indexed by id, not a map, because this lookup
-	// is the resolver's innermost one.
-	rel     []relCache // one per relation
-	relBase []int32    // id -> first slot: Pre-Depends, then Depends, then Recommends
+	// relOf caches, per candidate, the satisfiers of each relation of its
+	// positive fields (Pre-Depends, then Depends, then Recommends):
+	// slices indexed by id, not a map, because this lookup is the
+	// resolver's innermost one. They are cut from chunks (relChunk is the
+	// current one) that never move, so a slot's address stays valid while
+	// the universe grows, and no growing copies them.
+	relOf    [][]relCache
+	relChunk []relCache
 	// relCache.ent holds, per slot, where the interned entries of the
 	// relation's alternatives start in posEnt (-1: not interned yet).
 	// Interning each name once spares a string-keyed lookup at every
@@ -150,6 +153,9 @@ type bothIndex interface {
 // a small request more (fresh memory) than they save a large one.
 const candCap = 1024
 
+// relChunkSize is the size of a chunk of relation slots (see relOf).
+const relChunkSize = 4096
+
 // gentPage is the size of a page of universe.gents.
 const gentPage = 64
 
@@ -177,8 +183,7 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 		provEnt:   make([][]*nameEntry, 0, candCap),
 		negEnt:    make([][]negPos, 0, candCap),
 		negDone:   make([]bool, 0, candCap),
-		relBase:   make([]int32, 0, candCap),
-		rel:       make([]relCache, 0, 8*candCap),
+		relOf:     make([][]relCache, 0, candCap),
 	}
 	if ids != nil {
 		u.gents = make([]*[gentPage]*nameEntry, ids.numNames()/gentPage+1)
@@ -363,13 +368,18 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
 	u.eff = append(u.eff, u.effArch(p))
-	u.relBase = append(u.relBase, int32(len(u.rel)))
 	// A relation's names are interned on first use: the relations of
 	// most candidates (older versions, providers the walk never takes)
 	// are never looked at.
-	for k := len(p.PreDepends) + len(p.Depends) + len(p.Recommends); k > 0; k-- {
-		u.rel = append(u.rel, relCache{relSlot{n: -1}, -1})
+	nrel := len(p.PreDepends) + len(p.Depends) + len(p.Recommends)
+	if cap(u.relChunk)-len(u.relChunk) < nrel {
+		u.relChunk = make([]relCache, 0, max(relChunkSize, nrel))
 	}
+	start := len(u.relChunk)
+	for k := nrel; k > 0; k-- {
+		u.relChunk = append(u.relChunk, relCache{relSlot{n: -1}, -1})
+	}
+	u.relOf = append(u.relOf, u.relChunk[start:len(u.relChunk):len(u.relChunk)])
 	e.real = append(e.real, id)
 	u.ent = append(u.ent, e)
 	u.info = append(u.info, info)
@@ -538,7 +548,7 @@ func (u *universe) better(a, b int) bool {
 // from its code, and so does its hardness.
 type depField struct {
 	code int // 0 Pre-Depends, 1 Depends, 2 Recommends
-	off  int // the field's first slot after the package's relBase
+	off  int // the field's first slot in the package's relOf
 	rels relation.Dependency
 }
 
@@ -696,13 +706,12 @@ func containsInt(s []int, x int) bool {
 // closure does it for hard relations, the walk for Recommends), so it
 // cannot change later.
 func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
-	slot := &u.rel[int(u.relBase[id])+f.off+ri]
+	slot := &u.relOf[id][f.off+ri]
 	if slot.sat.n >= 0 {
 		return u.slice(slot.sat)
 	}
 	rel := f.rels[ri]
 	from := u.eff[id]
-	si := int(u.relBase[id]) + f.off + ri
 	if slot.ent < 0 {
 		slot.ent = int32(len(u.posEnt))
 		if info := u.info[id]; info != nil {
@@ -729,7 +738,6 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	if loaded {
 		u.finish()
 	}
-	slot = &u.rel[si] // loading grew rel
 	if len(rel) == 1 {
 		slot.sat = u.entrySatisfiers(from, &rel[0], ents[0], false)
 		return u.slice(slot.sat)
@@ -757,7 +765,7 @@ func (u *universe) altSatisfiers(id int, f *depField, ri, i int) []int {
 	if len(rel) == 1 {
 		return all
 	}
-	ents := u.posEnt[u.rel[int(u.relBase[id])+f.off+ri].ent:]
+	ents := u.posEnt[u.relOf[id][f.off+ri].ent:]
 	return u.slice(u.entrySatisfiers(u.eff[id], &rel[i], ents[i], false))
 }
 
