@@ -49,7 +49,6 @@ type memIndex struct {
 }
 
 type memEntry struct {
-	name            string
 	id              int32
 	pkgs, providers []*deb.Package
 	// pkgN and provN are the numbered names of pkgs and providers.
@@ -64,7 +63,7 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 	get := func(name string) *memEntry {
 		e := m.by[name]
 		if e == nil {
-			e = &memEntry{name: name, id: int32(len(m.list))}
+			e = &memEntry{id: int32(len(m.list))}
 			m.by[name] = e
 			m.list = append(m.list, e)
 		}
@@ -116,8 +115,6 @@ func (m *memIndex) nameID(name string) (int32, bool) {
 	}
 	return 0, false
 }
-
-func (m *memIndex) nameOf(id int32) string { return m.list[id].name }
 
 func (m *memIndex) numNames() int { return len(m.list) }
 

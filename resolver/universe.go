@@ -120,8 +120,6 @@ type negPos struct {
 type idIndex interface {
 	// nameID returns name's number.
 	nameID(name string) (int32, bool)
-	// nameOf returns the name numbered id.
-	nameOf(id int32) string
 	// numNames is the count of numbered names.
 	numNames() int
 	// byID returns Packages and Providers of the name numbered id, each
