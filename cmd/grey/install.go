@@ -211,6 +211,27 @@ func (x *localIndex) Providers(name string) []*deb.Package {
 	return append(out, x.base.Providers(name)...)
 }
 
+// EssentialNames lets full-upgrade install missing Essential packages
+// (resolver.EssentialIndex): the base index's Essential names, then those
+// of the local files, each once.
+func (x *localIndex) EssentialNames() []string {
+	var names []string
+	if ei, ok := x.base.(resolver.EssentialIndex); ok {
+		names = ei.EssentialNames()
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, p := range x.extra {
+		if p.Essential && !seen[p.Name] {
+			seen[p.Name] = true
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
 // planJSON is the plan as --json prints it.
 type planJSON struct {
 	Install   []planEntry `json:"install"`
