@@ -97,3 +97,21 @@ Version: 1
 		t.Errorf("Why(lib:amd64) = %v, %v; want app -> lib", chain, err)
 	}
 }
+
+// TestNamePrefixOrder checks that plan's prefix keys never order two names
+// against strings.Compare: around the eight-byte boundary, shorter names,
+// and NUL bytes.
+func TestNamePrefixOrder(t *testing.T) {
+	names := []string{"", "a", "a\x00", "ab", "abcdefg", "abcdefgh", "abcdefgh1", "abcdefgi",
+		"libreoffice", "libreoffice-core", "libreofficekit", "texlive", "texlive-base", "z", "\xff"}
+	for _, a := range names {
+		for _, b := range names {
+			pa, pb := namePrefix(a), namePrefix(b)
+			want := strings.Compare(a, b)
+			switch {
+			case pa < pb && want >= 0, pa > pb && want <= 0:
+				t.Errorf("prefixes of %q and %q order against the names", a, b)
+			}
+		}
+	}
+}

@@ -551,20 +551,35 @@ func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 	// The final set is sorted as sortPackages does, on copies of the names
 	// and architectures side by side: comparing through the packages
 	// themselves missed the cache on every comparison.
+	// pre holds a name's first eight bytes (namePrefix): most comparisons
+	// end on one integer compare.
 	type item struct {
+		pre        uint64
 		name, arch string
 		id         int
 	}
-	var items []item
+	n := 0
+	for _, k := range keep {
+		if k {
+			n++
+		}
+	}
+	items := make([]item, 0, n)
 	size := 0
 	for id, k := range keep {
 		if k {
 			p := u.pkgs[id]
-			items = append(items, item{p.Name, p.Architecture, id})
+			items = append(items, item{namePrefix(p.Name), p.Name, p.Architecture, id})
 			size += len(p.Name) + 1 + len(p.Architecture)
 		}
 	}
 	slices.SortFunc(items, func(a, b item) int {
+		if a.pre != b.pre {
+			if a.pre < b.pre {
+				return -1
+			}
+			return 1
+		}
 		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c
 		}
@@ -631,4 +646,19 @@ func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 	sortPackages(pl.Remove)
 	sortPackages(pl.Keep)
 	return pl
+}
+
+// namePrefix packs the first eight bytes of s big-endian, padded with
+// zeros. When two prefixes differ they order as the strings do (a shorter
+// string's padding sorts before any longer string's byte but NUL, and a
+// NUL there makes the prefixes equal); equal prefixes decide nothing.
+func namePrefix(s string) uint64 {
+	var v uint64
+	for i := range 8 {
+		v <<= 8
+		if i < len(s) {
+			v |= uint64(s[i])
+		}
+	}
+	return v
 }
