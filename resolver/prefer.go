@@ -1,7 +1,7 @@
 package resolver
 
 import (
-	"sort"
+	"slices"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
@@ -546,7 +546,19 @@ func (g *greedy) aptOrder(id int, f *depField, ri int) []int {
 				cands = append(cands, s)
 			}
 		}
-		sort.SliceStable(cands, func(a, b int) bool { return g.aptLess(pos, cands[a], cands[b]) })
+		// aptLess is a total order (it ends in better), so an unstable
+		// sort gives the one answer; most alternatives have one candidate.
+		if len(cands) > 1 {
+			slices.SortFunc(cands, func(a, b int) int {
+				switch {
+				case a == b:
+					return 0
+				case g.aptLess(pos, a, b):
+					return -1
+				}
+				return 1
+			})
+		}
 		for _, c := range cands {
 			if u.installed[c] {
 				if !containsInt(inst, c) {

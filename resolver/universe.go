@@ -1,7 +1,7 @@
 package resolver
 
 import (
-	"sort"
+	"slices"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
@@ -492,7 +492,11 @@ func (u *universe) closeAll() {
 func (u *universe) finish() {
 	for _, e := range u.dirty {
 		ids := e.real
-		sort.SliceStable(ids, func(i, j int) bool { return u.better(ids[i], ids[j]) })
+		// better is a total order (ids break ties), so any sort gives
+		// the one answer; most names have a single candidate.
+		if len(ids) > 1 {
+			slices.SortFunc(ids, u.betterCmp)
+		}
 		for i, id := range ids {
 			// Sorted newest first: the first of each architecture.
 			u.isNewest[id] = true
@@ -504,7 +508,7 @@ func (u *universe) finish() {
 			}
 		}
 		if ps := e.prov; len(ps) > 1 {
-			sort.SliceStable(ps, func(i, j int) bool { return u.better(ps[i], ps[j]) })
+			slices.SortFunc(ps, u.betterCmp)
 		}
 		e.dirty = false
 	}
@@ -520,6 +524,17 @@ func (u *universe) newestOf(id int) int {
 		}
 	}
 	return id
+}
+
+// betterCmp is better as a comparison for slices.SortFunc.
+func (u *universe) betterCmp(a, b int) int {
+	switch {
+	case a == b:
+		return 0
+	case u.better(a, b):
+		return -1
+	}
+	return 1
 }
 
 // better orders two candidates: newer version first, then the native
