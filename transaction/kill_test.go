@@ -1,12 +1,8 @@
 package transaction
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,43 +37,7 @@ func greyBinary(t *testing.T) string {
 // whether or not it completes).
 func rootTreeHash(t testing.TB, root string) string {
 	t.Helper()
-	skip := map[string]bool{"var/lib/grey": true, "var/cache/grey": true}
-	h := sha256.New()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if skip[filepath.ToSlash(rel)] {
-			return fs.SkipDir
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%v\x00", rel, fi.Mode())
-		switch {
-		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			fmt.Fprintf(h, "->%s", l)
-		}
-		h.Write([]byte{0})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return treeHash(t, root, "var/lib/grey", "var/cache/grey")
 }
 
 // killCase is one transaction to interrupt: args run against a copy of
