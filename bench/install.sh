@@ -19,6 +19,7 @@
 #   NICE=-10   run the timed commands at this niceness (as root), so that
 #              other load on a shared machine disturbs both sides less
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 GREY=$(realpath "${GREY:-bin/grey}")
 F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
 RUNS=${RUNS:-10}
@@ -52,16 +53,7 @@ mapfile -t FIX < <(find "$F" -name '*.deb' | sort)
 bench_set fixture22 "${FIX[@]}"
 
 if [ "${SET118:-0}" = 1 ]; then
-  APTOPT=(-o Dir::State::status=$W/empty-status -o Debug::NoLocking=1
-          -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Architecture=amd64)
-  : > "$W/empty-status"
-  mkdir -p "$W/debs118"
-  if [ -z "$(ls "$W/debs118")" ]; then
-    req=$(apt-cache "${APTOPT[@]}" dumpavail | awk '/^Package:/{p=$2} /^Priority: required$/{print p}' | sort -u)
-    apt-get -s "${APTOPT[@]}" install --no-install-recommends python3 $req \
-      | awk '/^Inst/{v=$3; gsub(/[()]/,"",v); print $2"="v}' > "$W/closure118.txt"
-    (cd "$W/debs118" && apt-get download -qq $(cat "$W/closure118.txt"))
-  fi
+  closure118 "$W/debs118"
   mapfile -t S118 < <(find "$W/debs118" -name '*.deb' | sort)
   bench_set closure118 "${S118[@]}"
 fi

@@ -37,3 +37,25 @@ $extra
 CONF
   export APT_CONFIG=$A/apt.conf
 }
+
+# closure118 DIR: download into DIR (once) the install anchors' 118-package
+# set: python3 without recommends plus every Priority: required package,
+# resolved by apt against an empty status from the host's configured mirror
+# (needs `apt-get update` and the Debian mirror; never committed).
+closure118() {
+  local dir=$1 st
+  st=$(mktemp)
+  local opt=(-o Dir::State::status="$st" -o Debug::NoLocking=1
+             -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Architecture=amd64)
+  mkdir -p "$dir"
+  if [ -z "$(ls "$dir")" ]; then
+    local req
+    req=$(apt-cache "${opt[@]}" dumpavail | awk '/^Package:/{p=$2} /^Priority: required$/{print p}' | sort -u)
+    # shellcheck disable=SC2086
+    apt-get -s "${opt[@]}" install --no-install-recommends python3 $req \
+      | awk '/^Inst/{v=$3; gsub(/[()]/,"",v); print $2"="v}' > "$dir.txt"
+    # shellcheck disable=SC2046
+    (cd "$dir" && apt-get download -qq $(cat "$dir.txt"))
+  fi
+  rm -f "$st"
+}
