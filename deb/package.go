@@ -214,3 +214,38 @@ func FromStanza(s *control.Stanza) (*Package, error) {
 func (p *Package) String() string {
 	return p.Name + "_" + p.Version.String() + "_" + p.Architecture
 }
+
+// ArchSatisfies is dpkg's deparchsatisfied: may p (by its name or through
+// its Provides) satisfy possibility pv, written in a package whose
+// effective architecture is from, on a system whose native architecture is
+// native? An Architecture: all package counts as native, and so must from.
+//
+// A Multi-Arch: foreign package satisfies a dependency from any
+// architecture; "name:any" is satisfied only by a Multi-Arch: allowed (or
+// foreign) package, never by a plain one even of the same architecture;
+// "name:native" and "name:ARCH" name the architecture. Conflicts and Breaks
+// (conflict set) without a qualifier, or with ":any", hit every
+// architecture.
+func ArchSatisfies(p *Package, pv *relation.Possibility, from, native string, conflict bool) bool {
+	if conflict && (pv.ArchQual == "" || pv.ArchQual == "any") {
+		return true
+	}
+	if p.MultiArch == MultiArchForeign {
+		return true
+	}
+	arch := p.Architecture
+	if arch == "all" {
+		arch = native
+	}
+	switch pv.ArchQual {
+	case "":
+		return arch == from
+	case "any":
+		return p.MultiArch == MultiArchAllowed
+	case "native":
+		return arch == native
+	case "all":
+		return arch == native
+	}
+	return arch == pv.ArchQual
+}

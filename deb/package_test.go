@@ -117,3 +117,38 @@ func decodeFixture(t *testing.T, indexes []string, want int) {
 		t.Errorf("decoded %d packages, want %d", n, want)
 	}
 }
+
+func TestArchSatisfies(t *testing.T) {
+	pkg := func(arch string, ma MultiArch) *Package {
+		return &Package{Name: "q", Architecture: arch, MultiArch: ma}
+	}
+	pv := func(qual string) *relation.Possibility { return &relation.Possibility{Name: "q", ArchQual: qual} }
+	tests := []struct {
+		name     string
+		p        *Package
+		qual     string
+		from     string
+		conflict bool
+		want     bool
+	}{
+		{"same arch", pkg("amd64", MultiArchNo), "", "amd64", false, true},
+		{"other arch", pkg("i386", MultiArchNo), "", "amd64", false, false},
+		{"all counts as native", pkg("all", MultiArchNo), "", "amd64", false, true},
+		{"foreign from any arch", pkg("i386", MultiArchForeign), "", "amd64", false, true},
+		{":any needs allowed", pkg("amd64", MultiArchNo), "any", "amd64", false, false},
+		{":any allowed other arch", pkg("i386", MultiArchAllowed), "any", "amd64", false, true},
+		{":any foreign", pkg("amd64", MultiArchForeign), "any", "amd64", false, true},
+		{":native", pkg("amd64", MultiArchSame), "native", "i386", false, true},
+		{":native other", pkg("i386", MultiArchSame), "native", "i386", false, false},
+		{":i386", pkg("i386", MultiArchSame), "i386", "amd64", false, true},
+		{":i386 wrong", pkg("amd64", MultiArchSame), "i386", "amd64", false, false},
+		{"conflict any arch", pkg("i386", MultiArchNo), "", "amd64", true, true},
+		{"conflict :any", pkg("i386", MultiArchNo), "any", "amd64", true, true},
+		{"conflict :i386 on amd64", pkg("amd64", MultiArchNo), "i386", "amd64", true, false},
+	}
+	for _, tt := range tests {
+		if got := ArchSatisfies(tt.p, pv(tt.qual), tt.from, "amd64", tt.conflict); got != tt.want {
+			t.Errorf("%s: ArchSatisfies = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

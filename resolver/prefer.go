@@ -149,7 +149,7 @@ func (g *greedy) isDead(id int) bool {
 func (g *greedy) hits(from *deb.Package, pos *relation.Possibility, q int) bool {
 	u := g.u
 	qp := u.pkgs[q]
-	if qp.Name == from.Name || !u.archMatches(u.effArch(from), pos, qp, u.eff[q], true) {
+	if qp.Name == from.Name || !deb.ArchSatisfies(qp, pos, u.effArch(from), u.native, true) {
 		return false
 	}
 	if qp.Name == pos.Name && pos.Satisfies(qp.Version) {

@@ -599,34 +599,6 @@ func (u *universe) effArch(p *deb.Package) string {
 	return p.Architecture
 }
 
-// archMatches applies Multi-Arch to a candidate q (which provides or is the
-// target name), of effective architecture qa, for a possibility seen from
-// architecture from. It is dpkg's deparchsatisfied (the reading
-// resolver/check also follows): a Multi-Arch: foreign package satisfies a
-// dependency from any architecture; "name:any" is satisfied only by a
-// Multi-Arch: allowed (or foreign) package, of any architecture, never by
-// a plain package even of the depending package's own architecture (apt
-// gives only allowed packages the implicit "name:any" provide);
-// unqualified and ":any" Conflicts and Breaks hit every architecture.
-func (u *universe) archMatches(from string, pos *relation.Possibility, q *deb.Package, qa string, conflict bool) bool {
-	if conflict && (pos.ArchQual == "" || pos.ArchQual == "any") {
-		return true
-	}
-	if q.MultiArch == deb.MultiArchForeign {
-		return true
-	}
-	switch pos.ArchQual {
-	case "":
-		return qa == from
-	case "any":
-		return q.MultiArch == deb.MultiArchAllowed
-	case "native":
-		return qa == u.native
-	default:
-		return qa == pos.ArchQual || (pos.ArchQual == "all" && qa == u.native)
-	}
-}
-
 // satisfiers returns the ids of the universe's candidates that satisfy
 // possibility pos of a package of architecture from: real packages of that
 // name with a matching version, then providers. A Provides without a
@@ -663,13 +635,13 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 	start := len(u.arena)
 	for _, id := range e.real {
 		q := u.pkgs[id]
-		if u.archMatches(from, pos, q, u.eff[id], conflict) && pos.Satisfies(q.Version) {
+		if deb.ArchSatisfies(q, pos, from, u.native, conflict) && pos.Satisfies(q.Version) {
 			u.arena = append(u.arena, id)
 		}
 	}
 	for _, id := range e.prov {
 		q := u.pkgs[id]
-		if !u.archMatches(from, pos, q, u.eff[id], conflict) || !providesMatch(q, pos) {
+		if !deb.ArchSatisfies(q, pos, from, u.native, conflict) || !providesMatch(q, pos) {
 			continue
 		}
 		if containsInt(u.arena[start:], id) {

@@ -280,7 +280,7 @@ func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch str
 		if conflict && (j == self || q.Name == selfName) {
 			continue
 		}
-		if pv.Satisfies(q.Version) && u.archOK(q, pv, depArch, conflict) {
+		if pv.Satisfies(q.Version) && deb.ArchSatisfies(q, pv, u.eff(depArch), u.native, conflict) {
 			dst = append(dst, j)
 		}
 	}
@@ -292,31 +292,11 @@ func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch str
 		if pv.Op != relation.NoOp && (pr.pv.Op != relation.EQ || !pv.Satisfies(pr.pv.Version)) {
 			continue
 		}
-		if u.archOK(q, pv, depArch, conflict) {
+		if deb.ArchSatisfies(q, pv, u.eff(depArch), u.native, conflict) {
 			dst = append(dst, pr.pkg)
 		}
 	}
 	return dst
-}
-
-// archOK is dpkg's deparchsatisfied.
-func (u *universe) archOK(q *deb.Package, pv *relation.Possibility, depArch string, conflict bool) bool {
-	if q.MultiArch == deb.MultiArchForeign {
-		return true
-	}
-	want := pv.ArchQual
-	switch want {
-	case "":
-		if conflict {
-			return true
-		}
-		want = depArch
-	case "any":
-		return q.MultiArch == deb.MultiArchAllowed || conflict
-	case "native":
-		want = u.native
-	}
-	return u.eff(want) == u.eff(q.Architecture)
 }
 
 // archApplies evaluates a possibility's [arch list] for arch.
