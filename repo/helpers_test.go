@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,27 +22,7 @@ import (
 	"github.com/greypm/grey/repo/sources"
 )
 
-// memStore is a ReleaseStore in memory.
-type memStore struct {
-	mu    sync.Mutex
-	dates map[string]time.Time
-}
-
-func newMemStore() *memStore { return &memStore{dates: map[string]time.Time{}} }
-
-func (m *memStore) LastAccepted(id string) (time.Time, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.dates[id]
-	return t, ok, nil
-}
-
-func (m *memStore) Accept(id string, date time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.dates[id] = date
-	return nil
-}
+func newMemStore() *MemoryStore { return &MemoryStore{} }
 
 // fixtureLines are the three sources of the bookworm fixture at dir.
 func fixtureLines(dir string) []string {

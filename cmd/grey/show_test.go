@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,26 +20,6 @@ import (
 	"github.com/greypm/grey/repo/index"
 	"github.com/greypm/grey/repo/sources"
 )
-
-// showStore is a ReleaseStore in memory, for updating a test root.
-type showStore struct {
-	mu    sync.Mutex
-	dates map[string]time.Time
-}
-
-func (m *showStore) LastAccepted(id string) (time.Time, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.dates[id]
-	return t, ok, nil
-}
-
-func (m *showStore) Accept(id string, date time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.dates[id] = date
-	return nil
-}
 
 // updatedRoot returns a root whose sources.list names the fixture's sources
 // (without bookworm main under -race) and whose lists were updated, and
@@ -73,7 +52,7 @@ func updatedRootOf(t *testing.T, small bool) (string, []string) {
 	}
 	_, err := repo.Update(context.Background(), srcs, repo.Options{
 		Root: root, Now: func() time.Time { return testfixture.Clock },
-		Store: &showStore{dates: map[string]time.Time{}}, Architectures: []string{"amd64"},
+		Store: &repo.MemoryStore{}, Architectures: []string{"amd64"},
 	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
