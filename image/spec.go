@@ -329,28 +329,49 @@ func (p *parser) sources(n *yaml.Node) ([]*sources.Source, error) {
 	return out, nil
 }
 
+// mappingList walks a list of mappings (files, users, groups): each entry
+// must be a mapping with only the allowed keys; entry gets its key path
+// ("files[2]") and node. hint names the keys in the error messages.
+func (p *parser) mappingList(n *yaml.Node, name, hint string, keys []string, entry func(key string, c *yaml.Node) error) error {
+	if n.Kind != yaml.SequenceNode {
+		return p.errf(n, name, "must be a list of mappings (%s)", hint)
+	}
+	for i, c := range n.Content {
+		key := fmt.Sprintf("%s[%d]", name, i)
+		if c.Kind != yaml.MappingNode {
+			return p.errf(c, key, "must be a mapping (%s)", hint)
+		}
+		if err := p.checkKeys(c, key, keys); err != nil {
+			return err
+		}
+		if err := entry(key, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pairs calls f for every key and value of mapping c, with the value's key
+// path, and stops at the first error.
+func pairs(c *yaml.Node, key string, f func(k string, v *yaml.Node, kk string) error) error {
+	for j := 0; j+1 < len(c.Content); j += 2 {
+		k := c.Content[j].Value
+		if err := f(k, c.Content[j+1], key+"."+k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 var fileKeys = []string{"path", "mode", "content", "source", "uid", "gid"}
 
 func (p *parser) files(n *yaml.Node) ([]File, error) {
-	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n, "files", "must be a list of mappings (path, mode, content or source)")
-	}
 	var out []File
 	paths := map[string]bool{}
-	for i, c := range n.Content {
-		key := fmt.Sprintf("files[%d]", i)
-		if c.Kind != yaml.MappingNode {
-			return nil, p.errf(c, key, "must be a mapping (path, mode, content or source)")
-		}
-		if err := p.checkKeys(c, key, fileKeys); err != nil {
-			return nil, err
-		}
+	err := p.mappingList(n, "files", "path, mode, content or source", fileKeys, func(key string, c *yaml.Node) error {
 		f := File{Mode: 0o644}
 		hasContent := false
-		for j := 0; j+1 < len(c.Content); j += 2 {
-			k, v := c.Content[j].Value, c.Content[j+1]
-			kk := key + "." + k
-			var err error
+		err := pairs(c, key, func(k string, v *yaml.Node, kk string) (err error) {
 			switch k {
 			case "path":
 				f.Path, err = p.str(v, kk)
@@ -390,44 +411,32 @@ func (p *parser) files(n *yaml.Node) ([]File, error) {
 			case "gid":
 				f.GID, err = p.integer(v, kk)
 			}
-			if err != nil {
-				return nil, err
-			}
-		}
+			return err
+		})
 		switch {
+		case err != nil:
+			return err
 		case f.Path == "":
-			return nil, p.errf(c, key+".path", "missing")
+			return p.errf(c, key+".path", "missing")
 		case hasContent == (f.Source != ""):
-			return nil, p.errf(c, key, "give exactly one of content and source")
+			return p.errf(c, key, "give exactly one of content and source")
 		case paths[f.Path]:
-			return nil, p.errf(c, key+".path", "%s is given twice", f.Path)
+			return p.errf(c, key+".path", "%s is given twice", f.Path)
 		}
 		paths[f.Path] = true
 		out = append(out, f)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 var userKeys = []string{"name", "uid", "gid", "gecos", "home", "shell"}
 
 func (p *parser) users(n *yaml.Node) ([]User, error) {
-	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n, "users", "must be a list of mappings (name, uid, gid, home, shell, gecos)")
-	}
 	var out []User
-	for i, c := range n.Content {
-		key := fmt.Sprintf("users[%d]", i)
-		if c.Kind != yaml.MappingNode {
-			return nil, p.errf(c, key, "must be a mapping (name, uid, gid, home, shell, gecos)")
-		}
-		if err := p.checkKeys(c, key, userKeys); err != nil {
-			return nil, err
-		}
+	err := p.mappingList(n, "users", "name, uid, gid, home, shell, gecos", userKeys, func(key string, c *yaml.Node) error {
 		u := User{UID: -1, GID: -1}
-		for j := 0; j+1 < len(c.Content); j += 2 {
-			k, v := c.Content[j].Value, c.Content[j+1]
-			kk := key + "." + k
-			var err error
+		err := pairs(c, key, func(k string, v *yaml.Node, kk string) (err error) {
 			switch k {
 			case "name":
 				u.Name, err = p.str(v, kk)
@@ -445,12 +454,13 @@ func (p *parser) users(n *yaml.Node) ([]User, error) {
 			if err == nil && strings.ContainsAny(v.Value, ":\n") {
 				err = p.errf(v, kk, "must not contain ':' or a newline")
 			}
-			if err != nil {
-				return nil, err
-			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if u.Name == "" || u.UID < 0 || u.GID < 0 {
-			return nil, p.errf(c, key, "name, uid and gid are required")
+			return p.errf(c, key, "name, uid and gid are required")
 		}
 		if u.Home == "" {
 			u.Home = "/nonexistent"
@@ -459,30 +469,18 @@ func (p *parser) users(n *yaml.Node) ([]User, error) {
 			u.Shell = "/usr/sbin/nologin"
 		}
 		out = append(out, u)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 var groupKeys = []string{"name", "gid", "members"}
 
 func (p *parser) groups(n *yaml.Node) ([]Group, error) {
-	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n, "groups", "must be a list of mappings (name, gid, members)")
-	}
 	var out []Group
-	for i, c := range n.Content {
-		key := fmt.Sprintf("groups[%d]", i)
-		if c.Kind != yaml.MappingNode {
-			return nil, p.errf(c, key, "must be a mapping (name, gid, members)")
-		}
-		if err := p.checkKeys(c, key, groupKeys); err != nil {
-			return nil, err
-		}
+	err := p.mappingList(n, "groups", "name, gid, members", groupKeys, func(key string, c *yaml.Node) error {
 		g := Group{GID: -1}
-		for j := 0; j+1 < len(c.Content); j += 2 {
-			k, v := c.Content[j].Value, c.Content[j+1]
-			kk := key + "." + k
-			var err error
+		err := pairs(c, key, func(k string, v *yaml.Node, kk string) (err error) {
 			switch k {
 			case "name":
 				g.Name, err = p.str(v, kk)
@@ -500,16 +498,18 @@ func (p *parser) groups(n *yaml.Node) ([]Group, error) {
 				}
 				sort.Strings(g.Members)
 			}
-			if err != nil {
-				return nil, err
-			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if g.Name == "" || g.GID < 0 {
-			return nil, p.errf(c, key, "name and gid are required")
+			return p.errf(c, key, "name and gid are required")
 		}
 		out = append(out, g)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // LockPath is where the lock of the spec at specPath lives: beside it, with
