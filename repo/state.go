@@ -1,226 +1,40 @@
 package repo
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"time"
-)
+import "github.com/greypm/grey/repo/lists"
+
+// The verified state of each source lives in package lists, so that
+// read-only commands need not link this package's fetching and OpenPGP
+// code; these names keep repo's API whole.
 
 // ListsDir is where verified metadata is kept inside a root: one folder per
 // source, named by the source's ID.
-const ListsDir = "var/lib/grey/lists"
+const ListsDir = lists.Dir
 
 // stagingDir holds downloads of an update in progress, one folder per
 // source, outside ListsDir so that a refused or failed update leaves the
 // lists untouched.
 const stagingDir = "var/lib/grey/partial"
 
-// stateFile is the manifest of a source's verified state. It is written
-// last, by rename, so it always names a complete set of verified files.
-const stateFile = "state.json"
+// stateFile is the manifest of a source's verified state.
+const stateFile = lists.StateFile
 
-// stateVersion is the manifest format.
-const stateVersion = 1
-
-// State is the verified metadata of one source as stored in a root: what its
-// accepted Release said and where its index files are. Every file it names
-// was checked against the signed Release before the state was written.
-type State struct {
-	Version  int    `json:"version"`
-	SourceID string `json:"source_id"`
-	// Source is the source as configured, for messages.
-	Source string `json:"source"`
-	URI    string `json:"uri"`
-	Suite  string `json:"suite"`
-	// Accepted is when this state was accepted, by the updating clock.
-	Accepted time.Time   `json:"accepted"`
-	Release  ReleaseInfo `json:"release"`
-	Indexes  []IndexFile `json:"indexes"`
-}
+// State is the verified metadata of one source as stored in a root.
+type State = lists.State
 
 // ReleaseInfo is what a verified Release said, and where it is kept.
-type ReleaseInfo struct {
-	// File is the stored InRelease (or Release when the source had no
-	// InRelease), byte for byte as fetched; Signature the stored Release.gpg
-	// in the second case. Both are absolute paths once loaded.
-	File      string `json:"file"`
-	Signature string `json:"signature,omitempty"`
-	// SHA256 is the hash of File.
-	SHA256 string `json:"sha256"`
-	// Signer is the fingerprint of the key that signed it ("" for a source
-	// marked trusted=yes that had no signature).
-	Signer        string    `json:"signer,omitempty"`
-	Origin        string    `json:"origin,omitempty"`
-	Label         string    `json:"label,omitempty"`
-	Suite         string    `json:"suite,omitempty"`
-	Codename      string    `json:"codename,omitempty"`
-	Version       string    `json:"version,omitempty"`
-	Date          time.Time `json:"date"`
-	ValidUntil    time.Time `json:"valid_until,omitzero"`
-	Architectures []string  `json:"architectures,omitempty"`
-	Components    []string  `json:"components,omitempty"`
-	AcquireByHash bool      `json:"acquire_by_hash,omitempty"`
-}
+type ReleaseInfo = lists.ReleaseInfo
 
 // IndexFile is one verified Packages file.
-type IndexFile struct {
-	// Component is "" for a flat repository.
-	Component string `json:"component,omitempty"`
-	// Arch is the architecture ("all" for binary-all), "" for a flat
-	// repository.
-	Arch string `json:"arch,omitempty"`
-	// Name is the file's path in the Release, e.g.
-	// "main/binary-amd64/Packages.xz"; its extension tells the compression.
-	Name string `json:"name"`
-	// Path is the local file, absolute once loaded.
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
+type IndexFile = lists.IndexFile
 
 // ErrNoState reports a source that has no verified state in the root yet.
-var ErrNoState = errors.New("no verified metadata: run grey update")
+var ErrNoState = lists.ErrNoState
 
 // LoadState returns the verified state of the source with the given ID in
 // root. It returns an error wrapping ErrNoState when the source was never
 // updated there.
-func LoadState(root, sourceID string) (*State, error) {
-	if !safeID(sourceID) {
-		return nil, fmt.Errorf("source id %q is not a plain file name", sourceID)
-	}
-	return loadStateDir(filepath.Join(root, filepath.FromSlash(ListsDir), sourceID))
-}
+func LoadState(root, sourceID string) (*State, error) { return lists.Load(root, sourceID) }
 
 // States returns the verified state of every source updated in root, in ID
-// order. It includes sources no longer configured (update never removes a
-// source's lists, since --source may replace the configured sources for one
-// command): a command selects the states of its own sources by ID, with
-// LoadState.
-func States(root string) ([]*State, error) {
-	dir := filepath.Join(root, filepath.FromSlash(ListsDir))
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
-	}
-	var out []*State
-	for _, e := range entries {
-		if !e.IsDir() || !safeID(e.Name()) {
-			continue
-		}
-		st, err := loadStateDir(filepath.Join(dir, e.Name()))
-		if errors.Is(err, ErrNoState) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
-func loadStateDir(dir string) (*State, error) {
-	path := filepath.Join(dir, stateFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", dir, ErrNoState)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read state: %w", err)
-	}
-	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if st.Version != stateVersion {
-		return nil, fmt.Errorf("%s: state format %d, this grey reads %d", path, st.Version, stateVersion)
-	}
-	abs := func(name string) (string, error) {
-		if name == "" {
-			return "", nil
-		}
-		if !safeID(name) {
-			return "", fmt.Errorf("%s: file name %q escapes the folder", path, name)
-		}
-		return filepath.Join(dir, name), nil
-	}
-	if st.Release.File, err = abs(st.Release.File); err != nil {
-		return nil, err
-	}
-	if st.Release.Signature, err = abs(st.Release.Signature); err != nil {
-		return nil, err
-	}
-	for i := range st.Indexes {
-		if st.Indexes[i].Path, err = abs(st.Indexes[i].Path); err != nil {
-			return nil, err
-		}
-	}
-	return &st, nil
-}
-
-// writeState writes st's manifest into dir by rename, after syncing it, and
-// syncs the folder: the one step that makes a new state current.
-func writeState(dir string, st *State) error {
-	rel := *st
-	rel.Indexes = slices.Clone(st.Indexes)
-	rel.Release.File = filepath.Base(st.Release.File)
-	if st.Release.Signature != "" {
-		rel.Release.Signature = filepath.Base(st.Release.Signature)
-	}
-	for i := range rel.Indexes {
-		rel.Indexes[i].Path = filepath.Base(rel.Indexes[i].Path)
-	}
-	data, err := json.MarshalIndent(&rel, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(dir, stateFile), append(data, '\n'))
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and
-// a rename, then syncs the folder.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// safeID reports whether s can name a file in a folder without escaping it.
-func safeID(s string) bool {
-	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\\x00")
-}
+// order (see lists.All).
+func States(root string) ([]*State, error) { return lists.All(root) }

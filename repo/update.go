@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/greypm/grey/repo/fetch"
+	"github.com/greypm/grey/repo/lists"
 	"github.com/greypm/grey/repo/release"
 	"github.com/greypm/grey/repo/sources"
 	"github.com/greypm/grey/repo/trust"
@@ -292,7 +293,7 @@ func (u *updater) run(ctx context.Context) Result {
 	u.now = u.opts.Now()
 	u.lists = filepath.Join(u.opts.Root, filepath.FromSlash(ListsDir), g.id)
 	u.staging = filepath.Join(u.opts.Root, filepath.FromSlash(stagingDir), g.id)
-	prev, err := loadStateDir(u.lists)
+	prev, err := lists.LoadDir(u.lists)
 	if err != nil && !errors.Is(err, ErrNoState) {
 		prev = nil // a damaged manifest is replaced by this update
 	}
@@ -744,7 +745,7 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 	hash := hex.EncodeToString(sum[:])
 	rel := sr.rel
 	st := &State{
-		Version:  stateVersion,
+		Version:  lists.FormatVersion,
 		SourceID: u.g.id,
 		Source:   u.g.name,
 		URI:      u.g.src.URI.String(),
@@ -760,14 +761,14 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 		Indexes: indexes,
 	}
 	if !fileMatches(st.Release.File, release.File{Size: int64(len(sr.raw)), Hash: hash}) {
-		if err := writeFileAtomic(st.Release.File, sr.raw); err != nil {
+		if err := lists.WriteFileAtomic(st.Release.File, sr.raw); err != nil {
 			return nil, err
 		}
 	}
 	if sr.sig != nil {
 		ss := sha256.Sum256(sr.sig)
 		st.Release.Signature = filepath.Join(u.lists, localName(hex.EncodeToString(ss[:]), "Release.gpg"))
-		if err := writeFileAtomic(st.Release.Signature, sr.sig); err != nil {
+		if err := lists.WriteFileAtomic(st.Release.Signature, sr.sig); err != nil {
 			return nil, err
 		}
 	}
@@ -782,10 +783,10 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 			}
 		}
 	}
-	if err := syncDir(u.lists); err != nil {
+	if err := lists.SyncDir(u.lists); err != nil {
 		return nil, err
 	}
-	if err := writeState(u.lists, st); err != nil {
+	if err := lists.Write(u.lists, st); err != nil {
 		return nil, err
 	}
 	if !u.stored {

@@ -1,0 +1,73 @@
+package lists
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWriteLoadRoundTrip(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, filepath.FromSlash(Dir), "src1")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st := &State{
+		Version: FormatVersion, SourceID: "src1", Suite: "bookworm",
+		Accepted: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
+		Release:  ReleaseInfo{File: filepath.Join(dir, "InRelease"), SHA256: "ab"},
+		Indexes:  []IndexFile{{Component: "main", Arch: "amd64", Name: "main/binary-amd64/Packages.xz", Path: filepath.Join(dir, "main_binary-amd64_Packages.xz")}},
+	}
+	if err := Write(dir, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(root, "src1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Release.File != st.Release.File || got.Indexes[0].Path != st.Indexes[0].Path || !got.Accepted.Equal(st.Accepted) {
+		t.Fatalf("round trip: got %+v, want %+v", got, st)
+	}
+	all, err := All(root)
+	if err != nil || len(all) != 1 || all[0].SourceID != "src1" {
+		t.Fatalf("All = %v, %v; want the one state", all, err)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, manifest, want string
+		noState             bool
+	}{
+		{name: "missing", noState: true},
+		{name: "not json", manifest: "{", want: "state.json"},
+		{name: "other format", manifest: `{"version": 99}`, want: "state format 99"},
+		{name: "escaping index", manifest: `{"version": 1, "indexes": [{"name": "x", "path": "../../etc/passwd"}]}`, want: "escapes the folder"},
+		{name: "escaping release", manifest: `{"version": 1, "release": {"file": "/etc/passwd"}}`, want: "escapes the folder"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.manifest != "" {
+				if err := os.WriteFile(filepath.Join(dir, StateFile), []byte(tc.manifest), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := LoadDir(dir)
+			if tc.noState {
+				if !errors.Is(err, ErrNoState) {
+					t.Fatalf("err = %v, want ErrNoState", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrNoState) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Load(t.TempDir(), "../x"); err == nil {
+		t.Fatal("Load accepted a source id with a slash")
+	}
+}
