@@ -34,49 +34,9 @@ type greedy struct {
 	// protected marks the request's packages: nothing the walk takes
 	// later may displace them.
 	protected []bool
-	// byName and byProv index the chosen set by name and provided name;
-	// neg indexes the chosen set's Conflicts and Breaks by target name.
-	// All three are indexed by the name's entry id (see nameSlot).
-	byName, byProv [][]int
-	neg            [][]negEntry
-}
-
-// nameSlot makes room in the per-name slices for entry e (entries are
-// created as the universe grows).
-func (g *greedy) nameSlot(e *nameEntry) int {
-	i := int(e.id)
-	if i >= len(g.byName) {
-		// In steps that double, not one name at a time.
-		n := max(i+1, 2*len(g.byName), 1024) - len(g.byName)
-		g.byName = append(g.byName, make([][]int, n)...)
-		g.byProv = append(g.byProv, make([][]int, n)...)
-		g.neg = append(g.neg, make([][]negEntry, n)...)
-	}
-	return i
-}
-
-// chosenNamed returns the chosen candidates named e's name.
-func (g *greedy) chosenNamed(e *nameEntry) []int {
-	if int(e.id) < len(g.byName) {
-		return g.byName[e.id]
-	}
-	return nil
-}
-
-// chosenProv returns the chosen candidates providing e's name.
-func (g *greedy) chosenProv(e *nameEntry) []int {
-	if int(e.id) < len(g.byProv) {
-		return g.byProv[e.id]
-	}
-	return nil
-}
-
-// chosenNeg returns the chosen set's Conflicts and Breaks on e's name.
-func (g *greedy) chosenNeg(e *nameEntry) []negEntry {
-	if int(e.id) < len(g.neg) {
-		return g.neg[e.id]
-	}
-	return nil
+	// The walk indexes the chosen set by name, by provided name, and the
+	// chosen set's Conflicts and Breaks by target name in each name's
+	// entry (nameEntry.walk): one walk per universe.
 }
 
 // negEntry is a chosen package's Conflicts or Breaks possibility.
@@ -86,8 +46,7 @@ type negEntry struct {
 }
 
 func newGreedy(s *state) *greedy {
-	n := 2 * int(s.u.nEntries)
-	g := &greedy{s: s, u: s.u, byName: make([][]int, 0, n), byProv: make([][]int, 0, n), neg: make([][]negEntry, 0, n),
+	g := &greedy{s: s, u: s.u,
 		chosen: make([]bool, 0, candCap), dead: make([]int8, 0, candCap), rejected: make([]bool, 0, candCap), protected: make([]bool, 0, candCap)}
 	g.grow()
 	// The universe grows while the walk runs (a relation's names are
@@ -99,6 +58,13 @@ func newGreedy(s *state) *greedy {
 // grow sizes the per-candidate slices after the universe grew.
 func (g *greedy) grow() {
 	n := len(g.u.pkgs)
+	if k := cap(g.u.pkgs) - len(g.chosen); cap(g.chosen) < n {
+		// As the universe's own slices (universe.reserve): at once.
+		g.chosen = slices.Grow(g.chosen, k)
+		g.dead = slices.Grow(g.dead, k)
+		g.rejected = slices.Grow(g.rejected, k)
+		g.protected = slices.Grow(g.protected, k)
+	}
 	for len(g.chosen) < n {
 		g.chosen = append(g.chosen, false)
 		g.dead = append(g.dead, 0)
@@ -162,7 +128,7 @@ func (g *greedy) hits(from *deb.Package, pos *relation.Possibility, q int) bool 
 func (g *greedy) ownHits(id int, out []int) []int {
 	p := g.u.pkgs[id]
 	for _, np := range g.u.negs(id) {
-		for _, list := range [2][]int{g.chosenNamed(np.e), g.chosenProv(np.e)} {
+		for _, list := range [2][]int{np.e.walk.byName, np.e.walk.byProv} {
 			for _, q := range list {
 				if g.hits(p, np.pos, q) && !containsInt(out, q) {
 					out = append(out, q)
@@ -177,13 +143,13 @@ func (g *greedy) ownHits(id int, out []int) []int {
 // the chosen other versions of id's name that exclude it.
 func (g *greedy) hitBy(id int, out, same []int) ([]int, []int) {
 	u := g.u
-	for _, o := range g.chosenNamed(u.ent[id]) {
+	for _, o := range u.ent[id].walk.byName {
 		if o != id && !u.coinstallable(o, id) {
 			same = append(same, o)
 		}
 	}
 	check := func(ne *nameEntry) {
-		for _, e := range g.chosenNeg(ne) {
+		for _, e := range ne.walk.neg {
 			if e.id != id && g.hits(u.pkgs[e.id], e.pos, id) && !containsInt(out, e.id) {
 				out = append(out, e.id)
 			}
@@ -239,15 +205,13 @@ func (g *greedy) choose(id int) {
 	u := g.u
 	g.chosen[id] = true
 	g.order = append(g.order, id)
-	i := g.nameSlot(u.ent[id])
-	g.byName[i] = append(g.byName[i], id)
+	e := u.ent[id]
+	e.walk.byName = append(e.walk.byName, id)
 	for _, pe := range u.provEnt[id] {
-		i := g.nameSlot(pe)
-		g.byProv[i] = append(g.byProv[i], id)
+		pe.walk.byProv = append(pe.walk.byProv, id)
 	}
 	for _, np := range u.negs(id) {
-		i := g.nameSlot(np.e)
-		g.neg[i] = append(g.neg[i], negEntry{id, np.pos})
+		np.e.walk.neg = append(np.e.walk.neg, negEntry{id, np.pos})
 	}
 }
 
@@ -265,19 +229,20 @@ func (g *greedy) unchoose(id int) {
 	u := g.u
 	g.chosen[id] = false
 	g.order = removeInt(g.order, id)
-	i := int(u.ent[id].id)
-	g.byName[i] = removeInt(g.byName[i], id)
+	e := u.ent[id]
+	e.walk.byName = removeInt(e.walk.byName, id)
 	for _, pe := range u.provEnt[id] {
-		g.byProv[pe.id] = removeInt(g.byProv[pe.id], id)
+		pe.walk.byProv = removeInt(pe.walk.byProv, id)
 	}
 	for _, np := range u.negs(id) {
-		es := g.neg[np.e.id][:0]
-		for _, e := range g.neg[np.e.id] {
+		w := &np.e.walk
+		es := w.neg[:0]
+		for _, e := range w.neg {
 			if e.id != id {
 				es = append(es, e)
 			}
 		}
-		g.neg[np.e.id] = es
+		w.neg = es
 	}
 }
 
@@ -328,7 +293,9 @@ func (g *greedy) run() {
 		// The request wins over what is installed: drop what it
 		// conflicts with, and what conflicts with it.
 		drop := g.ownHits(pick, nil)
-		for _, c := range append([]int(nil), g.order...) {
+		// Read only (drops are collected, then taken back): no copy of
+		// the order per job.
+		for _, c := range g.order {
 			if u.installed[c] && !g.protected[c] && c != pick && g.conflictsWith(c, pick) {
 				drop = append(drop, c)
 			}

@@ -87,8 +87,10 @@ type relCache struct {
 }
 
 // relSlot locates a relation's satisfier list in the arena; n < 0 means
-// not computed yet.
-type relSlot struct{ off, n int }
+// not computed yet. Both are int32: a slot is one of the universe's most
+// numerous records (one per relation of every candidate), and 12 bytes
+// per relCache instead of 24 halve the chunks a large solve allocates.
+type relSlot struct{ off, n int32 }
 
 // nameEntry is one interned name.
 type nameEntry struct {
@@ -100,10 +102,22 @@ type nameEntry struct {
 	dirty  bool   // listed in universe.dirty
 	real   []int  // candidates of that name, newest first after finish
 	prov   []int  // candidates that provide it
+	// walk is the preferred walk's index of its chosen set under this
+	// name: kept here, not in slices indexed by the entry's number that
+	// had to grow with the universe.
+	walk nameWalk
 	// plain caches the satisfiers of the bare name (no version, no
 	// qualifier) from the native architecture, the commonest possibility:
 	// its arena slot once the name is loaded (its lists are then final).
 	plain relSlot
+}
+
+// nameWalk indexes the walk's chosen set under one name: the chosen
+// candidates of that name (byName) and providing it (byProv), and the
+// chosen set's Conflicts and Breaks possibilities on it (neg).
+type nameWalk struct {
+	byName, byProv []int
+	neg            []negEntry
 }
 
 // negPos is one Conflicts or Breaks possibility of a candidate with the
@@ -360,6 +374,9 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 		}
 	}
 	id := len(u.pkgs)
+	if id == cap(u.pkgs) {
+		u.reserve()
+	}
 	u.byPtr[p] = id
 	u.pkgs = append(u.pkgs, p)
 	u.installed = append(u.installed, installed)
@@ -408,6 +425,24 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 		u.onAdd()
 	}
 	return id
+}
+
+// reserve at least doubles the capacity of every per-candidate slice at
+// once. Left to append, each of them grew by a quarter at a time (Go's
+// rule for large slices), five copies of each on a desktop's universe.
+func (u *universe) reserve() {
+	n := max(len(u.pkgs), candCap)
+	u.pkgs = slices.Grow(u.pkgs, n)
+	u.installed = slices.Grow(u.installed, n)
+	u.auto = slices.Grow(u.auto, n)
+	u.isNewest = slices.Grow(u.isNewest, n)
+	u.eff = slices.Grow(u.eff, n)
+	u.relOf = slices.Grow(u.relOf, n)
+	u.ent = slices.Grow(u.ent, n)
+	u.info = slices.Grow(u.info, n)
+	u.negEnt = slices.Grow(u.negEnt, n)
+	u.negDone = slices.Grow(u.negDone, n)
+	u.provEnt = slices.Grow(u.provEnt, n)
 }
 
 // load fetches every candidate named name or providing it; it returns the
@@ -613,7 +648,8 @@ func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict b
 
 // slice returns the arena's list at slot r, capped so nobody appends to it.
 func (u *universe) slice(r relSlot) []int {
-	return u.arena[r.off : r.off+r.n : r.off+r.n]
+	end := int(r.off) + int(r.n)
+	return u.arena[r.off:end:end]
 }
 
 // satisfiersSlot computes satisfiers into the arena and returns where.
@@ -649,7 +685,7 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 		}
 		u.arena = append(u.arena, id)
 	}
-	r := relSlot{start, len(u.arena) - start}
+	r := relSlot{int32(start), int32(len(u.arena) - start)}
 	if plain {
 		e.plain = r
 	}
@@ -738,7 +774,7 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 		}
 	}
 	u.arena = append(u.arena, union...)
-	slot.sat = relSlot{len(u.arena) - len(union), len(union)}
+	slot.sat = relSlot{int32(len(u.arena) - len(union)), int32(len(union))}
 	return u.slice(slot.sat)
 }
 
