@@ -9,8 +9,13 @@ BENCHTIME ?= 1x
 
 all: build
 
+## build: bin/grey, the front that answers show/search/policy itself, and
+## bin/grey-core, the whole tool, which the front execs for everything else
+## (docs/architecture.md says why). Static (no cgo): the dynamic loader and
+## libc's start-up cost about 2 ms per command.
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/grey
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/grey-front
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)-core ./cmd/grey
 
 ## test: the whole suite with the race detector. Tests that need a host tool or
 ## ../shared/testdata skip with a message (and fail under CI=true). Tests that

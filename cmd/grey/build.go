@@ -67,18 +67,18 @@ func compressFormat(name string) compress.Format {
 func (c *BuildCmd) Run(ctx context.Context, g *Globals) error {
 	epoch, err := sourceDateEpoch()
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{Code: 2, Err: err}
 	}
 	opts := archive.BuildOptions{Compression: compressFormat(c.Compress), SourceDateEpoch: epoch}
 	if c.Sign != "" {
 		f, err := os.Open(c.Sign)
 		if err != nil {
-			return &exitError{code: 2, err: err}
+			return &exitError{Code: 2, Err: err}
 		}
 		opts.Signer, err = archive.ReadSigningKey(f)
 		f.Close()
 		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("%s: %w", c.Sign, err)}
+			return &exitError{Code: 2, Err: fmt.Errorf("%s: %w", c.Sign, err)}
 		}
 	}
 	outDir, outName := ".", ""
@@ -101,7 +101,7 @@ func (c *BuildCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalidTree) {
-			return &exitError{code: 1, err: err}
+			return &exitError{Code: 1, Err: err}
 		}
 		return err
 	}

@@ -164,21 +164,21 @@ type DebVerifyCmd struct {
 func (c *DebVerifyCmd) Run(g *Globals) error {
 	kf, err := os.Open(c.Keyring)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{Code: 2, Err: err}
 	}
 	ring, err := archive.ReadKeyring(kf)
 	kf.Close()
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%s: %w", c.Keyring, err)}
+		return &exitError{Code: 2, Err: fmt.Errorf("%s: %w", c.Keyring, err)}
 	}
 	f, err := os.Open(c.File)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{Code: 2, Err: err}
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{Code: 2, Err: err}
 	}
 	sig, err := archive.Verify(f, fi.Size(), ring, archive.VerifyOptions{Name: c.File, Now: g.Now})
 	if err != nil {
@@ -192,7 +192,7 @@ func (c *DebVerifyCmd) Run(g *Globals) error {
 				return jerr
 			}
 		}
-		return &exitError{code: 1, err: err}
+		return &exitError{Code: 1, Err: err}
 	}
 	if g.JSON {
 		return json.NewEncoder(g.Stdout).Encode(map[string]any{
@@ -223,10 +223,10 @@ for lt-nl le-nl ge-nl gt-nl.`
 func (c *DebCompareVersionsCmd) Run(g *Globals) error {
 	holds, err := compareVersions(c.V1, c.Op, c.V2)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{Code: 2, Err: err}
 	}
 	if !holds {
-		return &exitError{code: 1}
+		return &exitError{Code: 1}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"os"
 	"strings"
 
@@ -53,7 +54,7 @@ func (c *DistcheckCmd) Run(ctx context.Context, g *Globals) error {
 		// cannot be read is 2.
 		var ee *exitError
 		if !errors.As(err, &ee) {
-			err = &exitError{code: 2, err: err}
+			err = &exitError{Code: 2, Err: err}
 		}
 		return err
 	}
@@ -91,7 +92,7 @@ func (c *DistcheckCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fmt.Fprintf(g.Stderr, "%d packages checked, %d cannot be installed\n", rep.Checked, len(rep.Broken))
 	if len(rep.Broken) > 0 {
-		return &exitError{code: 1}
+		return &exitError{Code: 1}
 	}
 	return nil
 }
@@ -106,12 +107,12 @@ func (c *DistcheckCmd) load(ctx context.Context, g *Globals) (pkgs []*deb.Packag
 	for _, path := range c.Packages {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, nil, &exitError{code: 2, err: err}
+			return nil, nil, &exitError{Code: 2, Err: err}
 		}
 		pkgs, err := distcheck.ReadPackages(ctx, f, path)
 		f.Close()
 		if err != nil {
-			return nil, nil, &exitError{code: 2, err: err}
+			return nil, nil, &exitError{Code: 2, Err: err}
 		}
 		all = append(all, pkgs...)
 	}
@@ -124,7 +125,7 @@ func (c *DistcheckCmd) load(ctx context.Context, g *Globals) (pkgs []*deb.Packag
 // stanza text, strings packed, nothing kept by the index, so a whole
 // archive fits the check's memory budget.
 func loadConfiguredIndex(ctx context.Context, g *Globals) ([]*deb.Package, func(), error) {
-	x, err := openIndex(ctx, g)
+	x, err := cli.OpenIndex(ctx, g)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +135,7 @@ func loadConfiguredIndex(ctx context.Context, g *Globals) ([]*deb.Package, func(
 		all = append(all, p)
 	}
 	if err := x.Err(); err != nil {
-		return nil, nil, &exitError{code: 2, err: err}
+		return nil, nil, &exitError{Code: 2, Err: err}
 	}
 	return all, func() {}, nil
 }

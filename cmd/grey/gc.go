@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 
 	"github.com/greypm/grey/transaction"
 )
@@ -35,7 +36,7 @@ func (c *GcCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if g.JSON {
-		return writeJSON(g.Stdout, res)
+		return cli.WriteJSON(g.Stdout, res)
 	}
 	fmt.Fprintf(g.Stdout, "Freed %d content(s), %d bytes; %d kept.\n", res.Freed, res.Bytes, res.Kept)
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"os"
 	"os/user"
 	"strconv"
@@ -49,7 +50,7 @@ func (c *HistoryListCmd) Run(ctx context.Context, g *Globals) error {
 		sums = append(sums, transaction.Summarize(e))
 	}
 	if g.JSON {
-		return writeJSON(g.Stdout, sums)
+		return cli.WriteJSON(g.Stdout, sums)
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tCOMMAND\tCHANGES")
@@ -97,7 +98,7 @@ func (c *HistoryShowCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	s := transaction.Summarize(e)
 	if g.JSON {
-		return writeJSON(g.Stdout, map[string]any{"summary": s, "before": e.Before, "after": e.After})
+		return cli.WriteJSON(g.Stdout, map[string]any{"summary": s, "before": e.Before, "after": e.After})
 	}
 	fmt.Fprintf(g.Stdout, "Transaction %d\nTime:      %s\nCommand:   %s\nUser:      %s\nTree hash: %s\nWorld:     %s\n",
 		s.ID, s.Time.Format("2006-01-02 15:04:05 MST"), s.Command, s.User, s.TreeHash, strings.Join(s.World, " "))
@@ -129,7 +130,7 @@ func historyEntry(root *transaction.Root, id uint64) (*pkgdb.HistoryEntry, error
 			return e, nil
 		}
 	}
-	return nil, &exitError{exitNotFound, fmt.Errorf("no transaction %d in the history of %s (it has %d)", id, root.Dir, len(hist))}
+	return nil, &exitError{Code: cli.ExitNotFound, Err: fmt.Errorf("no transaction %d in the history of %s (it has %d)", id, root.Dir, len(hist))}
 }
 
 // commandLine is the command as the history records it.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/greypm/grey/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func TestHistoryRollbackCommands(t *testing.T) {
 	if b, _ := os.ReadFile(keep); string(b) != "2\n" {
 		t.Errorf("the failed rollback changed the root: keep = %q", b)
 	}
-	if code, _, _ := g("history", "show", "99"); code != exitNotFound {
+	if code, _, _ := g("history", "show", "99"); code != cli.ExitNotFound {
 		t.Errorf("history show 99: exit %d", code)
 	}
 }

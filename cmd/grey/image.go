@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -62,11 +63,11 @@ See docs/images.md for the spec's keys.`
 func (c *ImageBuildCmd) Run(ctx context.Context, g *Globals) error {
 	s, err := image.ReadSpec(c.Spec)
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{Code: 2, Err: err}
 	}
 	out, err := image.ParseOutput(c.Output)
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{Code: 2, Err: err}
 	}
 	state, err := c.dir()
 	if err != nil {
@@ -80,7 +81,7 @@ func (c *ImageBuildCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if g.JSON {
-		return writeJSON(g.Stdout, res)
+		return cli.WriteJSON(g.Stdout, res)
 	}
 	if res.LockWritten {
 		fmt.Fprintf(g.Stdout, "Locked %d packages in %s\n", len(res.Packages), res.LockPath)
@@ -118,7 +119,7 @@ exactly that set, byte for byte.`
 func (c *ImageLockCmd) Run(ctx context.Context, g *Globals) error {
 	s, err := image.ReadSpec(c.Spec)
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{Code: 2, Err: err}
 	}
 	state, err := c.dir()
 	if err != nil {
@@ -129,7 +130,7 @@ func (c *ImageLockCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if g.JSON {
-		return writeJSON(g.Stdout, map[string]any{"lock": path, "packages": l.Packages})
+		return cli.WriteJSON(g.Stdout, map[string]any{"lock": path, "packages": l.Packages})
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 0, 2, ' ', 0)
 	for _, p := range l.Packages {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"io"
 	"os"
 	"path/filepath"
@@ -82,7 +83,7 @@ func (c *InstallCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		j, err := resolver.ParseJob(a)
 		if err != nil {
-			return &exitError{2, err}
+			return &exitError{Code: 2, Err: err}
 		}
 		req.Install = append(req.Install, j)
 	}
@@ -111,7 +112,7 @@ func (c *RemoveCmd) Run(ctx context.Context, g *Globals) error {
 	for _, a := range c.Packages {
 		j, err := resolver.ParseJob(a)
 		if err != nil {
-			return &exitError{2, err}
+			return &exitError{Code: 2, Err: err}
 		}
 		req.Remove = append(req.Remove, j)
 	}
@@ -172,7 +173,7 @@ func openRoot(ctx context.Context, g *Globals, noWait bool) (*transaction.Root, 
 	}})
 	var le *pkgdb.LockedError
 	if errors.As(err, &le) {
-		return nil, &exitError{1, err}
+		return nil, &exitError{Code: 1, Err: err}
 	}
 	if r != nil && r.Recovered != "" {
 		fmt.Fprintf(g.Stderr, "grey: recovered: %s\n", r.Recovered)
@@ -266,7 +267,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		// well under 100 MB, for a little more collection work.
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	srcs, err := commandSources(g)
+	srcs, err := cli.CommandSources(g)
 	if err != nil {
 		return err
 	}
@@ -285,7 +286,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	var idx resolver.Index
 	var closeIdx func() error
 	if len(srcs) > 0 {
-		x, err := openIndex(ctx, g)
+		x, err := cli.OpenIndex(ctx, g)
 		if err != nil {
 			return err
 		}
@@ -311,7 +312,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	if err != nil {
 		var un *resolver.Unsatisfiable
 		if errors.As(err, &un) {
-			return &exitError{100, err}
+			return &exitError{Code: 100, Err: err}
 		}
 		return err
 	}
@@ -326,14 +327,14 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	}
 	if pj.empty() {
 		if g.JSON {
-			return writeJSON(g.Stdout, map[string]any{"plan": pj, "result": transaction.Result{Changes: []transaction.Change{}}})
+			return cli.WriteJSON(g.Stdout, map[string]any{"plan": pj, "result": transaction.Result{Changes: []transaction.Change{}}})
 		}
 		fmt.Fprintln(g.Stdout, "Nothing to do.")
 		return nil
 	}
 	if g.DryRun {
 		if g.JSON {
-			return writeJSON(g.Stdout, map[string]any{"plan": pj})
+			return cli.WriteJSON(g.Stdout, map[string]any{"plan": pj})
 		}
 		return nil
 	}
@@ -343,7 +344,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 			return err
 		}
 		if !ok {
-			return &exitError{exitAborted, errors.New("aborted; nothing was changed")}
+			return &exitError{Code: exitAborted, Err: errors.New("aborted; nothing was changed")}
 		}
 	}
 
@@ -425,7 +426,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		printResult(g.Stdout, res)
 	}
 	if g.JSON {
-		if werr := writeJSON(g.Stdout, map[string]any{"plan": pj, "result": res}); werr != nil && err == nil {
+		if werr := cli.WriteJSON(g.Stdout, map[string]any{"plan": pj, "result": res}); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -648,10 +649,10 @@ func (c *FilesCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if p == nil {
-		return &exitError{exitNotFound, fmt.Errorf("%s: %w", c.Package, transaction.ErrNotInstalled)}
+		return &exitError{Code: cli.ExitNotFound, Err: fmt.Errorf("%s: %w", c.Package, transaction.ErrNotInstalled)}
 	}
 	if g.JSON {
-		return writeJSON(g.Stdout, p.Files)
+		return cli.WriteJSON(g.Stdout, p.Files)
 	}
 	var b strings.Builder
 	for _, f := range p.Files {
@@ -695,11 +696,11 @@ func (c *OwnsCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if g.JSON {
-		if err := writeJSON(g.Stdout, out); err != nil {
+		if err := cli.WriteJSON(g.Stdout, out); err != nil {
 			return err
 		}
 	}
-	return notFoundError(missing)
+	return cli.NotFoundError(missing)
 }
 
 // VerifyCmd checks installed files against the database.
@@ -725,7 +726,7 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
 	probs, err := transaction.Verify(ctx, root.DB, root.Dir, c.Packages)
 	if err != nil {
 		if errors.Is(err, transaction.ErrNotInstalled) {
-			return &exitError{exitNotFound, err}
+			return &exitError{Code: cli.ExitNotFound, Err: err}
 		}
 		return err
 	}
@@ -739,7 +740,7 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
 		if probs == nil {
 			probs = []transaction.Problem{}
 		}
-		if err := writeJSON(g.Stdout, probs); err != nil {
+		if err := cli.WriteJSON(g.Stdout, probs); err != nil {
 			return err
 		}
 	} else {
@@ -748,7 +749,7 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 	}
 	if bad > 0 {
-		return &exitError{exitVerify, fmt.Errorf("%d damaged file(s)", bad)}
+		return &exitError{Code: exitVerify, Err: fmt.Errorf("%d damaged file(s)", bad)}
 	}
 	return nil
 }
@@ -775,7 +776,7 @@ func (c *MarkCmd) Run(ctx context.Context, g *Globals) error {
 	return root.DB.Update(func(tx *bolt.Tx) error {
 		for _, n := range c.Packages {
 			if err := pkgdb.SetAuto(tx, n, c.Mark == "auto"); err != nil {
-				return &exitError{exitNotFound, err}
+				return &exitError{Code: cli.ExitNotFound, Err: err}
 			}
 			fmt.Fprintf(g.Stdout, "%s set to %s\n", n, c.Mark)
 		}
@@ -825,7 +826,7 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 	}
 	var cands map[string]string
 	if upgradable {
-		x, err := openIndex(ctx, g)
+		x, err := cli.OpenIndex(ctx, g)
 		if err != nil {
 			return err
 		}
@@ -864,7 +865,7 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 		if rows == nil {
 			rows = []row{}
 		}
-		return writeJSON(g.Stdout, rows)
+		return cli.WriteJSON(g.Stdout, rows)
 	}
 	var b strings.Builder
 	for _, r := range rows {

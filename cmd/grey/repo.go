@@ -50,7 +50,7 @@ or serve DIR with any web server and use http://HOST/ instead.`
 func (c *RepoPublishCmd) Run(ctx context.Context, g *Globals) error {
 	validFor, err := parseValidFor(c.ValidFor)
 	if err != nil {
-		return &exitError{2, err}
+		return &exitError{Code: 2, Err: err}
 	}
 	k, err := key.LoadSecret(c.Key)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 
 	"github.com/greypm/grey/transaction"
 )
@@ -75,7 +76,7 @@ func runRollback(ctx context.Context, g *Globals, fl rollbackFlags, what string,
 	defer root.Close()
 	tg, err := target(root.DB)
 	if errors.Is(err, transaction.ErrNoHistory) {
-		return &exitError{exitNotFound, err}
+		return &exitError{Code: cli.ExitNotFound, Err: err}
 	}
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func runRollback(ctx context.Context, g *Globals, fl rollbackFlags, what string,
 	if err != nil {
 		var me *transaction.MissingError
 		if errors.As(err, &me) {
-			return &exitError{1, fmt.Errorf("cannot %s; nothing was changed: %w", what, err)}
+			return &exitError{Code: 1, Err: fmt.Errorf("cannot %s; nothing was changed: %w", what, err)}
 		}
 		return err
 	}
@@ -121,7 +122,7 @@ func runRollback(ctx context.Context, g *Globals, fl rollbackFlags, what string,
 			return err
 		}
 		if !ok {
-			return &exitError{exitAborted, errors.New("aborted; nothing was changed")}
+			return &exitError{Code: exitAborted, Err: errors.New("aborted; nothing was changed")}
 		}
 	}
 	res, err := transaction.Apply(ctx, root.DB, rp.Plan, transaction.Options{
@@ -136,7 +137,7 @@ func runRollback(ctx context.Context, g *Globals, fl rollbackFlags, what string,
 		}
 	}
 	if g.JSON && res != nil {
-		if werr := writeJSON(g.Stdout, map[string]any{"result": res, "notes": rp.Notes}); werr != nil && err == nil {
+		if werr := cli.WriteJSON(g.Stdout, map[string]any{"result": res, "notes": rp.Notes}); werr != nil && err == nil {
 			err = werr
 		}
 	}

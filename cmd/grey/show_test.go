@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"io"
 	"os"
 	"os/exec"
@@ -144,13 +145,13 @@ func TestIndexCommands(t *testing.T) {
 
 func TestIndexCommandsJSON(t *testing.T) {
 	root, _ := updatedRoot(t)
-	var show []showJSON
+	var show []cli.ShowEntry
 	code, out, errOut := grey(t, "", "--root", root, "--json", "show", "liblzma5")
 	if code != 0 || json.Unmarshal([]byte(out), &show) != nil || len(show) == 0 ||
 		show[0].Version != "5.4.1-1+deb12u2" || show[0].Fields["Package"] != "liblzma5" {
 		t.Fatalf("show --json: %d %q %q", code, out, errOut)
 	}
-	var pol []policyJSON
+	var pol []cli.PolicyEntry
 	code, out, _ = grey(t, "", "--root", root, "--json", "policy", "liblzma5")
 	if code != 0 || json.Unmarshal([]byte(out), &pol) != nil || len(pol) != 1 || !pol[0].Versions[0].Candidate ||
 		pol[0].Candidate != "5.4.1-1+deb12u2" {

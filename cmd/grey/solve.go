@@ -32,7 +32,7 @@ scenario exits with status 1.`
 // Run reads the scenario, solves it and writes the answer.
 func (c *SolveCmd) Run(ctx context.Context, g *Globals) error {
 	if !c.EDSP {
-		return &exitError{code: 2, err: fmt.Errorf("solve: EDSP is the only input format")}
+		return &exitError{Code: 2, Err: fmt.Errorf("solve: EDSP is the only input format")}
 	}
 	out := bufio.NewWriter(g.Stdout)
 	if c.Progress {
@@ -46,7 +46,7 @@ func (c *SolveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	sc, err := edsp.Read(g.Stdin)
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("solve: %w", err)}
+		return &exitError{Code: 1, Err: fmt.Errorf("solve: %w", err)}
 	}
 	if c.Progress {
 		if err := edsp.WriteProgress(out, g.Now(), 10, fmt.Sprintf("grey: solving over %d packages", len(sc.Packages))); err != nil {
@@ -55,7 +55,7 @@ func (c *SolveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	ans, _, err := sc.Solve(ctx, edsp.Options{Recommends: !c.NoInstallRecommends})
 	if err != nil {
-		return &exitError{code: 1, err: fmt.Errorf("solve: %w", err)}
+		return &exitError{Code: 1, Err: fmt.Errorf("solve: %w", err)}
 	}
 	if c.Progress {
 		if err := edsp.WriteProgress(out, g.Now(), 100, "grey: writing the answer"); err != nil {

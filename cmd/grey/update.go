@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"os"
 	"time"
 
@@ -44,12 +45,12 @@ source was not updated.`
 
 // Run updates the sources and prints one line per source.
 func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
-	srcs, err := commandSources(g)
+	srcs, err := cli.CommandSources(g)
 	if err != nil {
 		return err
 	}
 	if len(srcs) == 0 {
-		return &exitError{2, fmt.Errorf("no sources: add them to %s/%s or give --source", g.Root, sources.ListFile)}
+		return &exitError{Code: 2, Err: fmt.Errorf("no sources: add them to %s/%s or give --source", g.Root, sources.ListFile)}
 	}
 	lock, err := pkgdb.LockRoot(ctx, g.Root, pkgdb.LockOptions{Waiting: func(e *pkgdb.LockedError) {
 		fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
@@ -100,33 +101,16 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 				failed++
 			}
 		}
-		return &exitError{1, fmt.Errorf("%d of %d sources not updated; they keep their previous verified metadata", failed, len(results))}
+		return &exitError{Code: 1, Err: fmt.Errorf("%d of %d sources not updated; they keep their previous verified metadata", failed, len(results))}
 	}
 	// Build the parsed index cache now, as apt builds pkgcache.bin during
 	// update, so the first command afterwards starts fast. A hit changes
 	// nothing and costs one header check per cache file.
-	x, err := openIndex(ctx, g)
+	x, err := cli.OpenIndex(ctx, g)
 	if err != nil {
 		return fmt.Errorf("build the index cache: %w", err)
 	}
 	return x.Close()
-}
-
-// commandSources returns the --source lines when given, else the sources
-// configured in the root.
-func commandSources(g *Globals) ([]*sources.Source, error) {
-	if len(g.Sources) == 0 {
-		return sources.Load(g.Root)
-	}
-	var out []*sources.Source
-	for _, line := range g.Sources {
-		s, err := sources.Parse(line)
-		if err != nil {
-			return nil, &exitError{2, fmt.Errorf("--source %q: %w", line, err)}
-		}
-		out = append(out, s)
-	}
-	return out, nil
 }
 
 // where names a source as apt's update output does: URI and suite.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/greypm/grey/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,7 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 	for _, a := range c.Install {
 		j, err := resolver.ParseJob(a)
 		if err != nil {
-			return &exitError{2, err}
+			return &exitError{Code: 2, Err: err}
 		}
 		req.Install = append(req.Install, j)
 	}
@@ -72,7 +73,7 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 		// package itself would bring, which is only itself.
 		j, err := resolver.ParseJob(c.Package)
 		if err != nil {
-			return &exitError{2, err}
+			return &exitError{Code: 2, Err: err}
 		}
 		req.Install = []resolver.Job{j}
 	}
@@ -88,7 +89,7 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		idx = resolver.NewMemIndex(all)
 	} else {
-		x, err := openIndex(ctx, g)
+		x, err := cli.OpenIndex(ctx, g)
 		if err != nil {
 			return err
 		}
@@ -97,14 +98,14 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	plan, err := resolver.Solve(ctx, idx, req)
 	if err != nil {
-		return &exitError{1, err}
+		return &exitError{Code: 1, Err: err}
 	}
 	chain, err := resolver.Why(plan, c.Package)
 	if err != nil {
 		if len(c.Install) == 0 {
 			err = fmt.Errorf("%w (to ask why installing something would bring it, add -i PKG)", err)
 		}
-		return &exitError{1, err}
+		return &exitError{Code: 1, Err: err}
 	}
 	if g.JSON {
 		out := make([]whyStepJSON, 0, len(chain))
@@ -117,7 +118,7 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 			}
 			out = append(out, s)
 		}
-		return writeJSON(g.Stdout, out)
+		return cli.WriteJSON(g.Stdout, out)
 	}
 	width, vwidth := 0, 0
 	for _, st := range chain {

@@ -1,0 +1,138 @@
+// Package cli is grey's command-line layer that both of its binaries share:
+// the global flags, exit statuses, how a command line is parsed and run, and
+// the read-only index commands (show, policy, search).
+//
+// grey is two programs (see docs/architecture.md): bin/grey, a small front
+// that answers the read-only queries itself, and bin/grey-core, the whole
+// tool, which the front execs for every other command. The front links only
+// this package and what the index needs, so a query starts in a fraction of
+// the time the whole tool takes just to start.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/greypm/grey/repo/sources"
+)
+
+// Globals are the flags every command takes.
+type Globals struct {
+	Root    string   `help:"Operate on the root file system at DIR." default:"/" type:"path" placeholder:"DIR"`
+	JSON    bool     `name:"json" help:"Print machine-readable JSON instead of tables."`
+	Sources []string `name:"source" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
+	Yes     bool     `short:"y" name:"yes" help:"Answer yes to the confirmation prompt."`
+	DryRun  bool     `name:"dry-run" help:"Show what would be done without changing anything."`
+
+	// Stdout and Stderr are where commands write; tests replace them.
+	Stdout io.Writer `kong:"-"`
+	Stderr io.Writer `kong:"-"`
+	Stdin  io.Reader `kong:"-"`
+	// Now is the clock; tests inject a fixed one.
+	Now func() time.Time `kong:"-"`
+	// Args is the command line after the program name, for the history.
+	Args []string `kong:"-"`
+}
+
+// ExitError carries a process exit status through kong's Run chain.
+type ExitError struct {
+	// Code is the exit status.
+	Code int
+	// Err is printed after "grey: " unless nil.
+	Err error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// CommandSources returns the --source lines when given, else the sources
+// configured in the root.
+func CommandSources(g *Globals) ([]*sources.Source, error) {
+	if len(g.Sources) == 0 {
+		return sources.Load(g.Root)
+	}
+	var out []*sources.Source
+	for _, line := range g.Sources {
+		s, err := sources.Parse(line)
+		if err != nil {
+			return nil, &ExitError{Code: 2, Err: fmt.Errorf("--source %q: %w", line, err)}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// WriteJSON prints v as indented JSON, the form every --json output takes.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Run parses args into the command tree cli (a pointer to a struct that
+// embeds Globals, which g points to), runs the chosen command, and returns
+// the process exit status: 0, the status of an ExitError, 1 for any other
+// error, 2 for a command line kong refuses.
+func Run(ctx context.Context, cli any, g *Globals, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
+	g.Stdout, g.Stderr, g.Stdin, g.Now, g.Args = stdout, stderr, stdin, now, args
+	exit := -1
+	parser, err := kong.New(cli,
+		kong.Name("grey"),
+		kong.Description("A binary package manager for Debian-format packages."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { exit = c; panic(exitSentinel{}) }),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "grey: %v\n", err)
+		return 2
+	}
+	code := parseAndRun(parser, g, args, stderr)
+	if exit >= 0 {
+		return exit
+	}
+	return code
+}
+
+// exitSentinel unwinds kong's Exit hook (after --help) back to run.
+type exitSentinel struct{}
+
+func parseAndRun(parser *kong.Kong, g *Globals, args []string, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(exitSentinel); !ok {
+				panic(r)
+			}
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "grey: %v\n", err)
+		return 2
+	}
+	if err := kctx.Run(g); err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			if ee.Err != nil {
+				fmt.Fprintf(stderr, "grey: %v\n", ee.Err)
+			}
+			return ee.Code
+		}
+		fmt.Fprintf(stderr, "grey: %v\n", err)
+		return 1
+	}
+	return 0
+}
