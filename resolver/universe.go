@@ -26,11 +26,13 @@ type universe struct {
 	// walks.
 	names    map[string]*nameEntry
 	nameList []*nameEntry
+	// slab is the current chunk entries are cut from: one allocation per
+	// entSlab entries instead of one per name.
+	slab []nameEntry
 	// nEntries counts every entry, listed or not: entries are numbered in
 	// creation order so that per-name state elsewhere (the walk's index
 	// of the chosen set) lives in slices, not string-keyed maps.
 	nEntries int32
-	byPtr    map[*deb.Package]int
 	// ent is each candidate's own name entry and provEnt the entries of
 	// the names it provides (each once, in Provides order); negEnt, built
 	// on first use, its Conflicts and Breaks possibilities with their
@@ -61,8 +63,12 @@ type universe struct {
 	// relCache.ent holds, per slot, where the interned entries of the
 	// relation's alternatives start in posEnt (-1: not interned yet).
 	// Interning each name once spares a string-keyed lookup at every
-	// later use.
+	// later use. A numbered index's candidates need no posEnt: their
+	// entries are found by number (relEnt), and ent only says they are
+	// interned.
 	posEnt []*nameEntry
+	// scratch is relSatisfiers' list for a union of alternatives, reused.
+	scratch []int
 	// arena holds every satisfier list: one growing slice instead of an
 	// allocation per list (lists keep pointing into the older arrays).
 	arena     []int
@@ -171,20 +177,19 @@ const relChunkSize = 4096
 // gentPage is the size of a page of universe.gents.
 const gentPage = 64
 
+// entSlab is the number of name entries allocated at once.
+const entSlab = 256
+
 func newUniverse(idx Index, native string, foreign []string, recommends bool) *universe {
 	both, _ := idx.(bothIndex)
 	ids, _ := idx.(idIndex)
 	u := &universe{
-		both:    both,
-		ids:     ids,
-		info:    make([]*pkgNames, 0, candCap),
-		idx:     idx,
-		native:  native,
-		foreign: foreign,
-		// Sized for a desktop's closure: growing these maps step by step
-		// cost a tenth of a large solve.
-		names:     make(map[string]*nameEntry, 2048),
-		byPtr:     make(map[*deb.Package]int, candCap),
+		both:      both,
+		ids:       ids,
+		info:      make([]*pkgNames, 0, candCap),
+		idx:       idx,
+		native:    native,
+		foreign:   foreign,
 		recommend: recommends,
 		pkgs:      make([]*deb.Package, 0, candCap),
 		installed: make([]bool, 0, candCap),
@@ -199,6 +204,13 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 	}
 	if ids != nil {
 		u.gents = make([]*[gentPage]*nameEntry, ids.numNames()/gentPage+1)
+		// Only names the index does not number (an installed package's
+		// unknown Provides, say) go through the map.
+		u.names = make(map[string]*nameEntry)
+	} else {
+		// Sized for a desktop's closure: growing the map step by step
+		// cost a tenth of a large solve.
+		u.names = make(map[string]*nameEntry, 2048)
 	}
 	return u
 }
@@ -240,8 +252,8 @@ func (u *universe) intern(name string) *nameEntry {
 	}
 	e := u.names[name]
 	if e == nil {
-		e = &nameEntry{name: name, id: u.nEntries, gid: -1, plain: relSlot{n: -1}}
-		u.nEntries++
+		e = u.newEntry(-1)
+		e.name = name
 		u.names[name] = e
 	}
 	return e
@@ -258,10 +270,21 @@ func (u *universe) internID(g int32) *nameEntry {
 	if e == nil {
 		// The name's string stays in the index: nothing reads it from a
 		// numbered entry, and fetching it missed the cache.
-		e = &nameEntry{id: u.nEntries, gid: g, plain: relSlot{n: -1}}
-		u.nEntries++
+		e = u.newEntry(g)
 		pg[g%gentPage] = e
 	}
+	return e
+}
+
+// newEntry returns a new entry numbered g by the index (-1: none).
+func (u *universe) newEntry(g int32) *nameEntry {
+	if len(u.slab) == cap(u.slab) {
+		u.slab = make([]nameEntry, 0, entSlab)
+	}
+	u.slab = u.slab[:len(u.slab)+1]
+	e := &u.slab[len(u.slab)-1]
+	e.id, e.gid, e.plain = u.nEntries, g, relSlot{n: -1}
+	u.nEntries++
 	return e
 }
 
@@ -349,24 +372,19 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	if u.only != nil && !installed && !u.only[p.Name+":"+u.effArch(p)] {
 		return -1
 	}
-	if id, ok := u.byPtr[p]; ok {
-		if installed {
-			u.installed[id], u.auto[id] = true, auto
-		}
-		return id
-	}
 	var e *nameEntry
 	if info != nil {
 		e = u.entryID(info.name)
 	} else {
 		e = u.entry(p.Name)
 	}
-	// The installed record and the index's record of one version are one
+	// A package added before (the index lists it under its name and under
+	// every name it provides) is found among its name's candidates, and
+	// the installed record and the index's record of one version are one
 	// candidate.
 	for _, id := range e.real {
 		q := u.pkgs[id]
-		if q.Architecture == p.Architecture && version.Compare(q.Version, p.Version) == 0 {
-			u.byPtr[p] = id
+		if q == p || q.Architecture == p.Architecture && version.Compare(q.Version, p.Version) == 0 {
 			if installed {
 				u.installed[id], u.auto[id] = true, auto
 			}
@@ -377,7 +395,6 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	if id == cap(u.pkgs) {
 		u.reserve()
 	}
-	u.byPtr[p] = id
 	u.pkgs = append(u.pkgs, p)
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
@@ -733,25 +750,27 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	}
 	rel := f.rels[ri]
 	from := u.eff[id]
+	gids := u.relIDs(id, f, ri, len(rel))
 	if slot.ent < 0 {
-		slot.ent = int32(len(u.posEnt))
-		if info := u.info[id]; info != nil {
-			first := int(info.relOff[f.off+ri])
-			for _, g := range info.rels[first : first+len(rel)] {
-				u.posEnt = append(u.posEnt, u.entryID(g))
+		if gids != nil {
+			// The index's numbers find the entries again (relEnt): they
+			// need listing, in this order, not storing.
+			for _, g := range gids {
+				u.entryID(g)
 			}
+			slot.ent = 0
 		} else {
+			slot.ent = int32(len(u.posEnt))
 			for i := range rel {
 				u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
 			}
 		}
 	}
-	ents := u.posEnt[slot.ent : int(slot.ent)+len(rel)]
 	// The list is final once every name of the relation is loaded: the
 	// index returns all candidates and providers of a name at once.
 	loaded := false
-	for _, e := range ents {
-		if !e.loaded {
+	for i := range rel {
+		if e := u.relEnt(gids, slot, i); !e.loaded {
 			u.loadEntry(e, nil)
 			loaded = true
 		}
@@ -760,22 +779,44 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 		u.finish()
 	}
 	if len(rel) == 1 {
-		slot.sat = u.entrySatisfiers(from, &rel[0], ents[0], false)
+		slot.sat = u.entrySatisfiers(from, &rel[0], u.relEnt(gids, slot, 0), false)
 		return u.slice(slot.sat)
 	}
-	// Each alternative's list lands in the arena; the union is written
-	// after them.
-	var union []int
+	// Each alternative's list lands in the arena; the union, gathered in
+	// a scratch list kept across calls, is written after them.
+	union := u.scratch[:0]
 	for i := range rel {
-		for _, s := range u.slice(u.entrySatisfiers(from, &rel[i], ents[i], false)) {
+		for _, s := range u.slice(u.entrySatisfiers(from, &rel[i], u.relEnt(gids, slot, i), false)) {
 			if !containsInt(union, s) {
 				union = append(union, s)
 			}
 		}
 	}
+	u.scratch = union
 	u.arena = append(u.arena, union...)
 	slot.sat = relSlot{int32(len(u.arena) - len(union)), int32(len(union))}
 	return u.slice(slot.sat)
+}
+
+// relIDs returns the index's numbers of the names of relation ri of field
+// f of candidate id (n alternatives), or nil when the index numbers none.
+func (u *universe) relIDs(id int, f *depField, ri, n int) []int32 {
+	info := u.info[id]
+	if info == nil {
+		return nil
+	}
+	first := int(info.relOff[f.off+ri])
+	return info.rels[first : first+n]
+}
+
+// relEnt returns the entry of alternative i of a relation whose names
+// relSatisfiers has interned: by the index's number gids[i], or from
+// posEnt when the index numbers none.
+func (u *universe) relEnt(gids []int32, slot *relCache, i int) *nameEntry {
+	if gids != nil {
+		return u.internID(gids[i])
+	}
+	return u.posEnt[int(slot.ent)+i]
 }
 
 // altSatisfiers returns the satisfiers of alternative i alone of relation
@@ -786,8 +827,8 @@ func (u *universe) altSatisfiers(id int, f *depField, ri, i int) []int {
 	if len(rel) == 1 {
 		return all
 	}
-	ents := u.posEnt[u.relOf[id][f.off+ri].ent:]
-	return u.slice(u.entrySatisfiers(u.eff[id], &rel[i], ents[i], false))
+	e := u.relEnt(u.relIDs(id, f, ri, len(rel)), &u.relOf[id][f.off+ri], i)
+	return u.slice(u.entrySatisfiers(u.eff[id], &rel[i], e, false))
 }
 
 // coinstallable reports whether two different candidates of the same name
