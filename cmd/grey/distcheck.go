@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 	"os"
 	"strings"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/resolver/distcheck"
 )
 

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/transaction"
 )
 

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 	"os"
 	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/transaction"
 )

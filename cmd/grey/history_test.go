@@ -2,13 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/greypm/grey/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/internal/testfixture"
 )
 

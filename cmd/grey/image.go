@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/greypm/grey/image"
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/repo/fetch"
 )
 

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/transaction"
 )
 

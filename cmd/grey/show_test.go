@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/index"

@@ -5,16 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 	"os"
+	"runtime/debug"
 	"time"
 
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/sources"
 	"golang.org/x/term"
 )
+
+// updateMemoryLimit is update's soft heap limit.
+const updateMemoryLimit = 100 << 20
 
 // UpdateCmd fetches and verifies the metadata of every source.
 type UpdateCmd struct {
@@ -45,6 +49,13 @@ source was not updated.`
 
 // Run updates the sources and prints one line per source.
 func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Building the index cache parses every stanza (bookworm main:
+		// 440 MB allocated, about 90 MB live at the end); without a soft
+		// limit the collector lets the heap reach twice the live data
+		// (peak RSS 167 MB), with it 120 MB for ~0.3 s more CPU.
+		debug.SetMemoryLimit(updateMemoryLimit)
+	}
 	srcs, err := cli.CommandSources(g)
 	if err != nil {
 		return err

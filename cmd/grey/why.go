@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/greypm/grey/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/resolver"
 	"github.com/greypm/grey/transaction"

@@ -266,11 +266,11 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 		return nil, &HashMismatchError{Path: in.Path, Want: strings.ToLower(in.SHA256), Got: got}
 	}
 	sum, _ := hex.DecodeString(in.SHA256)
-	data, err := w.finish(sum)
+	head, parts, err := w.finish(sum)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", in.Path, err)
 	}
-	if err := writeAtomic(path, data); err != nil {
+	if err := writeAtomic(path, append([][]byte{head}, parts...)); err != nil {
 		return nil, err
 	}
 	return skipped, nil
@@ -293,10 +293,11 @@ func decompress(w io.Writer, r io.Reader, d compress.Decoder) error {
 	return err
 }
 
-// writeAtomic writes data to a temporary file beside path and renames it
-// into place, so a reader sees either no file or the whole file. It does not
-// fsync: a cache torn by a crash fails Load's checks and is rebuilt.
-func writeAtomic(path string, data []byte) error {
+// writeAtomic writes the concatenation of parts to a temporary file beside
+// path and renames it into place, so a reader sees either no file or the
+// whole file. It does not fsync: a cache torn by a crash fails Load's checks
+// and is rebuilt.
+func writeAtomic(path string, parts [][]byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("index cache: %w", err)
@@ -305,7 +306,12 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("index cache: %w", err)
 	}
-	_, werr := tmp.Write(data)
+	var werr error
+	for _, p := range parts {
+		if _, werr = tmp.Write(p); werr != nil {
+			break
+		}
+	}
 	cerr := tmp.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp.Name())
@@ -324,10 +330,12 @@ func writeAtomic(path string, data []byte) error {
 
 // writer accumulates one cache file.
 type writer struct {
-	text  []byte
-	pkgs  []pkgRec
-	names map[string][]uint32
-	provs map[string][]provRec
+	text textBuf
+	// stanza is the canonical text of the stanza being added.
+	stanza []byte
+	pkgs   []pkgRec
+	names  map[string][]uint32
+	provs  map[string][]provRec
 }
 
 type pkgRec struct {
@@ -357,9 +365,10 @@ func (w *writer) add(st *control.Stanza) error {
 		w.names = map[string][]uint32{}
 		w.provs = map[string][]provRec{}
 	}
-	off := len(w.text)
-	w.text = appendCanonical(w.text, st)
-	t := w.text[off:]
+	off := w.text.n
+	w.stanza = appendCanonical(w.stanza[:0], st)
+	w.text.write(w.stanza)
+	t := w.stanza
 	num := uint32(len(w.pkgs))
 	desc, _, _ := strings.Cut(st.Get("Description"), "\n")
 	w.pkgs = append(w.pkgs, pkgRec{
@@ -430,8 +439,35 @@ func (p *pool) add(s string) (off, n uint32) {
 	return o, uint32(len(s))
 }
 
-// finish lays out the file.
-func (w *writer) finish(sha []byte) ([]byte, error) {
+// textChunk is the size of textBuf's chunks.
+const textChunk = 4 << 20
+
+// textBuf holds the stanza texts, the bulk of a cache file (50 MB for
+// bookworm main), in chunks of a fixed size: one growing slice would hold
+// the text twice while it grows, and copying it into one buffer with the
+// rest of the file would hold it twice again (grey update peaked at 290 MB
+// that way).
+type textBuf struct {
+	chunks [][]byte
+	n      int
+}
+
+func (b *textBuf) write(p []byte) {
+	for len(p) > 0 {
+		if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == textChunk {
+			b.chunks = append(b.chunks, make([]byte, 0, textChunk))
+		}
+		last := &b.chunks[len(b.chunks)-1]
+		k := min(len(p), textChunk-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+		b.n += k
+	}
+}
+
+// finish lays out the file: it returns the header with the block table, and
+// the sections' bytes in file order, to be written one after the other.
+func (w *writer) finish(sha []byte) (head []byte, parts [][]byte, err error) {
 	sp := &pool{off: map[string]uint32{}}
 	u32 := binary.LittleEndian.AppendUint32
 
@@ -465,42 +501,66 @@ func (w *writer) finish(sha []byte) ([]byte, error) {
 		secs[secPkgs] = u32(u32(u32(u32(u32(u32(u32(b, vo), vl), ao), al), do), dl), p.debKey)
 	}
 	secs[secStr] = sp.b
-	secs[secText] = w.text
 	secs[secNHash] = hashTable(names)
 	secs[secPHash] = hashTable(provs)
 
 	dataLen := uint64(0)
-	for _, s := range secs {
-		dataLen += uint64(len(s))
+	for i, sec := range secs {
+		if i == secText {
+			dataLen += uint64(w.text.n)
+			continue
+		}
+		dataLen += uint64(len(sec))
 	}
 	nblocks := blockCount(dataLen)
 	data := headerSize + 4*nblocks
 	size := data + dataLen
 	if size > maxFileSize {
-		return nil, fmt.Errorf("cache file would be %d bytes, more than the format's %d", size, uint64(maxFileSize))
+		return nil, nil, fmt.Errorf("cache file would be %d bytes, more than the format's %d", size, uint64(maxFileSize))
 	}
-	out := make([]byte, data, size)
-	copy(out, magic)
-	binary.LittleEndian.PutUint32(out[offVersion:], FormatVersion)
-	binary.LittleEndian.PutUint32(out[offCount:], uint32(len(w.pkgs)))
-	binary.LittleEndian.PutUint64(out[offLength:], size)
-	binary.LittleEndian.PutUint32(out[offNames:], uint32(len(names)))
-	binary.LittleEndian.PutUint32(out[offProvs:], uint32(len(provs)))
-	copy(out[offSHA256:offSHA256+32], sha)
-	binary.LittleEndian.PutUint32(out[offBlocks:], uint32(nblocks))
-	for i, s := range secs {
-		binary.LittleEndian.PutUint32(out[offSecs+8*i:], uint32(len(out)))
-		binary.LittleEndian.PutUint32(out[offSecs+8*i+4:], uint32(len(s)))
-		out = append(out, s...)
+	head = make([]byte, data)
+	copy(head, magic)
+	binary.LittleEndian.PutUint32(head[offVersion:], FormatVersion)
+	binary.LittleEndian.PutUint32(head[offCount:], uint32(len(w.pkgs)))
+	binary.LittleEndian.PutUint64(head[offLength:], size)
+	binary.LittleEndian.PutUint32(head[offNames:], uint32(len(names)))
+	binary.LittleEndian.PutUint32(head[offProvs:], uint32(len(provs)))
+	copy(head[offSHA256:offSHA256+32], sha)
+	binary.LittleEndian.PutUint32(head[offBlocks:], uint32(nblocks))
+	off := data
+	for i, sec := range secs {
+		n := uint64(len(sec))
+		if i == secText {
+			n = uint64(w.text.n)
+			parts = append(parts, w.text.chunks...)
+		} else {
+			parts = append(parts, sec)
+		}
+		binary.LittleEndian.PutUint32(head[offSecs+8*i:], uint32(off))
+		binary.LittleEndian.PutUint32(head[offSecs+8*i+4:], uint32(n))
+		off += n
 	}
+	// The block checksums run over the sections as they will lie in the
+	// file, one block after the other, across the parts' boundaries.
 	t := castagnoli()
-	for k := range nblocks {
-		start := data + k*blockSize
-		end := min(start+blockSize, size)
-		binary.LittleEndian.PutUint32(out[headerSize+4*k:], crc32.Checksum(out[start:end], t))
+	var crc uint32
+	fill, k := 0, 0
+	for _, p := range parts {
+		for len(p) > 0 {
+			m := min(len(p), blockSize-fill)
+			crc = crc32.Update(crc, t, p[:m])
+			p, fill = p[m:], fill+m
+			if fill == blockSize {
+				binary.LittleEndian.PutUint32(head[headerSize+4*k:], crc)
+				crc, fill, k = 0, 0, k+1
+			}
+		}
 	}
-	binary.LittleEndian.PutUint32(out[offCRC:], headerChecksum(out, int(nblocks)))
-	return out, nil
+	if fill > 0 {
+		binary.LittleEndian.PutUint32(head[headerSize+4*k:], crc)
+	}
+	binary.LittleEndian.PutUint32(head[offCRC:], headerChecksum(head, int(nblocks)))
+	return head, parts, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
