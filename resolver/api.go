@@ -41,15 +41,16 @@ type EssentialIndex interface {
 type memIndex struct {
 	// by holds both lists of a name: the resolver asks for one right
 	// after the other, so one lookup (and one cache miss) serves both.
-	by        map[string]*memEntry
+	by        map[string]int32
 	essential []string
 	// list numbers the names (see idIndex): every package and provided
-	// name, and every name a relation mentions.
-	list []*memEntry
+	// name, and every name a relation mentions. The entries are values,
+	// not pointers: byID, once per name a solve loads, reads one record
+	// instead of chasing a pointer to it.
+	list []memEntry
 }
 
 type memEntry struct {
-	id              int32
 	pkgs, providers []*deb.Package
 	// pkgN and provN are the numbered names of pkgs and providers.
 	pkgN, provN []*pkgNames
@@ -59,33 +60,36 @@ type memEntry struct {
 // scenarios and small universes. The slices it returns keep the order of pkgs.
 // It numbers every name once, here, so that a solve never hashes one.
 func NewMemIndex(pkgs []*deb.Package) Index {
-	m := &memIndex{by: make(map[string]*memEntry)}
-	get := func(name string) *memEntry {
-		e := m.by[name]
-		if e == nil {
-			e = &memEntry{id: int32(len(m.list))}
-			m.by[name] = e
-			m.list = append(m.list, e)
+	m := &memIndex{by: make(map[string]int32)}
+	// get numbers name; the entry is m.list[number].
+	get := func(name string) int32 {
+		id, ok := m.by[name]
+		if !ok {
+			id = int32(len(m.list))
+			m.by[name] = id
+			m.list = append(m.list, memEntry{})
 		}
-		return e
+		return id
 	}
 	for _, p := range pkgs {
 		if p.Essential && !containsString(m.essential, p.Name) {
 			m.essential = append(m.essential, p.Name)
 		}
-		e := get(p.Name)
-		info := &pkgNames{name: e.id}
+		id := get(p.Name)
+		info := &pkgNames{name: id}
+		e := &m.list[id]
 		e.pkgs = append(e.pkgs, p)
 		e.pkgN = append(e.pkgN, info)
 		for _, rel := range p.Provides {
 			for _, pos := range rel {
 				// A package that provides the same name twice (with two
 				// versions) is still one provider.
-				pe := get(pos.Name)
-				if slices.Contains(info.provs, pe.id) {
+				pid := get(pos.Name)
+				if slices.Contains(info.provs, pid) {
 					continue
 				}
-				info.provs = append(info.provs, pe.id)
+				info.provs = append(info.provs, pid)
+				pe := &m.list[pid]
 				pe.providers = append(pe.providers, p)
 				pe.provN = append(pe.provN, info)
 			}
@@ -94,14 +98,14 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 			for _, rel := range d {
 				info.relOff = append(info.relOff, int32(len(info.rels)))
 				for _, pos := range rel {
-					info.rels = append(info.rels, get(pos.Name).id)
+					info.rels = append(info.rels, get(pos.Name))
 				}
 			}
 		}
 		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
 			for _, rel := range d {
 				for _, pos := range rel {
-					info.negs = append(info.negs, get(pos.Name).id)
+					info.negs = append(info.negs, get(pos.Name))
 				}
 			}
 		}
@@ -110,29 +114,27 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 }
 
 func (m *memIndex) nameID(name string) (int32, bool) {
-	if e := m.by[name]; e != nil {
-		return e.id, true
-	}
-	return 0, false
+	id, ok := m.by[name]
+	return id, ok
 }
 
 func (m *memIndex) numNames() int { return len(m.list) }
 
 func (m *memIndex) byID(id int32) (pkgs []*deb.Package, pkgN []*pkgNames, provs []*deb.Package, provN []*pkgNames) {
-	e := m.list[id]
+	e := &m.list[id]
 	return e.pkgs, e.pkgN, e.providers, e.provN
 }
 
 func (m *memIndex) Packages(name string) []*deb.Package {
-	if e := m.by[name]; e != nil {
-		return e.pkgs
+	if id, ok := m.by[name]; ok {
+		return m.list[id].pkgs
 	}
 	return nil
 }
 
 func (m *memIndex) Providers(name string) []*deb.Package {
-	if e := m.by[name]; e != nil {
-		return e.providers
+	if id, ok := m.by[name]; ok {
+		return m.list[id].providers
 	}
 	return nil
 }
@@ -140,7 +142,8 @@ func (m *memIndex) EssentialNames() []string { return m.essential }
 
 // both answers Packages and Providers of name with one lookup.
 func (m *memIndex) both(name string) (pkgs, providers []*deb.Package) {
-	if e := m.by[name]; e != nil {
+	if id, ok := m.by[name]; ok {
+		e := &m.list[id]
 		return e.pkgs, e.providers
 	}
 	return nil, nil
