@@ -89,21 +89,17 @@ func (g *greedy) isDead(id int) bool {
 		return true
 	}
 	g.dead[id] = 3
-	fs, _ := g.u.positive(g.u.pkgs[id])
-	for fi := range fs[:2] {
-		f := &fs[fi]
-		for ri := range f.rels {
-			live := false
-			for _, sid := range g.u.relSatisfiers(id, f, ri) {
-				if sid == id || !g.isDead(sid) {
-					live = true
-					break
-				}
+	for k := range int(g.u.nHard[id]) {
+		live := false
+		for _, sid := range g.u.satisfiersAt(id, k) {
+			if sid == id || !g.isDead(sid) {
+				live = true
+				break
 			}
-			if !live {
-				g.dead[id] = 2
-				return true
-			}
+		}
+		if !live {
+			g.dead[id] = 2
+			return true
 		}
 	}
 	g.dead[id] = 1
@@ -393,12 +389,9 @@ func (g *greedy) restore() bool {
 
 // hardOK reports whether every hard relation of id has a chosen satisfier.
 func (g *greedy) hardOK(id int) bool {
-	fs, _ := g.u.positive(g.u.pkgs[id])
-	for fi := range fs[:2] {
-		for ri := range fs[fi].rels {
-			if !g.satisfied(id, &fs[fi], ri) {
-				return false
-			}
+	for k := range int(g.u.nHard[id]) {
+		if !g.anyChosen(g.u.satisfiersAt(id, k)) {
+			return false
 		}
 	}
 	return true

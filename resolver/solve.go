@@ -310,11 +310,8 @@ func (s *state) settle(set []bool) []bool {
 		if !in {
 			continue
 		}
-		fs, nf := u.positive(u.pkgs[id])
-		for fi := range fs[:nf] {
-			for ri := range fs[fi].rels {
-				u.relSatisfiers(id, &fs[fi], ri)
-			}
+		for k := range u.numPositive(id) {
+			u.satisfiersAt(id, k)
 		}
 	}
 	out := make([]bool, len(u.pkgs))
@@ -395,16 +392,16 @@ func (s *state) walk(in, keep []bool, queue *[]int, reach func(int, Reason)) {
 	for len(*queue) > 0 {
 		id := (*queue)[0]
 		*queue = (*queue)[1:]
-		p := u.pkgs[id]
-		fs, nf := u.positive(p)
-		for fi := range fs[:nf] {
-			f := &fs[fi]
-			for ri, rel := range f.rels {
-				for _, sid := range u.relSatisfiers(id, f, ri) {
-					if in[sid] {
-						reach(sid, Reason{By: p, Field: f.name(), Relation: rel, Auto: true})
-						break
+		for k := range u.numPositive(id) {
+			for _, sid := range u.satisfiersAt(id, k) {
+				if in[sid] {
+					if !keep[sid] {
+						// Only a package reached for the first time
+						// needs the relation's words.
+						f, ri := u.slotField(id, k)
+						reach(sid, Reason{By: u.pkgs[id], Field: f.name(), Relation: f.rels[ri], Auto: true})
 					}
+					break
 				}
 			}
 		}
@@ -469,19 +466,17 @@ func (s *state) verifyRelations(keep []bool) error {
 	}
 	for _, id := range kept {
 		p := u.pkgs[id]
-		fs, _ := u.positive(p)
-		for fi := range fs[:2] {
-			for ri, rel := range fs[fi].rels {
-				ok := false
-				for _, q := range u.relSatisfiers(id, &fs[fi], ri) {
-					if keep[q] {
-						ok = true
-						break
-					}
+		for k := range int(u.nHard[id]) {
+			ok := false
+			for _, q := range u.satisfiersAt(id, k) {
+				if keep[q] {
+					ok = true
+					break
 				}
-				if !ok {
-					return fmt.Errorf("%s %s: %s %s not satisfied", p.Name, p.Version, fs[fi].name(), rel)
-				}
+			}
+			if !ok {
+				f, ri := u.slotField(id, k)
+				return fmt.Errorf("%s %s: %s %s not satisfied", p.Name, p.Version, f.name(), f.rels[ri])
 			}
 		}
 		from := u.eff[id]

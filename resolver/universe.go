@@ -60,6 +60,11 @@ type universe struct {
 	// the universe grows, and no growing copies them.
 	relOf    [][]relCache
 	relChunk []relCache
+	// nHard is the count of each candidate's hard relations (Pre-Depends
+	// and Depends), its first slots in relOf: loops over a candidate's
+	// relations whose lists are cached (satisfiersAt) need not read the
+	// package to find its fields.
+	nHard []int32
 	// relCache.ent holds, per slot, where the interned entries of the
 	// relation's alternatives start in posEnt (-1: not interned yet).
 	// Interning each name once spares a string-keyed lookup at every
@@ -71,9 +76,15 @@ type universe struct {
 	scratch []int
 	// arena holds every satisfier list: one growing slice instead of an
 	// allocation per list (lists keep pointing into the older arrays).
-	arena     []int
-	isNewest  []bool       // apt's candidate: the newest of its name and architecture
-	eff       []string     // effArch of each candidate
+	arena    []int
+	isNewest []bool // apt's candidate: the newest of its name and architecture
+	// eff is effArch of each candidate, as the very string u.native when
+	// native (or "all"), or the configured foreign architecture's string:
+	// comparing two of them compares pointers, not a package's bytes. ma
+	// is each candidate's Multi-Arch. entrySatisfiers' common case reads
+	// these two, not the package.
+	eff       []string
+	ma        []deb.MultiArch
 	dirty     []*nameEntry // entries whose lists finish must sort
 	recommend bool
 	// onAdd, when set, is called after a candidate is added, so that
@@ -216,17 +227,19 @@ func newUniverse(idx Index, native string, foreign []string, recommends bool) *u
 }
 
 // archOK reports whether candidates of architecture a belong in the
-// universe: native, "all" or a configured foreign one.
-func (u *universe) archOK(a string) bool {
+// universe (native, "all" or a configured foreign one) and returns the
+// architecture their dependencies resolve in (effArch) as the universe's
+// own string: u.native or the foreign one.
+func (u *universe) archOK(a string) (string, bool) {
 	if a == u.native || a == "all" {
-		return true
+		return u.native, true
 	}
 	for _, f := range u.foreign {
 		if a == f {
-			return true
+			return f, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // entry returns the interned entry of name, creating it, and lists it in
@@ -286,6 +299,15 @@ func (u *universe) newEntry(g int32) *nameEntry {
 	e.id, e.gid, e.plain = u.nEntries, g, relSlot{n: -1}
 	u.nEntries++
 	return e
+}
+
+// peekID returns the entry of the name the index numbers g, or nil when
+// there is none yet.
+func (u *universe) peekID(g int32) *nameEntry {
+	if pg := u.gents[g/gentPage]; pg != nil {
+		return pg[g%gentPage]
+	}
+	return nil
 }
 
 // entryID is entry for the name the index numbers g.
@@ -366,7 +388,23 @@ func (u *universe) markDirty(e *nameEntry) {
 //
 // info, when not nil, is p's numbered names (see idIndex).
 func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int {
-	if !u.archOK(p.Architecture) {
+	if info != nil {
+		// The index lists a package under its name and under every name
+		// it provides: when it is already here, its name's entry holds
+		// it, and nothing else need be read.
+		if e := u.peekID(info.name); e != nil {
+			for _, id := range e.real {
+				if u.pkgs[id] == p {
+					if installed {
+						u.installed[id], u.auto[id] = true, auto
+					}
+					return id
+				}
+			}
+		}
+	}
+	eff, ok := u.archOK(p.Architecture)
+	if !ok {
 		return -1
 	}
 	if u.only != nil && !installed && !u.only[p.Name+":"+u.effArch(p)] {
@@ -399,7 +437,8 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
 	u.isNewest = append(u.isNewest, false)
-	u.eff = append(u.eff, u.effArch(p))
+	u.eff = append(u.eff, eff)
+	u.ma = append(u.ma, p.MultiArch)
 	// A relation's names are interned on first use: the relations of
 	// most candidates (older versions, providers the walk never takes)
 	// are never looked at.
@@ -412,6 +451,7 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 		u.relChunk = append(u.relChunk, relCache{relSlot{n: -1}, -1})
 	}
 	u.relOf = append(u.relOf, u.relChunk[start:len(u.relChunk):len(u.relChunk)])
+	u.nHard = append(u.nHard, int32(len(p.PreDepends)+len(p.Depends)))
 	e.real = append(e.real, id)
 	u.ent = append(u.ent, e)
 	u.info = append(u.info, info)
@@ -454,7 +494,9 @@ func (u *universe) reserve() {
 	u.auto = slices.Grow(u.auto, n)
 	u.isNewest = slices.Grow(u.isNewest, n)
 	u.eff = slices.Grow(u.eff, n)
+	u.ma = slices.Grow(u.ma, n)
 	u.relOf = slices.Grow(u.relOf, n)
+	u.nHard = slices.Grow(u.nHard, n)
 	u.ent = slices.Grow(u.ent, n)
 	u.info = slices.Grow(u.info, n)
 	u.negEnt = slices.Grow(u.negEnt, n)
@@ -687,14 +729,12 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 	}
 	start := len(u.arena)
 	for _, id := range e.real {
-		q := u.pkgs[id]
-		if deb.ArchSatisfies(q, pos, from, u.native, conflict) && pos.Satisfies(q.Version) {
+		if u.archSatisfies(id, pos, from, conflict) && (pos.Op == relation.NoOp || pos.Satisfies(u.pkgs[id].Version)) {
 			u.arena = append(u.arena, id)
 		}
 	}
 	for _, id := range e.prov {
-		q := u.pkgs[id]
-		if !deb.ArchSatisfies(q, pos, from, u.native, conflict) || !providesMatch(q, pos) {
+		if !u.archSatisfies(id, pos, from, conflict) || !providesMatch(u.pkgs[id], pos) {
 			continue
 		}
 		if containsInt(u.arena[start:], id) {
@@ -707,6 +747,18 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 		e.plain = r
 	}
 	return r
+}
+
+// archSatisfies is deb.ArchSatisfies for candidate id. Its commonest
+// case, a dependency without an architecture qualifier, is answered from
+// the candidate's cached Multi-Arch and effective architecture (the same
+// test: Multi-Arch: foreign, or the architecture "all" counting as
+// native, equal to from) without reading the package.
+func (u *universe) archSatisfies(id int, pos *relation.Possibility, from string, conflict bool) bool {
+	if !conflict && pos.ArchQual == "" {
+		return u.ma[id] == deb.MultiArchForeign || u.eff[id] == from
+	}
+	return deb.ArchSatisfies(u.pkgs[id], pos, from, u.native, conflict)
 }
 
 // providesMatch reports whether one of q's Provides entries for pos.Name
@@ -817,6 +869,37 @@ func (u *universe) relEnt(gids []int32, slot *relCache, i int) *nameEntry {
 		return u.internID(gids[i])
 	}
 	return u.posEnt[int(slot.ent)+i]
+}
+
+// numPositive returns how many of id's relation slots pull packages in:
+// the hard ones, and the Recommends when they are on.
+func (u *universe) numPositive(id int) int {
+	if u.recommend {
+		return len(u.relOf[id])
+	}
+	return int(u.nHard[id])
+}
+
+// satisfiersAt is relSatisfiers for id's relation slot k (slots follow
+// Pre-Depends, then Depends, then Recommends). A cached list is read
+// without touching the package.
+func (u *universe) satisfiersAt(id, k int) []int {
+	if r := u.relOf[id][k].sat; r.n >= 0 {
+		return u.slice(r)
+	}
+	f, ri := u.slotField(id, k)
+	return u.relSatisfiers(id, &f, ri)
+}
+
+// slotField returns the field of id's relation slot k and the relation's
+// number in it.
+func (u *universe) slotField(id, k int) (depField, int) {
+	fs, _ := u.positive(u.pkgs[id])
+	fi := 0
+	for fi < 2 && k >= fs[fi+1].off {
+		fi++
+	}
+	return fs[fi], k - fs[fi].off
 }
 
 // altSatisfiers returns the satisfiers of alternative i alone of relation
