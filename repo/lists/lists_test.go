@@ -71,3 +71,31 @@ func TestLoadRefuses(t *testing.T) {
 		t.Fatal("Load accepted a source id with a slash")
 	}
 }
+
+// FuzzLoadDir feeds arbitrary manifests to LoadDir: it must never panic, and
+// every path in a state it accepts must lie inside the source's folder.
+func FuzzLoadDir(f *testing.F) {
+	f.Add([]byte(`{"version": 1, "source_id": "x", "release": {"file": "InRelease"}, "indexes": [{"name": "main/binary-amd64/Packages.xz", "path": "p.xz"}]}`))
+	f.Add([]byte(`{"version": 1, "indexes": [{"path": "../x"}]}`))
+	f.Add([]byte(`{"version": 2}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, StateFile), manifest, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := LoadDir(dir)
+		if err != nil {
+			return
+		}
+		paths := []string{st.Release.File, st.Release.Signature}
+		for _, ix := range st.Indexes {
+			paths = append(paths, ix.Path)
+		}
+		for _, p := range paths {
+			if p != "" && filepath.Dir(p) != dir {
+				t.Fatalf("accepted path %q outside %s", p, dir)
+			}
+		}
+	})
+}
