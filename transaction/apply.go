@@ -67,6 +67,12 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults()}
 	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	if opts.Sync {
+		// Each package's staged files are fsynced once it is staged,
+		// while later packages are still decoding; see the wait below.
+		t.st.sync = newSyncer()
+		defer func() { _ = t.st.sync.wait() }()
+	}
 	if err := t.load(plan); err != nil {
 		return nil, err
 	}
@@ -75,23 +81,25 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		return nil, err
 	}
 	if err := t.stageAll(ctx); err != nil {
+		t.st.sync.abandon() // no fsync may race with the cleanup
 		t.st.unstage()
 		return nil, err
 	}
 	if err := t.checkInstalls(); err != nil {
+		t.st.sync.abandon()
 		t.st.unstage()
 		return nil, err
 	}
 	if err := t.checkConflicts(); err != nil {
+		t.st.sync.abandon()
 		t.st.unstage()
 		return nil, err
 	}
-	if opts.Sync {
-		// Every staged file is durable before any rename makes it live.
-		if err := syncPaths(t.stagedFiles()); err != nil {
-			t.st.unstage()
-			return nil, err
-		}
+	// Every staged file is durable before any rename makes it live
+	// (nothing to wait for without Sync).
+	if err := t.st.sync.wait(); err != nil {
+		t.st.unstage()
+		return nil, err
 	}
 	bootstrap := !t.hasShell()
 	if !opts.NoScripts && !bootstrap {
@@ -228,6 +236,8 @@ func (t *txn) stageAll(ctx context.Context) error {
 					cancel()
 					continue
 				}
+				// Durable while the next packages decode.
+				t.st.syncStaged(w)
 				t.progress("unpack", w.item.Path, &done)
 			}
 		}()
@@ -264,20 +274,6 @@ func (t *txn) stageAll(ctx context.Context) error {
 		return first
 	}
 	return ctx.Err()
-}
-
-// stagedFiles lists the staged regular files (a hard link shares its
-// target's inode, so it needs no sync of its own).
-func (t *txn) stagedFiles() []string {
-	var out []string
-	for _, w := range t.works {
-		for _, e := range w.ents {
-			if e.tmp != "" && e.file.Type == pkgdb.TypeRegular {
-				out = append(out, e.tmp)
-			}
-		}
-	}
-	return out
 }
 
 // progress counts one more package through phase and reports it.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
@@ -79,57 +78,6 @@ func (t *txn) commit() error {
 	}
 	t.faults.at("info")
 	return t.writeDatabases()
-}
-
-// syncWorkers is how many fsync calls run at once: each mostly waits for
-// writeback that sync_file_range started during staging, so several in
-// flight keep the disk busy without costing CPU.
-const syncWorkers = 8
-
-// syncPaths fsyncs files and directories, syncWorkers at a time. Only the
-// transaction's own paths are synced, so the cost does not depend on what
-// other processes have written to the same file system, as syncfs's does.
-func syncPaths(paths []string) error {
-	next := make(chan string)
-	errs := make(chan error, syncWorkers)
-	var wg sync.WaitGroup
-	for range syncWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var first error
-			for p := range next {
-				if first != nil {
-					continue
-				}
-				f, err := os.Open(p)
-				if err == nil {
-					err = f.Sync()
-					if cerr := f.Close(); err == nil {
-						err = cerr
-					}
-				}
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					// Gone: a directory emptied and removed later in the
-					// commit, whose parent is in the list too.
-					first = fmt.Errorf("sync %s: %w", p, err)
-				}
-			}
-			errs <- first
-		}()
-	}
-	for _, p := range paths {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func keepOwned(ents []*staged) []*staged {

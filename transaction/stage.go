@@ -82,6 +82,9 @@ type stager struct {
 	log *os.File
 	// bufs holds the copy buffers workers hand to their sinks.
 	bufs sync.Pool
+	// sync, with Options.Sync, fsyncs each package's staged files once
+	// the package is staged (durable.go); nil otherwise.
+	sync *syncer
 	// dirs caches directories known to exist: relative path -> host path.
 	// Only this process changes the root while it holds the lock, so an
 	// entry stays true for the transaction and saves the per-component
@@ -126,6 +129,23 @@ func (s *stager) noteCreated(dir string) {
 	s.created = append(s.created, dir)
 	s.logLocked('d', dir)
 	s.mu.Unlock()
+}
+
+// syncStaged hands w's staged regular files to the syncer. Only whole
+// packages: an fsync writes the file's inode-table block and its parent
+// directory synchronously (ext4 without a journal), which stalls a
+// worker still creating files next to it, and a finished package's
+// files are mostly written back already. A hard link shares its
+// target's inode, so it needs no sync of its own.
+func (s *stager) syncStaged(w *work) {
+	if s.sync == nil {
+		return
+	}
+	for _, e := range w.ents {
+		if e.tmp != "" && e.file.Type == pkgdb.TypeRegular {
+			s.sync.add(e.tmp)
+		}
+	}
 }
 
 func (s *stager) noteTmp(p string) {
@@ -412,8 +432,9 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 // its content read from the archive here and written, hashed (SHA256
 // always, MD5 when the package's md5sums lacks the file, and for
 // conffiles, whose MD5 dpkg's status records) and finished in the sink.
-// With Sync, the file's writeback is started; Apply makes it durable with
-// an fsync once every package is staged.
+// With Sync, the file's writeback is started; once the whole package is
+// staged its files go to the stager's syncer (stageAll), and Apply waits
+// for every fsync before the first rename.
 func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k *sink) error {
 	out, err := os.OpenFile(st.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
 	if err != nil {

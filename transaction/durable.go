@@ -1,0 +1,142 @@
+package transaction
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+)
+
+// syncInFlight is how many fsync calls a syncer keeps running at once.
+// Each mostly waits: for writeback that sync_file_range started when the
+// file was written, then for the disk's cache flush. Many in flight let
+// the block layer merge those flushes into few (eight at a time left the
+// disk idle between rounds), and cost no CPU.
+const syncInFlight = 32
+
+// syncer fsyncs paths in the background, syncInFlight at a time, as they
+// are handed to it. Staging hands it each package's files once the
+// package is staged, so making the transaction durable overlaps decoding
+// the packages that follow; the commit then only waits for it to drain
+// (wait) before the first rename. A nil *syncer does nothing.
+type syncer struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	queue  []string
+	closed bool
+	err    error
+	wg     sync.WaitGroup
+}
+
+// newSyncer starts a syncer's goroutines; wait ends them.
+func newSyncer() *syncer {
+	s := &syncer{}
+	s.cond.L = &s.mu
+	for range syncInFlight {
+		s.wg.Add(1)
+		go s.run()
+	}
+	return s
+}
+
+// add queues p for an fsync. It never blocks on the disk.
+func (s *syncer) add(p string) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.queue = append(s.queue, p)
+		s.cond.Signal()
+	}
+	s.mu.Unlock()
+}
+
+// wait returns once every path added so far is synced (or one failed),
+// with the first error; the syncer takes no more paths after it. It may
+// be called again.
+func (s *syncer) wait() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// abandon drops the paths not yet synced and waits for those in flight:
+// the transaction failed, and its staged files are about to be removed.
+func (s *syncer) abandon() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.queue = nil
+	s.mu.Unlock()
+	_ = s.wait()
+}
+
+func (s *syncer) run() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.closed {
+			s.cond.Wait()
+		}
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		// Oldest first: its writeback started longest ago.
+		p := s.queue[0]
+		s.queue = s.queue[1:]
+		failed := s.err != nil
+		s.mu.Unlock()
+		if failed {
+			continue // the transaction fails anyway: drain without syncing
+		}
+		if err := syncPath(p); err != nil {
+			s.mu.Lock()
+			if s.err == nil {
+				s.err = err
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// syncPath fsyncs one file or directory. A path that is gone is not an
+// error: a staged file a later package won (and staging removed), or a
+// directory emptied and removed later in the commit, whose parent is
+// synced too.
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err == nil {
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sync %s: %w", p, err)
+	}
+	return nil
+}
+
+// syncPaths fsyncs files and directories, syncInFlight at a time. Only
+// the transaction's own paths are synced, so the cost does not depend on
+// what other processes have written to the same file system, as
+// syncfs's does.
+func syncPaths(paths []string) error {
+	s := newSyncer()
+	for _, p := range paths {
+		s.add(p)
+	}
+	return s.wait()
+}
