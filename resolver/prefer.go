@@ -34,6 +34,10 @@ type greedy struct {
 	// protected marks the request's packages: nothing the walk takes
 	// later may displace them.
 	protected []bool
+	// negs is carve's pool for the lists of nameWalk.neg.
+	negs []negEntry
+	// inst, fresh and cands are aptOrder's working lists.
+	inst, fresh, cands []int
 	// The walk indexes the chosen set by name, by provided name, and the
 	// chosen set's Conflicts and Breaks by target name in each name's
 	// entry (nameEntry.walk): one walk per universe.
@@ -46,7 +50,7 @@ type negEntry struct {
 }
 
 func newGreedy(s *state) *greedy {
-	g := &greedy{s: s, u: s.u,
+	g := &greedy{s: s, u: s.u, order: make([]int, 0, candCap),
 		chosen: make([]bool, 0, candCap), dead: make([]int8, 0, candCap), rejected: make([]bool, 0, candCap), protected: make([]bool, 0, candCap)}
 	g.grow()
 	// The universe grows while the walk runs (a relation's names are
@@ -202,12 +206,16 @@ func (g *greedy) choose(id int) {
 	g.chosen[id] = true
 	g.order = append(g.order, id)
 	e := u.ent[id]
-	e.walk.byName = append(e.walk.byName, id)
+	e.walk.byName = u.push(e.walk.byName, id)
 	for _, pe := range u.provEnt[id] {
-		pe.walk.byProv = append(pe.walk.byProv, id)
+		pe.walk.byProv = u.push(pe.walk.byProv, id)
 	}
 	for _, np := range u.negs(id) {
-		np.e.walk.neg = append(np.e.walk.neg, negEntry{id, np.pos})
+		l := np.e.walk.neg
+		if cap(l) == 0 {
+			l = carve(&g.negs, 2, poolSize)
+		}
+		np.e.walk.neg = append(l, negEntry{id, np.pos})
 	}
 }
 
@@ -497,10 +505,13 @@ func (g *greedy) deps(id int) bool {
 func (g *greedy) aptOrder(id int, f *depField, ri int) []int {
 	u := g.u
 	rel := f.rels[ri]
-	var inst, fresh []int
+	// The working lists are the walk's, reused (aptOrder does not
+	// recurse); the answer is cut from the universe's pool, since the
+	// walk holds it while it recurses.
+	inst, fresh, cands := g.inst[:0], g.fresh[:0], g.cands
 	for i := range rel {
 		pos := &rel[i]
-		var cands []int
+		cands = cands[:0]
 		for _, s := range u.altSatisfiers(id, f, ri, i) {
 			if u.installed[s] || u.isNewest[s] {
 				cands = append(cands, s)
@@ -529,7 +540,10 @@ func (g *greedy) aptOrder(id int, f *depField, ri int) []int {
 			}
 		}
 	}
-	return append(inst, fresh...)
+	g.inst, g.fresh, g.cands = inst, fresh, cands
+	out := carve(&u.ints, len(inst)+len(fresh), poolSize)
+	out = append(out, inst...)
+	return append(out, fresh...)
 }
 
 func (g *greedy) aptLess(pos *relation.Possibility, a, b int) bool {

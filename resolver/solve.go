@@ -584,14 +584,15 @@ func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 		return version.Compare(u.pkgs[a.id].Version, u.pkgs[b.id].Version)
 	})
 	// Every key (Key) is a substring of one string: one allocation
-	// instead of one per package.
-	buf := make([]byte, 0, size)
+	// instead of one per package (a Builder's String does not copy).
+	var kb strings.Builder
+	kb.Grow(size)
 	for _, it := range items {
-		buf = append(buf, it.name...)
-		buf = append(buf, ':')
-		buf = append(buf, it.arch...)
+		kb.WriteString(it.name)
+		kb.WriteByte(':')
+		kb.WriteString(it.arch)
 	}
-	keys := string(buf)
+	keys := kb.String()
 	pl := &Plan{Reasons: make(map[string]Reason, len(items))}
 	if len(items) > 0 {
 		pl.Final = make([]*deb.Package, len(items))
@@ -619,6 +620,10 @@ func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 			r.Auto = false
 		}
 		pl.Reasons[key] = r
+	}
+	if n := len(pl.Final) - len(oldOf); n > 0 {
+		// Every final package not installed before is an install.
+		pl.Install = make([]*deb.Package, 0, n)
 	}
 	for _, p := range pl.Final {
 		old, ok := oldOf[p]

@@ -74,9 +74,16 @@ type universe struct {
 	posEnt []*nameEntry
 	// scratch is relSatisfiers' list for a union of alternatives, reused.
 	scratch []int
-	// arena holds every satisfier list: one growing slice instead of an
-	// allocation per list (lists keep pointing into the older arrays).
+	// ints, ents and negPool are carve's pools of short lists.
+	ints    []int
+	ents    []*nameEntry
+	negPool []negPos
+	// arena is the current chunk of the satisfier lists (see arenaRoom)
+	// and chunks every chunk by number: no allocation per list, and,
+	// unlike one growing slice, no copy at every doubling and no old
+	// arrays left behind.
 	arena    []int
+	chunks   [][]int
 	isNewest []bool // apt's candidate: the newest of its name and architecture
 	// eff is effArch of each candidate, as the very string u.native when
 	// native (or "all"), or the configured foreign architecture's string:
@@ -95,6 +102,23 @@ type universe struct {
 	// the universe, so nothing new can be chosen.
 	only map[string]bool
 }
+
+// carve returns an empty slice of capacity n cut from *pool, which is
+// replaced by a fresh chunk of max(size, n) elements when it has no room:
+// the many short lists of a solve (a name's candidates, a candidate's
+// Conflicts) share a few allocations. Appending past n moves the list
+// elsewhere, as append does, and never overwrites a neighbour.
+func carve[T any](pool *[]T, n, size int) []T {
+	p := *pool
+	if cap(p)-len(p) < n {
+		p = make([]T, 0, max(size, n))
+	}
+	*pool = p[:len(p)+n]
+	return p[len(p) : len(p) : len(p)+n]
+}
+
+// poolSize is the size of the chunks carve cuts short lists from.
+const poolSize = 1024
 
 // relCache is one relation's cached satisfiers (sat) and where its
 // alternatives' interned entries start in posEnt (ent, -1: not yet).
@@ -187,6 +211,12 @@ const relChunkSize = 4096
 
 // gentPage is the size of a page of universe.gents.
 const gentPage = 64
+
+// arenaShift sets the size of a chunk of satisfier lists, arenaChunk.
+const (
+	arenaShift = 12
+	arenaChunk = 1 << arenaShift
+)
 
 // entSlab is the number of name entries allocated at once.
 const entSlab = 256
@@ -340,7 +370,20 @@ func (u *universe) negs(id int) []negPos {
 		return u.negEnt[id]
 	}
 	p, info := u.pkgs[id], u.info[id]
+	n := 0
+	if info != nil {
+		n = len(info.negs)
+	} else {
+		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				n += len(rel)
+			}
+		}
+	}
 	var out []negPos
+	if n > 0 {
+		out = carve(&u.negPool, n, poolSize)
+	}
 	k := 0
 	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
 		for _, rel := range d {
@@ -374,6 +417,15 @@ func (u *universe) prov(name string) []int {
 		return e.prov
 	}
 	return nil
+}
+
+// push appends id to a short list of candidates, which starts with room
+// for two cut from the universe's pool (most names have one or two).
+func (u *universe) push(l []int, id int) []int {
+	if cap(l) == 0 {
+		l = carve(&u.ints, 2, poolSize)
+	}
+	return append(l, id)
 }
 
 func (u *universe) markDirty(e *nameEntry) {
@@ -452,16 +504,23 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	}
 	u.relOf = append(u.relOf, u.relChunk[start:len(u.relChunk):len(u.relChunk)])
 	u.nHard = append(u.nHard, int32(len(p.PreDepends)+len(p.Depends)))
-	e.real = append(e.real, id)
+	e.real = u.push(e.real, id)
 	u.ent = append(u.ent, e)
 	u.info = append(u.info, info)
 	u.negEnt = append(u.negEnt, nil)
 	u.negDone = append(u.negDone, false)
 	u.markDirty(e)
 	var provs []*nameEntry
+	if info != nil {
+		if n := len(info.provs); n > 0 {
+			provs = carve(&u.ents, n, poolSize)
+		}
+	} else if n := len(p.Provides); n > 0 {
+		provs = carve(&u.ents, n, poolSize)
+	}
 	provide := func(pe *nameEntry) {
 		if l := pe.prov; len(l) == 0 || l[len(l)-1] != id {
-			pe.prov = append(l, id)
+			pe.prov = u.push(l, id)
 			u.markDirty(pe)
 			provs = append(provs, pe)
 		}
@@ -707,8 +766,35 @@ func (u *universe) satisfiers(from string, pos *relation.Possibility, conflict b
 
 // slice returns the arena's list at slot r, capped so nobody appends to it.
 func (u *universe) slice(r relSlot) []int {
-	end := int(r.off) + int(r.n)
-	return u.arena[r.off:end:end]
+	if r.n <= 0 {
+		return nil
+	}
+	c := u.chunks[r.off>>arenaShift]
+	i := int(r.off & (arenaChunk - 1))
+	return c[i : i+int(r.n) : i+int(r.n)]
+}
+
+// arenaRoom makes room for n more entries in the arena's current chunk,
+// starting a new one when they do not fit: a list never spans two chunks,
+// and chunks never move.
+func (u *universe) arenaRoom(n int) {
+	if cap(u.arena)-len(u.arena) < n || u.chunks == nil {
+		c := make([]int, max(arenaChunk, n))
+		u.chunks = append(u.chunks, c)
+		u.arena = c[:0]
+	}
+}
+
+// arenaSlot returns the slot of the list written in the current chunk
+// from start to its end. An empty list is the zero slot. A chunk's lists
+// start below arenaChunk (a larger chunk holds one list, at 0), so the
+// chunk's number and the list's start share off.
+func (u *universe) arenaSlot(start int) relSlot {
+	n := len(u.arena) - start
+	if n == 0 {
+		return relSlot{}
+	}
+	return relSlot{int32((len(u.chunks)-1)<<arenaShift | start), int32(n)}
 }
 
 // satisfiersSlot computes satisfiers into the arena and returns where.
@@ -727,6 +813,7 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 	if plain && e.plain.n >= 0 {
 		return e.plain
 	}
+	u.arenaRoom(len(e.real) + len(e.prov))
 	start := len(u.arena)
 	for _, id := range e.real {
 		if u.archSatisfies(id, pos, from, conflict) && (pos.Op == relation.NoOp || pos.Satisfies(u.pkgs[id].Version)) {
@@ -742,7 +829,7 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 		}
 		u.arena = append(u.arena, id)
 	}
-	r := relSlot{int32(start), int32(len(u.arena) - start)}
+	r := u.arenaSlot(start)
 	if plain {
 		e.plain = r
 	}
@@ -845,8 +932,10 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 		}
 	}
 	u.scratch = union
+	u.arenaRoom(len(union))
+	start := len(u.arena)
 	u.arena = append(u.arena, union...)
-	slot.sat = relSlot{int32(len(u.arena) - len(union)), int32(len(union))}
+	slot.sat = u.arenaSlot(start)
 	return u.slice(slot.sat)
 }
 
