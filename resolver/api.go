@@ -99,6 +99,7 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 				info.relOff = append(info.relOff, int32(len(info.rels)))
 				for _, pos := range rel {
 					info.rels = append(info.rels, get(pos.Name))
+					info.plain = append(info.plain, pos.Op == relation.NoOp && pos.ArchQual == "")
 				}
 			}
 		}

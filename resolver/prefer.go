@@ -405,15 +405,6 @@ func (g *greedy) hardOK(id int) bool {
 	return true
 }
 
-func (g *greedy) satisfied(id int, f *depField, ri int) bool {
-	for _, s := range g.u.relSatisfiers(id, f, ri) {
-		if g.chosen[s] {
-			return true
-		}
-	}
-	return false
-}
-
 // mark takes id and satisfies its relations depth first, dropping earlier
 // choices its Conflicts and Breaks hit. As apt's MarkInstall fails early,
 // it reports false (and takes id back) when a hard relation of id finds
@@ -451,43 +442,43 @@ func (g *greedy) mark(id int) bool {
 // whether every hard one found a solution.
 func (g *greedy) deps(id int) bool {
 	ok := true
-	fs, nf := g.u.positive(g.u.pkgs[id])
-	for fi := range fs[:nf] {
-		f := &fs[fi]
-		for ri := range f.rels {
-			if !g.chosen[id] {
-				return false
-			}
-			if g.satisfied(id, f, ri) {
-				continue
-			}
-			picked := false
-			order := g.aptOrder(id, f, ri)
-			for _, drop := range [2]bool{false, true} {
-				for _, c := range order {
-					if g.canInstall(c, drop) && g.mark(c) {
-						picked = true
-						break
-					}
-				}
-				if picked {
-					break
-				}
-			}
-			if picked || !f.hard() {
-				continue
-			}
-			// apt would give up here; an older version or another
-			// provider may still do, and the SAT solve will check.
-			for _, c := range g.u.relSatisfiers(id, f, ri) {
-				if g.canInstall(c, true) && g.mark(c) {
+	u := g.u
+	// Relations already met are seen through their cached slots; the
+	// package's fields are read only for one that is not.
+	for k := range u.numPositive(id) {
+		if !g.chosen[id] {
+			return false
+		}
+		if g.anyChosen(u.satisfiersAt(id, k)) {
+			continue
+		}
+		f, ri := u.slotField(id, k)
+		picked := false
+		order := g.aptOrder(id, &f, ri)
+		for _, drop := range [2]bool{false, true} {
+			for _, c := range order {
+				if g.canInstall(c, drop) && g.mark(c) {
 					picked = true
 					break
 				}
 			}
-			if !picked {
-				ok = false
+			if picked {
+				break
 			}
+		}
+		if picked || !f.hard() {
+			continue
+		}
+		// apt would give up here; an older version or another
+		// provider may still do, and the SAT solve will check.
+		for _, c := range u.relSatisfiers(id, &f, ri) {
+			if g.canInstall(c, true) && g.mark(c) {
+				picked = true
+				break
+			}
+		}
+		if !picked {
+			ok = false
 		}
 	}
 	return ok

@@ -191,7 +191,11 @@ type pkgNames struct {
 	// universe's slot order (Pre-Depends, then Depends, then Recommends).
 	rels   []int32
 	relOff []int32
-	negs   []int32 // the possibilities of Conflicts, then Breaks
+	// plain marks, parallel to rels, the bare names (no version, no
+	// architecture qualifier): their satisfiers depend on the name alone
+	// (universe.plainSlot), so the walk need not read the possibility.
+	plain []bool
+	negs  []int32 // the possibilities of Conflicts, then Breaks
 }
 
 // bothIndex is an Index that answers Packages and Providers of a name
@@ -809,9 +813,8 @@ func (u *universe) satisfiersSlot(from string, pos *relation.Possibility, confli
 // entrySatisfiers is satisfiersSlot for a possibility whose name's entry
 // e is known.
 func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *nameEntry, conflict bool) relSlot {
-	plain := !conflict && e.loaded && pos.Op == relation.NoOp && pos.ArchQual == "" && from == u.native
-	if plain && e.plain.n >= 0 {
-		return e.plain
+	if !conflict && e.loaded && pos.Op == relation.NoOp && pos.ArchQual == "" && from == u.native {
+		return u.plainSlot(e)
 	}
 	u.arenaRoom(len(e.real) + len(e.prov))
 	start := len(u.arena)
@@ -829,11 +832,33 @@ func (u *universe) entrySatisfiers(from string, pos *relation.Possibility, e *na
 		}
 		u.arena = append(u.arena, id)
 	}
-	r := u.arenaSlot(start)
-	if plain {
-		e.plain = r
+	return u.arenaSlot(start)
+}
+
+// plainSlot is entrySatisfiers for a bare name (no version, no
+// architecture qualifier) from a native candidate, e loaded: computed
+// once per name, then cached. Every provider in e.prov provides the very
+// name, without a version constraint to check.
+func (u *universe) plainSlot(e *nameEntry) relSlot {
+	if e.plain.n >= 0 {
+		return e.plain
 	}
-	return r
+	u.arenaRoom(len(e.real) + len(e.prov))
+	start := len(u.arena)
+	for _, id := range e.real {
+		if u.ma[id] == deb.MultiArchForeign || u.eff[id] == u.native {
+			u.arena = append(u.arena, id)
+		}
+	}
+	for _, id := range e.prov {
+		if u.ma[id] == deb.MultiArchForeign || u.eff[id] == u.native {
+			if !containsInt(u.arena[start:], id) {
+				u.arena = append(u.arena, id)
+			}
+		}
+	}
+	e.plain = u.arenaSlot(start)
+	return e.plain
 }
 
 // archSatisfies is deb.ArchSatisfies for candidate id. Its commonest
@@ -883,33 +908,70 @@ func containsInt(s []int, x int) bool {
 // closure does it for hard relations, the walk for Recommends), so it
 // cannot change later.
 func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
-	slot := &u.relOf[id][f.off+ri]
+	return u.satisfiersOf(id, f.off+ri, f)
+}
+
+// satisfiersAt is relSatisfiers for id's relation slot k (slots follow
+// Pre-Depends, then Depends, then Recommends). It reads the package only
+// for what the index's numbers do not say: a relation of bare names
+// (pkgNames.plain) from a native candidate is resolved from the numbers
+// alone, and a cached list from its slot.
+func (u *universe) satisfiersAt(id, k int) []int {
+	return u.satisfiersOf(id, k, nil)
+}
+
+// satisfiersOf computes relSatisfiers of id's relation slot k; f, when
+// not nil, is the slot's field (else it is read from the package when
+// needed).
+func (u *universe) satisfiersOf(id, k int, f *depField) []int {
+	slot := &u.relOf[id][k]
 	if slot.sat.n >= 0 {
 		return u.slice(slot.sat)
 	}
-	rel := f.rels[ri]
 	from := u.eff[id]
-	gids := u.relIDs(id, f, ri, len(rel))
-	if slot.ent < 0 {
-		if gids != nil {
-			// The index's numbers find the entries again (relEnt): they
-			// need listing, in this order, not storing.
-			for _, g := range gids {
-				u.entryID(g)
-			}
-			slot.ent = 0
-		} else {
+	// rel is read from the package only when needed: the index's numbers
+	// give the alternatives' count and names, and say which are bare.
+	var rel relation.Relation
+	var gids []int32
+	var plain []bool
+	if info := u.info[id]; info != nil {
+		first, end := int(info.relOff[k]), len(info.rels)
+		if k+1 < len(info.relOff) {
+			end = int(info.relOff[k+1])
+		}
+		gids, plain = info.rels[first:end], info.plain[first:end]
+	} else {
+		rel = u.relation(id, k, f)
+	}
+	n := len(rel)
+	if gids != nil {
+		n = len(gids)
+	}
+	// The alternatives' entries, looked up once here (most relations
+	// have one to three alternatives: the array stays on the stack).
+	var buf [8]*nameEntry
+	ents := buf[:0]
+	if gids != nil {
+		// The index's numbers find the entries again (relEnt): they
+		// need listing, in this order, not storing.
+		for _, g := range gids {
+			ents = append(ents, u.entryID(g))
+		}
+		slot.ent = 0
+	} else {
+		if slot.ent < 0 {
 			slot.ent = int32(len(u.posEnt))
 			for i := range rel {
 				u.posEnt = append(u.posEnt, u.entry(rel[i].Name))
 			}
 		}
+		ents = append(ents, u.posEnt[slot.ent:int(slot.ent)+n]...)
 	}
 	// The list is final once every name of the relation is loaded: the
 	// index returns all candidates and providers of a name at once.
 	loaded := false
-	for i := range rel {
-		if e := u.relEnt(gids, slot, i); !e.loaded {
+	for _, e := range ents {
+		if !e.loaded {
 			u.loadEntry(e, nil)
 			loaded = true
 		}
@@ -917,15 +979,25 @@ func (u *universe) relSatisfiers(id int, f *depField, ri int) []int {
 	if loaded {
 		u.finish()
 	}
-	if len(rel) == 1 {
-		slot.sat = u.entrySatisfiers(from, &rel[0], u.relEnt(gids, slot, 0), false)
+	// alt computes alternative i's list into the arena.
+	alt := func(i int) relSlot {
+		if plain != nil && plain[i] && from == u.native {
+			return u.plainSlot(ents[i])
+		}
+		if rel == nil {
+			rel = u.relation(id, k, f)
+		}
+		return u.entrySatisfiers(from, &rel[i], ents[i], false)
+	}
+	if n == 1 {
+		slot.sat = alt(0)
 		return u.slice(slot.sat)
 	}
 	// Each alternative's list lands in the arena; the union, gathered in
 	// a scratch list kept across calls, is written after them.
 	union := u.scratch[:0]
-	for i := range rel {
-		for _, s := range u.slice(u.entrySatisfiers(from, &rel[i], u.relEnt(gids, slot, i), false)) {
+	for i := range n {
+		for _, s := range u.slice(alt(i)) {
 			if !containsInt(union, s) {
 				union = append(union, s)
 			}
@@ -969,15 +1041,13 @@ func (u *universe) numPositive(id int) int {
 	return int(u.nHard[id])
 }
 
-// satisfiersAt is relSatisfiers for id's relation slot k (slots follow
-// Pre-Depends, then Depends, then Recommends). A cached list is read
-// without touching the package.
-func (u *universe) satisfiersAt(id, k int) []int {
-	if r := u.relOf[id][k].sat; r.n >= 0 {
-		return u.slice(r)
+// relation returns id's relation at slot k; f, when not nil, is its field.
+func (u *universe) relation(id, k int, f *depField) relation.Relation {
+	if f == nil {
+		ff, ri := u.slotField(id, k)
+		return ff.rels[ri]
 	}
-	f, ri := u.slotField(id, k)
-	return u.relSatisfiers(id, &f, ri)
+	return f.rels[k-f.off]
 }
 
 // slotField returns the field of id's relation slot k and the relation's
