@@ -267,23 +267,10 @@ func (t *txn) commitJournal(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 		j.Removed = append(j.Removed, pkgdb.JournalRemoved{Name: r.rec.Name, InfoName: r.rec.InfoName(),
 			KeepConf: !r.purge && len(r.rec.Conffiles) > 0})
 	}
-	// The new contents enter the store (the files are in place now), so
-	// a later rollback to this point works offline. Not synced, and an
-	// error is not the transaction's: a content lost here is one that
-	// rollback reports missing (and then takes from the package cache).
-	store := OpenStore(t.root)
-	for _, w := range t.works {
-		confs := map[string]bool{}
-		for _, c := range w.confs {
-			confs[c.Path] = true
-		}
-		for _, e := range w.ents {
-			if e.file.Type != pkgdb.TypeRegular || e.lost || e.keepLocal {
-				continue
-			}
-			_, _ = store.Add(e.target, e.file.SHA256, copyInStore(e.file.Path, confs[e.file.Path]))
-		}
-	}
+	// The new contents do not enter the store here: they are in the
+	// root, and a content is stored when it leaves the root (the journal
+	// of the transaction that replaces or removes it, pathState), or
+	// taken from the root by a rollback that needs it (rootContents).
 	t.faults.at("stored")
 	if err := t.recordHistory(tx, pkgs); err != nil {
 		return err

@@ -101,6 +101,9 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		case pkgdb.TypeRegular:
 			c := conf[f.Path]
 			s.noteTmp(st.tmp)
+			// Still in the root only (installed and never replaced
+			// since): stored now, then restored from the store as any.
+			s.rootContents().fill(store, f.SHA256)
 			if err := store.Restore(st.tmp, f, !copyInStore(f.Path, c != nil), s.euid); err != nil {
 				return fmt.Errorf("%s: /%s: %w", name, rel, err)
 			}
@@ -233,7 +236,8 @@ func entry(db DB, id uint64) (*pkgdb.HistoryEntry, error) {
 }
 
 // PlanRollback turns a target into a plan, entirely offline: a package
-// whose state differs is put back from the content store, or from its
+// whose state differs is put back from the content store (and the root,
+// for contents still in it: rootContents), or from its
 // .deb in the package cache (root/var/cache/grey/archives) when the store
 // lacks some of its contents; a package the target does not have is
 // purged (removed, keeping conffiles the user edited, when it has such).
@@ -243,12 +247,18 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 	store := OpenStore(root)
 	rp := &RollbackPlan{}
 	var missing []string
+	var roots *rootContents
 	names := make([]string, 0, len(target))
 	for n := range target {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	err := db.View(func(tx *bolt.Tx) error {
+		pkgs, err := pkgdb.Packages(tx)
+		if err != nil {
+			return err
+		}
+		roots = newRootContents(root, pkgs)
 		for _, name := range names {
 			key := target[name]
 			cur, err := pkgdb.GetPackage(tx, name)
@@ -286,7 +296,7 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 				}
 				continue
 			}
-			lack := lacking(store, snap)
+			lack := lacking(store, roots, snap)
 			if len(lack) == 0 {
 				rp.Plan.Install = append(rp.Plan.Install, Install{Snapshot: snap, Auto: snap.Package.Auto})
 				continue
@@ -311,11 +321,12 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 	return rp, nil
 }
 
-// lacking lists the contents of snap that the store does not have.
-func lacking(store *Store, snap *pkgdb.Snapshot) []string {
+// lacking lists the contents of snap that neither the store nor the root
+// has.
+func lacking(store *Store, roots *rootContents, snap *pkgdb.Snapshot) []string {
 	var out []string
 	for _, f := range snap.Package.Files {
-		if f.Type == pkgdb.TypeRegular && !store.Has(f.SHA256) {
+		if f.Type == pkgdb.TypeRegular && !roots.has(store, f.SHA256) {
 			out = append(out, fmt.Sprintf("%s (sha256 %s)", f.Path, f.SHA256))
 		}
 	}

@@ -248,3 +248,59 @@ func TestRollbackDamagedStore(t *testing.T) {
 		t.Errorf("second attempt: %v, want the damaged content named as missing", err)
 	}
 }
+
+// TestRollbackFromRoot: a fresh install enters no file content into the
+// store (contents are stored when they leave the root); a rollback that
+// needs contents still in the root takes them from there, offline, and
+// one changed in place since it was recorded counts as missing.
+func TestRollbackFromRoot(t *testing.T) {
+	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
+	for _, edit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("edited=%v", edit), func(t *testing.T) {
+			root := t.TempDir()
+			r := openRoot(t, root)
+			v1 := manyFiles(t, "many", "1.0", 20, false, nil, "")
+			if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: v1}}}, Options{Root: root, NoScripts: true}); err != nil {
+				t.Fatal(err)
+			}
+			store := OpenStore(root)
+			var victim pkgdb.File
+			for _, f := range installed(t, r)[0].Files {
+				if f.Type != pkgdb.TypeRegular {
+					continue
+				}
+				if store.Has(f.SHA256) {
+					t.Errorf("%s is in the store after a fresh install", f.Path)
+				}
+				victim = f
+			}
+			// The record changes, the files do not: rollback 1 must put
+			// the record back, with every content from the root.
+			must(t, r.DB.Update(func(tx *bolt.Tx) error { return pkgdb.SetAuto(tx, "many", true) }))
+			if edit {
+				must(t, os.WriteFile(filepath.Join(root, victim.Path), []byte("edited in place"), 0o644))
+			}
+			tg, err := TargetAfter(r.DB, 1)
+			must(t, err)
+			rp, err := PlanRollback(r.DB, root, tg)
+			if edit {
+				var me *MissingError
+				if !errors.As(err, &me) || !strings.Contains(err.Error(), victim.Path) {
+					t.Fatalf("rollback with %s edited: %v, want a MissingError naming it", victim.Path, err)
+				}
+				return
+			}
+			must(t, err)
+			if len(rp.Plan.Install) != 1 || rp.Plan.Install[0].Snapshot == nil {
+				t.Fatalf("plan %+v, want many from its snapshot", rp.Plan)
+			}
+			if _, err := Apply(context.Background(), r.DB, rp.Plan, Options{Root: root, NoScripts: true, Sync: true}); err != nil {
+				t.Fatal(err)
+			}
+			checkAt(t, r, dpkg, 1, "rollback from the root")
+			if p := installed(t, r)[0]; p.Auto {
+				t.Error("the mark was not rolled back")
+			}
+		})
+	}
+}

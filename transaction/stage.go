@@ -82,6 +82,10 @@ type stager struct {
 	log *os.File
 	// bufs holds the copy buffers workers hand to their sinks.
 	bufs sync.Pool
+	// roots finds contents a rollback needs in the root (rootContents),
+	// built from installed on first use.
+	roots     *rootContents
+	rootsOnce sync.Once
 	// sync, with Options.Sync, fsyncs each package's staged files once
 	// the package is staged (durable.go); nil otherwise.
 	sync *syncer
@@ -129,6 +133,18 @@ func (s *stager) noteCreated(dir string) {
 	s.created = append(s.created, dir)
 	s.logLocked('d', dir)
 	s.mu.Unlock()
+}
+
+// rootContents returns the index of contents in the root, by SHA256.
+func (s *stager) rootContents() *rootContents {
+	s.rootsOnce.Do(func() {
+		pkgs := make([]*pkgdb.Package, 0, len(s.installed))
+		for _, p := range s.installed {
+			pkgs = append(pkgs, p)
+		}
+		s.roots = newRootContents(s.root, pkgs)
+	})
+	return s.roots
 }
 
 // syncStaged hands w's staged regular files to the syncer. Only whole

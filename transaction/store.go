@@ -10,8 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/pkgdb"
@@ -242,4 +244,91 @@ func setBits(m uint32) fs.FileMode {
 // as a copy: files under /etc and conffiles are edited in place.
 func copyInStore(path string, conffile bool) bool {
 	return conffile || path == "/etc" || strings.HasPrefix(path, "/etc/")
+}
+
+// rootContents finds contents the store lacks in the root itself. A
+// content enters the store only when it leaves the root (the journal of
+// the transaction that replaces or removes the file links or copies it
+// first, pathState), so a file installed and never replaced since is
+// only in the root: a rollback that needs its content (a package whose
+// record changed but not that file, say) takes it from there. Every
+// candidate is hashed before it counts: a file changed in place since it
+// was recorded is no source.
+type rootContents struct {
+	root  string
+	files map[string][]rootFile // SHA256 -> recorded regular files with it
+
+	mu    sync.Mutex
+	found map[string]rootFile // SHA256 -> a file checked to hold it
+}
+
+// rootFile is a recorded regular file and whether its content is stored
+// as a copy (copyInStore).
+type rootFile struct {
+	path string
+	copy bool
+}
+
+// newRootContents indexes the regular files pkgs record by SHA256.
+func newRootContents(root string, pkgs []*pkgdb.Package) *rootContents {
+	rc := &rootContents{root: root, files: map[string][]rootFile{}, found: map[string]rootFile{}}
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			if f.Type != pkgdb.TypeRegular || f.SHA256 == "" {
+				continue
+			}
+			rc.files[f.SHA256] = append(rc.files[f.SHA256], rootFile{path: f.Path, copy: copyInStore(f.Path, p.Conffile(f.Path) != nil)})
+		}
+	}
+	return rc
+}
+
+// find returns the host path of a file in the root whose content hashes
+// to sum, and whether the store keeps it as a copy.
+func (rc *rootContents) find(sum string) (host string, copy, ok bool) {
+	rc.mu.Lock()
+	f, done := rc.found[sum]
+	rc.mu.Unlock()
+	if done {
+		h, err := securejoin.SecureJoin(rc.root, f.path)
+		return h, f.copy, err == nil
+	}
+	for _, f := range rc.files[sum] {
+		h, err := securejoin.SecureJoin(rc.root, f.path)
+		if err != nil {
+			continue
+		}
+		if fi, err := os.Lstat(h); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if got, err := fileSHA256(h); err != nil || got != sum {
+			continue
+		}
+		rc.mu.Lock()
+		rc.found[sum] = f
+		rc.mu.Unlock()
+		return h, f.copy, true
+	}
+	return "", false, false
+}
+
+// has reports whether content sum is in the store or in the root.
+func (rc *rootContents) has(store *Store, sum string) bool {
+	if store.Has(sum) {
+		return true
+	}
+	_, _, ok := rc.find(sum)
+	return ok
+}
+
+// fill enters content sum into the store from the root when the store
+// lacks it and the root has it. An error leaves the store without it,
+// and the restore that needed it reports it missing.
+func (rc *rootContents) fill(store *Store, sum string) {
+	if store.Has(sum) {
+		return
+	}
+	if host, copy, ok := rc.find(sum); ok {
+		_, _ = store.Add(host, sum, copy)
+	}
 }
