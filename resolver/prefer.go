@@ -45,8 +45,8 @@ type greedy struct {
 
 // negEntry is a chosen package's Conflicts or Breaks possibility.
 type negEntry struct {
-	id  int
-	pos *relation.Possibility
+	id int
+	k  int32 // the possibility's number (universe.negPossibility)
 }
 
 func newGreedy(s *state) *greedy {
@@ -128,9 +128,14 @@ func (g *greedy) hits(from *deb.Package, pos *relation.Possibility, q int) bool 
 func (g *greedy) ownHits(id int, out []int) []int {
 	p := g.u.pkgs[id]
 	for _, np := range g.u.negs(id) {
+		if len(np.e.walk.byName)+len(np.e.walk.byProv) == 0 {
+			// Nothing chosen under that name: the possibility is not read.
+			continue
+		}
+		pos := g.u.negPossibility(id, np.k)
 		for _, list := range [2][]int{np.e.walk.byName, np.e.walk.byProv} {
 			for _, q := range list {
-				if g.hits(p, np.pos, q) && !containsInt(out, q) {
+				if g.hits(p, pos, q) && !containsInt(out, q) {
 					out = append(out, q)
 				}
 			}
@@ -150,7 +155,7 @@ func (g *greedy) hitBy(id int, out, same []int) ([]int, []int) {
 	}
 	check := func(ne *nameEntry) {
 		for _, e := range ne.walk.neg {
-			if e.id != id && g.hits(u.pkgs[e.id], e.pos, id) && !containsInt(out, e.id) {
+			if e.id != id && g.hits(u.pkgs[e.id], u.negPossibility(e.id, e.k), id) && !containsInt(out, e.id) {
 				out = append(out, e.id)
 			}
 		}
@@ -215,7 +220,7 @@ func (g *greedy) choose(id int) {
 		if cap(l) == 0 {
 			l = carve(&g.negs, 2, poolSize)
 		}
-		np.e.walk.neg = append(l, negEntry{id, np.pos})
+		np.e.walk.neg = append(l, negEntry{id, np.k})
 	}
 }
 

@@ -481,9 +481,15 @@ func (s *state) verifyRelations(keep []bool) error {
 		}
 		from := u.eff[id]
 		for _, np := range u.negs(id) {
-			for _, q := range u.slice(u.entrySatisfiers(from, np.pos, np.e, true)) {
+			if !anyKept(np.e.real, keep) && !anyKept(np.e.prov, keep) {
+				// Only kept candidates could conflict: the possibility
+				// is not read.
+				continue
+			}
+			pos := u.negPossibility(id, np.k)
+			for _, q := range u.slice(u.entrySatisfiers(from, pos, np.e, true)) {
 				if keep[q] && q != id && u.pkgs[q].Name != p.Name {
-					return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, u.pkgs[q].Name, u.pkgs[q].Version, *np.pos)
+					return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, u.pkgs[q].Name, u.pkgs[q].Version, *pos)
 				}
 			}
 		}
@@ -523,6 +529,16 @@ func (s *state) verifyRelations(keep []bool) error {
 		}
 	}
 	return nil
+}
+
+// anyKept reports whether keep holds one of ids.
+func anyKept(ids []int, keep []bool) bool {
+	for _, id := range ids {
+		if keep[id] {
+			return true
+		}
+	}
+	return false
 }
 
 // keepKind says which rule keeps installed package id's name on its

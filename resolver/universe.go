@@ -164,7 +164,12 @@ type nameWalk struct {
 // negPos is one Conflicts or Breaks possibility of a candidate with the
 // entry of its name.
 type negPos struct {
-	e   *nameEntry
+	e *nameEntry
+	// k numbers the possibility among the candidate's Conflicts, then
+	// Breaks, and pos is the possibility once negPossibility found it:
+	// most are never read, since their name has no candidate the walk or
+	// the answer holds.
+	k   int32
 	pos *relation.Possibility
 }
 
@@ -373,38 +378,50 @@ func (u *universe) negs(id int) []negPos {
 	if u.negDone[id] {
 		return u.negEnt[id]
 	}
-	p, info := u.pkgs[id], u.info[id]
-	n := 0
-	if info != nil {
-		n = len(info.negs)
+	var out []negPos
+	if info := u.info[id]; info != nil {
+		// The index's numbers name every possibility: the package's
+		// fields are not read.
+		if len(info.negs) > 0 {
+			out = carve(&u.negPool, len(info.negs), poolSize)
+		}
+		for k, g := range info.negs {
+			out = append(out, negPos{e: u.internID(g), k: int32(k)})
+		}
 	} else {
+		p := u.pkgs[id]
+		k := int32(0)
 		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
 			for _, rel := range d {
-				n += len(rel)
-			}
-		}
-	}
-	var out []negPos
-	if n > 0 {
-		out = carve(&u.negPool, n, poolSize)
-	}
-	k := 0
-	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
-		for _, rel := range d {
-			for i := range rel {
-				var e *nameEntry
-				if info != nil {
-					e = u.internID(info.negs[k])
-				} else {
-					e = u.intern(rel[i].Name)
+				for i := range rel {
+					out = append(out, negPos{e: u.intern(rel[i].Name), k: k, pos: &rel[i]})
+					k++
 				}
-				k++
-				out = append(out, negPos{e, &rel[i]})
 			}
 		}
 	}
 	u.negEnt[id], u.negDone[id] = out, true
 	return out
+}
+
+// negPossibility returns possibility k of id's Conflicts, then Breaks
+// (negs must have listed them).
+func (u *universe) negPossibility(id int, k int32) *relation.Possibility {
+	np := &u.negEnt[id][k]
+	if np.pos != nil {
+		return np.pos
+	}
+	p := u.pkgs[id]
+	for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
+		for _, rel := range d {
+			if int(k) < len(rel) {
+				np.pos = &rel[k]
+				return np.pos
+			}
+			k -= int32(len(rel))
+		}
+	}
+	return nil
 }
 
 // real returns the candidates named name.
@@ -498,7 +515,8 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	// A relation's names are interned on first use: the relations of
 	// most candidates (older versions, providers the walk never takes)
 	// are never looked at.
-	nrel := len(p.PreDepends) + len(p.Depends) + len(p.Recommends)
+	nHard := len(p.PreDepends) + len(p.Depends)
+	nrel := nHard + len(p.Recommends)
 	if cap(u.relChunk)-len(u.relChunk) < nrel {
 		u.relChunk = make([]relCache, 0, max(relChunkSize, nrel))
 	}
@@ -507,7 +525,7 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 		u.relChunk = append(u.relChunk, relCache{relSlot{n: -1}, -1})
 	}
 	u.relOf = append(u.relOf, u.relChunk[start:len(u.relChunk):len(u.relChunk)])
-	u.nHard = append(u.nHard, int32(len(p.PreDepends)+len(p.Depends)))
+	u.nHard = append(u.nHard, int32(nHard))
 	e.real = u.push(e.real, id)
 	u.ent = append(u.ent, e)
 	u.info = append(u.info, info)
