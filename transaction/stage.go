@@ -452,7 +452,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 // staged its files go to the stager's syncer (stageAll), and Apply waits
 // for every fsync before the first rename.
 func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k *sink) error {
-	out, err := os.OpenFile(st.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
+	out, err := createFile(st.tmp)
 	if err != nil {
 		return fmt.Errorf("stage /%s: %w", st.rel, err)
 	}
@@ -521,6 +521,20 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k
 		return s.decideConffile(w, st)
 	}
 	return k.send(sinkOp{file: f, close: true})
+}
+
+// createFile creates p (O_EXCL, O_NOFOLLOW) for writing, mode 0600. It
+// is os.OpenFile without the runtime poller: for every file it opens,
+// os.OpenFile switches the descriptor to non-blocking, fails to add a
+// regular file to epoll and switches it back (four fcntl and one
+// epoll_ctl per staged file, 57,000 system calls for the 118-package
+// closure). os.NewFile on a blocking descriptor skips all of that.
+func createFile(p string) (*os.File, error) {
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(fd), p), nil
 }
 
 // decideConffile keeps a conffile the admin changed: when the file on disk
