@@ -139,7 +139,8 @@ func (t *txn) preinst(ctx context.Context, w *work) error {
 
 // postScripts runs what dpkg runs after unpacking: the old version's
 // "postrm upgrade NEW", removals' "postrm remove" (and "postrm purge"),
-// then "postinst configure OLD" with dependencies configured first. In
+// then "postinst configure OLD" with dependencies configured first, then
+// the triggers the transaction fired (triggers.go). In
 // bootstrap mode (the root had no shell) the preinst scripts run here,
 // before any postinst.
 func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
@@ -198,7 +199,7 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 			return err
 		}
 	}
-	return nil
+	return t.runTriggers(ctx)
 }
 
 // dropRemovedInfo deletes the info files of removed packages once their
