@@ -264,9 +264,38 @@ func ParseRelation(s string) (Relation, error) {
 	return r, nil
 }
 
+// Validate reports whether s parses as a relationship field, exactly as
+// Parse would: it returns nil when Parse succeeds and the same error when it
+// fails, without building the Dependency. It allocates nothing on success,
+// which matters to a caller that checks every field of a 60,000-stanza index
+// but needs few of them parsed.
+func Validate(s string) error {
+	p := parser{s: s, check: true}
+	p.skip()
+	if p.i == len(s) {
+		return nil
+	}
+	for {
+		if _, err := p.relation(); err != nil {
+			return err
+		}
+		p.skip()
+		if p.i == len(s) {
+			return nil
+		}
+		if s[p.i] != ',' {
+			return p.errorf("expected ',' or end of field, found %q", s[p.i])
+		}
+		p.i++
+	}
+}
+
 type parser struct {
 	s string
 	i int
+	// check: only validate (Validate); relation returns nil and
+	// possibility records neither architectures nor profiles.
+	check bool
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -288,10 +317,12 @@ func (p *parser) relation() (Relation, error) {
 		if err := p.possibility(&poss); err != nil {
 			return nil, err
 		}
-		if r == nil {
-			r = make(Relation, 0, 1)
+		if !p.check {
+			if r == nil {
+				r = make(Relation, 0, 1)
+			}
+			r = append(r, poss)
 		}
-		r = append(r, poss)
 		p.skip()
 		if p.i < len(p.s) && p.s[p.i] == '|' {
 			p.i++
@@ -386,6 +417,7 @@ func (p *parser) possibility(out *Possibility) error {
 	}
 	if p.i < len(p.s) && p.s[p.i] == '[' {
 		p.i++
+		n := 0 // entries in the list
 		for {
 			p.skip()
 			if p.i >= len(p.s) {
@@ -405,9 +437,12 @@ func (p *parser) possibility(out *Possibility) error {
 				return err
 			}
 			a.Arch = arch
-			out.Archs = append(out.Archs, a)
+			n++
+			if !p.check {
+				out.Archs = append(out.Archs, a)
+			}
 		}
-		if len(out.Archs) == 0 {
+		if n == 0 {
 			return p.errorf("empty architecture list")
 		}
 		p.skip()
@@ -415,6 +450,7 @@ func (p *parser) possibility(out *Possibility) error {
 	for p.i < len(p.s) && p.s[p.i] == '<' {
 		p.i++
 		var group []Profile
+		n := 0 // terms in the group
 		for {
 			p.skip()
 			if p.i >= len(p.s) {
@@ -434,12 +470,17 @@ func (p *parser) possibility(out *Possibility) error {
 				return err
 			}
 			t.Name = name
-			group = append(group, t)
+			n++
+			if !p.check {
+				group = append(group, t)
+			}
 		}
-		if len(group) == 0 {
+		if n == 0 {
 			return p.errorf("empty build-profile list")
 		}
-		out.Profiles = append(out.Profiles, group)
+		if !p.check {
+			out.Profiles = append(out.Profiles, group)
+		}
 		p.skip()
 	}
 	return nil

@@ -155,6 +155,9 @@ func checkFixtureFields(t *testing.T, indexes []string, wantStanzas int) {
 			}
 			fields++
 			d, err := Parse(value)
+			if verr := Validate(value); (verr == nil) != (err == nil) {
+				t.Errorf("%s:%d: %s: Validate %v, Parse %v", rel, line, name, verr, err)
+			}
 			if err != nil {
 				t.Errorf("%s:%d: %s: %v", rel, line, name, err)
 				continue
