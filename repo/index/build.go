@@ -18,7 +18,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/deb/control"
 )
@@ -331,70 +330,169 @@ func writeAtomic(path string, parts [][]byte) error {
 // writer accumulates one cache file.
 type writer struct {
 	text textBuf
-	// stanza is the canonical text of the stanza being added.
+	// stanza is the canonical text of a stanza that does not fit in the
+	// text's current chunk.
 	stanza []byte
 	pkgs   []pkgRec
-	names  map[string][]uint32
-	provs  map[string][]provRec
+	// small holds each package's version, architecture and summary, and
+	// the provided versions, back to back: one buffer instead of four
+	// strings per package. finish turns it into one string.
+	small []byte
+	// nameIDs numbers the distinct package names in order of appearance;
+	// names[id] is the name and its packages.
+	nameIDs map[string]uint32
+	names   []group
+	// provIDs and provs are the same for provided names; provRecs holds
+	// their postings, chained through provRec.next.
+	provIDs  map[string]uint32
+	provs    []group
+	provRecs []provRec
+	// seen is the scratch set of names one stanza's Provides has given so
+	// far; seenMap takes over for long lists.
+	seen    []string
+	seenMap map[string]struct{}
+}
+
+// span locates a string in writer.small.
+type span struct{ off, n uint32 }
+
+// group is a name's postings, chained in order of appearance: through
+// pkgRec.next for package names, provRec.next for provided names.
+type group struct {
+	name        string
+	first, last uint32
+	count       uint32
 }
 
 type pkgRec struct {
 	textOff, textLen, line uint32
 	debKey                 uint32
-	name, ver, arch, desc  string
+	name                   uint32 // index in writer.names
+	next                   uint32 // the next package of the same name
+	ver, arch, desc        span
 }
 
 type provRec struct {
-	pkg uint32
-	ver string
+	pkg  uint32
+	ver  span
+	next uint32 // the next provRec of the same provided name
+}
+
+// addSmall appends s to w.small.
+func (w *writer) addSmall(s string) span {
+	o := len(w.small)
+	w.small = append(w.small, s...)
+	return span{uint32(o), uint32(len(s))}
+}
+
+// intern returns the number of name in ids, adding it to groups when it is
+// new. The name is cloned only then: the map must not pin a stanza's text.
+func intern(ids map[string]uint32, groups *[]group, name string) uint32 {
+	if id, ok := ids[name]; ok {
+		return id
+	}
+	id := uint32(len(*groups))
+	name = strings.Clone(name)
+	ids[name] = id
+	*groups = append(*groups, group{name: name})
+	return id
+}
+
+// sawProvided reports whether the stanza being added already provided
+// name, and records that it has.
+func (w *writer) sawProvided(name string) bool {
+	if w.seenMap != nil {
+		if _, ok := w.seenMap[name]; ok {
+			return true
+		}
+		w.seenMap[name] = struct{}{}
+		return false
+	}
+	for _, s := range w.seen {
+		if s == name {
+			return true
+		}
+	}
+	w.seen = append(w.seen, name)
+	if len(w.seen) > 32 {
+		// A long list: a quadratic scan would not do.
+		w.seenMap = make(map[string]struct{}, 2*len(w.seen))
+		for _, s := range w.seen {
+			w.seenMap[s] = struct{}{}
+		}
+	}
+	return false
 }
 
 // add appends one stanza, or reports why it cannot be a package.
 func (w *writer) add(st *control.Stanza) error {
-	p, err := deb.FromStanza(st)
+	info, err := checkStanza(st)
 	if err != nil {
 		return err
 	}
 	if err := control.CheckStanza(st); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+		return fmt.Errorf("%s: %w", info.String(), err)
 	}
 	if len(w.pkgs) == maxFileSize/pkgSize {
-		return fmt.Errorf("%s: too many packages for one cache file", p)
+		return fmt.Errorf("%s: too many packages for one cache file", info.String())
 	}
-	if w.names == nil {
-		w.names = map[string][]uint32{}
-		w.provs = map[string][]provRec{}
+	if w.nameIDs == nil {
+		w.nameIDs = map[string]uint32{}
+		w.provIDs = map[string]uint32{}
 	}
 	off := w.text.n
-	w.stanza = appendCanonical(w.stanza[:0], st)
-	w.text.write(w.stanza)
-	t := w.stanza
+	n := w.text.appendCanonical(st, &w.stanza)
 	num := uint32(len(w.pkgs))
-	desc, _, _ := strings.Cut(st.Get("Description"), "\n")
+	desc, _, _ := strings.Cut(info.description, "\n")
+	id := intern(w.nameIDs, &w.names, info.name)
 	w.pkgs = append(w.pkgs, pkgRec{
-		textOff: uint32(off), textLen: uint32(len(t)),
-		line: uint32(max(st.Line, 0)), debKey: debKey(p.SHA256),
-		// Clone: the map and the records must not pin each stanza's text.
-		name: strings.Clone(p.Name), ver: strings.Clone(st.Get("Version")),
-		arch: strings.Clone(p.Architecture), desc: strings.Clone(desc),
+		textOff: uint32(off), textLen: uint32(n),
+		line: uint32(max(st.Line, 0)), debKey: debKey(info.sha256),
+		name: id,
+		ver:  w.addSmall(info.rawVersion), arch: w.addSmall(info.arch), desc: w.addSmall(desc),
 	})
-	w.names[w.pkgs[num].name] = append(w.names[w.pkgs[num].name], num)
-	seen := map[string]bool{}
-	for _, rel := range p.Provides {
+	link(&w.names[id], num, func(i uint32) *uint32 { return &w.pkgs[i].next })
+	w.seen = w.seen[:0]
+	w.seenMap = nil
+	for _, rel := range info.provides {
 		for _, alt := range rel {
-			if seen[alt.Name] {
+			if w.sawProvided(alt.Name) {
 				continue
 			}
-			seen[alt.Name] = true
-			v := ""
+			var v span
 			if !alt.Version.IsZero() {
-				v = alt.Version.String()
+				o := len(w.small)
+				w.small = appendVersion(w.small, alt.Version)
+				v = span{uint32(o), uint32(len(w.small) - o)}
 			}
-			name := strings.Clone(alt.Name)
-			w.provs[name] = append(w.provs[name], provRec{pkg: num, ver: v})
+			pid := intern(w.provIDs, &w.provs, alt.Name)
+			r := uint32(len(w.provRecs))
+			w.provRecs = append(w.provRecs, provRec{pkg: num, ver: v})
+			link(&w.provs[pid], r, func(i uint32) *uint32 { return &w.provRecs[i].next })
 		}
 	}
+	clear(w.seen) // do not pin the stanza's text
 	return nil
+}
+
+// link appends posting i to g's chain; next returns a posting's link.
+func link(g *group, i uint32, next func(uint32) *uint32) {
+	if g.count == 0 {
+		g.first = i
+	} else {
+		*next(g.last) = i
+	}
+	g.last = i
+	g.count++
+}
+
+// postings calls f with each posting of g in order.
+func (g *group) postings(next func(uint32) uint32, f func(uint32)) {
+	i := g.first
+	for k := uint32(0); k < g.count; k++ {
+		f(i)
+		i = next(i)
+	}
 }
 
 // debKey condenses a package's SHA256 field; 0 means it has none.
@@ -418,6 +516,33 @@ func appendCanonical(dst []byte, st *control.Stanza) []byte {
 		dst = append(dst, '\n')
 	}
 	return dst
+}
+
+// canonicalLen is the length of appendCanonical's output for st.
+func canonicalLen(st *control.Stanza) int {
+	n := 0
+	for _, f := range st.Fields {
+		n += len(f.Name) + len(f.Value) + 2
+		if f.Value != "" && f.Value[0] != '\n' {
+			n++
+		}
+	}
+	return n
+}
+
+// appendCanonical appends st's canonical text and returns its length. It
+// writes straight into the current chunk when the stanza fits, else
+// through scratch (which it may grow).
+func (b *textBuf) appendCanonical(st *control.Stanza, scratch *[]byte) int {
+	n := canonicalLen(st)
+	if k := len(b.chunks); k > 0 && len(b.chunks[k-1])+n <= textChunk {
+		b.chunks[k-1] = appendCanonical(b.chunks[k-1], st)
+		b.n += n
+		return n
+	}
+	*scratch = appendCanonical((*scratch)[:0], st)
+	b.write(*scratch)
+	return n
 }
 
 // pool is the small-string section, each distinct string stored once.
@@ -468,41 +593,51 @@ func (b *textBuf) write(p []byte) {
 // finish lays out the file: it returns the header with the block table, and
 // the sections' bytes in file order, to be written one after the other.
 func (w *writer) finish(sha []byte) (head []byte, parts [][]byte, err error) {
-	sp := &pool{off: map[string]uint32{}}
+	// Every distinct version, architecture and summary, each name once:
+	// presized, the pool's map never grows.
+	sp := &pool{off: make(map[string]uint32, len(w.names)+len(w.provs)+2*len(w.pkgs))}
+	small := string(w.small)
+	str := func(s span) string { return small[s.off : s.off+s.n] }
 	u32 := binary.LittleEndian.AppendUint32
 
-	names := sortedKeys(w.names)
-	nameIdx := make(map[string]uint32, len(names))
+	names, nameRank := sortedGroups(w.names)
 	var secs [numSecs][]byte
-	for i, n := range names {
-		nameIdx[n] = uint32(i)
-		o, l := sp.add(n)
-		secs[secNames] = u32(u32(u32(u32(secs[secNames], o), l), uint32(len(secs[secNPost])/4)), uint32(len(w.names[n])))
-		for _, p := range w.names[n] {
-			secs[secNPost] = u32(secs[secNPost], p)
-		}
+	secs[secNames] = make([]byte, 0, nameSize*len(names))
+	secs[secNPost] = make([]byte, 0, 4*len(w.pkgs))
+	pkgNext := func(i uint32) uint32 { return w.pkgs[i].next }
+	for _, gi := range names {
+		g := &w.names[gi]
+		o, l := sp.add(g.name)
+		secs[secNames] = u32(u32(u32(u32(secs[secNames], o), l), uint32(len(secs[secNPost])/4)), g.count)
+		g.postings(pkgNext, func(p uint32) { secs[secNPost] = u32(secs[secNPost], p) })
 	}
-	provs := sortedKeys(w.provs)
-	for _, n := range provs {
-		o, l := sp.add(n)
-		secs[secProvs] = u32(u32(u32(u32(secs[secProvs], o), l), uint32(len(secs[secPPost])/ppostSize)), uint32(len(w.provs[n])))
-		for _, p := range w.provs[n] {
-			vo, vl := sp.add(p.ver)
+	provs, _ := sortedGroups(w.provs)
+	secs[secProvs] = make([]byte, 0, nameSize*len(provs))
+	secs[secPPost] = make([]byte, 0, ppostSize*len(w.provRecs))
+	provNext := func(i uint32) uint32 { return w.provRecs[i].next }
+	for _, gi := range provs {
+		g := &w.provs[gi]
+		o, l := sp.add(g.name)
+		secs[secProvs] = u32(u32(u32(u32(secs[secProvs], o), l), uint32(len(secs[secPPost])/ppostSize)), g.count)
+		g.postings(provNext, func(i uint32) {
+			p := &w.provRecs[i]
+			vo, vl := sp.add(str(p.ver))
 			secs[secPPost] = u32(u32(u32(secs[secPPost], p.pkg), vo), vl)
-		}
+		})
 	}
 	secs[secPkgs] = make([]byte, 0, len(w.pkgs)*pkgSize)
-	for _, p := range w.pkgs {
+	for i := range w.pkgs {
+		p := &w.pkgs[i]
 		b := u32(u32(u32(secs[secPkgs], p.textOff), p.textLen), p.line)
-		b = u32(b, nameIdx[p.name])
-		vo, vl := sp.add(p.ver)
-		ao, al := sp.add(p.arch)
-		do, dl := sp.add(p.desc)
+		b = u32(b, nameRank[p.name])
+		vo, vl := sp.add(str(p.ver))
+		ao, al := sp.add(str(p.arch))
+		do, dl := sp.add(str(p.desc))
 		secs[secPkgs] = u32(u32(u32(u32(u32(u32(u32(b, vo), vl), ao), al), do), dl), p.debKey)
 	}
 	secs[secStr] = sp.b
-	secs[secNHash] = hashTable(names)
-	secs[secPHash] = hashTable(provs)
+	secs[secNHash] = hashTable(groupNames(w.names, names))
+	secs[secPHash] = hashTable(groupNames(w.provs, provs))
 
 	dataLen := uint64(0)
 	for i, sec := range secs {
@@ -563,11 +698,26 @@ func (w *writer) finish(sha []byte) (head []byte, parts [][]byte, err error) {
 	return head, parts, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// sortedGroups returns the groups' numbers in the order of their names,
+// and each group's position in that order.
+func sortedGroups(groups []group) (order, rank []uint32) {
+	order = make([]uint32, len(groups))
+	for i := range order {
+		order[i] = uint32(i)
 	}
-	slices.Sort(keys)
-	return keys
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(groups[a].name, groups[b].name) })
+	rank = make([]uint32, len(groups))
+	for i, g := range order {
+		rank[g] = uint32(i)
+	}
+	return order, rank
+}
+
+// groupNames returns the names of groups in the given order.
+func groupNames(groups []group, order []uint32) []string {
+	out := make([]string, len(order))
+	for i, g := range order {
+		out[i] = groups[g].name
+	}
+	return out
 }
