@@ -155,8 +155,7 @@ func TestDirectoryRoot(t *testing.T) {
 	if len(probs) != 0 {
 		t.Errorf("verify: %v", probs)
 	}
-	// Modes the package ships survive, also for files the content store
-	// shares by hard link.
+	// Modes the package ships survive the normalization of grey's state.
 	for path, want := range map[string]os.FileMode{"usr/bin/greet-suid": 0o755 | os.ModeSetuid, "usr/share/greet/key": 0o600} {
 		fi, err := os.Stat(filepath.Join(out, path))
 		must(t, err)

@@ -160,8 +160,9 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 // state written by grey (not package contents), independent of the umask:
 // directories 0755, files 0755 when their owner may execute them
 // (maintainer scripts in dpkg's info/) and 0644 otherwise. A file with
-// several links is a package's own file shared by the content store and
-// keeps its mode; the store's copies (one link) are normalized like the rest.
+// several links may be a package's own file that the content store shares
+// (a later transaction stores what it displaces by hard link) and keeps
+// its mode; the store's copies (one link) are normalized like the rest.
 func normalizeModes(dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
