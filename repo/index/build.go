@@ -216,27 +216,47 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 	defer f.Close()
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
-	// Decompress in a goroutine of its own: on two cores the xz decoder
-	// (most of the cost) and the parser run side by side.
-	pr, pw := io.Pipe()
+	zr, format, err := in.Decoder.NewReader(tee)
+	if err != nil {
+		return nil, fmt.Errorf("index: read %s: %w", in.Path, err)
+	}
 	var (
-		wg   sync.WaitGroup
-		derr error
+		src    io.Reader = zr
+		pr     *io.PipeReader
+		wg     sync.WaitGroup
+		derr   error
+		closed bool
 	)
-	wg.Go(func() {
-		derr = decompress(pw, tee, in.Decoder)
-		if derr == nil {
-			// The decompressor may stop before the end of the file;
-			// hash all of it.
-			_, derr = io.Copy(io.Discard, tee)
+	closeDecoder := func() error {
+		if closed {
+			return nil
 		}
-		pw.CloseWithError(derr)
-	})
+		closed = true
+		return zr.Close()
+	}
 	defer func() {
-		pr.CloseWithError(errAbandoned)
+		// When parsing stopped first: stop the copying goroutine, then
+		// the decoder (a child xz is killed).
+		if pr != nil {
+			pr.CloseWithError(errAbandoned)
+		}
 		wg.Wait()
+		closeDecoder()
 	}()
-	rd := control.NewReaderName(pr, in.Path)
+	if format != compress.Xz || in.Decoder.XZCommand == "" {
+		// Decompress in a goroutine of its own: on two cores the Go
+		// decoder and the parser run side by side. The host's xz runs
+		// beside the parser anyway, in its own process; one more hop
+		// through a pipe would only cost goroutine switches and a copy.
+		var pw *io.PipeWriter
+		pr, pw = io.Pipe()
+		src = pr
+		wg.Go(func() {
+			_, derr = io.CopyBuffer(pw, zr, make([]byte, 1<<20))
+			pw.CloseWithError(derr)
+		})
+	}
+	rd := control.NewReaderName(src, in.Path)
 	defer rd.Close()
 	var w writer
 	var skipped []error
@@ -258,6 +278,14 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 		}
 	}
 	wg.Wait()
+	if err := closeDecoder(); derr == nil {
+		derr = err
+	}
+	if derr == nil {
+		// The decompressor may stop before the end of the file; hash
+		// all of it.
+		_, derr = io.Copy(io.Discard, tee)
+	}
 	if derr != nil {
 		return nil, fmt.Errorf("index: read %s: %w", in.Path, derr)
 	}
@@ -275,22 +303,8 @@ func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
 	return skipped, nil
 }
 
-// errAbandoned stops the decompressing goroutine when parsing fails.
+// errAbandoned stops the decompressing goroutine when parsing stops first.
 var errAbandoned = errors.New("parsing stopped")
-
-// decompress copies the decompressed content of r (any format
-// deb/compress knows, or plain) to w.
-func decompress(w io.Writer, r io.Reader, d compress.Decoder) error {
-	zr, _, err := d.NewReader(r)
-	if err != nil {
-		return err
-	}
-	_, err = io.CopyBuffer(w, zr, make([]byte, 1<<20))
-	if cerr := zr.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // writeAtomic writes the concatenation of parts to a temporary file beside
 // path and renames it into place, so a reader sees either no file or the
@@ -499,6 +513,26 @@ func (g *group) postings(next func(uint32) uint32, f func(uint32)) {
 func debKey(sha string) uint32 {
 	if sha == "" {
 		return 0
+	}
+	// Lower-case ASCII in a buffer on the stack: strings.ToLower would
+	// scan the string and, for an upper-case digest, allocate.
+	var buf [64]byte
+	if len(sha) <= len(buf) {
+		b := buf[:len(sha)]
+		for i := 0; i < len(sha); i++ {
+			c := sha[i]
+			if c >= 0x80 {
+				b = nil // not ASCII: strings.ToLower's rules
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		if b != nil {
+			return max(crc32.Checksum(b, castagnoli()), 1)
+		}
 	}
 	return max(crc32.Checksum([]byte(strings.ToLower(sha)), castagnoli()), 1)
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -154,4 +155,21 @@ func FuzzCheckStanza(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDebKey: debKey's ASCII fast path gives what lower-casing with
+// strings.ToLower gives, for any SHA256 field.
+func TestDebKey(t *testing.T) {
+	for _, s := range []string{
+		"", "a", strings.Repeat("ab12", 16), strings.Repeat("AB12", 16), strings.Repeat("aB", 32) + "c",
+		"ÄBC", "\xff\xfeAB", strings.Repeat("x", 64) + "É",
+	} {
+		want := uint32(0)
+		if s != "" {
+			want = max(crc32.Checksum([]byte(strings.ToLower(s)), castagnoli()), 1)
+		}
+		if got := debKey(s); got != want {
+			t.Errorf("debKey(%q) = %#x, want %#x", s, got, want)
+		}
+	}
 }
