@@ -32,7 +32,9 @@ F=$(realpath "${FIXTURE:-../shared/testdata/debian-bookworm}")
 RUNS=${RUNS:-10}
 W=${W:-$(mktemp -d /var/tmp/grey-bench-install.XXXXXX)}
 # KEEP=1 leaves the roots for the caller to delete later (several runs in a
-# row, without the ext4 penalty of this run's deletions on the next).
+# row, without the ext4 penalty of this run's deletions on the next). Mind
+# the disk: with SET118=1 one run keeps about 5 GB (install.sh) or 3 GB
+# (image.sh) of roots.
 trap 'if [ "${KEEP:-0}" = 1 ]; then echo "results in $W/results; roots kept in $W/roots"; else echo "results in $W/results; deleting roots"; rm -rf "$W/roots"; fi' EXIT
 for t in hyperfine dpkg-deb /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "bench/install.sh: $t is missing" >&2; exit 1; }
