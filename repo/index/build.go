@@ -467,7 +467,7 @@ func (w *writer) add(st *control.Stanza) error {
 	if err != nil {
 		return err
 	}
-	if err := control.CheckStanza(st); err != nil {
+	if err := checkWritable(st); err != nil {
 		return fmt.Errorf("%s: %w", info.String(), err)
 	}
 	if len(w.pkgs) == maxFileSize/pkgSize {

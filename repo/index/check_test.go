@@ -2,6 +2,7 @@ package index
 
 import (
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ import (
 // the same error, and returns what it found the same.
 func agree(t *testing.T, st *control.Stanza) {
 	t.Helper()
+	agreeWritable(t, st)
 	info, err := checkStanza(st)
 	p, perr := deb.FromStanza(st)
 	if (err == nil) != (perr == nil) {
@@ -48,6 +50,51 @@ func agree(t *testing.T, st *control.Stanza) {
 			}
 		}
 	}
+}
+
+// agreeWritable fails t unless checkWritable(st) is control.CheckStanza(st).
+func agreeWritable(t *testing.T, st *control.Stanza) {
+	t.Helper()
+	got, want := checkWritable(st), control.CheckStanza(st)
+	if (got == nil) != (want == nil) || got != nil && (got.Error() != want.Error() || !errors.Is(got, control.ErrInvalidField)) {
+		t.Fatalf("stanza %q: checkWritable %v, control.CheckStanza %v", st.Fields, got, want)
+	}
+}
+
+// TestCheckWritableAgrees: checkWritable answers as control.CheckStanza on
+// stanzas with duplicate names (in any case, early or after 32 fields),
+// bad names and values, no fields, and names whose keys collide.
+func TestCheckWritableAgrees(t *testing.T) {
+	var many strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&many, "F%d:v\n", i)
+	}
+	cases := []string{
+		"A:1\nB:2\na:3", "Package:x\nVersion:1\nPACKAGE:y", "Ab:1\nbA:2\nAB:3",
+		"Package:x\nVersion: 1\npackage:y", "Package:x\nBad Name:1", "Package:x\n-x:1\nPackage:y",
+		"Package:x\nDescription:a\\nb", "Package:x\nDescription:a \\n b", "Package:x\nDescription:a\\n \\n b",
+		"Package:x\nDescription:a\\n b\r", "Package:x\nName\x80:1", "Package:x\nV:1 ",
+		"Depends:a\nDescription:b\nDepends:c", "Dab:1\nDbb:1\nDcb:1\nDAB:1",
+		"",
+	}
+	for _, c := range cases {
+		agreeWritable(t, stanzaOf(strings.ReplaceAll(c, `\n`, "\n")))
+	}
+	agreeWritable(t, &control.Stanza{})
+	// Over 32 fields, with and without a duplicate past the 32nd.
+	agreeWritable(t, stanzaOf(strings.TrimSuffix(strings.ReplaceAll(many.String(), `\n`, "\n"), "\n")))
+	agreeWritable(t, stanzaOf(strings.ReplaceAll(many.String(), `\n`, "\n")+"f39:dup"))
+	// Every pair of 2-letter names, in both cases: keys collide.
+	var st control.Stanza
+	for _, a := range "abcdefghij" {
+		for _, b := range "xyz" {
+			st.Fields = append(st.Fields, control.Field{Name: string(a) + string(b), Value: "1"})
+		}
+	}
+	st.Fields = st.Fields[:32]
+	agreeWritable(t, &st)
+	st.Fields[31].Name = strings.ToUpper(st.Fields[3].Name)
+	agreeWritable(t, &st)
 }
 
 // stanzaOf builds a stanza field by field, as a caller in memory may: one
