@@ -666,6 +666,12 @@ func (w *writer) finish(sha []byte) (head []byte, parts [][]byte, err error) {
 	// Every distinct version, architecture and summary, each name once:
 	// presized, the pool's map never grows.
 	sp := &pool{off: make(map[string]uint32, len(w.provs)+3*len(w.pkgs))}
+	// The pool holds at most the small strings and the provided names.
+	n := len(w.small)
+	for i := range w.provs {
+		n += len(w.provs[i].name)
+	}
+	sp.b = make([]byte, 0, n)
 	small := string(w.small)
 	str := func(s span) string { return small[s.off : s.off+s.n] }
 	u32 := binary.LittleEndian.AppendUint32
