@@ -381,7 +381,9 @@ func stanzaHint(size int64, format compress.Format) int {
 	case compress.Gzip:
 		per = 180
 	}
-	return int(min(size/per, maxFileSize/pkgSize))
+	// Capped: a file this size would be ten times Debian's largest index,
+	// and a guess should not allocate much up front.
+	return int(min(size/per, 1<<18))
 }
 
 // presize makes room for about n packages, so that the records and the
@@ -389,7 +391,7 @@ func stanzaHint(size int64, format compress.Format) int {
 func (w *writer) presize(n int) {
 	w.pkgs = make([]pkgRec, 0, n)
 	w.provIDs = map[string]uint32{}
-	w.small = make([]byte, 0, 64*n)
+	w.small = make([]byte, 0, 80*n) // bookworm main: 78 bytes a package
 }
 
 // span locates a string in writer.small.
