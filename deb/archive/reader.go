@@ -240,10 +240,33 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 }
 
 func (r *Reader) readControlMember(h *arHeader, f compress.Format) (*Control, error) {
-	dec, err := compress.NewReaderFormat(r.ar, f)
+	var src io.Reader = r.ar
+	if f == compress.Xz && h.Size <= smallControl {
+		// Read the member whole and decode it with a dictionary its own
+		// size (compress.DecodeXZSmall says why); any other stream goes
+		// to the general decoder, from the same bytes.
+		data, err := io.ReadAll(r.ar)
+		if err != nil {
+			return nil, r.fail(h.Name, err)
+		}
+		if out, ok := compress.DecodeXZSmall(data, r.opts.MaxControlSize); ok {
+			return r.readControlTar(h, f, io.NopCloser(bytes.NewReader(out)))
+		}
+		src = bytes.NewReader(data)
+	}
+	dec, err := compress.NewReaderFormat(src, f)
 	if err != nil {
 		return nil, r.fail(h.Name, decodeErr(err))
 	}
+	return r.readControlTar(h, f, dec)
+}
+
+// smallControl is the largest compressed control member read into memory
+// whole for DecodeXZSmall; real ones are a few KB.
+const smallControl = 4 << 20
+
+// readControlTar reads the control tarball from dec, which it closes.
+func (r *Reader) readControlTar(h *arHeader, f compress.Format, dec io.ReadCloser) (*Control, error) {
 	defer dec.Close()
 	tr := tar.NewReader(&cappedReader{r: dec, max: r.opts.MaxControlSize})
 	ctl := &Control{Compression: f}
