@@ -681,31 +681,35 @@ func (w *writer) finish(sha []byte) (head []byte, parts [][]byte, err error) {
 	// The packages in order of name, then of number: each name's run is
 	// its postings, in file order. Sorting costs less than a map from
 	// name to postings while adding (Debian's indexes are mostly in order).
-	order := make([]uint32, len(w.pkgs))
-	for i := range order {
-		order[i] = uint32(i)
+	type byName struct {
+		name string
+		pkg  uint32
 	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		if c := strings.Compare(str(w.pkgs[a].name), str(w.pkgs[b].name)); c != 0 {
+	order := make([]byName, len(w.pkgs))
+	for i := range order {
+		order[i] = byName{str(w.pkgs[i].name), uint32(i)}
+	}
+	slices.SortFunc(order, func(a, b byName) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
 			return c
 		}
-		return cmp.Compare(a, b)
+		return cmp.Compare(a.pkg, b.pkg)
 	})
 	var names []string
 	nameRank := make([]uint32, len(w.pkgs)) // by package: its name's position
 	var secs [numSecs][]byte
 	secs[secNPost] = make([]byte, 0, 4*len(w.pkgs))
 	for start := 0; start < len(order); {
-		name := str(w.pkgs[order[start]].name)
+		name := order[start].name
 		end := start + 1
-		for end < len(order) && str(w.pkgs[order[end]].name) == name {
+		for end < len(order) && order[end].name == name {
 			end++
 		}
 		o, l := sp.add(name)
 		secs[secNames] = u32(u32(u32(u32(secs[secNames], o), l), uint32(start)), uint32(end-start))
-		for _, p := range order[start:end] {
-			secs[secNPost] = u32(secs[secNPost], p)
-			nameRank[p] = uint32(len(names))
+		for _, e := range order[start:end] {
+			secs[secNPost] = u32(secs[secNPost], e.pkg)
+			nameRank[e.pkg] = uint32(len(names))
 		}
 		names = append(names, name)
 		start = end
