@@ -69,8 +69,19 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if opts.Sync {
 		// Each package's staged files are fsynced once it is staged,
-		// while later packages are still decoding; see the wait below.
-		t.st.sync = newSyncer()
+		// while later packages are still decoding, or, when little else
+		// is waiting to be written, the file system is synced once after
+		// staging (durable.go); see the wait below.
+		fsRoot := ""
+		switch opts.syncMode {
+		case syncModeAuto:
+			if useSyncfs(os.ReadFile("/proc/meminfo")) {
+				fsRoot = root
+			}
+		case syncModeSyncfs:
+			fsRoot = root
+		}
+		t.st.sync = newSyncer(fsRoot)
 		defer func() { _ = t.st.sync.wait() }()
 	}
 	if err := t.load(plan); err != nil {

@@ -72,7 +72,7 @@ func (t *txn) commit() error {
 		for d := range dirs {
 			list = append(list, d)
 		}
-		if err := syncPaths(list); err != nil {
+		if err := t.st.syncAll(list); err != nil {
 			return err
 		}
 	}

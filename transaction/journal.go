@@ -148,7 +148,7 @@ func (t *txn) beginJournal() error {
 		for d := range dirs {
 			added = append(added, d)
 		}
-		if err := syncPaths(added); err != nil {
+		if err := t.st.syncAll(added); err != nil {
 			return err
 		}
 	}

@@ -87,9 +87,10 @@ type Options struct {
 	// ForceEssential allows removing Essential packages.
 	ForceEssential bool
 	// Sync makes every staged file durable (writeback started as each is
-	// written, then an fsync of each, several at once) before the first
-	// rename, and the directories holding the renames before the database
-	// commits: the crash-safe mode.
+	// written, then an fsync of each, several at once, or one syncfs of
+	// the file system when little else is waiting to be written) before
+	// the first rename, and the directories holding the renames before the
+	// database commits: the crash-safe mode.
 	Sync bool
 	// Workers is how many packages are decoded at once; 0 means 2, the
 	// number that brings Go's xz decoder level with liblzma.
@@ -109,7 +110,22 @@ type Options struct {
 	// Command and User are recorded in the history entry.
 	Command []string
 	User    string
+
+	// syncMode lets tests force one way of making files durable.
+	syncMode syncMode
 }
+
+// syncMode is how Sync makes staged files durable.
+type syncMode int
+
+const (
+	// syncModeAuto chooses by the system's dirty page cache (useSyncfs).
+	syncModeAuto syncMode = iota
+	// syncModeFsync fsyncs every file and directory.
+	syncModeFsync
+	// syncModeSyncfs syncs the root's file system once per step.
+	syncModeSyncfs
+)
 
 // Progress reports how far a transaction is: Done of Total packages
 // through Phase ("unpack" or "configure"), the last one being Package.
