@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/internal/atomicfile"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/transaction"
 )
@@ -388,7 +389,7 @@ func addFiles(root string, files []File) error {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 			return fmt.Errorf("extra file %s: a directory is there", f.Path)
 		}
-		if err := writeAtomic(p, data, f.Mode.Perm()); err != nil {
+		if err := atomicfile.Write(p, data, f.Mode.Perm()); err != nil {
 			return fmt.Errorf("extra file %s: %w", f.Path, err)
 		}
 		if err := os.Lchown(p, f.UID, f.GID); err != nil {
@@ -481,5 +482,5 @@ func appendAccounts(root, name string, lines []string) error {
 	} else if err := mkdirParents(root, filepath.Dir(p)); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return writeAtomic(p, b.Bytes(), mode)
+	return atomicfile.Write(p, b.Bytes(), mode)
 }

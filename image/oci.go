@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/greypm/grey/internal/atomicfile"
 )
 
 // OCI media types and annotations (OCI image spec v1.1).
@@ -169,10 +171,10 @@ func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(out, "index.json"), idx, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(out, "index.json"), idx, 0o644); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+	return atomicfile.Write(filepath.Join(out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
 }
 
 // writeBlob stores v as JSON under its digest.
@@ -183,7 +185,7 @@ func writeBlob(blobs, mediaType string, v any) (ociDescriptor, error) {
 	}
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
-	if err := writeAtomic(filepath.Join(blobs, h), data, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(blobs, h), data, 0o644); err != nil {
 		return ociDescriptor{}, err
 	}
 	return ociDescriptor{MediaType: mediaType, Digest: "sha256:" + h, Size: int64(len(data))}, nil

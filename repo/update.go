@@ -31,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/greypm/grey/internal/atomicfile"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/lists"
 	"github.com/greypm/grey/repo/release"
@@ -761,14 +762,14 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 		Indexes: indexes,
 	}
 	if !fileMatches(st.Release.File, release.File{Size: int64(len(sr.raw)), Hash: hash}) {
-		if err := lists.WriteFileAtomic(st.Release.File, sr.raw); err != nil {
+		if err := atomicfile.Write(st.Release.File, sr.raw, 0o644); err != nil {
 			return nil, err
 		}
 	}
 	if sr.sig != nil {
 		ss := sha256.Sum256(sr.sig)
 		st.Release.Signature = filepath.Join(u.lists, localName(hex.EncodeToString(ss[:]), "Release.gpg"))
-		if err := lists.WriteFileAtomic(st.Release.Signature, sr.sig); err != nil {
+		if err := atomicfile.Write(st.Release.Signature, sr.sig, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -783,7 +784,7 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 			}
 		}
 	}
-	if err := lists.SyncDir(u.lists); err != nil {
+	if err := atomicfile.SyncDir(u.lists); err != nil {
 		return nil, err
 	}
 	if err := lists.Write(u.lists, st); err != nil {

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/greypm/grey/internal/atomicfile"
 )
 
 // Dir is where verified metadata is kept inside a root: one folder per
@@ -187,42 +189,10 @@ func Write(dir string, st *State) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, StateFile), append(data, '\n'))
-}
-
-// WriteFileAtomic writes data to path through a synced temporary file and
-// a rename, then syncs the folder.
-func WriteFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, StateFile), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return SyncDir(filepath.Dir(path))
-}
-
-// SyncDir makes dir's entries durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(dir)
 }
 
 // SafeID reports whether s can name a file in a folder without escaping it.

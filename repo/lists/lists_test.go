@@ -40,7 +40,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 func TestLoadRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, manifest, want string
-		noState             bool
+		noState              bool
 	}{
 		{name: "missing", noState: true},
 		{name: "not json", manifest: "{", want: "state.json"},
