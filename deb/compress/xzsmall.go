@@ -60,7 +60,8 @@ func DecodeXZSmall(data []byte, limit int64) (out []byte, ok bool) {
 	}
 	indexLen := (int64(binary.LittleEndian.Uint32(foot[4:8])) + 1) * 4
 	indexStart := int64(len(data)-footerLen) - indexLen
-	if indexStart < headerLen {
+	// The smallest index: indicator, count, padding, CRC32.
+	if indexLen < 8 || indexStart < headerLen {
 		return nil, false
 	}
 	index := data[indexStart : len(data)-footerLen]

@@ -2,7 +2,9 @@ package compress
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -144,6 +146,23 @@ func TestDecodeXZSmallDamage(t *testing.T) {
 				t.Fatalf("byte %d ^ %#x: decoded to different content", i, x)
 			}
 		}
+	}
+}
+
+// TestDecodeXZSmallTinyIndex: a footer whose backward size says the index
+// is four zero bytes (whose CRC32, of nothing, is zero too) is refused, not
+// sliced past its end.
+func TestDecodeXZSmallTinyIndex(t *testing.T) {
+	flags := []byte{0, 1}
+	data := append([]byte(xzMagic), flags...)
+	data = binary.LittleEndian.AppendUint32(data, crc32.ChecksumIEEE(flags))
+	data = append(data, 0, 0, 0, 0)                  // the four-byte "index"
+	tail := binary.LittleEndian.AppendUint32(nil, 0) // backward size: (0+1)*4
+	tail = append(append(tail, flags...), 'Y', 'Z')
+	data = binary.LittleEndian.AppendUint32(data, crc32.ChecksumIEEE(tail[:6])) // backward size and flags
+	data = append(data, tail...)
+	if _, ok := DecodeXZSmall(data, 1<<20); ok {
+		t.Fatal("accepted a stream with an empty index")
 	}
 }
 
