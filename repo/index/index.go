@@ -358,8 +358,9 @@ func (x *Index) Names() iter.Seq[string] {
 }
 
 // ByName yields every distinct package name once, in byte order, with its
-// packages in index order, without a lookup per name: the sorted name
-// tables of the inputs are merged. The slice is reused between calls.
+// packages in index order (never none), without a lookup per name: the
+// sorted name tables of the inputs are merged. The slice is reused between
+// calls.
 func (x *Index) ByName() iter.Seq2[string, []Summary] {
 	return func(yield func(string, []Summary) bool) {
 		var group []Summary
@@ -372,6 +373,9 @@ func (x *Index) ByName() iter.Seq2[string, []Summary] {
 				v := x.files[fi].m.view
 				r := v.rec(secNames, pos, nameSize)
 				p := v.span(secNPost, 4*uint64(le32(r, nPostStart)), 4*uint64(le32(r, nPostCount)))
+				if len(p) == 0 {
+					v.corrupt("name %q has no packages", name)
+				}
 				for i := 0; i < len(p); i += 4 {
 					if k := int(le32(p, i)); k < v.n {
 						group = append(group, x.summary(fi, k))
@@ -379,6 +383,9 @@ func (x *Index) ByName() iter.Seq2[string, []Summary] {
 						v.corrupt("name posting of %q: package %d of %d", name, k, v.n)
 					}
 				}
+			}
+			if len(group) == 0 {
+				return true // a damaged table's name, reported above
 			}
 			return yield(name, group)
 		})
