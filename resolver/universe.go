@@ -284,7 +284,11 @@ func (u *universe) archOK(a string) (string, bool) {
 // entry returns the interned entry of name, creating it, and lists it in
 // nameList.
 func (u *universe) entry(name string) *nameEntry {
-	e := u.intern(name)
+	return u.list(u.intern(name))
+}
+
+// list adds e to nameList once.
+func (u *universe) list(e *nameEntry) *nameEntry {
 	if !e.listed {
 		e.listed = true
 		u.nameList = append(u.nameList, e)
@@ -351,12 +355,7 @@ func (u *universe) peekID(g int32) *nameEntry {
 
 // entryID is entry for the name the index numbers g.
 func (u *universe) entryID(g int32) *nameEntry {
-	e := u.internID(g)
-	if !e.listed {
-		e.listed = true
-		u.nameList = append(u.nameList, e)
-	}
-	return e
+	return u.list(u.internID(g))
 }
 
 // lookup returns the entry of name, or nil.
