@@ -14,11 +14,7 @@ import (
 // sources) from a warm cache and closes it. Target: under 60 ms; libsolv
 // loads its .solv of bookworm main in about 56 ms on the same machine.
 func BenchmarkLoad(b *testing.B) {
-	inputs := fixtureInputs(b, false)
-	cache := b.TempDir()
-	if _, err := Build(context.Background(), cache, inputs); err != nil {
-		b.Fatal(err)
-	}
+	cache, inputs := warmCache(b)
 	b.ResetTimer()
 	for b.Loop() {
 		x, _, err := Load(context.Background(), cache, inputs)
@@ -32,11 +28,7 @@ func BenchmarkLoad(b *testing.B) {
 // BenchmarkLoadShow is what `grey show hello` costs inside the process: load
 // the index, find and decode every hello.
 func BenchmarkLoadShow(b *testing.B) {
-	inputs := fixtureInputs(b, false)
-	cache := b.TempDir()
-	if _, err := Build(context.Background(), cache, inputs); err != nil {
-		b.Fatal(err)
-	}
+	cache, inputs := warmCache(b)
 	b.ResetTimer()
 	for b.Loop() {
 		x, _, err := Load(context.Background(), cache, inputs)
@@ -53,11 +45,7 @@ func BenchmarkLoadShow(b *testing.B) {
 // BenchmarkDecodeAll decodes every package of the fixture from a loaded
 // index: the cost distcheck pays on top of Load.
 func BenchmarkDecodeAll(b *testing.B) {
-	inputs := fixtureInputs(b, false)
-	cache := b.TempDir()
-	if _, err := Build(context.Background(), cache, inputs); err != nil {
-		b.Fatal(err)
-	}
+	cache, inputs := warmCache(b)
 	b.ResetTimer()
 	for b.Loop() {
 		x, _, err := Load(context.Background(), cache, inputs)
@@ -122,6 +110,17 @@ func BenchmarkBuildPlain(b *testing.B) {
 	benchBuild(b, []Input{in})
 }
 
+// warmCache builds the fixture's cache once, outside the timer, for the
+// benchmarks that read it.
+func warmCache(b *testing.B) (string, []Input) {
+	inputs := fixtureInputs(b, false)
+	cache := b.TempDir()
+	if _, err := Build(context.Background(), cache, inputs); err != nil {
+		b.Fatal(err)
+	}
+	return cache, inputs
+}
+
 // benchBuild times Build of inputs into a fresh cache directory per loop.
 func benchBuild(b *testing.B, inputs []Input) {
 	for b.Loop() {
@@ -137,11 +136,7 @@ func benchBuild(b *testing.B, inputs []Input) {
 // without its stanza, as a consumer that keeps the whole index would hold
 // them.
 func BenchmarkCompact(b *testing.B) {
-	inputs := fixtureInputs(b, false)
-	cache := b.TempDir()
-	if _, err := Build(context.Background(), cache, inputs); err != nil {
-		b.Fatal(err)
-	}
+	cache, inputs := warmCache(b)
 	b.ResetTimer()
 	for b.Loop() {
 		x, _, err := Load(context.Background(), cache, inputs)
