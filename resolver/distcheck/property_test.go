@@ -9,6 +9,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/resolver/check"
+	"github.com/greypm/grey/resolver/internal/randrel"
 )
 
 // randomIndex writes a small random Packages index: names p0..p4 in one or
@@ -50,30 +51,7 @@ func randomIndex(r *rand.Rand) string {
 			if r.IntN(12) == 0 {
 				b.WriteString("Essential: yes\n")
 			}
-			var deps []string
-			for i := 0; i < r.IntN(3); i++ {
-				alts := []string{target() + constraint()}
-				if r.IntN(3) == 0 {
-					alts = append(alts, target()+constraint())
-				}
-				deps = append(deps, strings.Join(alts, " | "))
-			}
-			if len(deps) > 0 {
-				fmt.Fprintf(&b, "Depends: %s\n", strings.Join(deps, ", "))
-			}
-			if r.IntN(3) == 0 {
-				fmt.Fprintf(&b, "Conflicts: %s%s\n", target(), constraint())
-			}
-			if r.IntN(4) == 0 {
-				fmt.Fprintf(&b, "Breaks: %s%s\n", target(), constraint())
-			}
-			if r.IntN(3) == 0 {
-				p := fmt.Sprintf("v%d", r.IntN(2))
-				if r.IntN(2) == 0 {
-					p += fmt.Sprintf(" (= %d)", 1+r.IntN(3))
-				}
-				fmt.Fprintf(&b, "Provides: %s\n", p)
-			}
+			randrel.Write(&b, r, target, constraint, randrel.Odds{Conflicts: 3, Breaks: 4})
 			b.WriteString("\n")
 		}
 	}

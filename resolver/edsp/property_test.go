@@ -14,6 +14,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/resolver"
 	"github.com/greypm/grey/resolver/check"
+	"github.com/greypm/grey/resolver/internal/randrel"
 )
 
 // randomScenario writes a small random EDSP scenario without Strict-Pinning
@@ -71,30 +72,7 @@ func randomScenario(r *rand.Rand) string {
 				pk.WriteString("Essential: yes\n")
 				essential[n] = true
 			}
-			var deps []string
-			for i := 0; i < r.IntN(3); i++ {
-				alts := []string{target() + constraint()}
-				if r.IntN(3) == 0 {
-					alts = append(alts, target()+constraint())
-				}
-				deps = append(deps, strings.Join(alts, " | "))
-			}
-			if len(deps) > 0 {
-				fmt.Fprintf(&pk, "Depends: %s\n", strings.Join(deps, ", "))
-			}
-			if r.IntN(4) == 0 {
-				fmt.Fprintf(&pk, "Conflicts: %s%s\n", target(), constraint())
-			}
-			if r.IntN(5) == 0 {
-				fmt.Fprintf(&pk, "Breaks: %s%s\n", target(), constraint())
-			}
-			if r.IntN(3) == 0 {
-				p := fmt.Sprintf("v%d", r.IntN(2))
-				if r.IntN(2) == 0 {
-					p += fmt.Sprintf(" (= %d)", 1+r.IntN(3))
-				}
-				fmt.Fprintf(&pk, "Provides: %s\n", p)
-			}
+			randrel.Write(&pk, r, target, constraint, randrel.Odds{Conflicts: 4, Breaks: 5})
 			// One installed package per name: two architectures of a name
 			// that is not Multi-Arch: same would be a broken state to
 			// start from.
