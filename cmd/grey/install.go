@@ -338,14 +338,8 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		}
 		return nil
 	}
-	if !g.Yes {
-		ok, err := confirm(g)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &exitError{Code: exitAborted, Err: errors.New("aborted; nothing was changed")}
-		}
+	if err := confirmChange(g); err != nil {
+		return err
 	}
 
 	// Download what comes from the sources; local files are used as they are.
@@ -594,6 +588,21 @@ func printPlan(w io.Writer, pj *planJSON) {
 	fmt.Fprintf(w, "%d to install, %d to upgrade, %d to downgrade, %d to reinstall, %d to remove.\n",
 		len(pj.Install), len(pj.Upgrade), len(pj.Downgrade), len(pj.Reinstall), len(pj.Remove))
 	fmt.Fprintf(w, "Download: %s. Disk space: %s.\n", sizeString(pj.DownloadBytes), delta)
+}
+
+// confirmChange asks before a change unless -y; a "no" is exitAborted.
+func confirmChange(g *Globals) error {
+	if g.Yes {
+		return nil
+	}
+	ok, err := confirm(g)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &exitError{Code: exitAborted, Err: errors.New("aborted; nothing was changed")}
+	}
+	return nil
 }
 
 // confirm asks on g.Stdout and reads the answer from g.Stdin; the default

@@ -116,14 +116,8 @@ func runRollback(ctx context.Context, g *Globals, fl rollbackFlags, what string,
 	if g.DryRun {
 		return nil
 	}
-	if !g.Yes {
-		ok, err := confirm(g)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &exitError{Code: exitAborted, Err: errors.New("aborted; nothing was changed")}
-		}
+	if err := confirmChange(g); err != nil {
+		return err
 	}
 	res, err := transaction.Apply(ctx, root.DB, rp.Plan, transaction.Options{
 		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
