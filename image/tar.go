@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/greypm/grey/deb/archive"
 )
 
 // Compression is how a tar output is compressed.
@@ -67,7 +69,7 @@ func WriteTar(ctx context.Context, dir string, w io.Writer, epoch int64) error {
 		}
 		h := &tar.Header{
 			Name:    name,
-			Mode:    tarMode(fi.Mode()),
+			Mode:    archive.TarMode(fi.Mode()),
 			Uid:     int(st.Uid),
 			Gid:     int(st.Gid),
 			ModTime: mtime,
@@ -132,20 +134,6 @@ func WriteTar(ctx context.Context, dir string, w io.Writer, epoch int64) error {
 func major(dev uint64) uint64 { return ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000) }
 func minor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xffffff00) }
 
-// tarMode is fs.FileMode's permission and special bits as tar stores them.
-func tarMode(m fs.FileMode) int64 {
-	mode := int64(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		mode |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		mode |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		mode |= 0o1000
-	}
-	return mode
-}
 
 // CompressionOf returns the compression a tar output's name asks for
 // (.tar, .tar.gz or .tgz, .tar.zst), and false when the name is no tar.

@@ -315,7 +315,7 @@ func readControlDir(ctlDir string) ([]ctlFile, error) {
 		return nil, invalid(ctlDir, "not a directory")
 	}
 	if p := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky); p&^0o020 != 0o755 {
-		return nil, invalid(ctlDir, "control directory has bad permissions %03o (must be >=0755 and <=0775)", tarMode(p))
+		return nil, invalid(ctlDir, "control directory has bad permissions %03o (must be >=0755 and <=0775)", TarMode(p))
 	}
 	des, err := os.ReadDir(ctlDir)
 	if err != nil {
@@ -334,8 +334,8 @@ func readControlDir(ctlDir string) ([]ctlFile, error) {
 		if !fi.Mode().IsRegular() {
 			return nil, invalid(p, "control files must be regular files (this is %s)", fi.Mode().Type())
 		}
-		if isMaintainerScript(de.Name()) && tarMode(fi.Mode())&0o7557 != 0o555 {
-			return nil, invalid(p, "maintainer script has bad permissions %03o (must be >=0555 and <=0775)", tarMode(fi.Mode()))
+		if isMaintainerScript(de.Name()) && TarMode(fi.Mode())&0o7557 != 0o555 {
+			return nil, invalid(p, "maintainer script has bad permissions %03o (must be >=0555 and <=0775)", TarMode(fi.Mode()))
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -575,7 +575,7 @@ func writeData(ctx context.Context, w io.Writer, tree []treeFile, f compress.For
 		}
 		h := &tar.Header{
 			Name:    tf.name,
-			Mode:    tarMode(tf.info.Mode()),
+			Mode:    TarMode(tf.info.Mode()),
 			Uname:   "root",
 			Gname:   "root",
 			ModTime: clamp(tf.info.ModTime()),
@@ -665,7 +665,7 @@ func writeControlTar(files []ctlFile, f compress.Format, dirTime time.Time, clam
 	}
 	for _, cf := range files {
 		h := &tar.Header{
-			Name: "./" + cf.name, Typeflag: tar.TypeReg, Mode: tarMode(cf.mode), Size: int64(len(cf.data)),
+			Name: "./" + cf.name, Typeflag: tar.TypeReg, Mode: TarMode(cf.mode), Size: int64(len(cf.data)),
 			Uname: "root", Gname: "root", ModTime: clamp(cf.mtime), Format: tar.FormatGNU,
 		}
 		if err := tw.WriteHeader(h); err != nil {

@@ -268,8 +268,9 @@ func modeFromTar(m int64) fs.FileMode {
 	return mode
 }
 
-// tarMode is the inverse of modeFromTar.
-func tarMode(m fs.FileMode) int64 {
+// TarMode is the inverse of modeFromTar: m's permission and special bits
+// as a tar header's Mode holds them.
+func TarMode(m fs.FileMode) int64 {
 	mode := int64(m.Perm())
 	if m&fs.ModeSetuid != 0 {
 		mode |= 0o4000
