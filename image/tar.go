@@ -134,7 +134,6 @@ func WriteTar(ctx context.Context, dir string, w io.Writer, epoch int64) error {
 func major(dev uint64) uint64 { return ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000) }
 func minor(dev uint64) uint64 { return (dev & 0xff) | ((dev >> 12) & 0xffffff00) }
 
-
 // CompressionOf returns the compression a tar output's name asks for
 // (.tar, .tar.gz or .tgz, .tar.zst), and false when the name is no tar.
 func CompressionOf(name string) (Compression, bool) {
