@@ -119,3 +119,37 @@ func TestUpdateConfiguredSources(t *testing.T) {
 		t.Fatalf("bad --source: %d %s", code, errOut)
 	}
 }
+
+// TestUpdateAptSources: a root with apt's sources and no grey sources is
+// updated from apt's, each checked with the keyring apt would use: its
+// Signed-By file inside the root, or trusted.gpg.d (here an absolute link,
+// as Debian ships it, resolved inside the root).
+func TestUpdateAptSources(t *testing.T) {
+	dir := testfixture.Bookworm(t)
+	root := t.TempDir()
+	kr, err := os.ReadFile(filepath.Join(dir, "debian-archive-keyring.gpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		"usr/share/keyrings/debian-archive-keyring.gpg": string(kr),
+		"etc/apt/sources.list.d/debian.sources":         fmt.Sprintf("Types: deb\nURIs: file://%s/debian\nSuites: bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n", dir),
+		"etc/apt/sources.list":                          fmt.Sprintf("deb file://%s/debian-security bookworm-security main\n", dir),
+	} {
+		p := filepath.Join(root, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(data), 0o644))
+	}
+	must(t, os.MkdirAll(filepath.Join(root, "etc/apt/trusted.gpg.d"), 0o755))
+	must(t, os.Symlink("/usr/share/keyrings/debian-archive-keyring.gpg", filepath.Join(root, "etc/apt/trusted.gpg.d/debian-archive.gpg")))
+	code, out, errOut := greyAt(t, testfixture.Clock, "--root", root, "update")
+	if code != 0 || !strings.Contains(out, "Get file://"+dir+"/debian bookworm-updates") || !strings.Contains(out, "Get file://"+dir+"/debian-security bookworm-security") {
+		t.Fatalf("update from apt's sources: %d\n%s%s", code, out, errOut)
+	}
+	// Without a keyring apt would trust, the source is refused.
+	must(t, os.Remove(filepath.Join(root, "etc/apt/trusted.gpg.d/debian-archive.gpg")))
+	code, out, _ = greyAt(t, testfixture.Clock, "--root", root, "update")
+	if code != 1 || !strings.Contains(out, "Refused file://"+dir+"/debian-security bookworm-security") {
+		t.Fatalf("no trusted keyring: %d\n%s", code, out)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // Paths of grey's source configuration inside a root, as apt's
@@ -18,25 +20,159 @@ const (
 	ListDir  = "etc/grey/sources.list.d"
 )
 
+// Paths of apt's own configuration inside a root, read when grey has
+// none of its own (see Load).
+const (
+	AptListFile       = "etc/apt/sources.list"
+	AptListDir        = "etc/apt/sources.list.d"
+	AptTrustedFile    = "etc/apt/trusted.gpg"
+	AptTrustedPartDir = "etc/apt/trusted.gpg.d"
+)
+
 // Load reads the sources configured in the root file system at root:
 // ROOT/etc/grey/sources.list, then the *.list and *.sources files of
-// ROOT/etc/grey/sources.list.d in name order. A missing file or directory
-// is no error. Errors name the file (under root) and line.
+// ROOT/etc/grey/sources.list.d in name order. When grey has no source file
+// of its own in the root, Load reads apt's instead (see LoadApt), so grey
+// works on a Debian host with no set-up. A missing file or directory is no
+// error. Errors name the file (under root) and line.
 func Load(root string) ([]*Source, error) {
-	return load(os.DirFS(root), func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) })
+	display := func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) }
+	srcs, found, err := load(os.DirFS(root), display, ListFile, ListDir)
+	if err != nil || found > 0 {
+		return srcs, err
+	}
+	return LoadApt(root)
 }
 
-// LoadFS is Load on a file system whose root is the root file system;
-// errors and Source.File name files by their path in fsys.
+// LoadFS reads grey's own source files (not apt's) from a file system
+// whose root is the root file system; errors and Source.File name files by
+// their path in fsys.
 func LoadFS(fsys fs.FS) ([]*Source, error) {
-	return load(fsys, func(name string) string { return name })
+	srcs, _, err := load(fsys, func(name string) string { return name }, ListFile, ListDir)
+	return srcs, err
 }
 
-func load(fsys fs.FS, display func(string) string) ([]*Source, error) {
-	files := []string{ListFile}
-	entries, err := fs.ReadDir(fsys, ListDir)
+// LoadApt reads apt's sources in the root file system at root
+// (ROOT/etc/apt/sources.list, then sources.list.d/*.list and *.sources in
+// name order) and gives each the keyring apt would check it with, as paths
+// on this machine:
+//
+//   - a signed-by keyring file is looked up inside root (symbolic links
+//     resolved within root, as apt does with RootDir);
+//   - a source with no signed-by keyring file (none, or only fingerprints)
+//     gets apt's trusted keyrings: ROOT/etc/apt/trusted.gpg and the *.gpg
+//     and *.asc files of ROOT/etc/apt/trusted.gpg.d, in name order.
+//
+// grey trusts per source only; this gives an apt source exactly the keys
+// apt would accept for it.
+func LoadApt(root string) ([]*Source, error) {
+	display := func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) }
+	srcs, _, err := load(os.DirFS(root), display, AptListFile, AptListDir)
+	if err != nil || len(srcs) == 0 {
+		return srcs, err
+	}
+	var trusted []string
+	trustedRead := false
+	for _, s := range srcs {
+		var files []string
+		for _, sb := range s.SignedBy {
+			if looksLikeFingerprint(sb) {
+				continue
+			}
+			if path.IsAbs(sb) {
+				p, err := securejoin.SecureJoin(root, sb)
+				if err != nil {
+					return nil, fmt.Errorf("%s:%d: signed-by %s: %w", s.File, s.Line, sb, err)
+				}
+				sb = p
+			}
+			files = append(files, sb)
+		}
+		if len(files) == 0 && s.SignedByKey == "" {
+			if !trustedRead {
+				if trusted, err = aptTrusted(root); err != nil {
+					return nil, err
+				}
+				trustedRead = true
+			}
+			files = trusted
+		}
+		// Fingerprints stay, after the files, restricting the signer.
+		for _, sb := range s.SignedBy {
+			if looksLikeFingerprint(sb) {
+				files = append(files, sb)
+			}
+		}
+		if len(files) > 0 {
+			s.SignedBy = slices.Clone(files)
+		}
+	}
+	return srcs, nil
+}
+
+// aptTrusted returns apt's trusted keyrings in root as paths on this
+// machine: etc/apt/trusted.gpg when it exists, then the *.gpg and *.asc
+// files of etc/apt/trusted.gpg.d in name order (apt's TrustedParts rule:
+// letters, digits, '_', '-' and '.' only).
+func aptTrusted(root string) ([]string, error) {
+	var out []string
+	if p, err := securejoin.SecureJoin(root, AptTrustedFile); err == nil {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			out = append(out, p)
+		}
+	}
+	dir, err := securejoin.SecureJoin(root, AptTrustedPartDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(root, AptTrustedPartDir), err)
+	}
+	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", display(ListDir), err)
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if (strings.HasSuffix(n, ".gpg") || strings.HasSuffix(n, ".asc")) && plainName(n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		p, err := securejoin.SecureJoin(root, path.Join(AptTrustedPartDir, n))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, n), err)
+		}
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue // a dangling link or a directory: apt skips it too
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// looksLikeFingerprint reports whether a signed-by item is a key
+// fingerprint (40 or 64 hex digits, optionally ending in '!') rather than
+// a keyring path.
+func looksLikeFingerprint(s string) bool {
+	s = strings.TrimSuffix(s, "!")
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// load reads listFile, then the usable files of listDir in name order; found
+// counts the source files that exist.
+func load(fsys fs.FS, display func(string) string, listFile, listDir string) (out []*Source, found int, err error) {
+	files := []string{listFile}
+	entries, err := fs.ReadDir(fsys, listDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("read %s: %w", display(listDir), err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -46,18 +182,20 @@ func load(fsys fs.FS, display func(string) string) ([]*Source, error) {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		files = append(files, path.Join(ListDir, n))
+		files = append(files, path.Join(listDir, n))
 	}
 
-	var out []*Source
 	for _, name := range files {
-		srcs, err := loadFile(fsys, name, display(name))
+		srcs, ok, err := loadFile(fsys, name, display(name))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
+		}
+		if ok {
+			found++
 		}
 		out = append(out, srcs...)
 	}
-	return out, nil
+	return out, found, nil
 }
 
 // usableName reports whether apt would read a file of sources.list.d: a
@@ -67,6 +205,12 @@ func usableName(name string) bool {
 	if !strings.HasSuffix(name, ".list") && !strings.HasSuffix(name, ".sources") {
 		return false
 	}
+	return plainName(name)
+}
+
+// plainName reports whether name has only letters, digits, '_', '-' and
+// '.', the names apt reads in its .d directories.
+func plainName(name string) bool {
 	for _, c := range []byte(name) {
 		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.'
 		if !ok {
@@ -76,23 +220,26 @@ func usableName(name string) bool {
 	return true
 }
 
-func loadFile(fsys fs.FS, name, shown string) ([]*Source, error) {
+// loadFile parses one source file; ok reports that it exists.
+func loadFile(fsys fs.FS, name, shown string) (srcs []*Source, ok bool, err error) {
 	f, err := fsys.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", shown, err)
+		return nil, false, fmt.Errorf("open %s: %w", shown, err)
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
-		return nil, fmt.Errorf("stat %s: %w", shown, err)
+		return nil, false, fmt.Errorf("stat %s: %w", shown, err)
 	} else if fi.IsDir() {
 		// A directory named like a source file is skipped, as apt does.
-		return nil, nil
+		return nil, false, nil
 	}
 	if strings.HasSuffix(name, ".sources") {
-		return ParseSources(f, shown)
+		srcs, err = ParseSources(f, shown)
+	} else {
+		srcs, err = ParseList(f, shown)
 	}
-	return ParseList(f, shown)
+	return srcs, true, err
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -597,5 +598,74 @@ func TestFixtureSource(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.BaseURL().Path, "pool/main")); err != nil {
 		t.Errorf("pool not under BaseURL: %v", err)
+	}
+}
+
+// TestLoadApt: with no grey sources, Load reads apt's, and every source gets
+// the keyrings apt would check it with, looked up inside the root.
+func TestLoadApt(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"etc/apt/sources.list":                          "deb http://h/plain s main\n",
+		"etc/apt/sources.list.d/a.sources":              "Types: deb\nURIs: http://h/signed\nSuites: s\nComponents: main\nSigned-By: /usr/share/keyrings/k.gpg\n",
+		"etc/apt/sources.list.d/b.list":                 "deb [signed-by=0123456789ABCDEF0123456789ABCDEF01234567] http://h/fpr s main\n",
+		"etc/apt/sources.list.d/c.list.disabled":        "deb http://h/off s main\n",
+		"etc/apt/trusted.gpg.d/b.asc":                   "key b\n",
+		"etc/apt/trusted.gpg.d/a.gpg":                   "key a\n",
+		"etc/apt/trusted.gpg.d/notes.txt":               "not a key\n",
+		"etc/apt/trusted.gpg.d/bad name.gpg":            "not read by apt\n",
+		"etc/apt/trusted.gpg":                           "legacy\n",
+		"usr/share/keyrings/k.gpg":                      "key k\n",
+		"usr/share/keyrings/debian-archive-keyring.gpg": "key d\n",
+	})
+	// Debian's trusted.gpg.d entries may be absolute links: they resolve
+	// inside the root, never on the host.
+	if err := os.Symlink("/usr/share/keyrings/debian-archive-keyring.gpg", filepath.Join(root, "etc/apt/trusted.gpg.d/c.gpg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent/dangling.gpg", filepath.Join(root, "etc/apt/trusted.gpg.d/d.gpg")); err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, s := range srcs {
+		var keys []string
+		for _, k := range s.SignedBy {
+			keys = append(keys, strings.TrimPrefix(k, root))
+		}
+		got[s.URI.Path] = keys
+	}
+	trusted := []string{"/etc/apt/trusted.gpg", "/etc/apt/trusted.gpg.d/a.gpg", "/etc/apt/trusted.gpg.d/b.asc", "/usr/share/keyrings/debian-archive-keyring.gpg"}
+	want := map[string][]string{
+		"/plain":  trusted,
+		"/signed": {"/usr/share/keyrings/k.gpg"},
+		"/fpr":    append(slices.Clone(trusted), "0123456789ABCDEF0123456789ABCDEF01234567"),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if srcs[0].File != filepath.Join(root, "etc/apt/sources.list") {
+		t.Errorf("File = %q", srcs[0].File)
+	}
+
+	// grey's own sources, when there are any, are the only ones read.
+	writeFiles(t, root, map[string]string{"etc/grey/sources.list.d/x.list": "deb [trusted=yes] http://h/grey s main\n"})
+	srcs, err = Load(root)
+	if err != nil || len(srcs) != 1 || srcs[0].URI.Path != "/grey" {
+		t.Errorf("with grey sources: %v, %v", srcs, err)
+	}
+	// LoadFS reads grey's files only.
+	if srcs, err := LoadFS(os.DirFS(t.TempDir())); err != nil || len(srcs) != 0 {
+		t.Errorf("LoadFS: %v, %v", srcs, err)
+	}
+
+	// A broken apt file is an error naming it.
+	bad := t.TempDir()
+	writeFiles(t, bad, map[string]string{"etc/apt/sources.list.d/x.list": "deb http://h/d\n"})
+	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), filepath.Join(bad, "etc/apt/sources.list.d/x.list")+":1") {
+		t.Errorf("broken apt file: %v", err)
 	}
 }
