@@ -257,12 +257,16 @@ func (k *Keyring) VerifyDetached(signed, signature []byte, now time.Time) (*Sign
 	return k.verify(signed, sigData, now)
 }
 
-// verify checks each signature packet of sigData on its own and accepts the
-// first good one, as gpgv does: a file signed by several keys (Debian signs
-// with two) verifies when any one of them is in the keyring and valid.
+// verify checks each signature packet of sigData on its own. A file signed
+// by several keys (Debian signs with two or three) verifies when one of them
+// is in the keyring and valid, and signatures by keys not in the keyring are
+// ignored, as apt does with gpgv's NO_PUBKEY. But a signature by a key of the
+// keyring that does not match the text (gpgv's BADSIG, exit status 1) refuses
+// the whole file even beside a good one, as gpgv and apt do: every signature
+// is checked, not just up to the first good one.
 func (k *Keyring) verify(signed, sigData []byte, now time.Time) (*Signer, error) {
-	config := &packet.Config{Time: func() time.Time { return now }}
 	or := packet.NewOpaqueReader(bytes.NewReader(sigData))
+	var good *Signer
 	var firstErr *Error
 	seen := 0
 	for {
@@ -281,24 +285,18 @@ func (k *Keyring) verify(signed, sigData []byte, now time.Time) (*Signer, error)
 		if err := op.Serialize(&one); err != nil {
 			return nil, &Error{Reason: Malformed, Keyring: k.Name, Detail: "signature packet", Err: err}
 		}
-		sig, ent, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(signed), bytes.NewReader(one.Bytes()), config)
-		if sig != nil && sig.CreationTime.After(now) {
-			// go-crypto calls a signature from the future expired. Within
-			// the allowed skew, check it again at its own creation time.
-			if sig.CreationTime.After(now.Add(MaxFutureSkew)) {
-				err = &Error{Reason: SigFuture, Keyring: k.Name, Detail: "made at " + sig.CreationTime.UTC().Format(time.RFC3339)}
-			} else if errors.Is(err, pgperrors.ErrSignatureExpired) {
-				at := sig.CreationTime
-				sig, ent, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(signed), bytes.NewReader(one.Bytes()),
-					&packet.Config{Time: func() time.Time { return at }})
+		signer, e := k.verifyOne(signed, one.Bytes(), seen, now)
+		if e == nil {
+			if good == nil {
+				good = signer
 			}
+			continue
 		}
-		if err == nil {
-			return signerOf(sig, ent), nil
+		if e.Reason == BadSignature {
+			return nil, e
 		}
-		e := classify(err, k.Name)
 		// An unknown key is the least informative reason: keep a more
-		// specific one (bad signature, expired key) when there is one.
+		// specific one (expired key, future signature) when there is one.
 		if firstErr == nil || firstErr.Reason == UnknownKey {
 			firstErr = e
 		}
@@ -306,7 +304,56 @@ func (k *Keyring) verify(signed, sigData []byte, now time.Time) (*Signer, error)
 	if seen == 0 {
 		return nil, &Error{Reason: NotSigned, Keyring: k.Name, Detail: "no signature packet"}
 	}
+	if good != nil {
+		return good, nil
+	}
 	return nil, firstErr
+}
+
+// verifyOne checks the n-th signature packet (one serialized packet).
+func (k *Keyring) verifyOne(signed, one []byte, n int, now time.Time) (*Signer, *Error) {
+	issuer := issuerOf(one)
+	config := &packet.Config{Time: func() time.Time { return now }}
+	sig, ent, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(signed), bytes.NewReader(one), config)
+	if sig != nil && sig.CreationTime.After(now) {
+		// go-crypto calls a signature from the future expired. Within
+		// the allowed skew, check it again at its own creation time.
+		if sig.CreationTime.After(now.Add(MaxFutureSkew)) {
+			err = &Error{Reason: SigFuture, Keyring: k.Name, Detail: "made at " + sig.CreationTime.UTC().Format(time.RFC3339)}
+		} else if errors.Is(err, pgperrors.ErrSignatureExpired) {
+			at := sig.CreationTime
+			sig, ent, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(signed), bytes.NewReader(one),
+				&packet.Config{Time: func() time.Time { return at }})
+		}
+	}
+	if err == nil {
+		return signerOf(sig, ent), nil
+	}
+	e := classify(err, k.Name)
+	if e.Reason == BadSignature && e.Detail == "" {
+		e.Detail = fmt.Sprintf("signature %d, by key %s, does not verify", n, issuer)
+	}
+	return nil, e
+}
+
+// issuerOf names the key that made a signature packet: its issuer
+// fingerprint when the packet carries one, else its 64-bit key ID, as
+// gpgv's BADSIG line does.
+func issuerOf(one []byte) string {
+	p, err := packet.Read(bytes.NewReader(one))
+	if err != nil {
+		return "unknown (unreadable signature packet)"
+	}
+	sig, ok := p.(*packet.Signature)
+	switch {
+	case !ok:
+		return "unknown"
+	case sig.IssuerFingerprint != nil:
+		return fingerprint(sig.IssuerFingerprint)
+	case sig.IssuerKeyId != nil:
+		return fmt.Sprintf("%016X", *sig.IssuerKeyId)
+	}
+	return "unknown (no issuer)"
 }
 
 func signerOf(sig *packet.Signature, ent *openpgp.Entity) *Signer {
