@@ -94,6 +94,9 @@ type stager struct {
 	// entry stays true for the transaction and saves the per-component
 	// lstat walk of resolving every file's parent again.
 	dirs map[string]dirEntry
+	// state holds grey's and dpkg's state directories, resolved: no
+	// entry may be written there (statedirs.go).
+	state stateDirs
 }
 
 // dirEntry is a directory known to exist during staging.
@@ -248,6 +251,9 @@ func (s *stager) mkdirs(rel string, mode fs.FileMode) (dirEntry, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return dirEntry{}, fmt.Errorf("stat /%s: %w", rel, err)
 		}
+		if err := s.checkStateHost(rel, p, true); err != nil {
+			return dirEntry{}, err
+		}
 		if err := os.Mkdir(p, 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) && attempt == 0 {
 				continue // another worker made it: look again
@@ -347,6 +353,9 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 		if rel == "" {
 			continue // "./", the root itself
 		}
+		if err := checkStateRel(rel, e.Type == archive.TypeDir); err != nil {
+			return fmt.Errorf("%s: %w", w.item.Path, err)
+		}
 		for p := path.Dir(rel); p != "."; p = path.Dir(p) {
 			if target, ok := symlinks[p]; ok {
 				return fmt.Errorf("%s: entry %s would be written through the symlink /%s -> %s that the package ships: %w",
@@ -371,6 +380,9 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			st.target = filepath.Join(d.host, path.Base(rel))
+			if err := s.checkStateHost(rel, st.target, false); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
 			if !d.fresh {
 				if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
 					return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", w.item.Path, rel, e.Type, ErrConflict)
@@ -426,6 +438,9 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			st.target = filepath.Join(d.host, path.Base(rel))
+			if err := s.checkStateHost(rel, st.target, false); err != nil {
+				return fmt.Errorf("%s: %w", w.item.Path, err)
+			}
 			st.tmp = filepath.Join(d.host, randomName())
 			if err := mknod(st.tmp, e); err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)

@@ -1,0 +1,196 @@
+package transaction
+
+// The attack suite (make attack runs every TestAttack* test of the
+// repository): each test feeds grey a hostile package, plan or fault and
+// checks that it is refused with a message that says why, and that the
+// root, grey's database, dpkg's database, the content store and the
+// package cache are byte for byte what they were (treeListing: every path
+// with its type, mode, owner, size, SHA256 and link target).
+// docs/security.md lists the attack classes and where each is tested.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// treeListing lists every path under root, one line each, sorted: the
+// path, its type and permission word (setuid, setgid, sticky included),
+// owner, and for a regular file its size and SHA256, for a symlink its
+// target, for a device its number. Directory times are left out: staging
+// a file and removing it again changes them.
+func treeListing(t testing.TB, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %s %04o %d:%d", rel, fi.Mode().Type(), st.Mode&0o7777, st.Uid, st.Gid)
+		switch {
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(" %d %s", fi.Size(), hex.EncodeToString(h.Sum(nil)))
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0:
+			line += fmt.Sprintf(" dev %d", st.Rdev)
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// diffListings reports the lines that differ between two listings.
+func diffListings(before, after string) string {
+	b := map[string]bool{}
+	for _, l := range strings.Split(before, "\n") {
+		b[l] = true
+	}
+	a := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(after, "\n") {
+		a[l] = true
+		if !b[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	for _, l := range strings.Split(before, "\n") {
+		if !a[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	if len(out) > 40 {
+		out = append(out[:40], fmt.Sprintf("... %d more", len(out)-40))
+	}
+	return strings.Join(out, "\n")
+}
+
+// attackRoot is a root with grey's and dpkg's databases and one package,
+// base, installed (usr/bin/owned, a setuid usr/bin/su-like file).
+func attackRoot(t *testing.T) (string, *Root) {
+	t.Helper()
+	root := t.TempDir()
+	r := openRoot(t, root)
+	base := tpkg{name: "base", version: "1", files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/bin/", typ: 'd'}, {name: "./usr/bin/owned", body: "base\n"},
+		{name: "./etc/", typ: 'd'}, {name: "./etc/base.conf", body: "x=1\n"},
+	}}.build(t, t.TempDir())
+	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: base}}}, Options{Root: root, NoScripts: true}); err != nil {
+		t.Fatal(err)
+	}
+	return root, r
+}
+
+// refused applies plan and requires an error that is want (when not nil)
+// and says msg, with the root's listing unchanged.
+func refused(t *testing.T, r *Root, plan Plan, opts Options, want error, msg string) {
+	t.Helper()
+	before := treeListing(t, r.Dir)
+	opts.Root = r.Dir
+	_, err := Apply(context.Background(), r.DB, plan, opts)
+	if err == nil {
+		t.Fatalf("accepted; want an error saying %q", msg)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Errorf("error %v, want %v", err, want)
+	}
+	if !strings.Contains(err.Error(), msg) {
+		t.Errorf("error %q does not say %q", err, msg)
+	}
+	if after := treeListing(t, r.Dir); after != before {
+		t.Errorf("the root changed:\n%s", diffListings(before, after))
+	}
+}
+
+// TestAttackStateDirs: a package may not write grey's database or
+// dpkg's, nor anything else in their directories, by their paths or
+// through a symlink of the root or of an installed package (issue 12,
+// item 1).
+func TestAttackStateDirs(t *testing.T) {
+	root, r := attackRoot(t)
+	dir := t.TempDir()
+	// A symlink an earlier package shipped, and symlinks in the root.
+	lnk := tpkg{name: "lnk", version: "1", files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'},
+		{name: "./usr/share/lnk", typ: 's', link: "/var/lib/grey"},
+		{name: "./usr/share/dlnk", typ: 's', link: "../../var/lib/dpkg/info"},
+	}}.build(t, dir)
+	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: lnk}}}, Options{Root: root, NoScripts: true}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Symlink("/var/lib/grey", filepath.Join(root, "srv")))
+	must(t, os.Symlink("lib", filepath.Join(root, "var/state")))
+	evil := func(files ...tentry) Plan {
+		n := fmt.Sprintf("evil%d", len(files))
+		for _, f := range files {
+			n += strings.NewReplacer("/", "", ".", "").Replace(f.name)
+		}
+		return Plan{Install: []Install{{Path: tpkg{name: strings.ToLower(n)[:min(len(n), 40)], version: "1", files: files}.build(t, dir)}}}
+	}
+	file := func(name string) tentry { return tentry{name: name, body: "planted\n"} }
+	cases := []struct {
+		name string
+		plan Plan
+		msg  string
+	}{
+		{"grey's database", evil(file("./var/lib/grey/grey.db")), "in grey's state directory /var/lib/grey"},
+		{"grey's store", evil(file("./var/lib/grey/store/aa/bb")), "in grey's state directory"},
+		{"grey's directory as a directory", evil(tentry{name: "./var/lib/grey/", typ: 'd'}), "in grey's state directory"},
+		{"grey's directory as a symlink", evil(tentry{name: "./var/lib/grey", typ: 's', link: "/tmp"}), "in grey's state directory"},
+		{"dpkg's status", evil(file("./var/lib/dpkg/status")), "in dpkg's database /var/lib/dpkg"},
+		{"dpkg's info", evil(file("./var/lib/dpkg/info/base.postinst")), "in dpkg's database"},
+		{"dpkg's directory as a symlink", evil(tentry{name: "./var/lib/dpkg", typ: 's', link: "/tmp"}), "in dpkg's database"},
+		{"a directory dpkg does not ship", evil(tentry{name: "./var/lib/dpkg/status", typ: 'd'}), "in dpkg's database"},
+		{"through the root's absolute symlink", evil(file("./srv/grey.db")), "resolves through a symlink to /var/lib/grey/grey.db"},
+		{"a directory through the root's symlink", evil(tentry{name: "./srv/new/", typ: 'd'}), "resolves through a symlink"},
+		{"through the root's relative symlink", evil(file("./var/state/dpkg/status")), "in dpkg's database"},
+		{"through an installed package's symlink", evil(file("./usr/share/lnk/grey.db")), "resolves through a symlink"},
+		{"through an installed package's relative symlink", evil(file("./usr/share/dlnk/base.list")), "resolves through a symlink"},
+		{"a hard link through the symlink", evil(file("./usr/x"), tentry{name: "./srv/lock", typ: 'h', link: "./usr/x"}), "resolves through a symlink"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			refused(t, r, c.plan, Options{NoScripts: true}, ErrUnsafePath, c.msg)
+		})
+	}
+	// dpkg's own package ships these directories; that stays allowed.
+	ok := tpkg{name: "dpkgdirs", version: "1", files: []tentry{
+		{name: "./var/", typ: 'd'}, {name: "./var/lib/", typ: 'd'}, {name: "./var/lib/dpkg/", typ: 'd'},
+		{name: "./var/lib/dpkg/info/", typ: 'd'}, {name: "./var/lib/dpkg/alternatives/", typ: 'd'},
+	}}.build(t, dir)
+	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: ok}}}, Options{Root: root, NoScripts: true}); err != nil {
+		t.Fatalf("dpkg's directories: %v", err)
+	}
+}
