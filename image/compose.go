@@ -67,14 +67,14 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	if err := emptyDir(dir); err != nil {
 		return nil, err
 	}
-	pkgs := make([]*deb.Package, len(l.Packages))
+	pending := &transaction.Pending{}
 	url := map[*deb.Package]string{}
-	for i, lp := range l.Packages {
+	for _, lp := range l.Packages {
 		p, err := lp.debPackage()
 		if err != nil {
 			return nil, err
 		}
-		pkgs[i] = p
+		pending.Install = append(pending.Install, transaction.Wanted{Package: p, Auto: lp.Auto})
 		url[p] = lp.URL
 	}
 	// The cache may be shared by concurrent builds: hold its lock while
@@ -83,8 +83,9 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	if err != nil {
 		return nil, err
 	}
-	installs, err := transaction.Download(ctx, opts.Fetcher, opts.CacheDir, pkgs, func(p *deb.Package) (string, error) {
-		return url[p], nil
+	plan, err := pending.Download(ctx, transaction.DownloadOptions{
+		Fetcher: opts.Fetcher, Dir: opts.CacheDir,
+		URL: func(p *deb.Package) (string, error) { return url[p], nil },
 	})
 	if uerr := lk.Unlock(); err == nil && uerr != nil {
 		return nil, uerr
@@ -97,9 +98,9 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 			var errs []error
 			for _, e := range de.Errs {
 				name := ""
-				for _, p := range pkgs {
-					if strings.HasPrefix(e.Error(), p.String()+": ") {
-						name = p.Name
+				for _, w := range pending.Install {
+					if strings.HasPrefix(e.Error(), w.Package.String()+": ") {
+						name = w.Package.Name
 					}
 				}
 				errs = append(errs, &PackageError{Package: name, Err: e})
@@ -107,9 +108,6 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 			return nil, errors.Join(errs...)
 		}
 		return nil, err
-	}
-	for i, lp := range l.Packages {
-		installs[i].Auto = lp.Auto
 	}
 
 	// The directories grey's own state goes into exist before the
@@ -123,7 +121,7 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	if err != nil {
 		return nil, err
 	}
-	res, err := transaction.Apply(ctx, root.DB, transaction.Plan{Install: installs}, transaction.Options{
+	res, err := transaction.Apply(ctx, root.DB, plan, transaction.Options{
 		Root: root.Dir, NoScripts: !s.Scripts, ScriptOutput: opts.ScriptOutput,
 		// The history entry is part of the image: dated with
 		// source-date-epoch, no host user, the spec by its base name.

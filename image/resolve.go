@@ -129,14 +129,17 @@ func Resolve(ctx context.Context, s *Spec, opts ResolveOptions) (*Lock, error) {
 			req.Install = append(req.Install, resolver.Job{Name: n})
 		}
 	}
-	plan, err := resolver.Solve(ctx, x, req)
+	// An image starts empty: nothing installed, so every package of the
+	// plan is a new one.
+	pending, err := transaction.Prepare(ctx, nil, x, transaction.ChangeRequest{Request: req})
 	if err != nil {
 		return nil, err
 	}
-	if len(plan.Install) == 0 {
+	if len(pending.Install) == 0 {
 		return nil, errNoPackages
 	}
-	for _, p := range plan.Install {
+	for _, w := range pending.Install {
+		p := w.Package
 		b, ok := base[p.Origin]
 		if !ok {
 			return nil, fmt.Errorf("%s: from %q, which is none of the spec's sources", p, p.Origin)
@@ -150,10 +153,7 @@ func Resolve(ctx context.Context, s *Spec, opts ResolveOptions) (*Lock, error) {
 		}
 		lp := LockedPackage{
 			Name: p.Name, Version: p.Version.String(), Architecture: p.Architecture,
-			Source: p.Origin, URL: u, Filename: p.Filename, SHA256: p.SHA256, Size: p.Size,
-		}
-		if r, ok := plan.Reason(p); ok {
-			lp.Auto = r.Auto
+			Source: p.Origin, URL: u, Filename: p.Filename, SHA256: p.SHA256, Size: p.Size, Auto: w.Auto,
 		}
 		l.Packages = append(l.Packages, lp)
 	}

@@ -2,7 +2,6 @@ package transaction
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -150,30 +149,6 @@ func JoinURL(base, filename string) (string, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + path.Clean("/"+filename)
 	return u.String(), nil
-}
-
-// PlanFromResolver turns the resolver's answer into concrete changes:
-// new, upgraded and downgraded packages are installed from installs
-// (which Download returned for ToFetch(rp), in that order), with the
-// resolver's automatic-installation marks; removed packages are removed
-// (purged when purge is set).
-func PlanFromResolver(rp *resolver.Plan, installs []Install, purge bool) (Plan, error) {
-	want := ToFetch(rp)
-	if len(want) != len(installs) {
-		return Plan{}, errors.New("plan: one downloaded file per package to install is needed")
-	}
-	var pl Plan
-	for i, p := range want {
-		it := installs[i]
-		if r, ok := rp.Reason(p); ok {
-			it.Auto = r.Auto
-		}
-		pl.Install = append(pl.Install, it)
-	}
-	for _, p := range rp.Remove {
-		pl.Remove = append(pl.Remove, Remove{Name: p.Name, Purge: purge})
-	}
-	return pl, nil
 }
 
 // ToFetch lists the packages of rp that need a .deb: new ones, upgrades

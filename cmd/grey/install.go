@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -19,11 +18,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/greypm/grey/deb"
-	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
-	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/resolver"
 	"github.com/greypm/grey/transaction"
@@ -87,7 +84,7 @@ func (c *InstallCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		req.Install = append(req.Install, j)
 	}
-	return runChange(ctx, g, c.changeFlags, changeRequest{req: req, local: local, reinstall: c.Reinstall, manual: true})
+	return runChange(ctx, g, c.changeFlags, transaction.ChangeRequest{Request: req, Local: local, Reinstall: c.Reinstall})
 }
 
 // RemoveCmd removes packages.
@@ -116,7 +113,7 @@ func (c *RemoveCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		req.Remove = append(req.Remove, j)
 	}
-	return runChange(ctx, g, c.changeFlags, changeRequest{req: req, purge: c.Purge, forceEssential: c.AllowRemoveEssential, purgeConfigOnly: c.Purge})
+	return runChange(ctx, g, c.changeFlags, transaction.ChangeRequest{Request: req, Purge: c.Purge})
 }
 
 // UpgradeCmd upgrades installed packages without removing any.
@@ -128,7 +125,7 @@ type UpgradeCmd struct {
 // Run upgrades.
 func (c *UpgradeCmd) Run(ctx context.Context, g *Globals) error {
 	req := resolver.Request{Upgrade: c.Packages, UpgradeAll: len(c.Packages) == 0}
-	return runChange(ctx, g, c.changeFlags, changeRequest{req: req})
+	return runChange(ctx, g, c.changeFlags, transaction.ChangeRequest{Request: req})
 }
 
 // FullUpgradeCmd upgrades everything, removing packages where it must.
@@ -138,7 +135,7 @@ type FullUpgradeCmd struct {
 
 // Run upgrades.
 func (c *FullUpgradeCmd) Run(ctx context.Context, g *Globals) error {
-	return runChange(ctx, g, c.changeFlags, changeRequest{req: resolver.Request{FullUpgrade: true}})
+	return runChange(ctx, g, c.changeFlags, transaction.ChangeRequest{Request: resolver.Request{FullUpgrade: true}})
 }
 
 // AutoremoveCmd removes automatically installed packages nothing needs.
@@ -149,20 +146,7 @@ type AutoremoveCmd struct {
 
 // Run removes.
 func (c *AutoremoveCmd) Run(ctx context.Context, g *Globals) error {
-	return runChange(ctx, g, c.changeFlags, changeRequest{req: resolver.Request{Autoremove: true}, purge: c.Purge})
-}
-
-// changeRequest is one command's request before resolution.
-type changeRequest struct {
-	req   resolver.Request
-	local []string // .deb files named on the command line
-	// reinstall also fetches the named, already installed versions.
-	reinstall bool
-	// manual marks the named packages manual.
-	manual          bool
-	purge           bool
-	forceEssential  bool
-	purgeConfigOnly bool
+	return runChange(ctx, g, c.changeFlags, transaction.ChangeRequest{Request: resolver.Request{Autoremove: true}, Purge: c.Purge})
 }
 
 // openRoot locks and opens g.Root for a change, telling the user when it
@@ -179,58 +163,6 @@ func openRoot(ctx context.Context, g *Globals, noWait bool) (*transaction.Root, 
 		fmt.Fprintf(g.Stderr, "grey: recovered: %s\n", r.Recovered)
 	}
 	return r, err
-}
-
-// localIndex adds .deb files given on the command line to the sources'
-// candidates, so their dependencies resolve like any package's.
-type localIndex struct {
-	base  resolver.Index
-	extra []*deb.Package
-}
-
-func (x *localIndex) Packages(name string) []*deb.Package {
-	var out []*deb.Package
-	for _, p := range x.extra {
-		if p.Name == name {
-			out = append(out, p)
-		}
-	}
-	return append(out, x.base.Packages(name)...)
-}
-
-func (x *localIndex) Providers(name string) []*deb.Package {
-	var out []*deb.Package
-	for _, p := range x.extra {
-		for _, rel := range p.Provides {
-			for _, pos := range rel {
-				if pos.Name == name {
-					out = append(out, p)
-				}
-			}
-		}
-	}
-	return append(out, x.base.Providers(name)...)
-}
-
-// EssentialNames lets full-upgrade install missing Essential packages
-// (resolver.EssentialIndex): the base index's Essential names, then those
-// of the local files, each once.
-func (x *localIndex) EssentialNames() []string {
-	var names []string
-	if ei, ok := x.base.(resolver.EssentialIndex); ok {
-		names = ei.EssentialNames()
-	}
-	seen := make(map[string]bool, len(names))
-	for _, n := range names {
-		seen[n] = true
-	}
-	for _, p := range x.extra {
-		if p.Essential && !seen[p.Name] {
-			seen[p.Name] = true
-			names = append(names, p.Name)
-		}
-	}
-	return names
 }
 
 // planJSON is the plan as --json prints it.
@@ -258,8 +190,10 @@ func (p *planJSON) empty() bool {
 	return len(p.Install)+len(p.Upgrade)+len(p.Downgrade)+len(p.Remove)+len(p.Reinstall) == 0
 }
 
-// runChange resolves, shows the plan, asks, downloads and applies.
-func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest) error {
+// runChange resolves, shows the plan, asks, downloads and applies, through
+// the library's entry point (transaction.Prepare, Pending.Download,
+// transaction.Apply); what is here is flags, the prompt and the output.
+func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.ChangeRequest) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// Each xz member decoded allocates its dictionary (8 MiB for
 		// Debian's packages), so garbage piles up fast; a soft limit makes
@@ -276,39 +210,16 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		return err
 	}
 	defer root.Close()
-	installed, err := transaction.InstalledSet(root.DB)
-	if err != nil {
-		return err
-	}
-	cr.req.Installed = installed
-	cr.req.Architecture = repo.HostArch()
-
 	var idx resolver.Index
-	var closeIdx func() error
 	if len(srcs) > 0 {
 		x, err := cli.OpenIndex(ctx, g)
 		if err != nil {
 			return err
 		}
-		idx, closeIdx = x, x.Close
-	} else {
-		idx, closeIdx = resolver.NewMemIndex(nil), func() error { return nil }
+		defer x.Close()
+		idx = x
 	}
-	defer closeIdx()
-	localPath := map[*deb.Package]string{}
-	li := &localIndex{base: idx}
-	locals, err := readDebs(cr.local)
-	if err != nil {
-		return err
-	}
-	for i, f := range cr.local {
-		p := locals[i]
-		p.Origin = "local"
-		li.extra = append(li.extra, p)
-		localPath[p] = f
-		cr.req.Install = append(cr.req.Install, resolver.Job{Name: p.Name, Version: p.Version.String(), Arch: p.Architecture})
-	}
-	rp, err := resolver.Solve(ctx, li, cr.req)
+	pending, err := transaction.Prepare(ctx, root.DB, idx, cr)
 	if err != nil {
 		var un *resolver.Unsatisfiable
 		if errors.As(err, &un) {
@@ -316,12 +227,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		}
 		return err
 	}
-	fetchList := transaction.ToFetch(rp)
-	var reinstall []*deb.Package
-	if cr.reinstall {
-		reinstall = reinstallCandidates(li, rp, cr.req.Install)
-	}
-	pj := describePlan(rp, reinstall, root.Dir)
+	pj := describePlan(pending.Resolved, pending.Reinstall, root.Dir)
 	if !g.JSON {
 		printPlan(g.Stdout, pj)
 	}
@@ -342,30 +248,14 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		return err
 	}
 
-	// Download what comes from the sources; local files are used as they are.
-	all := append(fetchList, reinstall...)
-	var remote []*deb.Package
-	for _, p := range all {
-		if _, ok := localPath[p]; !ok {
-			remote = append(remote, p)
-		}
-	}
 	fopts := []fetch.Option{fetch.WithConcurrency(max(fl.Jobs, 1))}
 	var bar *fetch.Bar
 	if isTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}
-	base := map[string]string{}
-	for _, s := range srcs {
-		base[s.ID()] = s.BaseURL().String()
-	}
-	got, err := transaction.Download(ctx, fetch.New(fopts...), root.Dir, remote, func(p *deb.Package) (string, error) {
-		b, ok := base[p.Origin]
-		if !ok {
-			return "", fmt.Errorf("%s: no source %s to download it from", p, p.Origin)
-		}
-		return transaction.JoinURL(b, p.Filename)
+	plan, err := pending.Download(ctx, transaction.DownloadOptions{
+		Fetcher: fetch.New(fopts...), Dir: root.Dir, URL: transaction.SourceURLs(srcs),
 	})
 	if bar != nil {
 		bar.Clear()
@@ -373,36 +263,11 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 	if err != nil {
 		return err
 	}
-	byPkg := map[*deb.Package]transaction.Install{}
-	for i, p := range remote {
-		byPkg[p] = got[i]
-	}
-	var installs []transaction.Install
-	for _, p := range all {
-		it, ok := byPkg[p]
-		if !ok {
-			it = transaction.Install{Path: localPath[p]}
-		}
-		installs = append(installs, it)
-	}
-	plan, err := transaction.PlanFromResolver(rp, installs[:len(fetchList)], cr.purge)
-	if err != nil {
-		return err
-	}
-	for _, it := range installs[len(fetchList):] {
-		it.Auto = true // a reinstall keeps the mark
-		plan.Install = append(plan.Install, it)
-	}
-	if cr.purgeConfigOnly {
-		// Purging a package of which only conffiles remain: the resolver
-		// does not see it as installed, so add it here.
-		plan.Remove = append(plan.Remove, configOnly(root, cr.req.Remove, plan.Remove)...)
-	}
 	// Script output goes to stderr, so stdout stays the plan and result
 	// (and valid JSON with --json).
 	opts := transaction.Options{
 		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
-		ForceEssential: cr.forceEssential,
+		ForceEssential: cr.Request.AllowRemoveEssential,
 		Now:            g.Now,
 		Command:        commandLine(g),
 		User:           currentUser(),
@@ -425,92 +290,6 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr changeRequest
 		}
 	}
 	return err
-}
-
-// configOnly returns purges for the named packages that are in the
-// config-files state and not already in the plan.
-func configOnly(root *transaction.Root, jobs []resolver.Job, have []transaction.Remove) []transaction.Remove {
-	var out []transaction.Remove
-	_ = root.DB.View(func(tx *bolt.Tx) error {
-		for _, j := range jobs {
-			p, _ := pkgdb.GetPackage(tx, j.Name)
-			if p == nil || p.Status != pkgdb.StatusConfigFiles {
-				continue
-			}
-			dup := false
-			for _, h := range have {
-				dup = dup || h.Name == j.Name
-			}
-			if !dup {
-				out = append(out, transaction.Remove{Name: j.Name, Purge: true})
-			}
-		}
-		return nil
-	})
-	return out
-}
-
-// reinstallCandidates finds, for each requested package the plan keeps as
-// it is, the candidate of exactly the installed version.
-func reinstallCandidates(idx resolver.Index, rp *resolver.Plan, jobs []resolver.Job) []*deb.Package {
-	var out []*deb.Package
-	for _, k := range rp.Keep {
-		requested := false
-		for _, j := range jobs {
-			requested = requested || j.Name == k.Name
-		}
-		if !requested {
-			continue
-		}
-		for _, c := range idx.Packages(k.Name) {
-			if c.Architecture == k.Architecture && c.Version.String() == k.Version.String() && c.Origin != "installed" && c.SHA256 != "" {
-				out = append(out, c)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// readDebs reads the control part of each file, two at a time (an xz
-// control member costs a decoder's dictionary each).
-func readDebs(paths []string) ([]*deb.Package, error) {
-	out := make([]*deb.Package, len(paths))
-	errs := make([]error, len(paths))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = readDeb(paths[i])
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out, errors.Join(errs...)
-}
-
-func readDeb(path string) (*deb.Package, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	ctl, err := archive.ReadControl(f, path)
-	if err != nil {
-		return nil, err
-	}
-	p, err := deb.FromStanza(ctl.Fields)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
 }
 
 func isTerminal(w io.Writer) bool {

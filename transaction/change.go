@@ -1,0 +1,334 @@
+package transaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo"
+	"github.com/greypm/grey/repo/sources"
+	"github.com/greypm/grey/resolver"
+)
+
+// This file is the library entry point for changing a root, in three
+// steps a caller can put its own questions between (as apko's
+// FixateWorld and InstallPackages):
+//
+//	pending, err := transaction.Prepare(ctx, root.DB, index, transaction.ChangeRequest{...})
+//	// show pending.Resolved, ask the user ...
+//	plan, err := pending.Download(ctx, transaction.DownloadOptions{...})
+//	result, err := transaction.Apply(ctx, root.DB, plan, options)
+//
+// `grey install/remove/upgrade/full-upgrade/autoremove`, image builds and
+// app roots all go through it; the command line adds only flags, the
+// prompt and the output.
+
+// ChangeRequest is what a caller asks of a root.
+type ChangeRequest struct {
+	// Request is the resolver's request. Prepare fills Installed from the
+	// root's database and, when empty, Architecture with the host's.
+	Request resolver.Request
+	// Local are .deb files to install as they are; their dependencies
+	// resolve from the index, as with "apt install ./x.deb".
+	Local []string
+	// Reinstall also installs again the packages Request.Install names
+	// that the plan keeps as they are (their candidate of exactly the
+	// installed version).
+	Reinstall bool
+	// Purge removes the conffiles of removed packages too; packages
+	// Request.Remove names of which only conffiles remain are purged.
+	Purge bool
+}
+
+// Wanted is one package a change installs.
+type Wanted struct {
+	Package *deb.Package
+	// Auto is the automatic-installation mark it gets.
+	Auto bool
+	// Path is a local .deb installed as it is; "" means Download fetches
+	// the package from its source.
+	Path string
+}
+
+// Pending is a resolved change, not yet downloaded nor applied.
+type Pending struct {
+	// Resolved is the resolver's plan (nil for a Pending built from a
+	// lock, as image builds do).
+	Resolved *resolver.Plan
+	// Reinstall are the packages installed again (ChangeRequest.Reinstall).
+	Reinstall []*deb.Package
+	// Install are all packages to install: the resolver's new packages,
+	// upgrades and downgrades (in that order, marked as it says), then
+	// Reinstall (marked automatic: a reinstall keeps the mark).
+	Install []Wanted
+	// Remove are the removals, then purges of config-files packages.
+	Remove []Remove
+}
+
+// Prepare resolves req against idx and the installed packages of db (nil:
+// an empty root). Nothing changes; an unsatisfiable request is a
+// *resolver.Unsatisfiable.
+func Prepare(ctx context.Context, db DB, idx resolver.Index, req ChangeRequest) (*Pending, error) {
+	rq := req.Request
+	if db != nil {
+		installed, err := InstalledSet(db)
+		if err != nil {
+			return nil, err
+		}
+		rq.Installed = installed
+	}
+	if rq.Architecture == "" {
+		rq.Architecture = repo.HostArch()
+	}
+	if idx == nil {
+		idx = resolver.NewMemIndex(nil)
+	}
+	locals, err := readDebs(req.Local)
+	if err != nil {
+		return nil, err
+	}
+	li := &localIndex{base: idx}
+	localPath := map[*deb.Package]string{}
+	rq.Install = append([]resolver.Job(nil), rq.Install...)
+	for i, f := range req.Local {
+		p := locals[i]
+		p.Origin = "local"
+		li.extra = append(li.extra, p)
+		localPath[p] = f
+		rq.Install = append(rq.Install, resolver.Job{Name: p.Name, Version: p.Version.String(), Arch: p.Architecture})
+	}
+	rp, err := resolver.Solve(ctx, li, rq)
+	if err != nil {
+		return nil, err
+	}
+	pd := &Pending{Resolved: rp}
+	for _, p := range ToFetch(rp) {
+		w := Wanted{Package: p, Path: localPath[p]}
+		if r, ok := rp.Reason(p); ok {
+			w.Auto = r.Auto
+		}
+		pd.Install = append(pd.Install, w)
+	}
+	if req.Reinstall {
+		pd.Reinstall = reinstallCandidates(li, rp, rq.Install)
+		for _, p := range pd.Reinstall {
+			pd.Install = append(pd.Install, Wanted{Package: p, Auto: true, Path: localPath[p]})
+		}
+	}
+	for _, p := range rp.Remove {
+		pd.Remove = append(pd.Remove, Remove{Name: p.Name, Purge: req.Purge})
+	}
+	if req.Purge && db != nil {
+		// Purging a package of which only conffiles remain: the resolver
+		// does not see it as installed, so add it here.
+		pd.Remove = append(pd.Remove, configOnly(db, req.Request.Remove, pd.Remove)...)
+	}
+	return pd, nil
+}
+
+// DownloadOptions say where Download gets packages from and puts them.
+type DownloadOptions struct {
+	// Fetcher downloads; required when anything is to be fetched.
+	Fetcher Fetcher
+	// Dir is the root whose archive cache (ArchivesDir) receives the files.
+	Dir string
+	// URL gives each package's download URL (SourceURLs for a root's
+	// sources).
+	URL URLFunc
+}
+
+// Download fetches the packages of p that are not local files into the
+// archive cache (see the package function Download) and returns the
+// concrete Plan for Apply. A failed download changes nothing outside the
+// cache.
+func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error) {
+	var remote []*deb.Package
+	for _, w := range p.Install {
+		if w.Path == "" {
+			remote = append(remote, w.Package)
+		}
+	}
+	var got []Install
+	switch {
+	case o.Fetcher != nil:
+		var err error
+		if got, err = Download(ctx, o.Fetcher, o.Dir, remote, o.URL); err != nil {
+			return Plan{}, err
+		}
+	case len(remote) > 0:
+		return Plan{}, errors.New("download: no fetcher")
+	}
+	pl := Plan{Remove: append([]Remove(nil), p.Remove...)}
+	for _, w := range p.Install {
+		var it Install
+		if w.Path != "" {
+			it = Install{Path: w.Path}
+		} else {
+			it, got = got[0], got[1:]
+		}
+		it.Auto = w.Auto
+		pl.Install = append(pl.Install, it)
+	}
+	return pl, nil
+}
+
+// SourceURLs is the URLFunc of packages from srcs: a package's Origin
+// names its source (Source.ID), whose base URL is joined with its Filename.
+func SourceURLs(srcs []*sources.Source) URLFunc {
+	base := map[string]string{}
+	for _, s := range srcs {
+		base[s.ID()] = s.BaseURL().String()
+	}
+	return func(p *deb.Package) (string, error) {
+		b, ok := base[p.Origin]
+		if !ok {
+			return "", fmt.Errorf("%s: no source %s to download it from", p, p.Origin)
+		}
+		return JoinURL(b, p.Filename)
+	}
+}
+
+// configOnly returns purges for the named packages that are in the
+// config-files state and not already in have.
+func configOnly(db DB, jobs []resolver.Job, have []Remove) []Remove {
+	var out []Remove
+	_ = db.View(func(tx *bolt.Tx) error {
+		for _, j := range jobs {
+			p, _ := pkgdb.GetPackage(tx, j.Name)
+			if p == nil || p.Status != pkgdb.StatusConfigFiles {
+				continue
+			}
+			dup := false
+			for _, h := range have {
+				dup = dup || h.Name == j.Name
+			}
+			if !dup {
+				out = append(out, Remove{Name: j.Name, Purge: true})
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// reinstallCandidates finds, for each requested package the plan keeps as
+// it is, the candidate of exactly the installed version.
+func reinstallCandidates(idx resolver.Index, rp *resolver.Plan, jobs []resolver.Job) []*deb.Package {
+	var out []*deb.Package
+	for _, k := range rp.Keep {
+		requested := false
+		for _, j := range jobs {
+			requested = requested || j.Name == k.Name
+		}
+		if !requested {
+			continue
+		}
+		for _, c := range idx.Packages(k.Name) {
+			if c.Architecture == k.Architecture && c.Version.String() == k.Version.String() && c.Origin != "installed" && c.SHA256 != "" {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// localIndex adds local .deb files to the sources' candidates, so their
+// dependencies resolve like any package's.
+type localIndex struct {
+	base  resolver.Index
+	extra []*deb.Package
+}
+
+func (x *localIndex) Packages(name string) []*deb.Package {
+	var out []*deb.Package
+	for _, p := range x.extra {
+		if p.Name == name {
+			out = append(out, p)
+		}
+	}
+	return append(out, x.base.Packages(name)...)
+}
+
+func (x *localIndex) Providers(name string) []*deb.Package {
+	var out []*deb.Package
+	for _, p := range x.extra {
+		for _, rel := range p.Provides {
+			for _, pos := range rel {
+				if pos.Name == name {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return append(out, x.base.Providers(name)...)
+}
+
+// EssentialNames lets full-upgrade install missing Essential packages
+// (resolver.EssentialIndex): the base index's Essential names, then those
+// of the local files, each once.
+func (x *localIndex) EssentialNames() []string {
+	var names []string
+	if ei, ok := x.base.(resolver.EssentialIndex); ok {
+		names = ei.EssentialNames()
+	}
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[n] = true
+	}
+	for _, p := range x.extra {
+		if p.Essential && !seen[p.Name] {
+			seen[p.Name] = true
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+// readDebs reads the control part of each file, two at a time (an xz
+// control member costs a decoder's dictionary each).
+func readDebs(paths []string) ([]*deb.Package, error) {
+	out := make([]*deb.Package, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = readDeb(paths[i])
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func readDeb(path string) (*deb.Package, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ctl, err := archive.ReadControl(f, path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := deb.FromStanza(ctl.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
