@@ -67,6 +67,7 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults()}
 	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	t.st.faults = &t.faults
 	if t.st.state, err = resolveStateDirs(root); err != nil {
 		return nil, err
 	}

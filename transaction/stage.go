@@ -97,6 +97,9 @@ type stager struct {
 	// state holds grey's and dpkg's state directories, resolved: no
 	// entry may be written there (statedirs.go).
 	state stateDirs
+	// faults is the transaction's fault-injection hook (tests only);
+	// called with mu held, as workers share it.
+	faults *faults
 }
 
 // dirEntry is a directory known to exist during staging.
@@ -131,10 +134,24 @@ func (s *stager) cacheDir(rel string, d dirEntry) {
 	s.dirs[rel] = d
 }
 
+// willCreate logs the directory dir before it is made: a crash right
+// after the mkdir (before its mode is even set) must still find it in
+// the staging log, or recovery leaves it behind. A logged directory that
+// was never made, or that another worker made first, is harmless:
+// recovery removes only empty directories it names.
+func (s *stager) willCreate(dir string) {
+	s.mu.Lock()
+	s.logLocked('d', dir)
+	s.mu.Unlock()
+}
+
+// noteCreated records a directory staging made (willCreate logged it).
 func (s *stager) noteCreated(dir string) {
 	s.mu.Lock()
 	s.created = append(s.created, dir)
-	s.logLocked('d', dir)
+	if s.faults != nil {
+		s.faults.at("mkdir")
+	}
 	s.mu.Unlock()
 }
 
@@ -254,6 +271,7 @@ func (s *stager) mkdirs(rel string, mode fs.FileMode) (dirEntry, error) {
 		if err := s.checkStateHost(rel, p, true); err != nil {
 			return dirEntry{}, err
 		}
+		s.willCreate(p)
 		if err := os.Mkdir(p, 0o700); err != nil {
 			if errors.Is(err, fs.ErrExist) && attempt == 0 {
 				continue // another worker made it: look again
