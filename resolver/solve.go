@@ -487,7 +487,7 @@ func (s *state) verifyRelations(keep []bool) error {
 				continue
 			}
 			pos := u.negPossibility(id, np.k)
-			for _, q := range u.slice(u.entrySatisfiers(from, pos, np.e, true)) {
+			for _, q := range u.arena.slice(u.entrySatisfiers(from, pos, np.e, true)) {
 				if keep[q] && q != id && u.pkgs[q].Name != p.Name {
 					return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, u.pkgs[q].Name, u.pkgs[q].Version, *pos)
 				}
