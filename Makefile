@@ -5,7 +5,7 @@ PKGS      := ./...
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1x
 
-.PHONY: all build test bench bench-go fuzz lint demo clean
+.PHONY: all build test bench bench-go fuzz lint demo clean install uninstall
 
 all: build
 
@@ -16,6 +16,34 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/grey-front
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)-core ./cmd/grey
+
+## install: bin/grey into $(PREFIX)/bin, grey-core into $(PREFIX)/lib/grey
+## (where the front looks for it), the man page and the bash, zsh and fish
+## completions, all generated from the command model so they never drift
+## from --help. DESTDIR stages the whole tree elsewhere (for packaging).
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+MANDATE   := $(shell git log -1 --format=%cs 2>/dev/null)
+INSTALLED := $(DESTDIR)$(PREFIX)/bin/grey $(DESTDIR)$(PREFIX)/lib/grey/grey-core \
+	$(DESTDIR)$(PREFIX)/share/man/man1/grey.1.gz \
+	$(DESTDIR)$(PREFIX)/share/bash-completion/completions/grey \
+	$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_grey \
+	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/grey.fish
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/grey \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/grey
+	install -m 0755 $(BIN)-core $(DESTDIR)$(PREFIX)/lib/grey/grey-core
+	$(BIN)-core manpage --date "$(MANDATE)" | gzip -9n > $(DESTDIR)$(PREFIX)/share/man/man1/grey.1.gz
+	$(BIN)-core completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/grey
+	$(BIN)-core completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_grey
+	$(BIN)-core completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/grey.fish
+
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(DESTDIR)$(PREFIX)/lib/grey 2>/dev/null
 
 ## test: the whole suite with the race detector. Tests that need a host tool or
 ## ../shared/testdata skip with a message (and fail under CI=true). Tests that

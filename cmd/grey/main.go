@@ -51,6 +51,9 @@ type CLI struct {
 	Rollback    RollbackCmd    `cmd:"" help:"Return the root to the state after a transaction, offline."`
 
 	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
+
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh, fish)."`
+	Manpage    ManpageCmd    `cmd:"" hidden:"" help:"Print the grey(1) man page in roff."`
 }
 
 // exitError carries a process exit status through kong's Run chain.

@@ -3,7 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"runtime/debug"
+
+	"github.com/greypm/grey/internal/cli"
 )
 
 // VersionCmd prints the program version.
@@ -11,14 +12,7 @@ type VersionCmd struct{}
 
 // Run prints the module version recorded by the Go toolchain.
 func (VersionCmd) Run(g *Globals) error {
-	v := "(devel)"
-	goVersion := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		goVersion = bi.GoVersion
-	}
+	v, goVersion := cli.Version()
 	if g.JSON {
 		return json.NewEncoder(g.Stdout).Encode(map[string]string{"version": v, "go": goVersion})
 	}

@@ -28,6 +28,9 @@ type Globals struct {
 	Sources []string `name:"source" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
 	Yes     bool     `short:"y" name:"yes" help:"Answer yes to the confirmation prompt."`
 	DryRun  bool     `name:"dry-run" help:"Show what would be done without changing anything."`
+	// ShowVersion is --version (the field has another name because the
+	// whole tool also has a version command).
+	ShowVersion VersionFlag `name:"version" help:"Print grey's version and exit."`
 
 	// Stdout and Stderr are where commands write; tests replace them.
 	Stdout io.Writer `kong:"-"`

@@ -52,7 +52,9 @@ func TestIsQueryKnowsEveryGlobalFlag(t *testing.T) {
 	}
 	n := 0
 	for _, f := range parser.Model.Flags {
-		if f.Name == "help" || f.Hidden {
+		if f.Name == "help" || f.Name == "version" || f.Hidden {
+			// Both print and exit before any command: the front hands
+			// them to grey-core, which answers them.
 			continue
 		}
 		n++

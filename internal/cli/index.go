@@ -16,9 +16,6 @@ import (
 	"github.com/greypm/grey/repo/sources"
 )
 
-// ExitNotFound is apt-cache's status when no package matches.
-const ExitNotFound = 100
-
 // LoadedIndex is the package index of the command's sources, with how to
 // name each of its inputs.
 type LoadedIndex struct {

@@ -1,0 +1,26 @@
+package cli
+
+// The exit statuses of every grey command: docs/cli.md's table, the man
+// page's EXIT STATUS section and the commands all use these.
+const (
+	// ExitOK is success (and, for compare-versions or distcheck, "yes").
+	ExitOK = 0
+	// ExitFailed is an operation that failed or was refused.
+	ExitFailed = 1
+	// ExitUsage is bad usage or bad input.
+	ExitUsage = 2
+	// ExitNotFound is show or policy of a package no source has, as
+	// apt-cache exits.
+	ExitNotFound = 100
+)
+
+// ExitStatuses returns the exit statuses with their meanings, one
+// "CODE<TAB>meaning" line each, as the man page prints them.
+func ExitStatuses() []string {
+	return []string{
+		"0\tsuccess; deb compare-versions: the relation holds; distcheck: every package installable",
+		"1\tthe operation failed or was refused (a refused or failed source in update, a bad signature, a failed transaction, an unsatisfiable request); deb compare-versions: the relation does not hold; distcheck: some packages are not installable",
+		"2\tbad usage or bad input: unknown flags, an invalid version, an unreadable or malformed file, no sources configured",
+		"100\tshow, policy: no such package (as apt-cache)",
+	}
+}

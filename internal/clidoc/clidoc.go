@@ -1,0 +1,339 @@
+// Package clidoc writes grey's man page and shell completions from its kong
+// model, so neither can drift from `--help`: a new command, flag or help
+// text appears in both the next time they are generated (`make install`
+// does).
+//
+// The man page is written here rather than with a man-page library: the ones
+// for kong (mango, mango-kong) stamp the page with the current time, and an
+// installed file that changes on every build is not reproducible. roff for
+// one page is a handful of macros.
+package clidoc
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// command is one visible command of the model, with its path from the root.
+type command struct {
+	path []string
+	node *kong.Node
+}
+
+// commands lists every visible command node under n, depth first, in the
+// model's order.
+func commands(n *kong.Node, path []string) []command {
+	var out []command
+	for _, c := range n.Children {
+		if c.Hidden || c.Type != kong.CommandNode {
+			continue
+		}
+		p := append(append([]string{}, path...), c.Name)
+		out = append(out, command{p, c})
+		out = append(out, commands(c, p)...)
+	}
+	return out
+}
+
+// flags returns n's own visible flags (not its parents').
+func flags(n *kong.Node) []*kong.Flag {
+	var out []*kong.Flag
+	for _, f := range n.Flags {
+		if !f.Hidden {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func flagNames(f *kong.Flag) []string {
+	names := []string{"--" + f.Name}
+	if f.Short != 0 {
+		names = append(names, "-"+string(f.Short))
+	}
+	for _, a := range f.Aliases {
+		names = append(names, "--"+a)
+	}
+	if f.IsBool() && f.Tag != nil && f.Tag.Negatable != "" {
+		names = append(names, "--no-"+f.Name)
+	}
+	return names
+}
+
+// subcommandNames returns the visible child command names of n (aliases
+// included), sorted.
+func subcommandNames(n *kong.Node) []string {
+	var out []string
+	for _, c := range n.Children {
+		if c.Hidden || c.Type != kong.CommandNode {
+			continue
+		}
+		out = append(out, c.Name)
+		out = append(out, c.Aliases...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// roffEscape makes text safe in a roff body line: backslashes doubled, a
+// leading dot or quote protected, hyphens as minus signs where they are
+// options.
+func roffEscape(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	s = strings.ReplaceAll(s, "-", `\-`)
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, ".") || strings.HasPrefix(line, "'") {
+			line = `\&` + line
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// ManPage writes grey(1) in roff: name, synopsis, the description, the
+// global options, then every command with its arguments, flags and
+// detailed help, and the exit status table given by exitStatus (lines of
+// "CODE<TAB>meaning"). date is the page's date (from the build, so the page
+// is reproducible).
+func ManPage(w io.Writer, app *kong.Application, date string, exitStatus []string) error {
+	var b strings.Builder
+	name := app.Name
+	help := strings.TrimSpace(app.Help)
+	fmt.Fprintf(&b, ".TH %s 1 %q %q %q\n", strings.ToUpper(name), date, name, "grey manual")
+	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", name, roffEscape(strings.TrimSuffix(help, ".")))
+	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n[\\fIGLOBAL OPTIONS\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGUMENTS\\fR]\n", name)
+	fmt.Fprintf(&b, ".SH DESCRIPTION\n%s\n", roffEscape(help))
+	if d := strings.TrimSpace(app.Detail); d != "" {
+		fmt.Fprintf(&b, ".PP\n%s\n", roffEscape(d))
+	}
+	b.WriteString(".SH GLOBAL OPTIONS\n")
+	writeFlags(&b, flags(app.Node))
+	b.WriteString(".SH COMMANDS\n")
+	for _, c := range commands(app.Node, nil) {
+		if len(c.node.Children) > 0 && c.node.DefaultCmd == nil && len(c.node.Positional) == 0 && len(flags(c.node)) == 0 {
+			// A group such as "repo": its commands follow, each with its
+			// own entry.
+			fmt.Fprintf(&b, ".SS %s\n%s\n", roffEscape(strings.Join(c.path, " ")), roffEscape(c.node.Help))
+			continue
+		}
+		fmt.Fprintf(&b, ".SS %s\n", roffEscape(strings.Join(c.path, " ")+positionalSummary(c.node)))
+		b.WriteString(roffEscape(c.node.Help) + "\n")
+		if d := strings.TrimSpace(c.node.Detail); d != "" {
+			fmt.Fprintf(&b, ".PP\n%s\n", roffEscape(d))
+		}
+		if fs := flags(c.node); len(fs) > 0 {
+			b.WriteString(".PP\nOptions:\n")
+			writeFlags(&b, fs)
+		}
+	}
+	if len(exitStatus) > 0 {
+		b.WriteString(".SH EXIT STATUS\n")
+		for _, line := range exitStatus {
+			code, meaning, _ := strings.Cut(line, "\t")
+			fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", roffEscape(code), roffEscape(meaning))
+		}
+	}
+	b.WriteString(".SH SEE ALSO\n.BR apt (8),\n.BR apt\\-get (8),\n.BR dpkg (1),\n.BR sources.list (5)\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func positionalSummary(n *kong.Node) string {
+	var s string
+	for _, p := range n.Positional {
+		arg := strings.ToUpper(p.Name)
+		if p.IsCumulative() {
+			arg += "..."
+		}
+		if !p.Required {
+			arg = "[" + arg + "]"
+		}
+		s += " " + arg
+	}
+	return s
+}
+
+func writeFlags(b *strings.Builder, fs []*kong.Flag) {
+	for _, f := range fs {
+		names := strings.Join(flagNames(f), ", ")
+		if !f.IsBool() && !f.IsCounter() {
+			ph := f.FormatPlaceHolder()
+			names += " " + ph
+		}
+		fmt.Fprintf(b, ".TP\n.B %s\n%s\n", roffEscape(names), roffEscape(f.Help))
+	}
+}
+
+// Completion writes a completion script for shell ("bash", "zsh" or
+// "fish") that completes grey's commands, subcommands and flags at every
+// level, from the model.
+func Completion(w io.Writer, app *kong.Application, shell string) error {
+	switch shell {
+	case "bash":
+		return bash(w, app)
+	case "zsh":
+		return zsh(w, app)
+	case "fish":
+		return fish(w, app)
+	}
+	return fmt.Errorf("no completion for shell %q (bash, zsh, fish)", shell)
+}
+
+// levels returns, for the root and every command with children or flags,
+// its path joined by spaces ("" for the root), the words that may follow
+// it (subcommands and flags, the globals included everywhere since kong
+// accepts them after the command).
+func levels(app *kong.Application) (paths []string, words map[string][]string) {
+	global := flags(app.Node)
+	var globalWords []string
+	for _, f := range global {
+		globalWords = append(globalWords, flagNames(f)...)
+	}
+	words = map[string][]string{}
+	add := func(path string, n *kong.Node) {
+		ws := append([]string{}, subcommandNames(n)...)
+		if n != app.Node {
+			for _, f := range flags(n) {
+				ws = append(ws, flagNames(f)...)
+			}
+		}
+		ws = append(ws, globalWords...)
+		words[path] = ws
+		paths = append(paths, path)
+	}
+	add("", app.Node)
+	for _, c := range commands(app.Node, nil) {
+		add(strings.Join(c.path, " "), c.node)
+		for _, a := range c.node.Aliases {
+			alias := append(append([]string{}, c.path[:len(c.path)-1]...), a)
+			add(strings.Join(alias, " "), c.node)
+		}
+	}
+	return paths, words
+}
+
+func bash(w io.Writer, app *kong.Application) error {
+	paths, words := levels(app)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# bash completion for %s, generated from its command model.\n", app.Name)
+	fmt.Fprintf(&b, "_%s() {\n", app.Name)
+	b.WriteString("    local cur cmdpath word i\n")
+	b.WriteString("    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n")
+	b.WriteString("    cmdpath=\"\"\n")
+	b.WriteString("    for ((i = 1; i < COMP_CWORD; i++)); do\n")
+	b.WriteString("        word=\"${COMP_WORDS[i]}\"\n")
+	b.WriteString("        case \"$word\" in -*) continue ;; esac\n")
+	b.WriteString("        case \"${cmdpath:+$cmdpath }$word\" in\n")
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "            %q) cmdpath=%q ;;\n", p, p)
+	}
+	b.WriteString("        esac\n")
+	b.WriteString("    done\n")
+	b.WriteString("    local words\n")
+	b.WriteString("    case \"$cmdpath\" in\n")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "        %q) words=%q ;;\n", p, strings.Join(words[p], " "))
+	}
+	b.WriteString("    esac\n")
+	b.WriteString("    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n")
+	b.WriteString("    if [ ${#COMPREPLY[@]} -eq 0 ]; then COMPREPLY=($(compgen -f -- \"$cur\")); fi\n")
+	b.WriteString("}\n")
+	fmt.Fprintf(&b, "complete -F _%s %s\n", app.Name, app.Name)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func zsh(w io.Writer, app *kong.Application) error {
+	paths, words := levels(app)
+	var b strings.Builder
+	fmt.Fprintf(&b, "#compdef %s\n# zsh completion for %s, generated from its command model.\n", app.Name, app.Name)
+	fmt.Fprintf(&b, "_%s() {\n", app.Name)
+	b.WriteString("    local cmdpath word i\n")
+	b.WriteString("    cmdpath=\"\"\n")
+	b.WriteString("    for ((i = 2; i < CURRENT; i++)); do\n")
+	b.WriteString("        word=\"${words[i]}\"\n")
+	b.WriteString("        [[ $word == -* ]] && continue\n")
+	b.WriteString("        case \"${cmdpath:+$cmdpath }$word\" in\n")
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "            %q) cmdpath=%q ;;\n", p, p)
+	}
+	b.WriteString("        esac\n")
+	b.WriteString("    done\n")
+	b.WriteString("    local -a candidates\n")
+	b.WriteString("    case \"$cmdpath\" in\n")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "        %q) candidates=(%s) ;;\n", p, strings.Join(words[p], " "))
+	}
+	b.WriteString("    esac\n")
+	b.WriteString("    compadd -a candidates\n")
+	b.WriteString("    _files\n")
+	b.WriteString("}\n")
+	fmt.Fprintf(&b, "compdef _%s %s\n", app.Name, app.Name)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fish(w io.Writer, app *kong.Application) error {
+	var b strings.Builder
+	name := app.Name
+	fmt.Fprintf(&b, "# fish completion for %s, generated from its command model.\n", name)
+	for _, f := range flags(app.Node) {
+		b.WriteString(fishFlag(name, "", f))
+	}
+	// Top-level commands: offered while no command has been given yet.
+	top := subcommandNames(app.Node)
+	for _, c := range app.Node.Children {
+		if c.Hidden || c.Type != kong.CommandNode {
+			continue
+		}
+		fmt.Fprintf(&b, "complete -c %s -n %q -a %s -d %s\n", name, "not __fish_seen_subcommand_from "+strings.Join(top, " "), fishQuote(c.Name), fishQuote(c.Help))
+	}
+	for _, c := range commands(app.Node, nil) {
+		cond := "__fish_seen_subcommand_from " + c.node.Name
+		if subs := subcommandNames(c.node); len(subs) > 0 {
+			for _, s := range c.node.Children {
+				if s.Hidden || s.Type != kong.CommandNode {
+					continue
+				}
+				fmt.Fprintf(&b, "complete -c %s -n %q -a %s -d %s\n", name, cond+"; and not __fish_seen_subcommand_from "+strings.Join(subs, " "), fishQuote(s.Name), fishQuote(s.Help))
+			}
+		}
+		for _, f := range flags(c.node) {
+			b.WriteString(fishFlag(name, cond, f))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fishFlag(name, cond string, f *kong.Flag) string {
+	s := "complete -c " + name
+	if cond != "" {
+		s += fmt.Sprintf(" -n %q", cond)
+	}
+	s += " -l " + f.Name
+	if f.Short != 0 {
+		s += " -s " + string(f.Short)
+	}
+	if !f.IsBool() && !f.IsCounter() {
+		s += " -r"
+	}
+	return s + " -d " + fishQuote(f.Help) + "\n"
+}
+
+func fishQuote(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return "'" + strings.ReplaceAll(s, "'", `\'`) + "'"
+}
