@@ -85,6 +85,19 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("%s: larger than the expected %d bytes", e.URL, e.Limit)
 }
 
+// SlowError reports a server too slow to deliver a file: below the
+// low-speed limit for a whole window, or not finished by the per-file
+// deadline. Server is the URL's host (and port).
+type SlowError struct {
+	URL    string
+	Server string
+	Why    string
+}
+
+func (e *SlowError) Error() string {
+	return fmt.Sprintf("%s: server %s too slow: %s", e.URL, e.Server, e.Why)
+}
+
 // IsNotFound reports whether err says the remote file does not exist.
 func IsNotFound(err error) bool {
 	var nf *NotFoundError
@@ -112,6 +125,9 @@ type Client struct {
 	backoff     time.Duration
 	maxBackoff  time.Duration
 	readTimeout time.Duration
+	lowSpeed    int64 // bytes per second; 0 turns the check off
+	lowWindow   time.Duration
+	deadline    time.Duration
 	concurrency int
 }
 
@@ -145,6 +161,27 @@ func WithRetries(attempts int, backoff time.Duration) Option {
 // attempt is abandoned (and retried).
 func WithReadTimeout(d time.Duration) Option { return func(c *Client) { c.readTimeout = d } }
 
+// WithLowSpeed sets the low-speed limit: an attempt that receives fewer
+// than limit bytes per second on average over a whole window (counted from
+// the response headers on, one window after the other) is abandoned and
+// retried, as curl's --speed-limit and --speed-time. A limit of 0 turns the
+// check off. It catches a server that trickles bytes just fast enough
+// never to trip the read timeout.
+func WithLowSpeed(limit int64, window time.Duration) Option {
+	return func(c *Client) {
+		c.lowSpeed = max(limit, 0)
+		c.lowWindow = window
+		if window <= 0 {
+			c.lowSpeed = 0
+		}
+	}
+}
+
+// WithDeadline sets how long one file may take in all, over every attempt
+// and back-off wait, before it fails with a SlowError (0: no deadline).
+// It bounds a server that stays just above the low-speed limit.
+func WithDeadline(d time.Duration) Option { return func(c *Client) { c.deadline = max(d, 0) } }
+
 // WithConcurrency sets how many downloads FetchAll runs at once.
 func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = max(n, 1) } }
 
@@ -160,15 +197,27 @@ func DefaultHTTPClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// The defaults of New.
+const (
+	DefaultReadTimeout   = 60 * time.Second
+	DefaultLowSpeedLimit = 1024 // bytes per second
+	DefaultLowSpeedTime  = 60 * time.Second
+	DefaultDeadline      = time.Hour
+)
+
 // New returns a Client with the given options applied over the defaults:
-// 5 attempts, back-off from 500 ms, 60 s read timeout, 4 parallel downloads.
+// 5 attempts, back-off from 500 ms, 60 s read timeout, a low-speed limit of
+// 1 KiB/s over 60 s windows, one hour per file, 4 parallel downloads.
 func New(opts ...Option) *Client {
 	c := &Client{
 		sleep:       sleepCtx,
 		attempts:    5,
 		backoff:     500 * time.Millisecond,
 		maxBackoff:  8 * time.Second,
-		readTimeout: 60 * time.Second,
+		readTimeout: DefaultReadTimeout,
+		lowSpeed:    DefaultLowSpeedLimit,
+		lowWindow:   DefaultLowSpeedTime,
+		deadline:    DefaultDeadline,
 		concurrency: 4,
 	}
 	for _, o := range opts {
@@ -237,6 +286,8 @@ func (c *Client) Fetch(ctx context.Context, rawURL, dest string, expect Expect) 
 	case "file":
 		err = c.fetchFile(ctx, u, rawURL, partial, expect)
 	case "http", "https":
+		ctx, cancel := c.withDeadline(ctx, u, rawURL)
+		defer cancel()
 		err = c.fetchHTTP(ctx, rawURL, partial, expect)
 	default:
 		return fmt.Errorf("fetch %s: unsupported URL scheme %q", rawURL, u.Scheme)
@@ -266,6 +317,8 @@ func (c *Client) ReadSmall(ctx context.Context, rawURL string, limit int64) ([]b
 		defer f.Close()
 		return readLimited(ctx, f, rawURL, limit)
 	case "http", "https":
+		ctx, cancel := c.withDeadline(ctx, u, rawURL)
+		defer cancel()
 		var body []byte
 		err := c.retry(ctx, rawURL, func(ctx context.Context) error {
 			resp, cancel, err := c.get(ctx, rawURL, 0, "")
@@ -283,6 +336,16 @@ func (c *Client) ReadSmall(ctx context.Context, rawURL string, limit int64) ([]b
 		return body, err
 	}
 	return nil, fmt.Errorf("fetch %s: unsupported URL scheme %q", rawURL, u.Scheme)
+}
+
+// withDeadline bounds one file's download by the client's deadline; when it
+// passes, the context's cause is a SlowError.
+func (c *Client) withDeadline(ctx context.Context, u *url.URL, rawURL string) (context.Context, context.CancelFunc) {
+	if c.deadline <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, c.deadline, &SlowError{URL: rawURL, Server: u.Host,
+		Why: fmt.Sprintf("not complete after %v (the per-file deadline)", c.deadline)})
 }
 
 func readLimited(ctx context.Context, r io.Reader, rawURL string, limit int64) ([]byte, error) {
@@ -350,7 +413,8 @@ func (c *Client) fetchFile(ctx context.Context, u *url.URL, rawURL, partial stri
 func isOurs(err error) bool {
 	var m *MismatchError
 	var t *TooLargeError
-	return errors.As(err, &m) || errors.As(err, &t)
+	var sl *SlowError
+	return errors.As(err, &m) || errors.As(err, &t) || errors.As(err, &sl)
 }
 
 // ctxReader stops a copy when its context is cancelled.

@@ -49,7 +49,7 @@ func (c *Client) retry(ctx context.Context, rawURL string, fn func(context.Conte
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("fetch %s: %w", rawURL, ctx.Err())
+			return ctxError(ctx, rawURL)
 		}
 		if !isTransient(err) {
 			return err
@@ -58,10 +58,24 @@ func (c *Client) retry(ctx context.Context, rawURL string, fn func(context.Conte
 			return fmt.Errorf("fetch %s: giving up after %d attempts: %w", rawURL, attempt, err)
 		}
 		if serr := c.sleep(ctx, delay); serr != nil {
+			if ctx.Err() != nil {
+				return ctxError(ctx, rawURL)
+			}
 			return fmt.Errorf("fetch %s: %w", rawURL, serr)
 		}
 		delay = min(delay*2, c.maxBackoff)
 	}
+}
+
+// ctxError reports why ctx ended: the per-file deadline's SlowError as it
+// is, else the cancellation, with the URL.
+func ctxError(ctx context.Context, rawURL string) error {
+	cause := context.Cause(ctx)
+	var se *SlowError
+	if errors.As(cause, &se) {
+		return se
+	}
+	return fmt.Errorf("fetch %s: %w", rawURL, cause)
 }
 
 // get sends one GET, asking for the bytes from offset on when offset > 0.
@@ -90,26 +104,49 @@ func (c *Client) get(ctx context.Context, rawURL string, offset int64, validator
 		}
 		return nil, nil, &transientError{err}
 	}
-	sb := &stallBody{rc: resp.Body, url: rawURL, timeout: c.readTimeout}
+	sb := &stallBody{rc: resp.Body, url: rawURL, server: req.URL.Host, timeout: c.readTimeout}
 	sb.timer = time.AfterFunc(c.readTimeout, func() { sb.stalled.Store(true); cancel() })
+	stop := func() { sb.timer.Stop(); cancel() }
+	if c.lowSpeed > 0 {
+		floor := int64(float64(c.lowSpeed) * c.lowWindow.Seconds())
+		var slowTimer *time.Timer
+		slowTimer = time.AfterFunc(c.lowWindow, func() {
+			if got := sb.window.Swap(0); got < floor {
+				sb.slow.Store(&SlowError{URL: rawURL, Server: req.URL.Host,
+					Why: fmt.Sprintf("%d bytes in the last %v, below the minimum of %d bytes/s", got, c.lowWindow, c.lowSpeed)})
+				cancel()
+				return
+			}
+			slowTimer.Reset(c.lowWindow)
+		})
+		stop = func() { slowTimer.Stop(); sb.timer.Stop(); cancel() }
+	}
 	resp.Body = sb
-	return resp, func() { sb.timer.Stop(); cancel() }, nil
+	return resp, stop, nil
 }
 
-// stallBody restarts the read timer on every read and turns a read cut
-// short by the network (or by the timer) into a transient error.
+// stallBody restarts the read timer on every read, counts the bytes of the
+// current low-speed window, and turns a read cut short by the network (or
+// by either timer) into a transient error.
 type stallBody struct {
 	rc      io.ReadCloser
 	url     string
+	server  string
 	timeout time.Duration
 	timer   *time.Timer
 	stalled atomic.Bool
+	window  atomic.Int64              // bytes received in the current low-speed window
+	slow    atomic.Pointer[SlowError] // set when a window fell below the limit
 }
 
 func (b *stallBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.timer.Reset(b.timeout)
+	b.window.Add(int64(n))
 	if err != nil && err != io.EOF {
+		if se := b.slow.Load(); se != nil {
+			return n, &transientError{se}
+		}
 		if b.stalled.Load() {
 			err = fmt.Errorf("no data for %v", b.timeout)
 		}
