@@ -43,6 +43,9 @@ type txn struct {
 	fallbackPath string
 	// journal is the open journal from the first rename on (journal.go).
 	journal *pkgdb.Journal
+	// setid are the setuid/setgid files the commit replaces or removes
+	// (setidPaths), relative to the root.
+	setid map[string]bool
 	// faults is the test-only fault-injection hook (fault_*.go).
 	faults faults
 }

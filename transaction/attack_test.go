@@ -194,3 +194,81 @@ func TestAttackStateDirs(t *testing.T) {
 		t.Fatalf("dpkg's directories: %v", err)
 	}
 }
+
+// TestAttackSetuidLeftBehind: a user's hard link to a setuid or setgid
+// binary, and the content store's, must not stay a runnable setuid copy
+// once an upgrade or a removal takes the file out of the root; the store
+// is out of other users' reach (issue 12, item 2). A rollback still
+// restores the bits.
+func TestAttackSetuidLeftBehind(t *testing.T) {
+	root, r := attackRoot(t)
+	dir := t.TempDir()
+	suid := func(v string) string {
+		return tpkg{name: "suid", version: v, files: []tentry{
+			{name: "./usr/", typ: 'd'}, {name: "./usr/bin/", typ: 'd'},
+			{name: "./usr/bin/su-like", body: "#!/bin/sh\necho " + v + "\n", mode: 0o4755},
+			{name: "./usr/bin/sg-like", body: "#!/bin/sh\necho sg " + v + "\n", mode: 0o2755},
+			{name: "./usr/bin/plain", body: "plain " + v + "\n", mode: 0o755},
+		}}.build(t, dir)
+	}
+	opts := Options{Root: root, NoScripts: true}
+	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: suid("1")}}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.MkdirAll(filepath.Join(root, "home/user"), 0o755))
+	keep := func(name, as string) string {
+		p := filepath.Join(root, "home/user", as)
+		must(t, os.Link(filepath.Join(root, "usr/bin", name), p))
+		return p
+	}
+	noSetid := func(label, p string) {
+		t.Helper()
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+			t.Errorf("%s: %s is still %v after its file left the root", label, p, fi.Mode())
+		}
+	}
+	storeSafe := func(label string) {
+		t.Helper()
+		st := filepath.Join(root, StoreDir)
+		if fi, err := os.Stat(st); err == nil && fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: the content store is mode %v, want 0700", label, fi.Mode().Perm())
+		}
+		_ = filepath.WalkDir(st, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				noSetid(label+" (store)", p)
+			}
+			return nil
+		})
+	}
+	u1, g1 := keep("su-like", "su1"), keep("sg-like", "sg1")
+	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: suid("2")}}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	noSetid("upgrade", u1)
+	noSetid("upgrade", g1)
+	storeSafe("upgrade")
+	if fi, _ := os.Stat(filepath.Join(root, "usr/bin/su-like")); fi.Mode()&fs.ModeSetuid == 0 {
+		t.Errorf("the new version lost its setuid bit: %v", fi.Mode())
+	}
+	u2, g2 := keep("su-like", "su2"), keep("sg-like", "sg2")
+	if _, err := Apply(context.Background(), r.DB, Plan{Remove: []Remove{{Name: "suid", Purge: true}}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	noSetid("remove", u2)
+	noSetid("remove", g2)
+	storeSafe("remove")
+	// Back to the state after the first install (entry 2): the bits
+	// come back on the restored file.
+	rollbackTo(t, r, 2)
+	fi, err := os.Stat(filepath.Join(root, "usr/bin/su-like"))
+	if err != nil || fi.Mode()&fs.ModeSetuid == 0 || fi.Mode().Perm() != 0o755 {
+		t.Errorf("rollback: su-like is %v (%v), want setuid 0755", fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "usr/bin/su-like")); !strings.Contains(string(b), "echo 1") {
+		t.Errorf("rollback: su-like is %q", b)
+	}
+}

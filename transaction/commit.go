@@ -23,6 +23,7 @@ var infoExts = []string{"list", "md5sums", "conffiles", "preinst", "postinst", "
 // commit puts the staged files in place, removes what is gone, and writes
 // both databases.
 func (t *txn) commit() error {
+	t.setid = setidPaths(t.journal)
 	for _, w := range t.works {
 		for _, e := range w.ents {
 			if e.tmp == "" {
@@ -31,6 +32,11 @@ func (t *txn) commit() error {
 			dst := e.target
 			if e.keepLocal {
 				dst += ".dpkg-new"
+			}
+			if t.setid[relTo(t.root, dst)] {
+				if err := disarm(dst); err != nil {
+					return fmt.Errorf("commit %s: %w", e.file.Path, err)
+				}
 			}
 			if err := os.Rename(e.tmp, dst); err != nil {
 				return fmt.Errorf("commit %s: %w", e.file.Path, err)
@@ -78,6 +84,23 @@ func (t *txn) commit() error {
 	}
 	t.faults.at("info")
 	return t.writeDatabases()
+}
+
+// setidPaths returns the paths (relative to the root, as the journal has
+// them) of the setuid or setgid regular files the commit may replace or
+// remove: the journal looked at each of them, so this costs no system
+// call. They are disarmed before they go.
+func setidPaths(j *pkgdb.Journal) map[string]bool {
+	m := map[string]bool{}
+	if j == nil {
+		return m
+	}
+	for _, ps := range j.Paths {
+		if ps.Exists && ps.File.Type == pkgdb.TypeRegular && ps.File.Mode&0o6000 != 0 {
+			m[ps.Rel] = true
+		}
+	}
+	return m
 }
 
 func keepOwned(ents []*staged) []*staged {
@@ -196,6 +219,11 @@ func (t *txn) removeObsolete() error {
 		fi, err := os.Lstat(host)
 		if err != nil || fi.IsDir() {
 			continue
+		}
+		if t.setid[relTo(t.root, host)] {
+			if err := disarm(host); err != nil {
+				return fmt.Errorf("remove %s: %w", p, err)
+			}
 		}
 		if err := os.Remove(host); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)

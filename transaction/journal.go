@@ -441,6 +441,9 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 		switch {
 		case !ps.Exists:
 			if fi, err := os.Lstat(host); err == nil && !fi.IsDir() {
+				if err := disarm(host); err != nil {
+					return err
+				}
 				if err := os.Remove(host); err != nil {
 					return fmt.Errorf("remove %s: %w", ps.Rel, err)
 				}
@@ -455,6 +458,10 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 			if err := store.Restore(tmp, ps.File, !ps.Copy, euid); err != nil {
 				missing = append(missing, fmt.Sprintf("%s (sha256 %s): %v", ps.Rel, ps.File.SHA256, err))
 				continue
+			}
+			if err := disarm(host); err != nil {
+				_ = os.Remove(tmp)
+				return err
 			}
 			if err := os.Rename(tmp, host); err != nil {
 				_ = os.Remove(tmp)

@@ -74,8 +74,8 @@ func (s *Store) Add(p, sum string, copy bool) (string, error) {
 	if _, err := os.Lstat(dst); err == nil {
 		return "", nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("content store: %w", err)
+	if err := s.mkdir(filepath.Dir(dst)); err != nil {
+		return "", err
 	}
 	if !copy {
 		err := os.Link(p, dst)
@@ -97,6 +97,61 @@ func (s *Store) Add(p, sum string, copy bool) (string, error) {
 	return dst, s.writeFrom(dst, func(f *os.File) error { return cloneOrCopy(f, src) })
 }
 
+// mkdir makes the store's directory dir (a hash prefix). The store itself
+// is mode 0700, an older one's mode is changed to it: the store holds hard
+// links to the root's files, setuid and setgid binaries among them, and a
+// user who could reach them could keep running an old setuid binary after
+// it left the root (its bits are cleared then, see disarm, but a link
+// taken while it is installed shares the inode until then).
+func (s *Store) mkdir(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(s.Dir), 0o755); err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	if err := os.Mkdir(s.Dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("content store: %w", err)
+	}
+	if fi, err := os.Lstat(s.Dir); err != nil {
+		return fmt.Errorf("content store: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("content store: %s is not a directory", s.Dir)
+	} else if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(s.Dir, 0o700); err != nil {
+			return fmt.Errorf("content store: %w", err)
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("content store: %w", err)
+	}
+	return nil
+}
+
+// disarm clears the setuid and setgid bits of the regular file at host
+// before it is unlinked or replaced, as dpkg does (mode 0600): a hard
+// link to it elsewhere (a user's, or the content store's) must not stay a
+// runnable setuid copy of an old binary. It opens the file without
+// following a symlink and changes the mode of what it opened.
+func disarm(host string) error {
+	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
+			return nil
+		}
+		return fmt.Errorf("clear setuid/setgid of %s: %w", host, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("clear setuid/setgid of %s: %w", host, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&(unix.S_ISUID|unix.S_ISGID) == 0 {
+		return nil
+	}
+	if err := unix.Fchmod(fd, 0o600); err != nil {
+		return fmt.Errorf("clear setuid/setgid of %s: %w", host, err)
+	}
+	return nil
+}
+
 // AddBytes stores data and returns its SHA256.
 func (s *Store) AddBytes(data []byte) (string, error) {
 	h := sha256.Sum256(data)
@@ -105,8 +160,8 @@ func (s *Store) AddBytes(data []byte) (string, error) {
 	if _, err := os.Lstat(dst); err == nil {
 		return sum, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("content store: %w", err)
+	if err := s.mkdir(filepath.Dir(dst)); err != nil {
+		return "", err
 	}
 	return sum, s.writeFrom(dst, func(f *os.File) error { _, err := f.Write(data); return err })
 }
