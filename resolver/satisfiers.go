@@ -126,19 +126,12 @@ func (u *universe) archSatisfies(id int, pos *relation.Possibility, from string,
 	return deb.ArchSatisfies(u.pkgs[id], pos, from, u.native, conflict)
 }
 
-// providesMatch reports whether one of q's Provides entries for pos.Name
-// satisfies pos's version constraint.
+// providesMatch reports whether one of q's Provides entries satisfies pos
+// (relation.Possibility.ProvidedBy).
 func providesMatch(q *deb.Package, pos *relation.Possibility) bool {
 	for _, rel := range q.Provides {
 		for i := range rel {
-			pr := &rel[i]
-			if pr.Name != pos.Name {
-				continue
-			}
-			if pos.Op == relation.NoOp {
-				return true
-			}
-			if pr.Op == relation.EQ && pos.Satisfies(pr.Version) {
+			if pos.ProvidedBy(&rel[i]) {
 				return true
 			}
 		}

@@ -146,6 +146,34 @@ func (p *Possibility) Satisfies(v version.Version) bool {
 	return p.Op.Holds(version.Compare(v, p.Version))
 }
 
+// AppliesTo evaluates the possibility's architecture restriction list
+// ("[amd64 arm64]", "[!i386]") for a package built for arch: true when
+// there is none, when arch is listed, or, in a list of negations, when
+// it is not.
+func (p *Possibility) AppliesTo(arch string) bool {
+	if len(p.Archs) == 0 {
+		return true
+	}
+	for _, a := range p.Archs {
+		if a.Arch == arch {
+			return !a.Not
+		}
+	}
+	return p.Archs[0].Not
+}
+
+// ProvidedBy reports whether the Provides entry pr satisfies p (the
+// providing package's architecture is the caller's business): it must
+// name p's package, and when p constrains the version, provide exactly
+// ("= v") a version v that satisfies it. A Provides without a version
+// never satisfies a versioned dependency.
+func (p *Possibility) ProvidedBy(pr *Possibility) bool {
+	if pr.Name != p.Name {
+		return false
+	}
+	return p.Op == NoOp || pr.Op == EQ && p.Satisfies(pr.Version)
+}
+
 // String prints the possibility canonically:
 // name[:arch] [(op version)] [[archs]] [<profiles>...].
 func (p Possibility) String() string {

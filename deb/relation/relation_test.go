@@ -219,3 +219,47 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// TestMatchingRules: the architecture restriction list and versioned
+// Provides, the rules the resolver and distcheck both call.
+func TestMatchingRules(t *testing.T) {
+	one := func(s string) *Possibility {
+		d, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &d[0][0]
+	}
+	for _, c := range []struct {
+		pos, arch string
+		want      bool
+	}{
+		{"a", "amd64", true},
+		{"a [amd64]", "amd64", true},
+		{"a [amd64 arm64]", "i386", false},
+		{"a [!i386]", "amd64", true},
+		{"a [!i386 !amd64]", "amd64", false},
+		{"a [!i386]", "i386", false},
+	} {
+		if got := one(c.pos).AppliesTo(c.arch); got != c.want {
+			t.Errorf("%q.AppliesTo(%s) = %v, want %v", c.pos, c.arch, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		pos, provide string
+		want         bool
+	}{
+		{"a", "a", true},
+		{"a", "b", false},
+		{"a", "a (= 1)", true},
+		{"a (>= 1)", "a", false}, // an unversioned Provides never satisfies a versioned dependency
+		{"a (>= 1)", "a (= 1.5)", true},
+		{"a (>= 2)", "a (= 1.5)", false},
+		{"a (<< 2)", "a (= 1:1)", false},
+		{"a (>= 1)", "b (= 1)", false},
+	} {
+		if got := one(c.pos).ProvidedBy(one(c.provide)); got != c.want {
+			t.Errorf("%q.ProvidedBy(%q) = %v, want %v", c.pos, c.provide, got, c.want)
+		}
+	}
+}

@@ -197,9 +197,19 @@ func TestCheckCancelled(t *testing.T) {
 	}
 }
 
+// TestReadPackagesError: a stanza deb.FromStanza refuses is refused, the
+// error naming the file and the field (a bad Source or Recommends too,
+// which a check does not read).
 func TestReadPackagesError(t *testing.T) {
-	_, err := ReadPackages(context.Background(), strings.NewReader("Package: a\nVersion: 1\n"), "idx")
-	if err == nil || !strings.Contains(err.Error(), "idx") || !strings.Contains(err.Error(), "Architecture") {
-		t.Fatalf("error does not name the file and field: %v", err)
+	for _, c := range []struct{ stanza, field string }{
+		{"Package: a\nVersion: 1\n", "Architecture"},
+		{"Package: a\nVersion: 1\nArchitecture: amd64\nSource: b (1\n", "Source"},
+		{"Package: a\nVersion: 1\nArchitecture: amd64\nRecommends: b (>>\n", "Recommends"},
+		{"Package: a\nVersion: 1\nArchitecture: amd64\nInstalled-Size: -3\n", "Installed-Size"},
+	} {
+		_, err := ReadPackages(context.Background(), strings.NewReader(c.stanza), "idx")
+		if err == nil || !strings.Contains(err.Error(), "idx") || !strings.Contains(err.Error(), "field "+c.field) {
+			t.Errorf("%q: error does not name the file and field %s: %v", c.stanza, c.field, err)
+		}
 	}
 }

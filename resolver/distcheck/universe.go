@@ -70,42 +70,22 @@ func (in interner) version(v version.Version) version.Version {
 	return v
 }
 
-// decode is deb.FromStanza restricted to the fields a check reads.
+// decode decodes a stanza with deb.FromStanza (the one place the rules
+// of a package stanza live: a stanza it refuses is refused here too) and
+// keeps what a check reads, its strings interned; Profiles are dropped
+// (they matter to build dependencies only).
 func (in interner) decode(s *control.Stanza) (*deb.Package, error) {
-	p := &deb.Package{Name: in.s(s.Get("Package"))}
-	fail := func(field string, err error) (*deb.Package, error) {
-		return nil, &deb.FieldError{Package: p.Name, Line: s.Line, Field: field, Err: err}
-	}
-	if p.Name == "" {
-		return fail("Package", errors.New("missing"))
-	}
-	v, err := version.Parse(s.Get("Version"))
+	full, err := deb.FromStanza(s)
 	if err != nil {
-		return fail("Version", err)
+		return nil, err
 	}
-	p.Version = in.version(v)
-	if p.Architecture = in.s(s.Get("Architecture")); p.Architecture == "" {
-		return fail("Architecture", errors.New("missing"))
+	p := &deb.Package{
+		Name: in.s(full.Name), Version: in.version(full.Version), Architecture: in.s(full.Architecture),
+		MultiArch: full.MultiArch, Essential: full.Essential,
+		PreDepends: full.PreDepends, Depends: full.Depends, Conflicts: full.Conflicts,
+		Breaks: full.Breaks, Provides: full.Provides,
 	}
-	if p.MultiArch, err = deb.ParseMultiArch(s.Get("Multi-Arch")); err != nil {
-		return fail("Multi-Arch", err)
-	}
-	p.Essential = strings.EqualFold(s.Get("Essential"), "yes")
-	for _, f := range []struct {
-		name string
-		dst  *relation.Dependency
-	}{
-		{"Pre-Depends", &p.PreDepends}, {"Depends", &p.Depends}, {"Conflicts", &p.Conflicts},
-		{"Breaks", &p.Breaks}, {"Provides", &p.Provides},
-	} {
-		val := s.Get(f.name)
-		if val == "" {
-			continue
-		}
-		d, err := relation.Parse(val)
-		if err != nil {
-			return fail(f.name, err)
-		}
+	for _, d := range []relation.Dependency{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Provides} {
 		for _, rel := range d {
 			for k := range rel {
 				pv := &rel[k]
@@ -117,7 +97,6 @@ func (in interner) decode(s *control.Stanza) (*deb.Package, error) {
 				pv.Profiles = nil
 			}
 		}
-		*f.dst = d
 	}
 	return p, nil
 }
@@ -211,7 +190,7 @@ func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe
 				buf = buf[:0]
 				for k := range rel {
 					pv := &rel[k]
-					if !archApplies(pv, arch) {
+					if !pv.AppliesTo(arch) {
 						continue
 					}
 					applies = true
@@ -229,7 +208,7 @@ func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe
 			for _, rel := range d {
 				for k := range rel {
 					pv := &rel[k]
-					if archApplies(pv, arch) {
+					if pv.AppliesTo(arch) {
 						buf = u.candidates(buf, pv, arch, true, byName, provides, int32(i))
 					}
 				}
@@ -289,7 +268,7 @@ func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch str
 		if conflict && (pr.pkg == self || q.Name == selfName) {
 			continue
 		}
-		if pv.Op != relation.NoOp && (pr.pv.Op != relation.EQ || !pv.Satisfies(pr.pv.Version)) {
+		if !pv.ProvidedBy(&pr.pv) {
 			continue
 		}
 		if deb.ArchSatisfies(q, pv, u.eff(depArch), u.native, conflict) {
@@ -297,20 +276,6 @@ func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch str
 		}
 	}
 	return dst
-}
-
-// archApplies evaluates a possibility's [arch list] for arch.
-func archApplies(pv *relation.Possibility, arch string) bool {
-	if len(pv.Archs) == 0 {
-		return true
-	}
-	positive := !pv.Archs[0].Not
-	for _, a := range pv.Archs {
-		if a.Arch == arch {
-			return !a.Not
-		}
-	}
-	return !positive
 }
 
 // dedup removes repeated ids, keeping the first occurrence, into a fresh
