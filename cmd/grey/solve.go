@@ -25,16 +25,31 @@ external-dependency-solver-protocol). Install a script as /usr/lib/apt/solvers/g
 
 then "apt-get --solver grey install PKG" lets grey decide. The answer lists
 packages by APT-ID; an unsatisfiable request is answered with an Error stanza
-that explains why, and exit status 0, as the protocol requires. A malformed
-scenario exits with status 1.`
+that explains why, and exit status 0, as the protocol requires. A scenario
+that cannot be read is answered with an Error stanza too, and exit status 1.`
 }
 
-// Run reads the scenario, solves it and writes the answer.
+// Run reads the scenario, solves it and writes the answer. Every failure
+// is answered with an EDSP Error stanza on stdout (apt shows its message to
+// the user): an unsatisfiable request with exit status 0, as the protocol
+// asks; a scenario that cannot be read, or a solver failure, with the
+// message on stderr too and exit status 1.
 func (c *SolveCmd) Run(ctx context.Context, g *Globals) error {
 	if !c.EDSP {
 		return &exitError{Code: 2, Err: fmt.Errorf("solve: EDSP is the only input format")}
 	}
 	out := bufio.NewWriter(g.Stdout)
+	fail := func(id string, err error) error {
+		// The answer so far is progress only: an Error stanza follows.
+		werr := edsp.WriteAnswer(out, &edsp.Answer{Error: &edsp.ErrorReport{ID: id, Message: "grey: " + err.Error()}})
+		if ferr := out.Flush(); werr == nil {
+			werr = ferr
+		}
+		if werr != nil {
+			err = fmt.Errorf("%w (and writing the Error stanza: %v)", err, werr)
+		}
+		return &exitError{Code: 1, Err: fmt.Errorf("solve: %w", err)}
+	}
 	if c.Progress {
 		if err := edsp.WriteProgress(out, g.Now(), 0, "grey: reading the scenario"); err != nil {
 			return err
@@ -46,7 +61,10 @@ func (c *SolveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	sc, err := edsp.Read(g.Stdin)
 	if err != nil {
-		return &exitError{Code: 1, Err: fmt.Errorf("solve: %w", err)}
+		return fail("grey-bad-scenario", err)
+	}
+	for _, w := range sc.Warnings {
+		fmt.Fprintf(g.Stderr, "grey solve: warning: %s\n", w)
 	}
 	if c.Progress {
 		if err := edsp.WriteProgress(out, g.Now(), 10, fmt.Sprintf("grey: solving over %d packages", len(sc.Packages))); err != nil {
@@ -55,7 +73,7 @@ func (c *SolveCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	ans, _, err := sc.Solve(ctx, edsp.Options{Recommends: !c.NoInstallRecommends})
 	if err != nil {
-		return &exitError{Code: 1, Err: fmt.Errorf("solve: %w", err)}
+		return fail("grey-failure", err)
 	}
 	if c.Progress {
 		if err := edsp.WriteProgress(out, g.Now(), 100, "grey: writing the answer"); err != nil {

@@ -72,10 +72,23 @@ func TestSolveCommand(t *testing.T) {
 		t.Fatalf("unsatisfiable answer %q: %+v %v", out, ans, err)
 	}
 
-	// A malformed scenario is a solver failure: exit 1, message on stderr.
-	code, _, stderr = runGrey(t, "Package: x\n", "solve")
-	if code != 1 || !strings.Contains(stderr, "Request") {
-		t.Fatalf("malformed: exit %d, %q", code, stderr)
+	// A malformed scenario is a solver failure: exit 1, message on
+	// stderr, and an Error stanza on stdout (apt shows its message).
+	for _, bad := range []string{"Package: x\n", "garbage\n", "Request: EDSP 0.5\nArchitecture: amd64\n\nPackage: a\nVersion: !\nArchitecture: amd64\nAPT-ID: 1\n"} {
+		code, out, stderr = runGrey(t, bad, "solve")
+		if code != 1 || stderr == "" {
+			t.Fatalf("malformed %q: exit %d, %q", bad, code, stderr)
+		}
+		ans, err := edsp.ReadAnswer(strings.NewReader(out), &edsp.Scenario{})
+		if err != nil || ans.Error == nil || !strings.HasPrefix(ans.Error.Message, "grey: ") {
+			t.Fatalf("malformed %q: stdout %q is no Error stanza: %v", bad, out, err)
+		}
+	}
+	// What apt's solver accepts is answered: no Request stanza is an
+	// empty request.
+	code, out, stderr = runGrey(t, "Package: a\nVersion: 1\nArchitecture: amd64\nAPT-ID: 1\nMulti-Arch: none\n", "solve", "--no-progress")
+	if code != 0 || out != "" || !strings.Contains(stderr, "no Request stanza") {
+		t.Fatalf("no Request: exit %d, %q, %q", code, out, stderr)
 	}
 }
 

@@ -113,11 +113,14 @@ func WriteProgress(w io.Writer, now time.Time, percent int, msg string) error {
 
 // ReadAnswer parses an answer (apt's own solver's, or grey's) against the
 // scenario it answers: every APT-ID must name one of its packages.
-// Progress stanzas are skipped.
+// Progress stanzas are skipped. When several packages share an APT-ID
+// (apt's solver accepts that), the stanza's Package, Version and
+// Architecture fields choose among them; without those, an Install names
+// the one that is not installed, a Remove the installed one.
 func ReadAnswer(r io.Reader, sc *Scenario) (*Answer, error) {
-	byID := make(map[string]*Package, len(sc.Packages))
+	byID := make(map[string][]*Package, len(sc.Packages))
 	for _, p := range sc.Packages {
-		byID[p.ID] = p
+		byID[p.ID] = append(byID[p.ID], p)
 	}
 	cr := control.NewReader(r)
 	defer cr.Close()
@@ -151,8 +154,8 @@ func ReadAnswer(r io.Reader, sc *Scenario) (*Answer, error) {
 		if dst == nil {
 			return nil, formatErr(s.Line, "answer stanza is neither Install, Remove, Autoremove, Error nor Progress")
 		}
-		p, ok := byID[id]
-		if !ok {
+		p := pickByID(byID[id], s, dst == &a.Remove)
+		if p == nil {
 			return nil, formatErr(s.Line, "answer names APT-ID %q, which is not in the scenario", id)
 		}
 		*dst = append(*dst, p)
@@ -194,4 +197,37 @@ func (sc *Scenario) Final(a *Answer) []*Package {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// pickByID chooses among the packages that share an APT-ID the one an
+// answer stanza means (see ReadAnswer); nil when there is none.
+func pickByID(ps []*Package, s *control.Stanza, remove bool) *Package {
+	if len(ps) <= 1 {
+		if len(ps) == 0 {
+			return nil
+		}
+		return ps[0]
+	}
+	var fit []*Package
+	for _, p := range ps {
+		if n := s.Get("Package"); n != "" && n != p.Name {
+			continue
+		}
+		if v := s.Get("Version"); v != "" && v != p.Version.String() {
+			continue
+		}
+		if a := s.Get("Architecture"); a != "" && a != p.Architecture {
+			continue
+		}
+		fit = append(fit, p)
+	}
+	if len(fit) == 0 {
+		fit = ps
+	}
+	for _, p := range fit {
+		if p.Installed == remove {
+			return p
+		}
+	}
+	return fit[0]
 }

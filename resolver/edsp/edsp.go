@@ -19,6 +19,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/deb/version"
 )
 
 // Version is the protocol version this package speaks.
@@ -73,6 +74,9 @@ type Scenario struct {
 	// "#": testdata/resolver keeps expectations there (apt never writes
 	// any).
 	Comments []string
+	// Warnings are what Read accepted as apt does but noted: a missing
+	// Request stanza, a reused APT-ID, an unknown Multi-Arch value.
+	Warnings []string
 }
 
 // FormatError reports input that is not a valid EDSP scenario or answer.
@@ -109,8 +113,15 @@ func yesNo(s *control.Stanza, field string, def bool) (bool, error) {
 	return def, formatErr(s.Line, "field %s: want yes or no, got %q", field, v)
 }
 
-// Read parses a scenario. Every package stanza must decode (deb.FromStanza)
-// and carry an APT-ID unique in the scenario.
+// Read parses a scenario. It accepts what apt's own solver accepts: a
+// universe without a Request stanza (an empty request: nothing to do; the
+// native architecture is that of the first package not of "all"), an
+// APT-ID used by several stanzas (apt's solver answers with the shared id;
+// ReadAnswer tells the packages apart by the answer's Package, Version
+// and Architecture fields), and an unknown Multi-Arch value such as
+// "none" (apt warns and reads it as "no"; so does Read, in
+// Scenario.Warnings). Every package stanza must otherwise decode
+// (deb.FromStanza) and carry an APT-ID.
 func Read(r io.Reader) (*Scenario, error) {
 	comments, body, err := splitComments(r)
 	if err != nil {
@@ -120,33 +131,63 @@ func Read(r io.Reader) (*Scenario, error) {
 	defer cr.Close()
 	first, err := cr.Next()
 	if errors.Is(err, io.EOF) {
-		return nil, formatErr(0, "empty input: no Request stanza")
+		return nil, formatErr(0, "empty input: no Request stanza and no packages")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("edsp: %w", err)
 	}
 	sc := &Scenario{Comments: comments}
-	if err := parseRequest(first, &sc.Request); err != nil {
-		return nil, err
+	pending := first
+	if _, isReq := first.Lookup("Request"); isReq {
+		if err := parseRequest(first, &sc.Request); err != nil {
+			return nil, err
+		}
+		pending = nil
+	} else if _, isPkg := first.Lookup("Package"); isPkg {
+		// No Request stanza: apt's solver reads the universe and has
+		// nothing to do.
+		sc.Request = Request{Protocol: Version, StrictPinning: true}
+		sc.Warnings = append(sc.Warnings, "no Request stanza: an empty request")
+	} else {
+		return nil, formatErr(first.Line, "the first stanza is neither a Request nor a Package stanza")
 	}
 	ids := make(map[string]bool)
 	for {
-		st, err := cr.Next()
-		if errors.Is(err, io.EOF) {
-			break
+		st := pending
+		pending = nil
+		if st == nil {
+			st, err = cr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("edsp: %w", err)
+			}
 		}
-		if err != nil {
-			return nil, fmt.Errorf("edsp: %w", err)
-		}
-		p, err := parsePackage(st)
+		p, warn, err := parsePackage(st)
 		if err != nil {
 			return nil, err
 		}
+		if warn != "" {
+			sc.Warnings = append(sc.Warnings, warn)
+		}
 		if ids[p.ID] {
-			return nil, formatErr(st.Line, "package %s: APT-ID %s used twice", p.Package, p.ID)
+			sc.Warnings = append(sc.Warnings, fmt.Sprintf("line %d: package %s: APT-ID %s used before", st.Line, p.Package, p.ID))
 		}
 		ids[p.ID] = true
 		sc.Packages = append(sc.Packages, p)
+	}
+	if sc.Request.Architecture == "" {
+		for _, p := range sc.Packages {
+			if p.Architecture != "all" {
+				sc.Request.Architecture = p.Architecture
+				break
+			}
+		}
+		if sc.Request.Architecture == "" {
+			return nil, formatErr(0, "no Request stanza and no package of a real architecture: the native architecture is unknown")
+		}
+		sc.Request.Architectures = []string{sc.Request.Architecture}
 	}
 	return sc, nil
 }
@@ -221,20 +262,36 @@ func parseRequest(s *control.Stanza, req *Request) error {
 	return nil
 }
 
-func parsePackage(s *control.Stanza) (*Package, error) {
+func parsePackage(s *control.Stanza) (*Package, string, error) {
+	var warn string
+	switch ma := s.Get("Multi-Arch"); ma {
+	case "", "no", "same", "foreign", "allowed":
+	default:
+		// apt: "Unknown Multi-Arch type", read as no.
+		warn = fmt.Sprintf("line %d: package %s: unknown Multi-Arch value %q read as \"no\"", s.Line, s.Get("Package"), ma)
+		c := &control.Stanza{Line: s.Line, Fields: append([]control.Field(nil), s.Fields...)}
+		c.Delete("Multi-Arch")
+		s = c
+	}
 	dp, err := deb.FromStanza(s)
 	if err != nil {
-		return nil, fmt.Errorf("edsp: line %d: %w", s.Line, err)
+		return nil, "", fmt.Errorf("edsp: line %d: %w", s.Line, err)
+	}
+	if sv := s.Get("Source-Version"); sv != "" {
+		// EDSP's Source holds the name only, the version comes apart.
+		if v, err := version.Parse(sv); err == nil {
+			dp.SourceVersion = v
+		}
 	}
 	p := &Package{Package: dp}
 	p.ID = s.Get("APT-ID")
 	if p.ID == "" {
-		return nil, formatErr(s.Line, "package %s: no APT-ID", dp)
+		return nil, "", formatErr(s.Line, "package %s: no APT-ID", dp)
 	}
 	if pin := s.Get("APT-Pin"); pin != "" {
 		n, err := strconv.Atoi(pin)
 		if err != nil {
-			return nil, formatErr(s.Line, "package %s: APT-Pin %q is not an integer", dp, pin)
+			return nil, "", formatErr(s.Line, "package %s: APT-Pin %q is not an integer", dp, pin)
 		}
 		p.Pin = n
 	}
@@ -246,7 +303,7 @@ func parsePackage(s *control.Stanza) (*Package, error) {
 		{"APT-Candidate", &p.Candidate}, {"APT-Automatic", &p.Automatic},
 	} {
 		if *f.dst, err = yesNo(s, f.name, false); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	for _, line := range strings.Split(s.Get("APT-Release"), "\n") {
@@ -260,7 +317,7 @@ func parsePackage(s *control.Stanza) (*Package, error) {
 			p.Origin = "installed"
 		}
 	}
-	return p, nil
+	return p, warn, nil
 }
 
 // Write writes the scenario in EDSP form: the comments, the Request

@@ -96,12 +96,12 @@ func TestReadErrors(t *testing.T) {
 	req := "Request: EDSP 0.5\nArchitecture: amd64\n\n"
 	tests := []struct{ name, in, want string }{
 		{"empty", "", "no Request stanza"},
-		{"not a request", "Package: a\nVersion: 1\nArchitecture: all\n", "not a Request stanza"},
+		{"neither request nor package", "Origin: x\n", "neither a Request nor a Package"},
+		{"no request, no real arch", "Package: a\nVersion: 1\nArchitecture: all\nAPT-ID: 1\n", "native architecture is unknown"},
 		{"not edsp", "Request: CUDF\nArchitecture: amd64\n", "not an EDSP version"},
 		{"no arch", "Request: EDSP 0.5\n", "without Architecture"},
 		{"bad bool", "Request: EDSP 0.5\nArchitecture: amd64\nAutoremove: perhaps\n", "want yes or no"},
 		{"no id", req + "Package: a\nVersion: 1\nArchitecture: all\n", "no APT-ID"},
-		{"dup id", req + "Package: a\nVersion: 1\nArchitecture: all\nAPT-ID: 1\n\nPackage: b\nVersion: 1\nArchitecture: all\nAPT-ID: 1\n", "used twice"},
 		{"bad pin", req + "Package: a\nVersion: 1\nArchitecture: all\nAPT-ID: 1\nAPT-Pin: high\n", "not an integer"},
 		{"bad version", req + "Package: a\nVersion: !\nArchitecture: all\nAPT-ID: 1\n", "line 4"},
 		{"bad depends", req + "Package: a\nVersion: 1\nArchitecture: all\nAPT-ID: 1\nDepends: b (>> )\n", "Depends"},
@@ -113,6 +113,81 @@ func TestReadErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestReadAptAccepts: input apt's own solver (/usr/lib/apt/solvers/apt)
+// accepts is accepted, with a warning (issue 15, point 7).
+func TestReadAptAccepts(t *testing.T) {
+	req := "Request: EDSP 0.5\nArchitecture: amd64\nInstall: a:amd64\n\n"
+	a := "Package: a\nVersion: 1\nArchitecture: amd64\nAPT-ID: 1\nAPT-Pin: 500\nAPT-Candidate: yes\nDepends: b\n"
+	b := "\nPackage: b\nVersion: 1\nArchitecture: amd64\nAPT-ID: 2\nAPT-Pin: 500\nAPT-Candidate: yes\n"
+	tests := []struct {
+		name, in, warn string
+		install        int // packages the answer installs
+	}{
+		{"reused APT-ID", req + a + strings.Replace(b, "APT-ID: 2", "APT-ID: 1", 1), "APT-ID 1 used before", 2},
+		{"Multi-Arch: none", req + strings.Replace(a, "Depends: b\n", "Depends: b\nMulti-Arch: none\n", 1) + b, `unknown Multi-Arch value "none"`, 2},
+		{"no Request stanza", a + b, "no Request stanza", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := Read(strings.NewReader(tc.in))
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !strings.Contains(strings.Join(sc.Warnings, "\n"), tc.warn) {
+				t.Errorf("warnings %q lack %q", sc.Warnings, tc.warn)
+			}
+			if sc.Request.Architecture != "amd64" {
+				t.Errorf("architecture %q", sc.Request.Architecture)
+			}
+			ans, _, err := sc.Solve(context.Background(), Options{})
+			if err != nil || ans.Error != nil {
+				t.Fatalf("solve: %v %+v", err, ans.Error)
+			}
+			if len(ans.Install) != tc.install || len(ans.Remove) != 0 {
+				t.Fatalf("answer installs %d, removes %d; want %d, 0", len(ans.Install), len(ans.Remove), tc.install)
+			}
+			// The answer reads back to the same packages, shared ids
+			// told apart by the stanzas' Package fields.
+			var buf bytes.Buffer
+			if err := WriteAnswer(&buf, ans); err != nil {
+				t.Fatal(err)
+			}
+			back, err := ReadAnswer(&buf, sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ans.Install {
+				if back.Install[i] != ans.Install[i] {
+					t.Errorf("install %d reads back as %s, want %s", i, back.Install[i].Package, ans.Install[i].Package)
+				}
+			}
+		})
+	}
+}
+
+// TestReadAnswerSharedID: apt's solver writes a bare "Install: ID"; of the
+// packages sharing the id, the one not installed is meant.
+func TestReadAnswerSharedID(t *testing.T) {
+	in := "Request: EDSP 0.5\nArchitecture: amd64\n\n" +
+		"Package: a\nVersion: 1\nArchitecture: amd64\nAPT-ID: 5\nAPT-Pin: 100\nInstalled: yes\n\n" +
+		"Package: a\nVersion: 2\nArchitecture: amd64\nAPT-ID: 5\nAPT-Pin: 500\nAPT-Candidate: yes\n"
+	sc, err := Read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := ReadAnswer(strings.NewReader("Install: 5\n\nRemove: 5\n"), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Install[0].Version.String() != "2" || ans.Remove[0].Version.String() != "1" {
+		t.Fatalf("install %s, remove %s", ans.Install[0].Package, ans.Remove[0].Package)
+	}
+	ans, err = ReadAnswer(strings.NewReader("Install: 5\nPackage: a\nVersion: 1\n"), sc)
+	if err != nil || ans.Install[0].Version.String() != "1" {
+		t.Fatalf("by Version field: %v %v", ans, err)
 	}
 }
 
