@@ -23,6 +23,7 @@
 //     package; an unsatisfiable request is explained by a minimal set of
 //     rules found by deletion over rule groups, printed as sentences.
 //
-// gophersat has sharp edges (see sat.go); all its uses are behind one small
-// type in this package, and one solve runs at a time per process.
+// gophersat has sharp edges; all its uses, the resolver's and distcheck's,
+// go through resolver/internal/sat, and one solve runs at a time per
+// process.
 package resolver

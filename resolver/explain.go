@@ -8,6 +8,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // explainBudget bounds the search for a minimal explanation, in solver
@@ -27,12 +28,12 @@ func (s *state) explain(ctx context.Context) error {
 		core[i] = i
 	}
 	unsat := func(groups []int) (bool, error) {
-		p := &cnf{vars: len(s.u.pkgs)}
+		p := &sat.Problem{Vars: len(s.u.pkgs)}
 		for _, gi := range groups {
-			p.clauses = append(p.clauses, s.enc.rules[gi].clause)
+			p.Clauses = append(p.Clauses, s.enc.rules[gi].clause)
 		}
 		calls++
-		m, err := satSolve(ctx, p, nil)
+		m, err := sat.Solve(ctx, p, nil)
 		return m == nil, err
 	}
 	// Only rules touching the cone of the request can matter; a cheap

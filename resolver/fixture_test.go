@@ -10,6 +10,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // loadBookworm reads bookworm main (63,440 packages) from the fixture.
@@ -227,7 +228,7 @@ func TestFullFixtureSteering(t *testing.T) {
 			s.u.closeAll()
 			s.enc = encode(s.u, s.req, nil)
 			s.requestRules()
-			model, err := satSolve(context.Background(), s.problem(), g.cost())
+			model, err := sat.Solve(context.Background(), s.problem(), g.cost())
 			if err != nil || model == nil {
 				t.Fatalf("%s: no model (%v)", fr.name, err)
 			}

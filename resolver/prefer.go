@@ -6,6 +6,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // greedy computes the preferred assignment the way apt's MarkInstall does:
@@ -587,12 +588,12 @@ func priorityRank(p string) int {
 // cost turns the preferred assignment into gophersat's cost function:
 // chosen packages are decided first (in walk order) towards true, then
 // every other candidate towards false, older versions first.
-func (g *greedy) cost() *cost {
-	c := &cost{}
+func (g *greedy) cost() *sat.Cost {
+	c := &sat.Cost{}
 	n := len(g.order)
 	for rank, id := range g.order {
-		c.lits = append(c.lits, -lit(id))
-		c.weights = append(c.weights, 1_000_000+n-rank)
+		c.Lits = append(c.Lits, -lit(id))
+		c.Weights = append(c.Weights, 1_000_000+n-rank)
 	}
 	for id := range g.u.pkgs {
 		if g.chosen[id] {
@@ -605,8 +606,8 @@ func (g *greedy) cost() *cost {
 		if g.u.installed[id] {
 			w = 5
 		}
-		c.lits = append(c.lits, lit(id))
-		c.weights = append(c.weights, w)
+		c.Lits = append(c.Lits, lit(id))
+		c.Weights = append(c.Weights, w)
 	}
 	return c
 }

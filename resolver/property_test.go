@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // randomUniverse writes a small random Packages text: names n0..n4 with
@@ -223,7 +224,7 @@ func preferredFails(t *testing.T, pkgs []*deb.Package, req Request) bool {
 	g.run()
 	st.enc = encode(st.u, st.req, append([]bool(nil), g.chosen...))
 	st.requestRules()
-	m, err := satSolve(context.Background(), st.problem(), g.cost())
+	m, err := sat.Solve(context.Background(), st.problem(), g.cost())
 	if err != nil {
 		t.Fatal(err)
 	}

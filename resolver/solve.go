@@ -9,6 +9,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // Solve computes the plan that meets req against idx. When no set of
@@ -238,10 +239,10 @@ func (s *state) removedName(name string) bool {
 	return false
 }
 
-func (s *state) problem() *cnf {
-	p := &cnf{vars: len(s.u.pkgs), clauses: make([][]int, 0, len(s.enc.rules))}
+func (s *state) problem() *sat.Problem {
+	p := &sat.Problem{Vars: len(s.u.pkgs), Clauses: make([][]int, 0, len(s.enc.rules))}
 	for i := range s.enc.rules {
-		p.clauses = append(p.clauses, s.enc.rules[i].clause)
+		p.Clauses = append(p.Clauses, s.enc.rules[i].clause)
 	}
 	return p
 }
@@ -273,7 +274,7 @@ func (s *state) run(ctx context.Context) (*Plan, error) {
 	member := append([]bool(nil), g.chosen...)
 	s.enc = encode(s.u, s.req, member)
 	s.requestRules()
-	model, err := satSolve(ctx, s.problem(), g.cost())
+	model, err := sat.Solve(ctx, s.problem(), g.cost())
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +282,7 @@ func (s *state) run(ctx context.Context) (*Plan, error) {
 		member = nil
 		s.enc = encode(s.u, s.req, nil)
 		s.requestRules()
-		if model, err = satSolve(ctx, s.problem(), g.cost()); err != nil {
+		if model, err = sat.Solve(ctx, s.problem(), g.cost()); err != nil {
 			return nil, err
 		}
 	}

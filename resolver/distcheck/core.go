@@ -1,9 +1,10 @@
 package distcheck
 
 import (
+	"context"
 	"fmt"
 
-	"github.com/crillab/gophersat/solver"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // coreRule is one rule of a package's closure in CNF, with its owner and
@@ -61,9 +62,9 @@ func (c *checker) closureRules(p int32, seeds [][]int32) ([]coreRule, map[int32]
 }
 
 // unsat reports whether the rules whose keep flag is set are
-// unsatisfiable over n variables (a fresh solver each time: gophersat
-// problems are not reusable).
-func unsat(rules []coreRule, keep []bool, n int) bool {
+// unsatisfiable over n variables. A cancelled ctx answers false (the rule
+// is kept); Check then returns ctx's error.
+func unsat(ctx context.Context, rules []coreRule, keep []bool, n int) bool {
 	var cnf [][]int
 	for i, r := range rules {
 		if keep[i] {
@@ -73,7 +74,8 @@ func unsat(rules []coreRule, keep []bool, n int) bool {
 	if len(cnf) == 0 {
 		return false
 	}
-	return solver.New(solver.ParseSliceNb(cnf, n)).Solve() == solver.Unsat
+	m, err := sat.Solve(ctx, &sat.Problem{Vars: n, Clauses: cnf}, nil)
+	return err == nil && m == nil
 }
 
 // maxCoreRules bounds the deletion search: beyond it the explanation falls
@@ -84,7 +86,7 @@ const maxCoreRules = 4000
 // hold together with p installed (deletion: each rule is dropped in turn
 // and stays dropped when the rest is still unsatisfiable), or nil when the
 // closure is too large to search.
-func (c *checker) minimalCore(p int32, seeds [][]int32) []string {
+func (c *checker) minimalCore(ctx context.Context, p int32, seeds [][]int32) []string {
 	rules, v := c.closureRules(p, seeds)
 	if len(rules) > maxCoreRules {
 		return nil
@@ -94,7 +96,7 @@ func (c *checker) minimalCore(p int32, seeds [][]int32) []string {
 	for i := range keep {
 		keep[i] = true
 	}
-	if !unsat(rules, keep, n) {
+	if !unsat(ctx, rules, keep, n) {
 		return nil
 	}
 	// Drop whole owners first (cheap when most of the closure is
@@ -131,7 +133,7 @@ func (c *checker) minimalCore(p int32, seeds [][]int32) []string {
 				continue
 			}
 			set(from, to, false)
-			if unsat(rules, keep, n) {
+			if unsat(ctx, rules, keep, n) {
 				for k := from; k < to; k++ {
 					dropped[k] = true
 				}
@@ -150,7 +152,7 @@ func (c *checker) minimalCore(p int32, seeds [][]int32) []string {
 			continue
 		}
 		keep[i] = false
-		if !unsat(rules, keep, n) {
+		if !unsat(ctx, rules, keep, n) {
 			keep[i] = true
 		}
 	}

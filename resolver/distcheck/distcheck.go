@@ -18,7 +18,7 @@
 //     the set is proven installable too and is not checked again.
 //  3. Only when the greedy search fails is the package's closure (every
 //     alternative, every provider) encoded in CNF and given to a SAT solver
-//     (gophersat): a model proves installability (and that of its
+//     (gophersat, through resolver/internal/sat): a model proves installability (and that of its
 //     members), unsatisfiability proves the package broken.
 //
 // Broken packages get a reason in words, built from the relations: a
@@ -33,10 +33,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/crillab/gophersat/solver"
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/sat"
 )
 
 // Options tune a check.
@@ -115,7 +115,7 @@ func Check(ctx context.Context, pkgs []*deb.Package, opts Options) (*Report, err
 			continue
 		}
 		rep.SAT++
-		ok, err := c.sat(int32(i), seeds)
+		ok, err := c.decide(ctx, int32(i), seeds)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +125,10 @@ func Check(ctx context.Context, pkgs []*deb.Package, opts Options) (*Report, err
 	}
 	for i := range pkgs {
 		if c.verdict[i] == broken {
-			expl := c.explain(int32(i), seeds)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			expl := c.explain(ctx, int32(i), seeds)
 			rep.Broken = append(rep.Broken, Broken{Package: pkgs[i], Reason: expl[0], Explanation: expl})
 		}
 	}
@@ -329,9 +332,9 @@ func (c *checker) closure(roots []int32) []int32 {
 	return out
 }
 
-// sat decides p with the SAT solver over its closure and the Essential
+// decide decides p with the SAT solver over its closure and the Essential
 // set; a model marks all its members installable.
-func (c *checker) sat(p int32, seeds [][]int32) (bool, error) {
+func (c *checker) decide(ctx context.Context, p int32, seeds [][]int32) (bool, error) {
 	roots := []int32{p}
 	for _, g := range seeds {
 		roots = append(roots, g...)
@@ -364,24 +367,23 @@ func (c *checker) sat(p int32, seeds [][]int32) (bool, error) {
 			}
 		}
 	}
-	s := solver.New(solver.ParseSliceNb(cnf, len(cl)))
-	switch s.Solve() {
-	case solver.Sat:
-		model := s.Model()
-		for i, x := range cl {
-			if i < len(model) && model[i] {
-				c.verdict[x] = installable
-			}
-		}
-		return true, nil
-	case solver.Unsat:
+	model, err := sat.Solve(ctx, &sat.Problem{Vars: len(cl), Clauses: cnf}, nil)
+	if err != nil {
+		return false, fmt.Errorf("distcheck: %s: %w", c.u.pkgs[p], err)
+	}
+	if model == nil {
 		return false, nil
 	}
-	return false, fmt.Errorf("distcheck: the SAT solver gave no verdict for %s", c.u.pkgs[p])
+	for i, x := range cl {
+		if model[i+1] {
+			c.verdict[x] = installable
+		}
+	}
+	return true, nil
 }
 
 // explain builds the reason chain for a broken package.
-func (c *checker) explain(p int32, seeds [][]int32) []string {
+func (c *checker) explain(ctx context.Context, p int32, seeds [][]int32) []string {
 	var out []string
 	c.explainDeps(p, 0, map[int32]bool{}, &out)
 	if len(out) > 0 {
@@ -391,7 +393,7 @@ func (c *checker) explain(p int32, seeds [][]int32) []string {
 	// in how they combine. A minimal set of rules that cannot hold
 	// together says exactly which.
 	name := c.u.pkgs[p].String()
-	if core := c.minimalCore(p, seeds); len(core) > 0 {
+	if core := c.minimalCore(ctx, p, seeds); len(core) > 0 {
 		out = append(out, fmt.Sprintf("%s cannot be installed: its relations cannot all hold: %s", name, strings.Join(core, "; ")))
 		return append(out, core...)
 	}

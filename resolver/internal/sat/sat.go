@@ -1,4 +1,8 @@
-package resolver
+// Package sat is the one wrapper around gophersat that the resolver and
+// distcheck both call: every satisfiability check in the process goes
+// through Solve, which guards the library's pitfalls and serialises its
+// use (gophersat's solvers share a package-level buffer).
+package sat
 
 import (
 	"context"
@@ -8,31 +12,32 @@ import (
 	"github.com/crillab/gophersat/solver"
 )
 
-// satMu serialises every use of gophersat in the process: its conflict
+// mu serialises every use of gophersat in the process: its conflict
 // analysis writes a package-level buffer (solver.bufLits), so two solvers
 // running in goroutines corrupt each other's learned clauses. This is the
-// one piece of package-level state in resolver, and it exists because of
-// that library's.
-var satMu sync.Mutex
+// one piece of package-level state under resolver/, and it exists because
+// of that library's.
+var mu sync.Mutex
 
-// cnf is a problem in DIMACS-style integers: variable v is literal v,
-// its negation -v; variables are 1..vars.
-type cnf struct {
-	vars    int
-	clauses [][]int
+// Problem is a problem in DIMACS-style integers: variable v is literal v,
+// its negation -v; variables are 1..Vars.
+type Problem struct {
+	Vars    int
+	Clauses [][]int
 }
 
-// cost steers the search without optimising: a literal with a larger
+// Cost steers the search without optimising: a literal with a larger
 // weight is decided earlier, towards false (so a cost on -v means "try v
 // true first"). gophersat derives its initial decision order and phase
-// from the cost function; Solve() never minimises it.
-type cost struct {
-	lits    []int
-	weights []int
+// from the cost function; Solve never minimises it.
+type Cost struct {
+	Lits    []int
+	Weights []int
 }
 
-// satSolve runs one satisfiability check and returns a model (index v is
+// Solve runs one satisfiability check and returns a model (index v is
 // variable v; index 0 unused) or nil when the problem is unsatisfiable.
+// c may be nil.
 //
 // It guards gophersat's pitfalls, each reproduced on real data:
 //   - Unit clauses are applied at parse time and then lost when Assume
@@ -45,14 +50,14 @@ type cost struct {
 //   - Nothing stops a running solve: ctx is checked before it starts only.
 //   - SetCostFunc with nil weights panics later: weights are always given.
 //   - DetectAtMostOne drops clauses: never called.
-func satSolve(ctx context.Context, p *cnf, c *cost) ([]bool, error) {
+func Solve(ctx context.Context, p *Problem, c *Cost) ([]bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var units []int
 	unitVal := make(map[int]bool)
-	clauses := make([][]int, 0, len(p.clauses))
-	for _, cl := range p.clauses {
+	clauses := make([][]int, 0, len(p.Clauses))
+	for _, cl := range p.Clauses {
 		switch len(cl) {
 		case 0:
 			return nil, nil
@@ -73,26 +78,26 @@ func satSolve(ctx context.Context, p *cnf, c *cost) ([]bool, error) {
 			clauses = append(clauses, cl)
 		}
 	}
-	if p.vars == 0 {
+	if p.Vars == 0 {
 		return []bool{false}, nil
 	}
 	if len(clauses) == 0 {
 		// gophersat needs at least one clause to know the variables; a
 		// tautology over the last one is harmless.
-		clauses = append(clauses, []int{p.vars, -p.vars})
+		clauses = append(clauses, []int{p.Vars, -p.Vars})
 	}
-	satMu.Lock()
-	defer satMu.Unlock()
-	pb := solver.ParseSliceNb(clauses, p.vars)
+	mu.Lock()
+	defer mu.Unlock()
+	pb := solver.ParseSliceNb(clauses, p.Vars)
 	if pb.Status == solver.Unsat {
 		return nil, nil
 	}
-	if c != nil && len(c.lits) > 0 {
-		lits := make([]solver.Lit, len(c.lits))
-		for i, l := range c.lits {
+	if c != nil && len(c.Lits) > 0 {
+		lits := make([]solver.Lit, len(c.Lits))
+		for i, l := range c.Lits {
 			lits[i] = solver.IntToLit(int32(l))
 		}
-		pb.SetCostFunc(lits, c.weights)
+		pb.SetCostFunc(lits, c.Weights)
 	}
 	s := solver.New(pb)
 	if len(units) > 0 {
@@ -112,7 +117,7 @@ func satSolve(ctx context.Context, p *cnf, c *cost) ([]bool, error) {
 		return nil, fmt.Errorf("sat solver stopped without an answer")
 	}
 	m := s.Model()
-	model := make([]bool, p.vars+1)
+	model := make([]bool, p.Vars+1)
 	copy(model[1:], m)
 	// The assumptions hold in the model by construction; check anyway, as
 	// every clause is checked by the caller's verification.
