@@ -216,6 +216,14 @@ func Update(ctx context.Context, srcs []*sources.Source, opts Options) ([]Result
 		}()
 	}
 	wg.Wait()
+	// A staging directory exists only while something is in it: what was
+	// committed has been moved out, what was refused removed; a failed
+	// source keeps its .partial files there for the next update to resume.
+	staging := filepath.Join(opts.Root, filepath.FromSlash(stagingDir))
+	for _, g := range groups {
+		_ = os.Remove(filepath.Join(staging, g.id))
+	}
+	_ = os.Remove(staging)
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {

@@ -70,6 +70,10 @@ type Pending struct {
 	Install []Wanted
 	// Remove are the removals, then purges of config-files packages.
 	Remove []Remove
+
+	// fetched and created are what Download added to the archive cache:
+	// the files it fetched and the directories it made (deepest first).
+	fetched, created []string
 }
 
 // Prepare resolves req against idx and the installed packages of db (nil:
@@ -159,7 +163,7 @@ func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error)
 	switch {
 	case o.Fetcher != nil:
 		var err error
-		if got, err = Download(ctx, o.Fetcher, o.Dir, remote, o.URL); err != nil {
+		if got, p.fetched, p.created, err = download(ctx, o.Fetcher, o.Dir, remote, o.URL); err != nil {
 			return Plan{}, err
 		}
 	case len(remote) > 0:
@@ -177,6 +181,25 @@ func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error)
 		pl.Install = append(pl.Install, it)
 	}
 	return pl, nil
+}
+
+// Discard puts the archive cache back as it was before Download: it
+// removes the files Download fetched and the directories it created, when
+// empty. A caller calls it when Apply refuses the plan and changes nothing
+// (a nil Result), so that a refused command leaves no package that failed
+// verification, nor anything else, in the cache; after a change the
+// downloads stay, as the cache of what is installed. It returns the first
+// error of a removal.
+func (p *Pending) Discard() error {
+	var first error
+	for _, f := range p.fetched {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
+			first = fmt.Errorf("discard %s: %w", f, err)
+		}
+	}
+	removeEmpty(p.created)
+	p.fetched, p.created = nil, nil
+	return first
 }
 
 // SourceURLs is the URLFunc of packages from srcs: a package's Origin

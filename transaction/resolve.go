@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -96,17 +97,25 @@ func CachePath(root string, p *deb.Package) string {
 // index gives. It returns one Install per package, in order, carrying
 // those hashes so Apply checks them again. A package already in the cache
 // with the right hash is not fetched again. Nothing outside the cache
-// changes, so a failed download leaves the root as it was.
+// changes, so a failed download leaves the root as it was; the cache
+// directory is created only when something is to be fetched, and removed
+// again, with the parents it made, when the download fails and leaves it
+// empty.
 func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc) ([]Install, error) {
-	if err := os.MkdirAll(filepath.Join(root, ArchivesDir), 0o755); err != nil {
-		return nil, fmt.Errorf("archive cache: %w", err)
-	}
-	out := make([]Install, len(pkgs))
+	out, _, _, err := download(ctx, f, root, pkgs, urlOf)
+	return out, err
+}
+
+// download is Download that also returns the cache files it fetched and
+// the directories it created (deepest first), so that a caller can put the
+// cache back as it was (Pending.Discard).
+func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc) (out []Install, fetched, created []string, err error) {
+	out = make([]Install, len(pkgs))
 	var reqs []fetch.Request
 	var who []*deb.Package
 	for i, p := range pkgs {
 		if p.SHA256 == "" {
-			return nil, fmt.Errorf("%s: the index gives no SHA256 for it; refusing an unverifiable download", p)
+			return nil, nil, nil, fmt.Errorf("%s: the index gives no SHA256 for it; refusing an unverifiable download", p)
 		}
 		dest := CachePath(root, p)
 		out[i] = Install{Path: dest, SHA256: p.SHA256, Size: p.Size}
@@ -119,21 +128,62 @@ func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 		}
 		u, err := urlOf(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		reqs = append(reqs, fetch.Request{URL: u, Dest: dest, Expect: fetch.Expect{Size: p.Size, SHA256: p.SHA256}})
 		who = append(who, p)
+	}
+	if len(reqs) == 0 {
+		return out, nil, nil, nil
+	}
+	if created, err = mkdirAllCreated(root, ArchivesDir); err != nil {
+		return nil, nil, nil, fmt.Errorf("archive cache: %w", err)
 	}
 	var errs []error
 	for i, err := range f.FetchAll(ctx, reqs) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", who[i], err))
+			continue
 		}
+		fetched = append(fetched, reqs[i].Dest)
 	}
 	if len(errs) > 0 {
-		return nil, &DownloadError{Errs: errs}
+		// Verified downloads stay for the next attempt, and so do the
+		// .partial files of cut transfers (they are resumed); a
+		// directory left empty goes.
+		removeEmpty(created)
+		return nil, nil, nil, &DownloadError{Errs: errs}
 	}
-	return out, nil
+	return out, fetched, created, nil
+}
+
+// mkdirAllCreated makes root/rel and its missing parents (inside root),
+// and returns the directories it created, deepest first.
+func mkdirAllCreated(root, rel string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(rel); d != "." && d != string(filepath.Separator); d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(root, d)); err == nil {
+			break
+		}
+		missing = append(missing, filepath.Join(root, d))
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			removeEmpty(missing[i+1:])
+			return nil, err
+		}
+	}
+	return missing, nil
+}
+
+// removeEmpty removes each directory of dirs (deepest first) that is
+// empty; it stops at the first that is not.
+func removeEmpty(dirs []string) {
+	for _, d := range dirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // JoinURL joins a source's base URL and a Filename from its index.

@@ -281,6 +281,13 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	if opts.Progress != nil {
 		fmt.Fprint(g.Stderr, "\r\x1b[K")
 	}
+	if err != nil && res == nil {
+		// Refused, nothing changed: the cache goes back as it was too,
+		// without the package that failed verification.
+		if derr := pending.Discard(); derr != nil {
+			fmt.Fprintf(g.Stderr, "grey: %v\n", derr)
+		}
+	}
 	if res != nil && !g.JSON {
 		printResult(g.Stdout, res)
 	}

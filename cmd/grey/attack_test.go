@@ -1,0 +1,213 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// rootListing lists every path under root with its type, mode, owner, and
+// a regular file's size and SHA256, sorted; directory times are left out.
+func rootListing(t *testing.T, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %s %04o %d:%d", rel, fi.Mode().Type(), st.Mode&0o7777, st.Uid, st.Gid)
+		switch {
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			line += fmt.Sprintf(" %d %s", len(b), hex.EncodeToString(sum[:]))
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// sameListing fails the test when the root's listing is not before,
+// naming the lines that differ.
+func sameListing(t *testing.T, what, root, before string) {
+	t.Helper()
+	after := rootListing(t, root)
+	if after == before {
+		return
+	}
+	was := map[string]bool{}
+	for _, l := range strings.Split(before, "\n") {
+		was[l] = true
+	}
+	is := map[string]bool{}
+	var diff []string
+	for _, l := range strings.Split(after, "\n") {
+		is[l] = true
+		if !was[l] {
+			diff = append(diff, "+ "+l)
+		}
+	}
+	for _, l := range strings.Split(before, "\n") {
+		if !is[l] {
+			diff = append(diff, "- "+l)
+		}
+	}
+	t.Fatalf("%s changed the root:\n%s", what, strings.Join(diff, "\n"))
+}
+
+// TestAttackRefusedCommandLeavesRoot is issue 12's item 8: a package
+// refused after its download stayed in the download cache, and refused
+// commands created empty var/cache/grey/archives and var/lib/grey/partial
+// in a new root, where docs/cli.md promises that a refused command leaves
+// every root, database and cache as it was. The root's full listing (every
+// path, mode, owner and hash) must be the same before and after each
+// refused command.
+func TestAttackRefusedCommandLeavesRoot(t *testing.T) {
+	dir := t.TempDir()
+	now := testfixture.Clock
+	prefix := filepath.Join(dir, "k")
+	other := filepath.Join(dir, "other")
+	for _, p := range []string{prefix, other} {
+		if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "attack test", "--out", p); code != 0 {
+			t.Fatalf("key generate: %d %s", code, errOut)
+		}
+	}
+	// A package that ships dpkg's database: signed into the repository,
+	// with the right hash, and refused when it is installed.
+	evil := buildDeb(t, dir, "evil", "1.0", map[string]string{"var/lib/dpkg/status": "Package: evil\n"})
+	good := buildDeb(t, dir, "good", "1.0", map[string]string{"usr/share/good/f": "ok\n"})
+	repoDir := filepath.Join(dir, "repo")
+	if code, _, errOut := greyAt(t, now, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, evil, good); code != 0 {
+		t.Fatalf("publish: %d %s", code, errOut)
+	}
+	later := now.Add(time.Hour)
+	source := func(key string) []string {
+		return []string{"--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", key, repoDir)}
+	}
+	g := func(root, key string, args ...string) (int, string) {
+		t.Helper()
+		code, out, errOut := greyAt(t, later, append(append([]string{"--root", root}, source(key)...), args...)...)
+		return code, out + errOut
+	}
+	newRoot := func(t *testing.T) string {
+		root := filepath.Join(t.TempDir(), "root")
+		must(t, os.Mkdir(root, 0o755))
+		return root
+	}
+
+	t.Run("update refused", func(t *testing.T) {
+		// A root where grey has run once (it has its lock and database:
+		// the first command that takes the root's lock creates them).
+		root := newRoot(t)
+		if code, out := g(root, prefix, "update"); code != 0 {
+			t.Fatalf("update: %d %s", code, out)
+		}
+		before := rootListing(t, root)
+		if strings.Contains(before, "partial") {
+			t.Errorf("a successful update left its staging directory:\n%s", before)
+		}
+		// Signed by a key that is not the source's.
+		code, out := g(root, other, "update")
+		if code != 1 || !strings.Contains(out, "Refused") {
+			t.Fatalf("update with the wrong key: exit %d\n%s", code, out)
+		}
+		sameListing(t, "an update refused for its signature", root, before)
+
+		// A new Release whose Packages files do not match it: refused
+		// after the download into the staging directory.
+		repo2 := filepath.Join(dir, "repo2")
+		if code, _, errOut := greyAt(t, later, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repo2, good); code != 0 {
+			t.Fatalf("publish: %d %s", code, errOut)
+		}
+		damaged := 0 // the Packages files and their by-hash copies
+		must(t, filepath.WalkDir(filepath.Join(repo2, "dists/stable/main/binary-amd64"), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			b[len(b)/2] ^= 1
+			damaged++
+			return os.WriteFile(p, b, 0o644)
+		}))
+		if damaged == 0 {
+			t.Fatal("no Packages files published")
+		}
+		code, out2, errOut := greyAt(t, later.Add(time.Hour), "--root", root, "--source",
+			fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repo2), "update")
+		if code != 1 || !strings.Contains(out2+errOut, "Refused") || !strings.Contains(out2+errOut, "sha256 differs from the Release") {
+			t.Fatalf("update with damaged indexes: exit %d\n%s%s", code, out2, errOut)
+		}
+		sameListing(t, "an update refused for its indexes", root, before)
+	})
+
+	t.Run("install refused after its download", func(t *testing.T) {
+		root := newRoot(t)
+		if code, out := g(root, prefix, "update"); code != 0 {
+			t.Fatalf("update: %d %s", code, out)
+		}
+		before := rootListing(t, root)
+		code, out := g(root, prefix, "-y", "install", "--no-scripts", "evil")
+		if code == 0 || !strings.Contains(out, "var/lib/dpkg") {
+			t.Fatalf("install evil: exit %d\n%s", code, out)
+		}
+		sameListing(t, "a refused install", root, before)
+
+		// A package that is not refused stays in the cache, and the
+		// refused one can be refused again.
+		if code, out := g(root, prefix, "-y", "install", "--no-scripts", "good"); code != 0 {
+			t.Fatalf("install good: %d %s", code, out)
+		}
+		if _, err := os.Stat(filepath.Join(root, "var/cache/grey/archives/good_1.0_all.deb")); err != nil {
+			t.Fatalf("an installed package's download is gone from the cache: %v", err)
+		}
+		before = rootListing(t, root)
+		if code, out := g(root, prefix, "-y", "install", "--no-scripts", "evil"); code == 0 {
+			t.Fatalf("install evil again: exit 0\n%s", out)
+		}
+		sameListing(t, "a second refused install", root, before)
+	})
+
+	t.Run("install from an unreachable source in a new root", func(t *testing.T) {
+		root := newRoot(t)
+		if code, out := g(root, prefix, "update"); code != 0 {
+			t.Fatalf("update: %d %s", code, out)
+		}
+		must(t, os.Rename(filepath.Join(repoDir, "pool"), filepath.Join(repoDir, "pool.away")))
+		defer os.Rename(filepath.Join(repoDir, "pool.away"), filepath.Join(repoDir, "pool"))
+		before := rootListing(t, root)
+		if code, out := g(root, prefix, "-y", "install", "--no-scripts", "good"); code == 0 {
+			t.Fatalf("install with the pool gone: exit 0\n%s", out)
+		}
+		sameListing(t, "a failed download", root, before)
+	})
+}
