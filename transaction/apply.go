@@ -95,6 +95,9 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		return nil, err
 	}
 	t.st.installed = t.installed
+	if t.st.files, err = loadDpkgFiles(root); err != nil {
+		return nil, err
+	}
 	if err := t.st.openLog(plan); err != nil {
 		return nil, err
 	}
@@ -350,7 +353,12 @@ func (t *txn) checkConflicts() error {
 					continue
 				}
 				p := e.file.Path
-				if prev, ok := claimed[p]; ok {
+				// A diverted path: the diverting package's copy and the
+				// others' (at the divert-to name) are different files,
+				// which never conflict (dpkg).
+				key := t.st.files.useName(w.name(), p)
+				diverter, diverted := t.st.files.diverter(p)
+				if prev, ok := claimed[key]; ok {
 					switch {
 					case replaces(w, prev.name(), prev.pkg.Version.String()):
 					case replaces(prev, w.name(), w.pkg.Version.String()):
@@ -359,9 +367,12 @@ func (t *txn) checkConflicts() error {
 						return &ConflictError{Path: p, Package: w.name(), Owner: prev.name()}
 					}
 				}
-				claimed[p] = w
+				claimed[key] = w
 				for _, o := range pkgdb.Owners(tx, p) {
 					if o == w.name() || removing[o] {
+						continue
+					}
+					if diverted && (o == diverter || w.name() == diverter) {
 						continue
 					}
 					if _, ok := incoming[o]; ok {
@@ -388,7 +399,7 @@ func (t *txn) checkConflicts() error {
 		// must not rename its copy over the winner's.
 		for _, w := range t.works {
 			for _, e := range w.ents {
-				if e.file.Type != pkgdb.TypeDir && claimed[e.file.Path] != w && e.tmp != "" {
+				if e.file.Type != pkgdb.TypeDir && claimed[t.st.files.useName(w.name(), e.file.Path)] != w && e.tmp != "" {
 					_ = os.Remove(e.tmp)
 					e.tmp = ""
 					e.lost = true

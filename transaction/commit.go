@@ -117,6 +117,9 @@ func keepOwned(ents []*staged) []*staged {
 // package other than the one giving it up.
 func (t *txn) stillOwned(tx *bolt.Tx, p, giver string, incoming map[string]map[string]bool, leaving map[string]bool) bool {
 	for name, paths := range incoming {
+		if name != giver && t.st.files.useName(name, p) != p {
+			continue // its copy is at the divert-to name
+		}
 		if paths[p] && name != giver {
 			return true
 		}
@@ -125,7 +128,7 @@ func (t *txn) stillOwned(tx *bolt.Tx, p, giver string, incoming map[string]map[s
 		}
 	}
 	for _, o := range pkgdb.Owners(tx, p) {
-		if o == giver || leaving[o] {
+		if o == giver || leaving[o] || t.st.files.useName(o, p) != p {
 			continue
 		}
 		if _, up := incoming[o]; up {
@@ -167,6 +170,14 @@ func (t *txn) removeObsolete() error {
 	var files, dirs []string
 	err := t.db.View(func(tx *bolt.Tx) error {
 		consider := func(giver string, f pkgdb.File, purge bool, conf *pkgdb.Conffile) {
+			if use := t.st.files.useName(giver, f.Path); use != f.Path {
+				// Diverted: giver's copy is at the divert-to name, which
+				// no other package ships (dpkg removes it there).
+				if !incoming[giver][f.Path] {
+					files = append(files, use)
+				}
+				return
+			}
 			if t.stillOwned(tx, f.Path, giver, incoming, leaving) {
 				return
 			}

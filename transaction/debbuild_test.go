@@ -20,6 +20,10 @@ type tentry struct {
 	link string // symlink target (typ 's') or hard link source (typ 'h')
 	typ  byte   // 'f' file, 'd' dir, 's' symlink, 'h' hard link, 'c' char device
 	mode int64
+	// uname and gname are the owner's names ("" is root); uid and gid
+	// the numeric ids beside them.
+	uname, gname string
+	uid, gid     int
 }
 
 // tpkg describes a test package; build writes it as a real .deb (ar,
@@ -91,7 +95,13 @@ func (p tpkg) tryBuild(dir string) (string, error) {
 	}
 	data, err := tarball(func(tw *tar.Writer) error {
 		for _, e := range p.files {
-			h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: testTime, Format: tar.FormatGNU, Uname: "root", Gname: "root"}
+			h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: testTime, Format: tar.FormatGNU, Uname: "root", Gname: "root", Uid: e.uid, Gid: e.gid}
+			if e.uname != "" {
+				h.Uname = e.uname
+			}
+			if e.gname != "" {
+				h.Gname = e.gname
+			}
 			switch e.typ {
 			case 'd':
 				h.Typeflag = tar.TypeDir

@@ -89,6 +89,10 @@ type stager struct {
 	// sync, with Options.Sync, fsyncs each package's staged files once
 	// the package is staged (durable.go); nil otherwise.
 	sync *syncer
+	// files is what dpkg consults for every file: the root's user and
+	// group names, statoverrides and diversions (dpkgfiles.go); nil
+	// knows none.
+	files *dpkgFiles
 	// dirs caches directories known to exist: relative path -> host path.
 	// Only this process changes the root while it holds the lock, so an
 	// entry stays true for the transaction and saves the per-component
@@ -230,10 +234,18 @@ func (s *stager) resolve(rel string) (string, error) {
 
 // mkdirs makes sure the directory rel exists, creating missing components
 // (recorded so a rollback removes them) with mode for the last one and
-// 0755 for the others, and returns it. Each component is looked up in its
+// 0755 for the others, all owned by root, and returns it.
+func (s *stager) mkdirs(rel string, mode fs.FileMode) (dirEntry, error) {
+	return s.mkdirsOwned(rel, mode, 0, 0)
+}
+
+// mkdirsOwned is mkdirs with the owner of the last component when it is
+// created: set before the mode, as dpkg does, so that a setgid directory
+// keeps its bit. A directory that exists is left as it is (dpkg does not
+// touch an existing directory either). Each component is looked up in its
 // parent's resolved host path; one that is a symlink is resolved with
 // chroot semantics, so it never leads out of the root.
-func (s *stager) mkdirs(rel string, mode fs.FileMode) (dirEntry, error) {
+func (s *stager) mkdirsOwned(rel string, mode fs.FileMode, uid, gid int) (dirEntry, error) {
 	if rel == "" || rel == "." {
 		return dirEntry{host: s.root}, nil
 	}
@@ -279,6 +291,7 @@ func (s *stager) mkdirs(rel string, mode fs.FileMode) (dirEntry, error) {
 			return dirEntry{}, fmt.Errorf("mkdir /%s: %w", rel, err)
 		}
 		s.noteCreated(p)
+		s.chown(p, uid, gid, false)
 		if err := os.Chmod(p, unixMode(mode)); err != nil {
 			return dirEntry{}, fmt.Errorf("chmod /%s: %w", rel, err)
 		}
@@ -383,22 +396,28 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 		if _, dup := w.byPath[rel]; dup {
 			return fmt.Errorf("%s: entry %s appears twice: %w", w.item.Path, e.Path, archive.ErrBadEntry)
 		}
-		st := &staged{rel: rel, file: pkgdb.File{Path: "/" + rel, Mode: modeWord(e.Mode), Uid: e.Uid, Gid: e.Gid}}
+		// Owner and mode as dpkg gives them: names through the root's
+		// passwd and group, or a statoverride.
+		uid, gid, mode := s.files.meta("/"+rel, e)
+		st := &staged{rel: rel, file: pkgdb.File{Path: "/" + rel, Mode: modeWord(mode), Uid: uid, Gid: gid}}
+		// A diverted path goes to its divert-to name, unless this is
+		// the diverting package.
+		use := strings.TrimPrefix(s.files.useName(w.pkg.Name, "/"+rel), "/")
 		switch e.Type {
 		case archive.TypeDir:
 			st.file.Type = pkgdb.TypeDir
-			d, err := s.mkdirs(rel, e.Mode)
+			d, err := s.mkdirsOwned(rel, mode, uid, gid)
 			if err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			st.target = d.host
 		case archive.TypeRegular, archive.TypeSymlink, archive.TypeHardlink:
-			d, err := s.mkdirs(path.Dir(rel), 0o755)
+			d, err := s.mkdirs(path.Dir(use), 0o755)
 			if err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
-			st.target = filepath.Join(d.host, path.Base(rel))
-			if err := s.checkStateHost(rel, st.target, false); err != nil {
+			st.target = filepath.Join(d.host, path.Base(use))
+			if err := s.checkStateHost(use, st.target, false); err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			if !d.fresh {
@@ -421,7 +440,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 					return fmt.Errorf("%s: symlink /%s: %w", w.item.Path, rel, err)
 				}
 				s.noteTmp(st.tmp)
-				s.chown(st.tmp, e.Uid, e.Gid, true)
+				s.chown(st.tmp, uid, gid, true)
 			case archive.TypeHardlink:
 				lrel, err := (&archive.Entry{Path: e.Linkname}).RelPath()
 				if err != nil {
@@ -451,12 +470,12 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 			if !s.opts.AllowDevices {
 				return fmt.Errorf("%s: entry %s is a %s: %w", w.item.Path, e.Path, e.Type, ErrDevice)
 			}
-			d, err := s.mkdirs(path.Dir(rel), 0o755)
+			d, err := s.mkdirs(path.Dir(use), 0o755)
 			if err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
-			st.target = filepath.Join(d.host, path.Base(rel))
-			if err := s.checkStateHost(rel, st.target, false); err != nil {
+			st.target = filepath.Join(d.host, path.Base(use))
+			if err := s.checkStateHost(use, st.target, false); err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			st.tmp = filepath.Join(d.host, randomName())
@@ -464,6 +483,10 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			s.noteTmp(st.tmp)
+			s.chown(st.tmp, uid, gid, false)
+			if err := os.Chmod(st.tmp, unixMode(mode)); err != nil {
+				return fmt.Errorf("%s: chmod /%s: %w", w.item.Path, rel, err)
+			}
 			st.file.Type = map[archive.EntryType]pkgdb.FileType{archive.TypeChar: pkgdb.TypeChar,
 				archive.TypeBlock: pkgdb.TypeBlock, archive.TypeFifo: pkgdb.TypeFifo}[e.Type]
 		default:
@@ -514,13 +537,16 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k
 			return fmt.Errorf("stage /%s: %w", st.rel, rerr)
 		}
 	}
-	mode, uid, gid, mtime, size := e.Mode, e.Uid, e.Gid, e.ModTime, e.Size
+	mode, uid, gid, mtime, size := modeFromWord(st.file.Mode), st.file.Uid, st.file.Gid, e.ModTime, e.Size
 	f.finish = func(f *sinkFile) error {
 		var err error
 		if f.n != size {
 			err = fmt.Errorf("wrote %d bytes, the archive says %d", f.n, size)
 		}
 		if err == nil {
+			// The owner first: chown clears the setuid and setgid bits,
+			// which the mode then sets (dpkg's fchown, fchmod order).
+			s.chown(st.tmp, uid, gid, false)
 			err = f.out.Chmod(unixMode(mode))
 		}
 		if err == nil && s.opts.Sync {
@@ -535,7 +561,6 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k
 		if err != nil {
 			return fmt.Errorf("stage /%s: %w", st.rel, err)
 		}
-		s.chown(st.tmp, uid, gid, false)
 		if !mtime.IsZero() {
 			_ = os.Chtimes(st.tmp, time.Time{}, mtime)
 		}
