@@ -49,10 +49,13 @@ uninstall:
 ## ../shared/testdata skip with a message (and fail under CI=true). Tests that
 ## read the whole 50 MB index (TestFull*) take minutes under -race, so they
 ## skip there and run in a second pass without it.
+## Each pass ends with gotestsum's summary: every skipped test with its
+## reason (the tool or fixture missing), every failure, and the counts.
+GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format pkgname-and-test-fails --format-hide-empty-pkg --
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -timeout 20m -run '^TestFull' $(PKGS)
+	$(GOTESTSUM) -race -count=1 -timeout 20m $(PKGS)
+	$(GOTESTSUM) -count=1 -timeout 20m -run '^TestFull' $(PKGS)
 
 ## bench: Go benchmarks, then whole-command comparisons against the anchors.
 bench: build bench-go
