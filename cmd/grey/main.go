@@ -30,6 +30,7 @@ type CLI struct {
 	Solve     SolveCmd     `cmd:"" help:"Answer an apt EDSP dependency problem on stdin (grey as an apt external solver)."`
 	Distcheck DistcheckCmd `cmd:"" help:"Report the packages of an index that cannot be installed (as dose-distcheck)."`
 	Update    UpdateCmd    `cmd:"" help:"Fetch and verify the package lists of every source."`
+	Mirror    MirrorCmd    `cmd:"" help:"Keep verified, snapshotted mirrors of Debian archives (see docs/mirror.md)."`
 	// Show, Search and Policy: the read-only queries the front binary
 	// answers itself.
 	cli.Queries
