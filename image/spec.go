@@ -17,6 +17,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,64 +121,91 @@ func ReadSpec(path string) (*Spec, error) {
 	return ParseSpec(data, path)
 }
 
-// topKeys are the keys a spec may have; anything else is an error, so a
-// typo ("recomends") is reported instead of silently ignored.
-var topKeys = []string{"sources", "architecture", "packages", "recommends", "essential", "scripts", "source-date-epoch", "files", "users", "groups"}
+// rawSpec is a spec file as decoded, before its values are checked: every
+// key a spec may have is a field, and the decoder refuses any other
+// (KnownFields), so a typo ("recomends") is reported instead of silently
+// ignored. Values are kept as nodes, so checks name their line.
+type rawSpec struct {
+	Sources         yaml.Node  `yaml:"sources"`
+	Architecture    yaml.Node  `yaml:"architecture"`
+	Packages        yaml.Node  `yaml:"packages"`
+	Recommends      yaml.Node  `yaml:"recommends"`
+	Essential       yaml.Node  `yaml:"essential"`
+	Scripts         yaml.Node  `yaml:"scripts"`
+	SourceDateEpoch yaml.Node  `yaml:"source-date-epoch"`
+	Files           []rawFile  `yaml:"files"`
+	Users           []rawUser  `yaml:"users"`
+	Groups          []rawGroup `yaml:"groups"`
+}
+
+// rawFile is an entry of files.
+type rawFile struct {
+	Path    yaml.Node `yaml:"path"`
+	Mode    yaml.Node `yaml:"mode"`
+	Content yaml.Node `yaml:"content"`
+	Source  yaml.Node `yaml:"source"`
+	UID     yaml.Node `yaml:"uid"`
+	GID     yaml.Node `yaml:"gid"`
+}
+
+// rawUser is an entry of users.
+type rawUser struct {
+	Name  yaml.Node `yaml:"name"`
+	UID   yaml.Node `yaml:"uid"`
+	GID   yaml.Node `yaml:"gid"`
+	Gecos yaml.Node `yaml:"gecos"`
+	Home  yaml.Node `yaml:"home"`
+	Shell yaml.Node `yaml:"shell"`
+}
+
+// rawGroup is an entry of groups.
+type rawGroup struct {
+	Name    yaml.Node `yaml:"name"`
+	GID     yaml.Node `yaml:"gid"`
+	Members yaml.Node `yaml:"members"`
+}
 
 // ParseSpec parses a spec; file names it in errors and is the base of its
 // relative paths.
 func ParseSpec(data []byte, file string) (*Spec, error) {
 	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		return nil, &SpecError{File: file, Msg: "not valid YAML: " + err.Error()}
 	}
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &SpecError{File: file, Line: doc.Line, Msg: "the spec must be a mapping of keys (sources, packages, ...)"}
 	}
-	p := &parser{file: file, dir: filepath.Dir(file)}
-	s := &Spec{Path: file}
-	top := doc.Content[0]
-	if err := p.checkKeys(top, "", topKeys); err != nil {
-		return nil, err
+	p := &parser{file: file, dir: filepath.Dir(file), top: doc.Content[0]}
+	var raw rawSpec
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		return nil, p.decodeError(err)
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		k, v := top.Content[i].Value, top.Content[i+1]
-		var err error
-		switch k {
-		case "sources":
-			s.Sources, err = p.sources(v)
-		case "architecture":
-			s.Architecture, err = p.str(v, k)
-		case "packages":
-			s.Packages, err = p.strs(v, k)
-		case "recommends":
-			s.Recommends, err = p.boolean(v, k)
-		case "essential":
-			s.Essential, err = p.boolean(v, k)
-		case "scripts":
-			s.Scripts, err = p.boolean(v, k)
-		case "source-date-epoch":
-			var n int
-			n, err = p.integer(v, k)
-			s.SourceDateEpoch = int64(n)
-			if err == nil && n < 0 {
-				err = p.errf(v, k, "must not be negative")
-			}
-		case "files":
-			s.Files, err = p.files(v)
-		case "users":
-			s.Users, err = p.users(v)
-		case "groups":
-			s.Groups, err = p.groups(v)
-		}
-		if err != nil {
-			return nil, err
-		}
-		seen[k] = true
+	// Each check below records the first problem (p.err) and the rest
+	// then do nothing: the first problem in the spec's key order is
+	// reported.
+	s := &Spec{
+		Path:         file,
+		Sources:      p.sources(&raw.Sources),
+		Architecture: p.str(&raw.Architecture, "architecture"),
+		Packages:     p.strs(&raw.Packages, "packages"),
+		Recommends:   p.boolean(&raw.Recommends, "recommends"),
+		Essential:    p.boolean(&raw.Essential, "essential"),
+		Scripts:      p.boolean(&raw.Scripts, "scripts"),
 	}
-	if !seen["sources"] || len(s.Sources) == 0 {
+	if n := &raw.SourceDateEpoch; n.Kind != 0 {
+		if s.SourceDateEpoch = int64(p.integer(n, "source-date-epoch")); s.SourceDateEpoch < 0 {
+			p.fail(n, "source-date-epoch", "must not be negative")
+		}
+	}
+	s.Files = p.files(raw.Files)
+	s.Users = p.users(raw.Users)
+	s.Groups = p.groups(raw.Groups)
+	if p.err != nil {
+		return nil, p.err
+	}
+	if len(s.Sources) == 0 {
 		return nil, &SpecError{File: file, Key: "sources", Msg: "at least one source is needed"}
 	}
 	if len(s.Packages) == 0 && !s.Essential {
@@ -190,129 +219,215 @@ func ParseSpec(data []byte, file string) (*Spec, error) {
 
 type parser struct {
 	file, dir string
+	// top is the spec's mapping, as parsed: decode errors, which carry
+	// only a line, are located in it to name their key.
+	top *yaml.Node
+	// err is the first problem found by the checks; once it is set, the
+	// checks do nothing and return zero values.
+	err error
 }
 
 func (p *parser) errf(n *yaml.Node, key, format string, args ...any) error {
 	return &SpecError{File: p.file, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-// checkKeys refuses keys of the mapping n that are not in allowed, and
-// duplicated keys.
-func (p *parser) checkKeys(n *yaml.Node, prefix string, allowed []string) error {
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		name := k.Value
-		if prefix != "" {
-			name = prefix + "." + k.Value
-		}
-		ok := false
-		for _, a := range allowed {
-			ok = ok || a == k.Value
-		}
-		if !ok {
-			return p.errf(k, name, "unknown key (known: %s)", strings.Join(allowed, ", "))
-		}
-		if seen[k.Value] {
-			return p.errf(k, name, "given twice")
-		}
-		seen[k.Value] = true
+// fail records a problem at n unless one was recorded before.
+func (p *parser) fail(n *yaml.Node, key, format string, args ...any) {
+	if p.err == nil {
+		p.err = p.errf(n, key, format, args...)
 	}
-	return nil
 }
 
-func (p *parser) str(n *yaml.Node, key string) (string, error) {
+// skip reports whether a check of n has nothing to do: n is absent from
+// the spec, or a problem was found already.
+func (p *parser) skip(n *yaml.Node) bool { return n.Kind == 0 || p.err != nil }
+
+// The shape of each list of mappings, for messages: the Go type the
+// decoder names, the list's hint and its keys.
+var (
+	entryHints = map[string]string{"rawFile": "path, mode, content or source", "rawUser": "name, uid, gid, home, shell, gecos", "rawGroup": "name, gid, members"}
+	entryKeys  = map[string]string{
+		"rawSpec": yamlKeys(rawSpec{}), "rawFile": yamlKeys(rawFile{}), "rawUser": yamlKeys(rawUser{}), "rawGroup": yamlKeys(rawGroup{}),
+	}
+	decodeLine = regexp.MustCompile("^line ([0-9]+): (?:field (.*) not found in type image\\.(\\w+)|field (.*) already set in type .*|mapping key \"(.*)\" already defined at line [0-9]+|cannot unmarshal (!!\\w+).* into (\\[\\])?image\\.(\\w+))$")
+)
+
+// yamlKeys lists the yaml keys of a raw struct, comma-separated.
+func yamlKeys(v any) string {
+	t := reflect.TypeOf(v)
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("yaml")
+	}
+	return strings.Join(keys, ", ")
+}
+
+// decodeError turns the decoder's first complaint into a SpecError naming
+// the key, found in the parsed spec by its line.
+func (p *parser) decodeError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) == 0 {
+		return &SpecError{File: p.file, Msg: err.Error()}
+	}
+	m := decodeLine.FindStringSubmatch(te.Errors[0])
+	if m == nil {
+		return &SpecError{File: p.file, Msg: te.Errors[0]}
+	}
+	line, _ := strconv.Atoi(m[1])
+	switch {
+	case m[2] != "": // unknown key
+		if key, n := p.locate(line, true, m[2]); n != nil {
+			return p.errf(n, key, "unknown key (known: %s)", entryKeys[m[3]])
+		}
+	case m[4] != "" || m[5] != "": // a key given twice
+		if key, n := p.locate(line, true, m[4]+m[5]); n != nil {
+			return p.errf(n, key, "given twice")
+		}
+	default: // a list or an entry of the wrong shape
+		tag, list, entry := m[6], m[7] != "", m[8]
+		if key, n := p.locate(line, false, tag); n != nil {
+			if list {
+				return p.errf(n, key, "must be a list of mappings (%s)", entryHints[entry])
+			}
+			return p.errf(n, key, "must be a mapping (%s)", entryHints[entry])
+		}
+	}
+	return &SpecError{File: p.file, Line: line, Msg: te.Errors[0]}
+}
+
+// locate finds, at line, the first key named what (isKey) or the first
+// value tagged what, and returns its key path ("files[2].mode").
+func (p *parser) locate(line int, isKey bool, what string) (string, *yaml.Node) {
+	var walk func(n *yaml.Node, path string) (string, *yaml.Node)
+	walk = func(n *yaml.Node, path string) (string, *yaml.Node) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				kp := k.Value
+				if path != "" {
+					kp = path + "." + k.Value
+				}
+				if isKey && k.Line == line && k.Value == what {
+					return kp, k
+				}
+				if !isKey && v.Line == line && v.ShortTag() == what {
+					return kp, v
+				}
+				if got, gn := walk(v, kp); gn != nil {
+					return got, gn
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				cp := fmt.Sprintf("%s[%d]", path, i)
+				if !isKey && c.Line == line && c.ShortTag() == what {
+					return cp, c
+				}
+				if got, gn := walk(c, cp); gn != nil {
+					return got, gn
+				}
+			}
+		}
+		return "", nil
+	}
+	return walk(p.top, "")
+}
+
+// entry returns the parsed node of entry i of the top-level list key (the
+// key's own node, or the spec's, when it cannot be found: an alias, a
+// merge).
+func (p *parser) entry(key string, i int) *yaml.Node {
+	for j := 0; j+1 < len(p.top.Content); j += 2 {
+		if p.top.Content[j].Value != key {
+			continue
+		}
+		l := p.top.Content[j+1]
+		for l.Kind == yaml.AliasNode && l.Alias != nil {
+			l = l.Alias
+		}
+		if i < len(l.Content) {
+			return l.Content[i]
+		}
+		return p.top.Content[j]
+	}
+	return p.top
+}
+
+func (p *parser) str(n *yaml.Node, key string) string {
+	if p.skip(n) {
+		return ""
+	}
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		return "", p.errf(n, key, "must be a string")
+		p.fail(n, key, "must be a string")
 	}
-	return n.Value, nil
+	return n.Value
 }
 
-func (p *parser) strs(n *yaml.Node, key string) ([]string, error) {
+func (p *parser) strs(n *yaml.Node, key string) []string {
+	if p.skip(n) {
+		return nil
+	}
 	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n, key, "must be a list of strings")
+		p.fail(n, key, "must be a list of strings")
+		return nil
 	}
 	out := make([]string, 0, len(n.Content))
 	for i, c := range n.Content {
-		s, err := p.str(c, fmt.Sprintf("%s[%d]", key, i))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
+		out = append(out, p.str(c, fmt.Sprintf("%s[%d]", key, i)))
 	}
-	return out, nil
+	return out
 }
 
-func (p *parser) boolean(n *yaml.Node, key string) (bool, error) {
+func (p *parser) boolean(n *yaml.Node, key string) bool {
 	var b bool
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
-		return false, p.errf(n, key, "must be true or false, not %q", n.Value)
+	if !p.skip(n) && (n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil) {
+		p.fail(n, key, "must be true or false, not %q", n.Value)
 	}
-	return b, nil
+	return b
 }
 
-func (p *parser) integer(n *yaml.Node, key string) (int, error) {
+func (p *parser) integer(n *yaml.Node, key string) int {
+	if p.skip(n) {
+		return 0
+	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		return 0, p.errf(n, key, "must be an integer, not %q", n.Value)
+		p.fail(n, key, "must be an integer, not %q", n.Value)
+		return 0
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil {
-		return 0, p.errf(n, key, "must be a decimal integer, not %q", n.Value)
+		p.fail(n, key, "must be a decimal integer, not %q", n.Value)
 	}
-	return int(v), nil
+	return int(v)
 }
 
-func (p *parser) sources(n *yaml.Node) ([]*sources.Source, error) {
+// noneOf records a problem when the string at n contains one of chars
+// (what spells them for the message).
+func (p *parser) noneOf(n *yaml.Node, key, v, chars, what string) {
+	if strings.ContainsAny(v, chars) {
+		p.fail(n, key, "must not contain %s", what)
+	}
+}
+
+func (p *parser) sources(n *yaml.Node) []*sources.Source {
+	if p.skip(n) {
+		return nil
+	}
 	if n.Kind != yaml.SequenceNode {
-		return nil, p.errf(n, "sources", "must be a list of source lines or deb822 mappings")
+		p.fail(n, "sources", "must be a list of source lines or deb822 mappings")
+		return nil
 	}
 	var out []*sources.Source
 	for i, c := range n.Content {
 		key := fmt.Sprintf("sources[%d]", i)
-		var got []*sources.Source
-		switch c.Kind {
-		case yaml.ScalarNode:
-			s, err := sources.Parse(c.Value)
-			if err != nil {
-				return nil, p.errf(c, key, "%v", err)
-			}
-			got = []*sources.Source{s}
-		case yaml.MappingNode:
-			var b strings.Builder
-			for j := 0; j+1 < len(c.Content); j += 2 {
-				k, v := c.Content[j], c.Content[j+1]
-				var val string
-				switch v.Kind {
-				case yaml.ScalarNode:
-					val = v.Value
-				case yaml.SequenceNode:
-					vs, err := p.strs(v, key+"."+k.Value)
-					if err != nil {
-						return nil, err
-					}
-					val = strings.Join(vs, " ")
-				default:
-					return nil, p.errf(v, key+"."+k.Value, "must be a string or a list of strings")
-				}
-				if strings.ContainsAny(k.Value, ": \t\n") || k.Value == "" {
-					return nil, p.errf(k, key+"."+k.Value, "not a deb822 field name")
-				}
-				if strings.Contains(val, "\n") {
-					return nil, p.errf(v, key+"."+k.Value, "multi-line values are not supported here; give a list")
-				}
-				fmt.Fprintf(&b, "%s: %s\n", k.Value, val)
-			}
-			ss, err := sources.ParseSources(strings.NewReader(b.String()), p.file)
-			if err != nil {
-				return nil, p.errf(c, key, "%v", err)
-			}
-			got = ss
-		default:
-			return nil, p.errf(c, key, "must be a source line or a deb822 mapping")
+		got, err := p.source(c, key)
+		if err != nil {
+			p.fail(c, key, "%v", err)
 		}
 		for _, s := range got {
 			if !s.IsBinary() {
-				return nil, p.errf(c, key, "only binary (deb) sources make images")
+				p.fail(c, key, "only binary (deb) sources make images")
 			}
 			for j, k := range s.SignedBy {
 				// A path (not a fingerprint) relative to the spec.
@@ -326,141 +441,130 @@ func (p *parser) sources(n *yaml.Node) ([]*sources.Source, error) {
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out
 }
 
-// mappingList walks a list of mappings (files, users, groups): each entry
-// must be a mapping with only the allowed keys; entry gets its key path
-// ("files[2]") and node. hint names the keys in the error messages.
-func (p *parser) mappingList(n *yaml.Node, name, hint string, keys []string, entry func(key string, c *yaml.Node) error) error {
-	if n.Kind != yaml.SequenceNode {
-		return p.errf(n, name, "must be a list of mappings (%s)", hint)
+// source reads one entry of sources: a one-line-style source, or a
+// deb822 stanza written as a mapping (a list value is joined by spaces).
+// An error from the sources parser is returned for the caller to place;
+// problems of the entry's keys and values are recorded (p.fail).
+func (p *parser) source(c *yaml.Node, key string) ([]*sources.Source, error) {
+	switch c.Kind {
+	case yaml.ScalarNode:
+		s, err := sources.Parse(c.Value)
+		if err != nil {
+			return nil, err
+		}
+		return []*sources.Source{s}, nil
+	case yaml.MappingNode:
+		var b strings.Builder
+		for j := 0; j+1 < len(c.Content); j += 2 {
+			k, v := c.Content[j], c.Content[j+1]
+			kk := key + "." + k.Value
+			val := v.Value
+			switch v.Kind {
+			case yaml.ScalarNode:
+			case yaml.SequenceNode:
+				val = strings.Join(p.strs(v, kk), " ")
+			default:
+				p.fail(v, kk, "must be a string or a list of strings")
+			}
+			if strings.ContainsAny(k.Value, ": \t\n") || k.Value == "" {
+				p.fail(k, kk, "not a deb822 field name")
+			}
+			if strings.Contains(val, "\n") {
+				p.fail(v, kk, "multi-line values are not supported here; give a list")
+			}
+			fmt.Fprintf(&b, "%s: %s\n", k.Value, val)
+		}
+		if p.err != nil {
+			return nil, nil
+		}
+		return sources.ParseSources(strings.NewReader(b.String()), p.file)
 	}
-	for i, c := range n.Content {
-		key := fmt.Sprintf("%s[%d]", name, i)
-		if c.Kind != yaml.MappingNode {
-			return p.errf(c, key, "must be a mapping (%s)", hint)
-		}
-		if err := p.checkKeys(c, key, keys); err != nil {
-			return err
-		}
-		if err := entry(key, c); err != nil {
-			return err
-		}
-	}
-	return nil
+	p.fail(c, key, "must be a source line or a deb822 mapping")
+	return nil, nil
 }
 
-// pairs calls f for every key and value of mapping c, with the value's key
-// path, and stops at the first error.
-func pairs(c *yaml.Node, key string, f func(k string, v *yaml.Node, kk string) error) error {
-	for j := 0; j+1 < len(c.Content); j += 2 {
-		k := c.Content[j].Value
-		if err := f(k, c.Content[j+1], key+"."+k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var fileKeys = []string{"path", "mode", "content", "source", "uid", "gid"}
-
-func (p *parser) files(n *yaml.Node) ([]File, error) {
+func (p *parser) files(raw []rawFile) []File {
 	var out []File
 	paths := map[string]bool{}
-	err := p.mappingList(n, "files", "path, mode, content or source", fileKeys, func(key string, c *yaml.Node) error {
-		f := File{Mode: 0o644}
-		hasContent := false
-		err := pairs(c, key, func(k string, v *yaml.Node, kk string) (err error) {
-			switch k {
-			case "path":
-				f.Path, err = p.str(v, kk)
-				if err == nil && (!path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == "/") {
-					err = p.errf(v, kk, "must be a clean absolute path inside the root, not %q", f.Path)
-				}
-			case "mode":
-				var s string
-				s, err = p.str(v, kk)
-				if err == nil {
-					var m uint64
-					m, err = strconv.ParseUint(s, 8, 32)
-					if err != nil || m > 0o7777 {
-						err = p.errf(v, kk, "must be octal permission bits like 0644, not %q", s)
-					}
-					f.Mode = os.FileMode(m & 0o777)
-					if m&0o4000 != 0 {
-						f.Mode |= os.ModeSetuid
-					}
-					if m&0o2000 != 0 {
-						f.Mode |= os.ModeSetgid
-					}
-					if m&0o1000 != 0 {
-						f.Mode |= os.ModeSticky
-					}
-				}
-			case "content":
-				f.Content, err = p.str(v, kk)
-				hasContent = true
-			case "source":
-				f.Source, err = p.str(v, kk)
-				if err == nil && !filepath.IsAbs(f.Source) {
-					f.Source = filepath.Join(p.dir, f.Source)
-				}
-			case "uid":
-				f.UID, err = p.integer(v, kk)
-			case "gid":
-				f.GID, err = p.integer(v, kk)
-			}
-			return err
-		})
+	for i := range raw {
+		r, key, c := &raw[i], fmt.Sprintf("files[%d]", i), p.entry("files", i)
+		f := File{
+			Path: p.str(&r.Path, key+".path"), Mode: 0o644,
+			Content: p.str(&r.Content, key+".content"), Source: p.str(&r.Source, key+".source"),
+			UID: p.integer(&r.UID, key+".uid"), GID: p.integer(&r.GID, key+".gid"),
+		}
+		if r.Mode.Kind != 0 {
+			f.Mode = p.mode(&r.Mode, key+".mode")
+		}
+		if f.Source != "" && !filepath.IsAbs(f.Source) {
+			f.Source = filepath.Join(p.dir, f.Source)
+		}
 		switch {
-		case err != nil:
-			return err
+		case p.err != nil:
+			return nil
 		case f.Path == "":
-			return p.errf(c, key+".path", "missing")
-		case hasContent == (f.Source != ""):
-			return p.errf(c, key, "give exactly one of content and source")
+			p.fail(c, key+".path", "missing")
+		case !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == "/":
+			p.fail(&r.Path, key+".path", "must be a clean absolute path inside the root, not %q", f.Path)
+		case (r.Content.Kind != 0) == (f.Source != ""):
+			p.fail(c, key, "give exactly one of content and source")
 		case paths[f.Path]:
-			return p.errf(c, key+".path", "%s is given twice", f.Path)
+			p.fail(c, key+".path", "%s is given twice", f.Path)
 		}
 		paths[f.Path] = true
 		out = append(out, f)
-		return nil
-	})
-	return out, err
+	}
+	return out
 }
 
-var userKeys = []string{"name", "uid", "gid", "gecos", "home", "shell"}
+// mode reads octal permission bits ("0644", 4755), set-id and sticky bits
+// included.
+func (p *parser) mode(n *yaml.Node, key string) os.FileMode {
+	s := p.str(n, key)
+	if p.err != nil {
+		return 0
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o7777 {
+		p.fail(n, key, "must be octal permission bits like 0644, not %q", s)
+	}
+	mode := os.FileMode(m & 0o777)
+	for bit, flag := range map[uint64]os.FileMode{0o4000: os.ModeSetuid, 0o2000: os.ModeSetgid, 0o1000: os.ModeSticky} {
+		if m&bit != 0 {
+			mode |= flag
+		}
+	}
+	return mode
+}
 
-func (p *parser) users(n *yaml.Node) ([]User, error) {
+func (p *parser) users(raw []rawUser) []User {
 	var out []User
-	err := p.mappingList(n, "users", "name, uid, gid, home, shell, gecos", userKeys, func(key string, c *yaml.Node) error {
-		u := User{UID: -1, GID: -1}
-		err := pairs(c, key, func(k string, v *yaml.Node, kk string) (err error) {
-			switch k {
-			case "name":
-				u.Name, err = p.str(v, kk)
-			case "uid":
-				u.UID, err = p.integer(v, kk)
-			case "gid":
-				u.GID, err = p.integer(v, kk)
-			case "gecos":
-				u.Gecos, err = p.str(v, kk)
-			case "home":
-				u.Home, err = p.str(v, kk)
-			case "shell":
-				u.Shell, err = p.str(v, kk)
-			}
-			if err == nil && strings.ContainsAny(v.Value, ":\n") {
-				err = p.errf(v, kk, "must not contain ':' or a newline")
-			}
-			return err
-		})
-		if err != nil {
-			return err
+	for i := range raw {
+		r, key := &raw[i], fmt.Sprintf("users[%d]", i)
+		u := User{
+			Name: p.str(&r.Name, key+".name"), UID: -1, GID: -1,
+			Gecos: p.str(&r.Gecos, key+".gecos"), Home: p.str(&r.Home, key+".home"), Shell: p.str(&r.Shell, key+".shell"),
+		}
+		if r.UID.Kind != 0 {
+			u.UID = p.integer(&r.UID, key+".uid")
+		}
+		if r.GID.Kind != 0 {
+			u.GID = p.integer(&r.GID, key+".gid")
+		}
+		for _, f := range []struct {
+			n *yaml.Node
+			k string
+		}{{&r.Name, "name"}, {&r.UID, "uid"}, {&r.GID, "gid"}, {&r.Gecos, "gecos"}, {&r.Home, "home"}, {&r.Shell, "shell"}} {
+			p.noneOf(f.n, key+"."+f.k, f.n.Value, ":\n", "':' or a newline")
+		}
+		if p.err != nil {
+			return nil
 		}
 		if u.Name == "" || u.UID < 0 || u.GID < 0 {
-			return p.errf(c, key, "name, uid and gid are required")
+			p.fail(p.entry("users", i), key, "name, uid and gid are required")
 		}
 		if u.Home == "" {
 			u.Home = "/nonexistent"
@@ -469,47 +573,34 @@ func (p *parser) users(n *yaml.Node) ([]User, error) {
 			u.Shell = "/usr/sbin/nologin"
 		}
 		out = append(out, u)
-		return nil
-	})
-	return out, err
+	}
+	return out
 }
 
-var groupKeys = []string{"name", "gid", "members"}
-
-func (p *parser) groups(n *yaml.Node) ([]Group, error) {
+func (p *parser) groups(raw []rawGroup) []Group {
 	var out []Group
-	err := p.mappingList(n, "groups", "name, gid, members", groupKeys, func(key string, c *yaml.Node) error {
-		g := Group{GID: -1}
-		err := pairs(c, key, func(k string, v *yaml.Node, kk string) (err error) {
-			switch k {
-			case "name":
-				g.Name, err = p.str(v, kk)
-				if err == nil && strings.ContainsAny(g.Name, ":,\n") {
-					err = p.errf(v, kk, "must not contain ':', ',' or a newline")
-				}
-			case "gid":
-				g.GID, err = p.integer(v, kk)
-			case "members":
-				g.Members, err = p.strs(v, kk)
-				for _, m := range g.Members {
-					if err == nil && strings.ContainsAny(m, ":,\n") {
-						err = p.errf(v, kk, "member %q must not contain ':', ',' or a newline", m)
-					}
-				}
-				sort.Strings(g.Members)
+	for i := range raw {
+		r, key := &raw[i], fmt.Sprintf("groups[%d]", i)
+		g := Group{Name: p.str(&r.Name, key+".name"), GID: -1, Members: p.strs(&r.Members, key+".members")}
+		if r.GID.Kind != 0 {
+			g.GID = p.integer(&r.GID, key+".gid")
+		}
+		p.noneOf(&r.Name, key+".name", g.Name, ":,\n", "':', ',' or a newline")
+		for _, m := range g.Members {
+			if strings.ContainsAny(m, ":,\n") {
+				p.fail(&r.Members, key+".members", "member %q must not contain ':', ',' or a newline", m)
 			}
-			return err
-		})
-		if err != nil {
-			return err
+		}
+		sort.Strings(g.Members)
+		if p.err != nil {
+			return nil
 		}
 		if g.Name == "" || g.GID < 0 {
-			return p.errf(c, key, "name and gid are required")
+			p.fail(p.entry("groups", i), key, "name and gid are required")
 		}
 		out = append(out, g)
-		return nil
-	})
-	return out, err
+	}
+	return out
 }
 
 // LockPath is where the lock of the spec at specPath lives: beside it, with

@@ -104,6 +104,11 @@ func TestParseSpecBad(t *testing.T) {
 		{"user without uid", src + "packages: [a]\nusers:\n  - {name: a, gid: 1}\n", 4, "users[0]", "required"},
 		{"user with colon", src + "packages: [a]\nusers:\n  - {name: \"a:b\", uid: 1, gid: 1}\n", 4, "users[0].name", "':'"},
 		{"group member comma", src + "packages: [a]\ngroups:\n  - {name: g, gid: 1, members: [\"a,b\"]}\n", 4, "groups[0].members", "','"},
+		{"files not a list", src + "packages: [a]\nfiles: hello\n", 3, "files", "list of mappings"},
+		{"file not a mapping", src + "packages: [a]\nfiles: [a]\n", 3, "files[0]", "must be a mapping"},
+		{"file key twice", src + "packages: [a]\nfiles:\n  - path: /x\n    content: y\n    content: z\n", 6, "files[0].content", "given twice"},
+		{"unknown group key", src + "packages: [a]\ngroups:\n  - name: g\n    gid: 1\n    color: red\n", 6, "groups[0].color", "unknown key (known: name, gid, members)"},
+		{"uid not int", src + "packages: [a]\nusers: [{name: a, uid: x, gid: 1}]\n", 3, "users[0].uid", "integer"},
 		{"not a mapping", "- a\n- b\n", 1, "", "mapping"},
 		{"not yaml", "sources: [\n", 0, "", "YAML"},
 	} {
