@@ -4,79 +4,19 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/greypm/grey/internal/atomicfile"
 )
-
-// OCI media types and annotations (OCI image spec v1.1).
-const (
-	mediaIndex    = "application/vnd.oci.image.index.v1+json"
-	mediaManifest = "application/vnd.oci.image.manifest.v1+json"
-	mediaConfig   = "application/vnd.oci.image.config.v1+json"
-	mediaLayerGz  = "application/vnd.oci.image.layer.v1.tar+gzip"
-	annRefName    = "org.opencontainers.image.ref.name"
-	annCreated    = "org.opencontainers.image.created"
-)
-
-type ociDescriptor struct {
-	MediaType   string            `json:"mediaType"`
-	Digest      string            `json:"digest"`
-	Size        int64             `json:"size"`
-	Annotations map[string]string `json:"annotations,omitempty"`
-	Platform    *ociPlatform      `json:"platform,omitempty"`
-}
-
-type ociPlatform struct {
-	Architecture string `json:"architecture"`
-	OS           string `json:"os"`
-	Variant      string `json:"variant,omitempty"`
-}
-
-type ociIndex struct {
-	SchemaVersion int             `json:"schemaVersion"`
-	MediaType     string          `json:"mediaType"`
-	Manifests     []ociDescriptor `json:"manifests"`
-}
-
-type ociManifest struct {
-	SchemaVersion int               `json:"schemaVersion"`
-	MediaType     string            `json:"mediaType"`
-	Config        ociDescriptor     `json:"config"`
-	Layers        []ociDescriptor   `json:"layers"`
-	Annotations   map[string]string `json:"annotations,omitempty"`
-}
-
-type ociConfig struct {
-	Created      string       `json:"created"`
-	Architecture string       `json:"architecture"`
-	Variant      string       `json:"variant,omitempty"`
-	OS           string       `json:"os"`
-	Config       ociRunConfig `json:"config"`
-	RootFS       ociRootFS    `json:"rootfs"`
-	History      []ociHistory `json:"history"`
-}
-
-type ociRunConfig struct {
-	Env []string `json:"Env"`
-}
-
-type ociRootFS struct {
-	Type    string   `json:"type"`
-	DiffIDs []string `json:"diff_ids"`
-}
-
-type ociHistory struct {
-	Created   string `json:"created"`
-	CreatedBy string `json:"created_by"`
-}
 
 // ociArch maps a Debian architecture to the OCI (Go) architecture and
 // variant.
@@ -102,10 +42,11 @@ func ociArch(debArch string) (arch, variant string) {
 
 // WriteOCI writes the tree at dir as an OCI image layout in out (which must
 // not exist or be empty): one gzip-compressed layer, a config and a
-// manifest, tagged "latest" in index.json. The layout is written by hand,
-// not through a registry library, so that every byte is under control: JSON
-// with fixed field order, the creation time from epoch, a gzip stream with
-// no name or time. arch is the Debian architecture of the image.
+// manifest, tagged "latest" in index.json, as the types of
+// github.com/opencontainers/image-spec. The layout is written directly, not
+// through a registry library, so that every byte is under control: JSON of
+// those types (fixed field order), the creation time from epoch, a gzip
+// stream with no name or time. arch is the Debian architecture of the image.
 func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64) error {
 	if err := emptyDir(out); err != nil {
 		return err
@@ -140,34 +81,40 @@ func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64) error {
 	if err != nil {
 		return fmt.Errorf("oci layer: %w", err)
 	}
-	layer := ociDescriptor{MediaType: mediaLayerGz, Digest: digest(gzSum), Size: cnt.n}
-	if err := os.Rename(tmp.Name(), filepath.Join(blobs, layer.Digest[len("sha256:"):])); err != nil {
+	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.NewDigest(digest.SHA256, gzSum), Size: cnt.n}
+	if err := os.Rename(tmp.Name(), filepath.Join(blobs, layer.Digest.Encoded())); err != nil {
 		return err
 	}
 
-	created := time.Unix(epoch, 0).UTC().Format(time.RFC3339)
+	created := time.Unix(epoch, 0).UTC()
+	createdText := created.Format(time.RFC3339)
 	oarch, variant := ociArch(arch)
-	cfg := ociConfig{
-		Created: created, Architecture: oarch, Variant: variant, OS: "linux",
-		Config:  ociRunConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
-		RootFS:  ociRootFS{Type: "layers", DiffIDs: []string{digest(tarSum)}},
-		History: []ociHistory{{Created: created, CreatedBy: "grey image build"}},
+	platform := ocispec.Platform{Architecture: oarch, OS: "linux", Variant: variant}
+	cfg := ocispec.Image{
+		Created: &created, Platform: platform,
+		Config:  ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+		RootFS:  ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.NewDigest(digest.SHA256, tarSum)}},
+		History: []ocispec.History{{Created: &created, CreatedBy: "grey image build"}},
 	}
-	cfgDesc, err := writeBlob(blobs, mediaConfig, cfg)
+	cfgDesc, err := writeBlob(blobs, ocispec.MediaTypeImageConfig, cfg)
 	if err != nil {
 		return err
 	}
-	man := ociManifest{
-		SchemaVersion: 2, MediaType: mediaManifest, Config: cfgDesc, Layers: []ociDescriptor{layer},
-		Annotations: map[string]string{annCreated: created},
+	man := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		Config: cfgDesc, Layers: []ocispec.Descriptor{layer},
+		Annotations: map[string]string{ocispec.AnnotationCreated: createdText},
 	}
-	manDesc, err := writeBlob(blobs, mediaManifest, man)
+	manDesc, err := writeBlob(blobs, ocispec.MediaTypeImageManifest, man)
 	if err != nil {
 		return err
 	}
-	manDesc.Annotations = map[string]string{annRefName: "latest"}
-	manDesc.Platform = &ociPlatform{Architecture: oarch, OS: "linux", Variant: variant}
-	idx, err := json.Marshal(ociIndex{SchemaVersion: 2, MediaType: mediaIndex, Manifests: []ociDescriptor{manDesc}})
+	manDesc.Annotations = map[string]string{ocispec.AnnotationRefName: "latest"}
+	manDesc.Platform = &platform
+	idx, err := json.Marshal(ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{manDesc},
+	})
 	if err != nil {
 		return err
 	}
@@ -178,20 +125,17 @@ func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64) error {
 }
 
 // writeBlob stores v as JSON under its digest.
-func writeBlob(blobs, mediaType string, v any) (ociDescriptor, error) {
+func writeBlob(blobs, mediaType string, v any) (ocispec.Descriptor, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return ociDescriptor{}, err
+		return ocispec.Descriptor{}, err
 	}
-	sum := sha256.Sum256(data)
-	h := hex.EncodeToString(sum[:])
-	if err := atomicfile.Write(filepath.Join(blobs, h), data, 0o644); err != nil {
-		return ociDescriptor{}, err
+	d := digest.FromBytes(data)
+	if err := atomicfile.Write(filepath.Join(blobs, d.Encoded()), data, 0o644); err != nil {
+		return ocispec.Descriptor{}, err
 	}
-	return ociDescriptor{MediaType: mediaType, Digest: "sha256:" + h, Size: int64(len(data))}, nil
+	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}, nil
 }
-
-func digest(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
 
 type countWriter struct {
 	w io.Writer
