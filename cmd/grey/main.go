@@ -29,8 +29,10 @@ type CLI struct {
 	Repo      RepoCmd      `cmd:"" help:"Publish signed repositories that apt and grey can use."`
 	Solve     SolveCmd     `cmd:"" help:"Answer an apt EDSP dependency problem on stdin (grey as an apt external solver)."`
 	Distcheck DistcheckCmd `cmd:"" help:"Report the packages of an index that cannot be installed (as dose-distcheck)."`
-	Update    UpdateCmd    `cmd:"" help:"Fetch and verify the package lists of every source."`
-	Mirror    MirrorCmd    `cmd:"" help:"Keep verified, snapshotted mirrors of Debian archives (see docs/mirror.md)."`
+	// SolverTest: the resolver test harness (solvertest.go).
+	SolverTest SolverTestCmd `cmd:"" name:"solver-test" help:"Run a corpus of EDSP scenarios through EDSP solvers, check every answer and print one table."`
+	Update     UpdateCmd     `cmd:"" help:"Fetch and verify the package lists of every source."`
+	Mirror     MirrorCmd     `cmd:"" help:"Keep verified, snapshotted mirrors of Debian archives (see docs/mirror.md)."`
 	// Show, Search and Policy: the read-only queries the front binary
 	// answers itself.
 	cli.Queries

@@ -140,6 +140,12 @@ func ReadAnswer(r io.Reader, sc *Scenario) (*Answer, error) {
 			a.Error = &ErrorReport{ID: id, Message: s.Get("Message")}
 			continue
 		}
+		if msg, ok := s.Lookup("Message"); ok && len(s.Fields) == 1 {
+			// apt-cudf (aspcud, mccs, packup) reports "no solution"
+			// with a lone Message field and no Error field.
+			a.Error = &ErrorReport{Message: msg}
+			continue
+		}
 		var dst *[]*Package
 		var id string
 		for _, f := range []struct {

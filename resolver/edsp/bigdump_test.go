@@ -55,7 +55,7 @@ func TestFullBigRealDumps(t *testing.T) {
 			for _, p := range sc.Final(ans) {
 				final = append(final, p.Package)
 			}
-			if err := check.Check(check.Case{Universe: universe, Request: checkRequest(sc), Final: final}); err != nil {
+			if err := check.Check(check.Case{Universe: universe, Request: sc.CheckRequest(), Final: final}); err != nil {
 				t.Errorf("the checker rejects grey's answer: %v", err)
 			}
 			got, want := len(final), len(sc.Final(aptAns))

@@ -188,7 +188,7 @@ func TestPropertyRandomScenarios(t *testing.T) {
 		}
 		var universe, installed, final []*deb.Package
 		removesEssential := false
-		req := checkRequest(sc)
+		req := sc.CheckRequest()
 		for _, p := range sc.Packages {
 			universe = append(universe, p.Package)
 			if p.Installed {

@@ -219,7 +219,7 @@ func writeReal(t *testing.T, a *edsptest.Apt, c realCase, out, rootText string) 
 	for _, p := range full.Final(fullAns) {
 		fin = append(fin, p.Package)
 	}
-	if err := check.Check(check.Case{Universe: universe, Installed: installed, Request: checkRequest(full), Final: fin}); err != nil {
+	if err := check.Check(check.Case{Universe: universe, Installed: installed, Request: full.CheckRequest(), Final: fin}); err != nil {
 		t.Errorf("the checker rejects apt's own answer: %v", err)
 	}
 }
