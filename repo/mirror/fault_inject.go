@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // faults is the fault-injection hook of a build with the faultinject tag
@@ -37,4 +38,15 @@ func (f faults) at(step string) {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // the signal is on its way
 	}
+}
+
+// faultClock is the clock a test gives a grey process through
+// GREY_TEST_NOW (RFC 3339), for metadata whose signatures are valid only
+// at a fixed time.
+func faultClock() (func() time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, os.Getenv("GREY_TEST_NOW"))
+	if err != nil {
+		return nil, false
+	}
+	return func() time.Time { return t }, true
 }

@@ -179,6 +179,7 @@ func (c *Config) check() error {
 
 // registryEntry is ROOT/etc/grey/mirrors/NAME.json.
 type registryEntry struct {
+	// Dir is absolute, or relative to the root.
 	Dir string `json:"dir"`
 }
 
@@ -229,7 +230,15 @@ func Create(root, dir string, c Config) (*Mirror, error) {
 	if err := initGit(dir); err != nil {
 		return nil, fmt.Errorf("create mirror %s: %w", c.Name, err)
 	}
-	data, _ = json.Marshal(registryEntry{Dir: dir})
+	// A mirror inside the root is recorded relative to it, so that the
+	// root can move.
+	rec := dir
+	if absRoot, err := filepath.Abs(root); err == nil {
+		if rel, err := filepath.Rel(absRoot, dir); err == nil && filepath.IsLocal(rel) {
+			rec = rel
+		}
+	}
+	data, _ = json.Marshal(registryEntry{Dir: rec})
 	if err := os.MkdirAll(filepath.Dir(reg), 0o755); err != nil {
 		return nil, err
 	}
@@ -255,6 +264,9 @@ func Open(root, name string) (*Mirror, error) {
 	var e registryEntry
 	if err := json.Unmarshal(data, &e); err != nil || e.Dir == "" {
 		return nil, fmt.Errorf("read %s: not a mirror record", reg)
+	}
+	if !filepath.IsAbs(e.Dir) {
+		e.Dir = filepath.Join(root, e.Dir)
 	}
 	return OpenDir(e.Dir)
 }

@@ -150,6 +150,9 @@ type syncer struct {
 // fetched stays staged for the next sync.
 func Sync(ctx context.Context, m *Mirror, opts SyncOptions) (*Summary, error) {
 	start := time.Now()
+	if now, ok := faultClock(); ok {
+		opts.Now = now
+	}
 	if opts.Now == nil {
 		return nil, errors.New("mirror sync: no clock")
 	}
