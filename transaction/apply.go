@@ -41,6 +41,10 @@ type txn struct {
 	removedDirs []string
 	// fallbackPath is appended to the scripts' PATH during a bootstrap.
 	fallbackPath string
+	// env is what maintainer scripts need in a root that is not "/"
+	// (scriptenv.go), set up before the first script and removed when
+	// Apply returns.
+	env *scriptEnv
 	// journal is the open journal from the first rename on (journal.go).
 	journal *pkgdb.Journal
 	// setid are the setuid/setgid files the commit replaces or removes
@@ -59,7 +63,7 @@ type removal struct {
 // Apply executes plan in opts.Root. Errors before the commit leave the
 // root as it was (apart from what a failing preinst or prerm itself did);
 // the caller must hold the root's lock (pkgdb.LockRoot).
-func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error) {
+func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, err error) {
 	root, err := filepath.Abs(opts.Root)
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", opts.Root, err)
@@ -68,6 +72,11 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (*Result, error)
 		opts.Workers = 2
 	}
 	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults()}
+	defer func() {
+		if cerr := t.env.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the maintainer scripts' environment from %s: %w", root, cerr))
+		}
+	}()
 	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	t.st.faults = &t.faults

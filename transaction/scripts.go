@@ -45,6 +45,11 @@ func (t *txn) runScript(ctx context.Context, pkg, arch, script, hostPath string,
 	}
 	cmd := exec.CommandContext(ctx, "/"+rel, args...)
 	if t.root != "/" {
+		if t.env == nil {
+			if t.env, err = openScriptEnv(t.root); err != nil {
+				return err
+			}
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: t.root}
 		cmd.Dir = "/"
 	} else {
@@ -60,7 +65,11 @@ func (t *txn) runScript(ctx context.Context, pkg, arch, script, hostPath string,
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.Stdin = nil
-	if err := cmd.Run(); err != nil {
+	run := cmd.Run
+	if t.env != nil {
+		run = func() error { return t.env.runCmd(cmd) }
+	}
+	if err := run(); err != nil {
 		return &ScriptError{Package: pkg, Script: script, Args: args, Output: out.String(), Err: err}
 	}
 	return nil
