@@ -244,18 +244,22 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		}
 		return nil
 	}
-	if err := confirmChange(g); err != nil {
-		return err
-	}
-
 	fopts := []fetch.Option{fetch.WithConcurrency(max(fl.Jobs, 1))}
 	var bar *fetch.Bar
 	if isTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}
+	fetcher, err := newFetcher(g, fopts...)
+	if err != nil {
+		return err
+	}
+	if err := confirmChange(g); err != nil {
+		return err
+	}
+
 	plan, err := pending.Download(ctx, transaction.DownloadOptions{
-		Fetcher: fetch.New(fopts...), Dir: root.Dir, URL: transaction.SourceURLs(srcs),
+		Fetcher: fetcher, Dir: root.Dir, URL: transaction.SourceURLs(srcs),
 	})
 	if bar != nil {
 		bar.Clear()

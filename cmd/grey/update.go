@@ -64,6 +64,16 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 	if len(srcs) == 0 {
 		return &exitError{Code: 2, Err: fmt.Errorf("no sources: add them to %s/%s or give --source", g.Root, sources.ListFile)}
 	}
+	fopts := []fetch.Option{fetch.WithConcurrency(c.Jobs)}
+	var bar *fetch.Bar
+	if f, ok := g.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !g.JSON {
+		bar = fetch.NewBar(g.Stderr, time.Now)
+		fopts = append(fopts, fetch.WithProgress(bar))
+	}
+	fetcher, err := newFetcher(g, fopts...)
+	if err != nil {
+		return err
+	}
 	lock, err := pkgdb.LockRoot(ctx, g.Root, pkgdb.LockOptions{Waiting: func(e *pkgdb.LockedError) {
 		fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
 	}})
@@ -77,17 +87,11 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer db.Close()
 
-	fopts := []fetch.Option{fetch.WithConcurrency(c.Jobs)}
-	var bar *fetch.Bar
-	if f, ok := g.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !g.JSON {
-		bar = fetch.NewBar(g.Stderr, time.Now)
-		fopts = append(fopts, fetch.WithProgress(bar))
-	}
 	results, uerr := repo.Update(ctx, srcs, repo.Options{
 		Root:    g.Root,
 		Now:     g.Now,
 		Store:   db,
-		Fetcher: fetch.New(fopts...),
+		Fetcher: fetcher,
 	})
 	if bar != nil {
 		bar.Clear()

@@ -185,16 +185,16 @@ func WithDeadline(d time.Duration) Option { return func(c *Client) { c.deadline 
 // WithConcurrency sets how many downloads FetchAll runs at once.
 func WithConcurrency(n int) Option { return func(c *Client) { c.concurrency = max(n, 1) } }
 
-// DefaultHTTPClient returns an http.Client with connect, TLS and
-// response-header timeouts, so a dead server fails an attempt instead of
-// hanging it. Body reads are bounded separately by the read timeout.
+// DefaultHTTPClient returns NewHTTPClient's client for the environment's
+// proxies and the system's CAs. A malformed proxy variable fails every
+// request with its message, never silently going direct.
 func DefaultHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSHandshakeTimeout = 15 * time.Second
-	tr.ResponseHeaderTimeout = 30 * time.Second
-	tr.DisableCompression = true // byte ranges and hashes are of the file as stored
-	tr.MaxIdleConnsPerHost = 8
-	return &http.Client{Transport: tr}
+	hc, err := NewHTTPClient(Network{})
+	if err != nil {
+		hc, _ = NewHTTPClient(Network{HTTPProxy: Direct, HTTPSProxy: Direct})
+		hc.Transport.(*http.Transport).Proxy = func(*http.Request) (*url.URL, error) { return nil, err }
+	}
+	return hc
 }
 
 // The defaults of New.
