@@ -107,6 +107,11 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, er
 	if t.st.files, err = loadDpkgFiles(root); err != nil {
 		return nil, err
 	}
+	free, _ := freeBytes(root) // unknown (0): no check, no cap from it
+	if err := t.checkSpace(free); err != nil {
+		return nil, err
+	}
+	t.st.free = free
 	if err := t.st.openLog(plan); err != nil {
 		return nil, err
 	}
@@ -148,9 +153,7 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, er
 	t.st.mu.Unlock()
 	t.faults.at("journal")
 	if err := t.commit(); err != nil {
-		// The journal stays: the next command that opens the root
-		// undoes what the commit did so far.
-		return nil, err
+		return nil, t.undoFailed(ctx, err)
 	}
 	t.faults.at("committed")
 	if opts.NoScripts {
@@ -165,6 +168,23 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, er
 		return &t.res, err
 	}
 	return &t.res, nil
+}
+
+// undoFailed undoes a commit that failed (a full disk at the database
+// write, say) before Apply returns, from the journal in the database
+// exactly as recovery after a crash would (the in-memory journal may be
+// half way to the committed phase). When the undo fails too, the journal
+// stays and the next command that opens the root tries again (OpenRoot);
+// the error says which happened.
+func (t *txn) undoFailed(ctx context.Context, cause error) error {
+	msg, err := Recover(context.WithoutCancel(ctx), t.root, t.db)
+	if err != nil {
+		return fmt.Errorf("%w; undoing the transaction failed too (%v): the next grey command that opens %s will undo it", cause, err, t.root)
+	}
+	if msg == "" {
+		return cause
+	}
+	return fmt.Errorf("%w (%s: the root is as it was)", cause, msg)
 }
 
 // load reads the installed set and every package's control part, and
@@ -262,7 +282,7 @@ func (t *txn) stageAll(ctx context.Context) error {
 			defer wg.Done()
 			for w := range jobs {
 				if err := t.st.stagePackage(ctx, w); err != nil {
-					errs[index[w]] = err
+					errs[index[w]] = explainCap(err, w, t.st.free)
 					cancel()
 					continue
 				}

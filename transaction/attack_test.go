@@ -9,6 +9,8 @@ package transaction
 // docs/security.md lists the attack classes and where each is tested.
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,6 +24,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/deb/compress"
 )
 
 // treeListing lists every path under root, one line each, sorted: the
@@ -271,4 +276,108 @@ func TestAttackSetuidLeftBehind(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(root, "usr/bin/su-like")); !strings.Contains(string(b), "echo 1") {
 		t.Errorf("rollback: su-like is %q", b)
 	}
+}
+
+// bombDeb writes a package whose Installed-Size is 4 KiB and whose
+// data.tar (or, with inControl, control.tar's templates file) holds one
+// file of total bytes of zeros, compressed as many concatenated streams
+// (gzip members or zstd frames) of one MiB each, the same bytes repeated:
+// small on disk, endless when unpacked.
+func bombDeb(t *testing.T, dir string, f compress.Format, total int64, inControl bool) string {
+	t.Helper()
+	squeezeBytes := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w, err := compress.NewWriter(&buf, f)
+		must(t, err)
+		_, err = w.Write(b)
+		must(t, err)
+		must(t, w.Close())
+		return buf.Bytes()
+	}
+	name := "./usr/share/bomb"
+	if inControl {
+		name = "./templates"
+	}
+	var hdr bytes.Buffer
+	tw := tar.NewWriter(&hdr)
+	must(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: total, Typeflag: tar.TypeReg, ModTime: testTime, Format: tar.FormatGNU}))
+	var stream []byte
+	stream = append(stream, squeezeBytes(hdr.Bytes())...)
+	chunk := squeezeBytes(make([]byte, 1<<20))
+	for range total >> 20 {
+		stream = append(stream, chunk...)
+	}
+	stream = append(stream, squeezeBytes(make([]byte, 1024))...) // end of archive
+	ext := map[compress.Format]string{compress.Gzip: ".gz", compress.Zstd: ".zst", compress.Xz: ".xz"}[f]
+	ctl := "Package: bomb\nVersion: 1\nArchitecture: all\nInstalled-Size: 4\nMaintainer: T <t@example.org>\nDescription: bomb\n"
+	ctlTar, err := tarball(func(tw *tar.Writer) error {
+		must(t, tw.WriteHeader(&tar.Header{Name: "./control", Mode: 0o644, Size: int64(len(ctl)), Typeflag: tar.TypeReg, ModTime: testTime}))
+		_, err := tw.Write([]byte(ctl))
+		return err
+	})
+	must(t, err)
+	dataMember, ctlMember := "data.tar"+ext, stream
+	ctlName := "control.tar.gz"
+	var data []byte
+	if inControl {
+		// control.tar is the bomb (after the control file); data.tar is empty.
+		var c bytes.Buffer
+		ctw := tar.NewWriter(&c)
+		must(t, ctw.WriteHeader(&tar.Header{Name: "./control", Mode: 0o644, Size: int64(len(ctl)), Typeflag: tar.TypeReg, ModTime: testTime}))
+		_, _ = ctw.Write([]byte(ctl))
+		must(t, ctw.Flush())
+		ctlMember = append(squeezeBytes(c.Bytes()), stream...)
+		ctlName = "control.tar" + ext
+		data, err = tarball(func(*tar.Writer) error { return nil })
+		must(t, err)
+		dataMember = "data.tar.gz"
+	} else {
+		ctlMember, data = ctlTar, stream
+	}
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	member := func(name string, b []byte) {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, testTime.Unix(), 0, 0, "100644", len(b))
+		ar.Write(b)
+		if len(b)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	member("debian-binary", []byte("2.0\n"))
+	member(ctlName, ctlMember)
+	member(dataMember, data)
+	p := filepath.Join(dir, fmt.Sprintf("bomb-%s-%v.deb", f, inControl))
+	must(t, os.WriteFile(p, ar.Bytes(), 0o644))
+	return p
+}
+
+// TestAttackDecompressionBomb: a package of a few hundred KiB that
+// expands to far more than its Installed-Size (4 KiB) is refused at the
+// cap, for gzip members and zstd frames in data.tar and in control.tar,
+// and a package whose Installed-Size does not fit the free space is
+// refused before anything is written (issue 12, items 3 and 4: such a
+// package was written until the disk was full).
+func TestAttackDecompressionBomb(t *testing.T) {
+	_, r := attackRoot(t)
+	dir := t.TempDir()
+	for _, f := range []compress.Format{compress.Gzip, compress.Zstd} {
+		t.Run(string(f)+" data", func(t *testing.T) {
+			deb := bombDeb(t, dir, f, 1<<30, false) // 1 GiB unpacked
+			if fi, _ := os.Stat(deb); fi.Size() > 2<<20 {
+				t.Fatalf("the bomb is %d bytes", fi.Size())
+			}
+			refused(t, r, Plan{Install: []Install{{Path: deb}}}, Options{NoScripts: true}, archive.ErrTooLarge,
+				"decompresses to more than 16785408 bytes (Installed-Size says 4 KiB; a package may write at most twice that plus 16.0 MiB)")
+		})
+		t.Run(string(f)+" control", func(t *testing.T) {
+			deb := bombDeb(t, dir, f, 100<<20, true)
+			refused(t, r, Plan{Install: []Install{{Path: deb}}}, Options{NoScripts: true}, archive.ErrTooLarge,
+				"member control.tar")
+		})
+	}
+	t.Run("Installed-Size larger than the free space", func(t *testing.T) {
+		huge := tpkg{name: "huge", version: "1", extra: "Installed-Size: 1099511627776\n", files: []tentry{
+			{name: "./opt/", typ: 'd'}, {name: "./opt/huge", body: "small\n"}}}.build(t, dir)
+		refused(t, r, Plan{Install: []Install{{Path: huge}}}, Options{NoScripts: true}, ErrNoSpace, "is free")
+	})
 }

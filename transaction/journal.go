@@ -125,15 +125,45 @@ func (t *txn) beginJournal() error {
 	}
 	store := OpenStore(t.root)
 	var added []string
+	ok := false
+	had := map[string]bool{} // store directories there before
+	if ents, err := os.ReadDir(store.Dir); err == nil {
+		had[store.Dir] = true
+		for _, e := range ents {
+			had[filepath.Join(store.Dir, e.Name())] = true
+		}
+	}
+	defer func() {
+		if ok {
+			return
+		}
+		// Failed (a full disk, say): what this journal added to the
+		// store, the store directories it made, and its copy of dpkg's
+		// database go again.
+		for _, p := range added {
+			_ = os.Remove(p)
+		}
+		if ents, err := os.ReadDir(store.Dir); err == nil {
+			for _, e := range ents {
+				if d := filepath.Join(store.Dir, e.Name()); !had[d] {
+					_ = os.Remove(d) // when empty
+				}
+			}
+		}
+		if !had[store.Dir] {
+			_ = os.Remove(store.Dir)
+		}
+		_ = os.RemoveAll(filepath.Join(t.root, filepath.FromSlash(journalDir), "dpkg"))
+	}()
 	for _, host := range hosts {
 		ps, stored, err := t.pathState(store, host, known, conf)
+		if stored != "" {
+			added = append(added, stored)
+		}
 		if err != nil {
 			return err
 		}
 		j.Paths = append(j.Paths, ps)
-		if stored != "" {
-			added = append(added, stored)
-		}
 	}
 	if err := t.snapshotAdmin(j); err != nil {
 		return err
@@ -145,15 +175,24 @@ func (t *txn) beginJournal() error {
 		for _, p := range added {
 			dirs[filepath.Dir(p)] = true
 		}
-		for d := range dirs {
-			added = append(added, d)
-		}
-		if err := t.st.syncAll(added); err != nil {
+		if err := t.st.syncAll(append(added[:len(added):len(added)], dirList(dirs)...)); err != nil {
 			return err
 		}
 	}
+	if err := t.db.Update(func(tx *bolt.Tx) error { return pkgdb.PutJournal(tx, j) }); err != nil {
+		return err
+	}
 	t.journal = j
-	return t.db.Update(func(tx *bolt.Tx) error { return pkgdb.PutJournal(tx, j) })
+	ok = true
+	return nil
+}
+
+func dirList(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	return out
 }
 
 // pathState reads what host is now and, for a regular file, makes sure

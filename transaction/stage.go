@@ -62,6 +62,8 @@ type work struct {
 	confs  []pkgdb.Conffile
 	notes  []ConffileNote
 	bytes  int64
+	// dataCap bounds what data.tar may decompress to (space.go).
+	dataCap int64
 }
 
 func (w *work) name() string { return w.pkg.Name }
@@ -101,6 +103,9 @@ type stager struct {
 	// state holds grey's and dpkg's state directories, resolved: no
 	// entry may be written there (statedirs.go).
 	state stateDirs
+	// free is the root file system's free space when the transaction
+	// started (0: unknown); it bounds what a package may write (space.go).
+	free int64
 	// faults is the transaction's fault-injection hook (tests only);
 	// called with mu held, as workers share it.
 	faults *faults
@@ -343,7 +348,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 	if err := checkFile(f, w.item); err != nil {
 		return err
 	}
-	r := archive.NewReader(f, archive.ReadOptions{Name: w.item.Path, Decoder: s.decoder()})
+	r := archive.NewReader(f, archive.ReadOptions{Name: w.item.Path, Decoder: s.decoder(), MaxControlSize: controlCap(s.free)})
 	if w.ctl, err = r.Control(); err != nil {
 		return err
 	}
@@ -351,6 +356,8 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 		return fmt.Errorf("%s: control: %w", w.item.Path, err)
 	}
 	w.old = s.installed[w.pkg.Name]
+	w.dataCap = dataCap(w.pkg.InstalledSize, s.free) // space.go
+	r.SetMaxDataSize(w.dataCap)
 	dr, err := r.Data()
 	if err != nil {
 		return err

@@ -101,6 +101,7 @@ type DataReader struct {
 	format       compress.Format
 	raw          io.Reader // the ar member, compressed
 	dec          io.ReadCloser
+	in           io.Reader // dec, capped at ReadOptions.MaxDataSize
 	tr           *tar.Reader
 	cur          *Entry
 	err          error
@@ -161,7 +162,7 @@ const maxTrailer = 1 << 20
 // a package cut short after its last entry, or a compressed stream that
 // fails its final check, is an error and not a silent success.
 func (d *DataReader) finish() error {
-	n, err := io.Copy(io.Discard, io.LimitReader(d.dec, maxTrailer+1))
+	n, err := io.Copy(io.Discard, io.LimitReader(d.in, maxTrailer+1))
 	if err != nil {
 		return decodeErr(err)
 	}
@@ -203,6 +204,9 @@ func (d *DataReader) wrap(entry string, err error) error {
 // tarErr turns a cut-short stream into ErrTruncated so that callers can
 // tell a truncated package from a corrupt one.
 func tarErr(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%w: %w", ErrTruncated, err)
 	}

@@ -16,7 +16,8 @@ var (
 	ErrMemberOrder = errors.New("bad member order")
 	// ErrFormatVersion: debian-binary does not hold a 2.x format version.
 	ErrFormatVersion = errors.New("unsupported package format version")
-	// ErrTooLarge: control.tar (or a file in it) decompresses past the cap.
+	// ErrTooLarge: control.tar (or a file in it), or data.tar, decompresses
+	// past its cap (ReadOptions.MaxControlSize, MaxDataSize).
 	ErrTooLarge = errors.New("too large")
 	// ErrBadEntry: a tar entry that dpkg would refuse (unknown type, bad header).
 	ErrBadEntry = errors.New("bad archive entry")

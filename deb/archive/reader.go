@@ -37,6 +37,12 @@ type ReadOptions struct {
 	// MaxControlSize caps control.tar's decompressed size; 0 means
 	// DefaultMaxControlSize.
 	MaxControlSize int64
+	// MaxDataSize caps data.tar's decompressed size (the tar stream, all
+	// of its compressed streams together); 0 means no cap. An installer
+	// derives it from Installed-Size and the free space (SetMaxDataSize),
+	// so a small package that expands without end is refused at the cap
+	// instead of filling the disk.
+	MaxDataSize int64
 	// Decoder decodes the data member; the zero value uses the pure-Go
 	// decoders, compress.SystemDecoder() the host's xz, which is about
 	// twice as fast. The control member, small, is always decoded in Go.
@@ -62,6 +68,10 @@ func NewReader(r io.Reader, opts ReadOptions) *Reader {
 	}
 	return &Reader{opts: opts, ar: newArReader(r)}
 }
+
+// SetMaxDataSize sets ReadOptions.MaxDataSize; call it before Data, after
+// Control when the control part (its Installed-Size) decides it.
+func (r *Reader) SetMaxDataSize(max int64) { r.opts.MaxDataSize = max }
 
 // ReadControl reads the control part of the package in r; name is used in
 // errors. The data member is neither read nor decompressed.
@@ -363,7 +373,11 @@ func (r *Reader) Data() (*DataReader, error) {
 			if err != nil {
 				return nil, r.fail(h.Name, decodeErr(err))
 			}
-			r.data = &DataReader{file: r.opts.Name, member: h.Name, format: f, raw: r.ar, dec: dec, tr: tar.NewReader(dec)}
+			var in io.Reader = dec
+			if r.opts.MaxDataSize > 0 {
+				in = &cappedReader{r: dec, max: r.opts.MaxDataSize}
+			}
+			r.data = &DataReader{file: r.opts.Name, member: h.Name, format: f, raw: r.ar, dec: dec, in: in, tr: tar.NewReader(in)}
 			return r.data, nil
 		case strings.HasPrefix(h.Name, memberControl):
 			return nil, r.fail(h.Name, fmt.Errorf("%w: second control member", ErrMemberOrder))

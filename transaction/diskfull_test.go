@@ -1,0 +1,178 @@
+package transaction
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+
+	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/pkgdb"
+)
+
+// sizedPkg is a package of n files of size bytes each (their content
+// depends on v for the files a later version changes), a conffile, and
+// the Installed-Size dpkg-gencontrol would give it.
+func sizedPkg(t *testing.T, dir, v string, n, size int, later bool) string {
+	return sizedPkgAs(t, dir, "sized", v, n, size, later, -1)
+}
+
+// sizedPkgAs is sizedPkg with another name and, when claim >= 0, that
+// Installed-Size instead of the true one.
+func sizedPkgAs(t *testing.T, dir, name, v string, n, size int, later bool, claim int64) string {
+	files := []tentry{{name: "./etc/", typ: 'd'}, {name: "./etc/" + name + ".conf", body: "setting=" + v + "\n"},
+		{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'}, {name: "./usr/share/" + name + "/", typ: 'd'}}
+	kib := int64(4)
+	for i := range n {
+		if later && i%10 == 0 {
+			continue // dropped by the later version
+		}
+		body := fmt.Sprintf("file %d same\n", i)
+		if i%3 != 0 {
+			body = fmt.Sprintf("file %d version %s\n", i, v)
+		}
+		body = strings.Repeat(body, size/len(body)+1)[:size]
+		files = append(files, tentry{name: fmt.Sprintf("./usr/share/%s/f%03d", name, i), body: body})
+		kib += int64(size+1023) / 1024
+	}
+	if claim >= 0 {
+		kib = claim
+	}
+	return tpkg{name: name, version: v, conffiles: []string{"/etc/" + name + ".conf"}, files: files,
+		extra: fmt.Sprintf("Installed-Size: %d\n", kib)}.build(t, dir)
+}
+
+// noJournal fails the test when the root holds an open journal or a
+// staging log: a failed command must have undone itself already.
+func noJournal(t *testing.T, root, label string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, journalDir)); err == nil {
+		t.Errorf("%s: %s is still there", label, journalDir)
+	}
+	db, err := bolt.Open(filepath.Join(root, pkgdb.Path), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Errorf("%s: open the database: %v", label, err)
+		return
+	}
+	defer db.Close()
+	_ = db.View(func(tx *bolt.Tx) error {
+		if j, err := pkgdb.GetJournal(tx); err != nil || j != nil {
+			t.Errorf("%s: journal in the database: %+v %v", label, j, err)
+		}
+		return nil
+	})
+}
+
+// TestDiskFull runs an install, an upgrade and a removal on a small tmpfs
+// filled to leave from 1 MiB to just enough free, and checks right after
+// each command, with no other command in between, that the root is
+// exactly as before (the command failed, saying why) or after (it
+// succeeded), with no journal left open (issue 12, item 3: with the disk
+// full at the database write, install exited 1 with the package's files
+// in the root until the next command).
+func TestDiskFull(t *testing.T) {
+	testfixture.Root(t)
+	bin := greyBinary(t)
+	dir := t.TempDir()
+	v1 := sizedPkg(t, dir, "1.0", 64, 24<<10, false)
+	v2 := sizedPkg(t, dir, "2.0", 64, 24<<10, true)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", mnt).CombinedOutput(); err != nil {
+		testfixture.Missing(t, fmt.Sprintf("a tmpfs mount (%v: %s)", err, out))
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+
+	// Small files: Installed-Size counts a KiB for each, tmpfs a page.
+	s1 := sizedPkgAs(t, dir, "small", "1.0", 300, 200, false, -1)
+	s2 := sizedPkgAs(t, dir, "small", "2.0", 300, 200, true, -1)
+	// A package that claims 1 KiB.
+	liar := sizedPkgAs(t, dir, "liar", "1.0", 60, 32<<10, false, 1)
+	// The state before is an empty root as grey leaves it once opened.
+	empty := filepath.Join(dir, "empty")
+	must(t, os.MkdirAll(filepath.Join(empty, "var/cache/grey/archives"), 0o755))
+	if out, err := runGrey(bin, empty, nil, "verify"); err != nil {
+		t.Fatalf("open the empty root: %v\n%s", err, out)
+	}
+	withV1 := filepath.Join(dir, "withv1")
+	copyTree(t, empty, withV1)
+	if out, err := runGrey(bin, withV1, nil, "install", "-y", "--no-scripts", "--no-sync", v1, s1); err != nil {
+		t.Fatalf("install v1: %v\n%s", err, out)
+	}
+	cases := []struct {
+		name     string
+		template string
+		args     []string
+	}{
+		{"install", empty, []string{"install", "-y", "--no-scripts", v1}},
+		{"upgrade", withV1, []string{"install", "-y", "--no-scripts", v2}},
+		{"remove", withV1, []string{"remove", "-y", "--no-scripts", "sized"}},
+		{"install small files", empty, []string{"install", "-y", "--no-scripts", s1}},
+		{"upgrade small files", withV1, []string{"install", "-y", "--no-scripts", s2}},
+		{"remove both", withV1, []string{"remove", "-y", "--purge", "--no-scripts", "sized", "small"}},
+		{"install a package that understates its size", empty, []string{"install", "-y", "--no-scripts", liar}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := rootTreeHash(t, c.template)
+			full := filepath.Join(dir, c.name+"-after")
+			copyTree(t, c.template, full)
+			if out, err := runGrey(bin, full, nil, c.args...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			after := rootTreeHash(t, full)
+			var failed, ok []string
+			okRun := 0
+			for level := int64(1 << 20); okRun < 3 && level < 16<<20; level += 64 << 10 {
+				r := filepath.Join(mnt, "root")
+				fill := filepath.Join(mnt, "fill")
+				copyTree(t, c.template, r)
+				free, err := freeBytes(mnt)
+				must(t, err)
+				if free < level {
+					t.Fatalf("tmpfs has %d bytes free, want %d", free, level)
+				}
+				f, err := os.Create(fill)
+				must(t, err)
+				must(t, unix.Fallocate(int(f.Fd()), 0, 0, free-level))
+				f.Close()
+				out, err := runGrey(bin, r, nil, c.args...)
+				label := fmt.Sprintf("%s with %d KiB free", c.name, level>>10)
+				switch got := rootTreeHash(t, r); {
+				case err == nil && got == after:
+					ok = append(ok, fmt.Sprint(level>>10))
+					okRun++
+				case err != nil && got == before:
+					kind := "planned" // refused by the free-space check
+					switch {
+					case strings.Contains(out, "too large") && strings.Contains(out, "not enough free space"):
+						kind = "capped at the free space"
+					case strings.Contains(out, "no space left on device"):
+						kind = "ENOSPC"
+						if strings.Contains(out, "undid interrupted") {
+							kind = "ENOSPC, undone"
+						}
+					case !strings.Contains(out, "not enough free space"):
+						t.Errorf("%s: the error does not say the disk is full:\n%s", label, out)
+					}
+					failed = append(failed, fmt.Sprintf("%d (%s)", level>>10, kind))
+					okRun = 0
+				default:
+					t.Errorf("%s: exit %v, and the root is neither before nor after:\n%s", label, err, out)
+				}
+				noJournal(t, r, label)
+				must(t, os.RemoveAll(r))
+				must(t, os.Remove(fill))
+			}
+			t.Logf("%s: refused with the root unchanged at %s KiB free; done at %s KiB free", c.name,
+				strings.Join(failed, ", "), strings.Join(ok, ", "))
+			if okRun < 3 {
+				t.Errorf("%s never succeeded", c.name)
+			}
+		})
+	}
+}
