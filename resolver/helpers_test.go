@@ -1,12 +1,20 @@
 package resolver
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/repo/index"
 )
 
 // parsePkgs reads a Packages-format text written in a test.
@@ -59,7 +67,52 @@ func jobs(t testing.TB, ss ...string) []Job {
 	return out
 }
 
+// solve solves req over pkgs with both index implementations, the
+// in-memory one and repo/index's cache (as grey install reads it), fails
+// the test unless they give the same plan (planText) or the same error,
+// and returns the in-memory one's answer: every rule test that calls it
+// runs against both.
 func solve(t testing.TB, pkgs []*deb.Package, req Request) (*Plan, error) {
 	t.Helper()
-	return Solve(context.Background(), NewMemIndex(pkgs), req)
+	pl, err := Solve(context.Background(), NewMemIndex(pkgs), req)
+	pl2, err2 := Solve(context.Background(), repoIndex(t, pkgs), req)
+	if fmt.Sprint(err) != fmt.Sprint(err2) || planText(pl) != planText(pl2) {
+		t.Fatalf("the two indexes disagree:\nin-memory: %v\n%s\nrepo/index: %v\n%s", err, planText(pl), err2, planText(pl2))
+	}
+	return pl, err
+}
+
+// repoIndex builds and loads a repo/index cache of pkgs (their stanzas,
+// one Packages file per Origin), closed at the end of the test.
+func repoIndex(t testing.TB, pkgs []*deb.Package) *index.Index {
+	t.Helper()
+	dir := t.TempDir()
+	var inputs []index.Input
+	files := map[string]*bytes.Buffer{}
+	for _, p := range pkgs {
+		b := files[p.Origin]
+		if b == nil {
+			b = &bytes.Buffer{}
+			files[p.Origin] = b
+			inputs = append(inputs, index.Input{Origin: p.Origin, Path: filepath.Join(dir, fmt.Sprintf("Packages-%d", len(inputs)))})
+		}
+		if err := control.WriteStanza(b, p.Stanza); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteByte('\n')
+	}
+	for i, in := range inputs {
+		data := files[in.Origin].Bytes()
+		if err := os.WriteFile(in.Path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		inputs[i].SHA256 = hex.EncodeToString(sum[:])
+	}
+	x, _, err := index.Load(context.Background(), filepath.Join(dir, "cache"), inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
 }
