@@ -1,6 +1,8 @@
 package transaction
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,8 +13,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo/fetch"
 )
 
 // sizedPkg is a package of n files of size bytes each (their content
@@ -174,5 +178,29 @@ func TestDiskFull(t *testing.T) {
 				t.Errorf("%s never succeeded", c.name)
 			}
 		})
+	}
+}
+
+// failFetcher fails the test if anything is fetched.
+type failFetcher struct{ t *testing.T }
+
+func (f failFetcher) FetchAll(_ context.Context, reqs []fetch.Request) []error {
+	f.t.Errorf("fetched %d files", len(reqs))
+	return make([]error, len(reqs))
+}
+
+// TestDownloadFreeSpace: downloads that do not fit the cache's file
+// system are refused before anything is fetched or created (issue 12,
+// item 3, as apt checks).
+func TestDownloadFreeSpace(t *testing.T) {
+	root := t.TempDir()
+	before := treeListing(t, root)
+	pkgs := []*deb.Package{{Name: "huge", Architecture: "amd64", Filename: "pool/huge.deb", Size: 1 << 50, SHA256: strings.Repeat("a", 64)}}
+	_, err := Download(context.Background(), failFetcher{t}, root, pkgs, func(*deb.Package) (string, error) { return "http://example.invalid/huge.deb", nil })
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "the packages to download need 1073741824.0 MiB") {
+		t.Fatalf("error %v", err)
+	}
+	if after := treeListing(t, root); after != before {
+		t.Errorf("the root changed:\n%s", diffListings(before, after))
 	}
 }

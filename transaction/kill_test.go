@@ -314,3 +314,67 @@ func TestKillNewDirectories(t *testing.T) {
 		args: []string{"install", "-y", "--no-scripts", "--no-sync", deb}})
 	t.Logf("kill points tested: %d", n)
 }
+
+// TestInterruptedSeenByEveryCommand: after a kill in the middle of an
+// upgrade, read-only commands (installed, files, verify, history) do not
+// answer as if the root were clean: each undoes the transaction first and
+// says so, or, when the undo cannot be done (its contents are gone from
+// the store), fails naming the interrupted transaction (issue 12, item 3).
+func TestInterruptedSeenByEveryCommand(t *testing.T) {
+	bin := greyBinary(t)
+	v1 := manyFiles(t, "many", "1.0", 30, false, nil, "")
+	v2 := manyFiles(t, "many", "2.0", 30, true, nil, "")
+	base := filepath.Join(t.TempDir(), "base")
+	must(t, os.MkdirAll(base, 0o755))
+	if out, err := runGrey(bin, base, nil, "install", "-y", "--no-scripts", "--no-sync", v1); err != nil {
+		t.Fatalf("install v1: %v\n%s", err, out)
+	}
+	before := rootTreeHash(t, base)
+	logf := filepath.Join(t.TempDir(), "steps")
+	probe := filepath.Join(t.TempDir(), "probe")
+	copyTree(t, base, probe)
+	upgrade := []string{"install", "-y", "--no-scripts", "--no-sync", v2}
+	if out, err := runGrey(bin, probe, []string{"GREY_TEST_FAULT_LOG=" + logf}, upgrade...); err != nil {
+		t.Fatalf("upgrade: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(logf)
+	must(t, err)
+	kill := ""
+	for _, l := range strings.Split(string(raw), "\n") {
+		if n, step, _ := strings.Cut(l, " "); step == "rename" {
+			kill = n // the first rename: the root is half changed
+			break
+		}
+	}
+	killed := func(name string) string {
+		r := filepath.Join(t.TempDir(), name)
+		copyTree(t, base, r)
+		if _, err := runGrey(bin, r, []string{"GREY_TEST_KILL_AT=" + kill}, upgrade...); err == nil {
+			t.Fatal("the upgrade was not killed")
+		}
+		return r
+	}
+	for _, cmd := range [][]string{{"installed"}, {"files", "many"}, {"verify"}, {"history"}} {
+		r := killed(cmd[0])
+		out, err := runGrey(bin, r, nil, cmd...)
+		if err != nil || !strings.Contains(out, "recovered: undid interrupted upgrade many") {
+			t.Errorf("grey %s after the kill: %v, and it does not say it undid the upgrade:\n%s", cmd[0], err, out)
+		}
+		if got := rootTreeHash(t, r); got != before {
+			t.Errorf("grey %s after the kill: the root is not the state before", cmd[0])
+		}
+		if cmd[0] == "installed" && !strings.Contains(out, "many 1.0") {
+			t.Errorf("grey installed:\n%s", out)
+		}
+	}
+	// The undo needs the old contents from the store; without them every
+	// command refuses to answer, naming the transaction.
+	r := killed("nostore")
+	must(t, os.RemoveAll(filepath.Join(r, StoreDir)))
+	for _, cmd := range [][]string{{"installed"}, {"verify"}, {"installed"}} {
+		out, err := runGrey(bin, r, nil, cmd...)
+		if err == nil || !strings.Contains(out, "undo interrupted upgrade many") || strings.Contains(out, "many 1.0") {
+			t.Errorf("grey %s with the undo impossible: %v\n%s", cmd[0], err, out)
+		}
+	}
+}

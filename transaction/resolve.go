@@ -136,6 +136,9 @@ func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 	if len(reqs) == 0 {
 		return out, nil, nil, nil
 	}
+	if err := checkDownloadSpace(root, reqs); err != nil { // space.go
+		return nil, nil, nil, err
+	}
 	if created, err = mkdirAllCreated(root, ArchivesDir); err != nil {
 		return nil, nil, nil, fmt.Errorf("archive cache: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/repo/fetch"
 )
 
 // ErrNoSpace: the file system has less free space than a plan needs
@@ -114,4 +115,20 @@ func (t *txn) checkSpace(free int64) error {
 			t.root, mib(need), mib(free), ErrNoSpace)
 	}
 	return nil
+}
+
+// checkDownloadSpace refuses downloads whose sizes (from the index) do
+// not fit the free space of the archive cache's file system, before
+// anything is fetched, as apt does.
+func checkDownloadSpace(root string, reqs []fetch.Request) error {
+	var need int64
+	for _, r := range reqs {
+		need += r.Expect.Size
+	}
+	dir := filepath.Join(root, ArchivesDir)
+	free, err := freeBytes(dir)
+	if err != nil || need <= free {
+		return nil
+	}
+	return fmt.Errorf("%s: the packages to download need %s, %s is free: %w", dir, mib(need), mib(free), ErrNoSpace)
 }
