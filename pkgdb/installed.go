@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -58,6 +59,9 @@ type File struct {
 	// Link is a symlink's target or, for a hard link, the path it shares
 	// its inode with.
 	Link string `json:"link,omitempty"`
+	// MD5 is the lowercase hex MD5 dpkg's md5sums gives for a regular
+	// file of a package adopted from dpkg (which records no SHA256).
+	MD5 string `json:"md5,omitempty"`
 }
 
 // Conffile is a configuration file as the package shipped it: the hash of
@@ -78,7 +82,9 @@ type Package struct {
 	// MultiArch is the Multi-Arch field ("same" changes dpkg's file names).
 	MultiArch string `json:"multi_arch,omitempty"`
 	Essential bool   `json:"essential,omitempty"`
-	// Status is StatusInstalled or StatusConfigFiles.
+	// Status is dpkg's Status field, "want flag state": StatusInstalled,
+	// StatusConfigFiles, or any other state dpkg writes ("hold ok
+	// installed", "install reinstreq half-installed", ...).
 	Status string `json:"status"`
 	// Auto marks a package installed only to satisfy dependencies; such a
 	// package is removed by autoremove once nothing needs it.
@@ -87,6 +93,67 @@ type Package struct {
 	Control   string     `json:"control"`
 	Files     []File     `json:"files"`
 	Conffiles []Conffile `json:"conffiles,omitempty"`
+	// Instance, when set, is the record's key: "name:arch" for an
+	// instance of a foreign architecture beside the native one (Multi-Arch).
+	// Empty means the key is Name.
+	Instance string `json:"instance,omitempty"`
+	// Adopted says the record was imported from dpkg's database: its files
+	// carry type and MD5 but no mode, owner, size or SHA256.
+	Adopted bool `json:"adopted,omitempty"`
+	// StanzaHash is the SHA256 of the package's stanza in dpkg's status
+	// file as grey last wrote or read it: a different stanza there means
+	// dpkg (or apt) changed the package.
+	StanzaHash string `json:"stanza_hash,omitempty"`
+}
+
+// Key is the record's key in the database: Instance, else Name.
+func (p *Package) Key() string {
+	if p.Instance != "" {
+		return p.Instance
+	}
+	return p.Name
+}
+
+// Want is the first word of Status: install, hold, deinstall, purge.
+func (p *Package) Want() string { return statusWord(p.Status, 0) }
+
+// State is the last word of Status: installed, config-files, unpacked,
+// half-configured, half-installed, triggers-awaited, triggers-pending.
+func (p *Package) State() string { return statusWord(p.Status, 2) }
+
+// IsInstalled says the package's files are in the root: any state but
+// config-files and not-installed (dpkg and apt count an unpacked or
+// half-configured package as installed, needing configuration).
+func (p *Package) IsInstalled() bool {
+	switch p.State() {
+	case "", "config-files", "not-installed":
+		return false
+	}
+	return true
+}
+
+// IsConfigFiles says only the package's conffiles remain ("rc").
+func (p *Package) IsConfigFiles() bool { return p.State() == "config-files" }
+
+// Held says dpkg's selection for the package is hold.
+func (p *Package) Held() bool { return p.Want() == "hold" }
+
+// WithWant returns Status with its first word replaced.
+func (p *Package) WithWant(want string) string {
+	f := strings.Fields(p.Status)
+	if len(f) != 3 {
+		return p.Status
+	}
+	f[0] = want
+	return strings.Join(f, " ")
+}
+
+func statusWord(s string, i int) string {
+	f := strings.Fields(s)
+	if len(f) != 3 {
+		return ""
+	}
+	return f[i]
 }
 
 // InfoName is the base name dpkg uses for the package's files under
@@ -150,7 +217,7 @@ func Packages(tx *bolt.Tx) ([]*Package, error) {
 		out = append(out, &p)
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool { return out[i].Key() < out[j].Key() })
 	return out, err
 }
 
@@ -161,7 +228,8 @@ func PutPackage(tx *bolt.Tx, p *Package) error {
 	if err := EnsureInstalledBuckets(tx); err != nil {
 		return err
 	}
-	old, err := GetPackage(tx, p.Name)
+	key := p.Key()
+	old, err := GetPackage(tx, key)
 	if err != nil {
 		return err
 	}
@@ -172,14 +240,14 @@ func PutPackage(tx *bolt.Tx, p *Package) error {
 	if old != nil {
 		for _, f := range old.Files {
 			if !keep[f.Path] {
-				if err := removeOwner(tx, f.Path, p.Name); err != nil {
+				if err := removeOwner(tx, f.Path, key); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	for _, f := range p.Files {
-		if err := addOwner(tx, f.Path, p.Name); err != nil {
+		if err := addOwner(tx, f.Path, key); err != nil {
 			return err
 		}
 	}
@@ -187,7 +255,7 @@ func PutPackage(tx *bolt.Tx, p *Package) error {
 	if err != nil {
 		return fmt.Errorf("pkgdb: encode package %s: %w", p.Name, err)
 	}
-	return tx.Bucket(bucketPackages).Put([]byte(p.Name), v)
+	return tx.Bucket(bucketPackages).Put([]byte(key), v)
 }
 
 // DeletePackage removes name's record and its ownership of every path.
@@ -217,7 +285,7 @@ func SetAuto(tx *bolt.Tx, name string, auto bool) error {
 	if err != nil {
 		return err
 	}
-	if p == nil || p.Status != StatusInstalled {
+	if p == nil || !p.IsInstalled() {
 		return fmt.Errorf("%s is not installed", name)
 	}
 	p.Auto = auto

@@ -100,7 +100,11 @@ func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error)
 // /proc/locks ("1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF"), so the
 // lock file itself is never written and a root stays byte-for-byte the
 // same across runs that change nothing.
-func holderPID(f *os.File) int {
+func holderPID(f *os.File) int { return procLocksHolder(f, "FLOCK") }
+
+// procLocksHolder finds the pid of a lock of the kind ("FLOCK", "OFDLCK",
+// "POSIX") on f's inode in /proc/locks.
+func procLocksHolder(f *os.File, kind string) int {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0
@@ -116,7 +120,7 @@ func holderPID(f *os.File) int {
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 	for _, line := range strings.Split(string(b), "\n") {
 		fs := strings.Fields(line)
-		if len(fs) < 6 || fs[1] != "FLOCK" || fs[5] != want {
+		if len(fs) < 6 || fs[1] != kind || fs[5] != want {
 			continue
 		}
 		if pid, err := strconv.Atoi(fs[4]); err == nil {
@@ -138,4 +142,108 @@ func (l *Lock) Unlock() error {
 	}
 	l.f = nil
 	return err
+}
+
+// The files dpkg locks, relative to the root: apt and every frontend
+// take lock-frontend first, then lock; dpkg takes lock (and lock-frontend
+// unless its frontend holds it and says so in DPKG_FRONTEND_LOCKED).
+const (
+	DpkgFrontendLockPath = "var/lib/dpkg/lock-frontend"
+	DpkgLockPath         = "var/lib/dpkg/lock"
+)
+
+// DpkgLock holds dpkg's frontend lock and database lock, as apt does
+// while it runs: a write lock on the whole of each file. The locks are
+// open file description locks (F_OFD_SETLK), which conflict with the
+// classic fcntl locks apt and dpkg take, belong to this descriptor alone
+// (closing another descriptor of the file elsewhere in the process does not
+// drop them), and are not inherited by maintainer scripts (close-on-exec).
+type DpkgLock struct {
+	files []*os.File
+}
+
+// LockDpkg takes dpkg's lock-frontend and then lock in root, waiting for
+// a holder (apt, dpkg, another grey) as opts says. The *LockedError of a
+// busy lock names the file and the holder's pid. A root without a dpkg
+// database (no var/lib/dpkg) needs no lock: a nil lock and no error.
+func LockDpkg(ctx context.Context, root string, opts LockOptions) (*DpkgLock, error) {
+	if fi, err := os.Stat(filepath.Join(root, "var/lib/dpkg")); err != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	l := &DpkgLock{}
+	for _, rel := range []string{DpkgFrontendLockPath, DpkgLockPath} {
+		f, err := fcntlLock(ctx, filepath.Join(root, rel), opts)
+		if err != nil {
+			_ = l.Unlock()
+			return nil, err
+		}
+		l.files = append(l.files, f)
+	}
+	return l, nil
+}
+
+func fcntlLock(ctx context.Context, path string, opts LockOptions) (*os.File, error) {
+	// apt creates its lock files 0640, dpkg 0660; either is fine to open.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	poll := opts.Poll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	told := false
+	for {
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}
+		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		held := &LockedError{Path: path, PID: fcntlHolder(f)}
+		if opts.NoWait {
+			f.Close()
+			return nil, held
+		}
+		if !told && opts.Waiting != nil {
+			opts.Waiting(held)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s: %w", path, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}
+
+// fcntlHolder asks the kernel who holds a conflicting lock on f: F_GETLK
+// gives the pid of a classic fcntl lock (apt's, dpkg's); an open file
+// description lock (another grey) reports -1, and /proc/locks names it.
+func fcntlHolder(f *os.File) int {
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk); err == nil && lk.Type != unix.F_UNLCK && lk.Pid > 0 {
+		return int(lk.Pid)
+	}
+	return procLocksHolder(f, "OFDLCK")
+}
+
+// Unlock releases both locks (lock first, then lock-frontend, as dpkg
+// and apt do).
+func (l *DpkgLock) Unlock() error {
+	if l == nil {
+		return nil
+	}
+	var first error
+	for i := len(l.files) - 1; i >= 0; i-- {
+		if err := l.files[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	l.files = nil
+	return first
 }

@@ -213,3 +213,32 @@ func (db *DB) Accept(sourceID string, date time.Time) error {
 		return b.Put([]byte(sourceID), binary.BigEndian.AppendUint64(nil, uint64(date.UnixNano())))
 	})
 }
+
+// CopyDB copies the database of the root at root, as of one consistent
+// read transaction, to where the root dst keeps its database, opening the
+// original read-only (a user who cannot write the root can still read
+// it). A root without a database gives no copy and no error.
+func CopyDB(root, dst string) error {
+	path := filepath.Join(root, filepath.FromSlash(Path))
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	out := filepath.Join(dst, filepath.FromSlash(Path))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("copy database: %w", err)
+	}
+	b, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: 30 * time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer b.Close()
+	return b.View(func(tx *bolt.Tx) error {
+		if err := tx.CopyFile(out, 0o600); err != nil {
+			return fmt.Errorf("copy %s: %w", path, err)
+		}
+		return nil
+	})
+}

@@ -216,10 +216,10 @@ func (t *txn) load(plan Plan) error {
 		if rec == nil {
 			return fmt.Errorf("remove %s: %w", r.Name, ErrNotInstalled)
 		}
-		if rec.Status == pkgdb.StatusConfigFiles && !r.Purge {
+		if rec.IsConfigFiles() && !r.Purge {
 			return fmt.Errorf("remove %s: only its config files are left (purge removes them): %w", r.Name, ErrNotInstalled)
 		}
-		if rec.Essential && rec.Status == pkgdb.StatusInstalled && !t.opts.ForceEssential {
+		if rec.Essential && rec.IsInstalled() && !t.opts.ForceEssential {
 			return fmt.Errorf("remove %s: %w; removing it may break the system (force it to remove anyway)", r.Name, ErrEssential)
 		}
 		names[r.Name] = true
@@ -241,7 +241,7 @@ func (t *txn) checkInstalls() error {
 			return fmt.Errorf("%s: package %s is in the plan twice (or installed and removed)", w.item.Path, w.name())
 		}
 		names[w.name()] = true
-		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+		if w.old != nil && w.old.IsInstalled() {
 			t.readOldScripts(w.old)
 		}
 	}
@@ -411,7 +411,7 @@ func (t *txn) checkConflicts() error {
 						continue
 					}
 					rec := t.installed[o]
-					if rec == nil || rec.Status != pkgdb.StatusInstalled {
+					if rec == nil || !rec.IsInstalled() {
 						continue
 					}
 					if isDirOf(rec, p) {

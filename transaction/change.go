@@ -108,8 +108,20 @@ func Prepare(ctx context.Context, db DB, idx resolver.Index, req ChangeRequest) 
 		localPath[p] = f
 		rq.Install = append(rq.Install, resolver.Job{Name: p.Name, Version: p.Version.String(), Arch: p.Architecture})
 	}
-	rp, err := resolver.Solve(ctx, li, rq)
+	// Held packages (dpkg's selection: apt-mark hold, grey mark hold)
+	// keep their version and stay, even when named, as apt-get -y keeps
+	// them: a *HeldError refuses a plan that would change one.
+	var held map[string]string
+	if db != nil {
+		if held, err = Held(db); err != nil {
+			return nil, err
+		}
+	}
+	rp, err := resolver.Solve(ctx, HoldIndex(li, held, nil), rq)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckHolds(rp, held, nil); err != nil {
 		return nil, err
 	}
 	pd := &Pending{Resolved: rp}
@@ -225,7 +237,7 @@ func configOnly(db DB, jobs []resolver.Job, have []Remove) []Remove {
 	_ = db.View(func(tx *bolt.Tx) error {
 		for _, j := range jobs {
 			p, _ := pkgdb.GetPackage(tx, j.Name)
-			if p == nil || p.Status != pkgdb.StatusConfigFiles {
+			if p == nil || !p.IsConfigFiles() {
 				continue
 			}
 			dup := false

@@ -1,6 +1,7 @@
 package transaction
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,8 +13,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/pkgdb/dpkgdb"
 )
 
 // infoExts are the per-package files dpkg keeps in its info directory.
@@ -263,7 +266,7 @@ func (t *txn) removeObsolete() error {
 // record builds w's database record from what was staged.
 func (t *txn) record(w *work) *pkgdb.Package {
 	auto := w.item.Auto
-	if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+	if w.old != nil && w.old.IsInstalled() {
 		auto = w.old.Auto && w.item.Auto
 	}
 	if w.item.Snapshot != nil {
@@ -274,6 +277,9 @@ func (t *txn) record(w *work) *pkgdb.Package {
 		MultiArch: w.ctl.Fields.Get("Multi-Arch"), Essential: w.pkg.Essential,
 		Status: pkgdb.StatusInstalled, Auto: auto, Control: string(w.ctl.Control),
 		Conffiles: w.confs,
+	}
+	if w.old != nil && w.old.Held() {
+		rec.Status = rec.WithWant("hold") // dpkg keeps the selection across an upgrade
 	}
 	for _, e := range w.ents {
 		rec.Files = append(rec.Files, e.file)
@@ -385,30 +391,47 @@ func (t *txn) writeDatabases() error {
 				return err
 			}
 		}
+		edit := dpkgdb.Edit{Put: map[string][]byte{}, Drop: map[string]bool{}}
+		marks := map[string]*bool{} // dpkg instance key -> auto mark, nil: forget
 		for _, r := range t.removes {
-			keep := !r.purge && len(r.rec.Conffiles) > 0 && r.rec.Status == pkgdb.StatusInstalled
+			keep := !r.purge && len(r.rec.Conffiles) > 0 && r.rec.IsInstalled()
 			action := "remove"
 			if r.purge {
 				action = "purge"
 			}
 			t.res.Changes = append(t.res.Changes, Change{Name: r.rec.Name, Arch: r.rec.Architecture, Action: action, OldVersion: r.rec.Version})
+			marks[dpkgKey(r.rec)] = nil
 			if !keep {
-				if err := pkgdb.DeletePackage(tx, r.rec.Name); err != nil {
+				if err := pkgdb.DeletePackage(tx, r.rec.Key()); err != nil {
 					return err
 				}
+				edit.Drop[dpkgKey(r.rec)] = true
 				continue
 			}
-			if err := pkgdb.PutPackage(tx, configFilesRecord(r.rec)); err != nil {
+			rc := configFilesRecord(r.rec)
+			if err := putStanza(&edit, rc); err != nil {
+				return err
+			}
+			if err := pkgdb.PutPackage(tx, rc); err != nil {
 				return err
 			}
 		}
 		for _, w := range t.works {
 			rec := t.record(w)
+			if w.old != nil && dpkgKey(w.old) != dpkgKey(rec) {
+				edit.Drop[dpkgKey(w.old)] = true
+				marks[dpkgKey(w.old)] = nil
+			}
+			if err := putStanza(&edit, rec); err != nil {
+				return err
+			}
+			auto := rec.Auto
+			marks[dpkgKey(rec)] = &auto
 			if err := pkgdb.PutPackage(tx, rec); err != nil {
 				return err
 			}
 			ch := Change{Name: rec.Name, Arch: rec.Architecture, Action: "install", NewVersion: rec.Version}
-			if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+			if w.old != nil && w.old.IsInstalled() {
 				ch.OldVersion = w.old.Version
 				switch c, _ := version.CompareStrings(rec.Version, w.old.Version); {
 				case c > 0:
@@ -428,12 +451,109 @@ func (t *txn) writeDatabases() error {
 		if err := t.commitJournal(tx, pkgs); err != nil {
 			return err
 		}
-		status, err := pkgdb.DpkgStatus(pkgs)
+		fp, err := WriteDpkgStatus(t.root, edit, t.opts.Sync)
 		if err != nil {
 			return err
 		}
-		return writeAtomic(filepath.Join(t.root, pkgdb.DpkgAdminDir, "status"), status, 0o644, t.opts.Sync)
+		if fp.ExtendedStates, err = WriteAutoMarks(t.root, marks, t.opts.Sync); err != nil {
+			return err
+		}
+		return pkgdb.PutHostFingerprint(tx, fp)
 	})
+}
+
+// dpkgKey is a record's instance key in dpkg's status and apt's
+// extended_states: "name:arch".
+func dpkgKey(p *pkgdb.Package) string { return dpkgdb.InstanceKey(p.Name, p.Architecture) }
+
+// putStanza renders rec's status stanza into edit and records its hash
+// in rec, so the next SyncHost knows the stanza as grey's own.
+func putStanza(edit *dpkgdb.Edit, rec *pkgdb.Package) error {
+	st, err := pkgdb.StatusStanza(rec)
+	if err != nil {
+		return err
+	}
+	raw, err := control.AppendStanza(nil, st)
+	if err != nil {
+		return fmt.Errorf("status stanza of %s: %w", rec.Name, err)
+	}
+	rec.StanzaHash = pkgdb.StanzaHash(raw)
+	edit.Put[dpkgKey(rec)] = raw
+	return nil
+}
+
+// WriteDpkgStatus applies edit to root's dpkg status file (created when
+// missing) and replaces it atomically: the stanzas edit does not name stay
+// byte for byte. It returns the fingerprint of the status written, for
+// pkgdb.PutHostFingerprint (ExtendedStates is left empty).
+func WriteDpkgStatus(root string, edit dpkgdb.Edit, sync bool) (pkgdb.HostFingerprint, error) {
+	path := filepath.Join(root, pkgdb.DpkgAdminDir, "status")
+	cur, err := readOptional(path)
+	if err != nil {
+		return pkgdb.HostFingerprint{}, fmt.Errorf("read dpkg status: %w", err)
+	}
+	out, err := edit.Apply(path, cur)
+	if err != nil {
+		return pkgdb.HostFingerprint{}, err
+	}
+	if cur == nil || !bytes.Equal(cur, out) {
+		if err := writeAtomic(path, out, 0o644, sync); err != nil {
+			return pkgdb.HostFingerprint{}, err
+		}
+	}
+	return pkgdb.HostFingerprint{Status: pkgdb.Fingerprint(out), Known: true}, nil
+}
+
+// WriteAutoMarks sets apt's automatic marks of the instance keys in marks
+// (true: automatic, false: manual, nil: the package left) in
+// var/lib/apt/extended_states, keeping the file's other stanzas byte for
+// byte, and returns the fingerprint of the file after. A root without
+// var/lib/apt (no apt) gets no file. Architecture "all" is written as the
+// native architecture, as apt does.
+func WriteAutoMarks(root string, marks map[string]*bool, sync bool) (string, error) {
+	path := filepath.Join(root, dpkgdb.ExtendedStatesPath)
+	cur, err := readOptional(path)
+	if err != nil {
+		return "", fmt.Errorf("read apt extended states: %w", err)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() || len(marks) == 0 {
+		return pkgdb.Fingerprint(cur), nil
+	}
+	es, err := dpkgdb.ParseExtendedStates(path, cur)
+	if err != nil {
+		return "", err
+	}
+	native := ""
+	for k, m := range marks {
+		name, arch, _ := strings.Cut(k, ":")
+		if arch == "all" {
+			if native == "" {
+				native = nativeArchOf(root)
+			}
+			k = dpkgdb.InstanceKey(name, native)
+		}
+		if m == nil {
+			es.Drop(k)
+			continue
+		}
+		es.Set(k, *m)
+	}
+	out := es.Bytes()
+	if cur != nil && bytes.Equal(cur, out) || cur == nil && len(out) == 0 {
+		return pkgdb.Fingerprint(cur), nil
+	}
+	if err := writeAtomic(path, out, 0o644, sync); err != nil {
+		return "", err
+	}
+	return pkgdb.Fingerprint(out), nil
+}
+
+// nativeArchOf reads the root's native architecture from dpkg's status.
+func nativeArchOf(root string) string {
+	path := filepath.Join(root, pkgdb.DpkgAdminDir, "status")
+	data, _ := os.ReadFile(path)
+	entries, _ := dpkgdb.ParseStatus(path, data)
+	return NativeArch(entries, root)
 }
 
 // configFilesRecord is what stays of a removed package whose conffiles

@@ -55,6 +55,9 @@ func treeHash(t testing.TB, root string, skipDirs ...string) string {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if slices.Contains(skipDirs, filepath.ToSlash(rel)) {
+			if !d.IsDir() {
+				return nil
+			}
 			return fs.SkipDir
 		}
 		fi, err := os.Lstat(p)

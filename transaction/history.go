@@ -48,13 +48,13 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 		World: []string{}, TreeHash: TreeHash(pkgs),
 	}
 	for name, p := range t.installed {
-		if p.Status == pkgdb.StatusInstalled {
+		if p.IsInstalled() {
 			e.Before[name] = p.Version
 		}
 	}
 	store := OpenStore(t.root)
 	for _, p := range pkgs {
-		if p.Status == pkgdb.StatusInstalled {
+		if p.IsInstalled() {
 			e.After[p.Name] = p.Version
 			if !p.Auto {
 				e.World = append(e.World, p.Name)
@@ -81,7 +81,7 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 func snapshot(root string, store *Store, p *pkgdb.Package) (*pkgdb.Snapshot, error) {
 	s := &pkgdb.Snapshot{Package: p, Info: map[string]string{}}
 	for _, ext := range infoExts {
-		if p.Status == pkgdb.StatusConfigFiles && ext != "list" && ext != "conffiles" && ext != "postrm" {
+		if p.IsConfigFiles() && ext != "list" && ext != "conffiles" && ext != "postrm" {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, pkgdb.DpkgAdminDir, "info", p.InfoName()+"."+ext))

@@ -37,7 +37,7 @@ func (t *txn) summary() string {
 	var parts []string
 	for _, w := range t.works {
 		verb := "install"
-		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+		if w.old != nil && w.old.IsInstalled() {
 			verb = "upgrade"
 		}
 		parts = append(parts, verb+" "+w.name())

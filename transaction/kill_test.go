@@ -37,7 +37,8 @@ func greyBinary(t *testing.T) string {
 // whether or not it completes).
 func rootTreeHash(t testing.TB, root string) string {
 	t.Helper()
-	return treeHash(t, root, "var/lib/grey", "var/cache/grey")
+	// dpkg's lock files are created by whoever locks first; they hold no state.
+	return treeHash(t, root, "var/lib/grey", "var/cache/grey", "var/lib/dpkg/lock", "var/lib/dpkg/lock-frontend")
 }
 
 // killCase is one transaction to interrupt: args run against a copy of

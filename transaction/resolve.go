@@ -32,7 +32,7 @@ func InstalledSet(db DB) ([]resolver.Installed, error) {
 			return err
 		}
 		for _, p := range pkgs {
-			if p.Status != pkgdb.StatusInstalled {
+			if !p.IsInstalled() {
 				continue
 			}
 			d, err := DebPackage(p)

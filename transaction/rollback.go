@@ -276,7 +276,7 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 						rp.Notes = append(rp.Notes, fmt.Sprintf("%s: %s was edited, so it stays (the package is removed, not purged)", name, c.Path))
 					}
 				}
-				if cur.Status == pkgdb.StatusConfigFiles && !purge {
+				if cur.IsConfigFiles() && !purge {
 					continue
 				}
 				rp.Plan.Remove = append(rp.Plan.Remove, Remove{Name: name, Purge: purge})
@@ -289,9 +289,9 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 			if cur != nil && sameRecord(cur, snap.Package) {
 				continue
 			}
-			if snap.Package.Status != pkgdb.StatusInstalled {
+			if !snap.Package.IsInstalled() {
 				// Only config files were left then: remove what is there now.
-				if cur != nil && cur.Status == pkgdb.StatusInstalled {
+				if cur != nil && cur.IsInstalled() {
 					rp.Plan.Remove = append(rp.Plan.Remove, Remove{Name: name})
 				}
 				continue

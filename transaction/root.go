@@ -2,9 +2,14 @@ package transaction
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/pkgdb"
 )
@@ -15,9 +20,15 @@ type Root struct {
 	Dir  string
 	DB   *pkgdb.DB
 	lock *pkgdb.Lock
+	dpkg *pkgdb.DpkgLock
 	// Recovered says what OpenRoot did about an interrupted transaction
 	// ("undid interrupted install hello"); empty when there was none.
 	Recovered string
+	// Synced says what dpkg and apt changed since grey last looked, now
+	// brought into grey's database (SyncHost); nil or empty when nothing.
+	Synced *SyncResult
+	// tmp is a read-only view's private copy of the database.
+	tmp string
 }
 
 // OpenRoot locks dir (waiting as lockOpts says) and opens its database,
@@ -26,6 +37,31 @@ type Root struct {
 // second grey process waits on it (and is told who holds it) rather than
 // on the database file.
 func OpenRoot(ctx context.Context, dir string, lockOpts pkgdb.LockOptions) (*Root, error) {
+	return OpenRootWith(ctx, dir, RootOptions{Lock: lockOpts})
+}
+
+// RootOptions tune OpenRootWith.
+type RootOptions struct {
+	Lock pkgdb.LockOptions
+	// Now is the clock of the history entry of changes made outside grey.
+	Now func() time.Time
+	// ReadOnly opens for a command that changes nothing in the root: no
+	// dpkg lock is taken, and a user who cannot write the root gets a
+	// private copy of grey's database, with what dpkg changed brought into
+	// the copy (OpenView).
+	ReadOnly bool
+}
+
+// OpenRootWith is OpenRoot with a clock. After grey's lock it takes
+// dpkg's (lock-frontend, then lock: pkgdb.LockDpkg) when the root has a
+// dpkg database, so apt, dpkg and grey change a root one at a time, and
+// then brings in what dpkg or apt changed since grey last looked
+// (SyncHost; Root.Synced).
+func OpenRootWith(ctx context.Context, dir string, opts RootOptions) (*Root, error) {
+	lockOpts := opts.Lock
+	if opts.ReadOnly {
+		return openView(ctx, dir, opts)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", dir, err)
@@ -37,27 +73,129 @@ func OpenRoot(ctx context.Context, dir string, lockOpts pkgdb.LockOptions) (*Roo
 	if err != nil {
 		return nil, err
 	}
-	db, err := pkgdb.Open(abs, pkgdb.Options{})
+	// dpkg's locks after grey's own: a grey waiting for another grey does
+	// not hold dpkg's locks while it waits.
+	dl, err := pkgdb.LockDpkg(ctx, abs, lockOpts)
 	if err != nil {
 		_ = lock.Unlock()
+		return nil, err
+	}
+	r := &Root{Dir: abs, lock: lock, dpkg: dl}
+	r.DB, err = pkgdb.Open(abs, pkgdb.Options{})
+	if err != nil {
+		_ = r.Close()
 		return nil, err
 	}
 	// An interrupted transaction is finished or undone before anything
 	// reads the root (see Recover).
-	msg, err := Recover(ctx, abs, db)
-	if err != nil {
-		_ = db.Close()
-		_ = lock.Unlock()
+	if r.Recovered, err = Recover(ctx, abs, r.DB); err != nil {
+		_ = r.Close()
 		return nil, err
 	}
-	return &Root{Dir: abs, DB: db, lock: lock, Recovered: msg}, nil
+	if r.Synced, err = SyncHost(abs, r.DB, SyncOptions{Now: opts.Now}); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
-// Close closes the database and releases the lock.
+// Close closes the database and releases the locks.
 func (r *Root) Close() error {
-	err := r.DB.Close()
+	var err error
+	if r.DB != nil {
+		err = r.DB.Close()
+	}
+	if r.tmp != "" {
+		_ = os.RemoveAll(r.tmp)
+	}
+	if uerr := r.dpkg.Unlock(); err == nil {
+		err = uerr
+	}
 	if uerr := r.lock.Unlock(); err == nil {
 		err = uerr
 	}
 	return err
+}
+
+// OpenView opens dir for a command that only reads it (list, files,
+// owns, history, why, a dry run), as dpkg -l reads dpkg's database: see
+// RootOptions.ReadOnly.
+func OpenView(ctx context.Context, dir string, opts RootOptions) (*Root, error) {
+	opts.ReadOnly = true
+	return OpenRootWith(ctx, dir, opts)
+}
+
+func openView(ctx context.Context, dir string, opts RootOptions) (*Root, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("root %s is not a directory", abs)
+	}
+	if canWrite(filepath.Join(abs, filepath.FromSlash(pkgdb.Path))) {
+		// Whoever can write the root keeps grey's database current; it
+		// waits for another grey, not for apt or dpkg.
+		lock, err := pkgdb.LockRoot(ctx, abs, opts.Lock)
+		if err != nil {
+			return nil, err
+		}
+		r := &Root{Dir: abs, lock: lock}
+		if r.DB, err = pkgdb.Open(abs, pkgdb.Options{}); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		if r.Recovered, err = Recover(ctx, abs, r.DB); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		if r.Synced, err = SyncHost(abs, r.DB, SyncOptions{Now: opts.Now}); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		return r, nil
+	}
+	return privateView(abs, opts)
+}
+
+// privateView is the view of a user who cannot write the root: a copy of
+// grey's database in a temporary directory, removed by Close.
+func privateView(abs string, opts RootOptions) (*Root, error) {
+	tmp, err := os.MkdirTemp("", "grey-view-")
+	if err != nil {
+		return nil, fmt.Errorf("read-only view of %s: %w", abs, err)
+	}
+	r := &Root{Dir: abs, tmp: tmp}
+	if err := pkgdb.CopyDB(abs, tmp); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	if r.DB, err = pkgdb.Open(tmp, pkgdb.Options{}); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	if r.Synced, err = SyncHost(abs, r.DB, SyncOptions{Now: opts.Now, NoSnapshots: true}); err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// canWrite says the process may create or change p: write access to it,
+// or to the nearest directory above it that exists.
+func canWrite(p string) bool {
+	for {
+		err := unix.Access(p, unix.W_OK)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+		up := filepath.Dir(p)
+		if up == p {
+			return false
+		}
+		p = up
+	}
 }

@@ -104,7 +104,7 @@ func (t *txn) runTemp(ctx context.Context, pkg, arch, script string, data []byte
 func (t *txn) preScripts(ctx context.Context) error {
 	for i := len(t.removes) - 1; i >= 0; i-- {
 		r := t.removes[i]
-		if r.rec.Status != pkgdb.StatusInstalled {
+		if !r.rec.IsInstalled() {
 			continue
 		}
 		if s, ok := t.oldScripts[r.rec.Name]["prerm"]; ok {
@@ -124,7 +124,7 @@ func (t *txn) preScripts(ctx context.Context) error {
 // preinst runs the old prerm (on upgrade) and the new preinst of w.
 func (t *txn) preinst(ctx context.Context, w *work) error {
 	newVer := w.pkg.Version.String()
-	upgrading := w.old != nil && w.old.Status == pkgdb.StatusInstalled
+	upgrading := w.old != nil && w.old.IsInstalled()
 	if upgrading {
 		if s, ok := t.oldScripts[w.name()]["prerm"]; ok {
 			if err := t.runTemp(ctx, w.name(), w.pkg.Architecture, "prerm", s, "upgrade", newVer); err != nil {
@@ -155,7 +155,7 @@ func (t *txn) preinst(ctx context.Context, w *work) error {
 func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 	defer t.dropRemovedInfo()
 	for _, w := range t.works {
-		if w.old == nil || w.old.Status != pkgdb.StatusInstalled {
+		if w.old == nil || !w.old.IsInstalled() {
 			continue
 		}
 		if s, ok := t.oldScripts[w.name()]["postrm"]; ok {
@@ -169,7 +169,7 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 		if !ok {
 			continue
 		}
-		if r.rec.Status == pkgdb.StatusInstalled {
+		if r.rec.IsInstalled() {
 			if err := t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "postrm", s, "remove"); err != nil {
 				return err
 			}
@@ -200,7 +200,7 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 			continue
 		}
 		old := ""
-		if w.old != nil && w.old.Status == pkgdb.StatusInstalled {
+		if w.old != nil && w.old.IsInstalled() {
 			old = w.old.Version
 		}
 		rec := t.record(w)

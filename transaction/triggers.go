@@ -34,7 +34,7 @@ func (t *txn) runTriggers(ctx context.Context) error {
 	}
 	in := triggers.Interests{}
 	for name, rec := range t.installed {
-		if changed[name] || rec.Status != pkgdb.StatusInstalled {
+		if changed[name] || !rec.IsInstalled() {
 			continue
 		}
 		ds, err := t.triggersFile(rec)

@@ -36,7 +36,7 @@ type HistoryListCmd struct{}
 
 // Run prints one line per transaction, or a JSON array with --json.
 func (c *HistoryListCmd) Run(ctx context.Context, g *Globals) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ type HistoryShowCmd struct {
 
 // Run prints the transaction's changes.
 func (c *HistoryShowCmd) Run(ctx context.Context, g *Globals) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}

@@ -152,15 +152,30 @@ func (c *AutoremoveCmd) Run(ctx context.Context, g *Globals) error {
 // openRoot locks and opens g.Root for a change, telling the user when it
 // waits for another process.
 func openRoot(ctx context.Context, g *Globals, noWait bool) (*transaction.Root, error) {
-	r, err := transaction.OpenRoot(ctx, g.Root, pkgdb.LockOptions{NoWait: noWait, Waiting: func(e *pkgdb.LockedError) {
-		fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
-	}})
+	return openRootFor(ctx, g, noWait, false)
+}
+
+// openView opens g.Root for a command that only reads it: no dpkg lock,
+// and a user who cannot write the root still gets an answer
+// (transaction.OpenView).
+func openView(ctx context.Context, g *Globals) (*transaction.Root, error) {
+	return openRootFor(ctx, g, false, true)
+}
+
+func openRootFor(ctx context.Context, g *Globals, noWait, readOnly bool) (*transaction.Root, error) {
+	r, err := transaction.OpenRootWith(ctx, g.Root, transaction.RootOptions{ReadOnly: readOnly, Now: g.Now,
+		Lock: pkgdb.LockOptions{NoWait: noWait, Waiting: func(e *pkgdb.LockedError) {
+			fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
+		}}})
 	var le *pkgdb.LockedError
 	if errors.As(err, &le) {
 		return nil, &exitError{Code: 1, Err: err}
 	}
 	if r != nil && r.Recovered != "" {
 		fmt.Fprintf(g.Stderr, "grey: recovered: %s\n", r.Recovered)
+	}
+	if r != nil && !r.Synced.Empty() {
+		fmt.Fprintf(g.Stderr, "grey: %s\n", r.Synced)
 	}
 	return r, err
 }
@@ -205,7 +220,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	if err != nil {
 		return err
 	}
-	root, err := openRoot(ctx, g, fl.NoWait)
+	root, err := openRootFor(ctx, g, fl.NoWait, g.DryRun)
 	if err != nil {
 		return err
 	}
@@ -222,7 +237,8 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	pending, err := transaction.Prepare(ctx, root.DB, idx, cr)
 	if err != nil {
 		var un *resolver.Unsatisfiable
-		if errors.As(err, &un) {
+		var he *transaction.HeldError
+		if errors.As(err, &un) || errors.As(err, &he) {
 			return &exitError{Code: 100, Err: err}
 		}
 		return err
@@ -438,7 +454,7 @@ type FilesCmd struct {
 
 // Run lists.
 func (c *FilesCmd) Run(ctx context.Context, g *Globals) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -469,7 +485,7 @@ type OwnsCmd struct {
 
 // Run looks up.
 func (c *OwnsCmd) Run(ctx context.Context, g *Globals) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -517,7 +533,7 @@ permissions, size, SHA256 and link target. Prints one line per difference,
 
 // Run verifies.
 func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -553,34 +569,111 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-// MarkCmd sets the automatic-installation mark.
+// MarkCmd sets and shows marks, as apt-mark does.
 type MarkCmd struct {
-	Mark     string   `arg:"" enum:"auto,manual" help:"auto or manual."`
-	Packages []string `arg:"" name:"package" help:"Installed packages."`
+	Mark     string   `arg:"" enum:"auto,manual,hold,unhold,showauto,showmanual,showhold" help:"auto, manual, hold, unhold, or showauto, showmanual, showhold."`
+	Packages []string `arg:"" optional:"" name:"package" help:"Installed packages (show*: only these)."`
 }
 
-// Help explains the mark.
+// Help explains the marks.
 func (MarkCmd) Help() string {
 	return `A package marked auto was installed only because another needed it:
-autoremove removes it once nothing does. "mark manual" keeps it.`
+autoremove removes it once nothing does. "mark manual" keeps it. The marks are
+apt's (var/lib/apt/extended_states), so apt-mark and grey agree.
+
+A held package stays at its version: upgrades leave it, and no plan removes or
+replaces it unless it is named. The hold is dpkg's selection (dpkg
+--get-selections, apt-mark hold).
+
+showauto, showmanual and showhold print the installed packages with that mark,
+one a line, sorted.`
 }
 
-// Run marks.
+// Run marks or shows.
 func (c *MarkCmd) Run(ctx context.Context, g *Globals) error {
+	if show, ok := strings.CutPrefix(c.Mark, "show"); ok {
+		return c.show(ctx, g, show)
+	}
+	if len(c.Packages) == 0 {
+		return &exitError{Code: 2, Err: fmt.Errorf("mark %s: name at least one package", c.Mark)}
+	}
 	root, err := openRoot(ctx, g, false)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	return root.DB.Update(func(tx *bolt.Tx) error {
-		for _, n := range c.Packages {
-			if err := pkgdb.SetAuto(tx, n, c.Mark == "auto"); err != nil {
-				return &exitError{Code: cli.ExitNotFound, Err: err}
-			}
+	changed, err := transaction.SetMarks(root, c.Packages, c.Mark)
+	if errors.Is(err, transaction.ErrNotInstalled) {
+		return &exitError{Code: cli.ExitNotFound, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, n := range changed {
+		done[n] = true
+	}
+	for _, n := range c.Packages {
+		switch {
+		case !done[n]:
+			fmt.Fprintf(g.Stdout, "%s was already set to %s\n", n, c.Mark)
+		case c.Mark == "hold":
+			fmt.Fprintf(g.Stdout, "%s set on hold.\n", n)
+		case c.Mark == "unhold":
+			fmt.Fprintf(g.Stdout, "Canceled hold on %s.\n", n)
+		default:
 			fmt.Fprintf(g.Stdout, "%s set to %s\n", n, c.Mark)
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+func (c *MarkCmd) show(ctx context.Context, g *Globals, which string) error {
+	root, err := openView(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var pkgs []*pkgdb.Package
+	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
+		return err
+	}
+	only := map[string]bool{}
+	for _, n := range c.Packages {
+		only[n] = true
+	}
+	var out []string
+	for _, p := range pkgs {
+		if !p.IsInstalled() || len(only) > 0 && !only[p.Key()] && !only[p.Name] {
+			continue
+		}
+		var ok bool
+		switch which {
+		case "auto":
+			ok = p.Auto
+		case "manual":
+			ok = !p.Auto
+		case "hold":
+			ok = p.Held()
+		}
+		if ok {
+			out = append(out, p.Key())
+		}
+	}
+	sort.Strings(out)
+	if g.JSON {
+		if out == nil {
+			out = []string{}
+		}
+		return cli.WriteJSON(g.Stdout, out)
+	}
+	var b strings.Builder
+	for _, n := range out {
+		b.WriteString(n)
+		b.WriteByte('\n')
+	}
+	_, err = io.WriteString(g.Stdout, b.String())
+	return err
 }
 
 // InstalledCmd lists installed packages.
@@ -606,7 +699,7 @@ func (c *InstalledCmd) Run(ctx context.Context, g *Globals) error {
 // with a newer candidate) sorted by name; ListCmd's --installed and
 // --upgradable are meant to call it.
 func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}
@@ -620,6 +713,8 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 		Version   string `json:"version"`
 		Arch      string `json:"architecture"`
 		Status    string `json:"status"`
+		State     string `json:"state"`
+		Held      bool   `json:"hold,omitempty"`
 		Auto      bool   `json:"auto"`
 		Candidate string `json:"candidate,omitempty"`
 	}
@@ -649,7 +744,7 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 	}
 	var rows []row
 	for _, p := range pkgs {
-		r := row{Name: p.Name, Version: p.Version, Arch: p.Architecture, Status: p.Status, Auto: p.Auto}
+		r := row{Name: p.Key(), Version: p.Version, Arch: p.Architecture, Status: p.Status, State: p.State(), Held: p.Held(), Auto: p.Auto}
 		if upgradable {
 			c, ok := cands[p.Name]
 			if !ok {
@@ -668,9 +763,9 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 	}
 	var b strings.Builder
 	for _, r := range rows {
-		state := "installed"
-		if r.Status == pkgdb.StatusConfigFiles {
-			state = "config-files"
+		state := r.State
+		if r.Held {
+			state += ",hold"
 		}
 		if r.Auto {
 			state += ",automatic"

@@ -150,7 +150,7 @@ func whyInstalled(ctx context.Context, g *Globals) ([]resolver.Installed, error)
 	if _, err := os.Stat(filepath.Join(g.Root, filepath.FromSlash(pkgdb.Path))); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	r, err := openRoot(ctx, g, false)
+	r, err := openView(ctx, g)
 	if err != nil {
 		return nil, err
 	}

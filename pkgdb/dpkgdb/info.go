@@ -1,0 +1,155 @@
+package dpkgdb
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Conffile is one line of a status stanza's Conffiles field.
+type Conffile struct {
+	Path string
+	// MD5 is the hash of the conffile as the package shipped it;
+	// "newconffile" for one dpkg has not configured yet.
+	MD5 string
+	// Obsolete and RemoveOnUpgrade are the flags after the hash.
+	Obsolete, RemoveOnUpgrade bool
+}
+
+// ParseConffiles reads a Conffiles field's value (" /etc/x 0123... [obsolete]"
+// lines).
+func ParseConffiles(value string) ([]Conffile, error) {
+	var out []Conffile
+	for _, line := range strings.Split(value, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 2 || !strings.HasPrefix(f[0], "/") {
+			return nil, fmt.Errorf("bad Conffiles line %q", strings.TrimSpace(line))
+		}
+		c := Conffile{Path: f[0], MD5: f[1]}
+		for _, flag := range f[2:] {
+			switch flag {
+			case "obsolete":
+				c.Obsolete = true
+			case "remove-on-upgrade":
+				c.RemoveOnUpgrade = true
+			}
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// InfoPath is the path of an info file of the instance infoName ("hello",
+// "libc6:amd64") under the root.
+func InfoPath(root, infoName, ext string) string {
+	return filepath.Join(root, AdminDir, "info", infoName+"."+ext)
+}
+
+// ReadList reads info/NAME.list: the paths the instance installed, in
+// order, without dpkg's "/." line. A missing file is an empty list
+// (config-files packages have none).
+func ReadList(root, infoName string) ([]string, error) {
+	data, err := os.ReadFile(InfoPath(root, infoName, "list"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseList(data), nil
+}
+
+// ParseList splits a .list file into paths, dropping "/." and empty lines.
+func ParseList(data []byte) []string {
+	n := bytes.Count(data, []byte("\n")) + 1
+	out := make([]string, 0, n)
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		var line []byte
+		if i < 0 {
+			line, data = data, nil
+		} else {
+			line, data = data[:i], data[i+1:]
+		}
+		if len(line) == 0 || string(line) == "/." {
+			continue
+		}
+		out = append(out, string(line))
+	}
+	return out
+}
+
+// ReadMD5Sums reads info/NAME.md5sums into absolute path → hex MD5. A
+// missing file gives an empty map.
+func ReadMD5Sums(root, infoName string) (map[string]string, error) {
+	data, err := os.ReadFile(InfoPath(root, infoName, "md5sums"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseMD5Sums(InfoPath(root, infoName, "md5sums"), data)
+}
+
+// ParseMD5Sums reads "hash  relative/path" lines into absolute path →
+// hash. name is used in errors.
+func ParseMD5Sums(name string, data []byte) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if line == "" {
+			continue
+		}
+		sum, path, ok := strings.Cut(line, " ")
+		if !ok || len(sum) != 32 {
+			return nil, fmt.Errorf("%s:%d: not an md5sums line", name, n)
+		}
+		path = strings.TrimLeft(path, " *")
+		if path == "" {
+			return nil, fmt.Errorf("%s:%d: no path", name, n)
+		}
+		out["/"+strings.TrimPrefix(path, "/")] = sum
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// InfoFiles lists the extensions of the info files instance infoName has
+// ("list", "postinst", ...), from one directory listing.
+func InfoFiles(names []string, infoName string) []string {
+	var out []string
+	for _, n := range names {
+		if rest, ok := strings.CutPrefix(n, infoName+"."); ok && !strings.Contains(rest, ".") {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// Architectures reads the arch file: the architectures dpkg was told
+// about (dpkg --add-architecture), one a line. A missing file is none.
+func Architectures(root string) ([]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, AdminDir, "arch"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(data)), nil
+}

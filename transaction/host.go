@@ -1,0 +1,320 @@
+package transaction
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/pkgdb/dpkgdb"
+)
+
+// Commands recorded in the history entries of changes grey did not make.
+const (
+	// AdoptedCommand is the history entry of the first import of a root
+	// that dpkg made.
+	AdoptedCommand = "adopted from dpkg"
+	// OutsideCommand is the history entry of a change that dpkg, apt or a
+	// script made since grey last wrote dpkg's database.
+	OutsideCommand = "outside grey"
+)
+
+// SyncOptions tune SyncHost.
+type SyncOptions struct {
+	// Now is the clock of the history entry; nil means time.Now.
+	Now func() time.Time
+	// NoSnapshots leaves the packages' info files out of the content store
+	// (a read-only view cannot write it); the history entry then has no
+	// snapshots of the packages it brought in.
+	NoSnapshots bool
+}
+
+// SyncResult says what SyncHost brought in.
+type SyncResult struct {
+	// Added, Changed and Removed are instance names ("hello",
+	// "libc6:i386") whose record was created, replaced or deleted.
+	Added, Changed, Removed []string
+	// Marks counts records whose automatic mark changed (apt-mark).
+	Marks int
+	// HistoryID is the entry recorded; 0 when only marks (or nothing) changed.
+	HistoryID uint64
+	// Adopted says this was the first import of a root dpkg made.
+	Adopted bool
+}
+
+// Empty says nothing changed.
+func (r *SyncResult) Empty() bool {
+	return r == nil || len(r.Added)+len(r.Changed)+len(r.Removed)+r.Marks == 0
+}
+
+func (r *SyncResult) String() string {
+	if r.Empty() {
+		return "no changes"
+	}
+	what := OutsideCommand
+	if r.Adopted {
+		what = AdoptedCommand
+	}
+	return fmt.Sprintf("%s: %d added, %d changed, %d removed, %d marks", what, len(r.Added), len(r.Changed), len(r.Removed), r.Marks)
+}
+
+// readOptional reads a file that may be missing (nil, no error).
+func readOptional(p string) ([]byte, error) {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// NativeArch is the root's native architecture as dpkg sees it: that of
+// the installed dpkg package, else the first line of dpkg's arch file,
+// else the architecture grey was built for.
+func NativeArch(entries []*dpkgdb.Entry, root string) string {
+	for _, e := range entries {
+		if e.Package == "dpkg" && e.Arch != "" && e.Arch != "all" {
+			return e.Arch
+		}
+	}
+	if archs, _ := dpkgdb.Architectures(root); len(archs) > 0 {
+		return archs[0]
+	}
+	return debArch(runtime.GOARCH)
+}
+
+func debArch(goarch string) string {
+	switch goarch {
+	case "386":
+		return "i386"
+	case "arm":
+		return "armhf"
+	case "ppc64le":
+		return "ppc64el"
+	case "loong64":
+		return "loong64"
+	}
+	return goarch
+}
+
+// instanceOf is the record key of a dpkg entry: the name for the native
+// and "all" architectures, "name:arch" for a foreign instance.
+func instanceOf(e *dpkgdb.Entry, native string) string {
+	if e.Arch == "" || e.Arch == "all" || e.Arch == native {
+		return ""
+	}
+	return dpkgdb.InstanceKey(e.Package, e.Arch)
+}
+
+// SyncHost brings what dpkg and apt changed in root since grey last wrote
+// or read their databases into grey's: packages dpkg installed, changed
+// (another version, another state, a hold) or removed, and apt's
+// automatic marks. The first time, on a root dpkg made, that is adopting
+// every package dpkg knows ("adopted from dpkg"); later it is an "outside
+// grey" change. Either is one history entry, written with the records in
+// one database transaction. Nothing in the root is touched (only grey's
+// database and, unless opts.NoSnapshots, its content store). A root
+// without dpkg's status file has nothing to sync.
+func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
+	statusPath := filepath.Join(root, dpkgdb.AdminDir, "status")
+	status, err := readOptional(statusPath)
+	if err != nil {
+		return nil, fmt.Errorf("read dpkg status: %w", err)
+	}
+	if status == nil {
+		return &SyncResult{}, nil
+	}
+	esPath := filepath.Join(root, dpkgdb.ExtendedStatesPath)
+	ext, err := readOptional(esPath)
+	if err != nil {
+		return nil, fmt.Errorf("read apt extended states: %w", err)
+	}
+	fp := pkgdb.HostFingerprint{Status: pkgdb.Fingerprint(status), ExtendedStates: pkgdb.Fingerprint(ext), Known: true}
+	var seen pkgdb.HostFingerprint
+	if err := db.View(func(tx *bolt.Tx) error { seen = pkgdb.GetHostFingerprint(tx); return nil }); err != nil {
+		return nil, err
+	}
+	if seen == fp {
+		return &SyncResult{}, nil
+	}
+	entries, err := dpkgdb.ParseStatus(statusPath, status)
+	if err != nil {
+		return nil, err
+	}
+	es, err := dpkgdb.ParseExtendedStates(esPath, ext)
+	if err != nil {
+		return nil, err
+	}
+	native := NativeArch(entries, root)
+
+	var old []*pkgdb.Package
+	if err := db.View(func(tx *bolt.Tx) (err error) { old, err = pkgdb.Packages(tx); return }); err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]*pkgdb.Package, len(old))
+	for _, p := range old {
+		byKey[p.Key()] = p
+	}
+	res := &SyncResult{Adopted: len(old) == 0}
+	var puts []*pkgdb.Package
+	var dels []string
+	inDpkg := map[string]bool{}
+	stateChanged := false
+	for _, e := range entries {
+		if e.State() == "not-installed" {
+			continue
+		}
+		inst := instanceOf(e, native)
+		key := e.Package
+		if inst != "" {
+			key = inst
+		}
+		inDpkg[key] = true
+		auto := es.Auto[e.Key()]
+		if e.Arch == "all" {
+			auto = auto || es.Auto[dpkgdb.InstanceKey(e.Package, native)] // apt files "all" under the native arch
+		}
+		rec := byKey[key]
+		hash := pkgdb.StanzaHash(e.Raw)
+		if rec != nil && rec.StanzaHash == hash {
+			if rec.Auto != auto && rec.IsInstalled() {
+				cp := *rec
+				cp.Auto = auto
+				puts = append(puts, &cp)
+				res.Marks++
+			}
+			continue
+		}
+		if rec != nil && rec.Version == e.Fields.Get("Version") && rec.Architecture == e.Arch && !rec.Adopted &&
+			rec.IsInstalled() == (e.State() != "config-files") {
+			// grey's own record of the same version: keep its file
+			// records (modes, SHA256s); take dpkg's state and mark.
+			cp := *rec
+			if cp.Status != e.Status {
+				stateChanged = true
+				res.Changed = append(res.Changed, key)
+			} else if cp.Auto != auto && cp.IsInstalled() {
+				res.Marks++
+			}
+			cp.Status, cp.StanzaHash = e.Status, hash
+			if cp.IsInstalled() {
+				cp.Auto = auto
+			}
+			puts = append(puts, &cp)
+			continue
+		}
+		p, err := pkgdb.FromDpkg(root, e, auto && e.State() != "config-files", inst)
+		if err != nil {
+			return nil, err
+		}
+		puts = append(puts, p)
+		stateChanged = true
+		if rec == nil {
+			res.Added = append(res.Added, key)
+		} else {
+			res.Changed = append(res.Changed, key)
+		}
+	}
+	for _, p := range old {
+		if !inDpkg[p.Key()] {
+			dels = append(dels, p.Key())
+			res.Removed = append(res.Removed, p.Key())
+			stateChanged = true
+		}
+	}
+	sort.Strings(res.Added)
+	sort.Strings(res.Changed)
+	sort.Strings(res.Removed)
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := pkgdb.EnsureInstalledBuckets(tx); err != nil {
+			return err
+		}
+		for _, k := range dels {
+			if err := pkgdb.DeletePackage(tx, k); err != nil {
+				return err
+			}
+		}
+		for _, p := range puts {
+			if err := pkgdb.PutPackage(tx, p); err != nil {
+				return err
+			}
+		}
+		if stateChanged {
+			pkgs, err := pkgdb.Packages(tx)
+			if err != nil {
+				return err
+			}
+			touched := map[string]bool{}
+			for _, l := range [][]string{res.Added, res.Changed, res.Removed} {
+				for _, k := range l {
+					touched[k] = true
+				}
+			}
+			cmd := OutsideCommand
+			if res.Adopted {
+				cmd = AdoptedCommand
+			}
+			if res.HistoryID, err = hostHistory(tx, root, old, pkgs, touched, cmd, opts); err != nil {
+				return err
+			}
+		}
+		return pkgdb.PutHostFingerprint(tx, fp)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bring in dpkg's changes: %w", err)
+	}
+	return res, nil
+}
+
+// hostHistory appends the history entry of a change grey did not make.
+func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touched map[string]bool, cmd string, opts SyncOptions) (uint64, error) {
+	prev, err := pkgdb.LastHistory(tx)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	e := &pkgdb.HistoryEntry{
+		Time: now().UTC(), Command: []string{cmd},
+		Before: map[string]string{}, After: map[string]string{}, Snapshots: map[string]string{},
+		World: []string{}, TreeHash: TreeHash(after),
+	}
+	for _, p := range before {
+		if p.IsInstalled() {
+			e.Before[p.Key()] = p.Version
+		}
+	}
+	store := OpenStore(root)
+	for _, p := range after {
+		k := p.Key()
+		if p.IsInstalled() {
+			e.After[k] = p.Version
+			if !p.Auto {
+				e.World = append(e.World, k)
+			}
+		}
+		if key, ok := snapshotOf(prev, k); ok && !touched[k] {
+			e.Snapshots[k] = key
+			continue
+		}
+		if opts.NoSnapshots {
+			continue
+		}
+		s, err := snapshot(root, store, p)
+		if err != nil {
+			return 0, err
+		}
+		if e.Snapshots[k], err = pkgdb.PutSnapshot(tx, s); err != nil {
+			return 0, err
+		}
+	}
+	return pkgdb.AppendHistory(tx, e)
+}
