@@ -229,7 +229,14 @@ func (s *syncer) filteredFiles(w *suiteWork) (files, top []outFile, err error) {
 		opts.ValidFor = rel.ValidUntil.Sub(rel.Date)
 	}
 	relData := publish.ReleaseFile(opts, rel.Date, archs, comps, idx)
-	inRel, det, err := publish.SignRelease(k, relData, rel.Date)
+	// Signed at upstream's Date, so that the same selection of the same
+	// upstream signs to the same bytes, unless the mirror's key is
+	// younger: a signature older than its key is refused by gpgv.
+	signAt := rel.Date
+	if k.Created().After(signAt) {
+		signAt = k.Created()
+	}
+	inRel, det, err := publish.SignRelease(k, relData, signAt)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mirror %s: sign: %w", s.m.Config.Name, err)
 	}
