@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -210,4 +212,49 @@ func TestAttackRefusedCommandLeavesRoot(t *testing.T) {
 		}
 		sameListing(t, "a failed download", root, before)
 	})
+}
+
+// TestAttackSlowMirrorUpdate is issue 12's item 5 seen from the command
+// line: a mirror that trickles its InRelease (one byte every 20 ms, never
+// idle long enough for the read timeout) makes grey update fail once the
+// low-speed limit of grey.conf trips, with a line naming the server and the
+// file, and the root as it was.
+func TestAttackSlowMirrorUpdate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "793")
+		for range 793 {
+			if _, err := w.Write([]byte{'x'}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}))
+	defer srv.Close()
+	root := filepath.Join(t.TempDir(), "root")
+	must(t, os.MkdirAll(filepath.Join(root, "etc/grey"), 0o755))
+	// 1000 bytes/s over 1 s windows, no retry; the slow server sends 50.
+	must(t, os.WriteFile(filepath.Join(root, "etc/grey/grey.conf"),
+		[]byte("Acquire::http { Low-Speed-Limit \"1000\"; Low-Speed-Time \"1\"; };\nAcquire::Retries \"0\";\n"), 0o644))
+	kr := filepath.Join(t.TempDir(), "k")
+	if code, _, errOut := greyAt(t, testfixture.Clock, "key", "generate", "--name", "slow", "--out", kr); code != 0 {
+		t.Fatalf("key generate: %s", errOut)
+	}
+	args := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] %s/debian stable main", kr, srv.URL)}
+	if code, out, errOut := greyAt(t, testfixture.Clock, append(args, "installed")...); code != 0 {
+		t.Fatalf("installed: %d %s%s", code, out, errOut) // the root's lock and database
+	}
+	before := rootListing(t, root)
+	code, out, errOut := greyAt(t, testfixture.Clock, append(args, "update")...)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	want := fmt.Sprintf("server %s too slow: ", host)
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, srv.URL+"/debian/dists/stable/InRelease") ||
+		!strings.Contains(out, "below the minimum of 1000 bytes/s") {
+		t.Fatalf("update from a trickling server: exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
+	}
+	sameListing(t, "an update from a trickling server", root, before)
 }

@@ -353,6 +353,10 @@ func readLimited(ctx context.Context, r io.Reader, rawURL string, limit int64) (
 		return nil, err
 	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	var se *SlowError
+	if errors.As(err, &se) {
+		return nil, err // it names the file; kept as it is, to be retried
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", rawURL, err)
 	}

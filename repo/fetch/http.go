@@ -55,7 +55,12 @@ func (c *Client) retry(ctx context.Context, rawURL string, fn func(context.Conte
 			return err
 		}
 		if attempt >= c.attempts {
-			return fmt.Errorf("fetch %s: giving up after %d attempts: %w", rawURL, attempt, err)
+			var se *SlowError
+			if errors.As(err, &se) {
+				// One error that names the server and the file.
+				return &SlowError{URL: se.URL, Server: se.Server, Why: fmt.Sprintf("%s (%s)", se.Why, attempts(attempt))}
+			}
+			return fmt.Errorf("fetch %s: giving up after %s: %w", rawURL, attempts(attempt), err)
 		}
 		if serr := c.sleep(ctx, delay); serr != nil {
 			if ctx.Err() != nil {
@@ -65,6 +70,13 @@ func (c *Client) retry(ctx context.Context, rawURL string, fn func(context.Conte
 		}
 		delay = min(delay*2, c.maxBackoff)
 	}
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 // ctxError reports why ctx ended: the per-file deadline's SlowError as it
