@@ -150,8 +150,9 @@ func decodeHex(s string) ([]byte, error) {
 	return b, nil
 }
 
-// Close unmaps the cache files. Strings from Summaries, Providers and Names
-// must not be used afterwards; decoded packages may.
+// Close unmaps the cache files. Everything the Index returned stays valid:
+// summaries, providers, names and decoded packages hold copies of the
+// strings they carry, never the mapping's bytes.
 func (x *Index) Close() error {
 	var errs []error
 	for _, f := range x.files {
@@ -184,7 +185,33 @@ func (x *Index) Err() error {
 	return errors.Join(errs...)
 }
 
+// summary returns package i of file fi with its strings copied out of
+// the mapping (one allocation), as every exported answer carries them:
+// the Index may be closed while they are in use.
 func (x *Index) summary(fi, i int) Summary {
+	return detach(x.summaryView(fi, i), "")
+}
+
+// detach copies s's strings and extra out of the mapping, in one
+// allocation; it returns s and the copy of extra.
+func detach(s Summary, extra string) Summary {
+	var b strings.Builder
+	b.Grow(len(s.Name) + len(s.Version) + len(s.Architecture) + len(s.Description) + len(extra))
+	for _, f := range []string{s.Name, s.Version, s.Architecture, s.Description, extra} {
+		b.WriteString(f)
+	}
+	all, at := b.String(), 0
+	cut := func(f string) string {
+		at += len(f)
+		return all[at-len(f) : at]
+	}
+	s.Name, s.Version, s.Architecture, s.Description = cut(s.Name), cut(s.Version), cut(s.Architecture), cut(s.Description)
+	return s
+}
+
+// summaryView is summary with strings that alias the mapping, for
+// internal passes that copy what they keep.
+func (x *Index) summaryView(fi, i int) Summary {
 	f := x.files[fi]
 	v := f.m.view
 	r := v.pkg(i)
@@ -278,8 +305,10 @@ func (x *Index) Lookup(name string) []Summary {
 // architectures), decoded. It satisfies the resolver's Index interface.
 func (x *Index) Packages(name string) []*deb.Package {
 	var rs []Ref
-	for _, s := range x.Lookup(name) {
-		rs = append(rs, s.Ref)
+	for fi, f := range x.files {
+		for _, i := range f.m.namePackages(name) {
+			rs = append(rs, Ref{uint32(fi), i})
+		}
 	}
 	return x.decodeAll(rs)
 }
@@ -287,6 +316,17 @@ func (x *Index) Packages(name string) []*deb.Package {
 // ProvidersOf returns the packages whose Provides field names name, with the
 // version provided, without decoding them.
 func (x *Index) ProvidersOf(name string) []Provider {
+	out := x.providersView(name)
+	for i := range out {
+		p := &out[i]
+		p.Summary = detach(p.Summary, p.Version)
+		p.Version = strings.Clone(p.Version)
+	}
+	return out
+}
+
+// providersView is ProvidersOf with strings that alias the mapping.
+func (x *Index) providersView(name string) []Provider {
 	var out []Provider
 	for fi, f := range x.files {
 		v := f.m.view
@@ -301,7 +341,7 @@ func (x *Index) ProvidersOf(name string) []Provider {
 				continue
 			}
 			out = append(out, Provider{
-				Summary: x.summary(fi, int(le32(e, ppPkg))),
+				Summary: x.summaryView(fi, int(le32(e, ppPkg))),
 				Version: v.str(le32(e, ppVerOff), le32(e, ppVerLen)),
 			})
 		}
@@ -313,7 +353,7 @@ func (x *Index) ProvidersOf(name string) []Provider {
 // the version, decoded. It satisfies the resolver's Index interface.
 func (x *Index) Providers(name string) []*deb.Package {
 	var rs []Ref
-	for _, p := range x.ProvidersOf(name) {
+	for _, p := range x.providersView(name) {
 		rs = append(rs, p.Ref)
 	}
 	return x.decodeAll(rs)
@@ -332,13 +372,26 @@ func (x *Index) Summaries() iter.Seq[Summary] {
 	}
 }
 
+// refs yields every package's Ref in index order.
+func (x *Index) refs() iter.Seq[Ref] {
+	return func(yield func(Ref) bool) {
+		for fi, f := range x.files {
+			for i := 0; i < f.m.n; i++ {
+				if !yield(Ref{uint32(fi), uint32(i)}) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // All yields every package in index order, decoded (and memoized: a full
 // pass keeps all of them in memory until the Index is dropped).
 func (x *Index) All() iter.Seq[*deb.Package] {
 	return func(yield func(*deb.Package) bool) {
-		for s := range x.Summaries() {
+		for s := range x.refs() {
 			x.files[s.file].m.releaseText(int(s.pkg))
-			p, err := x.Decode(s.Ref)
+			p, err := x.Decode(s)
 			if err != nil {
 				continue
 			}
@@ -349,19 +402,33 @@ func (x *Index) All() iter.Seq[*deb.Package] {
 	}
 }
 
-// Names yields every distinct package name once, in byte order. The
-// strings alias the cache files (valid until Close).
+// Names yields every distinct package name once, in byte order (copies,
+// valid after Close).
 func (x *Index) Names() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		x.merge(func(name string, _ []int) bool { return yield(name) })
+		x.merge(func(name string, _ []int) bool { return yield(strings.Clone(name)) })
 	}
 }
 
 // ByName yields every distinct package name once, in byte order, with its
 // packages in index order (never none), without a lookup per name: the
 // sorted name tables of the inputs are merged. The slice is reused between
-// calls.
+// calls; the strings are copies, valid after Close.
 func (x *Index) ByName() iter.Seq2[string, []Summary] {
+	return func(yield func(string, []Summary) bool) {
+		for name, group := range x.byName() {
+			for i := range group {
+				group[i] = detach(group[i], "")
+			}
+			if !yield(strings.Clone(name), group) {
+				return
+			}
+		}
+	}
+}
+
+// byName is ByName with strings that alias the mapping.
+func (x *Index) byName() iter.Seq2[string, []Summary] {
 	return func(yield func(string, []Summary) bool) {
 		var group []Summary
 		x.merge(func(name string, at []int) bool {
@@ -378,7 +445,7 @@ func (x *Index) ByName() iter.Seq2[string, []Summary] {
 				}
 				for i := 0; i < len(p); i += 4 {
 					if k := int(le32(p, i)); k < v.n {
-						group = append(group, x.summary(fi, k))
+						group = append(group, x.summaryView(fi, k))
 					} else {
 						v.corrupt("name posting of %q: package %d of %d", name, k, v.n)
 					}
@@ -494,7 +561,7 @@ type SearchHit struct {
 func (x *Index) Search(ctx context.Context, re *regexp.Regexp) ([]SearchHit, error) {
 	var out []SearchHit
 	n := 0
-	for name, group := range x.ByName() {
+	for name, group := range x.byName() {
 		if n++; n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
