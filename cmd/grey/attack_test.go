@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/greypm/grey/internal/testfixture"
 )
 
@@ -257,4 +266,80 @@ func TestAttackSlowMirrorUpdate(t *testing.T) {
 		t.Fatalf("update from a trickling server: exit %d, want 1 and %q\n%s%s", code, want, out, errOut)
 	}
 	sameListing(t, "an update from a trickling server", root, before)
+}
+
+// TestAttackBadSecondSignatureUpdate is issue 12's item 7 through grey
+// update: the repository's InRelease gets a second signature, by another
+// key of the source's signed-by keyring, that does not verify. gpgv exits
+// 1 on such a file and apt refuses it; grey refuses it naming the key.
+func TestAttackBadSecondSignatureUpdate(t *testing.T) {
+	dir := t.TempDir()
+	now := testfixture.Clock
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, p := range []string{a, b} {
+		if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "two sigs", "--out", p); code != 0 {
+			t.Fatalf("key generate: %s", errOut)
+		}
+	}
+	pkg := buildDeb(t, dir, "two", "1.0", map[string]string{"usr/share/two/f": "2\n"})
+	repoDir := filepath.Join(dir, "repo")
+	if code, _, errOut := greyAt(t, now, "repo", "publish", "--key", a+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, pkg); code != 0 {
+		t.Fatalf("publish: %s", errOut)
+	}
+	// signed-by holds both keys.
+	ring := filepath.Join(dir, "both.gpg")
+	ka, err := os.ReadFile(a + ".gpg")
+	must(t, err)
+	kb, err := os.ReadFile(b + ".gpg")
+	must(t, err)
+	must(t, os.WriteFile(ring, append(ka, kb...), 0o644))
+
+	inRelease := filepath.Join(repoDir, "dists/stable/InRelease")
+	data, err := os.ReadFile(inRelease)
+	must(t, err)
+	block, _ := clearsign.Decode(data)
+	if block == nil {
+		t.Fatal("InRelease is not clearsigned")
+	}
+	sigA, err := io.ReadAll(block.ArmoredSignature.Body)
+	must(t, err)
+	f, err := os.Open(b + ".key.asc")
+	must(t, err)
+	el, err := openpgp.ReadArmoredKeyRing(f)
+	f.Close()
+	must(t, err)
+	var sigB bytes.Buffer
+	must(t, openpgp.DetachSignText(&sigB, el[0], bytes.NewReader(block.Bytes), &packet.Config{Time: func() time.Time { return now }, DefaultHash: crypto.SHA512}))
+	bad := sigB.Bytes()
+	bad[len(bad)-1] ^= 1 // the signature's last byte: it parses, names key b, and does not verify
+	head := data[:bytes.Index(data, []byte("-----BEGIN PGP SIGNATURE-----"))]
+	var out bytes.Buffer
+	out.Write(head)
+	w, err := armor.Encode(&out, "PGP SIGNATURE", nil)
+	must(t, err)
+	w.Write(sigA)
+	w.Write(bad)
+	must(t, w.Close())
+	out.WriteString("\n")
+	must(t, os.WriteFile(inRelease, out.Bytes(), 0o644))
+
+	if gpgv, err := exec.LookPath("gpgv"); err == nil {
+		home := t.TempDir()
+		status, err := exec.Command(gpgv, "--homedir", home, "--status-fd", "1", "--keyring", ring, inRelease).Output()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("gpgv: %v, want exit status 1\n%s", err, status)
+		}
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	must(t, os.Mkdir(root, 0o755))
+	code, stdout, errOut := greyAt(t, now.Add(time.Hour), "--root", root, "--source",
+		fmt.Sprintf("deb [signed-by=%s] file://%s stable main", ring, repoDir), "update")
+	keyB := fmt.Sprintf("%X", el[0].PrimaryKey.Fingerprint)
+	if code != 1 || !strings.Contains(stdout, "Refused") || !strings.Contains(stdout, "bad signature: signature 2, by key "+keyB+", does not verify") {
+		t.Fatalf("update: exit %d, want 1, refused naming key %s\n%s%s", code, keyB, stdout, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/grey/lists")); !os.IsNotExist(err) {
+		t.Fatalf("lists written for a refused source: %v", err)
+	}
 }

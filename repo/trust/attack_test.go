@@ -62,17 +62,25 @@ func clearsignedWith(t *testing.T, msg []byte, sigs ...[]byte) []byte {
 	return out.Bytes()
 }
 
-// gpgvVerdict runs gpgv on a clearsigned file with the keyring and returns
-// its exit status and its status lines.
-func gpgvVerdict(t *testing.T, gpgv, keyring string, data []byte) (int, string) {
+// gpgvVerdict runs gpgv with the keyring on a clearsigned file (data), or
+// on a detached signature (data) of signed, and returns its exit status
+// and its status lines.
+func gpgvVerdict(t *testing.T, gpgv, keyring string, data, signed []byte) (int, string) {
 	t.Helper()
 	dir := t.TempDir()
 	f := filepath.Join(dir, "InRelease")
 	if err := os.WriteFile(f, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	args := []string{"--homedir", dir, "--status-fd", "1", "--keyring", keyring, f}
+	if signed != nil {
+		if err := os.WriteFile(filepath.Join(dir, "Release"), signed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, filepath.Join(dir, "Release"))
+	}
 	var status bytes.Buffer
-	cmd := exec.Command(gpgv, "--homedir", dir, "--status-fd", "1", "--keyring", keyring, f)
+	cmd := exec.Command(gpgv, args...)
 	cmd.Stdout = &status
 	cmd.Stderr = io.Discard
 	err := cmd.Run()
@@ -134,17 +142,25 @@ func TestAttackBadSignatureBesideGood(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			data := clearsignedWith(t, msg, c.sigs...)
-			code, status := gpgvVerdict(t, gpgv, ringPath, data)
+			code, status := gpgvVerdict(t, gpgv, ringPath, data, nil)
 			if code != c.gpgv {
 				t.Fatalf("gpgv exit %d, want %d\n%s", code, c.gpgv, status)
 			}
 			if c.refuse != strings.Contains(status, "[GNUPG:] BADSIG") {
 				t.Fatalf("gpgv status does not match the case:\n%s", status)
 			}
+			// The same signatures as a detached Release.gpg.
+			signed := bytes.TrimSuffix(msg, []byte("\n"))
+			sig := bytes.Join(c.sigs, nil)
+			if dcode, dstatus := gpgvVerdict(t, gpgv, ringPath, sig, signed); dcode != c.gpgv {
+				t.Fatalf("gpgv on Release.gpg: exit %d, want %d\n%s", dcode, c.gpgv, dstatus)
+			}
+			_, derr := kr.VerifyDetached(signed, sig, now)
+
 			text, _, err := kr.VerifyClearsigned(data, now)
 			if !c.refuse {
-				if err != nil || string(text) != release {
-					t.Fatalf("refused %v (gpgv exit %d)", err, code)
+				if err != nil || string(text) != release || derr != nil {
+					t.Fatalf("refused %v, Release.gpg %v (gpgv exit %d)", err, derr, code)
 				}
 				return
 			}
@@ -155,10 +171,8 @@ func TestAttackBadSignatureBesideGood(t *testing.T) {
 				t.Fatalf("message %q does not name key %s", err, c.names)
 			}
 
-			// The same signatures as a detached Release.gpg.
-			sig := bytes.Join(c.sigs, nil)
-			if _, err := kr.VerifyDetached(bytes.TrimSuffix(msg, []byte("\n")), sig, now); reasonOf(err) != BadSignature {
-				t.Fatalf("Release.gpg accepted or wrong reason: %v", err)
+			if reasonOf(derr) != BadSignature || !strings.Contains(derr.Error(), c.names) {
+				t.Fatalf("Release.gpg accepted or wrong reason: %v", derr)
 			}
 		})
 	}
