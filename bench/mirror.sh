@@ -99,8 +99,8 @@ setup() {
 sync_once() {
   local tool=$1 d=$2 kr=$3
   case $tool in
-  grey) /usr/bin/time -f "%e %M" -o "$W/time" "$GREY" --root "$d" mirror sync m > "$W/out" 2>&1 ;;
-  aptly) /usr/bin/time -f "%e %M" -o "$W/time" env HOME="$d" aptly -config="$d/aptly.conf" mirror update -keyring="$kr" m > "$W/out" 2>&1 ;;
+  grey) /usr/bin/time -f "%e %M %U %S" -o "$W/time" "$GREY" --root "$d" mirror sync m > "$W/out" 2>&1 ;;
+  aptly) /usr/bin/time -f "%e %M %U %S" -o "$W/time" env HOME="$d" aptly -config="$d/aptly.conf" mirror update -keyring="$kr" m > "$W/out" 2>&1 ;;
   esac || { cat "$W/out" >&2; exit 1; }
   cat "$W/time"
 }
@@ -108,8 +108,8 @@ sync_once() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs each"
-echo "| case | tool | wall s (median) | wall s (all) | peak RSS MB (max) |"
-echo "|---|---|---|---|---|"
+echo "| case | tool | wall s (median) | wall s (all) | CPU s user+sys (median) | peak RSS MB (max) |"
+echo "|---|---|---|---|---|---|"
 for c in full partial; do
   kr=$KRUP; [ "$c" = partial ] && kr=$KRFX
   for tool in grey aptly; do
@@ -121,8 +121,9 @@ for c in full partial; do
     done
     for k in cold warm; do
       name=$c; [ $k = warm ] && name="$c no-op"
-      printf '| %s | %s | %s | %s | %s |\n' "$name" "$tool" "$(cut -d' ' -f1 "$W/$k" | median)" \
-        "$(cut -d' ' -f1 "$W/$k" | tr '\n' ' ')" "$(cut -d' ' -f2 "$W/$k" | sort -n | tail -1 | awk '{printf "%.0f", $1/1024}')"
+      printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$tool" "$(cut -d' ' -f1 "$W/$k" | median)" \
+        "$(cut -d' ' -f1 "$W/$k" | tr '\n' ' ')" "$(awk '{printf "%.2f\n", $3+$4}' "$W/$k" | median)" \
+        "$(cut -d' ' -f2 "$W/$k" | sort -n | tail -1 | awk '{printf "%.0f", $1/1024}')"
     done
   done
 done

@@ -22,3 +22,21 @@ func BenchmarkFullNoopSync(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFullPartialSync mirrors hello with its dependencies (apt's
+// choices) from the full bookworm index of the fixture into an empty
+// mirror: the full index is fetched, verified and parsed, the closure
+// computed, four .debs fetched, the filtered indexes signed.
+func BenchmarkFullPartialSync(b *testing.B) {
+	testfixture.WholeIndex(b)
+	fx := testfixture.Bookworm(b)
+	_, kp := testKey(b, "mirror", b.TempDir())
+	for b.Loop() {
+		b.StopTimer()
+		m := newMirror(b, fixtureSources(b, "file://"+fx)[:1], func(c *Config) {
+			c.Packages, c.WithDeps, c.Closure, c.Key = []string{"hello"}, true, Preferred, kp.Secret
+		})
+		b.StartTimer()
+		syncOnce(b, m)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/deb/version"
 )
@@ -169,7 +170,12 @@ func readStanzas(f *object.File, fn func(*control.Stanza) error) error {
 		return err
 	}
 	defer rd.Close()
-	cr := control.NewReaderName(rd, f.Name)
+	dec, _, err := compress.SystemDecoder().NewReader(rd)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Name, err)
+	}
+	defer dec.Close()
+	cr := control.NewReaderName(dec, f.Name)
 	defer cr.Close()
 	for {
 		st, err := cr.Next()
