@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/internal/testfixture"
@@ -141,4 +142,41 @@ func keys(m map[*deb.Package]bool) string {
 		ps = append(ps, p)
 	}
 	return idents(ps)
+}
+
+// TestFullPartialMirrorHost mirrors `--packages "hello python3"
+// --with-deps` (apt's choices) from the host's Debian mirror, whose pool is
+// whole: apt, with the mirror's key, then downloads every package python3
+// and hello need from the partial mirror alone into an empty root's cache,
+// checking each against the filtered index.
+func TestFullPartialMirrorHost(t *testing.T) {
+	testfixture.WholeIndex(t)
+	uri := testfixture.DebianMirror(t, "bookworm")
+	kr := "/usr/share/keyrings/debian-archive-keyring.gpg"
+	if _, err := os.Stat(kr); err != nil {
+		testfixture.Missing(t, kr)
+	}
+	_, kp := testKey(t, "mirror", t.TempDir())
+	m := newMirror(t, []string{fmt.Sprintf("deb [signed-by=%s] %s bookworm main", kr, uri)}, func(c *Config) {
+		c.Packages, c.WithDeps, c.Closure, c.Key, c.AllowMissing = []string{"hello", "python3"}, true, Preferred, kp.Secret, false
+	})
+	sum, err := Sync(context.Background(), m, SyncOptions{Now: time.Now, Fetcher: testFetcher()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", sum)
+	got := mirrorPackages(t, m.Dir)
+	rep, err := distcheck.Check(context.Background(), got, distcheck.Options{Architecture: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rep.Broken {
+		t.Errorf("not installable from the partial mirror: %s: %s", b.Package, b.Reason)
+	}
+	e := newAptEnv(t, fmt.Sprintf("deb [signed-by=%s] file://%s bookworm main", kp.Keyring, m.Dir))
+	e.updateAndDownload("python3", "hello")
+	debs, _ := filepath.Glob(filepath.Join(m.Dir, "pool/*/*/*/*.deb"))
+	if len(debs) != len(got) {
+		t.Errorf("the pool holds %d .debs, the indexes %d packages", len(debs), len(got))
+	}
 }
