@@ -297,7 +297,8 @@ type Reason struct {
 	// By is the package whose relation pulls this one in (nil when
 	// Requested or Installed).
 	By *deb.Package
-	// Field is By's field: "Pre-Depends", "Depends" or "Recommends".
+	// Field is By's field: "Pre-Depends", "Depends" or "Recommends"
+	// ("Suggests" too for an installed package autoremove keeps).
 	Field string
 	// Relation is the relation of By this package satisfies.
 	Relation relation.Relation

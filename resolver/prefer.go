@@ -39,6 +39,11 @@ type greedy struct {
 	negs []negEntry
 	// inst, fresh and cands are aptOrder's working lists.
 	inst, fresh, cands []int
+	// noNew, while set, lets deps take only versions of installed names:
+	// an installed package broken by the request is repaired with what is
+	// installed (or an upgrade of it), or it leaves, as apt removes the
+	// dependents of a removed package instead of pulling new providers.
+	noNew bool
 	// The walk indexes the chosen set by name, by provided name, and the
 	// chosen set's Conflicts and Breaks by target name in each name's
 	// entry (nameEntry.walk): one walk per universe.
@@ -339,7 +344,11 @@ func (g *greedy) run() {
 			if !g.chosen[id] || g.hardOK(id) {
 				continue
 			}
+			// An installed package the request broke is repaired
+			// without new names (minimal change, as apt).
+			g.noNew = u.installed[id]
 			g.deps(id)
+			g.noNew = false
 			if !g.hardOK(id) && !g.protected[id] {
 				g.unchoose(id)
 				g.rejected[id] = true
@@ -459,10 +468,16 @@ func (g *greedy) deps(id int) bool {
 			continue
 		}
 		f, ri := u.slotField(id, k)
+		if !f.hard() && g.oldRecommends(id, f.rels[ri]) {
+			continue
+		}
 		picked := false
 		order := g.aptOrder(id, &f, ri)
 		for _, drop := range [2]bool{false, true} {
 			for _, c := range order {
+				if g.noNew && !g.s.wasInstalledName(c) {
+					continue
+				}
 				if g.canInstall(c, drop) && g.mark(c) {
 					picked = true
 					break
@@ -478,6 +493,9 @@ func (g *greedy) deps(id int) bool {
 		// apt would give up here; an older version or another
 		// provider may still do, and the SAT solve will check.
 		for _, c := range u.relSatisfiers(id, &f, ri) {
+			if g.noNew && !g.s.wasInstalledName(c) {
+				continue
+			}
 			if g.canInstall(c, true) && g.mark(c) {
 				picked = true
 				break
@@ -488,6 +506,54 @@ func (g *greedy) deps(id int) bool {
 		}
 	}
 	return ok
+}
+
+// oldRecommends reports whether Recommends rel of id, a new version of an
+// installed name, is one the installed version already had (a Recommends
+// of it names one of rel's packages) and left unsatisfied: apt installs
+// only Recommends that are new in the candidate, so such a one stays
+// unsatisfied in an upgrade.
+func (g *greedy) oldRecommends(id int, rel relation.Relation) bool {
+	u := g.u
+	if u.installed[id] {
+		return false
+	}
+	for _, o := range u.ent[id].real {
+		if !u.installed[o] || u.eff[o] != u.eff[id] {
+			continue
+		}
+		fs, n := u.positive(u.pkgs[o])
+		if n < 3 {
+			return false
+		}
+		rf := fs[2]
+		for ri, orel := range rf.rels {
+			if !shareName(orel, rel) {
+				continue
+			}
+			for _, sid := range u.satisfiersAt(o, rf.off+ri) {
+				if u.installed[sid] {
+					// It was satisfied: keep it so.
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// shareName reports whether two relations name a common package.
+func shareName(a, b relation.Relation) bool {
+	for i := range a {
+		for j := range b {
+			if a[i].Name == b[j].Name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // aptOrder lists the solutions apt tries for relation rel of package id:

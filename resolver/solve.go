@@ -362,6 +362,9 @@ func (s *state) trim(in []bool) ([]Reason, []bool) {
 	// name kept at another version (an upgrade) counts as installed.
 	for _, auto := range [2]bool{false, true} {
 		s.walk(in, keep, &queue, reach)
+		if auto && s.req.Autoremove {
+			s.keepImportant(in, keep, &queue, reach)
+		}
 		for id := range in {
 			if !in[id] || keep[id] {
 				continue
@@ -384,6 +387,76 @@ func (s *state) trim(in []bool) ([]Reason, []bool) {
 	}
 	s.walk(in, keep, &queue, reach)
 	return reasons, keep
+}
+
+// keepImportant reaches, before autoremove lets automatic packages go,
+// every installed package that a kept package still needs as apt's
+// MarkRequired counts it: any installed satisfier of any alternative of
+// its Pre-Depends and Depends, and of its Recommends and Suggests
+// (APT::AutoRemove::RecommendsImportant and SuggestsImportant, on by
+// default), whether or not the request follows Recommends; and what those
+// need in turn. It runs only under Autoremove, over the model's packages.
+func (s *state) keepImportant(in, keep []bool, queue *[]int, reach func(int, Reason)) {
+	u := s.u
+	byName := make(map[string][]int)
+	for id, ok := range in {
+		if !ok || !(u.installed[id] || s.wasInstalledName(id)) {
+			continue
+		}
+		p := u.pkgs[id]
+		byName[p.Name] = append(byName[p.Name], id)
+		for _, rel := range p.Provides {
+			for _, pv := range rel {
+				byName[pv.Name] = append(byName[pv.Name], id)
+			}
+		}
+	}
+	done := make([]bool, len(in))
+	for changed := true; changed; {
+		changed = false
+		for id, ok := range in {
+			if !ok || !keep[id] || done[id] {
+				continue
+			}
+			done[id] = true
+			p := u.pkgs[id]
+			for _, f := range [4]struct {
+				name string
+				deps relation.Dependency
+			}{{"Pre-Depends", p.PreDepends}, {"Depends", p.Depends}, {"Recommends", p.Recommends}, {"Suggests", p.Suggests}} {
+				for _, rel := range f.deps {
+					for i := range rel {
+						pos := &rel[i]
+						for _, q := range byName[pos.Name] {
+							if keep[q] || !importantHit(pos, u.pkgs[q]) {
+								continue
+							}
+							reach(q, Reason{By: p, Field: f.name, Relation: rel, Auto: true})
+							changed = true
+						}
+					}
+				}
+			}
+		}
+		s.walk(in, keep, queue, reach)
+	}
+}
+
+// importantHit reports whether q satisfies pos, by name and version or
+// through a Provides (architectures are not compared: keeping one package
+// too many is the safe side of autoremove).
+func importantHit(pos *relation.Possibility, q *deb.Package) bool {
+	if q.Name == pos.Name && pos.Satisfies(q.Version) {
+		return true
+	}
+	for _, rel := range q.Provides {
+		for i := range rel {
+			if pos.ProvidedBy(&rel[i]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // walk follows the relations of the queued packages through the model,

@@ -37,7 +37,9 @@ APT candidates only under Strict-Pinning).
 
 The table has one row per scenario and, for each solver: ok (a valid answer),
 INVALID, error (no solution) or FAILED (crash, timeout, unreadable answer);
-+installs/-removes; = or ≠ the expected outcome (- without one); the time.
++installs/-removes; = or ≠ the expected outcome (- without one; ≈ a
+difference of grey's that the scenario's known-failure line explains); the
+time.
 Summaries and every problem follow.
 
 Exit status: 0, or 1 when some answer is invalid, some solver failed, or a

@@ -25,7 +25,9 @@ func (sc *Scenario) autoremovable(plan *resolver.Plan, find func(*deb.Package) (
 	needed := make(map[*deb.Package]bool)
 	var queue []*deb.Package
 	for _, p := range plan.Final {
-		if r, ok := plan.Reason(p); !ok || !r.Auto {
+		// Roots: manual packages, and Essential ones (apt never
+		// autoremoves those, nor what they need).
+		if r, ok := plan.Reason(p); !ok || !r.Auto || p.Essential {
 			needed[p] = true
 			queue = append(queue, p)
 		}

@@ -213,7 +213,12 @@ func (sc *Scenario) Compare(e *Expectation, a *Answer) []string {
 	sort.Strings(labels)
 	var out []string
 	if e.Final != nil && strings.Join(labels, " ") != strings.Join(e.Final, " ") {
-		out = append(out, fmt.Sprintf("final set %s, want %s", strings.Join(labels, " "), strings.Join(e.Final, " ")))
+		extra, missing := setDiff(labels, e.Final), setDiff(e.Final, labels)
+		if len(e.Final) <= 8 && len(labels) <= 8 {
+			out = append(out, fmt.Sprintf("final set %s, want %s", strings.Join(labels, " "), strings.Join(e.Final, " ")))
+		} else {
+			out = append(out, fmt.Sprintf("final set differs: more %s; less %s", orNone(extra), orNone(missing)))
+		}
 	}
 	for _, w := range e.Contains {
 		found := false
@@ -243,4 +248,26 @@ func (sc *Scenario) Compare(e *Expectation, a *Answer) []string {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return l
+}
+
+// setDiff lists the strings of a that are not in b.
+func setDiff(a, b []string) []string {
+	in := make(map[string]bool, len(b))
+	for _, s := range b {
+		in[s] = true
+	}
+	var out []string
+	for _, s := range a {
+		if !in[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, " ")
 }

@@ -15,7 +15,8 @@ var keptFields = []string{
 }
 
 // Reduce returns the part of the scenario that can matter to its request:
-// the installed packages, every version of the names the request installs,
+// the installed packages (with every version of their names for an
+// upgrade), every version of the names the request installs,
 // and everything reachable from them through Pre-Depends, Depends and, when
 // recommends is set, Recommends (every alternative, every provider); for a
 // full upgrade (Upgrade-All without Forbid-New-Install) also the Essential
@@ -47,6 +48,10 @@ func Reduce(sc *Scenario, recommends bool) *Scenario {
 	for _, p := range sc.Packages {
 		if p.Installed {
 			add([]*Package{p})
+			if sc.Request.UpgradeAll {
+				// Every version of an installed name may be the upgrade.
+				add(byName[p.Name])
+			}
 		}
 	}
 	for _, name := range sc.Request.Install {

@@ -2,7 +2,9 @@ package edsp
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +26,15 @@ func runScenario(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sc, err := Read(f)
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	sc, err := Read(r)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -66,6 +76,9 @@ func TestScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Scenarios dumped from a whole installed system are kept gzipped.
+	gz, _ := filepath.Glob(filepath.Join(scenarioDir(t), "*", "*.edsp.gz"))
+	files = append(files, gz...)
 	if len(files) < 80 {
 		t.Errorf("%d scenarios, want at least 80", len(files))
 	}

@@ -164,8 +164,8 @@ func TestRun(t *testing.T) {
 	for _, w := range []string{
 		"scenario", "grey", "broken",
 		"ok +2/-0 =", "INVALID +1/-0 ≠", "FAILED ≠", "error ≠", "ok +2/-0 -",
-		"grey: 3 scenarios, 3 valid answers, 0 errors, 0 invalid, 0 failures; as expected 2 of 2",
-		"broken: 3 scenarios, 0 valid answers, 0 errors, 3 invalid, 0 failures; as expected 0 of 2",
+		"grey: 3 scenarios, 3 valid answers, 0 errors, 0 invalid, 0 failures; as expected 2 of 2 (0 known differences)",
+		"broken: 3 scenarios, 0 valid answers, 0 errors, 3 invalid, 0 failures; as expected 0 of 2 (0 known differences)",
 		"inline [broken]: ",
 	} {
 		if !strings.Contains(table, w) {
