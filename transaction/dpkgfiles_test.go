@@ -142,6 +142,10 @@ func TestDiversions(t *testing.T) {
 		t.Fatalf("diverting package: %v", err)
 	}
 	check("diverter", map[string]string{"usr/bin/tool": "wrapper\n", "usr/bin/tool.distrib": "original\n"})
+	// grey verify looks for each copy where it is.
+	if rep, err := Verify(context.Background(), r.DB, root, nil); err != nil || len(rep) != 0 {
+		t.Errorf("verify: %v %v", rep, err)
+	}
 	if _, err := apply(t, r, Plan{Remove: []Remove{{Name: "orig"}}}, Options{Root: root, NoScripts: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,10 @@ func Verify(ctx context.Context, db DB, root string, names []string) ([]Problem,
 		return nil, err
 	}
 	st := &stager{root: root}
+	// A diverted file is checked where dpkg-divert sent it.
+	if st.files, err = loadDpkgFiles(root); err != nil {
+		return nil, err
+	}
 	var out []Problem
 	for _, p := range pkgs {
 		for _, f := range p.Files {
@@ -91,7 +95,7 @@ func Verify(ctx context.Context, db DB, root string, names []string) ([]Problem,
 func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
 	pr := Problem{Package: p.Name, Path: f.Path}
 	conf := p.Conffile(f.Path) != nil
-	host, err := st.resolve(strings.TrimPrefix(f.Path, "/"))
+	host, err := st.resolve(strings.TrimPrefix(st.files.useName(p.Name, f.Path), "/"))
 	if err != nil {
 		pr.Kind, pr.Detail = KindMissing, err.Error()
 		return pr, true
