@@ -65,8 +65,15 @@ func rootListing(t *testing.T, root string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// lockFiles are the files taking a root's locks creates, empty, as apt
+// and dpkg create theirs: grey's, and dpkg's once the root has a dpkg
+// database. The first command that takes the locks creates them, even when
+// it is then refused.
+var lockFiles = []string{"var/lib/grey/lock", "var/lib/dpkg/lock", "var/lib/dpkg/lock-frontend"}
+
 // sameListing fails the test when the root's listing is not before,
-// naming the lines that differ.
+// naming the lines that differ; a lock file the command created (empty)
+// is no difference.
 func sameListing(t *testing.T, what, root, before string) {
 	t.Helper()
 	after := rootListing(t, root)
@@ -81,7 +88,11 @@ func sameListing(t *testing.T, what, root, before string) {
 	var diff []string
 	for _, l := range strings.Split(after, "\n") {
 		is[l] = true
-		if !was[l] {
+		lock := false
+		for _, f := range lockFiles {
+			lock = lock || (strings.HasPrefix(l, f+" ") && strings.HasSuffix(l, " 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
+		}
+		if !was[l] && !lock {
 			diff = append(diff, "+ "+l)
 		}
 	}
@@ -90,7 +101,9 @@ func sameListing(t *testing.T, what, root, before string) {
 			diff = append(diff, "- "+l)
 		}
 	}
-	t.Fatalf("%s changed the root:\n%s", what, strings.Join(diff, "\n"))
+	if len(diff) > 0 {
+		t.Fatalf("%s changed the root:\n%s", what, strings.Join(diff, "\n"))
+	}
 }
 
 // TestAttackRefusedCommandLeavesRoot is issue 12's item 8: a package
