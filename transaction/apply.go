@@ -382,6 +382,9 @@ func (t *txn) checkConflicts() error {
 					continue
 				}
 				p := e.file.Path
+				if from, ok := t.st.files.divertedFrom(p); ok {
+					return fmt.Errorf("%s: trying to overwrite %s, which is the diverted version of %s: %w", w.name(), p, from, ErrConflict)
+				}
 				// A diverted path: the diverting package's copy and the
 				// others' (at the divert-to name) are different files,
 				// which never conflict (dpkg).

@@ -36,6 +36,8 @@ type dpkgFiles struct {
 	overrides map[string]statOverride
 	// diversions maps a diverted path ("/usr/bin/x") to where it goes.
 	diversions map[string]diversion
+	// divertedTo maps each divert-to name back to the diverted path.
+	divertedTo map[string]string
 }
 
 // statOverride is one line of dpkg's statoverride file.
@@ -92,6 +94,10 @@ func loadDpkgFiles(root string) (*dpkgFiles, error) {
 	}
 	if d.diversions, err = parseDiversions(b); err != nil {
 		return nil, fmt.Errorf("%s: %w", "/"+diversionsFile, err)
+	}
+	d.divertedTo = make(map[string]string, len(d.diversions))
+	for from, dv := range d.diversions {
+		d.divertedTo[dv.to] = from
 	}
 	return d, nil
 }
@@ -253,6 +259,17 @@ func (d *dpkgFiles) useName(pkg, p string) string {
 		return dv.to
 	}
 	return p
+}
+
+// divertedFrom returns the path whose diversion sends it to p, when p is
+// a divert-to name: no package may ship it (dpkg refuses "the diverted
+// version of" a path).
+func (d *dpkgFiles) divertedFrom(p string) (string, bool) {
+	if d == nil {
+		return "", false
+	}
+	from, ok := d.divertedTo[p]
+	return from, ok
 }
 
 // diverter returns the package that diverts p and whether p is diverted.

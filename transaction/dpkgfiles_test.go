@@ -155,6 +155,12 @@ func TestDiversions(t *testing.T) {
 	}
 	check("remove diverter", map[string]string{"usr/bin/tool": "missing"})
 
+	// No package may ship a divert-to name, as with dpkg.
+	bad := tpkg{name: "bad", version: "1", files: []tentry{{name: "./usr/bin/tool.distrib", body: "x"}}}.build(t, dir)
+	if _, err := apply(t, r, Plan{Install: []Install{{Path: bad}}}, Options{Root: root, NoScripts: true}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "which is the diverted version of /usr/bin/tool") {
+		t.Errorf("shipping a divert-to name: %v", err)
+	}
+
 	// With dpkg itself: the same root, dpkg -S and --verify agree.
 	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
 	if _, err := apply(t, r, Plan{Install: []Install{{Path: orig}}}, Options{Root: root, NoScripts: true}); err != nil {
