@@ -150,6 +150,12 @@ func TestDiversions(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("remove orig", map[string]string{"usr/bin/tool": "wrapper\n", "usr/bin/tool.distrib": "missing"})
+	// A rollback restores orig's copy where the diversion sends it.
+	rollbackTo(t, r, 2)
+	check("rollback", map[string]string{"usr/bin/tool": "wrapper\n", "usr/bin/tool.distrib": "original\n"})
+	if _, err := apply(t, r, Plan{Remove: []Remove{{Name: "orig"}}}, Options{Root: root, NoScripts: true}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := apply(t, r, Plan{Remove: []Remove{{Name: "diverter"}}}, Options{Root: root, NoScripts: true}); err != nil {
 		t.Fatal(err)
 	}

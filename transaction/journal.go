@@ -92,7 +92,8 @@ func (t *txn) beginJournal() error {
 		if w.old != nil {
 			addRec(w.old)
 			for _, f := range w.old.Files {
-				if h, err := t.st.resolve(strings.TrimPrefix(f.Path, "/")); err == nil {
+				// A diverted file is where dpkg-divert sent it.
+				if h, err := t.st.resolve(strings.TrimPrefix(t.st.files.useName(w.name(), f.Path), "/")); err == nil {
 					add(h)
 				}
 			}
@@ -111,7 +112,7 @@ func (t *txn) beginJournal() error {
 	for _, r := range t.removes {
 		addRec(r.rec)
 		for _, f := range r.rec.Files {
-			h, err := t.st.resolve(strings.TrimPrefix(f.Path, "/"))
+			h, err := t.st.resolve(strings.TrimPrefix(t.st.files.useName(r.rec.Name, f.Path), "/"))
 			if err != nil {
 				continue
 			}

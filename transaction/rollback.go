@@ -77,7 +77,7 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		}
 		st := &staged{rel: rel, file: f}
 		if f.Type == pkgdb.TypeDir {
-			d, err := s.mkdirs(rel, unixMode(setBits(f.Mode)|os.FileMode(f.Mode&0o777)))
+			d, err := s.mkdirsOwned(rel, unixMode(setBits(f.Mode)|os.FileMode(f.Mode&0o777)), f.Uid, f.Gid)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
@@ -86,11 +86,13 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 			w.byPath[rel] = st
 			continue
 		}
-		d, err := s.mkdirs(path.Dir(rel), 0o755)
+		// A diverted path goes where dpkg-divert sends it, as on unpack.
+		use := strings.TrimPrefix(s.files.useName(rec.Name, "/"+rel), "/")
+		d, err := s.mkdirsOwned(path.Dir(use), 0o755, 0, 0)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		st.target = filepath.Join(d.host, path.Base(rel))
+		st.target = filepath.Join(d.host, path.Base(use))
 		if !d.fresh {
 			if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
 				return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", name, rel, f.Type, ErrConflict)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -151,5 +152,32 @@ func TestUpdateAptSources(t *testing.T) {
 	code, out, _ = greyAt(t, testfixture.Clock, "--root", root, "update")
 	if code != 1 || !strings.Contains(out, "Refused file://"+dir+"/debian-security bookworm-security") {
 		t.Fatalf("no trusted keyring: %d\n%s", code, out)
+	}
+}
+
+// TestFullHostAptSources: on a real Debian root made by mmdebstrap, with no
+// grey configuration at all, "grey update" reads apt's sources (the
+// mirror's sources.list line, checked with trusted.gpg.d's keys) and
+// "grey install hello" installs it from there, as on a Debian host.
+func TestFullHostAptSources(t *testing.T) {
+	testfixture.WholeIndex(t)
+	root := testfixture.DebianRoot(t, testfixture.RootSpec{})
+	if _, err := os.Stat(filepath.Join(root, "etc/grey")); err == nil {
+		t.Fatal("the root has grey configuration")
+	}
+	now := time.Now()
+	code, out, errOut := greyAt(t, now, "--root", root, "update")
+	if code != 0 || !strings.HasPrefix(out, "Get ") || !strings.Contains(out, " bookworm [") {
+		t.Fatalf("update from apt's sources: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = greyAt(t, now, "--root", root, "-y", "install", "hello")
+	if code != 0 {
+		t.Fatalf("install hello: %d\n%s%s", code, out, errOut)
+	}
+	if b, err := exec.Command("chroot", root, "/usr/bin/hello").CombinedOutput(); err != nil || string(b) != "Hello, world!\n" {
+		t.Errorf("chroot hello: %q %v", b, err)
+	}
+	if b, err := exec.Command("dpkg", "--root="+root, "-s", "hello").CombinedOutput(); err != nil || !strings.Contains(string(b), "Status: install ok installed") {
+		t.Errorf("dpkg -s hello: %v\n%s", err, b)
 	}
 }
