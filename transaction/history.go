@@ -258,5 +258,18 @@ func ReadHistory(db DB) ([]*pkgdb.HistoryEntry, error) {
 	return out, err
 }
 
-// ErrNoHistory: a history entry that does not exist.
+// ErrNoHistory matches (errors.Is) every *NoHistoryError.
 var ErrNoHistory = errors.New("no such transaction")
+
+// NoHistoryError says a transaction id is not in the history.
+type NoHistoryError struct {
+	// ID is the transaction asked for.
+	ID uint64
+}
+
+func (e *NoHistoryError) Error() string {
+	return fmt.Sprintf("no transaction %d in the history", e.ID)
+}
+
+// Is makes errors.Is(err, ErrNoHistory) hold.
+func (e *NoHistoryError) Is(target error) bool { return target == ErrNoHistory }

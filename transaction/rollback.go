@@ -232,7 +232,7 @@ func entry(db DB, id uint64) (*pkgdb.HistoryEntry, error) {
 		return err
 	})
 	if err == nil && e == nil {
-		err = fmt.Errorf("no transaction %d in the history: %w", id, ErrNoHistory)
+		err = &NoHistoryError{ID: id}
 	}
 	return e, err
 }

@@ -53,6 +53,14 @@ func TestHistoryRollbackCommands(t *testing.T) {
 		!hist[1].Time.Equal(now) || !strings.Contains(hist[1].Command, "install --no-scripts "+v2) {
 		t.Fatalf("history --json:\n%s", out)
 	}
+	// An id that is not there: said once, by its number (issue 18: "no
+	// transaction 99 in the history: no such transaction" said it twice).
+	for _, args := range [][]string{{"-y", "rollback", "99"}, {"-y", "history", "undo", "99"}} {
+		code, _, errOut := g(args...)
+		if code != 100 || errOut != "grey: no transaction 99 in the history\n" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+	}
 	keep := filepath.Join(root, "usr/share/tp/keep")
 	if code, out, errOut := g("-y", "rollback", "--no-scripts", "1"); code != 0 || !strings.Contains(out, "Downgraded tp 2.0 -> 1.0") || !strings.Contains(out, "transaction 3") {
 		t.Fatalf("rollback 1: %d %s %s", code, out, errOut)

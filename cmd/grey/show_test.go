@@ -88,6 +88,7 @@ func TestIndexCommands(t *testing.T) {
 			" * 5.4.1-1+deb12u2 amd64\n", "debian-security " + sec + "/main amd64 Packages\n",
 		}, ""},
 		{"search", []string{"search", "^liblzma", "COMPRESSION"}, 0, []string{"liblzma5 - XZ-format compression library\n"}, ""},
+		{"search json", []string{"--json", "search", "^liblzma5$"}, 0, []string{`"name": "liblzma5"`, `"description": "XZ-format compression library"`}, ""},
 		{"search nothing", []string{"search", "^no-such-thing$"}, 100, nil, ""},
 		{"search bad regex", []string{"search", "("}, 2, nil, "pattern"},
 		{"list", []string{"list", "liblzma*"}, 0, []string{"liblzma5/" + sec + " 5.4.1-1+deb12u2 amd64\n"}, ""},

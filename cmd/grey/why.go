@@ -101,6 +101,11 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 		return &exitError{Code: 1, Err: err}
 	}
 	chain, err := resolver.Why(plan, c.Package)
+	if err != nil && !known(idx, installed, c.Package) {
+		// apt says "Unable to locate package" for a name it has never
+		// heard of; "not in the resulting set" would suggest it exists.
+		return &exitError{Code: cli.ExitNotFound, Err: fmt.Errorf("no such package: %s (no source has it and it is not installed)", c.Package)}
+	}
 	if err != nil {
 		if len(c.Install) == 0 {
 			err = fmt.Errorf("%w (to ask why installing something would bring it, add -i PKG)", err)
@@ -166,4 +171,16 @@ func readPackagesFile(path string) ([]*deb.Package, error) {
 	}
 	defer f.Close()
 	return resolver.ReadPackages(f, path, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+}
+
+// known reports whether a package named name (NAME or NAME:ARCH) is
+// installed or a candidate in idx, under its own name or as a provided one.
+func known(idx resolver.Index, installed []resolver.Installed, name string) bool {
+	name, _, _ = strings.Cut(name, ":")
+	for _, p := range installed {
+		if p.Name == name {
+			return true
+		}
+	}
+	return len(idx.Packages(name)) > 0 || len(idx.Providers(name)) > 0
 }

@@ -55,7 +55,11 @@ func TestWhy(t *testing.T) {
 		{[]string{"--json", "why", "libfoo", "-i", "app", "--packages", pf}, 0, []string{
 			`"package": "libfoo"`, `"by": "app"`, `"relation": "libfoo (\u003e= 1)"`,
 		}},
-		{[]string{"why", "nothere", "-i", "app", "--packages", pf}, 1, []string{"nothere is not in the resulting set"}},
+		// A known package the plan does not bring, and a name nobody has
+		// (issue 18: "why nosuch" said "not in the resulting set").
+		{[]string{"why", "exim", "-i", "libfoo", "--packages", pf}, 1, []string{"exim is not in the resulting set"}},
+		{[]string{"why", "nothere", "-i", "app", "--packages", pf}, 100, []string{"no such package: nothere"}},
+		{[]string{"why", "mail-transport-agent", "-i", "libfoo", "--packages", pf}, 1, []string{"not in the resulting set"}},
 	}
 	for _, tt := range tests {
 		code, out, errOut := grey(t, "", append([]string{"--root", root}, tt.args...)...)

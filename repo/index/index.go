@@ -551,7 +551,11 @@ func (x *Index) Candidate(name string) (Summary, bool) {
 
 // SearchHit is one package Search found.
 type SearchHit struct {
-	Name, Description string
+	// Name is the package name; Description its candidate's short
+	// description. The JSON names are lower-case, as in every other
+	// --json output.
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 // Search returns, sorted by name, each package name that re matches in the
