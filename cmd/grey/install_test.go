@@ -154,6 +154,13 @@ func TestFullInstallCommandFixture(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &dry); code != 0 || err != nil || len(dry.Plan.Remove) != 1 || dry.Plan.Remove[0].Name != "netbase" {
 		t.Errorf("autoremove --dry-run --json: %d %v\n%s", code, err, out)
 	}
+	// apt-get's spellings of --dry-run, before and after the command.
+	for _, args := range [][]string{{"-s", "--json", "autoremove"}, {"--json", "autoremove", "--simulate"}} {
+		code, out2, _ := g(args...)
+		if code != 0 || out2 != out {
+			t.Errorf("%q: %d\n%s\nwant the --dry-run output:\n%s", args, code, out2, out)
+		}
+	}
 	if code, _, _ := g("mark", "manual", "netbase"); code != 0 {
 		t.Errorf("mark manual: %d", code)
 	}

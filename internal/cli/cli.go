@@ -27,7 +27,7 @@ type Globals struct {
 	JSON    bool     `name:"json" help:"Print machine-readable JSON instead of tables."`
 	Sources []string `name:"source" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
 	Yes     bool     `short:"y" name:"yes" help:"Answer yes to the confirmation prompt."`
-	DryRun  bool     `name:"dry-run" help:"Show what would be done without changing anything."`
+	DryRun  bool     `name:"dry-run" short:"s" aliases:"simulate" help:"Show what would be done without changing anything (-s and --simulate as in apt-get)."`
 	// ShowVersion is --version (the field has another name because the
 	// whole tool also has a version command).
 	ShowVersion VersionFlag `name:"version" help:"Print grey's version and exit."`

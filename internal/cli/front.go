@@ -14,7 +14,7 @@ func IsQuery(args []string) bool {
 		case a == "--root" || a == "--source":
 			i++ // the value is the next argument
 		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--source="),
-			a == "--json", a == "--yes", a == "-y", a == "--dry-run":
+			a == "--json", a == "--yes", a == "-y", a == "--dry-run", a == "--simulate", a == "-s":
 		case strings.HasPrefix(a, "-"):
 			return false
 		default:

@@ -67,6 +67,9 @@ func TestIsQueryKnowsEveryGlobalFlag(t *testing.T) {
 		if f.Short != 0 {
 			forms = append(forms, []string{"-" + string(f.Short)})
 		}
+		for _, a := range f.Aliases {
+			forms = append(forms, []string{"--" + a})
+		}
 		for _, form := range forms {
 			args := append(form, "show", "hello")
 			if !IsQuery(args) {
