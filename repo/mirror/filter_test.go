@@ -122,6 +122,26 @@ func TestFullPartialMirror(t *testing.T) {
 					t.Errorf("apt chose %s %s, which the mirror does not hold", m[1], m[2])
 				}
 			}
+			if mode != Preferred {
+				return
+			}
+			// A snapshot of a filtered mirror keeps the mirror's
+			// signature, and apt accepts it.
+			if _, err := TakeSnapshot(context.Background(), m, "s1", ""); err != nil {
+				t.Fatal(err)
+			}
+			served, _ := os.ReadFile(filepath.Join(m.Dir, "dists/bookworm/InRelease"))
+			snap, _ := os.ReadFile(filepath.Join(m.Dir, "snapshots/s1/dists/bookworm/InRelease"))
+			if len(served) == 0 || string(served) != string(snap) {
+				t.Error("the snapshot's InRelease is not the mirror's")
+			}
+			for i := range lines {
+				lines[i] = strings.Replace(lines[i], m.Dir, m.Dir+"/snapshots/s1", 1)
+			}
+			e = newAptEnv(t, lines...)
+			if out, err := e.run("update"); err != nil || strings.Contains(out, "W: ") || strings.Contains(out, "E: ") {
+				t.Fatalf("apt-get update from the snapshot: %v\n%s", err, out)
+			}
 		})
 	}
 	t.Logf("closure sizes: %v", counts)
