@@ -336,7 +336,11 @@ func TestAttackBadSecondSignatureUpdate(t *testing.T) {
 	out.WriteString("\n")
 	must(t, os.WriteFile(inRelease, out.Bytes(), 0o644))
 
-	if gpgv, err := exec.LookPath("gpgv"); err == nil {
+	// gpgv's verdict on the same file, when it is installed (CI installs
+	// it; the grey half of the test does not need it).
+	if gpgv, err := exec.LookPath("gpgv"); err != nil {
+		t.Log("gpgv not installed: grey's verdict is not compared with gpgv's")
+	} else {
 		home := t.TempDir()
 		status, err := exec.Command(gpgv, "--homedir", home, "--status-fd", "1", "--keyring", ring, inRelease).Output()
 		var ee *exec.ExitError
