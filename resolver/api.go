@@ -274,6 +274,11 @@ type Request struct {
 	ForeignArchs []string
 	// AllowRemoveEssential lets the plan remove Essential packages.
 	AllowRemoveEssential bool
+	// Rank, when set, breaks the last tie between otherwise equal
+	// solutions of a dependency as apt's cache order does: the higher
+	// rank first (EDSP gives it as the APT-ID: the package the archive
+	// lists later). Without ranks the later name comes first.
+	Rank map[*deb.Package]int
 	// ForbidNewInstall keeps the plan within the installed names: no
 	// name and architecture that is not installed may be installed
 	// (apt-get upgrade, EDSP's Forbid-New-Install). An installed name may

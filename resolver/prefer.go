@@ -180,7 +180,8 @@ func (g *greedy) hitBy(id int, out, same []int) ([]int, []int) {
 // so may apt's candidate version of a name whose other version was chosen
 // (an upgrade). A chosen package that hits the candidate without being hit
 // back blocks it, unless it is an installed package and drop is set.
-// Without drop, no installed package may be displaced at all: the walk
+// Without drop, no installed package may be displaced at all (an upgrade
+// of an installed name to its newest version is no displacement): the walk
 // first looks for a solution that keeps the installed set (keeping
 // installed packages comes before the alternatives' order), then allows
 // displacing them. Requested packages are never displaced.
@@ -194,7 +195,10 @@ func (g *greedy) canInstall(id int, drop bool) bool {
 	u := g.u
 	by, same := g.hitBy(id, nil, nil)
 	for _, o := range same {
-		if g.protected[o] || !u.isNewest[id] || (u.installed[o] && !drop && !g.s.upgrade[u.pkgs[o].Name]) {
+		// Upgrading an installed name to apt's candidate is not
+		// displacing it: apt upgrades an installed solution before it
+		// takes a new one (issue 15, point 5).
+		if g.protected[o] || !u.isNewest[id] {
 			return false
 		}
 	}
@@ -323,6 +327,7 @@ func (g *greedy) run() {
 		g.protected[pick] = true
 		g.mark(pick)
 	}
+	g.sourceSiblings()
 	// A full upgrade installs the Essential packages the root lacks, as
 	// apt's dist-upgrade marks each one after the upgrades.
 	for _, ids := range s.essential {
@@ -353,6 +358,50 @@ func (g *greedy) run() {
 				g.unchoose(id)
 				g.rejected[id] = true
 				changed = true
+			}
+		}
+	}
+}
+
+// sourceSiblings upgrades, with every upgrade the walk chose, the other
+// installed binary packages of the same source to the version built from
+// the same source version, when that is apt's candidate and can be taken
+// without displacing anything installed: apt upgrades the binaries of a
+// source together ("Upgrading pkg-bar due to pkg"), so udev and systemd,
+// or mesa's drivers, do not drift apart.
+func (g *greedy) sourceSiblings() {
+	u := g.u
+	var ups []int
+	for _, id := range g.order {
+		if g.chosen[id] && !u.installed[id] && g.s.wasInstalledName(id) {
+			ups = append(ups, id)
+		}
+	}
+	if len(ups) == 0 {
+		return
+	}
+	bySource := make(map[string][]int)
+	for id := range u.pkgs {
+		if u.installed[id] {
+			src := u.pkgs[id].Source
+			bySource[src] = append(bySource[src], id)
+		}
+	}
+	for i := 0; i < len(ups); i++ {
+		p := u.pkgs[ups[i]]
+		for _, o := range bySource[p.Source] {
+			if !g.chosen[o] || u.pkgs[o].Name == p.Name || g.s.isRemoved(o) {
+				// Not kept at its installed version (already upgraded,
+				// removed, or the upgraded package itself).
+				continue
+			}
+			n := u.newestOf(o)
+			if n == o || g.chosen[n] || u.pkgs[n].Source != p.Source || version.Compare(u.pkgs[n].SourceVersion, p.SourceVersion) != 0 {
+				continue
+			}
+			if g.canInstall(n, false) && g.mark(n) {
+				// Its own siblings follow too.
+				ups = append(ups, n)
 			}
 		}
 	}
@@ -559,7 +608,7 @@ func shareName(a, b relation.Relation) bool {
 // aptOrder lists the solutions apt tries for relation rel of package id:
 // apt's candidate (the newest version) of the target and of every
 // provider, per alternative, sorted as apt's CompareProviders does:
-// installed first, then the package of the very name (a real package
+// installed first (the version, then the name: an upgrade), then the package of the very name (a real package
 // before a virtual one's providers), Essential, the native architecture,
 // then the higher Priority (required, important, standard, optional,
 // extra); apt's last tie-break is its internal package id (higher first),
@@ -615,6 +664,11 @@ func (g *greedy) aptLess(pos *relation.Possibility, a, b int) bool {
 	if ia, ib := u.installed[a], u.installed[b]; ia != ib {
 		return ia
 	}
+	// apt's CompareProviders prefers a package whose name is installed
+	// (an upgrade) to a new one.
+	if ia, ib := g.s.wasInstalledName(a), g.s.wasInstalledName(b); ia != ib {
+		return ia
+	}
 	if sa, sb := pa.Name == pos.Name, pb.Name == pos.Name; sa != sb {
 		return sa
 	}
@@ -626,6 +680,13 @@ func (g *greedy) aptLess(pos *relation.Possibility, a, b int) bool {
 	}
 	if ra, rb := priorityRank(pa.Priority), priorityRank(pb.Priority); ra != rb {
 		return ra < rb
+	}
+	if rk := g.s.req.Rank; rk != nil {
+		ra, oka := rk[pa]
+		rb, okb := rk[pb]
+		if oka && okb && ra != rb {
+			return ra > rb
+		}
 	}
 	if pa.Name != pb.Name {
 		// apt's last tie-break is its cache's package id, higher first; ids

@@ -38,3 +38,36 @@ func TestSolverTestCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestSolverTestAptSuite is the harness on the corpus converted from apt's
+// own test suite (testdata/resolver/apt): grey, apt's internal solver and
+// apt-cudf's aspcud side by side. grey and apt must agree with every
+// expected outcome (grey's known differences aside); aspcud, whose
+// criteria differ (no Recommends, fewest changes), must give valid answers.
+func TestSolverTestAptSuite(t *testing.T) {
+	testfixture.Tool(t, "/usr/lib/apt/solvers/apt", "apt-utils")
+	testfixture.Tool(t, "/usr/lib/apt/solvers/aspcud", "apt-cudf")
+	testfixture.Tool(t, "aspcud", "aspcud")
+	corpus := filepath.Join(testfixture.RepoRoot(t), "testdata", "resolver", "apt")
+	code, out, stderr := runGrey(t, "", "--json", "solver-test", corpus, "--solver", "grey", "--solver", "apt", "--solver", "aspcud", "--require", "grey", "--require", "apt")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	var res []struct {
+		Scenario, Solver, Outcome, Expected string
+		Valid                               bool
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range res {
+		count[r.Solver]++
+		if r.Expected == "known" {
+			t.Logf("%s: a known difference of grey's", r.Scenario)
+		}
+	}
+	if count["grey"] < 20 || count["grey"] != count["apt"] || count["apt"] != count["aspcud"] {
+		t.Fatalf("results per solver: %v", count)
+	}
+}

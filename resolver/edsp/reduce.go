@@ -11,7 +11,7 @@ import (
 // solver reads (apt's own included: it weighs Priority), nothing else.
 var keptFields = []string{
 	"Package", "Architecture", "Version", "Multi-Arch", "Essential", "Priority",
-	"Source", "Pre-Depends", "Depends", "Recommends", "Conflicts", "Breaks", "Provides",
+	"Source", "Source-Version", "Pre-Depends", "Depends", "Recommends", "Conflicts", "Breaks", "Provides",
 }
 
 // Reduce returns the part of the scenario that can matter to its request:

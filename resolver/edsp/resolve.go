@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/greypm/grey/deb"
@@ -48,6 +49,15 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 	}
 	var cands []*deb.Package
 	archs := make(map[string]bool)
+	// apt's order among equal providers is its cache's: the APT-ID.
+	req.Rank = make(map[*deb.Package]int, len(sc.Packages))
+	for i, p := range sc.Packages {
+		if n, err := strconv.Atoi(p.ID); err == nil {
+			req.Rank[p.Package] = n
+		} else {
+			req.Rank[p.Package] = i
+		}
+	}
 	for _, p := range sc.Packages {
 		archs[p.Name+":"+p.Architecture] = true
 		if p.Installed {

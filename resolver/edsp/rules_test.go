@@ -37,6 +37,8 @@ type rule struct {
 	// known, when set, is a known failure of the resolver: the scenario
 	// is kept (with its honest expectation) and skipped with this reason.
 	known string
+	// source, when set, names where the scenario comes from.
+	source string
 }
 
 var rules = []rule{
@@ -226,6 +228,20 @@ var rules = []rule{
 		request: "Remove: sd", universe: "sd 1 installed ; Provides: logind\nd 1 installed ; Depends: sd | logind\nel 1 ; Provides: logind ; Conflicts: sd\nm 1 installed", expect: []string{"final m=1"}},
 	{name: "remove-no-swap-library", describe: "removing systemd does not swap in elogind and remove libsystemd0",
 		request: "Remove: systemd", universe: "systemd 1 installed ; Depends: libsystemd0 ; Provides: logind\nlibsystemd0 1 installed auto\npolkitd 1 installed auto ; Depends: default-logind | logind\npk 1 installed ; Depends: polkitd\nelogind 1 ; Provides: logind, default-logind ; Depends: libelogind0 ; Conflicts: systemd\nlibelogind0 1 ; Provides: libsystemd0 ; Conflicts: libsystemd0 ; Replaces: libsystemd0\napt 1 installed ; Depends: libsystemd0", expect: []string{"final apt=1 libsystemd0=1"}},
+	// Issue 15, point 5: provider choice as apt's.
+	{name: "provider-higher-apt-id", describe: "among equal providers, the one the archive lists later (higher APT-ID), not the later name",
+		request: "Install: a", universe: "a 1 ; Depends: v\nzed 1 ; Provides: v\nabc 1 ; Provides: v", expect: []string{"final a=1 abc=1"}},
+	{name: "provider-upgrade-installed", describe: "an installed provider that satisfies the dependency by upgrading is upgraded, no new provider installed",
+		request: "Install: a", universe: "a 1 ; Depends: v (>= 2)\np 1 installed ; Provides: v (= 1)\np 2 ; Provides: v (= 2)\nq 1 ; Provides: v (= 2)", expect: []string{"final a=1 p=2"}},
+	{name: "alternative-upgrade-before-new", describe: "an upgrade of an installed first alternative comes before a new second one",
+		request: "Install: a", universe: "a 1 ; Depends: b (>= 2) | c\nb 1 installed\nb 2\nc 1", expect: []string{"final a=1 b=2"}},
+	// Issue 15, point 3: binary packages of one source move together.
+	{name: "source-siblings-upgraded", describe: "upgrading one binary package upgrades the installed others of its source (same source version)",
+		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd 1 installed ; Source: systemd\nsystemd 2 ; Source: systemd\nlibsystemd0 1 installed auto ; Source: systemd\nlibsystemd0 2 ; Source: systemd\nother 1 installed\nother 2", expect: []string{"final app=1 libsystemd0=2 other=1 systemd=2 udev=2"}},
+	{name: "source-siblings-other-source-version", describe: "a sibling whose candidate comes from another source version is left alone",
+		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd 1 installed ; Source: systemd\nsystemd 3 ; Source: systemd", expect: []string{"final app=1 systemd=1 udev=2"}},
+	{name: "source-siblings-not-new", describe: "a binary package of the source that is not installed is not installed",
+		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd-container 2 ; Source: systemd", expect: []string{"final app=1 udev=2"}},
 	{name: "or-group-virtual-first", describe: "the first alternative is virtual: its provider is chosen",
 		request: "Install: a", universe: "a 1 ; Depends: mail-transport-agent | postfix\nexim4 4 ; Provides: mail-transport-agent\npostfix 3", expect: []string{"final a=1 exim4=4"}},
 }
@@ -234,6 +250,9 @@ var rules = []rule{
 func buildRule(r rule) (*Scenario, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n", r.describe)
+	if r.source != "" {
+		fmt.Fprintf(&b, "# source: %s\n", r.source)
+	}
 	fmt.Fprintf(&b, "# recommends: %s\n", map[bool]string{true: "yes", false: "no"}[r.recommends])
 	for _, e := range r.expect {
 		fmt.Fprintf(&b, "# expect: %s\n", e)
@@ -365,7 +384,13 @@ func buildRule(r rule) (*Scenario, error) {
 // TestRulesUpToDate keeps testdata/resolver/rules equal to the table
 // (go test -run TestRulesUpToDate -update rewrites it).
 func TestRulesUpToDate(t *testing.T) {
-	dir := filepath.Join(scenarioDir(t), "rules")
+	checkTable(t, "rules", rules)
+}
+
+// checkTable compares (or, with -update, writes) the scenario files of a
+// table in testdata/resolver/DIR.
+func checkTable(t *testing.T, sub string, table []rule) {
+	dir := filepath.Join(scenarioDir(t), sub)
 	if *update {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -376,7 +401,7 @@ func TestRulesUpToDate(t *testing.T) {
 		}
 	}
 	seen := map[string]bool{}
-	for _, r := range rules {
+	for _, r := range table {
 		if seen[r.name] {
 			t.Fatalf("rule %s twice", r.name)
 		}
@@ -398,7 +423,7 @@ func TestRulesUpToDate(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil || !bytes.Equal(got, b.Bytes()) {
-			t.Errorf("%s is out of date with rules_test.go (go test ./resolver/edsp -run TestRulesUpToDate -update)", path)
+			t.Errorf("%s is out of date with its table (go test ./resolver/edsp -run 'TestRulesUpToDate|TestAptSuiteUpToDate' -update)", path)
 		}
 	}
 }
