@@ -131,8 +131,9 @@ func loadConfiguredIndex(ctx context.Context, g *Globals) ([]*deb.Package, func(
 	}
 	defer x.Close()
 	var all []*deb.Package
-	for p := range x.Compact() {
-		all = append(all, p)
+	sl := distcheck.NewSlimmer()
+	for p := range x.Fresh() {
+		all = append(all, sl.Slim(p))
 	}
 	if err := x.Err(); err != nil {
 		return nil, nil, &exitError{Code: 2, Err: err}

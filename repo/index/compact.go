@@ -18,6 +18,21 @@ import (
 // Providers and All return. Packages that fail to decode are left out (see Err).
 func (x *Index) Compact() iter.Seq[*deb.Package] {
 	return func(yield func(*deb.Package) bool) {
+		for p := range x.Fresh() {
+			compact(p)
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// Fresh yields every package in index order, decoded afresh (independent
+// of the shared ones) and kept by nobody: for a consumer that keeps only
+// part of each package (distcheck's Slimmer), which Compact's copying
+// would only slow down. Packages that fail to decode are left out (see Err).
+func (x *Index) Fresh() iter.Seq[*deb.Package] {
+	return func(yield func(*deb.Package) bool) {
 		for _, f := range x.files {
 			for i := 0; i < f.m.n; i++ {
 				f.m.releaseText(i)
@@ -28,7 +43,6 @@ func (x *Index) Compact() iter.Seq[*deb.Package] {
 					x.fail(f, err)
 					continue
 				}
-				compact(p)
 				if !yield(p) {
 					return
 				}

@@ -213,3 +213,24 @@ func TestReadPackagesError(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPackagesShares: equal relations of different packages are one
+// slice, and strings one copy (what keeps a whole archive small).
+func TestReadPackagesShares(t *testing.T) {
+	pkgs, err := ReadPackages(context.Background(), strings.NewReader(
+		"Package: a\nVersion: 1\nArchitecture: amd64\nDepends: c (>= 1), d\n\n"+
+			"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: d, c (>= 1)\nConflicts: c (<< 1)\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := pkgs[0], pkgs[1]
+	if &a.Depends[0][0] != &b.Depends[1][0] || &a.Depends[1][0] != &b.Depends[0][0] {
+		t.Error("equal relations are not shared")
+	}
+	if &b.Conflicts[0][0] == &b.Depends[1][0] {
+		t.Error("different relations are shared")
+	}
+	if got := b.Conflicts.String(); got != "c (<< 1)" {
+		t.Errorf("Conflicts = %q", got)
+	}
+}

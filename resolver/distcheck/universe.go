@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/greypm/grey/deb"
@@ -25,7 +26,7 @@ import (
 func ReadPackages(ctx context.Context, r io.Reader, name string) ([]*deb.Package, error) {
 	cr := control.NewReaderName(r, name)
 	defer cr.Close()
-	in := interner{}
+	in := newInterner()
 	var out []*deb.Package
 	for i := 0; ; i++ {
 		if i&1023 == 0 {
@@ -50,56 +51,117 @@ func ReadPackages(ctx context.Context, r io.Reader, name string) ([]*deb.Package
 }
 
 // interner copies strings once each, so decoded packages do not keep the
-// stanzas they came from alive.
-type interner map[string]string
+// stanzas they came from alive, and shares identical relations between
+// packages (a check only reads them): "libc6 (>= 2.34)" is one slice for
+// the thousands of packages that depend on it.
+type interner struct {
+	strs map[string]string
+	rels map[string]relation.Relation
+	key  []byte
+}
 
-func (in interner) s(v string) string {
+func newInterner() *interner {
+	return &interner{strs: map[string]string{}, rels: map[string]relation.Relation{}}
+}
+
+func (in *interner) s(v string) string {
 	if v == "" {
 		return ""
 	}
-	if c, ok := in[v]; ok {
+	if c, ok := in.strs[v]; ok {
 		return c
 	}
 	c := strings.Clone(v)
-	in[c] = c
+	in.strs[c] = c
 	return c
 }
 
-func (in interner) version(v version.Version) version.Version {
+// rel returns the shared copy of rel: the first relation seen with the
+// same alternatives, or rel itself, its strings interned and its
+// build-profile lists (which matter to build dependencies only) dropped.
+func (in *interner) rel(rel relation.Relation) relation.Relation {
+	in.key = in.key[:0]
+	for i := range rel {
+		pv := &rel[i]
+		in.key = append(in.key, pv.Name...)
+		in.key = append(in.key, 0)
+		in.key = append(in.key, pv.ArchQual...)
+		in.key = append(in.key, 0, byte(pv.Op))
+		in.key = strconv.AppendUint(in.key, uint64(pv.Version.Epoch), 10)
+		in.key = append(in.key, 0)
+		in.key = append(in.key, pv.Version.Upstream...)
+		in.key = append(in.key, 0)
+		in.key = append(in.key, pv.Version.Revision...)
+		for _, a := range pv.Archs {
+			if a.Not {
+				in.key = append(in.key, '!')
+			}
+			in.key = append(in.key, a.Arch...)
+			in.key = append(in.key, 0)
+		}
+		in.key = append(in.key, 1)
+	}
+	if r, ok := in.rels[string(in.key)]; ok {
+		return r
+	}
+	for k := range rel {
+		pv := &rel[k]
+		pv.Name, pv.ArchQual = in.s(pv.Name), in.s(pv.ArchQual)
+		pv.Version = in.version(pv.Version)
+		for a := range pv.Archs {
+			pv.Archs[a].Arch = in.s(pv.Archs[a].Arch)
+		}
+		pv.Profiles = nil
+	}
+	r := slices.Clip(rel)
+	in.rels[string(in.key)] = r
+	return r
+}
+
+func (in *interner) version(v version.Version) version.Version {
 	v.Upstream, v.Revision = in.s(v.Upstream), in.s(v.Revision)
 	return v
 }
 
 // decode decodes a stanza with deb.FromStanza (the one place the rules
 // of a package stanza live: a stanza it refuses is refused here too) and
-// keeps what a check reads, its strings interned; Profiles are dropped
-// (they matter to build dependencies only).
-func (in interner) decode(s *control.Stanza) (*deb.Package, error) {
+// slims it.
+func (in *interner) decode(s *control.Stanza) (*deb.Package, error) {
 	full, err := deb.FromStanza(s)
 	if err != nil {
 		return nil, err
 	}
+	return in.slim(full), nil
+}
+
+// slim returns what a check reads of p, its strings interned and its
+// relations shared (rel), so nothing of p's own strings stays reachable.
+func (in *interner) slim(full *deb.Package) *deb.Package {
 	p := &deb.Package{
 		Name: in.s(full.Name), Version: in.version(full.Version), Architecture: in.s(full.Architecture),
-		MultiArch: full.MultiArch, Essential: full.Essential,
+		MultiArch: full.MultiArch, Essential: full.Essential, Origin: in.s(full.Origin),
 		PreDepends: full.PreDepends, Depends: full.Depends, Conflicts: full.Conflicts,
 		Breaks: full.Breaks, Provides: full.Provides,
 	}
 	for _, d := range []relation.Dependency{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Provides} {
-		for _, rel := range d {
-			for k := range rel {
-				pv := &rel[k]
-				pv.Name, pv.ArchQual = in.s(pv.Name), in.s(pv.ArchQual)
-				pv.Version = in.version(pv.Version)
-				for a := range pv.Archs {
-					pv.Archs[a].Arch = in.s(pv.Archs[a].Arch)
-				}
-				pv.Profiles = nil
-			}
+		for i, rel := range d {
+			d[i] = in.rel(rel)
 		}
 	}
-	return p, nil
+	return p
 }
+
+// Slimmer keeps of each package only what a check reads (see
+// ReadPackages), with every string interned: a whole archive's packages,
+// decoded elsewhere (an index cache), then take a fraction of the memory.
+// It modifies the relations of the packages it is given.
+type Slimmer struct{ in *interner }
+
+// NewSlimmer returns an empty Slimmer.
+func NewSlimmer() *Slimmer { return &Slimmer{in: newInterner()} }
+
+// Slim returns the slim copy of p.
+func (s *Slimmer) Slim(p *deb.Package) *deb.Package { return s.in.slim(p) }
 
 // universe is the packages with their relations resolved to package
 // indexes: for each package, each dependency relation's candidates in
