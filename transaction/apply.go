@@ -80,7 +80,11 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, er
 	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	t.st.faults = &t.faults
-	if t.st.state, err = resolveStateDirs(root); err != nil {
+	if t.st.rfs, err = openRootFS(root); err != nil {
+		return nil, err
+	}
+	defer t.st.rfs.close()
+	if t.st.state, err = resolveStateDirs(t.st.rfs); err != nil {
 		return nil, err
 	}
 	if opts.Sync {
@@ -432,7 +436,7 @@ func (t *txn) checkConflicts() error {
 		for _, w := range t.works {
 			for _, e := range w.ents {
 				if e.file.Type != pkgdb.TypeDir && claimed[t.st.files.useName(w.name(), e.file.Path)] != w && e.tmp != "" {
-					_ = os.Remove(e.tmp)
+					_ = t.st.rfs.remove(e.tmp, false)
 					e.tmp = ""
 					e.lost = true
 				}

@@ -381,3 +381,60 @@ func TestAttackDecompressionBomb(t *testing.T) {
 		refused(t, r, Plan{Install: []Install{{Path: huge}}}, Options{NoScripts: true}, ErrNoSpace, "is free")
 	})
 }
+
+// TestAttackSymlinkSwapRace: while packages are staged into /opt/d, a
+// local user with write access to /opt swaps the directory for a symlink
+// to a directory outside the root and back, as fast as they can. Every
+// access goes through the os.Root and directory descriptors (inroot.go),
+// so nothing is ever written outside the root; resolving a path and then
+// opening it by name (securejoin) wrote there (issue 12, item 9).
+func TestAttackSymlinkSwapRace(t *testing.T) {
+	root, r := attackRoot(t)
+	outside := t.TempDir()
+	d := filepath.Join(root, "opt/d")
+	must(t, os.MkdirAll(d, 0o755))
+	files := []tentry{{name: "./opt/", typ: 'd'}, {name: "./opt/d/", typ: 'd'}}
+	for i := range 200 {
+		files = append(files, tentry{name: fmt.Sprintf("./opt/d/f%03d", i), body: "x\n"},
+			tentry{name: fmt.Sprintf("./opt/d/l%03d", i), typ: 's', link: "f000"})
+	}
+	deb := tpkg{name: "swapped", version: "1", files: files}.build(t, t.TempDir())
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		swaps := 0
+		for {
+			select {
+			case <-stop:
+				done <- swaps
+				return
+			default:
+			}
+			if os.Rename(d, d+".real") == nil {
+				_ = os.Symlink(outside, d)
+				_ = os.Remove(d)
+				_ = os.Rename(d+".real", d)
+				swaps++
+			}
+		}
+	}()
+	installed := 0
+	for range 12 {
+		if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: deb}}}, Options{Root: root, NoScripts: true}); err == nil {
+			installed++
+			_, _ = Apply(context.Background(), r.DB, Plan{Remove: []Remove{{Name: "swapped"}}}, Options{Root: root, NoScripts: true})
+		}
+	}
+	close(stop)
+	swaps := <-done
+	ents, err := os.ReadDir(outside)
+	must(t, err)
+	t.Logf("%d swaps during 12 installs (%d succeeded)", swaps, installed)
+	if len(ents) > 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("%d names were written outside the root: %s", len(ents), strings.Join(names[:min(5, len(names))], " "))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/deb/version"
@@ -37,11 +38,11 @@ func (t *txn) commit() error {
 				dst += ".dpkg-new"
 			}
 			if t.setid[relTo(t.root, dst)] {
-				if err := disarm(dst); err != nil {
+				if err := t.st.rfs.disarm(dst); err != nil {
 					return fmt.Errorf("commit %s: %w", e.file.Path, err)
 				}
 			}
-			if err := os.Rename(e.tmp, dst); err != nil {
+			if err := t.st.rfs.rename(e.tmp, dst); err != nil {
 				return fmt.Errorf("commit %s: %w", e.file.Path, err)
 			}
 			t.faults.at("rename")
@@ -230,16 +231,15 @@ func (t *txn) removeObsolete() error {
 		if err != nil {
 			return err
 		}
-		fi, err := os.Lstat(host)
-		if err != nil || fi.IsDir() {
+		if st, err := t.st.rfs.lstat(host); err != nil || st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			continue
 		}
 		if t.setid[relTo(t.root, host)] {
-			if err := disarm(host); err != nil {
+			if err := t.st.rfs.disarm(host); err != nil {
 				return fmt.Errorf("remove %s: %w", p, err)
 			}
 		}
-		if err := os.Remove(host); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := t.st.rfs.remove(host, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", p, err)
 		}
 		t.removedDirs = append(t.removedDirs, filepath.Dir(host))
@@ -252,10 +252,10 @@ func (t *txn) removeObsolete() error {
 		}
 		// Only a real directory: a symlink standing in for one (a
 		// merged-/usr root's /lib) is not the package's to remove.
-		if fi, err := os.Lstat(host); err != nil || !fi.IsDir() {
+		if !t.st.rfs.isDir(host) {
 			continue
 		}
-		if err := os.Remove(host); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) && !errors.Is(err, fs.ErrNotExist) {
+		if err := t.st.rfs.remove(host, true); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove directory %s: %w", p, err)
 		}
 		t.removedDirs = append(t.removedDirs, filepath.Dir(host))

@@ -94,7 +94,7 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		}
 		st.target = filepath.Join(d.host, path.Base(use))
 		if !d.fresh {
-			if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
+			if s.rfs.isDir(st.target) {
 				return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", name, rel, f.Type, ErrConflict)
 			}
 		}
@@ -119,7 +119,7 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 				w.md5s[rel] = sum
 			}
 		case pkgdb.TypeSymlink:
-			if err := os.Symlink(f.Link, st.tmp); err != nil {
+			if err := s.rfs.symlink(f.Link, st.tmp); err != nil {
 				return fmt.Errorf("%s: symlink /%s: %w", name, rel, err)
 			}
 			s.noteTmp(st.tmp)
@@ -129,7 +129,7 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 			if !ok || other.tmp == "" {
 				return fmt.Errorf("%s: hard link /%s to %s, which is not an earlier file of the package", name, rel, f.Link)
 			}
-			if err := os.Link(other.tmp, st.tmp); err != nil {
+			if err := s.rfs.link(other.tmp, st.tmp); err != nil {
 				return fmt.Errorf("%s: hard link /%s: %w", name, rel, err)
 			}
 			s.noteTmp(st.tmp)

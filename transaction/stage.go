@@ -16,9 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/deb"
@@ -103,6 +101,9 @@ type stager struct {
 	// state holds grey's and dpkg's state directories, resolved: no
 	// entry may be written there (statedirs.go).
 	state stateDirs
+	// rfs is the root opened as an os.Root: every access to the root
+	// goes through it (inroot.go).
+	rfs *rootFS
 	// free is the root file system's free space when the transaction
 	// started (0: unknown); it bounds what a package may write (space.go).
 	free int64
@@ -172,6 +173,7 @@ func (s *stager) rootContents() *rootContents {
 			pkgs = append(pkgs, p)
 		}
 		s.roots = newRootContents(s.root, pkgs)
+		s.roots.rfs = s.rfs
 	})
 	return s.roots
 }
@@ -206,13 +208,13 @@ func (s *stager) unstage() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.tmps {
-		_ = os.Remove(t)
+		_ = s.rfs.remove(t, false)
 	}
 	s.tmps = nil
 	dirs := append([]string(nil), s.created...)
 	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
 	for _, d := range dirs {
-		_ = os.Remove(d)
+		_ = s.rfs.remove(d, true)
 	}
 	s.created = nil
 	s.dropLogLocked()
@@ -227,7 +229,7 @@ func (s *stager) resolve(rel string) (string, error) {
 	if d, ok := s.cachedDir(path.Clean(dir)); ok && base != "" {
 		return filepath.Join(d.host, base), nil
 	}
-	parent, err := securejoin.SecureJoin(s.root, dir)
+	parent, err := s.rfs.resolve(dir, true)
 	if err != nil {
 		return "", fmt.Errorf("resolve %s in %s: %w", rel, s.root, err)
 	}
@@ -263,18 +265,18 @@ func (s *stager) mkdirsOwned(rel string, mode fs.FileMode, uid, gid int) (dirEnt
 	}
 	p := filepath.Join(parent.host, path.Base(rel))
 	for attempt := 0; ; attempt++ {
-		fi, err := os.Lstat(p)
+		fi, err := s.rfs.lstat(p)
 		switch {
-		case err == nil && fi.IsDir():
+		case err == nil && fi.Mode&unix.S_IFMT == unix.S_IFDIR:
 			d := dirEntry{host: p}
 			s.cacheDir(rel, d)
 			return d, nil
-		case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-			r, err := securejoin.SecureJoin(s.root, rel)
+		case err == nil && fi.Mode&unix.S_IFMT == unix.S_IFLNK:
+			r, err := s.rfs.resolve(rel, true)
 			if err != nil {
 				return dirEntry{}, fmt.Errorf("resolve /%s: %w", rel, err)
 			}
-			if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+			if _, err := s.rfs.dirFD(r); err != nil {
 				return dirEntry{}, fmt.Errorf("/%s is a symlink to something that is not a directory", rel)
 			}
 			d := dirEntry{host: r}
@@ -289,7 +291,7 @@ func (s *stager) mkdirsOwned(rel string, mode fs.FileMode, uid, gid int) (dirEnt
 			return dirEntry{}, err
 		}
 		s.willCreate(p)
-		if err := os.Mkdir(p, 0o700); err != nil {
+		if err := s.rfs.mkdir(p); err != nil {
 			if errors.Is(err, fs.ErrExist) && attempt == 0 {
 				continue // another worker made it: look again
 			}
@@ -297,7 +299,7 @@ func (s *stager) mkdirsOwned(rel string, mode fs.FileMode, uid, gid int) (dirEnt
 		}
 		s.noteCreated(p)
 		s.chown(p, uid, gid, false)
-		if err := os.Chmod(p, unixMode(mode)); err != nil {
+		if err := s.rfs.chmod(p, mode); err != nil {
 			return dirEntry{}, fmt.Errorf("chmod /%s: %w", rel, err)
 		}
 		d := dirEntry{host: p, fresh: true}
@@ -428,7 +430,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			if !d.fresh {
-				if fi, err := os.Lstat(st.target); err == nil && fi.IsDir() {
+				if s.rfs.isDir(st.target) {
 					return fmt.Errorf("%s: cannot replace the directory /%s with a %s: %w", w.item.Path, rel, e.Type, ErrConflict)
 				}
 			}
@@ -443,7 +445,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 				st.file.Type = pkgdb.TypeSymlink
 				st.file.Link = e.Linkname
 				symlinks[rel] = e.Linkname
-				if err := os.Symlink(e.Linkname, st.tmp); err != nil {
+				if err := s.rfs.symlink(e.Linkname, st.tmp); err != nil {
 					return fmt.Errorf("%s: symlink /%s: %w", w.item.Path, rel, err)
 				}
 				s.noteTmp(st.tmp)
@@ -462,7 +464,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 					return fmt.Errorf("%s: hard link %s to %s, which is not an earlier file of the package: %w",
 						w.item.Path, e.Path, e.Linkname, archive.ErrBadEntry)
 				}
-				if err := os.Link(other.tmp, st.tmp); err != nil {
+				if err := s.rfs.link(other.tmp, st.tmp); err != nil {
 					return fmt.Errorf("%s: hard link /%s: %w", w.item.Path, rel, err)
 				}
 				s.noteTmp(st.tmp)
@@ -486,12 +488,12 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			st.tmp = filepath.Join(d.host, randomName())
-			if err := mknod(st.tmp, e); err != nil {
+			if err := s.rfs.mknod(st.tmp, e); err != nil {
 				return fmt.Errorf("%s: %w", w.item.Path, err)
 			}
 			s.noteTmp(st.tmp)
 			s.chown(st.tmp, uid, gid, false)
-			if err := os.Chmod(st.tmp, unixMode(mode)); err != nil {
+			if err := s.rfs.chmod(st.tmp, mode); err != nil {
 				return fmt.Errorf("%s: chmod /%s: %w", w.item.Path, rel, err)
 			}
 			st.file.Type = map[archive.EntryType]pkgdb.FileType{archive.TypeChar: pkgdb.TypeChar,
@@ -515,7 +517,7 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 // staged its files go to the stager's syncer (stageAll), and Apply waits
 // for every fsync before the first rename.
 func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k *sink) error {
-	out, err := createFile(st.tmp)
+	out, err := s.rfs.create(st.tmp)
 	if err != nil {
 		return fmt.Errorf("stage /%s: %w", st.rel, err)
 	}
@@ -569,7 +571,7 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k
 			return fmt.Errorf("stage /%s: %w", st.rel, err)
 		}
 		if !mtime.IsZero() {
-			_ = os.Chtimes(st.tmp, time.Time{}, mtime)
+			_ = s.rfs.chtimes(st.tmp, mtime)
 		}
 		st.file.Size = f.n
 		st.file.SHA256 = hex.EncodeToString(f.sh.Sum(nil))
@@ -588,25 +590,11 @@ func (s *stager) writeFile(w *work, st *staged, e *archive.Entry, isConf bool, k
 	return k.send(sinkOp{file: f, close: true})
 }
 
-// createFile creates p (O_EXCL, O_NOFOLLOW) for writing, mode 0600. It
-// is os.OpenFile without the runtime poller: for every file it opens,
-// os.OpenFile switches the descriptor to non-blocking, fails to add a
-// regular file to epoll and switches it back (four fcntl and one
-// epoll_ctl per staged file, 57,000 system calls for the 118-package
-// closure). os.NewFile on a blocking descriptor skips all of that.
-func createFile(p string) (*os.File, error) {
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: p, Err: err}
-	}
-	return os.NewFile(uintptr(fd), p), nil
-}
-
 // decideConffile keeps a conffile the admin changed: when the file on disk
 // differs both from what the package ships now and from what it shipped
 // when installed, the new version goes beside it as PATH.dpkg-new.
 func (s *stager) decideConffile(w *work, st *staged) error {
-	cur, err := fileSHA256(st.target)
+	cur, err := s.rfs.sha256(st.target)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -636,11 +624,9 @@ func (s *stager) chown(p string, uid, gid int, link bool) {
 	if s.euid != 0 || (uid == 0 && gid == s.egid) {
 		return // not allowed, or already right: a new file is ours
 	}
-	if link {
-		_ = os.Lchown(p, uid, gid)
-	} else {
-		_ = os.Chown(p, uid, gid)
-	}
+	// Never through a symlink: p is a name this transaction made (a
+	// staged file, a directory it created) or the symlink itself.
+	_ = s.rfs.lchown(p, uid, gid)
 }
 
 func fileSHA256(p string) (string, error) {

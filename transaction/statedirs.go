@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -33,14 +31,14 @@ type stateDirs struct {
 	grey, dpkg string
 }
 
-func resolveStateDirs(root string) (stateDirs, error) {
-	g, err := securejoin.SecureJoin(root, GreyStateDir)
+func resolveStateDirs(r *rootFS) (stateDirs, error) {
+	g, err := r.resolve(GreyStateDir, true)
 	if err != nil {
-		return stateDirs{}, fmt.Errorf("resolve /%s in %s: %w", GreyStateDir, root, err)
+		return stateDirs{}, err
 	}
-	d, err := securejoin.SecureJoin(root, pkgdb.DpkgAdminDir)
+	d, err := r.resolve(pkgdb.DpkgAdminDir, true)
 	if err != nil {
-		return stateDirs{}, fmt.Errorf("resolve /%s in %s: %w", pkgdb.DpkgAdminDir, root, err)
+		return stateDirs{}, err
 	}
 	return stateDirs{grey: g, dpkg: d}, nil
 }

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/pkgdb"
@@ -131,7 +130,12 @@ func (s *Store) mkdir(dir string) error {
 // runnable setuid copy of an old binary. It opens the file without
 // following a symlink and changes the mode of what it opened.
 func disarm(host string) error {
-	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	return disarmAt(unix.AT_FDCWD, host, host)
+}
+
+// disarmAt is disarm of name in the directory descriptor dfd.
+func disarmAt(dfd int, name, host string) error {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ELOOP) {
 			return nil
@@ -315,6 +319,8 @@ type rootContents struct {
 
 	mu    sync.Mutex
 	found map[string]rootFile // SHA256 -> a file checked to hold it
+	// rfs reads the root (inroot.go).
+	rfs *rootFS
 }
 
 // rootFile is a recorded regular file and whether its content is stored
@@ -322,6 +328,21 @@ type rootContents struct {
 type rootFile struct {
 	path string
 	copy bool
+}
+
+// rootFS returns the root opened as an os.Root (the stager's, or one
+// opened on first use), nil when it cannot be opened.
+func (rc *rootContents) rootFS() *rootFS {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.rfs == nil {
+		r, err := openRootFS(rc.root)
+		if err != nil {
+			return nil
+		}
+		rc.rfs = r
+	}
+	return rc.rfs
 }
 
 // newRootContents indexes the regular files pkgs record by SHA256.
@@ -344,19 +365,21 @@ func (rc *rootContents) find(sum string) (host string, copy, ok bool) {
 	rc.mu.Lock()
 	f, done := rc.found[sum]
 	rc.mu.Unlock()
+	rfs := rc.rootFS()
+	if rfs == nil {
+		return "", false, false
+	}
 	if done {
-		h, err := securejoin.SecureJoin(rc.root, f.path)
+		h, err := rfs.resolve(f.path, false)
 		return h, f.copy, err == nil
 	}
 	for _, f := range rc.files[sum] {
-		h, err := securejoin.SecureJoin(rc.root, f.path)
+		h, err := rfs.resolve(f.path, false)
 		if err != nil {
 			continue
 		}
-		if fi, err := os.Lstat(h); err != nil || !fi.Mode().IsRegular() {
-			continue
-		}
-		if got, err := fileSHA256(h); err != nil || got != sum {
+		// Not a regular file: hashes as "type:...", never sum.
+		if got, err := rfs.sha256(h); err != nil || got != sum {
 			continue
 		}
 		rc.mu.Lock()

@@ -73,7 +73,12 @@ func Verify(ctx context.Context, db DB, root string, names []string) ([]Problem,
 	if err != nil {
 		return nil, err
 	}
-	st := &stager{root: root}
+	rfs, err := openRootFS(root)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.close()
+	st := &stager{root: root, rfs: rfs}
 	// A diverted file is checked where dpkg-divert sent it.
 	if st.files, err = loadDpkgFiles(root); err != nil {
 		return nil, err
