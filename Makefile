@@ -5,7 +5,7 @@ PKGS      := ./...
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1x
 
-.PHONY: all build test bench bench-go fuzz lint demo clean install uninstall
+.PHONY: all build test attack bench bench-go fuzz lint demo clean install uninstall
 
 all: build
 
@@ -56,6 +56,15 @@ test:
 	$(GO) vet $(PKGS)
 	$(GOTESTSUM) -race -count=1 -timeout 20m $(PKGS)
 	$(GOTESTSUM) -count=1 -timeout 20m -run '^TestFull' $(PKGS)
+
+## attack: the attack suite of docs/security.md: hostile packages, hostile
+## servers and metadata, local users, kills and full disks. Each test checks
+## the refusal message and that the root, databases, store and cache are as
+## they were (or, for faults, exactly before or after). make test runs them
+## too; this target runs only them.
+ATTACK_TESTS := TestAttack|TestDiskFull|TestDownloadFreeSpace|TestKillNewDirectories|TestKillUpgradeRemove|TestInterruptedSeenByEveryCommand|TestBadInputsLeaveRootUnchanged|TestReplacesMovesOwnership|TestDataSizeCap|TestDecompressionBomb|TestBadArchives|TestTruncatedEverywhere|TestRelPath|TestFixtureTampered|TestFixtureExpired|TestTestRepo|TestRollbackSurvivesWipedLists|TestOneFailureKeepsOthers|TestHTTPErrors|TestAptRejectsTampered|TestSyncRefusesTampered|TestLocked|TestLockNoWaitNamesHolder|TestDpkgLockBothWays
+attack:
+	$(GO) test -count=1 -timeout 20m -run '^($(ATTACK_TESTS))' $(PKGS)
 
 ## bench: Go benchmarks, then whole-command comparisons against the anchors.
 bench: build bench-go

@@ -9,9 +9,11 @@
 //     once, since xz decoding is the bottleneck) and each file is written next
 //     to its target under a temporary name (.grey-new-XXXXXXXX), hashed while
 //     it is written, and fsynced. Paths are resolved inside the root with
-//     chroot semantics (github.com/cyphar/filepath-securejoin); entries that
-//     climb out of the root, write through a symlink the transaction itself
-//     ships, or are device nodes (unless allowed) are refused. File conflicts
+//     chroot semantics through an os.Root, and files are made by one name in
+//     a directory descriptor (inroot.go); entries that climb out of the
+//     root, write through a symlink the transaction itself ships, land in
+//     grey's or dpkg's state directories, or are device nodes (unless
+//     allowed) are refused. File conflicts
 //     with installed packages are found here too.
 //  2. Before the commit, prerm and preinst scripts run (dpkg's arguments and
 //     order); a failing script, like any staging error, removes every staged
