@@ -157,8 +157,9 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 
 // normalizeModes makes the modes under dir, which holds package managers'
 // state written by grey (not package contents), independent of the umask:
-// directories 0755, files 0755 when their owner may execute them
-// (maintainer scripts in dpkg's info/) and 0644 otherwise. A file with
+// directories 0755, dpkg's lock files 0640 (as dpkg and apt make them),
+// files 0755 when their owner may execute them (maintainer scripts in
+// dpkg's info/) and 0644 otherwise. A file with
 // several links may be a package's own file that the content store shares
 // (a later transaction stores what it displaces by hard link) and keeps
 // its mode; the store's copies (one link) are normalized like the rest.
@@ -177,6 +178,8 @@ func normalizeModes(dir string) error {
 			want = 0o755
 		case !m.IsRegular():
 			return nil
+		case d.Name() == "lock" || d.Name() == "lock-frontend":
+			want = 0o640 // as dpkg and apt create their locks
 		case linkCount(fi) > 1:
 			return nil // shared with a package's file
 		case m&0o100 != 0:
