@@ -62,7 +62,7 @@ test:
 ## the refusal message and that the root, databases, store and cache are as
 ## they were (or, for faults, exactly before or after). make test runs them
 ## too; this target runs only them.
-ATTACK_TESTS := TestAttack|TestDiskFull|TestDownloadFreeSpace|TestKillNewDirectories|TestKillUpgradeRemove|TestInterruptedSeenByEveryCommand|TestBadInputsLeaveRootUnchanged|TestReplacesMovesOwnership|TestDataSizeCap|TestDecompressionBomb|TestBadArchives|TestTruncatedEverywhere|TestRelPath|TestFixtureTampered|TestFixtureExpired|TestTestRepo|TestRollbackSurvivesWipedLists|TestOneFailureKeepsOthers|TestHTTPErrors|TestAptRejectsTampered|TestSyncRefusesTampered|TestLocked|TestLockNoWaitNamesHolder|TestDpkgLockBothWays
+ATTACK_TESTS := TestAttack|TestDiskFull|TestDownloadFreeSpace|TestKillNewDirectories|TestKillUpgradeRemove|TestInterruptedSeenByEveryCommand|TestPrivateViewReportsInterrupted|TestBadInputsLeaveRootUnchanged|TestReplacesMovesOwnership|TestDataSizeCap|TestDecompressionBomb|TestBadArchives|TestTruncatedEverywhere|TestRelPath|TestFixtureTampered|TestFixtureExpired|TestTestRepo|TestRollbackSurvivesWipedLists|TestOneFailureKeepsOthers|TestHTTPErrors|TestAptRejectsTampered|TestSyncRefusesTampered|TestLocked|TestLockNoWaitNamesHolder|TestDpkgLockBothWays
 attack:
 	$(GO) test -count=1 -timeout 20m -run '^($(ATTACK_TESTS))' $(PKGS)
 

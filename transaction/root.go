@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/pkgdb"
@@ -174,6 +176,15 @@ func privateView(abs string, opts RootOptions) (*Root, error) {
 		_ = r.Close()
 		return nil, err
 	}
+	// This user cannot undo an interrupted transaction; answering from
+	// the database would describe a root that is not there.
+	if summary, err := interrupted(abs, r.DB); err != nil || summary != "" {
+		_ = r.Close()
+		if err == nil {
+			err = &InterruptedError{Root: abs, Summary: summary, Running: lockHeld(abs)}
+		}
+		return nil, err
+	}
 	if r.Synced, err = SyncHost(abs, r.DB, SyncOptions{Now: opts.Now, NoSnapshots: true}); err != nil {
 		_ = r.Close()
 		return nil, err
@@ -198,4 +209,64 @@ func canWrite(p string) bool {
 		}
 		p = up
 	}
+}
+
+// InterruptedError is an interrupted transaction that the command cannot
+// undo (its user cannot write the root): the root is neither as before
+// nor as after it, so the command does not answer.
+type InterruptedError struct {
+	Root    string
+	Summary string // "install hello, upgrade dash"
+	// Running: another grey holds the root's lock, so the transaction
+	// is in progress rather than interrupted.
+	Running bool
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Running {
+		return fmt.Sprintf("%s: a transaction is in progress (%s): the root is neither as before nor as after it yet; try again when it is done", e.Root, e.Summary)
+	}
+	return fmt.Sprintf("%s: a transaction was interrupted (%s) and is not undone yet: the root is neither as before nor as after it; "+
+		"any grey command run by a user who can write the root (root) undoes it first", e.Root, e.Summary)
+}
+
+// interrupted returns the summary of an interrupted transaction in the
+// root at abs, whose database (or a copy of it) is db: an open journal,
+// or a staging log; "" when there is none.
+func interrupted(abs string, db DB) (string, error) {
+	var j *pkgdb.Journal
+	if err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		j, err = pkgdb.GetJournal(tx)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	if j != nil {
+		return j.Summary, nil
+	}
+	raw, err := os.ReadFile(filepath.Join(abs, filepath.FromSlash(journalDir), stagingLogName))
+	if err != nil {
+		return "", nil // no staging log (or none this user may read)
+	}
+	summary := "staging"
+	if first, _, _ := strings.Cut(string(raw), "\n"); strings.HasPrefix(first, "# ") {
+		summary = strings.TrimPrefix(first, "# ")
+	}
+	return summary, nil
+}
+
+// lockHeld reports whether a process holds the root's lock (a shared lock
+// on a read-only descriptor cannot be had).
+func lockHeld(abs string) bool {
+	f, err := os.Open(filepath.Join(abs, filepath.FromSlash(pkgdb.LockPath)))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
 }
