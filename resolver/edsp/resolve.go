@@ -58,6 +58,20 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 			req.Rank[p.Package] = i
 		}
 	}
+	// apt installs a name's candidate: an Install of an installed name
+	// whose candidate is another version asks for that version, and fails
+	// when it cannot be installed (not a silent no-op).
+	installedVer := make(map[string]string)
+	candidate := make(map[string]string)
+	for _, p := range sc.Packages {
+		k := p.Name + ":" + p.Architecture
+		if p.Installed {
+			installedVer[k] = p.Version.String()
+		}
+		if p.Candidate {
+			candidate[k] = p.Version.String()
+		}
+	}
 	for _, p := range sc.Packages {
 		archs[p.Name+":"+p.Architecture] = true
 		if p.Installed {
@@ -82,6 +96,12 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 			// there is one, else the "all" one.
 			if arch == r.Architecture && !archs[name+":"+arch] && archs[name+":all"] {
 				j.Arch = "all"
+			}
+			if list.dst == &req.Install && j.Arch != "" {
+				k := name + ":" + j.Arch
+				if iv, ok := installedVer[k]; ok && candidate[k] != "" && candidate[k] != iv {
+					j.Version = candidate[k]
+				}
 			}
 			*list.dst = append(*list.dst, j)
 		}

@@ -242,6 +242,11 @@ var rules = []rule{
 		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd 1 installed ; Source: systemd\nsystemd 3 ; Source: systemd", expect: []string{"final app=1 systemd=1 udev=2"}},
 	{name: "source-siblings-not-new", describe: "a binary package of the source that is not installed is not installed",
 		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd-container 2 ; Source: systemd", expect: []string{"final app=1 udev=2"}},
+	// Issue 15, point 6: no silent no-ops.
+	{name: "install-installed-candidate-broken", describe: "installing an installed package whose candidate cannot be installed is an error, not a no-op",
+		request: "Install: a", universe: "a 1 installed\na 2 ; Depends: gone", expect: []string{"error a gone"}},
+	{name: "install-installed-candidate-pinned-old", describe: "installing an installed package whose candidate is the installed version changes nothing",
+		request: "Install: a", universe: "a 1 installed cand\na 2 pin=1", expect: []string{"final a=1"}},
 	{name: "or-group-virtual-first", describe: "the first alternative is virtual: its provider is chosen",
 		request: "Install: a", universe: "a 1 ; Depends: mail-transport-agent | postfix\nexim4 4 ; Provides: mail-transport-agent\npostfix 3", expect: []string{"final a=1 exim4=4"}},
 }
