@@ -363,7 +363,7 @@ func poolName(name string) error {
 	}
 	first, _, _ := strings.Cut(name, "/")
 	if slices.Contains([]string{"dists", "snapshots", ".git", MetaDir}, first) || strings.HasPrefix(first, ".") {
-		return fmt.Errorf("Filename %q would overwrite the mirror's own files", name)
+		return fmt.Errorf("index names %q as a Filename: it would overwrite the mirror's own files", name)
 	}
 	return nil
 }

@@ -662,6 +662,16 @@ func (s *syncer) publish(ctx context.Context, w *suiteWork) error {
 		}
 		s.faults.at(f.rel)
 	}
+	// The signed files of another form than this state's (upstream moved
+	// from InRelease to Release and Release.gpg, or back) would describe
+	// an old state: they go once the new ones are in place.
+	for _, stale := range []string{"InRelease", "Release", "Release.gpg"} {
+		if !slices.ContainsFunc(top, func(f outFile) bool { return f.rel == stale }) {
+			if err := s.m.Storage.Delete(ctx, dists+stale); err != nil {
+				return err
+			}
+		}
+	}
 	if sy, ok := s.m.Storage.(Syncer); ok {
 		if err := sy.Sync(); err != nil {
 			return err

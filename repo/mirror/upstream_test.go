@@ -208,3 +208,29 @@ func TestDiffBetweenPublishes(t *testing.T) {
 	newAptEnv(t, u.line("file://"+u.m.Dir)).updateAndDownload("pe", "pa=1.1")
 
 }
+
+// TestSyncReleaseAndGpg: an upstream without InRelease is mirrored from
+// Release and Release.gpg (verified as grey update verifies them); when it
+// later serves an InRelease, the old pair is removed once the InRelease is
+// in place, so no stale signed file describes an older state.
+func TestSyncReleaseAndGpg(t *testing.T) {
+	u := newUpstream(t, pkgSpec{"pa", "1.0", ""})
+	if err := os.Remove(filepath.Join(u.dir, "dists/stable/InRelease")); err != nil {
+		t.Fatal(err)
+	}
+	syncOnce(t, u.m)
+	for name, want := range map[string]bool{"InRelease": false, "Release": true, "Release.gpg": true} {
+		if _, err := os.Stat(filepath.Join(u.m.Dir, "dists/stable", name)); (err == nil) != want {
+			t.Errorf("after a sync from Release and Release.gpg, %s exists: %v, want %v", name, err == nil, want)
+		}
+	}
+	newAptEnv(t, u.line("file://"+u.m.Dir)).updateAndDownload("pa")
+	u.publish(t, clock().Add(-24*time.Hour), pkgSpec{"pa", "1.1", ""})
+	syncOnce(t, u.m)
+	for name, want := range map[string]bool{"InRelease": true, "Release": false, "Release.gpg": false} {
+		if _, err := os.Stat(filepath.Join(u.m.Dir, "dists/stable", name)); (err == nil) != want {
+			t.Errorf("after a sync from InRelease, %s exists: %v, want %v", name, err == nil, want)
+		}
+	}
+	newAptEnv(t, u.line("file://"+u.m.Dir)).updateAndDownload("pa=1.1")
+}
