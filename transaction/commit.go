@@ -174,15 +174,14 @@ func (t *txn) removeObsolete() error {
 	var files, dirs []string
 	err := t.db.View(func(tx *bolt.Tx) error {
 		consider := func(giver string, f pkgdb.File, purge bool, conf *pkgdb.Conffile) {
-			if use := t.st.files.useName(giver, f.Path); use != f.Path {
-				// Diverted: giver's copy is at the divert-to name, which
-				// no other package ships (dpkg removes it there).
-				if !incoming[giver][f.Path] {
-					files = append(files, use)
+			// A diverted file is at its divert-to name, which no other
+			// package ships (dpkg removes it there).
+			use := t.st.files.useName(giver, f.Path)
+			if use != f.Path {
+				if incoming[giver][f.Path] {
+					return
 				}
-				return
-			}
-			if t.stillOwned(tx, f.Path, giver, incoming, leaving) {
+			} else if t.stillOwned(tx, f.Path, giver, incoming, leaving) {
 				return
 			}
 			if conf != nil && !purge {
@@ -191,17 +190,17 @@ func (t *txn) removeObsolete() error {
 				if leaving[giver] {
 					return
 				}
-				if cur, err := fileSHA256(filepath.Join(t.root, f.Path)); err != nil || cur != conf.SHA256 {
+				if cur, err := fileSHA256(filepath.Join(t.root, use)); err != nil || cur != conf.SHA256 {
 					return
 				}
 			}
 			if f.Type == pkgdb.TypeDir {
 				dirs = append(dirs, f.Path)
 			} else {
-				files = append(files, f.Path)
+				files = append(files, use)
 				if conf != nil && purge {
 					for _, ext := range []string{".dpkg-new", ".dpkg-old", ".dpkg-dist", ".dpkg-tmp"} {
-						files = append(files, f.Path+ext)
+						files = append(files, use+ext)
 					}
 				}
 			}

@@ -105,7 +105,7 @@ func TestDiversions(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(root, "var/lib/dpkg"), 0o755))
 	must(t, os.WriteFile(filepath.Join(root, "var/lib/dpkg/diversions"),
 		[]byte("/usr/bin/tool\n/usr/bin/tool.distrib\ndiverter\n/etc/local.conf\n/etc/local.conf.orig\n:\n"), 0o644))
-	orig := tpkg{name: "orig", version: "1", files: []tentry{
+	orig := tpkg{name: "orig", version: "1", conffiles: []string{"/etc/local.conf"}, files: []tentry{
 		{name: "./usr/", typ: 'd'}, {name: "./usr/bin/", typ: 'd'},
 		{name: "./usr/bin/tool", body: "original\n", mode: 0o755},
 		{name: "./etc/", typ: 'd'}, {name: "./etc/local.conf", body: "pkg\n"},
@@ -149,7 +149,8 @@ func TestDiversions(t *testing.T) {
 	if _, err := apply(t, r, Plan{Remove: []Remove{{Name: "orig"}}}, Options{Root: root, NoScripts: true}); err != nil {
 		t.Fatal(err)
 	}
-	check("remove orig", map[string]string{"usr/bin/tool": "wrapper\n", "usr/bin/tool.distrib": "missing"})
+	// A removed package's conffile stays, at its divert-to name.
+	check("remove orig", map[string]string{"usr/bin/tool": "wrapper\n", "usr/bin/tool.distrib": "missing", "etc/local.conf.orig": "pkg\n"})
 	// A rollback restores orig's copy where the diversion sends it.
 	rollbackTo(t, r, 2)
 	check("rollback", map[string]string{"usr/bin/tool": "wrapper\n", "usr/bin/tool.distrib": "original\n"})
