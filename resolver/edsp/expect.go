@@ -133,7 +133,20 @@ func matchLabel(want string, p *Package, native string) bool {
 }
 
 // CheckRequest maps the scenario's request to the independent checker's.
+// An Install of an installed name whose candidate is another version asks
+// for the candidate, as in Input.
 func (sc *Scenario) CheckRequest() check.Request {
+	installedVer := make(map[string]string)
+	candidate := make(map[string]string)
+	for _, p := range sc.Packages {
+		k := p.Name + ":" + p.Architecture
+		if p.Installed {
+			installedVer[k] = p.Version.String()
+		}
+		if p.Candidate {
+			candidate[k] = p.Version.String()
+		}
+	}
 	r := check.Request{
 		Architecture:     sc.Request.Architecture,
 		ForbidRemove:     sc.Request.ForbidRemove,
@@ -145,10 +158,19 @@ func (sc *Scenario) CheckRequest() check.Request {
 	}{{sc.Request.Install, &r.Install}, {sc.Request.Remove, &r.Remove}} {
 		for _, s := range list.names {
 			name, arch, _ := strings.Cut(s, ":")
+			var ver string
+			if list.dst == &r.Install {
+				for _, a := range []string{arch, "all"} {
+					k := name + ":" + a
+					if iv, ok := installedVer[k]; ok && candidate[k] != "" && candidate[k] != iv {
+						ver = candidate[k]
+					}
+				}
+			}
 			if arch == sc.Request.Architecture {
 				arch = ""
 			}
-			*list.dst = append(*list.dst, check.Target{Name: name, Arch: arch})
+			*list.dst = append(*list.dst, check.Target{Name: name, Arch: arch, Version: ver})
 		}
 	}
 	return r
