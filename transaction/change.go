@@ -70,6 +70,10 @@ type Pending struct {
 	Install []Wanted
 	// Remove are the removals, then purges of config-files packages.
 	Remove []Remove
+	// NotInstalled are names the request asked to remove that some
+	// source has but the root does not: apt says "Package 'x' is not
+	// installed, so not removed" and goes on.
+	NotInstalled []string
 
 	// fetched and created are what Download added to the archive cache:
 	// the files it fetched and the directories it made (deepest first).
@@ -108,6 +112,10 @@ func Prepare(ctx context.Context, db DB, idx resolver.Index, req ChangeRequest) 
 		localPath[p] = f
 		rq.Install = append(rq.Install, resolver.Job{Name: p.Name, Version: p.Version.String(), Arch: p.Architecture})
 	}
+	notInstalled, err := checkRemovals(db, li, rq)
+	if err != nil {
+		return nil, err
+	}
 	// Held packages (dpkg's selection: apt-mark hold, grey mark hold)
 	// keep their version and stay, even when named, as apt-get -y keeps
 	// them: a *HeldError refuses a plan that would change one.
@@ -124,7 +132,7 @@ func Prepare(ctx context.Context, db DB, idx resolver.Index, req ChangeRequest) 
 	if err := CheckHolds(rp, held, nil); err != nil {
 		return nil, err
 	}
-	pd := &Pending{Resolved: rp}
+	pd := &Pending{Resolved: rp, NotInstalled: notInstalled}
 	for _, p := range ToFetch(rp) {
 		w := Wanted{Package: p, Path: localPath[p]}
 		if r, ok := rp.Reason(p); ok {
@@ -366,4 +374,43 @@ func readDeb(path string) (*deb.Package, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
+}
+
+// UnknownPackageError is a request naming a package that is neither
+// installed nor known to any source (apt: "Unable to locate package").
+type UnknownPackageError struct {
+	// Name is the package as the request named it.
+	Name string
+}
+
+func (e *UnknownPackageError) Error() string {
+	return "Unable to locate package " + e.Name
+}
+
+// checkRemovals sorts the names rq asks to remove that are not installed:
+// a name some source has (or a config-files package, which --purge
+// handles) is returned, to be reported and skipped as apt does; a name
+// nobody has is an *UnknownPackageError, as a typo should be.
+func checkRemovals(db DB, idx resolver.Index, rq resolver.Request) ([]string, error) {
+	var out []string
+	for _, j := range rq.Remove {
+		installed := false
+		for _, p := range rq.Installed {
+			if p.Name == j.Name && (j.Arch == "" || j.Arch == p.Architecture || p.Architecture == "all") {
+				installed = true
+				break
+			}
+		}
+		if installed {
+			continue
+		}
+		if db != nil && len(configOnly(db, []resolver.Job{j}, nil)) > 0 {
+			continue
+		}
+		if len(idx.Packages(j.Name)) == 0 && len(idx.Providers(j.Name)) == 0 {
+			return nil, &UnknownPackageError{Name: j.Name}
+		}
+		out = append(out, j.Name)
+	}
+	return out, nil
 }

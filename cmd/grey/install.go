@@ -238,13 +238,17 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	if err != nil {
 		var un *resolver.Unsatisfiable
 		var he *transaction.HeldError
-		if errors.As(err, &un) || errors.As(err, &he) {
+		var up *transaction.UnknownPackageError
+		if errors.As(err, &un) || errors.As(err, &he) || errors.As(err, &up) {
 			return &exitError{Code: 100, Err: err}
 		}
 		return err
 	}
 	pj := describePlan(pending.Resolved, pending.Reinstall, root.Dir)
 	if !g.JSON {
+		for _, name := range pending.NotInstalled {
+			fmt.Fprintf(g.Stdout, "Package '%s' is not installed, so not removed\n", name)
+		}
 		printPlan(g.Stdout, pj)
 	}
 	if pj.empty() {

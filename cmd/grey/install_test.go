@@ -154,6 +154,15 @@ func TestFullInstallCommandFixture(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &dry); code != 0 || err != nil || len(dry.Plan.Remove) != 1 || dry.Plan.Remove[0].Name != "netbase" {
 		t.Errorf("autoremove --dry-run --json: %d %v\n%s", code, err, out)
 	}
+	// remove of a name nobody has is apt's "Unable to locate package"
+	// (exit 100, it was "Nothing to do." and 0); of a known package that
+	// is not installed, apt's note and success; nothing changes either way.
+	if code, out, errOut := g("-y", "remove", "helo"); code != 100 || !strings.Contains(errOut, "Unable to locate package helo") {
+		t.Errorf("remove helo: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := g("-y", "remove", "nginx"); code != 0 || !strings.Contains(out, "Package 'nginx' is not installed, so not removed") {
+		t.Errorf("remove nginx: %d %q %q", code, out, errOut)
+	}
 	// apt-get's spellings of --dry-run, before and after the command.
 	for _, args := range [][]string{{"-s", "--json", "autoremove"}, {"--json", "autoremove", "--simulate"}} {
 		code, out2, _ := g(args...)
