@@ -9,8 +9,9 @@ const (
 	ExitFailed = 1
 	// ExitUsage is bad usage or bad input.
 	ExitUsage = 2
-	// ExitNotFound is show or policy of a package no source has, as
-	// apt-cache exits.
+	// ExitNotFound is what the command line names not existing or not
+	// being had (a package, history entry, owner; an unsatisfiable
+	// request), as apt-get and apt-cache exit.
 	ExitNotFound = 100
 )
 
@@ -19,8 +20,8 @@ const (
 func ExitStatuses() []string {
 	return []string{
 		"0\tsuccess; deb compare-versions: the relation holds; distcheck: every package installable",
-		"1\tthe operation failed or was refused (a refused or failed source in update, a bad signature, a failed transaction, an unsatisfiable request); deb compare-versions: the relation does not hold; distcheck: some packages are not installable",
+		"1\tthe operation failed or was refused (a refused or failed source in update, a bad signature, a failed transaction); deb compare-versions: the relation does not hold; distcheck: some packages are not installable",
 		"2\tbad usage or bad input: unknown flags, an invalid version, an unreadable or malformed file, no sources configured",
-		"100\tshow, policy: no such package (as apt-cache)",
+		"100\twhat the command line names does not exist or cannot be had (as apt-get and apt-cache): no such package, history entry or owner, a package not installed, an unsatisfiable request or one that would change a held package",
 	}
 }
