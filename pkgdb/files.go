@@ -25,6 +25,9 @@ func writeOwners(b *bolt.Bucket, path string, owners []string) error {
 	if len(owners) == 0 {
 		return b.Delete([]byte(path))
 	}
+	if len(owners) == 1 {
+		return b.Put([]byte(path), []byte(owners[0]))
+	}
 	sort.Strings(owners)
 	return b.Put([]byte(path), []byte(strings.Join(owners, "\x00")))
 }

@@ -3,6 +3,7 @@ package pkgdb
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -294,4 +295,81 @@ func SetAuto(tx *bolt.Tx, name string, auto bool) error {
 		return fmt.Errorf("pkgdb: encode package %s: %w", name, err)
 	}
 	return tx.Bucket(bucketPackages).Put([]byte(name), v)
+}
+
+// PutPackages stores many records at once, as PutPackage does one by
+// one, but reads and writes each path's owners once: adopting a dpkg
+// database puts /usr, /usr/share and /usr/share/doc in every package,
+// and one PutPackage per package rewrites their growing owner lists each
+// time (quadratic in the number of packages).
+func PutPackages(tx *bolt.Tx, pkgs []*Package) error {
+	if err := EnsureInstalledBuckets(tx); err != nil {
+		return err
+	}
+	type delta struct{ add, del []string }
+	deltas := map[string]*delta{}
+	get := func(p string) *delta {
+		d := deltas[p]
+		if d == nil {
+			d = &delta{}
+			deltas[p] = d
+		}
+		return d
+	}
+	b := tx.Bucket(bucketPackages)
+	for _, p := range pkgs {
+		key := p.Key()
+		old, err := GetPackage(tx, key)
+		if err != nil {
+			return err
+		}
+		keep := make(map[string]bool, len(p.Files))
+		for _, f := range p.Files {
+			keep[f.Path] = true
+		}
+		if old != nil {
+			for _, f := range old.Files {
+				if !keep[f.Path] {
+					d := get(f.Path)
+					d.del = append(d.del, key)
+				}
+			}
+		}
+		for _, f := range p.Files {
+			d := get(f.Path)
+			d.add = append(d.add, key)
+		}
+		v, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("pkgdb: encode package %s: %w", p.Name, err)
+		}
+		if err := b.Put([]byte(key), v); err != nil {
+			return err
+		}
+	}
+	paths := make([]string, 0, len(deltas))
+	for p := range deltas {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths) // bbolt writes sorted keys fastest
+	pb := tx.Bucket(bucketPaths)
+	for _, path := range paths {
+		d := deltas[path]
+		out := append(readOwners(pb, path), d.add...)
+		if len(d.del) > 0 {
+			kept := out[:0]
+			for _, o := range out {
+				if !slices.Contains(d.del, o) || slices.Contains(d.add, o) {
+					kept = append(kept, o)
+				}
+			}
+			out = kept
+		}
+		slices.Sort(out)
+		out = slices.Compact(out)
+		if err := writeOwners(pb, path, out); err != nil {
+			return fmt.Errorf("pkgdb: record owners of %s: %w", path, err)
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -99,19 +100,28 @@ func snapshot(root string, store *Store, p *pkgdb.Package) (*pkgdb.Snapshot, err
 
 // managed returns the managed paths of pkgs, one record per path, sorted.
 func managed(pkgs []*pkgdb.Package) []pkgdb.File {
-	byPath := map[string]pkgdb.File{}
+	n := 0
 	for _, p := range pkgs {
-		for _, f := range p.Files {
-			if _, ok := byPath[f.Path]; !ok || f.Type != pkgdb.TypeDir {
-				byPath[f.Path] = f
+		n += len(p.Files)
+	}
+	all := make([]pkgdb.File, 0, n)
+	for _, p := range pkgs {
+		all = append(all, p.Files...)
+	}
+	// Per path, the last record that is not a directory, else the first
+	// (a sort, not a map: adopted roots have 100,000s of paths).
+	slices.SortStableFunc(all, func(a, b pkgdb.File) int { return strings.Compare(a.Path, b.Path) })
+	out := all[:0]
+	for i := 0; i < len(all); {
+		j, pick := i, all[i]
+		for ; j < len(all) && all[j].Path == all[i].Path; j++ {
+			if all[j].Type != pkgdb.TypeDir {
+				pick = all[j]
 			}
 		}
+		out = append(out, pick)
+		i = j
 	}
-	out := make([]pkgdb.File, 0, len(byPath))
-	for _, f := range byPath {
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 

@@ -240,16 +240,28 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 				return err
 			}
 		}
-		for _, p := range puts {
-			if err := pkgdb.PutPackage(tx, p); err != nil {
-				return err
-			}
+		if err := pkgdb.PutPackages(tx, puts); err != nil {
+			return err
 		}
 		if stateChanged {
-			pkgs, err := pkgdb.Packages(tx)
-			if err != nil {
-				return err
+			// The records after, from memory (decoding them back costs as
+			// much as writing them).
+			now := make(map[string]*pkgdb.Package, len(byKey)+len(puts))
+			for k, p := range byKey {
+				now[k] = p
 			}
+			for _, k := range dels {
+				delete(now, k)
+			}
+			for _, p := range puts {
+				now[p.Key()] = p
+			}
+			pkgs := make([]*pkgdb.Package, 0, len(now))
+			for _, p := range now {
+				pkgs = append(pkgs, p)
+			}
+			sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Key() < pkgs[j].Key() })
+			var err error
 			touched := map[string]bool{}
 			for _, l := range [][]string{res.Added, res.Changed, res.Removed} {
 				for _, k := range l {
@@ -293,6 +305,14 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 		}
 	}
 	store := OpenStore(root)
+	// One listing of info/ tells which of a package's info files exist
+	// (snapshot would try every extension of every package).
+	has := map[string]bool{}
+	if ents, err := os.ReadDir(filepath.Join(root, pkgdb.DpkgAdminDir, "info")); err == nil {
+		for _, d := range ents {
+			has[d.Name()] = true
+		}
+	}
 	for _, p := range after {
 		k := p.Key()
 		if p.IsInstalled() {
@@ -308,9 +328,19 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 		if opts.NoSnapshots {
 			continue
 		}
-		s, err := snapshot(root, store, p)
-		if err != nil {
-			return 0, err
+		s := &pkgdb.Snapshot{Package: p, Info: map[string]string{}}
+		for _, ext := range infoExts {
+			name := p.InfoName() + "." + ext
+			if !has[name] || p.IsConfigFiles() && ext != "list" && ext != "conffiles" && ext != "postrm" {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(root, pkgdb.DpkgAdminDir, "info", name))
+			if err != nil {
+				continue
+			}
+			if s.Info[ext], err = store.AddBytes(b); err != nil {
+				return 0, err
+			}
 		}
 		if e.Snapshots[k], err = pkgdb.PutSnapshot(tx, s); err != nil {
 			return 0, err

@@ -577,6 +577,7 @@ func (c *VerifyCmd) Run(ctx context.Context, g *Globals) error {
 type MarkCmd struct {
 	Mark     string   `arg:"" enum:"auto,manual,hold,unhold,showauto,showmanual,showhold" help:"auto, manual, hold, unhold, or showauto, showmanual, showhold."`
 	Packages []string `arg:"" optional:"" name:"package" help:"Installed packages (show*: only these)."`
+	NoWait   bool     `name:"no-wait" help:"Fail at once if another grey, apt or dpkg holds the root's locks."`
 }
 
 // Help explains the marks.
@@ -601,7 +602,7 @@ func (c *MarkCmd) Run(ctx context.Context, g *Globals) error {
 	if len(c.Packages) == 0 {
 		return &exitError{Code: 2, Err: fmt.Errorf("mark %s: name at least one package", c.Mark)}
 	}
-	root, err := openRoot(ctx, g, false)
+	root, err := openRoot(ctx, g, c.NoWait)
 	if err != nil {
 		return err
 	}
