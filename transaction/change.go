@@ -21,9 +21,11 @@ import (
 // steps a caller can put its own questions between (as apko's
 // FixateWorld and InstallPackages):
 //
-//	pending, err := transaction.Prepare(ctx, root.DB, index, transaction.ChangeRequest{...})
+//	srcs, err := sources.Load(dir)                                       // the root's sources
+//	x, _, _, err := lists.OpenIndex(ctx, dir, srcs, compress.SystemDecoder()) // their verified index
+//	pending, err := transaction.Prepare(ctx, root.DB, x, transaction.ChangeRequest{...})
 //	// show pending.Resolved, ask the user ...
-//	plan, err := pending.Download(ctx, transaction.DownloadOptions{...})
+//	plan, err := pending.Download(ctx, transaction.DownloadOptions{URL: transaction.SourceURLs(srcs), ...})
 //	result, err := transaction.Apply(ctx, root.DB, plan, options)
 //
 // `grey install/remove/upgrade/full-upgrade/autoremove`, image builds and

@@ -47,38 +47,13 @@ func OpenIndex(ctx context.Context, g *Globals) (*LoadedIndex, error) {
 	if len(srcs) == 0 {
 		return nil, &ExitError{Code: 2, Err: fmt.Errorf("no sources: add them to %s or give --source", filepath.Join(g.Root, sources.ListFile))}
 	}
-	var (
-		inputs []index.Input
-		infos  []InputInfo
-		seen   = map[string]bool{}
-		dec    = compress.SystemDecoder()
-	)
-	for _, s := range srcs {
-		id := s.ID()
-		if !s.IsBinary() || seen[id] {
-			continue
-		}
-		seen[id] = true
-		st, err := lists.Load(g.Root, id)
-		if errors.Is(err, lists.ErrNoState) {
-			return nil, fmt.Errorf("source %s: %w", s, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range st.Indexes {
-			inputs = append(inputs, index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256, Decoder: dec})
-			dist := st.Suite
-			if f.Component != "" {
-				dist += "/" + f.Component
-			}
-			label := strings.TrimSpace(strings.Join([]string{st.URI, dist, f.Arch, "Packages"}, " "))
-			infos = append(infos, InputInfo{SourceID: st.SourceID, Suite: st.Suite, Label: label})
-		}
-	}
-	x, res, err := index.Load(ctx, filepath.Join(g.Root, filepath.FromSlash(index.CacheDirIn)), inputs)
+	x, ins, res, err := lists.OpenIndex(ctx, g.Root, srcs, compress.SystemDecoder())
 	if err != nil {
 		return nil, err
+	}
+	infos := make([]InputInfo, len(ins))
+	for i, in := range ins {
+		infos[i] = InputInfo{SourceID: in.SourceID, Suite: in.Suite, Label: in.Label}
 	}
 	if res.Report != nil {
 		for _, e := range res.Report.Skipped {

@@ -1,0 +1,79 @@
+package lists
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/repo/index"
+	"github.com/greypm/grey/repo/sources"
+)
+
+// IndexInput is one verified Packages file of a root's sources, as
+// index.Load takes it, with the names apt gives it.
+type IndexInput struct {
+	index.Input
+	SourceID string
+	// Suite is the suite as configured (bookworm-security).
+	Suite string
+	// Label reads "URI SUITE/COMPONENT ARCH Packages", as apt-cache policy
+	// prints it.
+	Label string
+}
+
+// IndexInputs returns the Packages files of srcs (binary sources, each
+// once) from their verified state in root, decoded with dec. A source
+// that was never updated is an error naming it (errors.Is ErrNoState).
+func IndexInputs(root string, srcs []*sources.Source, dec compress.Decoder) ([]IndexInput, error) {
+	var out []IndexInput
+	seen := map[string]bool{}
+	for _, s := range srcs {
+		id := s.ID()
+		if !s.IsBinary() || seen[id] {
+			continue
+		}
+		seen[id] = true
+		st, err := Load(root, id)
+		if errors.Is(err, ErrNoState) {
+			return nil, fmt.Errorf("source %s: %w", s, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range st.Indexes {
+			dist := st.Suite
+			if f.Component != "" {
+				dist += "/" + f.Component
+			}
+			out = append(out, IndexInput{
+				Input:    index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256, Decoder: dec},
+				SourceID: st.SourceID, Suite: st.Suite,
+				Label: strings.TrimSpace(strings.Join([]string{st.URI, dist, f.Arch, "Packages"}, " ")),
+			})
+		}
+	}
+	return out, nil
+}
+
+// OpenIndex loads the package index of srcs from their verified state in
+// root (IndexInputs), building the cache under root's index.CacheDirIn
+// where it is missing or stale: the index a Go program resolves against
+// (transaction.Prepare) as grey's commands do. Close it.
+func OpenIndex(ctx context.Context, root string, srcs []*sources.Source, dec compress.Decoder) (*index.Index, []IndexInput, *index.LoadResult, error) {
+	ins, err := IndexInputs(root, srcs, dec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inputs := make([]index.Input, len(ins))
+	for i, in := range ins {
+		inputs[i] = in.Input
+	}
+	x, res, err := index.Load(ctx, filepath.Join(root, filepath.FromSlash(index.CacheDirIn)), inputs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return x, ins, res, nil
+}
