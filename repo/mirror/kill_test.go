@@ -115,7 +115,8 @@ func checkServed(t *testing.T, dir, keyring string) {
 // boundary of a sync (the last staged index, each pool file moved in,
 // each by-hash copy, index and Release file of the switch, the state, the
 // commit) and at random instants: after each kill the served tree is
-// consistent (checkServed), and the next sync finishes with the tree
+// consistent (checkServed; at the boundaries of the switch, real apt updates and
+// installs from it too), and the next sync finishes with the tree
 // exactly as an uninterrupted sync leaves it.
 func TestKillSync(t *testing.T) {
 	if testing.Short() {
@@ -149,6 +150,9 @@ func TestKillSync(t *testing.T) {
 		return dst
 	}
 	mdir := func(root string) string { return filepath.Join(root, DefaultDirIn, "m") }
+	line2 := func(dir string) string {
+		return fmt.Sprintf("deb [signed-by=%s] file://%s stable main", kp.Keyring, dir)
+	}
 
 	// The uninterrupted sync: its steps and its result.
 	full := copyRoot("full")
@@ -165,10 +169,14 @@ func TestKillSync(t *testing.T) {
 	steps := lines(string(data))
 	t.Logf("%d step boundaries: %s", len(steps), strings.Join(steps, ", "))
 
-	check := func(name string, kill func(root string)) {
+	check := func(name string, withApt bool, kill func(root string)) {
 		root := copyRoot(name)
 		kill(root)
 		checkServed(t, mdir(root), kp.Keyring)
+		if withApt {
+			// Real apt agrees: the killed mirror updates and installs.
+			newAptEnv(t, line2(mdir(root))).updateAndDownload("pk0")
+		}
 		if out, err := runGrey(bin, root, nil, "mirror", "sync", "m"); err != nil {
 			t.Fatalf("%s: the sync after the kill: %v\n%s", name, err, out)
 		}
@@ -177,8 +185,10 @@ func TestKillSync(t *testing.T) {
 		}
 		checkServed(t, mdir(root), kp.Keyring)
 	}
+	switched := false // past the pool: inside the switch of the served tree
 	for i := range steps {
-		check(fmt.Sprintf("kill%d", i+1), func(root string) {
+		switched = switched || strings.HasSuffix(steps[i], " by-hash")
+		check(fmt.Sprintf("kill%d", i+1), switched, func(root string) {
 			out, err := runGrey(bin, root, []string{fmt.Sprintf("GREY_TEST_KILL_AT=%d", i+1)}, "mirror", "sync", "m")
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
@@ -188,7 +198,7 @@ func TestKillSync(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 5 {
-		check(fmt.Sprintf("random%d", i), func(root string) {
+		check(fmt.Sprintf("random%d", i), false, func(root string) {
 			cmd := exec.CommandContext(context.Background(), bin, "--root", root, "mirror", "sync", "m")
 			cmd.Env = append(os.Environ(), "GREY_TEST_NOW="+clock().Format(time.RFC3339))
 			if err := cmd.Start(); err != nil {
