@@ -516,8 +516,63 @@ func (s *syncer) listPool(w *suiteWork) error {
 	return nil
 }
 
+// servedPool returns the pool files the indexes the mirror serves now
+// name, with their SHA256: files the mirror itself fetched, checked and
+// wrote. A local mirror trusts such a file when its size is right, instead
+// of reading it again (a full Debian pool is hundreds of GB).
+func (s *syncer) servedPool() map[string]string {
+	d, ok := s.m.Storage.(Dir)
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for _, st := range s.st.Suites {
+		done := map[string]bool{}
+		for _, name := range st.Files {
+			dir, _, ok := strings.Cut(name, "/by-hash/SHA256/")
+			if !ok || !strings.Contains(path.Base(dir), "binary-") || done[dir] {
+				continue
+			}
+			done[dir] = true
+			fh, err := os.Open(filepath.Join(d.Root, filepath.FromSlash(name)))
+			if err != nil {
+				continue
+			}
+			dec, _, err := compress.SystemDecoder().NewReader(fh)
+			if err == nil {
+				r := control.NewReaderName(dec, name)
+				for {
+					stz, err := r.Next()
+					if err != nil {
+						break
+					}
+					out[stz.Get("Filename")] = strings.ToLower(stz.Get("SHA256")) + " " + stz.Get("Size")
+				}
+				r.Close()
+				dec.Close()
+			}
+			fh.Close()
+		}
+	}
+	return out
+}
+
+// present reports whether the mirror holds p: by size alone for a file
+// the served indexes already name with the same SHA256, else by content.
+func (s *syncer) present(ctx context.Context, served map[string]string, p *poolFile) (bool, error) {
+	if served[p.name] == p.sha+" "+strconv.FormatInt(p.size, 10) {
+		if d, ok := s.m.Storage.(Dir); ok {
+			if fi, err := os.Stat(filepath.Join(d.Root, filepath.FromSlash(p.name))); err == nil && fi.Mode().IsRegular() && fi.Size() == p.size {
+				return true, nil
+			}
+		}
+	}
+	return s.m.Storage.Exists(ctx, p.name, p.size, p.sha)
+}
+
 // fetchPool downloads every pool file the mirror lacks into staging.
 func (s *syncer) fetchPool(ctx context.Context, work []*suiteWork) error {
+	served := s.servedPool()
 	byName := map[string]*poolFile{}
 	var reqs []fetch.Request
 	var files []*poolFile
@@ -532,7 +587,7 @@ func (s *syncer) fetchPool(ctx context.Context, work []*suiteWork) error {
 				continue
 			}
 			byName[p.name] = p
-			ok, err := s.m.Storage.Exists(ctx, p.name, p.size, p.sha)
+			ok, err := s.present(ctx, served, p)
 			if err != nil {
 				return err
 			}

@@ -234,3 +234,22 @@ func TestSyncReleaseAndGpg(t *testing.T) {
 	}
 	newAptEnv(t, u.line("file://"+u.m.Dir)).updateAndDownload("pa=1.1")
 }
+
+// TestSyncReusesServedPool: a changed upstream re-fetches only new pool
+// files; one the served indexes already name is trusted by its size, and
+// one whose size is wrong (damaged on disk) is fetched again.
+func TestSyncReusesServedPool(t *testing.T) {
+	u := newUpstream(t, pkgSpec{"pa", "1.0", ""}, pkgSpec{"pb", "1.0", ""}, pkgSpec{"pc", "1.0", ""})
+	syncOnce(t, u.m)
+	damaged := filepath.Join(u.m.Dir, "pool/main/p/pb/pb_1.0_amd64.deb")
+	if err := os.Truncate(damaged, 10); err != nil {
+		t.Fatal(err)
+	}
+	u.publish(t, clock().Add(-24*time.Hour), pkgSpec{"pa", "1.0", ""}, pkgSpec{"pb", "1.0", ""}, pkgSpec{"pc", "1.0", ""}, pkgSpec{"pd", "1.0", ""})
+	sum := syncOnce(t, u.m)
+	// Three indexes, pd, and pb again; pa and pc reused.
+	if sum.Reused != 2 || sum.Files != 5 {
+		t.Errorf("sync: %+v, want 2 reused and 5 fetched", sum)
+	}
+	checkServed(t, u.m.Dir, u.keyring)
+}
