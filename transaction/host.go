@@ -334,6 +334,12 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 			if !has[name] || p.IsConfigFiles() && ext != "list" && ext != "conffiles" && ext != "postrm" {
 				continue
 			}
+			// A restore writes the list from the record, and an adopted
+			// record carries the md5sums in its files: neither needs its
+			// own copy (they are most of the adoption's store writes).
+			if ext == "list" || ext == "md5sums" && p.Adopted {
+				continue
+			}
 			b, err := os.ReadFile(filepath.Join(root, pkgdb.DpkgAdminDir, "info", name))
 			if err != nil {
 				continue

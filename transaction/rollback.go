@@ -58,6 +58,14 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		}
 		w.ctl.Files = append(w.ctl.Files, archive.ControlFile{Name: ext, Mode: 0o644, Data: data})
 	}
+	if rec.Adopted {
+		// Adopted from dpkg: the md5sums are in the file records.
+		for _, f := range rec.Files {
+			if f.MD5 != "" {
+				w.ctl.MD5Sums[strings.TrimPrefix(f.Path, "/")] = f.MD5
+			}
+		}
+	}
 	conf := map[string]*pkgdb.Conffile{}
 	for i := range rec.Conffiles {
 		c := rec.Conffiles[i]
