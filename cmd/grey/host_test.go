@@ -446,3 +446,47 @@ func TestFullHostAlternateWithApt(t *testing.T) {
 	}
 	h.checkHealthy("after the alternation")
 }
+
+// TestFullHostRealUpgrade is issue 11's real upgrade: a root built from
+// bookworm alone, then bookworm-updates and bookworm-security added; grey
+// full-upgrade ends with the versions apt-get dist-upgrade gives on a copy,
+// with scripts run and dpkg --audit empty.
+func TestFullHostRealUpgrade(t *testing.T) {
+	h := newHostRoot(t)
+	apt := &hostRoot{t: t, dir: t.TempDir(), dpkg: h.dpkg, dpkgQuery: h.dpkgQuery}
+	if out, err := h.run("cp", "-a", h.dir+"/.", apt.dir); err != nil {
+		t.Fatalf("copy the root: %v\n%s", err, out)
+	}
+	kr := filepath.Join(h.dir, "usr/share/keyrings/debian-archive-keyring.gpg")
+	var greyLines, aptLines []string
+	for _, s := range []string{"bookworm-updates", "bookworm-security"} {
+		m := testfixture.DebianMirror(t, s)
+		greyLines = append(greyLines, fmt.Sprintf("deb [signed-by=%s] %s %s main", kr, m, s))
+		aptLines = append(aptLines, fmt.Sprintf("deb %s %s main", m, s))
+	}
+	appendFile := func(p string, lines []string) {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0o644)
+		must(t, err)
+		_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
+		must(t, err)
+		must(t, f.Close())
+	}
+	appendFile(filepath.Join(h.dir, "etc/grey/sources.list"), greyLines)
+	appendFile(filepath.Join(apt.dir, "etc/apt/sources.list"), aptLines)
+
+	h.mustGrey("update")
+	out := h.mustGrey("-y", "full-upgrade")
+	t.Logf("grey full-upgrade:\n%s", out)
+	if o, err := apt.chroot("apt-get", "update"); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, o)
+	}
+	if o, err := apt.chroot("apt-get", "-y", "dist-upgrade"); err != nil {
+		t.Fatalf("apt-get dist-upgrade: %v\n%s", err, o)
+	}
+	g, a := h.dpkgView(), apt.dpkgView()
+	if strings.Join(g, "\n") != strings.Join(a, "\n") {
+		t.Errorf("grey full-upgrade (-) and apt-get dist-upgrade (+) differ:\n%s", lineDiff(g, a))
+	}
+	h.checkSame("full-upgrade")
+	h.checkHealthy("full-upgrade")
+}
