@@ -43,6 +43,8 @@ type changeFlags struct {
 	NoWait    bool `name:"no-wait" help:"Fail at once when another grey process is changing the root, instead of waiting for it."`
 	NoSync    bool `name:"no-sync" help:"Do not fsync files before they replace the old ones (faster, not crash-safe)."`
 	Jobs      int  `help:"Download at most N packages at once." default:"4" placeholder:"N"`
+	// DownloadOnly is apt-get's --download-only (-d).
+	DownloadOnly bool `name:"download-only" short:"d" help:"Only download the packages into the cache; change nothing else."`
 }
 
 // InstallCmd installs packages and their dependencies.
@@ -286,6 +288,13 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	}
 	if err != nil {
 		return err
+	}
+	if fl.DownloadOnly {
+		if g.JSON {
+			return cli.WriteJSON(g.Stdout, map[string]any{"plan": pj, "downloaded": len(plan.Install)})
+		}
+		fmt.Fprintf(g.Stdout, "Download complete and in download only mode (%d packages in %s)\n", len(plan.Install), filepath.Join(root.Dir, transaction.ArchivesDir))
+		return nil
 	}
 	// Script output goes to stderr, so stdout stays the plan and result
 	// (and valid JSON with --json).

@@ -55,6 +55,12 @@ type CLI struct {
 
 	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
 
+	Download  DownloadCmd  `cmd:"" help:"Download packages' .deb files into the current directory (as apt-get download)."`
+	Clean     CleanCmd     `cmd:"" help:"Delete every downloaded package file from the cache (as apt-get clean)."`
+	Autoclean AutocleanCmd `cmd:"" help:"Delete the cached package files no source offers any more (as apt-get autoclean)."`
+	Depends   DependsCmd   `cmd:"" help:"List a package's relations (as apt-cache depends)."`
+	Rdepends  RdependsCmd  `cmd:"" help:"List the packages whose relations name a package (as apt-cache rdepends)."`
+
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh, fish)."`
 	Manpage    ManpageCmd    `cmd:"" hidden:"" help:"Print the grey(1) man page in roff."`
 }
