@@ -34,6 +34,9 @@ func StatusStanza(p *Package) (*control.Stanza, error) {
 		if strings.EqualFold(f.Name, "Package") {
 			out.Fields = append(out.Fields, control.Field{Name: "Status", Value: p.Status})
 		}
+		if strings.EqualFold(f.Name, "Version") && p.ConfigVersion != "" {
+			out.Fields = append(out.Fields, control.Field{Name: "Config-Version", Value: p.ConfigVersion})
+		}
 	}
 	if len(p.Conffiles) > 0 {
 		var b strings.Builder
@@ -42,7 +45,11 @@ func StatusStanza(p *Package) (*control.Stanza, error) {
 		}
 		out.Fields = append(out.Fields, control.Field{Name: "Conffiles", Value: b.String()})
 	}
-	if p.Status == StatusConfigFiles {
+	if p.State() == StateNotInstalled {
+		// What dpkg keeps of a package whose installation was undone.
+		out.Fields = keepFields(out.Fields, "Package", "Status", "Architecture")
+	}
+	if p.State() == StateConfigFiles {
 		// dpkg keeps only the identity of a config-files package in status
 		// meaningful; its dependencies no longer count.
 		out.Fields = keepFields(out.Fields, "Package", "Status", "Priority", "Section", "Installed-Size",

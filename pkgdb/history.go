@@ -53,6 +53,19 @@ type HistoryEntry struct {
 	// TreeHash is the hash of the managed paths after the transaction (see
 	// package transaction's TreeHash).
 	TreeHash string `json:"tree_hash"`
+	// Failed lists the packages whose maintainer scripts failed and the
+	// state each was left in; empty when everything was configured.
+	Failed []HistoryFailure `json:"failed,omitempty"`
+}
+
+// HistoryFailure is one package a transaction left short of installed
+// (or removed): a script failed, or a dependency of it did.
+type HistoryFailure struct {
+	Package string `json:"package"`
+	// Status is the package's dpkg Status afterwards
+	// ("install ok half-configured").
+	Status string `json:"status"`
+	Error  string `json:"error"`
 }
 
 // PutSnapshot stores s and returns its key.
@@ -108,6 +121,20 @@ func AppendHistory(tx *bolt.Tx, e *HistoryEntry) (uint64, error) {
 		return 0, fmt.Errorf("pkgdb: encode history entry: %w", err)
 	}
 	return id, b.Put(binary.BigEndian.AppendUint64(nil, id), v)
+}
+
+// PutHistory replaces entry e.ID (a transaction's entry is completed
+// after its scripts ran).
+func PutHistory(tx *bolt.Tx, e *HistoryEntry) error {
+	b, err := tx.CreateBucketIfNotExists(bucketHistory)
+	if err != nil {
+		return fmt.Errorf("pkgdb: history bucket: %w", err)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("pkgdb: encode history entry: %w", err)
+	}
+	return b.Put(binary.BigEndian.AppendUint64(nil, e.ID), v)
 }
 
 // History returns every entry, oldest first.

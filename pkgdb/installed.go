@@ -26,7 +26,67 @@ const (
 	// StatusConfigFiles is a removed (not purged) package of which only
 	// the conffiles remain; dpkg -l shows it as "rc".
 	StatusConfigFiles = "deinstall ok config-files"
+	// StatusUnpacked is a package whose files are in place and whose
+	// postinst has not run (dpkg -l: "iU").
+	StatusUnpacked = "install ok unpacked"
+	// StatusHalfConfigured is a package whose postinst configure failed
+	// (dpkg -l: "iF").
+	StatusHalfConfigured = "install ok half-configured"
+	// StatusHalfInstalled is a package whose installation failed half-way
+	// and must be reinstalled (dpkg -l: "iHR").
+	StatusHalfInstalled = "install reinstreq half-installed"
+	// StatusNotInstalled is what dpkg keeps of a package selected for
+	// installation whose installation was undone (dpkg -l: "in").
+	StatusNotInstalled = "install ok not-installed"
 )
+
+// The third word of a Status field: the package's state.
+const (
+	StateNotInstalled    = "not-installed"
+	StateConfigFiles     = "config-files"
+	StateHalfInstalled   = "half-installed"
+	StateUnpacked        = "unpacked"
+	StateHalfConfigured  = "half-configured"
+	StateTriggersAwaited = "triggers-awaited"
+	StateTriggersPending = "triggers-pending"
+	StateInstalled       = "installed"
+)
+
+
+
+// SetStatus sets p's Status from its parts: want ("install", "deinstall",
+// "purge"), the reinstallation-required flag and the state.
+func (p *Package) SetStatus(want string, reinstreq bool, state string) {
+	flag := "ok"
+	if reinstreq {
+		flag = "reinstreq"
+	}
+	p.Status = want + " " + flag + " " + state
+}
+
+
+// Configured reports whether p's postinst configure has run: installed,
+// or configured with triggers still to process.
+func (p *Package) Configured() bool {
+	switch p.State() {
+	case StateTriggersAwaited, StateTriggersPending, StateInstalled:
+		return true
+	}
+	return false
+}
+
+// Pending reports whether p is unpacked or half-configured and selected
+// for installation: what "dpkg --configure --pending" configures.
+func (p *Package) Pending() bool {
+	if w := p.Want(); w != "install" && w != "hold" {
+		return false
+	}
+	switch p.State() {
+	case StateUnpacked, StateHalfConfigured:
+		return true
+	}
+	return false
+}
 
 // FileType is the kind of an installed path.
 type FileType string
@@ -87,6 +147,10 @@ type Package struct {
 	// StatusConfigFiles, or any other state dpkg writes ("hold ok
 	// installed", "install reinstreq half-installed", ...).
 	Status string `json:"status"`
+	// ConfigVersion is the version last configured, while the package is
+	// not (dpkg's Config-Version field): kept through an upgrade that
+	// is unpacked but not configured yet, passed to "postinst configure".
+	ConfigVersion string `json:"config_version,omitempty"`
 	// Auto marks a package installed only to satisfy dependencies; such a
 	// package is removed by autoremove once nothing needs it.
 	Auto bool `json:"auto,omitempty"`
@@ -372,4 +436,23 @@ func PutPackages(tx *bolt.Tx, pkgs []*Package) error {
 		}
 	}
 	return nil
+}
+
+// PutStatus stores rec's Status, ConfigVersion and StanzaHash in the
+// record of the same key, nothing else (its files' ownership stays as it
+// is): a package configured, or left half-way, after its commit.
+func PutStatus(tx *bolt.Tx, rec *Package) error {
+	p, err := GetPackage(tx, rec.Key())
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return fmt.Errorf("pkgdb: set status of %s: no such package", rec.Key())
+	}
+	p.Status, p.ConfigVersion, p.StanzaHash = rec.Status, rec.ConfigVersion, rec.StanzaHash
+	v, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("pkgdb: encode package %s: %w", rec.Key(), err)
+	}
+	return tx.Bucket(bucketPackages).Put([]byte(rec.Key()), v)
 }

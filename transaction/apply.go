@@ -32,7 +32,7 @@ type txn struct {
 	// takeover lists, per installed package that stays, the paths a
 	// package in this transaction takes from it through Replaces.
 	takeover map[string][]string
-	// oldScripts holds the prerm/postrm of packages being upgraded or
+	// oldScripts holds the prerm/postrm/postinst of packages being upgraded or
 	// removed, read before anything changes, keyed by name then script.
 	oldScripts map[string]map[string][]byte
 	res        Result
@@ -52,12 +52,18 @@ type txn struct {
 	setid map[string]bool
 	// faults is the test-only fault-injection hook (fault_*.go).
 	faults faults
+	// final holds the records of packages a failing script left short of
+	// their goal, by name (lifecycle.go); done the records configured.
+	final map[string]*pkgdb.Package
+	done  []*pkgdb.Package
 }
 
 // removal is one package to remove.
 type removal struct {
 	rec   *pkgdb.Package
 	purge bool
+	// failed: a script failed; the package stays as t.final says.
+	failed bool
 }
 
 // Apply executes plan in opts.Root. Errors before the commit leave the
@@ -142,9 +148,15 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, er
 	}
 	bootstrap := !t.hasShell()
 	if !opts.NoScripts && !bootstrap {
-		if err := t.preScripts(ctx); err != nil {
+		t.preScripts(ctx)
+		if err := t.dropFailed(); err != nil {
 			t.st.unstage()
 			return nil, err
+		}
+		if len(t.works) == 0 && len(t.removes) == 0 {
+			// Every package failed before its unpack: only states change.
+			t.st.unstage()
+			return t.failedResult(t.writeStates())
 		}
 	}
 	t.faults.at("staged")
@@ -162,16 +174,22 @@ func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, er
 	t.faults.at("committed")
 	if opts.NoScripts {
 		t.dropRemovedInfo()
-	} else if err := t.postScripts(ctx, bootstrap); err != nil {
-		if ferr := t.finishJournal(); ferr != nil {
-			err = errors.Join(err, ferr)
+	} else {
+		err := t.postScripts(ctx, bootstrap)
+		if werr := t.writeStates(); werr != nil {
+			err = errors.Join(err, werr)
 		}
-		return &t.res, err
+		if err != nil {
+			if ferr := t.finishJournal(); ferr != nil {
+				err = errors.Join(err, ferr)
+			}
+			return &t.res, err
+		}
 	}
 	if err := t.finishJournal(); err != nil {
 		return &t.res, err
 	}
-	return &t.res, nil
+	return t.failedResult(nil)
 }
 
 // undoFailed undoes a commit that failed (a full disk at the database
@@ -223,14 +241,14 @@ func (t *txn) load(plan Plan) error {
 		if rec.IsConfigFiles() && !r.Purge {
 			return fmt.Errorf("remove %s: only its config files are left (purge removes them): %w", r.Name, ErrNotInstalled)
 		}
-		if rec.Essential && rec.IsInstalled() && !t.opts.ForceEssential {
-			return fmt.Errorf("remove %s: %w; removing it may break the system (force it to remove anyway)", r.Name, ErrEssential)
+		if !rec.IsInstalled() && !rec.IsConfigFiles() {
+			return fmt.Errorf("remove %s: %w", r.Name, ErrNotInstalled)
 		}
 		names[r.Name] = true
 		t.removes = append(t.removes, &removal{rec: rec, purge: r.Purge})
 		t.readOldScripts(rec)
 	}
-	return nil
+	return t.checkEssential(plan)
 }
 
 // checkInstalls checks the staged packages against each other and the
@@ -256,7 +274,7 @@ func (t *txn) checkInstalls() error {
 // upgrade replaces them in the info directory before the old postrm runs.
 func (t *txn) readOldScripts(p *pkgdb.Package) {
 	m := map[string][]byte{}
-	for _, s := range []string{"prerm", "postrm"} {
+	for _, s := range []string{"prerm", "postrm", "postinst"} {
 		if b, err := os.ReadFile(t.infoPath(p.InfoName(), s)); err == nil {
 			m[s] = b
 		}

@@ -69,7 +69,7 @@ func TestUpgradeBuiltPackages(t *testing.T) {
 		}
 	}
 	want := "preinst install\npostinst configure \n" +
-		"prerm upgrade 1:2.0~rc1\npreinst upgrade 1:1.0\npostrm upgrade 1:2.0~rc1\npostinst configure 1:1.0\n"
+		"prerm upgrade 1:2.0~rc1\npreinst upgrade 1:1.0 1:2.0~rc1\npostrm upgrade 1:2.0~rc1\npostinst configure 1:1.0\n"
 	if got := readFile(t, logf); got != want {
 		t.Errorf("scripts:\n%s\nwant:\n%s", got, want)
 	}

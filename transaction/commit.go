@@ -262,7 +262,8 @@ func (t *txn) removeObsolete() error {
 	return nil
 }
 
-// record builds w's database record from what was staged.
+// record builds w's database record from what was staged: unpacked, or
+// installed when no scripts run.
 func (t *txn) record(w *work) *pkgdb.Package {
 	auto := w.item.Auto
 	if w.old != nil && w.old.IsInstalled() {
@@ -274,8 +275,17 @@ func (t *txn) record(w *work) *pkgdb.Package {
 	rec := &pkgdb.Package{
 		Name: w.name(), Architecture: w.pkg.Architecture, Version: w.pkg.Version.String(),
 		MultiArch: w.ctl.Fields.Get("Multi-Arch"), Essential: w.pkg.Essential,
-		Status: pkgdb.StatusInstalled, Auto: auto, Control: string(w.ctl.Control),
+		Status: pkgdb.StatusUnpacked, Auto: auto, Control: string(w.ctl.Control),
 		Conffiles: w.confs,
+	}
+	if t.opts.NoScripts {
+		rec.Status = pkgdb.StatusInstalled
+	} else if w.old != nil {
+		// The version postinst configure is told was configured last.
+		rec.ConfigVersion = w.old.ConfigVersion
+		if w.old.Configured() {
+			rec.ConfigVersion = w.old.Version
+		}
 	}
 	if w.old != nil && w.old.Held() {
 		rec.Status = rec.WithWant("hold") // dpkg keeps the selection across an upgrade
@@ -561,6 +571,9 @@ func nativeArchOf(root string) string {
 func configFilesRecord(rec *pkgdb.Package) *pkgdb.Package {
 	rc := *rec
 	rc.Status = pkgdb.StatusConfigFiles
+	if rec.Configured() {
+		rc.ConfigVersion = rec.Version
+	}
 	rc.Files = nil
 	for _, f := range rec.Files {
 		keep := rec.Conffile(f.Path) != nil

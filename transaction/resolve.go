@@ -23,7 +23,8 @@ import (
 const ArchivesDir = "var/cache/grey/archives"
 
 // InstalledSet returns the root's installed packages as the resolver
-// takes them (config-files packages are not installed for it).
+// takes them: every package whose files are there, configured or not
+// (config-files and not-installed records are not installed for it).
 func InstalledSet(db DB) ([]resolver.Installed, error) {
 	var out []resolver.Installed
 	err := db.View(func(tx *bolt.Tx) error {

@@ -276,7 +276,7 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 				return err
 			}
 			if key == "" {
-				if cur == nil {
+				if cur == nil || cur.State() == pkgdb.StateNotInstalled {
 					continue
 				}
 				purge := true

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -100,67 +99,158 @@ func (t *txn) runTemp(ctx context.Context, pkg, arch, script string, data []byte
 // preScripts runs, before the commit, what dpkg runs before unpacking:
 // prerm remove for removals (dependents first), then for each package to
 // install the old version's "prerm upgrade NEW" and the new
-// "preinst install" or "preinst upgrade OLD".
-func (t *txn) preScripts(ctx context.Context) error {
+// "preinst install" or "preinst upgrade OLD NEW". A failing script is
+// unwound as Debian Policy 6.6 and 6.8 say (lifecycle.go) and its
+// package leaves the transaction; the others go on, as with dpkg -i.
+func (t *txn) preScripts(ctx context.Context) {
 	for i := len(t.removes) - 1; i >= 0; i-- {
 		r := t.removes[i]
-		if !r.rec.IsInstalled() {
+		if r.rec.State() != pkgdb.StateHalfConfigured && !r.rec.Configured() {
 			continue
 		}
-		if s, ok := t.oldScripts[r.rec.Name]["prerm"]; ok {
-			if err := t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "prerm", s, "remove"); err != nil {
-				return err
-			}
+		s, ok := t.oldScripts[r.rec.Name]["prerm"]
+		if !ok {
+			continue
+		}
+		if err := t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "prerm", s, "remove"); err != nil {
+			t.abortRemove(ctx, r, err)
 		}
 	}
 	for _, w := range t.works {
-		if err := t.preinst(ctx, w); err != nil {
-			return err
+		if rec, err := t.preinst(ctx, w); err != nil {
+			w.failed = true
+			t.fail(rec, err)
 		}
 	}
-	return nil
 }
 
-// preinst runs the old prerm (on upgrade) and the new preinst of w.
-func (t *txn) preinst(ctx context.Context, w *work) error {
+// preinst runs the old prerm (on upgrade) and the new preinst of w. When
+// one fails it unwinds as Policy 6.6 says and returns the record the
+// package is left with and the error.
+func (t *txn) preinst(ctx context.Context, w *work) (*pkgdb.Package, error) {
 	newVer := w.pkg.Version.String()
-	upgrading := w.old != nil && w.old.IsInstalled()
-	if upgrading {
+	old := w.old
+	upgrading := old != nil && old.IsInstalled()
+	if upgrading && (old.Configured() || old.State() == pkgdb.StateHalfConfigured) {
 		if s, ok := t.oldScripts[w.name()]["prerm"]; ok {
-			if err := t.runTemp(ctx, w.name(), w.pkg.Architecture, "prerm", s, "upgrade", newVer); err != nil {
-				return err
+			if err := t.runTemp(ctx, w.name(), old.Architecture, "prerm", s, "upgrade", newVer); err != nil {
+				np := w.ctl.File("prerm")
+				if np == nil || t.runTemp(ctx, w.name(), w.pkg.Architecture, "prerm", np.Data, "failed-upgrade", old.Version) != nil {
+					return t.abortUpgrade(ctx, w, false), err
+				}
 			}
 		}
 	}
 	cf := w.ctl.File("preinst")
 	if cf == nil {
-		return nil
+		return nil, nil
 	}
 	args := []string{"install"}
 	switch {
 	case upgrading:
-		args = []string{"upgrade", w.old.Version}
-	case w.old != nil: // config-files left from an earlier removal
-		args = []string{"install", w.old.Version}
+		args = []string{"upgrade", old.Version, newVer}
+	case old != nil && old.Version != "": // config-files left from an earlier removal
+		args = []string{"install", old.Version, newVer}
 	}
-	return t.runTemp(ctx, w.name(), w.pkg.Architecture, "preinst", cf.Data, args...)
+	err := t.runTemp(ctx, w.name(), w.pkg.Architecture, "preinst", cf.Data, args...)
+	if err == nil {
+		return nil, nil
+	}
+	np := w.ctl.File("postrm")
+	if upgrading {
+		if np != nil && t.runTemp(ctx, w.name(), w.pkg.Architecture, "postrm", np.Data, "abort-upgrade", old.Version, newVer) != nil {
+			return t.abortUpgrade(ctx, w, true), err
+		}
+		return t.abortUpgrade(ctx, w, false), err
+	}
+	abort := []string{"abort-install"}
+	if len(args) == 3 {
+		abort = append(abort, args[1:]...)
+	}
+	if np != nil && t.runTemp(ctx, w.name(), w.pkg.Architecture, "postrm", np.Data, abort...) != nil {
+		rec := t.record(w)
+		rec.Files, rec.Conffiles = nil, nil
+		rec.SetStatus("install", true, pkgdb.StateHalfInstalled)
+		return rec, err
+	}
+	if old != nil {
+		rec := *old
+		rec.SetStatus("install", false, old.State())
+		return &rec, err
+	}
+	return notInstalledRecord(w.name(), w.pkg.Architecture), err
+}
+
+// abortUpgrade puts the old version of w back after its upgrade failed
+// before the unpack: "old-postinst abort-upgrade NEW" leaves it as it was,
+// or half-configured when that fails too. halfInstalled says the new
+// postrm's abort-upgrade failed: dpkg then leaves the package
+// half-installed and does not call the old postinst.
+func (t *txn) abortUpgrade(ctx context.Context, w *work, halfInstalled bool) *pkgdb.Package {
+	rec := *w.old
+	if halfInstalled {
+		rec.SetStatus("install", true, pkgdb.StateHalfInstalled)
+		return &rec
+	}
+	rec.SetStatus("install", false, w.old.State())
+	if s, ok := t.oldScripts[w.name()]["postinst"]; ok {
+		if t.runTemp(ctx, w.name(), w.old.Architecture, "postinst", s, "abort-upgrade", w.pkg.Version.String()) != nil {
+			if w.old.Configured() {
+				rec.ConfigVersion = w.old.Version
+			}
+			rec.SetStatus("install", false, pkgdb.StateHalfConfigured)
+		}
+	}
+	return &rec
+}
+
+// abortRemove unwinds a failed "prerm remove" (Policy 6.8): "postinst
+// abort-remove" leaves the package installed (and still selected for
+// removal, as dpkg leaves it), or half-configured when it fails too.
+func (t *txn) abortRemove(ctx context.Context, r *removal, err error) {
+	rec := *r.rec
+	want := "deinstall"
+	if r.purge {
+		want = "purge"
+	}
+	rec.SetStatus(want, false, r.rec.State())
+	if s, ok := t.oldScripts[r.rec.Name]["postinst"]; ok {
+		if t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "postinst", s, "abort-remove") != nil {
+			if r.rec.Configured() {
+				rec.ConfigVersion = r.rec.Version
+			}
+			rec.SetStatus(want, false, pkgdb.StateHalfConfigured)
+		}
+	}
+	r.failed = true
+	t.fail(&rec, err)
 }
 
 // postScripts runs what dpkg runs after unpacking: the old version's
 // "postrm upgrade NEW", removals' "postrm remove" (and "postrm purge"),
 // then "postinst configure OLD" with dependencies configured first, then
-// the triggers the transaction fired (triggers.go). In
-// bootstrap mode (the root had no shell) the preinst scripts run here,
-// before any postinst.
+// the triggers the transaction fired (triggers.go). In bootstrap mode
+// (the root had no shell) the preinst scripts run here, before any
+// postinst. A failing script leaves its package in the state dpkg leaves
+// it in (lifecycle.go); the others go on.
 func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 	defer t.dropRemovedInfo()
 	for _, w := range t.works {
 		if w.old == nil || !w.old.IsInstalled() {
 			continue
 		}
-		if s, ok := t.oldScripts[w.name()]["postrm"]; ok {
-			if err := t.runTemp(ctx, w.name(), w.pkg.Architecture, "postrm", s, "upgrade", w.pkg.Version.String()); err != nil {
-				return err
+		s, ok := t.oldScripts[w.name()]["postrm"]
+		if !ok {
+			continue
+		}
+		newVer := w.pkg.Version.String()
+		if err := t.runTemp(ctx, w.name(), w.old.Architecture, "postrm", s, "upgrade", newVer); err != nil {
+			np := t.infoPath(t.record(w).InfoName(), "postrm")
+			if _, serr := os.Stat(np); serr != nil || t.runScript(ctx, w.name(), w.pkg.Architecture, "postrm", np, "failed-upgrade", w.old.Version) != nil {
+				rec := t.record(w)
+				rec.SetStatus("install", true, pkgdb.StateHalfInstalled)
+				w.failed = true
+				t.fail(rec, err)
 			}
 		}
 	}
@@ -169,53 +259,78 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 		if !ok {
 			continue
 		}
+		want := "deinstall"
+		if r.purge {
+			want = "purge"
+		}
 		if r.rec.IsInstalled() {
 			if err := t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "postrm", s, "remove"); err != nil {
-				return err
+				// Policy 6.8: no unwinding; the package is half-installed.
+				rec := *r.rec
+				rec.Files, rec.Conffiles = nil, nil
+				if r.rec.Configured() {
+					rec.ConfigVersion = r.rec.Version
+				}
+				rec.SetStatus(want, false, pkgdb.StateHalfInstalled)
+				r.failed = true
+				t.fail(&rec, err)
+				continue
 			}
 		}
 		if r.purge {
 			if err := t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "postrm", s, "purge"); err != nil {
-				return err
+				rec := configFilesRecord(r.rec)
+				rec.Files, rec.Conffiles, rec.ConfigVersion = nil, nil, ""
+				rec.SetStatus(want, false, pkgdb.StateConfigFiles)
+				r.failed = true
+				t.fail(rec, err)
 			}
 		}
 	}
-	order := configureOrder(t.works)
+	items := t.configureItems()
 	if bootstrap {
 		cleanup, err := t.busyboxFallback(ctx)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
-		for _, w := range order {
-			if err := t.preinst(ctx, w); err != nil {
-				return err
+		for _, it := range items {
+			if it.w == nil || it.w.failed {
+				continue
+			}
+			if _, err := t.preinst(ctx, it.w); err != nil {
+				// The files are unpacked already: what dpkg calls a
+				// package that must be reinstalled.
+				rec := t.record(it.w)
+				rec.SetStatus("install", true, pkgdb.StateHalfInstalled)
+				it.w.failed = true
+				t.fail(rec, err)
 			}
 		}
 	}
-	done := 0
-	for _, w := range order {
-		t.progress("configure", w.name(), &done)
-		if w.ctl.File("postinst") == nil {
-			continue
-		}
-		old := ""
-		if w.old != nil && w.old.IsInstalled() {
-			old = w.old.Version
-		}
-		rec := t.record(w)
-		if err := t.runScript(ctx, w.name(), w.pkg.Architecture, "postinst", t.infoPath(rec.InfoName(), "postinst"), "configure", old); err != nil {
-			return err
-		}
-	}
+	t.configure(ctx, items)
 	return t.runTriggers(ctx)
 }
 
 // dropRemovedInfo deletes the info files of removed packages once their
 // postrm ran: everything for a purge, all but the list, conffiles and
-// postrm (which a later purge needs) when conffiles stay.
+// postrm (which a later purge needs) when conffiles stay. A removal whose
+// postrm failed keeps its info files, as dpkg keeps them, with an empty
+// list.
 func (t *txn) dropRemovedInfo() {
 	for _, r := range t.removes {
+		if r.failed {
+			// As dpkg: a failed postrm remove keeps every info file, a
+			// failed postrm purge the list and the postrm.
+			purgeFailed := t.final[r.rec.Name] != nil && t.final[r.rec.Name].State() == pkgdb.StateConfigFiles
+			for _, ext := range infoExts {
+				if purgeFailed && ext != "list" && ext != "postrm" {
+					_ = os.Remove(t.infoPath(r.rec.InfoName(), ext))
+				}
+			}
+			_ = writeAtomic(t.infoPath(r.rec.InfoName(), "list"), nil, 0o644, t.opts.Sync)
+			continue
+		}
 		keep := !r.purge && len(r.rec.Conffiles) > 0
 		for _, ext := range infoExts {
 			if keep && (ext == "list" || ext == "conffiles" || ext == "postrm") {
@@ -228,40 +343,6 @@ func (t *txn) dropRemovedInfo() {
 			_ = writeAtomic(t.infoPath(rc.InfoName(), "list"), pkgdb.ListFile(rc), 0o644, t.opts.Sync)
 		}
 	}
-}
-
-// configureOrder sorts the packages so that each comes after the ones it
-// depends on (Depends and Pre-Depends among this transaction's packages);
-// cycles are broken in plan order.
-func configureOrder(works []*work) []*work {
-	byName := map[string]*work{}
-	for _, w := range works {
-		byName[w.name()] = w
-	}
-	state := map[*work]int{} // 0 new, 1 visiting, 2 done
-	var out []*work
-	var visit func(w *work)
-	visit = func(w *work) {
-		if state[w] != 0 {
-			return
-		}
-		state[w] = 1
-		for _, dep := range [][]relation.Relation{w.pkg.PreDepends, w.pkg.Depends} {
-			for _, rel := range dep {
-				for _, p := range rel {
-					if d, ok := byName[p.Name]; ok {
-						visit(d)
-					}
-				}
-			}
-		}
-		state[w] = 2
-		out = append(out, w)
-	}
-	for _, w := range works {
-		visit(w)
-	}
-	return out
 }
 
 // fallbackDir holds, during a bootstrap, links to busybox applets.

@@ -62,6 +62,9 @@ type work struct {
 	bytes  int64
 	// dataCap bounds what data.tar may decompress to (space.go).
 	dataCap int64
+	// failed: a maintainer script of the package failed; t.final holds
+	// the state it is left in (lifecycle.go).
+	failed bool
 }
 
 func (w *work) name() string { return w.pkg.Name }

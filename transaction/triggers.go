@@ -34,7 +34,7 @@ func (t *txn) runTriggers(ctx context.Context) error {
 	}
 	in := triggers.Interests{}
 	for name, rec := range t.installed {
-		if changed[name] || !rec.IsInstalled() {
+		if changed[name] || !rec.Configured() {
 			continue
 		}
 		ds, err := t.triggersFile(rec)

@@ -86,6 +86,9 @@ type Options struct {
 	AllowDevices bool
 	// ForceEssential allows removing Essential packages.
 	ForceEssential bool
+	// ConfigurePending also configures the packages earlier runs left
+	// unpacked or half-configured, as apt does on its next run.
+	ConfigurePending bool
 	// Sync makes every staged file durable (writeback started as each is
 	// written, then an fsync of each, several at once, or one syncfs of
 	// the file system when little else is waiting to be written) before
@@ -181,7 +184,7 @@ type ConffileNote struct {
 type Change struct {
 	Name       string `json:"name"`
 	Arch       string `json:"arch,omitempty"`
-	Action     string `json:"action"` // install, upgrade, downgrade, reinstall, remove, purge
+	Action     string `json:"action"` // install, upgrade, downgrade, reinstall, remove, purge, configure
 	OldVersion string `json:"old_version,omitempty"`
 	NewVersion string `json:"new_version,omitempty"`
 }
@@ -195,4 +198,7 @@ type Result struct {
 	Bytes int64 `json:"bytes"`
 	// HistoryID is the transaction's history entry.
 	HistoryID uint64 `json:"history_id,omitempty"`
+	// Failures lists the packages a failing maintainer script left short
+	// of installed (or removed), with their state (lifecycle.go).
+	Failures []Failure `json:"failures,omitempty"`
 }

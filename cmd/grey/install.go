@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -52,7 +53,8 @@ type InstallCmd struct {
 	changeFlags
 	Reinstall    bool     `help:"Install the named packages again even when that version is installed."`
 	NoRecommends bool     `name:"no-install-recommends" help:"Do not install Recommends."`
-	Packages     []string `arg:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, PKG:ARCH, or a path to a .deb file (containing a / and ending in .deb)."`
+	FixBroken    bool     `short:"f" name:"fix-broken" help:"Finish what a failed command left: configure unpacked and half-configured packages (as apt install -f)."`
+	Packages     []string `arg:"" optional:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, PKG:ARCH, or a path to a .deb file (containing a / and ending in .deb)."`
 }
 
 // Help explains the plan, the prompt and the files.
@@ -73,6 +75,9 @@ come from the sources, as with "apt install ./x.deb".`
 
 // Run installs.
 func (c *InstallCmd) Run(ctx context.Context, g *Globals) error {
+	if len(c.Packages) == 0 && !c.FixBroken {
+		return &exitError{Code: 2, Err: errors.New("name the packages to install (or --fix-broken)")}
+	}
 	var local []string
 	req := resolver.Request{Recommends: !c.NoRecommends}
 	for _, a := range c.Packages {
@@ -254,6 +259,13 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		printPlan(g.Stdout, pj)
 	}
 	if pj.empty() {
+		// A retry after a failure: what is left unpacked or
+		// half-configured is configured, as apt does on its next run.
+		if pending, err := transaction.PendingPackages(root.DB); err != nil {
+			return err
+		} else if len(pending) > 0 && !g.DryRun {
+			return configurePending(ctx, g, root)
+		}
 		if g.JSON {
 			return cli.WriteJSON(g.Stdout, map[string]any{"plan": pj, "result": transaction.Result{Changes: []transaction.Change{}}})
 		}
@@ -300,10 +312,11 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	// (and valid JSON with --json).
 	opts := transaction.Options{
 		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
-		ForceEssential: cr.Request.AllowRemoveEssential,
-		Now:            g.Now,
-		Command:        commandLine(g),
-		User:           currentUser(),
+		ForceEssential:   cr.Request.AllowRemoveEssential,
+		ConfigurePending: true,
+		Now:              g.Now,
+		Command:          commandLine(g),
+		User:             currentUser(),
 	}
 	if isTerminal(g.Stderr) && !g.JSON {
 		opts.Progress = func(p transaction.Progress) {
@@ -444,10 +457,22 @@ func confirm(g *Globals) (bool, error) {
 
 func printResult(w io.Writer, res *transaction.Result) {
 	verbs := map[string]string{"install": "Installed", "upgrade": "Upgraded", "downgrade": "Downgraded",
-		"reinstall": "Reinstalled", "remove": "Removed", "purge": "Purged"}
+		"reinstall": "Reinstalled", "remove": "Removed", "purge": "Purged", "configure": "Configured"}
+	left := map[string]string{}
+	for _, f := range res.Failures {
+		if st := strings.Fields(f.Status); len(st) == 3 {
+			left[f.Package] = st[2]
+		}
+	}
 	for _, c := range res.Changes {
+		if st, ok := left[c.Name]; ok {
+			// The change stopped short: say where, as dpkg -l would.
+			fmt.Fprintf(w, "Left %s %s %s: a maintainer script failed\n", c.Name, st, c.NewVersion+c.OldVersion)
+			delete(left, c.Name)
+			continue
+		}
 		switch c.Action {
-		case "install":
+		case "install", "configure":
 			fmt.Fprintf(w, "%s %s %s\n", verbs[c.Action], c.Name, c.NewVersion)
 		case "remove", "purge", "reinstall":
 			fmt.Fprintf(w, "%s %s %s\n", verbs[c.Action], c.Name, c.OldVersion)
@@ -722,6 +747,8 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
 		return err
 	}
+	// What dpkg keeps of an undone installation has no version.
+	pkgs = slices.DeleteFunc(pkgs, func(p *pkgdb.Package) bool { return p.State() == pkgdb.StateNotInstalled })
 	type row struct {
 		Name      string `json:"name"`
 		Version   string `json:"version"`

@@ -48,6 +48,8 @@ type CLI struct {
 	Files       FilesCmd       `cmd:"" help:"List the files an installed package owns."`
 	Owns        OwnsCmd        `cmd:"" help:"Name the packages that own a path."`
 	Verify      VerifyCmd      `cmd:"" help:"Check installed files against the database."`
+	Audit       AuditCmd       `cmd:"" help:"Report packages left unpacked, half-configured or half-installed (as dpkg --audit)."`
+	Configure   ConfigureCmd   `cmd:"" help:"Configure packages left unpacked or half-configured (as dpkg --configure --pending)."`
 	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
 	History     HistoryCmd     `cmd:"" help:"List and show transactions."`
 	Gc          GcCmd          `cmd:"" help:"Free contents of the content store that no kept transaction needs."`

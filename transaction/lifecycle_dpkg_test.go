@@ -1,0 +1,274 @@
+package transaction
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/pkgdb"
+)
+
+// twin is a pair of roots that start identical: grey works in one, the
+// real dpkg in the other, and the test compares what each leaves.
+type twin struct {
+	grey, dpkg string
+	r          *Root
+	dpkgBin    string
+}
+
+func newTwin(t *testing.T) *twin {
+	t.Helper()
+	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
+	root, r := shellRoot(t)
+	other := t.TempDir()
+	if out, err := exec.Command("cp", "-a", root+"/.", other).CombinedOutput(); err != nil {
+		t.Fatalf("copy the root: %v %s", err, out)
+	}
+	for _, d := range []string{root, other} {
+		if err := os.MkdirAll(filepath.Join(d, "var/tmp"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &twin{grey: root, dpkg: other, r: r, dpkgBin: dpkg}
+}
+
+// runDpkg runs the real dpkg on the dpkg root; its error says whether it
+// exited non-zero.
+func (tw *twin) runDpkg(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(tw.dpkgBin, append([]string{"--root=" + tw.dpkg, "--force-bad-path"}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// audit runs the real dpkg --audit on root.
+func (tw *twin) audit(t *testing.T, root string) string {
+	t.Helper()
+	out, _ := exec.Command(tw.dpkgBin, "--root="+root, "--audit").CombinedOutput()
+	return string(out)
+}
+
+// both does the same to both roots (a flag file scripts look at).
+func (tw *twin) both(t *testing.T, f func(root string)) {
+	f(tw.grey)
+	f(tw.dpkg)
+}
+
+// statusOf returns, for each named package in root's dpkg status, its
+// Status, Version and Config-Version.
+func statusOf(t *testing.T, root string, names []string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stanzas, err := control.ParseAll(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]string{}
+	for _, s := range stanzas {
+		n := s.Get("Package")
+		if want[n] {
+			out[n] = fmt.Sprintf("%s | %s | %s", s.Get("Status"), s.Get("Version"), s.Get("Config-Version"))
+		}
+	}
+	return out
+}
+
+// infoFiles lists root's info files of the named packages.
+func infoFiles(t *testing.T, root string, names []string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names {
+		m, _ := filepath.Glob(filepath.Join(root, "var/lib/dpkg/info", n+".*"))
+		for _, p := range m {
+			b, _ := os.ReadFile(p)
+			if strings.HasSuffix(p, ".list") && len(b) > 0 {
+				// grey's lists start with "/.", dpkg's only when the
+				// package's tar has "./" (issue 11's business).
+				b = bytes.TrimPrefix(b, []byte("/.\n"))
+			}
+			out = append(out, fmt.Sprintf("%s (%d bytes)", filepath.Base(p), len(b)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// calls returns the script calls logged in root's /var/tmp/calls, one
+// sequence per package (dpkg and grey order different packages
+// differently; each package's own sequence must match), and empties it.
+func calls(t *testing.T, root string) map[string]string {
+	t.Helper()
+	p := filepath.Join(root, "var/tmp/calls")
+	data, _ := os.ReadFile(p)
+	_ = os.Remove(p)
+	out := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		pkg, _, _ := strings.Cut(l, " ")
+		out[pkg] += l + "\n"
+	}
+	return out
+}
+
+// compare checks that both roots are alike: the named packages' states,
+// their info files, the file tree (dpkg's and grey's own databases and
+// logs aside), the script calls and dpkg --audit.
+func (tw *twin) compare(t *testing.T, step string, names []string) {
+	t.Helper()
+	if g, d := statusOf(t, tw.grey, names), statusOf(t, tw.dpkg, names); fmt.Sprint(g) != fmt.Sprint(d) {
+		t.Errorf("%s: status\ngrey: %v\ndpkg: %v", step, g, d)
+	}
+	if g, d := infoFiles(t, tw.grey, names), infoFiles(t, tw.dpkg, names); fmt.Sprint(g) != fmt.Sprint(d) {
+		t.Errorf("%s: info files\ngrey: %v\ndpkg: %v", step, g, d)
+	}
+	if g, d := calls(t, tw.grey), calls(t, tw.dpkg); fmt.Sprint(g) != fmt.Sprint(d) {
+		t.Errorf("%s: script calls\ngrey: %q\ndpkg: %q", step, g, d)
+	}
+	skip := []string{"var/lib/dpkg", "var/lib/grey", "var/log", "var/tmp", "var/cache"}
+	if g, d := treeHash(t, tw.grey, skip...), treeHash(t, tw.dpkg, skip...); g != d {
+		gl, _ := exec.Command("sh", "-c", "cd "+tw.grey+" && find . -path ./var -prune -o -print | sort").Output()
+		dl, _ := exec.Command("sh", "-c", "cd "+tw.dpkg+" && find . -path ./var -prune -o -print | sort").Output()
+		t.Errorf("%s: file trees differ\ngrey:\n%s\ndpkg:\n%s", step, gl, dl)
+	}
+	d := tw.audit(t, tw.dpkg)
+	if g := tw.audit(t, tw.grey); g != d {
+		t.Errorf("%s: dpkg --audit\ngrey root:\n%s\ndpkg root:\n%s", step, g, d)
+	}
+	probs, err := Audit(tw.r.DB, tw.grey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := FormatAudit(probs); g != d {
+		t.Errorf("%s: grey's Audit\n%s\ndpkg --audit:\n%s", step, g, d)
+	}
+}
+
+// lcPkg is a test package whose scripts log each call to /var/tmp/calls
+// and fail where fail says: script -> the first argument it fails on
+// (unless /var/tmp/ok-NAME exists).
+func lcPkg(name, version, extra string, fail map[string]string) tpkg {
+	scripts := map[string]string{}
+	for _, s := range []string{"preinst", "postinst", "prerm", "postrm"} {
+		body := fmt.Sprintf("#!/bin/sh\necho \"%s %s $*\" >> /var/tmp/calls\n", name, s)
+		if arg, ok := fail[s]; ok {
+			body += fmt.Sprintf("if [ \"$1\" = %s ] && [ ! -e /var/tmp/ok-%s ]; then echo \"%s %s fails\" >&2; exit 1; fi\n", arg, name, name, s)
+		}
+		scripts[s] = body + "exit 0\n"
+	}
+	return tpkg{name: name, version: version, extra: extra, scripts: scripts, files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'}, {name: "./usr/share/" + name + "/", typ: 'd'},
+		{name: "./usr/share/" + name + "/file", body: name + " " + version + "\n"},
+	}}
+}
+
+// TestLifecycleAgainstDpkg runs failing maintainer scripts at every point
+// in grey and, on a copy of the same root, in the real dpkg, and checks
+// both leave the same states, files, script calls and dpkg --audit; then
+// Configure against dpkg --configure --pending.
+func TestLifecycleAgainstDpkg(t *testing.T) {
+	tw := newTwin(t)
+	dir := t.TempDir()
+	names := []string{"pa", "pb", "pc", "pd", "pe", "ph", "pf", "pg", "pk"}
+	debs := map[string]string{}
+	for _, p := range []tpkg{
+		lcPkg("pa", "1", "", map[string]string{"preinst": "install"}),
+		lcPkg("pb", "1", "", map[string]string{"postinst": "configure"}),
+		lcPkg("pc", "1", "Depends: pb\n", nil),
+		lcPkg("pd", "1", "", map[string]string{"prerm": "remove"}),
+		lcPkg("pe", "1", "", map[string]string{"postrm": "remove"}),
+		lcPkg("ph", "1", "", map[string]string{"postrm": "purge"}),
+		lcPkg("pf", "1", "", nil),
+		lcPkg("pf", "2", "", map[string]string{"postinst": "configure"}),
+		lcPkg("pg", "1", "", nil),
+		lcPkg("pg", "2", "", map[string]string{"preinst": "upgrade"}),
+		lcPkg("pk", "1", "", map[string]string{"prerm": "remove", "postinst": "abort-remove"}),
+	} {
+		debs[p.name+"_"+p.version] = p.build(t, dir)
+	}
+	step := func(name string, dpkgArgs []string, plan Plan, wantFail bool) {
+		t.Helper()
+		out, derr := tw.runDpkg(t, dpkgArgs...)
+		res, gerr := apply(t, tw.r, plan, Options{})
+		if (derr != nil) != wantFail {
+			t.Errorf("%s: dpkg: %v\n%s", name, derr, out)
+		}
+		if (gerr != nil) != wantFail {
+			t.Errorf("%s: grey: %v", name, gerr)
+		}
+		var fe *FailedError
+		if wantFail && !errors.As(gerr, &fe) {
+			t.Errorf("%s: grey's error is %T, not a FailedError: %v", name, gerr, gerr)
+		}
+		if wantFail && res != nil && res.HistoryID != 0 {
+			var e []string
+			_ = tw.r.DB.View(func(tx *bolt.Tx) error {
+				h, _ := pkgdb.GetHistory(tx, res.HistoryID)
+				for _, f := range h.Failed {
+					e = append(e, f.Package+" "+f.Status)
+				}
+				return nil
+			})
+			if len(e) == 0 {
+				t.Errorf("%s: the history entry lists no failure", name)
+			}
+		}
+		tw.compare(t, name, names)
+	}
+	inst := func(keys ...string) ([]string, Plan) {
+		args := []string{"-i"}
+		var plan Plan
+		for _, k := range keys {
+			args = append(args, debs[k])
+			plan.Install = append(plan.Install, Install{Path: debs[k]})
+		}
+		return args, plan
+	}
+	a, p := inst("pa_1", "pb_1", "pc_1", "pd_1", "pe_1", "ph_1", "pf_1", "pg_1", "pk_1")
+	step("install (pa's preinst and pb's postinst fail)", a, p, true)
+	a, p = inst("pf_2", "pg_2")
+	step("upgrade (pf's postinst and pg's preinst fail)", a, p, true)
+	step("remove (pd's prerm, pe's postrm and pk's prerm and abort-remove fail)", []string{"-r", "pd", "pe", "pk"},
+		Plan{Remove: []Remove{{Name: "pd"}, {Name: "pe"}, {Name: "pk"}}}, true)
+	step("purge (ph's postrm purge fails)", []string{"-P", "ph"}, Plan{Remove: []Remove{{Name: "ph", Purge: true}}}, true)
+
+	// The scripts work now: configure --pending finishes what is left.
+	tw.both(t, func(root string) {
+		for _, n := range []string{"pb", "pf"} {
+			if err := os.WriteFile(filepath.Join(root, "var/tmp/ok-"+n), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if out, err := tw.runDpkg(t, "--configure", "--pending"); err != nil {
+		t.Errorf("dpkg --configure --pending: %v\n%s", err, out)
+	}
+	res, err := Configure(context.Background(), tw.r.DB, Options{Root: tw.grey})
+	if err != nil {
+		t.Errorf("Configure: %v", err)
+	}
+	if res != nil && len(res.Changes) != 3 {
+		t.Errorf("Configure: changes %+v, want pb, pc and pf configured", res.Changes)
+	}
+	tw.compare(t, "configure --pending", names)
+}
