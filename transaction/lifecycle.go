@@ -449,7 +449,8 @@ func (t *txn) failedResult(err error) (*Result, error) {
 // half-configured, dependencies first, and records each one's new state.
 // The caller holds the root's lock. A package whose dependencies are not
 // configured stays as it is; one whose postinst fails is half-configured
-// and reported in a *FailedError.
+// and reported in a *FailedError. When the root has busybox, its applets
+// stand in for commands the root lacks, as in a bootstrap.
 func Configure(ctx context.Context, db DB, opts Options) (*Result, error) {
 	root, err := filepath.Abs(opts.Root)
 	if err != nil {
@@ -468,6 +469,13 @@ func Configure(ctx context.Context, db DB, opts Options) (*Result, error) {
 	if !t.hasShell() {
 		return nil, fmt.Errorf("configure: %s has no /bin/sh to run maintainer scripts", root)
 	}
+	// A root bootstrapped from a small closure lacks commands the
+	// scripts assume: busybox stands in for them as during the bootstrap.
+	cleanup, err := t.busyboxFallback(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
 	t.configure(ctx, items)
 	if err := t.writeStates(); err != nil {
 		return &t.res, err

@@ -14,6 +14,10 @@ type rollbackFlags struct {
 	NoScripts bool `name:"no-scripts" help:"Do not run maintainer scripts."`
 	NoSync    bool `name:"no-sync" help:"Do not fsync files before they replace the old ones (faster, not crash-safe)."`
 	NoWait    bool `name:"no-wait" help:"Fail at once when another grey process is changing the root."`
+	// AllowRemoveEssential lets the plan remove Essential or Protected
+	// packages and what they need (an undo of the install that brought
+	// them, a rollback to before it).
+	AllowRemoveEssential bool `name:"allow-remove-essential" help:"Allow removing Essential and Protected packages and what they need (this may leave the system unusable)."`
 }
 
 // RollbackCmd returns the root to the state after a transaction.
@@ -121,7 +125,7 @@ func runRollback(ctx context.Context, g *Globals, fl rollbackFlags, what string,
 	}
 	res, err := transaction.Apply(ctx, root.DB, rp.Plan, transaction.Options{
 		Root: root.Dir, NoScripts: fl.NoScripts, Sync: !fl.NoSync, ScriptOutput: g.Stderr,
-		ForceEssential: true, // the state rolled back to had it so
+		ForceEssential: fl.AllowRemoveEssential,
 		Now:            g.Now, Command: commandLine(g), User: currentUser(),
 	})
 	if res != nil && !g.JSON {
