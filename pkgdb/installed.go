@@ -52,8 +52,6 @@ const (
 	StateInstalled       = "installed"
 )
 
-
-
 // SetStatus sets p's Status from its parts: want ("install", "deinstall",
 // "purge"), the reinstallation-required flag and the state.
 func (p *Package) SetStatus(want string, reinstreq bool, state string) {
@@ -63,7 +61,6 @@ func (p *Package) SetStatus(want string, reinstreq bool, state string) {
 	}
 	p.Status = want + " " + flag + " " + state
 }
-
 
 // Configured reports whether p's postinst configure has run: installed,
 // or configured with triggers still to process.
