@@ -451,13 +451,18 @@ func (t *txn) failedResult(err error) (*Result, error) {
 // configured stays as it is; one whose postinst fails is half-configured
 // and reported in a *FailedError. When the root has busybox, its applets
 // stand in for commands the root lacks, as in a bootstrap.
-func Configure(ctx context.Context, db DB, opts Options) (*Result, error) {
+func Configure(ctx context.Context, db DB, opts Options) (res *Result, err error) {
 	root, err := filepath.Abs(opts.Root)
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", opts.Root, err)
 	}
 	opts.ConfigurePending = true
 	t := &txn{opts: opts, root: root, db: db, faults: newFaults()}
+	defer func() {
+		if cerr := t.env.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the maintainer scripts' environment from %s: %w", root, cerr))
+		}
+	}()
 	if err := t.load(Plan{}); err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ or md5sums file is missing. Prints nothing when all is well. "grey configure
 
 // Run audits.
 func (c *AuditCmd) Run(ctx context.Context, g *Globals) error {
-	root, err := openRoot(ctx, g, false)
+	root, err := openView(ctx, g)
 	if err != nil {
 		return err
 	}
