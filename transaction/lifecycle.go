@@ -482,6 +482,9 @@ func Configure(ctx context.Context, db DB, opts Options) (res *Result, err error
 	}
 	defer cleanup()
 	t.configure(ctx, items)
+	if err := t.processTriggers(ctx, nil); err != nil {
+		return &t.res, err
+	}
 	if err := t.writeStates(); err != nil {
 		return &t.res, err
 	}

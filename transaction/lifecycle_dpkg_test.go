@@ -29,8 +29,14 @@ type twin struct {
 
 func newTwin(t *testing.T) *twin {
 	t.Helper()
-	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
 	root, r := shellRoot(t)
+	return twinOf(t, root, r)
+}
+
+// twinOf makes the dpkg twin of root, opened as r.
+func twinOf(t *testing.T, root string, r *Root) *twin {
+	t.Helper()
+	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
 	other := t.TempDir()
 	if out, err := exec.Command("cp", "-a", root+"/.", other).CombinedOutput(); err != nil {
 		t.Fatalf("copy the root: %v %s", err, out)
@@ -275,4 +281,41 @@ func TestLifecycleAgainstDpkg(t *testing.T) {
 		t.Errorf("Configure: changes %+v, want pb, pc and pf configured", res.Changes)
 	}
 	tw.compare(t, "configure --pending", names)
+}
+
+// TestDpkgTriggerAgainstDpkg: a postinst that calls dpkg-trigger (await)
+// activates another package's interest; grey, like dpkg, processes it at
+// the end of the run: the same "postinst triggered" call and the same
+// states, on a real Debian root (dpkg-trigger is the root's own).
+func TestDpkgTriggerAgainstDpkg(t *testing.T) {
+	testfixture.Root(t)
+	root := testfixture.DebianRoot(t, testfixture.RootSpec{})
+	tw := twinOf(t, root, openRoot(t, root))
+	dir := t.TempDir()
+	files := func(name string) []tentry {
+		return []tentry{{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'}, {name: "./usr/share/" + name + "/", typ: 'd'},
+			{name: "./usr/share/" + name + "/file", body: name + "\n"}}
+	}
+	log := func(name string) string {
+		return "#!/bin/sh\necho \"" + name + " postinst $*\" >> /var/tmp/calls\n"
+	}
+	watch := tpkg{name: "lcwatch", version: "1", scripts: map[string]string{
+		"postinst": log("lcwatch"), "triggers": "interest lc-ping\ninterest-noawait lc-pong\n"}, files: files("lcwatch")}.build(t, dir)
+	ping := tpkg{name: "lcping", version: "1", scripts: map[string]string{
+		"postinst": log("lcping") + "dpkg-trigger lc-ping\n"}, files: files("lcping")}.build(t, dir)
+	pong := tpkg{name: "lcpong", version: "1", scripts: map[string]string{
+		"postinst": log("lcpong") + "dpkg-trigger --no-await lc-pong\n"}, files: files("lcpong")}.build(t, dir)
+	names := []string{"lcwatch", "lcping", "lcpong"}
+	for _, s := range []struct {
+		name string
+		deb  string
+	}{{"the watcher", watch}, {"a postinst calling dpkg-trigger", ping}, {"one calling dpkg-trigger --no-await", pong}} {
+		if out, err := tw.runDpkg(t, "-i", s.deb); err != nil {
+			t.Fatalf("%s: dpkg -i: %v\n%s", s.name, err, out)
+		}
+		if _, err := apply(t, tw.r, Plan{Install: []Install{{Path: s.deb}}}, Options{}); err != nil {
+			t.Fatalf("%s: grey: %v", s.name, err)
+		}
+		tw.compare(t, s.name, names)
+	}
 }
