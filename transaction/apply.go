@@ -66,10 +66,8 @@ type removal struct {
 	failed bool
 }
 
-// Apply executes plan in opts.Root. Errors before the commit leave the
-// root as it was (apart from what a failing preinst or prerm itself did);
-// the caller must hold the root's lock (pkgdb.LockRoot).
-func Apply(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, err error) {
+// applyOne executes plan in opts.Root as one transaction (see Apply).
+func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result, err error) {
 	root, err := filepath.Abs(opts.Root)
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", opts.Root, err)

@@ -206,3 +206,38 @@ func TestEssentialGuard(t *testing.T) {
 		t.Errorf("after the forced undo: %v", st)
 	}
 }
+
+// TestPreDependsConfiguredFirst: a package whose preinst needs its
+// Pre-Depends configured, installed in one plan with it (and listed
+// first): the pre-dependency is unpacked and configured in a first stage,
+// as apt orders it, so the preinst finds it; before, every preinst ran
+// before anything was unpacked and this one failed.
+func TestPreDependsConfiguredFirst(t *testing.T) {
+	_, r := shellRoot(t)
+	dir := t.TempDir()
+	files := func(name string) []tentry {
+		return []tentry{{name: "./opt/", typ: 'd'}, {name: "./opt/" + name, body: name}}
+	}
+	base := tpkg{name: "pbase", version: "1", scripts: map[string]string{"postinst": "#!/bin/sh\n: > /opt/pbase-configured\n"},
+		files: files("pbase")}.build(t, dir)
+	mid := tpkg{name: "pmid", version: "1", extra: "Depends: pbase\n", files: files("pmid")}.build(t, dir)
+	user := tpkg{name: "puser", version: "1", extra: "Pre-Depends: pmid\n", scripts: map[string]string{
+		"preinst": "#!/bin/sh\n[ -e /opt/pbase-configured ] || { echo pbase is not configured >&2; exit 1; }\n"},
+		files: files("puser")}.build(t, dir)
+	plan := Plan{Install: []Install{{Path: user}, {Path: mid}, {Path: base}}}
+	if st := preDependStages(plan, Options{Root: r.Dir}); len(st) != 2 || len(st[0].Install) != 2 || st[1].Install[0].Path != user {
+		t.Fatalf("stages %+v", st)
+	}
+	res, err := apply(t, r, plan, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 3 {
+		t.Errorf("changes %+v", res.Changes)
+	}
+	for n, s := range states(t, r) {
+		if s != pkgdb.StatusInstalled {
+			t.Errorf("%s is %q", n, s)
+		}
+	}
+}

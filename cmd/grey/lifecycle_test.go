@@ -111,3 +111,46 @@ func TestLifecycleCommands(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestArchCommands: grey arch shares dpkg's arch file both ways.
+func TestArchCommands(t *testing.T) {
+	testfixture.Root(t)
+	dpkg := testfixture.Tool(t, "dpkg", "dpkg")
+	root := t.TempDir()
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append([]string{"--root", root}, args...)...)
+	}
+	foreign := func() string {
+		t.Helper()
+		out, err := exec.Command(dpkg, "--root="+root, "--print-foreign-architectures").CombinedOutput()
+		if err != nil {
+			t.Fatalf("dpkg --print-foreign-architectures: %v %s", err, out)
+		}
+		return string(out)
+	}
+	if code, out, _ := g("arch", "list"); code != 0 || out != "amd64\n" {
+		t.Errorf("arch list: %d %q", code, out)
+	}
+	if code, _, errOut := g("arch", "add", "i386"); code != 0 {
+		t.Fatalf("arch add i386: %d %s", code, errOut)
+	}
+	if got := foreign(); got != "i386\n" {
+		t.Errorf("dpkg sees foreign %q", got)
+	}
+	if out, err := exec.Command(dpkg, "--root="+root, "--add-architecture", "armhf").CombinedOutput(); err != nil {
+		t.Fatalf("dpkg --add-architecture: %v %s", err, out)
+	}
+	if code, out, _ := g("arch"); code != 0 || out != "amd64\ni386\narmhf\n" {
+		t.Errorf("arch list after dpkg added armhf: %d %q", code, out)
+	}
+	if code, _, _ := g("arch", "add", "b@d"); code != 2 {
+		t.Errorf("arch add b@d: exit %d", code)
+	}
+	if code, _, errOut := g("arch", "remove", "i386"); code != 0 {
+		t.Errorf("arch remove i386: %d %s", code, errOut)
+	}
+	if got := foreign(); got != "armhf\n" {
+		t.Errorf("dpkg sees foreign %q after remove", got)
+	}
+}

@@ -49,6 +49,7 @@ type CLI struct {
 	Owns        OwnsCmd        `cmd:"" help:"Name the packages that own a path."`
 	Verify      VerifyCmd      `cmd:"" help:"Check installed files against the database."`
 	Audit       AuditCmd       `cmd:"" help:"Report packages left unpacked, half-configured or half-installed (as dpkg --audit)."`
+	Arch        ArchCmd        `cmd:"" help:"List, add and remove the root's architectures (dpkg's var/lib/dpkg/arch)."`
 	Configure   ConfigureCmd   `cmd:"" help:"Configure packages left unpacked or half-configured (as dpkg --configure --pending)."`
 	Mark        MarkCmd        `cmd:"" help:"Mark packages as automatically or manually installed."`
 	History     HistoryCmd     `cmd:"" help:"List and show transactions."`

@@ -14,6 +14,7 @@ import (
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/sources"
+	"github.com/greypm/grey/transaction"
 	"golang.org/x/term"
 )
 
@@ -87,11 +88,17 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer db.Close()
 
+	// Every architecture of the root (dpkg's arch file), native first.
+	archs, err := transaction.Architectures(g.Root)
+	if err != nil {
+		return err
+	}
 	results, uerr := repo.Update(ctx, srcs, repo.Options{
-		Root:    g.Root,
-		Now:     g.Now,
-		Store:   db,
-		Fetcher: fetcher,
+		Root:          g.Root,
+		Now:           g.Now,
+		Store:         db,
+		Fetcher:       fetcher,
+		Architectures: archs,
 	})
 	if bar != nil {
 		bar.Clear()
