@@ -57,6 +57,7 @@ type CLI struct {
 	Rollback    RollbackCmd    `cmd:"" help:"Return the root to the state after a transaction, offline."`
 
 	Image ImageCmd `cmd:"" help:"Compose reproducible root file systems (directory, tar, OCI) from a spec and a lock."`
+	App   AppCmd   `cmd:"" help:"Per-app roots: install, run, roll back and remove applications in their own Debian roots (docs/apps.md)."`
 
 	Download  DownloadCmd  `cmd:"" help:"Download packages' .deb files into the current directory (as apt-get download)."`
 	Clean     CleanCmd     `cmd:"" help:"Delete every downloaded package file from the cache (as apt-get clean)."`

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/greypm/grey/apps"
+	"github.com/greypm/grey/internal/cli"
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo"
+	"github.com/greypm/grey/repo/fetch"
+	"github.com/greypm/grey/resolver"
+	"github.com/greypm/grey/transaction"
+)
+
+// AppCmd groups the per-app root commands (package apps, docs/apps.md).
+type AppCmd struct {
+	Install  AppInstallCmd  `cmd:"" help:"Compose a new generation of an app's own root and make it current."`
+	Run      AppRunCmd      `cmd:"" help:"Run an app's command inside its root (bubblewrap)."`
+	Rollback AppRollbackCmd `cmd:"" help:"Make an earlier generation current again (no unpacking)."`
+	History  AppHistoryCmd  `cmd:"" help:"List an app's generations."`
+	List     AppListCmd     `cmd:"" help:"List apps: name, packages, current generation."`
+	Remove   AppRemoveCmd   `cmd:"" help:"Remove an app, every generation, and store objects nothing uses."`
+}
+
+func appsOf(g *Globals) *apps.Apps { return apps.Open(apps.DirOf(g.Root)) }
+
+// appError gives missing apps and generations apt's exit status 100.
+func appError(err error) error {
+	var nf *apps.NotFoundError
+	if errors.As(err, &nf) {
+		return &exitError{Code: 100, Err: err}
+	}
+	var in *apps.InvalidNameError
+	if errors.As(err, &in) {
+		return &exitError{Code: 2, Err: err}
+	}
+	return err
+}
+
+// AppInstallCmd composes a generation.
+type AppInstallCmd struct {
+	Essential  bool     `help:"Add every Essential: yes and Priority: required package, as an image spec's essential: true."`
+	Scripts    bool     `help:"Run maintainer scripts inside the app root (it needs a shell: use with --essential)."`
+	Recommends bool     `help:"Install Recommends too (off by default: an app root holds what its program needs)."`
+	Command    string   `help:"The program 'grey app run' starts (default: NAME in /usr/bin, /bin, ...)." placeholder:"PROG"`
+	NoSync     bool     `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
+	Name       string   `arg:"" help:"App name."`
+	Packages   []string `arg:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, or a path to a .deb file."`
+}
+
+// Help explains generations.
+func (AppInstallCmd) Help() string {
+	return `Resolves the packages against the root's sources (run "grey update" first) as
+if into an empty root, downloads them into the root's archive cache, and
+installs them into a new generation ROOT/var/lib/grey/apps/NAME/gen/N: a
+Debian root with its own grey database and dpkg status. Files outside /etc and
+/var become hard links to one shared content store. Then NAME/current is
+switched to gen/N with one rename; until then the app stays at its previous
+generation.`
+}
+
+// Run installs.
+func (c *AppInstallCmd) Run(ctx context.Context, g *Globals) error {
+	var local []string
+	req := resolver.Request{Recommends: c.Recommends}
+	for _, a := range c.Packages {
+		if strings.Contains(a, "/") && strings.HasSuffix(a, ".deb") {
+			local = append(local, a)
+			continue
+		}
+		j, err := resolver.ParseJob(a)
+		if err != nil {
+			return &exitError{Code: 2, Err: err}
+		}
+		req.Install = append(req.Install, j)
+	}
+	srcs, err := cli.CommandSources(g)
+	if err != nil {
+		return err
+	}
+	var idx resolver.Index
+	if len(srcs) > 0 {
+		x, err := cli.OpenIndex(ctx, g)
+		if err != nil {
+			return err
+		}
+		defer x.Close()
+		idx = x
+		if c.Essential {
+			arch := req.Architecture
+			if arch == "" {
+				arch = repo.HostArch()
+			}
+			for p := range x.All() {
+				if (p.Architecture == arch || p.Architecture == "all") && (p.Essential || p.Priority == "required") {
+					req.Install = append(req.Install, resolver.Job{Name: p.Name})
+				}
+			}
+			if err := x.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
+	if err != nil {
+		return err
+	}
+	// The host root's archive cache receives the downloads: hold its
+	// lock meanwhile, as an image build does.
+	lk, err := pkgdb.LockRoot(ctx, g.Root, pkgdb.LockOptions{Waiting: func(e *pkgdb.LockedError) {
+		fmt.Fprintf(g.Stderr, "grey: waiting: %v\n", e)
+	}})
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	m, err := appsOf(g).Install(ctx, c.Name, apps.InstallOptions{
+		Index: idx, Request: req, Local: local, Requested: c.Packages,
+		Download: transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
+		Scripts:  c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+	})
+	if err != nil {
+		var un *resolver.Unsatisfiable
+		var up *transaction.UnknownPackageError
+		if errors.As(err, &un) || errors.As(err, &up) {
+			return &exitError{Code: 100, Err: err}
+		}
+		return appError(err)
+	}
+	if g.JSON {
+		return cli.WriteJSON(g.Stdout, m)
+	}
+	fmt.Fprintf(g.Stdout, "%s: generation %d (%d packages, %d files shared through the store)\n", m.Name, m.Generation, len(m.Packages), m.SharedFiles)
+	return nil
+}
+
+// AppRunCmd runs an app.
+type AppRunCmd struct {
+	Command string   `help:"Run this program of the app root instead of the app's command." placeholder:"PROG"`
+	Name    string   `arg:"" help:"App name."`
+	Args    []string `arg:"" optional:"" passthrough:"" help:"Arguments for the command (after --)."`
+}
+
+// Run runs.
+func (c *AppRunCmd) Run(ctx context.Context, g *Globals) error {
+	args := c.Args
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	home, _ := os.UserHomeDir()
+	cmd, err := appsOf(g).RunCommand(c.Name, apps.RunOptions{Command: c.Command, Args: args, Home: home})
+	if err != nil {
+		return appError(err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = g.Stdin, g.Stdout, g.Stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &exitError{Code: ee.ExitCode()}
+	}
+	return err
+}
+
+// AppRollbackCmd switches back.
+type AppRollbackCmd struct {
+	Name       string `arg:"" help:"App name."`
+	Generation int    `arg:"" optional:"" help:"Generation to make current (default: the one before the current)."`
+}
+
+// Run switches.
+func (c *AppRollbackCmd) Run(ctx context.Context, g *Globals) error {
+	a := appsOf(g)
+	gen := c.Generation
+	if gen == 0 {
+		var err error
+		if gen, err = a.Previous(c.Name); err != nil {
+			return appError(err)
+		}
+	}
+	if err := a.Switch(c.Name, gen); err != nil {
+		return appError(err)
+	}
+	if g.JSON {
+		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "generation": gen})
+	}
+	fmt.Fprintf(g.Stdout, "%s: generation %d is current\n", c.Name, gen)
+	return nil
+}
+
+// AppHistoryCmd lists generations.
+type AppHistoryCmd struct {
+	Name string `arg:"" help:"App name."`
+}
+
+// Run lists.
+func (c *AppHistoryCmd) Run(ctx context.Context, g *Globals) error {
+	h, err := appsOf(g).History(c.Name)
+	if err != nil {
+		return appError(err)
+	}
+	if g.JSON {
+		return cli.WriteJSON(g.Stdout, h)
+	}
+	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GEN\tCREATED\tPACKAGES\tREQUESTED")
+	for _, m := range h {
+		mark := strconv.Itoa(m.Generation)
+		if m.Current {
+			mark += "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", mark, m.Created.Format("2006-01-02 15:04:05"), len(m.Packages), strings.Join(m.Requested, " "))
+	}
+	return tw.Flush()
+}
+
+// AppListCmd lists apps.
+type AppListCmd struct{}
+
+// Run lists.
+func (c *AppListCmd) Run(ctx context.Context, g *Globals) error {
+	l, err := appsOf(g).List()
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		if l == nil {
+			l = []*apps.Meta{}
+		}
+		return cli.WriteJSON(g.Stdout, l)
+	}
+	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tGEN\tPACKAGES")
+	for _, m := range l {
+		fmt.Fprintf(tw, "%s\t%d\t%s\n", m.Name, m.Generation, strings.Join(m.Requested, " "))
+	}
+	return tw.Flush()
+}
+
+// AppRemoveCmd removes an app.
+type AppRemoveCmd struct {
+	Name string `arg:"" help:"App name."`
+}
+
+// Run removes.
+func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
+	if err := appsOf(g).Remove(c.Name); err != nil {
+		return appError(err)
+	}
+	if !g.JSON {
+		fmt.Fprintf(g.Stdout, "%s: removed\n", c.Name)
+		return nil
+	}
+	return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "removed": true})
+}

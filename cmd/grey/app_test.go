@@ -1,0 +1,205 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// buildLib builds, with "grey build", a package libgreet of version v
+// whose one library file holds v.
+func buildLib(t *testing.T, v string) string {
+	t.Helper()
+	tree := t.TempDir()
+	for path, content := range map[string]string{
+		"DEBIAN/control":                 fmt.Sprintf("Package: libgreet\nVersion: %s\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test library\n", v),
+		"usr/lib/libgreet/libgreet.so.1": "libgreet " + v + "\n",
+	} {
+		full := filepath.Join(tree, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "libgreet_"+v+"_all.deb")
+	if code, _, errOut := greyAt(t, testfixture.Clock, "build", tree, "-o", out); code != 0 {
+		t.Fatalf("build %s: %d %s", v, code, errOut)
+	}
+	return out
+}
+
+// treeListing lists every entry under dir with its inode, mode, size and
+// mtime (nanoseconds), sorted.
+func treeListing(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s %d %o %d %d %d", p, st.Ino, st.Mode, st.Size, st.Mtim.Nano(), st.Ctim.Nano()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sameInode(t *testing.T, a, b string) bool {
+	t.Helper()
+	ai, err := os.Stat(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.SameFile(ai, bi)
+}
+
+// TestAppTwoRootsRunRollback: two apps side by side from the bookworm
+// fixture, each with its own version of a library built by "grey build";
+// shared files are one inode; both run hello under bubblewrap; rollback
+// only switches the link; remove prunes the store.
+func TestAppTwoRootsRunRollback(t *testing.T) {
+	fx := testfixture.Bookworm(t)
+	testfixture.Tool(t, "bwrap", "bubblewrap")
+	root := t.TempDir()
+	src := fixtureSourceArgs(fx)
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
+	}
+	if code, _, errOut := g("update"); code != 0 {
+		t.Fatalf("update: %d %s", code, errOut)
+	}
+	lib1, lib2 := buildLib(t, "1.0"), buildLib(t, "2.0")
+	apps := filepath.Join(root, "var/lib/grey/apps")
+	if code, out, errOut := g("app", "install", "hello", "hello", lib1); code != 0 || !strings.Contains(out, "hello: generation 1") {
+		t.Fatalf("app install hello: %d %q %s", code, out, errOut)
+	}
+	if code, out, errOut := g("app", "install", "--command", "hello", "other", "hello", lib2); code != 0 || !strings.Contains(out, "other: generation 1") {
+		t.Fatalf("app install other: %d %q %s", code, out, errOut)
+	}
+	r1, r2 := filepath.Join(apps, "hello/current"), filepath.Join(apps, "other/current")
+	for r, want := range map[string]string{r1: "libgreet 1.0\n", r2: "libgreet 2.0\n"} {
+		b, err := os.ReadFile(filepath.Join(r, "usr/lib/libgreet/libgreet.so.1"))
+		if err != nil || string(b) != want {
+			t.Errorf("%s: library %q %v, want %q", r, b, err, want)
+		}
+	}
+	// The host root has no package installed by either.
+	if _, err := os.Stat(filepath.Join(root, "usr/bin/hello")); !os.IsNotExist(err) {
+		t.Errorf("host root has usr/bin/hello: %v", err)
+	}
+	if !sameInode(t, filepath.Join(r1, "usr/bin/hello"), filepath.Join(r2, "usr/bin/hello")) {
+		t.Error("usr/bin/hello is not one store object in both apps")
+	}
+	if sameInode(t, filepath.Join(r1, "usr/lib/libgreet/libgreet.so.1"), filepath.Join(r2, "usr/lib/libgreet/libgreet.so.1")) {
+		t.Error("different library versions share an inode")
+	}
+	// Each app root is a dpkg root and a grey root.
+	if dpkg, err := exec.LookPath("dpkg"); err == nil {
+		b, err := exec.Command(dpkg, "--root="+r1, "-l", "libgreet").CombinedOutput()
+		if err != nil || !strings.Contains(string(b), "ii  libgreet       1.0") {
+			t.Errorf("dpkg -l in app root: %v\n%s", err, b)
+		}
+	}
+	if code, out, errOut := greyAt(t, testfixture.Clock, "--root", r2, "installed"); code != 0 || !strings.Contains(out, "libgreet") || !strings.Contains(out, "2.0") {
+		t.Errorf("grey --root APPROOT installed: %d %q %s", code, out, errOut)
+	}
+
+	for _, name := range []string{"hello", "other"} {
+		if code, out, errOut := g("app", "run", name); code != 0 || out != "Hello, world!\n" {
+			t.Errorf("app run %s: %d %q %s", name, code, out, errOut)
+		}
+	}
+	if code, out, errOut := g("app", "run", "hello", "--", "-g", "hi there"); code != 0 || out != "hi there\n" {
+		t.Errorf("app run hello -- -g: %d %q %s", code, out, errOut)
+	}
+
+	// Generation 2 of hello has library 2.0.
+	if code, out, errOut := g("app", "install", "hello", "hello", lib2); code != 0 || !strings.Contains(out, "hello: generation 2") {
+		t.Fatalf("app install hello again: %d %q %s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r1, "usr/lib/libgreet/libgreet.so.1")); string(b) != "libgreet 2.0\n" {
+		t.Errorf("generation 2 library %q", b)
+	}
+	if !sameInode(t, filepath.Join(apps, "hello/gen/2/usr/lib/libgreet/libgreet.so.1"), filepath.Join(r2, "usr/lib/libgreet/libgreet.so.1")) {
+		t.Error("library 2.0 not shared between hello gen 2 and other")
+	}
+
+	// Rollback: the link changes, no file of any generation does.
+	before := treeListing(t, filepath.Join(apps, "hello/gen"))
+	if code, out, errOut := g("app", "rollback", "hello"); code != 0 || out != "hello: generation 1 is current\n" {
+		t.Fatalf("rollback: %d %q %s", code, out, errOut)
+	}
+	if after := treeListing(t, filepath.Join(apps, "hello/gen")); strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Errorf("rollback touched the generations:\nbefore %v\nafter  %v", before, after)
+	}
+	if l, err := os.Readlink(r1); err != nil || l != "gen/1" {
+		t.Errorf("current -> %q %v", l, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r1, "usr/lib/libgreet/libgreet.so.1")); string(b) != "libgreet 1.0\n" {
+		t.Errorf("after rollback library %q", b)
+	}
+	if code, out, _ := g("app", "history", "hello"); code != 0 || !strings.Contains(out, "\n1*  ") || !strings.Contains(out, "\n2   ") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+	if code, _, _ := g("app", "rollback", "hello", "7"); code != 100 {
+		t.Errorf("rollback to a missing generation: %d, want 100", code)
+	}
+	if code, out, errOut := g("app", "rollback", "hello", "2"); code != 0 || out != "hello: generation 2 is current\n" {
+		t.Errorf("rollback 2: %d %q %s", code, out, errOut)
+	}
+	code, out, _ := g("--json", "app", "list")
+	var list []struct {
+		Name       string
+		Generation int
+		Requested  []string
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != 2 || list[0].Name != "hello" || list[0].Generation != 2 || list[1].Name != "other" || list[1].Generation != 1 {
+		t.Errorf("app list --json: %d %v %s", code, err, out)
+	}
+
+	// Remove: the app is gone, the store keeps only what hello uses.
+	if code, _, errOut := g("app", "remove", "other"); code != 0 {
+		t.Fatalf("remove: %d %s", code, errOut)
+	}
+	if _, err := os.Lstat(filepath.Join(apps, "other")); !os.IsNotExist(err) {
+		t.Errorf("other still there: %v", err)
+	}
+	if code, _, _ := g("app", "run", "other"); code != 100 {
+		t.Errorf("run of a removed app: %d, want 100", code)
+	}
+	filepath.WalkDir(filepath.Join(apps, ".store"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			var st syscall.Stat_t
+			if syscall.Lstat(p, &st) == nil && st.Nlink < 2 {
+				t.Errorf("store object %s unreferenced after remove", p)
+			}
+		}
+		return nil
+	})
+	if code, out, _ := g("app", "run", "hello"); code != 0 || out != "Hello, world!\n" {
+		t.Errorf("app run hello after removing other: %d %q", code, out)
+	}
+}
