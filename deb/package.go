@@ -215,6 +215,16 @@ func (p *Package) String() string {
 	return p.Name + "_" + p.Version.String() + "_" + p.Architecture
 }
 
+// EffectiveArch is the architecture a package of architecture arch is
+// installed and resolves its dependencies as, on a system whose native
+// architecture is native: "all" counts as native.
+func EffectiveArch(arch, native string) string {
+	if arch == "all" {
+		return native
+	}
+	return arch
+}
+
 // ArchSatisfies is dpkg's deparchsatisfied: may p (by its name or through
 // its Provides) satisfy possibility pv, written in a package whose
 // effective architecture is from, on a system whose native architecture is
@@ -233,10 +243,7 @@ func ArchSatisfies(p *Package, pv *relation.Possibility, from, native string, co
 	if p.MultiArch == MultiArchForeign {
 		return true
 	}
-	arch := p.Architecture
-	if arch == "all" {
-		arch = native
-	}
+	arch := EffectiveArch(p.Architecture, native)
 	switch pv.ArchQual {
 	case "":
 		return arch == from

@@ -163,13 +163,10 @@ func (u *universe) archOK(a string) (string, bool) {
 	return "", false
 }
 
-// effArch is the architecture a package's dependencies resolve in:
-// packages of architecture "all" behave as native ones.
+// effArch is the architecture a package's dependencies resolve in
+// (deb.EffectiveArch).
 func (u *universe) effArch(p *deb.Package) string {
-	if p.Architecture == "all" {
-		return u.native
-	}
-	return p.Architecture
+	return deb.EffectiveArch(p.Architecture, u.native)
 }
 
 // add puts p in the universe (once per name, version and architecture) and

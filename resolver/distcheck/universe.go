@@ -302,13 +302,8 @@ func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe
 	return u
 }
 
-// eff is an architecture as dpkg compares it: "all" is the native one.
-func (u *universe) eff(a string) string {
-	if a == "all" {
-		return u.native
-	}
-	return a
-}
+// eff is an architecture as dpkg compares it (deb.EffectiveArch).
+func (u *universe) eff(a string) string { return deb.EffectiveArch(a, u.native) }
 
 // candidates appends the packages that satisfy pv, written in a package
 // of architecture depArch (for Conflicts and Breaks when conflict is set,
