@@ -371,6 +371,9 @@ func (g *greedy) run() {
 // or mesa's drivers, do not drift apart.
 func (g *greedy) sourceSiblings() {
 	u := g.u
+	if len(g.s.req.Installed) == 0 {
+		return
+	}
 	var ups []int
 	for _, id := range g.order {
 		if g.chosen[id] && !u.installed[id] && g.s.wasInstalledName(id) {
@@ -564,7 +567,7 @@ func (g *greedy) deps(id int) bool {
 // unsatisfied in an upgrade.
 func (g *greedy) oldRecommends(id int, rel relation.Relation) bool {
 	u := g.u
-	if u.installed[id] {
+	if u.installed[id] || len(g.s.req.Installed) == 0 {
 		return false
 	}
 	for _, o := range u.ent[id].real {
@@ -666,8 +669,10 @@ func (g *greedy) aptLess(pos *relation.Possibility, a, b int) bool {
 	}
 	// apt's CompareProviders prefers a package whose name is installed
 	// (an upgrade) to a new one.
-	if ia, ib := g.s.wasInstalledName(a), g.s.wasInstalledName(b); ia != ib {
-		return ia
+	if len(g.s.req.Installed) > 0 {
+		if ia, ib := g.s.wasInstalledName(a), g.s.wasInstalledName(b); ia != ib {
+			return ia
+		}
 	}
 	if sa, sb := pa.Name == pos.Name, pb.Name == pos.Name; sa != sb {
 		return sa
