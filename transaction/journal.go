@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/pkgdb"
 )
@@ -444,8 +445,15 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 
 // undo puts the root back as the journal says it was.
 func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
+	// Every change goes through an os.Root of the root and a descriptor of
+	// the changed name's directory (inroot.go), as in the transaction.
+	rfs, err := openRootFS(root)
+	if err != nil {
+		return err
+	}
+	defer rfs.close()
 	for _, s := range j.Staged {
-		if err := os.Remove(inRoot(root, s)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := rfs.remove(inRoot(root, s), false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", s, err)
 		}
 	}
@@ -460,15 +468,18 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 	for _, ps := range paths {
 		if ps.Exists && ps.File.Type == pkgdb.TypeDir {
 			host := inRoot(root, ps.Rel)
-			if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
+			if rfs.isDir(host) {
 				continue
 			}
-			_ = os.Remove(host) // whatever stands in its place now
-			if err := os.Mkdir(host, unixMode(fs.FileMode(ps.File.Mode&0o777))|setBits(ps.File.Mode)); err != nil {
+			_ = rfs.remove(host, false) // whatever stands in its place now
+			if err := rfs.mkdir(host); err != nil {
 				return fmt.Errorf("restore directory %s: %w", ps.Rel, err)
 			}
 			if euid == 0 {
-				_ = os.Lchown(host, ps.File.Uid, ps.File.Gid)
+				_ = rfs.lchown(host, ps.File.Uid, ps.File.Gid)
+			}
+			if err := rfs.chmod(host, unixMode(fs.FileMode(ps.File.Mode&0o777))|setBits(ps.File.Mode)); err != nil {
+				return fmt.Errorf("restore directory %s: %w", ps.Rel, err)
 			}
 		}
 	}
@@ -480,11 +491,11 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 		host := inRoot(root, ps.Rel)
 		switch {
 		case !ps.Exists:
-			if fi, err := os.Lstat(host); err == nil && !fi.IsDir() {
-				if err := disarm(host); err != nil {
+			if st, err := rfs.lstat(host); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				if err := rfs.disarm(host); err != nil {
 					return err
 				}
-				if err := os.Remove(host); err != nil {
+				if err := rfs.remove(host, false); err != nil {
 					return fmt.Errorf("remove %s: %w", ps.Rel, err)
 				}
 			}
@@ -499,12 +510,12 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 				missing = append(missing, fmt.Sprintf("%s (sha256 %s): %v", ps.Rel, ps.File.SHA256, err))
 				continue
 			}
-			if err := disarm(host); err != nil {
-				_ = os.Remove(tmp)
+			if err := rfs.disarm(host); err != nil {
+				_ = rfs.remove(tmp, false)
 				return err
 			}
-			if err := os.Rename(tmp, host); err != nil {
-				_ = os.Remove(tmp)
+			if err := rfs.rename(tmp, host); err != nil {
+				_ = rfs.remove(tmp, false)
 				return fmt.Errorf("restore %s: %w", ps.Rel, err)
 			}
 		case ps.File.Type == pkgdb.TypeSymlink:
@@ -512,14 +523,14 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 				continue
 			}
 			tmp := filepath.Join(filepath.Dir(host), randomName())
-			if err := os.Symlink(ps.File.Link, tmp); err != nil {
+			if err := rfs.symlink(ps.File.Link, tmp); err != nil {
 				return fmt.Errorf("restore %s: %w", ps.Rel, err)
 			}
 			if euid == 0 {
-				_ = os.Lchown(tmp, ps.File.Uid, ps.File.Gid)
+				_ = rfs.lchown(tmp, ps.File.Uid, ps.File.Gid)
 			}
-			if err := os.Rename(tmp, host); err != nil {
-				_ = os.Remove(tmp)
+			if err := rfs.rename(tmp, host); err != nil {
+				_ = rfs.remove(tmp, false)
 				return fmt.Errorf("restore %s: %w", ps.Rel, err)
 			}
 		}
@@ -538,8 +549,8 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 		if host == filepath.Clean(root) {
 			continue
 		}
-		if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
-			_ = os.Remove(host)
+		if rfs.isDir(host) {
+			_ = rfs.remove(host, true)
 		}
 	}
 	if len(missing) > 0 {
@@ -721,6 +732,11 @@ func undoStaging(root string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("staging log: %w", err)
 	}
+	rfs, err := openRootFS(root)
+	if err != nil {
+		return "", err
+	}
+	defer rfs.close()
 	summary := "staging"
 	var dirs []string
 	sweep := map[string]bool{}
@@ -736,27 +752,29 @@ func undoStaging(root string) (string, error) {
 			dirs = append(dirs, rel)
 			sweep[rel] = true
 		case "f":
-			if err := os.Remove(inRoot(root, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := rfs.remove(inRoot(root, rel), false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return "", fmt.Errorf("remove %s: %w", rel, err)
 			}
 			sweep[filepath.Dir(rel)] = true
 		}
 	}
 	for d := range sweep {
-		ents, err := os.ReadDir(inRoot(root, d))
+		f, err := rfs.root.Open(rfs.phys(inRoot(root, d)))
 		if err != nil {
 			continue
 		}
+		ents, _ := f.ReadDir(-1)
+		f.Close()
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), stagePrefix) {
-				_ = os.Remove(filepath.Join(inRoot(root, d), e.Name()))
+				_ = rfs.remove(filepath.Join(inRoot(root, d), e.Name()), false)
 			}
 		}
 	}
 	sort.SliceStable(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
 	for _, d := range dirs {
-		if host := inRoot(root, d); host != filepath.Clean(root) {
-			_ = os.Remove(host)
+		if host := inRoot(root, d); host != filepath.Clean(root) && rfs.isDir(host) {
+			_ = rfs.remove(host, true)
 		}
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
