@@ -1,0 +1,224 @@
+package apps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/deb/compress"
+)
+
+// buildDeb builds a package with the given files (path -> content) into
+// a temporary directory and returns its path.
+func buildDeb(t *testing.T, name, version string, files map[string]string) string {
+	t.Helper()
+	tree := t.TempDir()
+	files["DEBIAN/control"] = fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test\n", name, version)
+	for p, c := range files {
+		full := filepath.Join(tree, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), name+"_"+version+"_all.deb")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := archive.Build(context.Background(), tree, f, archive.BuildOptions{Compression: compress.Gzip}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func listing(t *testing.T, dir string) string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			return err
+		}
+		// Not the ctime: a new generation linking to a shared object
+		// changes the inode's link count, hence its ctime.
+		out = append(out, fmt.Sprintf("%s %d %o %d %d", p, st.Ino, st.Mode, st.Size, st.Mtim.Nano()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+var errCrash = errors.New("crash")
+
+// TestInstallCrashAtEveryStep stops a second install at every step
+// boundary (as a crash there would): the app stays at generation 1, whose
+// files are untouched, and no half-made generation is ever listed; the
+// next install completes. Only the rename of "current" changes which
+// generation is current.
+func TestInstallCrashAtEveryStep(t *testing.T) {
+	ctx := context.Background()
+	v1 := buildDeb(t, "lib", "1.0", map[string]string{"usr/lib/lib.so": "v1\n", "usr/share/doc/lib/README": "same\n"})
+	v2 := buildDeb(t, "lib", "2.0", map[string]string{"usr/lib/lib.so": "v2\n", "usr/share/doc/lib/README": "same\n"})
+	a := Open(filepath.Join(t.TempDir(), "apps"))
+	opts := func(deb string) InstallOptions { return InstallOptions{Local: []string{deb}, Requested: []string{deb}} }
+	if m, err := a.Install(ctx, "app", opts(v1)); err != nil || m.Generation != 1 {
+		t.Fatalf("install: %v %+v", err, m)
+	}
+	g1 := listing(t, a.Root("app", 1))
+	steps := []string{"downloaded", "applied", "composed", "meta", "generation", "link"}
+	complete := 1 // generations History lists
+	for _, step := range steps {
+		var seen []string
+		a.step = func(s string) error {
+			seen = append(seen, s)
+			if cur, err := a.Current("app"); err != nil || cur != 1 {
+				t.Errorf("%s: before the rename, current is %d %v", s, cur, err)
+			}
+			if s == step {
+				return errCrash
+			}
+			return nil
+		}
+		if _, err := a.Install(ctx, "app", opts(v2)); !errors.Is(err, errCrash) {
+			t.Fatalf("crash at %s: %v", step, err)
+		}
+		if seen[len(seen)-1] != step {
+			t.Fatalf("steps %v do not reach %s", seen, step)
+		}
+		if cur, err := a.Current("app"); err != nil || cur != 1 {
+			t.Errorf("after a crash at %s current is %d %v", step, cur, err)
+		}
+		if got := listing(t, a.Root("app", 1)); got != g1 {
+			t.Errorf("crash at %s changed generation 1", step)
+		}
+		if step == "generation" || step == "link" {
+			complete++ // the generation is complete, only not current
+		}
+		h, err := a.History("app")
+		if err != nil || len(h) != complete || !h[0].Current {
+			t.Errorf("after a crash at %s: history %d entries, %v", step, len(h), err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(a.Dir, "app/current/usr/lib/lib.so")); string(b) != "v1\n" {
+			t.Errorf("after a crash at %s the app sees %q", step, b)
+		}
+	}
+	a.step = nil
+	m, err := a.Install(ctx, "app", opts(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(a.Dir, "app/current/usr/lib/lib.so")); string(b) != "v2\n" {
+		t.Errorf("after the install the app sees %q (generation %d)", b, m.Generation)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(a.Dir, "app/gen/.new-*")); len(ents) != 0 {
+		t.Errorf("half-made generations left: %v", ents)
+	}
+	// The shared README is one store object in every generation.
+	var inodes = map[uint64]bool{}
+	for _, h := range must(a.History("app")) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(a.Root("app", h.Generation), "usr/share/doc/lib/README"), &st); err != nil {
+			t.Fatal(err)
+		}
+		inodes[st.Ino] = true
+	}
+	if len(inodes) != 1 {
+		t.Errorf("README has %d inodes across generations, want 1", len(inodes))
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestSwitchCrash: a crash after the new link is written but before the
+// rename leaves the old generation current; the next switch cleans up.
+func TestSwitchCrash(t *testing.T) {
+	ctx := context.Background()
+	a := Open(filepath.Join(t.TempDir(), "apps"))
+	for _, v := range []string{"1.0", "2.0"} {
+		deb := buildDeb(t, "lib", v, map[string]string{"usr/lib/lib.so": v})
+		if _, err := a.Install(ctx, "app", InstallOptions{Local: []string{deb}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.step = func(s string) error { return errCrash }
+	if err := a.Switch("app", 1); !errors.Is(err, errCrash) {
+		t.Fatal(err)
+	}
+	if cur, _ := a.Current("app"); cur != 2 {
+		t.Errorf("current %d after a crash before the rename", cur)
+	}
+	a.step = nil
+	if err := a.Switch("app", 1); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := a.Current("app"); cur != 1 {
+		t.Errorf("current %d", cur)
+	}
+	var nf *NotFoundError
+	if err := a.Switch("app", 9); !errors.As(err, &nf) {
+		t.Errorf("switch to a missing generation: %v", err)
+	}
+}
+
+func TestNames(t *testing.T) {
+	a := Open(t.TempDir())
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{{"hello", true}, {"a.b+c_d-1", true}, {"", false}, {".store", false}, {"../x", false}, {"a/b", false}, {"-x", false}} {
+		_, err := a.Current(tc.name)
+		var in *InvalidNameError
+		if got := !errors.As(err, &in); got != tc.ok {
+			t.Errorf("%q: valid %v, want %v (%v)", tc.name, got, tc.ok, err)
+		}
+	}
+}
+
+func TestCheckUserNS(t *testing.T) {
+	for _, tc := range []struct {
+		files map[string]string
+		bad   bool
+	}{
+		{map[string]string{"user/max_user_namespaces": "15000\n"}, false},
+		{map[string]string{"user/max_user_namespaces": "0\n"}, true},
+		{map[string]string{"user/max_user_namespaces": "100\n", "kernel/unprivileged_userns_clone": "0\n"}, true},
+		{map[string]string{}, false},
+	} {
+		dir := t.TempDir()
+		for p, c := range tc.files {
+			os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+			os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644)
+		}
+		err := checkUserNS(dir)
+		var ne *NoUserNamespacesError
+		if errors.As(err, &ne) != tc.bad {
+			t.Errorf("%v: %v", tc.files, err)
+		}
+		if tc.bad && !strings.Contains(err.Error(), "user namespaces are not available") {
+			t.Errorf("message %q", err)
+		}
+	}
+}
