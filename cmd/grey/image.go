@@ -73,9 +73,15 @@ func (c *ImageBuildCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// The host's network settings (grey.conf under --root, and the
+	// environment's proxies) apply to image builds as to install.
+	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
+	if err != nil {
+		return err
+	}
 	res, err := image.Build(ctx, s, image.BuildOptions{
 		Output: out, Locked: c.Locked, StateDir: state, Now: g.Now,
-		Fetcher: fetch.New(fetch.WithConcurrency(4)), ScriptOutput: g.Stderr,
+		Fetcher: fetcher, ScriptOutput: g.Stderr,
 	})
 	if err != nil {
 		return err
@@ -125,7 +131,11 @@ func (c *ImageLockCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	l, path, err := image.LockSpec(ctx, s, image.ResolveOptions{StateDir: state, Now: g.Now, Fetcher: fetch.New(fetch.WithConcurrency(4))})
+	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
+	if err != nil {
+		return err
+	}
+	l, path, err := image.LockSpec(ctx, s, image.ResolveOptions{StateDir: state, Now: g.Now, Fetcher: fetcher})
 	if err != nil {
 		return err
 	}
