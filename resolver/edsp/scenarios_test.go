@@ -127,3 +127,20 @@ func TestParseExpectation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseExpectation: any lines either parse into an expectation that
+// expects something, or are refused; never a panic.
+func FuzzParseExpectation(f *testing.F) {
+	f.Add("# expect: final a=1 b:i386=2\n# recommends: yes")
+	f.Add("expect: size 10 5%\nexpect: absent x\nsource: apt")
+	f.Add("expect: error words here\nknown-failure: why")
+	f.Fuzz(func(t *testing.T, text string) {
+		e, err := ParseExpectation(strings.Split(text, "\n"))
+		if err != nil {
+			return
+		}
+		if !e.Valid && e.Final == nil && e.Contains == nil && e.Absent == nil && !e.IsError && e.Size == 0 {
+			t.Fatalf("accepted %q without an expectation", text)
+		}
+	})
+}
