@@ -122,6 +122,11 @@ func (c *Config) ParsedSources() ([]*sources.Source, error) {
 		if strings.Contains(s.Suite, "$(") || !validSegment(s.Suite) {
 			return nil, fmt.Errorf("mirror %s: source %q: suite %q cannot name a folder", c.Name, line, s.Suite)
 		}
+		for _, sb := range s.SignedBy {
+			if !filepath.IsAbs(sb) && !isHex(strings.TrimSuffix(sb, "!")) {
+				return nil, fmt.Errorf("mirror %s: source %q: signed-by %q must be an absolute path (a mirror is synced from any directory)", c.Name, line, sb)
+			}
+		}
 		if prev, ok := seen[s.Suite]; ok {
 			return nil, fmt.Errorf("mirror %s: sources %q and %q both serve dists/%s", c.Name, prev, line, s.Suite)
 		}
@@ -366,4 +371,16 @@ func poolName(name string) error {
 		return fmt.Errorf("index names %q as a Filename: it would overwrite the mirror's own files", name)
 	}
 	return nil
+}
+
+func isHex(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }
