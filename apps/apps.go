@@ -67,6 +67,11 @@ type Meta struct {
 	// Command is the program "grey app run" starts ("" = /usr/bin/NAME).
 	Command string    `json:"command,omitempty"`
 	Created time.Time `json:"created"`
+	// Essential, Scripts and Recommends are the install's options, which
+	// an upgrade repeats.
+	Essential  bool `json:"essential,omitempty"`
+	Scripts    bool `json:"scripts,omitempty"`
+	Recommends bool `json:"recommends,omitempty"`
 	// SharedFiles is how many files of the root are links to the store.
 	SharedFiles int `json:"shared_files"`
 	// Current is set by List and History for the current generation.
@@ -133,6 +138,9 @@ type InstallOptions struct {
 	// Scripts runs maintainer scripts inside the app root (chrooted), as
 	// an image spec's "scripts: true"; the root then needs a shell.
 	Scripts bool
+	// Essential is recorded in Meta (the caller adds the Essential set
+	// to Request).
+	Essential bool
 	// Command is the program "grey app run" starts.
 	Command      string
 	ScriptOutput io.Writer
@@ -271,7 +279,8 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err != nil {
 		return nil, err
 	}
-	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Created: now().UTC(), SharedFiles: shared}
+	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Created: now().UTC(), SharedFiles: shared,
+		Essential: o.Essential, Scripts: o.Scripts, Recommends: o.Request.Recommends}
 	for _, w := range pending.Install {
 		m.Packages = append(m.Packages, pkgString(w.Package))
 	}
@@ -571,4 +580,45 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// GC deletes the generations of name older than the newest keep ones,
+// never the current one, then the store objects nothing links to. It
+// returns the generations it deleted.
+func (a *Apps) GC(name string, keep int) ([]int, error) {
+	if keep < 1 {
+		keep = 1
+	}
+	cur, err := a.Current(name)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := a.lock(name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	gens, err := a.generations(name)
+	if err != nil {
+		return nil, err
+	}
+	var gone []int
+	for i, g := range gens {
+		if g == cur || i >= len(gens)-keep {
+			continue
+		}
+		// The metadata goes first: without it the directory is no
+		// longer a generation, whatever a crash leaves of it.
+		if err := os.Remove(filepath.Join(a.genDir(name), strconv.Itoa(g)+".json")); err != nil {
+			return gone, err
+		}
+		if err := os.RemoveAll(a.Root(name, g)); err != nil {
+			return gone, err
+		}
+		gone = append(gone, g)
+	}
+	if _, err := a.PruneStore(); err != nil {
+		return gone, err
+	}
+	return gone, nil
 }

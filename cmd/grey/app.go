@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -27,6 +29,8 @@ type AppCmd struct {
 	History  AppHistoryCmd  `cmd:"" help:"List an app's generations."`
 	List     AppListCmd     `cmd:"" help:"List apps: name, packages, current generation."`
 	Remove   AppRemoveCmd   `cmd:"" help:"Remove an app, every generation, and store objects nothing uses."`
+	Upgrade  AppUpgradeCmd  `cmd:"" help:"Compose a new generation from the same request when the sources have newer packages."`
+	Gc       AppGcCmd       `cmd:"" help:"Delete old generations beyond --keep and store objects nothing uses."`
 }
 
 func appsOf(g *Globals) *apps.Apps { return apps.Open(apps.DirOf(g.Root)) }
@@ -68,6 +72,15 @@ generation.`
 
 // Run installs.
 func (c *AppInstallCmd) Run(ctx context.Context, g *Globals) error {
+	return installApp(ctx, g, c, nil)
+}
+
+// errUpToDate stops an upgrade whose closure is the current one.
+var errUpToDate = errors.New("up to date")
+
+// installApp composes a generation for c; when same is set, it stops
+// with errUpToDate before downloading if the resolved packages are same.
+func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string) error {
 	var local []string
 	req := resolver.Request{Recommends: c.Recommends}
 	for _, a := range c.Packages {
@@ -123,9 +136,30 @@ func (c *AppInstallCmd) Run(ctx context.Context, g *Globals) error {
 	defer lk.Unlock()
 	m, err := appsOf(g).Install(ctx, c.Name, apps.InstallOptions{
 		Index: idx, Request: req, Local: local, Requested: c.Packages,
-		Download: transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
-		Scripts:  c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
+		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+		Prepared: func(p *transaction.Pending) error {
+			if same == nil {
+				return nil
+			}
+			var got []string
+			for _, w := range p.Install {
+				got = append(got, w.Package.Name+"="+w.Package.Version.String())
+			}
+			sort.Strings(got)
+			if slices.Equal(got, same) {
+				return errUpToDate
+			}
+			return nil
+		},
 	})
+	if errors.Is(err, errUpToDate) {
+		if g.JSON {
+			return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "up_to_date": true})
+		}
+		fmt.Fprintf(g.Stdout, "%s: up to date\n", c.Name)
+		return nil
+	}
 	if err != nil {
 		var un *resolver.Unsatisfiable
 		var up *transaction.UnknownPackageError
@@ -258,4 +292,44 @@ func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
 		return nil
 	}
 	return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "removed": true})
+}
+
+// AppUpgradeCmd re-resolves an app's request.
+type AppUpgradeCmd struct {
+	NoSync bool   `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
+	Name   string `arg:"" help:"App name."`
+}
+
+// Run upgrades: the current generation's request, resolved against the
+// sources as they are now, becomes a new generation unless it resolves
+// to the same packages.
+func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
+	_, m, err := appsOf(g).CurrentRoot(c.Name)
+	if err != nil {
+		return appError(err)
+	}
+	return installApp(ctx, g, &AppInstallCmd{Name: c.Name, Packages: m.Requested, Command: m.Command, NoSync: c.NoSync,
+		Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m.Packages)
+}
+
+// AppGcCmd deletes old generations.
+type AppGcCmd struct {
+	Keep int    `default:"3" help:"Keep the newest N generations (the current one always stays)." placeholder:"N"`
+	Name string `arg:"" help:"App name."`
+}
+
+// Run deletes.
+func (c *AppGcCmd) Run(ctx context.Context, g *Globals) error {
+	gone, err := appsOf(g).GC(c.Name, c.Keep)
+	if err != nil {
+		return appError(err)
+	}
+	if g.JSON {
+		if gone == nil {
+			gone = []int{}
+		}
+		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "deleted": gone})
+	}
+	fmt.Fprintf(g.Stdout, "%s: deleted %d generations\n", c.Name, len(gone))
+	return nil
 }

@@ -180,6 +180,39 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 		t.Errorf("app list --json: %d %v %s", code, err, out)
 	}
 
+	storeClean := func(after string) {
+		t.Helper()
+		n := 0
+		filepath.WalkDir(filepath.Join(apps, ".store"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				n++
+				var st syscall.Stat_t
+				if syscall.Lstat(p, &st) == nil && st.Nlink < 2 {
+					t.Errorf("store object %s unreferenced after %s", p, after)
+				}
+			}
+			return nil
+		})
+		if n == 0 {
+			t.Errorf("empty store after %s", after)
+		}
+	}
+	// Upgrade: the same request resolves to the same packages.
+	if code, out, errOut := g("app", "upgrade", "hello"); code != 0 || out != "hello: up to date\n" {
+		t.Errorf("upgrade: %d %q %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(apps, "hello/gen/3")); !os.IsNotExist(err) {
+		t.Errorf("upgrade with nothing new made generation 3: %v", err)
+	}
+	// gc keeps the current generation, deletes the older one.
+	if code, out, errOut := g("app", "gc", "--keep", "1", "hello"); code != 0 || out != "hello: deleted 1 generations\n" {
+		t.Errorf("gc: %d %q %s", code, out, errOut)
+	}
+	if code, out, _ := g("app", "history", "hello"); code != 0 || strings.Contains(out, "\n1") || !strings.Contains(out, "\n2*") {
+		t.Errorf("history after gc:\n%s", out)
+	}
+	storeClean("gc")
+
 	// Remove: the app is gone, the store keeps only what hello uses.
 	if code, _, errOut := g("app", "remove", "other"); code != 0 {
 		t.Fatalf("remove: %d %s", code, errOut)
@@ -190,15 +223,7 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	if code, _, _ := g("app", "run", "other"); code != 100 {
 		t.Errorf("run of a removed app: %d, want 100", code)
 	}
-	filepath.WalkDir(filepath.Join(apps, ".store"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			var st syscall.Stat_t
-			if syscall.Lstat(p, &st) == nil && st.Nlink < 2 {
-				t.Errorf("store object %s unreferenced after remove", p)
-			}
-		}
-		return nil
-	})
+	storeClean("remove")
 	if code, out, _ := g("app", "run", "hello"); code != 0 || out != "Hello, world!\n" {
 		t.Errorf("app run hello after removing other: %d %q", code, out)
 	}
