@@ -152,6 +152,12 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 		return nil, err
 	}
 	native := NativeArch(entries, root)
+	// Without apt (no extended_states, no var/lib/apt) there are no marks
+	// to bring in.
+	aptMarks := ext != nil
+	if fi, err := os.Stat(filepath.Dir(esPath)); err == nil && fi.IsDir() {
+		aptMarks = true
+	}
 
 	var old []*pkgdb.Package
 	if err := db.View(func(tx *bolt.Tx) (err error) { old, err = pkgdb.Packages(tx); return }); err != nil {
@@ -181,6 +187,9 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 			auto = auto || es.Auto[dpkgdb.InstanceKey(e.Package, native)] // apt files "all" under the native arch
 		}
 		rec := byKey[key]
+		if !aptMarks && rec != nil {
+			auto = rec.Auto // no apt in the root: grey's marks are the only ones
+		}
 		hash := pkgdb.StanzaHash(e.Raw)
 		if rec != nil && rec.StanzaHash == hash {
 			if rec.Auto != auto && rec.IsInstalled() {

@@ -350,3 +350,36 @@ func TestReadOnlyView(t *testing.T) {
 		t.Error("a private view wrote the root")
 	}
 }
+
+// A root without apt keeps grey's marks when dpkg's status changes.
+func TestSyncHostWithoutAptKeepsMarks(t *testing.T) {
+	root := fakeHostRoot(t)
+	if err := os.RemoveAll(filepath.Join(root, "var/lib/apt")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRoot(context.Background(), root, pkgdb.LockOptions{NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SetMarks(r, []string{"hello"}, MarkAuto); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	status := filepath.Join(root, "var/lib/dpkg/status")
+	data, _ := os.ReadFile(status)
+	os.WriteFile(status, append(data, "Package: new\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDescription: new\n\n"...), 0o644)
+	r, err = OpenRoot(context.Background(), root, pkgdb.LockOptions{NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.DB.View(func(tx *bolt.Tx) error {
+		if p, _ := pkgdb.GetPackage(tx, "hello"); p == nil || !p.Auto {
+			t.Error("hello lost its auto mark in a root without apt")
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(root, "var/lib/apt")); err == nil {
+		t.Error("grey created apt's directory")
+	}
+}
