@@ -228,13 +228,16 @@ type HistorySummary struct {
 	Removed    []VersionChange `json:"removed"`
 	World      []string        `json:"world"`
 	TreeHash   string          `json:"tree_hash"`
+	// Failed lists the packages a failing maintainer script left short
+	// of installed or removed, with their state.
+	Failed []pkgdb.HistoryFailure `json:"failed,omitempty"`
 }
 
 // Summarize compares e's before and after sets.
 func Summarize(e *pkgdb.HistoryEntry) HistorySummary {
 	s := HistorySummary{ID: e.ID, Time: e.Time, Command: strings.Join(e.Command, " "), User: e.User,
 		Installed: []VersionChange{}, Upgraded: []VersionChange{}, Downgraded: []VersionChange{}, Removed: []VersionChange{},
-		World: e.World, TreeHash: e.TreeHash}
+		World: e.World, TreeHash: e.TreeHash, Failed: e.Failed}
 	for name, nv := range e.After {
 		ov, had := e.Before[name]
 		switch c, _ := version.CompareStrings(nv, ov); {

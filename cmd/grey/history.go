@@ -75,7 +75,10 @@ func changeCounts(s transaction.HistorySummary) string {
 		}
 	}
 	if len(parts) == 0 {
-		return "no version changes"
+		parts = append(parts, "no version changes")
+	}
+	if len(s.Failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", len(s.Failed)))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -116,6 +119,14 @@ func (c *HistoryShowCmd) Run(ctx context.Context, g *Globals) error {
 				fmt.Fprintf(g.Stdout, "  %-10s %s %s\n", grp.title, v.Name, v.OldVersion)
 			}
 		}
+	}
+	for _, f := range s.Failed {
+		// The state dpkg -l would show, and what failed.
+		state := f.Status
+		if w := strings.Fields(f.Status); len(w) == 3 {
+			state = w[2]
+		}
+		fmt.Fprintf(g.Stdout, "  %-10s %s left %s: %s\n", "Failed", f.Package, state, strings.SplitN(f.Error, "\n", 2)[0])
 	}
 	return nil
 }

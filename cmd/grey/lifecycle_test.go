@@ -70,6 +70,13 @@ func TestLifecycleCommands(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "Left lcfail half-configured") || !strings.Contains(out, "Left lcdep unpacked") || !strings.Contains(errOut, "refusing") {
 		t.Fatalf("install: %d\n%s\n%s", code, out, errOut)
 	}
+	if code, out, _ := g("history"); code != 0 || !strings.Contains(out, "2 installed, 2 failed") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+	if code, out, _ := g("history", "show", "2"); code != 0 || !strings.Contains(out, "Failed     lcfail left half-configured: lcfail postinst configure  failed") ||
+		!strings.Contains(out, "Failed     lcdep left unpacked: dependency problems") {
+		t.Errorf("history show 2: %d\n%s", code, out)
+	}
 	want := audit()
 	if !strings.Contains(want, "half configured") || !strings.Contains(want, " lcfail ") || !strings.Contains(want, " lcdep ") {
 		t.Errorf("dpkg --audit:\n%s", want)
