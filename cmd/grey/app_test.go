@@ -96,7 +96,7 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	if code, out, errOut := g("app", "install", "hello", "hello", lib1); code != 0 || !strings.Contains(out, "hello: generation 1") {
 		t.Fatalf("app install hello: %d %q %s", code, out, errOut)
 	}
-	if code, out, errOut := g("app", "install", "--command", "hello", "other", "hello", lib2); code != 0 || !strings.Contains(out, "other: generation 1") {
+	if code, out, errOut := g("app", "install", "--command", "hello", "other", "hello", "busybox", lib2); code != 0 || !strings.Contains(out, "other: generation 1") {
 		t.Fatalf("app install other: %d %q %s", code, out, errOut)
 	}
 	r1, r2 := filepath.Join(apps, "hello/current"), filepath.Join(apps, "other/current")
@@ -135,6 +135,23 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	if code, out, errOut := g("app", "run", "hello", "--", "-g", "hi there"); code != 0 || out != "hi there\n" {
 		t.Errorf("app run hello -- -g: %d %q %s", code, out, errOut)
 	}
+
+	// The app root is read-only to the app; /tmp is its own and goes
+	// away with it.
+	hello, _ := os.ReadFile(filepath.Join(r2, "usr/bin/hello"))
+	if code, _, errOut := g("app", "run", "--command", "busybox", "other", "--", "sh", "-c", "echo x > /usr/bin/hello"); code == 0 || !strings.Contains(errOut, "Read-only file system") {
+		t.Errorf("write into the app root: %d %s", code, errOut)
+	}
+	if code, out, errOut := g("app", "run", "--command", "busybox", "other", "--", "sh", "-c", "echo y > /tmp/f && busybox cat /tmp/f"); code != 0 || out != "y\n" {
+		t.Errorf("write into /tmp: %d %q %s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(r2, "usr/bin/hello")); string(b) != string(hello) {
+		t.Error("usr/bin/hello changed")
+	}
+	if _, err := os.Lstat(filepath.Join(r2, "tmp/f")); !os.IsNotExist(err) {
+		t.Errorf("the app's /tmp reached its root: %v", err)
+	}
+	runAsNobody(t, root)
 
 	// Generation 2 of hello has library 2.0.
 	if code, out, errOut := g("app", "install", "hello", "hello", lib2); code != 0 || !strings.Contains(out, "hello: generation 2") {
@@ -226,5 +243,42 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	storeClean("remove")
 	if code, out, _ := g("app", "run", "hello"); code != 0 || out != "Hello, world!\n" {
 		t.Errorf("app run hello after removing other: %d %q", code, out)
+	}
+}
+
+// runAsNobody runs "grey app run hello" as the unprivileged user nobody
+// (uid 65534) on the apps root installed as root: it prints hello's
+// greeting through an unprivileged user namespace. It needs root to
+// change user, and a kernel that lets nobody make user namespaces (probed
+// with bwrap itself; where it cannot, the reason is logged).
+func runAsNobody(t *testing.T, root string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Log("not root: cannot run as another user")
+		return
+	}
+	setpriv := testfixture.Tool(t, "setpriv", "util-linux")
+	bwrap := testfixture.Tool(t, "bwrap", "bubblewrap")
+	nobody := func(args ...string) *exec.Cmd {
+		c := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...)
+		c.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		return c
+	}
+	if b, err := nobody(bwrap, "--ro-bind", "/", "/", "true").CombinedOutput(); err != nil {
+		t.Logf("nobody cannot use bwrap here (%v: %s): unprivileged run not tested", err, b)
+		return
+	}
+	bin := buildGrey(t, t.TempDir())
+	// t.TempDir's directories are 0700: let nobody reach the binary and root.
+	for _, d := range []string{filepath.Dir(bin), filepath.Dir(filepath.Dir(bin)), root, filepath.Dir(root)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb strings.Builder
+	c := nobody(bin, "--root", root, "app", "run", "hello")
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil || out.String() != "Hello, world!\n" {
+		t.Errorf("app run as nobody: %v %q %s", err, out.String(), errb.String())
 	}
 }
