@@ -155,9 +155,25 @@ type InstallOptions struct {
 // Install composes a new generation of app name and makes it current.
 // Until the final rename the current generation is unchanged; an error
 // leaves it and every other generation as they were.
-func (a *Apps) Install(ctx context.Context, name string, o InstallOptions) (*Meta, error) {
+func (a *Apps) Install(ctx context.Context, name string, o InstallOptions) (_ *Meta, err error) {
 	if err := checkName(name); err != nil {
 		return nil, err
+	}
+	// A first install that fails leaves no trace: no app directory, no
+	// apps directory when there was none, no store object.
+	_, statDir := os.Stat(a.Dir)
+	_, statApp := os.Stat(a.appDir(name))
+	if errors.Is(statApp, os.ErrNotExist) {
+		defer func() {
+			if err == nil {
+				return
+			}
+			os.RemoveAll(a.appDir(name))
+			a.PruneStore()
+			if errors.Is(statDir, os.ErrNotExist) {
+				os.RemoveAll(a.Dir) // holds nothing else: it did not exist
+			}
+		}()
 	}
 	if err := os.MkdirAll(a.genDir(name), 0o755); err != nil {
 		return nil, err
@@ -255,10 +271,15 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if now == nil {
 		now = time.Now
 	}
-	_, err = transaction.Apply(ctx, root.DB, plan, transaction.Options{
+	res, err := transaction.Apply(ctx, root.DB, plan, transaction.Options{
 		Root: root.Dir, NoScripts: !o.Scripts, ScriptOutput: o.ScriptOutput, Sync: o.Sync,
 		Now: now, Command: []string{"grey", "app", "install", name},
 	})
+	if err != nil && res == nil {
+		// Refused, nothing changed: the archive cache goes back as it
+		// was, as for "grey install".
+		pending.Discard()
+	}
 	if cerr := root.Close(); err == nil {
 		err = cerr
 	}

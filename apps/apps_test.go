@@ -222,3 +222,37 @@ func TestCheckUserNS(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedFirstInstallLeavesNothing: a first install that fails (a
+// crash at any step, here injected) leaves no apps directory behind.
+func TestFailedFirstInstallLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	deb := buildDeb(t, "lib", "1.0", map[string]string{"usr/lib/lib.so": "v1\n"})
+	for _, step := range []string{"downloaded", "applied", "composed", "meta", "generation"} {
+		base := t.TempDir()
+		a := Open(filepath.Join(base, "apps"))
+		a.step = func(s string) error {
+			if s == step {
+				return errCrash
+			}
+			return nil
+		}
+		if _, err := a.Install(ctx, "app", InstallOptions{Local: []string{deb}}); !errors.Is(err, errCrash) {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if ents, _ := os.ReadDir(base); len(ents) != 0 {
+			t.Errorf("failure at %s left %v", step, ents)
+		}
+	}
+	// A failure of a later install keeps the app.
+	a := Open(filepath.Join(t.TempDir(), "apps"))
+	if _, err := a.Install(ctx, "app", InstallOptions{Local: []string{deb}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Install(ctx, "app", InstallOptions{Local: []string{"/nonexistent.deb"}}); err == nil {
+		t.Fatal("install of a missing .deb succeeded")
+	}
+	if cur, err := a.Current("app"); err != nil || cur != 1 {
+		t.Errorf("after a failed second install: %d %v", cur, err)
+	}
+}

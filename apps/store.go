@@ -141,5 +141,13 @@ func (a *Apps) PruneStore() (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	// Empty fan-out directories go too (os.Remove keeps the others).
+	ents, _ := os.ReadDir(a.storeDir())
+	for _, e := range ents {
+		os.Remove(filepath.Join(a.storeDir(), e.Name()))
+	}
+	return n, nil
 }

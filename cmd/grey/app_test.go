@@ -99,6 +99,12 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	if code, out, errOut := g("app", "install", "--command", "hello", "other", "hello", "busybox", lib2); code != 0 || !strings.Contains(out, "other: generation 1") {
 		t.Fatalf("app install other: %d %q %s", code, out, errOut)
 	}
+	if code, _, errOut := g("app", "install", "bad", "no-such-package"); code != 100 || !strings.Contains(errOut, "no-such-package") {
+		t.Errorf("app install of an unknown package: %d %s", code, errOut)
+	}
+	if _, err := os.Lstat(filepath.Join(apps, "bad")); !os.IsNotExist(err) {
+		t.Errorf("a failed first install left its app directory: %v", err)
+	}
 	r1, r2 := filepath.Join(apps, "hello/current"), filepath.Join(apps, "other/current")
 	for r, want := range map[string]string{r1: "libgreet 1.0\n", r2: "libgreet 2.0\n"} {
 		b, err := os.ReadFile(filepath.Join(r, "usr/lib/libgreet/libgreet.so.1"))
