@@ -129,6 +129,17 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 			t.Errorf("dpkg -l in app root: %v\n%s", err, b)
 		}
 	}
+	// Linking files to the store changes no content, mode or owner.
+	for _, r := range []string{r1, r2} {
+		if code, out, errOut := greyAt(t, testfixture.Clock, "--root", r, "verify"); code != 0 || out != "" {
+			t.Errorf("grey --root %s verify: %d %q %s", r, code, out, errOut)
+		}
+		if dpkg, err := exec.LookPath("dpkg"); err == nil {
+			if b, err := exec.Command(dpkg, "--root="+r, "--verify").CombinedOutput(); err != nil || len(b) != 0 {
+				t.Errorf("dpkg --verify in %s: %v %s", r, err, b)
+			}
+		}
+	}
 	if code, out, errOut := greyAt(t, testfixture.Clock, "--root", r2, "installed"); code != 0 || !strings.Contains(out, "libgreet") || !strings.Contains(out, "2.0") {
 		t.Errorf("grey --root APPROOT installed: %d %q %s", code, out, errOut)
 	}
