@@ -297,19 +297,38 @@ func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
 // AppUpgradeCmd re-resolves an app's request.
 type AppUpgradeCmd struct {
 	NoSync bool   `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
-	Name   string `arg:"" help:"App name."`
+	All    bool   `help:"Upgrade every app."`
+	Name   string `arg:"" optional:"" help:"App name."`
 }
 
 // Run upgrades: the current generation's request, resolved against the
 // sources as they are now, becomes a new generation unless it resolves
 // to the same packages.
 func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
-	_, m, err := appsOf(g).CurrentRoot(c.Name)
-	if err != nil {
-		return appError(err)
+	if c.All == (c.Name != "") {
+		return &exitError{Code: 2, Err: errors.New("app upgrade: give an app name or --all")}
 	}
-	return installApp(ctx, g, &AppInstallCmd{Name: c.Name, Packages: m.Requested, Command: m.Command, NoSync: c.NoSync,
-		Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m.Packages)
+	var metas []*apps.Meta
+	if c.All {
+		var err error
+		if metas, err = appsOf(g).List(); err != nil {
+			return err
+		}
+	} else {
+		_, m, err := appsOf(g).CurrentRoot(c.Name)
+		if err != nil {
+			return appError(err)
+		}
+		metas = []*apps.Meta{m}
+	}
+	for _, m := range metas {
+		err := installApp(ctx, g, &AppInstallCmd{Name: m.Name, Packages: m.Requested, Command: m.Command, NoSync: c.NoSync,
+			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m.Packages)
+		if err != nil {
+			return fmt.Errorf("app %s: %w", m.Name, err)
+		}
+	}
+	return nil
 }
 
 // AppGcCmd deletes old generations.

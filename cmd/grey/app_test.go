@@ -235,6 +235,12 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	if code, out, errOut := g("app", "upgrade", "hello"); code != 0 || out != "hello: up to date\n" {
 		t.Errorf("upgrade: %d %q %s", code, out, errOut)
 	}
+	if code, out, errOut := g("app", "upgrade", "--all"); code != 0 || out != "hello: up to date\nother: up to date\n" {
+		t.Errorf("upgrade --all: %d %q %s", code, out, errOut)
+	}
+	if code, _, _ := g("app", "upgrade"); code != 2 {
+		t.Errorf("upgrade with neither a name nor --all: %d, want 2", code)
+	}
 	if _, err := os.Stat(filepath.Join(apps, "hello/gen/3")); !os.IsNotExist(err) {
 		t.Errorf("upgrade with nothing new made generation 3: %v", err)
 	}
