@@ -117,7 +117,13 @@ func (c *MirrorSyncCmd) Run(ctx context.Context, g *Globals) error {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}
-	sum, err := mirror.Sync(ctx, m, mirror.SyncOptions{Now: g.Now, Fetcher: fetch.New(fopts...)})
+	// grey.conf's network settings (proxies, CA file, timeouts) apply to
+	// a mirror's downloads as to update's.
+	fetcher, err := newFetcher(g, fopts...)
+	if err != nil {
+		return err
+	}
+	sum, err := mirror.Sync(ctx, m, mirror.SyncOptions{Now: g.Now, Fetcher: fetcher})
 	if bar != nil {
 		bar.Clear()
 	}
