@@ -124,16 +124,12 @@ func (s *Store) mkdir(dir string) error {
 	return nil
 }
 
-// disarm clears the setuid and setgid bits of the regular file at host
-// before it is unlinked or replaced, as dpkg does (mode 0600): a hard
-// link to it elsewhere (a user's, or the content store's) must not stay a
-// runnable setuid copy of an old binary. It opens the file without
-// following a symlink and changes the mode of what it opened.
-func disarm(host string) error {
-	return disarmAt(unix.AT_FDCWD, host, host)
-}
-
-// disarmAt is disarm of name in the directory descriptor dfd.
+// disarmAt clears the setuid and setgid bits of the regular file name in
+// the directory descriptor dfd before it is unlinked or replaced, as dpkg
+// does (mode 0600): a hard link to it elsewhere (a user's, or the content
+// store's) must not stay a runnable setuid copy of an old binary. It opens
+// the file without following a symlink and changes the mode of what it
+// opened; host names the file in errors.
 func disarmAt(dfd int, name, host string) error {
 	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {

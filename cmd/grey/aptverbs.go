@@ -125,7 +125,7 @@ func pickVersion(ps []*deb.Package, j resolver.Job) (*deb.Package, error) {
 		if j.Version != "" && len(ps) > 0 {
 			return nil, fmt.Errorf("version %s of %s is not in any source", j.Version, j.Name)
 		}
-		return nil, fmt.Errorf("Unable to locate package %s", j.Name)
+		return nil, &transaction.UnknownPackageError{Name: j.Name}
 	}
 	return best, nil
 }
@@ -291,7 +291,7 @@ func (c *RdependsCmd) Run(ctx context.Context, g *Globals) error {
 	want := map[string][]string{}
 	for _, name := range c.Packages {
 		if len(x.Packages(name)) == 0 && len(x.Providers(name)) == 0 {
-			return &exitError{Code: cli.ExitNotFound, Err: fmt.Errorf("Unable to locate package %s", name)}
+			return &exitError{Code: cli.ExitNotFound, Err: &transaction.UnknownPackageError{Name: name}}
 		}
 		want[name] = nil
 	}
