@@ -218,49 +218,60 @@ func levels(app *kong.Application) (paths []string, words map[string][]string) {
 	return paths, words
 }
 
+// shellDialect is what bash's and zsh's completion functions write
+// differently; both walk the words typed so far the same way to find the
+// command path, then offer that path's words.
+type shellDialect struct {
+	header  string // the file's first lines
+	first   string // index of the first word after the program name
+	word    string // the i-th word typed
+	current string // the index of the word being completed
+	declare string // declares the candidates variable
+	assign  func(words []string) string
+	finish  string // hands the candidates to the shell
+	footer  string // registers the function
+}
+
 func bash(w io.Writer, app *kong.Application) error {
-	paths, words := levels(app)
-	var b strings.Builder
-	fmt.Fprintf(&b, "# bash completion for %s, generated from its command model.\n", app.Name)
-	fmt.Fprintf(&b, "_%s() {\n", app.Name)
-	b.WriteString("    local cur cmdpath word i\n")
-	b.WriteString("    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n")
-	b.WriteString("    cmdpath=\"\"\n")
-	b.WriteString("    for ((i = 1; i < COMP_CWORD; i++)); do\n")
-	b.WriteString("        word=\"${COMP_WORDS[i]}\"\n")
-	b.WriteString("        case \"$word\" in -*) continue ;; esac\n")
-	b.WriteString("        case \"${cmdpath:+$cmdpath }$word\" in\n")
-	for _, p := range paths {
-		if p == "" {
-			continue
-		}
-		fmt.Fprintf(&b, "            %q) cmdpath=%q ;;\n", p, p)
-	}
-	b.WriteString("        esac\n")
-	b.WriteString("    done\n")
-	b.WriteString("    local words\n")
-	b.WriteString("    case \"$cmdpath\" in\n")
-	for _, p := range paths {
-		fmt.Fprintf(&b, "        %q) words=%q ;;\n", p, strings.Join(words[p], " "))
-	}
-	b.WriteString("    esac\n")
-	b.WriteString("    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n")
-	b.WriteString("    if [ ${#COMPREPLY[@]} -eq 0 ]; then COMPREPLY=($(compgen -f -- \"$cur\")); fi\n")
-	b.WriteString("}\n")
-	fmt.Fprintf(&b, "complete -F _%s %s\n", app.Name, app.Name)
-	_, err := io.WriteString(w, b.String())
-	return err
+	return posixCompletion(w, app, shellDialect{
+		header:  fmt.Sprintf("# bash completion for %s, generated from its command model.\n", app.Name),
+		first:   "1",
+		word:    "${COMP_WORDS[i]}",
+		current: "COMP_CWORD",
+		declare: "local words",
+		assign:  func(ws []string) string { return fmt.Sprintf("words=%q", strings.Join(ws, " ")) },
+		finish: "    local cur=\"${COMP_WORDS[COMP_CWORD]}\"\n" +
+			"    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n" +
+			"    if [ ${#COMPREPLY[@]} -eq 0 ]; then COMPREPLY=($(compgen -f -- \"$cur\")); fi\n",
+		footer: fmt.Sprintf("complete -F _%s %s\n", app.Name, app.Name),
+	})
 }
 
 func zsh(w io.Writer, app *kong.Application) error {
+	return posixCompletion(w, app, shellDialect{
+		header:  fmt.Sprintf("#compdef %s\n# zsh completion for %s, generated from its command model.\n", app.Name, app.Name),
+		first:   "2",
+		word:    "${words[i]}",
+		current: "CURRENT",
+		declare: "local -a candidates",
+		assign:  func(ws []string) string { return "candidates=(" + strings.Join(ws, " ") + ")" },
+		finish:  "    compadd -a candidates\n    _files\n",
+		footer:  fmt.Sprintf("compdef _%s %s\n", app.Name, app.Name),
+	})
+}
+
+// posixCompletion writes a completion function for a shell of sh's
+// dialect: the command path is found by matching the non-flag words typed
+// so far against the model's paths, then that level's words are offered.
+func posixCompletion(w io.Writer, app *kong.Application, sh shellDialect) error {
 	paths, words := levels(app)
 	var b strings.Builder
-	fmt.Fprintf(&b, "#compdef %s\n# zsh completion for %s, generated from its command model.\n", app.Name, app.Name)
+	b.WriteString(sh.header)
 	fmt.Fprintf(&b, "_%s() {\n", app.Name)
 	b.WriteString("    local cmdpath word i\n")
 	b.WriteString("    cmdpath=\"\"\n")
-	b.WriteString("    for ((i = 2; i < CURRENT; i++)); do\n")
-	b.WriteString("        word=\"${words[i]}\"\n")
+	fmt.Fprintf(&b, "    for ((i = %s; i < %s; i++)); do\n", sh.first, sh.current)
+	fmt.Fprintf(&b, "        word=\"%s\"\n", sh.word)
 	b.WriteString("        [[ $word == -* ]] && continue\n")
 	b.WriteString("        case \"${cmdpath:+$cmdpath }$word\" in\n")
 	for _, p := range paths {
@@ -271,16 +282,15 @@ func zsh(w io.Writer, app *kong.Application) error {
 	}
 	b.WriteString("        esac\n")
 	b.WriteString("    done\n")
-	b.WriteString("    local -a candidates\n")
+	fmt.Fprintf(&b, "    %s\n", sh.declare)
 	b.WriteString("    case \"$cmdpath\" in\n")
 	for _, p := range paths {
-		fmt.Fprintf(&b, "        %q) candidates=(%s) ;;\n", p, strings.Join(words[p], " "))
+		fmt.Fprintf(&b, "        %q) %s ;;\n", p, sh.assign(words[p]))
 	}
 	b.WriteString("    esac\n")
-	b.WriteString("    compadd -a candidates\n")
-	b.WriteString("    _files\n")
+	b.WriteString(sh.finish)
 	b.WriteString("}\n")
-	fmt.Fprintf(&b, "compdef _%s %s\n", app.Name, app.Name)
+	b.WriteString(sh.footer)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
