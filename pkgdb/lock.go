@@ -63,35 +63,10 @@ func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	poll := opts.Poll
-	if poll <= 0 {
-		poll = 100 * time.Millisecond
-	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		held := &LockedError{Path: path, PID: holderPID(f)}
-		if opts.NoWait {
-			f.Close()
-			return nil, held
-		}
-		if !told && opts.Waiting != nil {
-			opts.Waiting(held)
-			told = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for %s: %w", path, ctx.Err())
-		case <-time.After(poll):
-		}
+	flock := func() error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) }
+	busy := func(err error) bool { return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EINTR) }
+	if err := waitForLock(ctx, f, path, opts, flock, busy, holderPID); err != nil {
+		return nil, err
 	}
 	return &Lock{f: f}, nil
 }
@@ -188,25 +163,42 @@ func fcntlLock(ctx context.Context, path string, opts LockOptions) (*os.File, er
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
+	setlk := func() error {
+		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}
+		return unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+	}
+	busy := func(err error) bool {
+		return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINTR)
+	}
+	if err := waitForLock(ctx, f, path, opts, setlk, busy, fcntlHolder); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// waitForLock takes the lock on f (at path) with try, a non-blocking
+// attempt whose error busy says is "held by another": it retries every
+// opts.Poll until the lock is taken or ctx ends, or fails at once with a
+// *LockedError naming holder(f) when opts.NoWait. f is closed on failure.
+func waitForLock(ctx context.Context, f *os.File, path string, opts LockOptions, try func() error, busy func(error) bool, holder func(*os.File) int) error {
 	poll := opts.Poll
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
 	told := false
 	for {
-		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}
-		err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk)
+		err := try()
 		if err == nil {
-			return f, nil
+			return nil
 		}
-		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EINTR) {
+		if !busy(err) {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return fmt.Errorf("lock %s: %w", path, err)
 		}
-		held := &LockedError{Path: path, PID: fcntlHolder(f)}
+		held := &LockedError{Path: path, PID: holder(f)}
 		if opts.NoWait {
 			f.Close()
-			return nil, held
+			return held
 		}
 		if !told && opts.Waiting != nil {
 			opts.Waiting(held)
@@ -215,7 +207,7 @@ func fcntlLock(ctx context.Context, path string, opts LockOptions) (*os.File, er
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("waiting for %s: %w", path, ctx.Err())
+			return fmt.Errorf("waiting for %s: %w", path, ctx.Err())
 		case <-time.After(poll):
 		}
 	}
