@@ -12,95 +12,18 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/internal/testfixture"
 )
-
-// treeListing lists every path under root, one line each, sorted: the
-// path, its type and permission word (setuid, setgid, sticky included),
-// owner, and for a regular file its size and SHA256, for a symlink its
-// target, for a device its number. Directory times are left out: staging
-// a file and removing it again changes them.
-func treeListing(t testing.TB, root string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		line := fmt.Sprintf("%s %s %04o %d:%d", rel, fi.Mode().Type(), st.Mode&0o7777, st.Uid, st.Gid)
-		switch {
-		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			line += fmt.Sprintf(" %d %s", fi.Size(), hex.EncodeToString(h.Sum(nil)))
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			line += " -> " + l
-		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0:
-			line += fmt.Sprintf(" dev %d", st.Rdev)
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
-}
-
-// diffListings reports the lines that differ between two listings.
-func diffListings(before, after string) string {
-	b := map[string]bool{}
-	for _, l := range strings.Split(before, "\n") {
-		b[l] = true
-	}
-	a := map[string]bool{}
-	var out []string
-	for _, l := range strings.Split(after, "\n") {
-		a[l] = true
-		if !b[l] {
-			out = append(out, "+ "+l)
-		}
-	}
-	for _, l := range strings.Split(before, "\n") {
-		if !a[l] {
-			out = append(out, "- "+l)
-		}
-	}
-	if len(out) > 40 {
-		out = append(out[:40], fmt.Sprintf("... %d more", len(out)-40))
-	}
-	return strings.Join(out, "\n")
-}
 
 // attackRoot is a root with grey's and dpkg's databases and one package,
 // base, installed (usr/bin/owned, a setuid usr/bin/su-like file).
@@ -122,7 +45,7 @@ func attackRoot(t *testing.T) (string, *Root) {
 // and says msg, with the root's listing unchanged.
 func refused(t *testing.T, r *Root, plan Plan, opts Options, want error, msg string) {
 	t.Helper()
-	before := treeListing(t, r.Dir)
+	before := testfixture.TreeListing(t, r.Dir)
 	opts.Root = r.Dir
 	_, err := Apply(context.Background(), r.DB, plan, opts)
 	if err == nil {
@@ -134,8 +57,8 @@ func refused(t *testing.T, r *Root, plan Plan, opts Options, want error, msg str
 	if !strings.Contains(err.Error(), msg) {
 		t.Errorf("error %q does not say %q", err, msg)
 	}
-	if after := treeListing(t, r.Dir); after != before {
-		t.Errorf("the root changed:\n%s", diffListings(before, after))
+	if after := testfixture.TreeListing(t, r.Dir); after != before {
+		t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, after))
 	}
 }
 

@@ -194,13 +194,13 @@ func (f failFetcher) FetchAll(_ context.Context, reqs []fetch.Request) []error {
 // item 3, as apt checks).
 func TestDownloadFreeSpace(t *testing.T) {
 	root := t.TempDir()
-	before := treeListing(t, root)
+	before := testfixture.TreeListing(t, root)
 	pkgs := []*deb.Package{{Name: "huge", Architecture: "amd64", Filename: "pool/huge.deb", Size: 1 << 50, SHA256: strings.Repeat("a", 64)}}
 	_, err := Download(context.Background(), failFetcher{t}, root, pkgs, func(*deb.Package) (string, error) { return "http://example.invalid/huge.deb", nil })
 	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "the packages to download need 1073741824.0 MiB") {
 		t.Fatalf("error %v", err)
 	}
-	if after := treeListing(t, root); after != before {
-		t.Errorf("the root changed:\n%s", diffListings(before, after))
+	if after := testfixture.TreeListing(t, root); after != before {
+		t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, after))
 	}
 }

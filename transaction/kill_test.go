@@ -362,7 +362,7 @@ func TestInterruptedSeenByEveryCommand(t *testing.T) {
 			t.Errorf("grey %s after the kill: %v, and it does not say it undid the upgrade:\n%s", cmd[0], err, out)
 		}
 		if got := rootTreeHash(t, r); got != before {
-			t.Errorf("grey %s after the kill: the root is not the state before:\n%s", cmd[0], diffListings(treeListing(t, base), treeListing(t, r)))
+			t.Errorf("grey %s after the kill: the root is not the state before:\n%s", cmd[0], testfixture.DiffListings(testfixture.TreeListing(t, base), testfixture.TreeListing(t, r)))
 		}
 		if cmd[0] == "installed" && !strings.Contains(out, "many 1.0") {
 			t.Errorf("grey installed:\n%s", out)

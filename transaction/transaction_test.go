@@ -138,7 +138,7 @@ func TestBadInputsLeaveRootUnchanged(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := treeListing(t, root)
+			before := testfixture.TreeListing(t, root)
 			_, err := apply(t, r, c.plan, Options{})
 			if err == nil {
 				t.Fatal("no error")
@@ -149,8 +149,8 @@ func TestBadInputsLeaveRootUnchanged(t *testing.T) {
 			if !strings.Contains(err.Error(), c.msg) {
 				t.Errorf("error %q does not say %q", err, c.msg)
 			}
-			if after := treeListing(t, root); after != before {
-				t.Errorf("the root changed:\n%s", diffListings(before, after))
+			if after := testfixture.TreeListing(t, root); after != before {
+				t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, after))
 			}
 		})
 	}

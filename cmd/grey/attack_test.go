@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,42 +23,11 @@ import (
 	"github.com/greypm/grey/internal/testfixture"
 )
 
-// rootListing lists every path under root with its type, mode, owner, and
-// a regular file's size and SHA256, sorted; directory times are left out.
+// rootListing is testfixture.TreeListing: every path with its type, mode,
+// owner, and a regular file's size and SHA256.
 func rootListing(t *testing.T, root string) string {
 	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		line := fmt.Sprintf("%s %s %04o %d:%d", rel, fi.Mode().Type(), st.Mode&0o7777, st.Uid, st.Gid)
-		switch {
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			line += fmt.Sprintf(" %d %s", len(b), hex.EncodeToString(sum[:]))
-		case fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			line += " -> " + l
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
+	return testfixture.TreeListing(t, root)
 }
 
 // lockFiles are the files taking a root's locks creates, empty, as apt

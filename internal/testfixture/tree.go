@@ -1,0 +1,88 @@
+package testfixture
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TreeListing lists every path under root, one line each, sorted: the
+// path, its type and permission word (setuid, setgid, sticky included),
+// owner, and for a regular file its size and SHA256, for a symlink its
+// target, for a device its number. Directory times are left out: staging
+// a file and removing it again changes them.
+func TreeListing(t testing.TB, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %s %04o %d:%d", rel, fi.Mode().Type(), st.Mode&0o7777, st.Uid, st.Gid)
+		switch {
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			line += fmt.Sprintf(" %d %s", fi.Size(), hex.EncodeToString(h.Sum(nil)))
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		case fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice) != 0:
+			line += fmt.Sprintf(" dev %d", st.Rdev)
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// DiffListings reports the lines that differ between two listings.
+func DiffListings(before, after string) string {
+	b := map[string]bool{}
+	for _, l := range strings.Split(before, "\n") {
+		b[l] = true
+	}
+	a := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(after, "\n") {
+		a[l] = true
+		if !b[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	for _, l := range strings.Split(before, "\n") {
+		if !a[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	if len(out) > 40 {
+		out = append(out[:40], fmt.Sprintf("... %d more", len(out)-40))
+	}
+	return strings.Join(out, "\n")
+}
