@@ -13,11 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/greypm/grey/deb"
-	"github.com/greypm/grey/internal/atomicfile"
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/transaction"
 )
@@ -366,9 +365,18 @@ func (c *copier) copyBucket(src *bolt.Bucket, keys [][]byte) error {
 	return nil
 }
 
-// addFiles writes the spec's extra files, resolving each path inside the
-// root so that a symlink a package ships cannot lead the write outside.
+// addFiles writes the spec's extra files through an os.Root of the
+// image, each path resolved inside it as in a chroot (internal/rootfs), so
+// that a symlink a package ships cannot lead the write outside.
 func addFiles(root string, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	for _, f := range files {
 		var data []byte
 		if f.Source != "" {
@@ -380,28 +388,34 @@ func addFiles(root string, files []File) error {
 		} else {
 			data = []byte(f.Content)
 		}
-		p, err := securejoin.SecureJoin(root, f.Path)
+		rel, err := writeInRoot(r, f.Path, data, f.Mode.Perm())
 		if err != nil {
 			return fmt.Errorf("extra file %s: %w", f.Path, err)
 		}
-		if err := mkdirParents(root, filepath.Dir(p)); err != nil {
-			return fmt.Errorf("extra file %s: %w", f.Path, err)
-		}
-		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-			return fmt.Errorf("extra file %s: a directory is there", f.Path)
-		}
-		if err := atomicfile.Write(p, data, f.Mode.Perm()); err != nil {
-			return fmt.Errorf("extra file %s: %w", f.Path, err)
-		}
-		if err := os.Lchown(p, f.UID, f.GID); err != nil {
+		if err := r.Lchown(rel, f.UID, f.GID); err != nil {
 			return fmt.Errorf("extra file %s: %w", f.Path, err)
 		}
 		// Chmod after chown: chown clears setuid and setgid bits.
-		if err := os.Chmod(p, f.Mode); err != nil {
+		if err := r.Chmod(rel, f.Mode); err != nil {
 			return fmt.Errorf("extra file %s: %w", f.Path, err)
 		}
 	}
 	return nil
+}
+
+// writeInRoot replaces name in r (a symlink there followed inside the
+// root, as the file it names is what is meant) with data and mode perm,
+// its missing parents made with mode 0755, and returns its resolved
+// relative path.
+func writeInRoot(r *os.Root, name string, data []byte, perm os.FileMode) (string, error) {
+	rel, err := rootfs.Resolve(r, name, true)
+	if err != nil {
+		return "", err
+	}
+	if rel == "." {
+		return "", fmt.Errorf("%s is the root", name)
+	}
+	return rootfs.WriteFile(r, rel, data, perm, true)
 }
 
 // mkdirParents creates dir (inside root) and its missing parents with mode
@@ -445,11 +459,12 @@ func appendAccounts(root, name string, lines []string) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	p, err := securejoin.SecureJoin(root, name)
+	r, err := os.OpenRoot(root)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return err
 	}
-	old, err := os.ReadFile(p)
+	defer r.Close()
+	old, err := rootfs.ReadFile(r, name)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -478,10 +493,11 @@ func appendAccounts(root, name string, lines []string) error {
 		b.WriteByte('\n')
 	}
 	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(p); err == nil {
+	if fi, err := rootfs.Stat(r, name); err == nil {
 		mode = fi.Mode().Perm()
-	} else if err := mkdirParents(root, filepath.Dir(p)); err != nil {
+	}
+	if _, err := writeInRoot(r, name, b.Bytes(), mode); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return atomicfile.Write(p, b.Bytes(), mode)
+	return nil
 }

@@ -112,7 +112,7 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 		return nil, err
 	}
 	t.st.installed = t.installed
-	if t.st.files, err = loadDpkgFiles(root); err != nil {
+	if t.st.files, err = loadDpkgFiles(t.st.rfs.root); err != nil {
 		return nil, err
 	}
 	free, _ := freeBytes(root) // unknown (0): no check, no cap from it

@@ -11,9 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-
 	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -56,23 +55,18 @@ type diversion struct {
 }
 
 // loadDpkgFiles reads the root's passwd, group, statoverride and
-// diversions files; a missing one is empty. Errors name the file and line.
-func loadDpkgFiles(root string) (*dpkgFiles, error) {
+// diversions files through the os.Root of the root, their symbolic links
+// followed inside it (rootfs); a missing one is empty. Errors name the
+// file and line.
+func loadDpkgFiles(root *os.Root) (*dpkgFiles, error) {
 	d := &dpkgFiles{}
 	var err error
 	read := func(rel string) ([]byte, error) {
-		p, err := securejoin.SecureJoin(root, rel)
-		if err != nil {
-			return nil, fmt.Errorf("resolve /%s: %w", rel, err)
-		}
-		b, err := os.ReadFile(p)
+		b, err := rootfs.ReadFile(root, rel)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read /%s: %w", rel, err)
-		}
-		return b, nil
+		return b, err
 	}
 	b, err := read(passwdFile)
 	if err != nil {

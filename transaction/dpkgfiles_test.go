@@ -220,3 +220,42 @@ func FuzzDpkgFiles(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadDpkgFilesStaysInRoot: the root's passwd, group, statoverride
+// and diversions files are read through its os.Root, links followed
+// inside the root as in a chroot: a link to a host file (absolute, or
+// climbing with "..") reads the root's own copy of that path, never the
+// host's (issue 12, item 9).
+func TestLoadDpkgFilesStaysInRoot(t *testing.T) {
+	base := t.TempDir()
+	root, host := filepath.Join(base, "root"), filepath.Join(base, "host")
+	for p, s := range map[string]string{
+		host + "/passwd":                "evil:x:0:0::/:/bin/sh\n",
+		host + "/diversions":            "/usr/bin/x\n/usr/bin/x.evil\n:\n",
+		root + host + "/passwd":         "app:x:1001:1001::/:/bin/sh\n",
+		root + "/etc/group":             "app:x:1001:\n",
+		root + host + "/diversions":     "/usr/bin/y\n/usr/bin/y.real\n:\n",
+		root + "/var/lib/dpkg/.present": "",
+	} {
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(s), 0o644))
+	}
+	must(t, os.Symlink(host+"/passwd", filepath.Join(root, passwdFile)))
+	must(t, os.Symlink("../../../../../../../../../.."+host+"/diversions", filepath.Join(root, diversionsFile)))
+	must(t, os.Symlink("statoverride", filepath.Join(root, statOverrideFile))) // a loop
+	r, err := os.OpenRoot(root)
+	must(t, err)
+	defer r.Close()
+	if _, err := loadDpkgFiles(r); !errors.Is(err, syscall.ELOOP) || !strings.Contains(err.Error(), "/"+statOverrideFile+" in "+root) {
+		t.Errorf("a statoverride link to itself: %v", err)
+	}
+	must(t, os.Remove(filepath.Join(root, statOverrideFile)))
+	d, err := loadDpkgFiles(r)
+	must(t, err)
+	if _, ok := d.users["evil"]; ok || d.users["app"] != 1001 {
+		t.Errorf("users %v: the host's passwd was read", d.users)
+	}
+	if _, ok := d.diversions["/usr/bin/x"]; ok || d.diversions["/usr/bin/y"].to != "/usr/bin/y.real" {
+		t.Errorf("diversions %v: the host's file was read", d.diversions)
+	}
+}

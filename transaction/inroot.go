@@ -8,17 +8,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// maxLinks bounds the symlinks one lookup follows (the kernel's 40).
-const maxLinks = 40
+	"github.com/greypm/grey/internal/rootfs"
+)
 
 // rootFS is a root opened as an os.Root. Every file system access a
 // transaction makes inside the root goes through it: paths are resolved
@@ -78,53 +76,11 @@ func (r *rootFS) phys(host string) string {
 // component that does not exist ends the lookups: the rest is taken as
 // written.
 func (r *rootFS) resolve(rel string, follow bool) (string, error) {
-	todo := strings.Split(strings.TrimPrefix(rel, "/"), "/")
-	var done []string
-	links := 0
-	missing := false
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if len(done) > 0 {
-				done = done[:len(done)-1]
-			}
-			continue
-		}
-		if missing || (len(todo) == 0 && !follow) {
-			done = append(done, c)
-			continue
-		}
-		cur := path.Join(append(append([]string(nil), done...), c)...)
-		fi, err := r.root.Lstat(cur)
-		if errors.Is(err, fs.ErrNotExist) {
-			missing = true
-			done = append(done, c)
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("resolve /%s in %s: %w", rel, r.host, err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, c)
-			continue
-		}
-		if links++; links > maxLinks {
-			return "", fmt.Errorf("resolve /%s in %s: %w", rel, r.host, unix.ELOOP)
-		}
-		target, err := r.root.Readlink(cur)
-		if err != nil {
-			return "", fmt.Errorf("resolve /%s in %s: %w", rel, r.host, err)
-		}
-		if strings.HasPrefix(target, "/") {
-			done = nil
-		}
-		todo = append(strings.Split(target, "/"), todo...)
+	p, err := rootfs.Resolve(r.root, rel, follow)
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(r.host, filepath.FromSlash(path.Join(done...))), nil
+	return filepath.Join(r.host, filepath.FromSlash(p)), nil
 }
 
 // dirFD returns a descriptor of the directory at host, opened through the

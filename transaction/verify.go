@@ -80,7 +80,7 @@ func Verify(ctx context.Context, db DB, root string, names []string) ([]Problem,
 	defer rfs.close()
 	st := &stager{root: root, rfs: rfs}
 	// A diverted file is checked where dpkg-divert sent it.
-	if st.files, err = loadDpkgFiles(root); err != nil {
+	if st.files, err = loadDpkgFiles(rfs.root); err != nil {
 		return nil, err
 	}
 	var out []Problem

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/greypm/grey/internal/rootfs"
 )
 
 // Paths of grey's source configuration inside a root, as apt's
@@ -35,13 +35,36 @@ const (
 // of its own in the root, Load reads apt's instead (see LoadApt), so grey
 // works on a Debian host with no set-up. A missing file or directory is no
 // error. Errors name the file (under root) and line.
+//
+// Every file is read through an os.Root of root, its symbolic links
+// followed as inside a chroot (internal/rootfs): a link in the root (say
+// etc/apt/sources.list.d -> /) leads to the root's own files, never to the
+// host's.
 func Load(root string) ([]*Source, error) {
+	r, err := openRoot(root)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	defer r.Close()
 	display := func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) }
-	srcs, found, err := load(os.DirFS(root), display, ListFile, ListDir)
+	srcs, found, err := load(rootfs.FS(r), display, ListFile, ListDir)
 	if err != nil || found > 0 {
 		return srcs, err
 	}
-	return LoadApt(root)
+	return loadApt(r, root)
+}
+
+// openRoot opens root as an os.Root; nil, and no error, when it does not
+// exist (a root with no configuration).
+func openRoot(root string) (*os.Root, error) {
+	r, err := os.OpenRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sources: open root %s: %w", root, err)
+	}
+	return r, nil
 }
 
 // LoadFS reads grey's own source files (not apt's) from a file system
@@ -64,10 +87,21 @@ func LoadFS(fsys fs.FS) ([]*Source, error) {
 //     and *.asc files of ROOT/etc/apt/trusted.gpg.d, in name order.
 //
 // grey trusts per source only; this gives an apt source exactly the keys
-// apt would accept for it.
+// apt would accept for it. Files are read as Load reads them; a keyring's
+// path is resolved inside the root the same way (and the keyring is read
+// later by that path).
 func LoadApt(root string) ([]*Source, error) {
+	r, err := openRoot(root)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	defer r.Close()
+	return loadApt(r, root)
+}
+
+func loadApt(r *os.Root, root string) ([]*Source, error) {
 	display := func(name string) string { return filepath.Join(root, filepath.FromSlash(name)) }
-	srcs, _, err := load(os.DirFS(root), display, AptListFile, AptListDir)
+	srcs, _, err := load(rootfs.FS(r), display, AptListFile, AptListDir)
 	if err != nil || len(srcs) == 0 {
 		return srcs, err
 	}
@@ -80,17 +114,17 @@ func LoadApt(root string) ([]*Source, error) {
 				continue
 			}
 			if path.IsAbs(sb) {
-				p, err := securejoin.SecureJoin(root, sb)
+				p, err := rootfs.Resolve(r, sb, true)
 				if err != nil {
 					return nil, fmt.Errorf("%s:%d: signed-by %s: %w", s.File, s.Line, sb, err)
 				}
-				sb = p
+				sb = filepath.Join(root, filepath.FromSlash(p))
 			}
 			files = append(files, sb)
 		}
 		if len(files) == 0 && s.SignedByKey == "" {
 			if !trustedRead {
-				if trusted, err = aptTrusted(root); err != nil {
+				if trusted, err = aptTrusted(r, root); err != nil {
 					return nil, err
 				}
 				trustedRead = true
@@ -113,21 +147,26 @@ func LoadApt(root string) ([]*Source, error) {
 // aptTrusted returns apt's trusted keyrings in root as paths on this
 // machine: etc/apt/trusted.gpg when it exists, then the *.gpg and *.asc
 // files of etc/apt/trusted.gpg.d in name order (apt's TrustedParts rule:
-// letters, digits, '_', '-' and '.' only).
-func aptTrusted(root string) ([]string, error) {
+// letters, digits, '_', '-' and '.' only), each resolved inside the root.
+func aptTrusted(r *os.Root, root string) ([]string, error) {
 	var out []string
-	if p, err := securejoin.SecureJoin(root, AptTrustedFile); err == nil {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			out = append(out, p)
+	regular := func(name string) (string, bool) {
+		p, err := rootfs.Resolve(r, name, true)
+		if err != nil {
+			return "", false
 		}
+		fi, err := r.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			return "", false // a dangling link or a directory: apt skips it too
+		}
+		return filepath.Join(root, filepath.FromSlash(p)), true
 	}
-	dir, err := securejoin.SecureJoin(root, AptTrustedPartDir)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(root, AptTrustedPartDir), err)
+	if p, ok := regular(AptTrustedFile); ok {
+		out = append(out, p)
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := rootfs.ReadDir(r, AptTrustedPartDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
+		return nil, err
 	}
 	var names []string
 	for _, e := range entries {
@@ -138,14 +177,9 @@ func aptTrusted(root string) ([]string, error) {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		p, err := securejoin.SecureJoin(root, path.Join(AptTrustedPartDir, n))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, n), err)
+		if p, ok := regular(path.Join(AptTrustedPartDir, n)); ok {
+			out = append(out, p)
 		}
-		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-			continue // a dangling link or a directory: apt skips it too
-		}
-		out = append(out, p)
 	}
 	return out, nil
 }
