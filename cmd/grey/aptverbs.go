@@ -25,7 +25,7 @@ import (
 // DownloadCmd fetches packages' .deb files into the current directory.
 type DownloadCmd struct {
 	Packages []string `arg:"" name:"package" help:"PKG or PKG=VERSION."`
-	Jobs     int      `help:"Download at most N packages at once." default:"4" placeholder:"N"`
+	Jobs     int      `help:"Download at most N packages at once (default 4, or grey.conf's Grey::Parallel-Downloads)." placeholder:"N"`
 }
 
 // Help says what is fetched and where.
@@ -60,7 +60,11 @@ func (c *DownloadCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		pkgs = append(pkgs, p)
 	}
-	fetcher, err := newFetcher(g, fetch.WithConcurrency(max(c.Jobs, 1)))
+	jobs, err := g.Jobs(c.Jobs)
+	if err != nil {
+		return err
+	}
+	fetcher, err := newFetcher(g, fetch.WithConcurrency(jobs))
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/term"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
@@ -43,16 +42,16 @@ type changeFlags struct {
 	NoScripts bool `name:"no-scripts" help:"Do not run maintainer scripts (preinst, postinst, prerm, postrm)."`
 	NoWait    bool `name:"no-wait" help:"Fail at once when another grey process is changing the root, instead of waiting for it."`
 	NoSync    bool `name:"no-sync" help:"Do not fsync files before they replace the old ones (faster, not crash-safe)."`
-	Jobs      int  `help:"Download at most N packages at once." default:"4" placeholder:"N"`
+	Jobs      int  `help:"Download at most N packages at once (default 4, or grey.conf's Grey::Parallel-Downloads)." placeholder:"N"`
 	// DownloadOnly is apt-get's --download-only (-d).
-	DownloadOnly bool `name:"download-only" short:"d" help:"Only download the packages into the cache; change nothing else."`
+	DownloadOnly bool `name:"download-only" short:"d" help:"Only download the packages into the cache; change nothing else (APT::Get::Download-Only)."`
 }
 
 // InstallCmd installs packages and their dependencies.
 type InstallCmd struct {
 	changeFlags
 	Reinstall    bool     `help:"Install the named packages again even when that version is installed."`
-	NoRecommends bool     `name:"no-install-recommends" help:"Do not install Recommends."`
+	NoRecommends bool     `name:"no-install-recommends" help:"Do not install Recommends (the default is grey.conf's APT::Install-Recommends, else true)."`
 	FixBroken    bool     `short:"f" name:"fix-broken" help:"Finish what a failed command left: configure unpacked and half-configured packages (as apt install -f)."`
 	Packages     []string `arg:"" optional:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, PKG:ARCH, or a path to a .deb file (containing a / and ending in .deb)."`
 }
@@ -79,7 +78,11 @@ func (c *InstallCmd) Run(ctx context.Context, g *Globals) error {
 		return &exitError{Code: 2, Err: errors.New("name the packages to install (or --fix-broken)")}
 	}
 	var local []string
-	req := resolver.Request{Recommends: !c.NoRecommends}
+	rec, err := g.Recommends(c.NoRecommends)
+	if err != nil {
+		return err
+	}
+	req := resolver.Request{Recommends: rec}
 	for _, a := range c.Packages {
 		if strings.Contains(a, "/") && strings.HasSuffix(a, ".deb") {
 			local = append(local, a)
@@ -278,7 +281,15 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		}
 		return nil
 	}
-	fopts := []fetch.Option{fetch.WithConcurrency(max(fl.Jobs, 1))}
+	jobs, err := g.Jobs(fl.Jobs)
+	if err != nil {
+		return err
+	}
+	downloadOnly, err := g.DownloadOnly(fl.DownloadOnly)
+	if err != nil {
+		return err
+	}
+	fopts := []fetch.Option{fetch.WithConcurrency(jobs)}
 	var bar *fetch.Bar
 	if isTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)
@@ -301,7 +312,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	if err != nil {
 		return err
 	}
-	if fl.DownloadOnly {
+	if downloadOnly {
 		if g.JSON {
 			return cli.WriteJSON(g.Stdout, map[string]any{"plan": pj, "downloaded": len(plan.Install)})
 		}
@@ -345,10 +356,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	return err
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func isTerminal(w io.Writer) bool { return cli.IsTerminal(w) }
 
 // describePlan turns a resolver plan into the table's rows and totals.
 func describePlan(rp *resolver.Plan, reinstall []*deb.Package, root string) *planJSON {

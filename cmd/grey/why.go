@@ -55,7 +55,11 @@ type whyStepJSON struct {
 // Run solves the (possibly empty) request against the root's state and
 // prints the chain.
 func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
-	req := resolver.Request{Recommends: !c.NoRecommends, Architecture: c.Arch}
+	rec, err := g.Recommends(c.NoRecommends)
+	if err != nil {
+		return err
+	}
+	req := resolver.Request{Recommends: rec, Architecture: c.Arch}
 	for _, a := range c.Install {
 		j, err := resolver.ParseJob(a)
 		if err != nil {

@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/greypm/grey/internal/config"
 	"github.com/greypm/grey/repo/sources"
 )
 
@@ -28,6 +30,12 @@ type Globals struct {
 	Sources []string `name:"source" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
 	Yes     bool     `short:"y" name:"yes" help:"Answer yes to the confirmation prompt."`
 	DryRun  bool     `name:"dry-run" short:"s" aliases:"simulate" help:"Show what would be done without changing anything (-s and --simulate as in apt-get)."`
+	// Options are -o NAME=VALUE settings, over grey.conf's (apt's -o).
+	// -o is its short form (Reorder: not in the model, because build and
+	// image build have their own -o).
+	Options []string `name:"option" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
+	// Color is auto, always or never ("" when not given).
+	Color string `name:"color" aliases:"colour" help:"Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never; the default is grey.conf's APT::Color, else auto." placeholder:"WHEN"`
 	// ShowVersion is --version (the field has another name because the
 	// whole tool also has a version command).
 	ShowVersion VersionFlag `name:"version" help:"Print grey's version and exit."`
@@ -40,6 +48,11 @@ type Globals struct {
 	Now func() time.Time `kong:"-"`
 	// Args is the command line after the program name, for the history.
 	Args []string `kong:"-"`
+	// Getenv reads the environment (NO_COLOR); tests replace it.
+	Getenv func(string) string `kong:"-"`
+
+	// cfg is grey.conf with the -o settings over it (settle).
+	cfg *config.Config
 }
 
 // ExitError carries a process exit status through kong's Run chain.
@@ -89,6 +102,9 @@ func WriteJSON(w io.Writer, v any) error {
 // error, 2 for a command line kong refuses.
 func Run(ctx context.Context, cli any, g *Globals, args []string, stdin io.Reader, stdout, stderr io.Writer, now func() time.Time) int {
 	g.Stdout, g.Stderr, g.Stdin, g.Now, g.Args = stdout, stderr, stdin, now, args
+	if g.Getenv == nil {
+		g.Getenv = os.Getenv
+	}
 	exit := -1
 	parser, err := kong.New(cli,
 		kong.Name("grey"),
@@ -121,10 +137,14 @@ func parseAndRun(parser *kong.Kong, g *Globals, args []string, stderr io.Writer)
 			}
 		}
 	}()
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(Reorder(parser.Model, args))
 	if err != nil {
 		fmt.Fprintf(stderr, "grey: %v\n", err)
 		return 2
+	}
+	if err := g.settle(); err != nil {
+		fmt.Fprintf(stderr, "grey: %v\n", err)
+		return ExitUsage
 	}
 	if err := kctx.Run(g); err != nil {
 		var ee *ExitError

@@ -10,10 +10,12 @@ import "strings"
 func IsQuery(args []string) bool {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		key, _, inline := strings.Cut(a, "=")
 		switch {
-		case a == "--root" || a == "--source":
+		case !inline && (a == "--root" || a == "--source" || a == "--option" || a == "-o" || a == "--color" || a == "--colour"):
 			i++ // the value is the next argument
-		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--source="),
+		case inline && (key == "--root" || key == "--source" || key == "--option" || key == "--color" || key == "--colour"),
+			strings.HasPrefix(a, "-o") && len(a) > 2, // -oNAME=VALUE
 			a == "--json", a == "--yes", a == "-y", a == "--dry-run", a == "--simulate", a == "-s":
 		case strings.HasPrefix(a, "-"):
 			return false

@@ -18,6 +18,9 @@ func TestIsQuery(t *testing.T) {
 		{"--root /r --source deb_x show hello", true},
 		{"--root=/r --json -y --dry-run --source=x policy hello", true},
 		{"--yes show", true},
+		{"-o APT::Color=0 show hello", true},
+		{"-oAPT::Color=0 --color never --colour=auto show hello", true},
+		{"-o show hello", false}, // show is -o's value
 		{"--json show --help", true},
 		{"", false},
 		{"list --all", false},
@@ -64,11 +67,17 @@ func TestIsQueryKnowsEveryGlobalFlag(t *testing.T) {
 		} else {
 			forms = append(forms, []string{"--" + f.Name, "v"}, []string{"--" + f.Name + "=v"})
 		}
-		if f.Short != 0 {
+		if f.Short != 0 && f.IsBool() {
 			forms = append(forms, []string{"-" + string(f.Short)})
+		} else if f.Short != 0 {
+			forms = append(forms, []string{"-" + string(f.Short), "v"}, []string{"-" + string(f.Short) + "v"})
 		}
 		for _, a := range f.Aliases {
-			forms = append(forms, []string{"--" + a})
+			if f.IsBool() {
+				forms = append(forms, []string{"--" + a})
+			} else {
+				forms = append(forms, []string{"--" + a, "v"}, []string{"--" + a + "=v"})
+			}
 		}
 		for _, form := range forms {
 			args := append(form, "show", "hello")

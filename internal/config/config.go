@@ -182,6 +182,9 @@ func (c *Config) Names() []string {
 
 func (c *Config) valueError(name, v, want string) error {
 	e := c.vals[strings.ToLower(name)]
+	if e.line == 0 { // from Set: the command line's -o
+		return fmt.Errorf("-o %s=%s: not %s", e.name, v, want)
+	}
 	where := c.Path
 	if where == "" {
 		where = "configuration"
@@ -316,4 +319,47 @@ func (p *parser) atLineStart() bool {
 		return false
 	}
 	return true
+}
+
+// Set sets a setting, replacing any earlier value, as a command line's
+// -o NAME=VALUE does over the file.
+func (c *Config) Set(name, value string) {
+	if c.vals == nil {
+		c.vals = map[string]entry{}
+	}
+	c.vals[strings.ToLower(name)] = entry{name: name, value: value}
+}
+
+// Bool returns a setting that is true or false in apt.conf(5)'s words
+// (true, yes, on, with, enable, 1; false, no, off, without, disable, 0;
+// case does not matter) and whether it is set.
+func (c *Config) Bool(name string) (value, set bool, err error) {
+	v, ok := c.Get(name)
+	if !ok {
+		return false, false, nil
+	}
+	b, ok := ParseBool(v)
+	if !ok {
+		return false, true, c.valueError(name, v, "true or false")
+	}
+	return b, true, nil
+}
+
+// ParseBool reads a truth value as apt does (see Bool).
+func ParseBool(v string) (value, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "on", "with", "enable", "1":
+		return true, true
+	case "false", "no", "off", "without", "disable", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// Invalid returns the error of a setting whose value is not what it must
+// be (want: "auto, always or never"), naming where it was set: the file
+// and line, or -o.
+func (c *Config) Invalid(name, want string) error {
+	v, _ := c.Get(name)
+	return c.valueError(name, v, want)
 }

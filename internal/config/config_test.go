@@ -143,3 +143,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSetBoolCheck(t *testing.T) {
+	c, err := Parse([]byte(`APT::Install-Recommends "false"; APT::Color "maybe";`), "grey.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, set, err := c.Bool("apt::install-recommends"); v || !set || err != nil {
+		t.Errorf("Bool = %v %v %v", v, set, err)
+	}
+	c.Set("APT::Install-Recommends", "yes")
+	if v, set, err := c.Bool(KeyInstallRecommends); !v || !set || err != nil {
+		t.Errorf("Bool after Set = %v %v %v", v, set, err)
+	}
+	if _, _, err := c.Bool(KeyColor); err == nil || !strings.Contains(err.Error(), `grey.conf:1: APT::Color "maybe": not true or false`) {
+		t.Errorf("Bool of a bad file value: %v", err)
+	}
+	c.Set(KeyAssumeYes, "perhaps")
+	if _, _, err := c.Bool(KeyAssumeYes); err == nil || err.Error() != "-o APT::Get::Assume-Yes=perhaps: not true or false" {
+		t.Errorf("Bool of a bad -o value: %v", err)
+	}
+	if _, set, err := c.Bool(KeySimulate); set || err != nil {
+		t.Errorf("unset Bool: %v %v", set, err)
+	}
+	for name, ok := range map[string]bool{
+		"APT::Install-Recommends":                true,
+		"acquire::http::proxy":                   true,
+		"Acquire::http::Proxy::deb.example.org":  true,
+		"Acquire::http::Proxy::a::b":             false,
+		"Acquire::http::Proxy::":                 false,
+		"APT::Get::Purge":                        false,
+		"Dpkg::Options::":                        false,
+		"Grey::Parallel-Downloads":               true,
+		"Acquire::https::Proxy::mirror.internal": true,
+	} {
+		if err := Check(name); (err == nil) != ok {
+			t.Errorf("Check(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+}

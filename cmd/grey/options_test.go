@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// publishedRoot publishes debs in a signed repository, updates an empty
+// root from it and returns a function running grey on that root (with
+// the repository as its --source, at a time its signature is valid).
+func publishedRoot(t *testing.T, dir string, debs ...string) (root string, g func(args ...string) (int, string, string)) {
+	t.Helper()
+	now := testfixture.Clock
+	prefix := filepath.Join(dir, "k")
+	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "options test", "--out", prefix); code != 0 {
+		t.Fatalf("key generate: %d %s", code, errOut)
+	}
+	repoDir := filepath.Join(dir, "repo")
+	args := []string{"repo", "publish", "--key", prefix + ".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir}
+	if code, _, errOut := greyAt(t, now, append(args, debs...)...); code != 0 {
+		t.Fatalf("publish: %d %s", code, errOut)
+	}
+	root = filepath.Join(dir, "root")
+	must(t, os.Mkdir(root, 0o755))
+	g = func(args ...string) (int, string, string) {
+		t.Helper()
+		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}
+		return greyAt(t, now.Add(time.Hour), append(src, args...)...)
+	}
+	if code, _, errOut := g("update"); code != 0 {
+		t.Fatalf("update: %s", errOut)
+	}
+	return root, g
+}
+
+// TestOptionsWhereAptTakesThem reproduces issue 18's "grey --no-scripts
+// install x" and "grey --no-install-recommends install x" (unknown flags
+// before), and holds the order of precedence of Recommends: flag, then
+// -o APT::Install-Recommends, then grey.conf, then the default (true).
+func TestOptionsWhereAptTakesThem(t *testing.T) {
+	dir := t.TempDir()
+	app := buildScriptDeb(t, dir, "optapp", "1", "Recommends: optrec\n", map[string]string{"postinst": "#!/bin/sh\nexit 1\n"})
+	rec := buildScriptDeb(t, dir, "optrec", "1", "", nil)
+	root, g := publishedRoot(t, dir, app, rec)
+	conf := filepath.Join(root, "etc/grey/grey.conf")
+	writeConf := func(s string) {
+		t.Helper()
+		must(t, os.MkdirAll(filepath.Dir(conf), 0o755))
+		must(t, os.WriteFile(conf, []byte(s), 0o644))
+	}
+	planned := func(args ...string) []string {
+		t.Helper()
+		code, out, errOut := g(append(args, "--json")...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errOut)
+		}
+		var r struct {
+			Plan planJSON `json:"plan"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%q: %v\n%s", args, err, out)
+		}
+		var names []string
+		for _, e := range r.Plan.Install {
+			names = append(names, e.Name)
+		}
+		slices.Sort(names)
+		return names
+	}
+	both, alone := "optapp optrec", "optapp"
+	for _, tc := range []struct {
+		conf string
+		args string
+		want string
+	}{
+		{"", "install -s optapp", both},
+		{"", "--no-install-recommends install -s optapp", alone},
+		{"", "-s --no-install-recommends install optapp", alone},
+		{"", "install optapp --simulate --no-install-recommends", alone},
+		{"", "-o APT::Install-Recommends=false install -s optapp", alone},
+		{"", "install -s -o APT::Install-Recommends=0 optapp", alone},
+		{`APT::Install-Recommends "false";`, "install -s optapp", alone},
+		{`APT::Install-Recommends "false";`, "-o APT::Install-Recommends=true install -s optapp", both},
+		{`APT::Install-Recommends "true";`, "-o APT::Install-Recommends=true --no-install-recommends install -s optapp", alone},
+		{`APT { Install-Recommends "no"; Get::Simulate "true"; };`, "install optapp", alone},
+	} {
+		writeConf(tc.conf)
+		if got := strings.Join(planned(strings.Fields(tc.args)...), " "); got != tc.want {
+			t.Errorf("grey.conf %q, grey %s: plan %q, want %q", tc.conf, tc.args, got, tc.want)
+		}
+	}
+	must(t, os.Remove(conf))
+
+	// -o APT::Get::Assume-Yes answers the prompt (stdin is empty: no);
+	// --no-scripts before the verb skips the postinst that fails.
+	code, out, errOut := g("--no-scripts", "-o", "APT::Get::Assume-Yes=true", "--no-install-recommends", "install", "optapp")
+	if code != 0 || !strings.Contains(out, "Installed optapp 1") {
+		t.Fatalf("grey --no-scripts -o APT::Get::Assume-Yes=true install optapp: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := g("installed"); code != 0 || out != "optapp 1 all [installed]\n" {
+		t.Errorf("installed: %d %q", code, out)
+	}
+
+	// -o is a global option: every verb takes it, and refuses a setting
+	// grey does not read or a malformed one, changing nothing.
+	for _, args := range [][]string{
+		{"-o", "APT::Get::Purge=true", "remove", "optapp"},
+		{"remove", "-o", "Dpkg::Options::=--force-confold", "optapp"},
+		{"-o", "APT::Get::Assume-Yes", "remove", "optapp"},
+		{"-o", "APT::Get::Assume-Yes=sure", "remove", "optapp"},
+		{"list", "-o", "APT::Color=bright"},
+		{"update", "-o", "Acquire::Retries=many"},
+	} {
+		code, out, errOut := g(args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "-o") {
+			t.Errorf("grey %q: exit %d, %q %q; want 2 and a message naming -o", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := g("installed"); code != 0 || out != "optapp 1 all [installed]\n" {
+		t.Errorf("installed after the refusals: %d %q", code, out)
+	}
+	for _, args := range [][]string{
+		{"-o", "APT::Color=false", "deb", "compare-versions", "1", "lt", "2"},
+		{"history", "-o", "Acquire::Retries=1"},
+		{"-o", "Grey::Parallel-Downloads=1", "--no-wait", "remove", "-y", "--no-scripts", "optapp"},
+	} {
+		if code, _, errOut := g(args...); code != 0 {
+			t.Errorf("grey %q: exit %d: %s", args, code, errOut)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// The settings grey reads besides the network ones of package fetch, with
+// apt's names where apt has the setting.
+const (
+	// KeyInstallRecommends is apt's APT::Install-Recommends: install
+	// Recommends (true by default); --no-install-recommends overrides it.
+	KeyInstallRecommends = "APT::Install-Recommends"
+	// KeyAssumeYes is apt-get's APT::Get::Assume-Yes (-y).
+	KeyAssumeYes = "APT::Get::Assume-Yes"
+	// KeySimulate is apt-get's APT::Get::Simulate (-s).
+	KeySimulate = "APT::Get::Simulate"
+	// KeyDownloadOnly is apt-get's APT::Get::Download-Only (-d).
+	KeyDownloadOnly = "APT::Get::Download-Only"
+	// KeyColor is apt's APT::Color: true (always), false (never), or
+	// grey's auto, always, never; --color overrides it.
+	KeyColor = "APT::Color"
+	// KeyParallelDownloads is how many packages are downloaded at once
+	// (grey's own: apt has no such setting); --jobs overrides it.
+	KeyParallelDownloads = "Grey::Parallel-Downloads"
+)
+
+// known are the names Check accepts: grey's own settings above and the
+// network settings (repo/fetch's Key* names, which a test there holds to
+// this list). A name ending in "::" takes any last part (a host).
+var known = []string{
+	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads,
+	"Acquire::http::Proxy", "Acquire::http::Proxy::",
+	"Acquire::https::Proxy", "Acquire::https::Proxy::",
+	"Acquire::No-Proxy",
+	"Acquire::https::CAInfo",
+	"Acquire::http::Timeout", "Acquire::https::Timeout",
+	"Acquire::http::Low-Speed-Limit", "Acquire::http::Low-Speed-Time",
+	"Acquire::http::Max-Time",
+	"Acquire::Retries",
+}
+
+// Known returns the names of the settings grey reads, sorted ("NAME::HOST"
+// for the per-host ones).
+func Known() []string {
+	out := make([]string, 0, len(known))
+	for _, k := range known {
+		if strings.HasSuffix(k, "::") {
+			k += "HOST"
+		}
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Check returns an error unless grey reads the setting name. grey.conf may
+// hold settings grey does not read (they are ignored, as apt ignores what
+// it does not know), but a command line's -o naming one is refused, so
+// that an option grey would not honour is not silently dropped.
+func Check(name string) error {
+	l := strings.ToLower(name)
+	for _, k := range known {
+		kl := strings.ToLower(k)
+		if strings.HasSuffix(kl, "::") {
+			if host, ok := strings.CutPrefix(l, kl); ok && host != "" && !strings.Contains(host, "::") {
+				return nil
+			}
+		} else if l == kl {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: grey does not know this setting (it reads %s)", name, strings.Join(Known(), ", "))
+}
