@@ -12,6 +12,7 @@
 //	NAME/gen/.new-N/  a generation being composed (never current; removed by the next install)
 //	NAME/current      symlink to gen/N, replaced by rename(2) only
 //	NAME/lock         flock held while NAME changes
+//	NAME/state/N/     writable copies of gen N's /etc and /var (app run as root)
 //	.store/objects/   shared file contents, one hard link per app file
 //
 // See docs/apps.md for the model and its invariants.
@@ -298,6 +299,9 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	}
 	shared, err := a.share(ctx, dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := recordModes(dir); err != nil {
 		return nil, err
 	}
 	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Created: now().UTC(), SharedFiles: shared,
@@ -634,6 +638,9 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 			return gone, err
 		}
 		if err := os.RemoveAll(a.Root(name, g)); err != nil {
+			return gone, err
+		}
+		if err := os.RemoveAll(filepath.Join(a.StateDirOf(name), strconv.Itoa(g))); err != nil {
 			return gone, err
 		}
 		gone = append(gone, g)

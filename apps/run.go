@@ -3,11 +3,16 @@ package apps
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // NoUserNamespacesError says the kernel does not let this user make the
@@ -28,6 +33,12 @@ type RunOptions struct {
 	Home string
 	// Bwrap is the bubblewrap binary; "" looks up "bwrap" in PATH.
 	Bwrap string
+	// StateDir holds the app's writable state: StateDir/N/etc and
+	// StateDir/N/var are private copies of generation N's /etc and /var,
+	// made at its first run and bound read-write over them (the root
+	// itself stays read-only). "" binds /etc and /var read-only.
+	// StateDirOf gives the one for root.
+	StateDir string
 	// sysctl is where the user-namespace switches are read (tests).
 	sysctl string
 }
@@ -39,6 +50,12 @@ func (a *Apps) RunCommand(name string, o RunOptions) (*exec.Cmd, error) {
 	root, m, err := a.CurrentRoot(name)
 	if err != nil {
 		return nil, err
+	}
+	var state string
+	if o.StateDir != "" {
+		if state, err = ensureState(root, filepath.Join(o.StateDir, strconv.Itoa(m.Generation))); err != nil {
+			return nil, fmt.Errorf("app %s: writable state: %w", name, err)
+		}
 	}
 	prog := o.Command
 	if prog == "" {
@@ -67,6 +84,9 @@ func (a *Apps) RunCommand(name string, o RunOptions) (*exec.Cmd, error) {
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
 		"--unshare-pid", "--die-with-parent",
 		"--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	}
+	if state != "" {
+		args = append(args, "--bind", filepath.Join(state, "etc"), "/etc", "--bind", filepath.Join(state, "var"), "/var")
 	}
 	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
 		args = append(args, "--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf")
@@ -116,6 +136,130 @@ func checkUserNS(sysctl string) error {
 	}
 	if b, err := os.ReadFile(filepath.Join(sysctl, "kernel", "unprivileged_userns_clone")); err == nil && strings.TrimSpace(string(b)) == "0" {
 		return &NoUserNamespacesError{Reason: "kernel.unprivileged_userns_clone is 0"}
+	}
+	return nil
+}
+
+// StateDirOf is where root keeps the writable state of app name:
+// NAME/state beside its generations (RunOptions.StateDir).
+func (a *Apps) StateDirOf(name string) string { return filepath.Join(a.appDir(name), "state") }
+
+// ensureState returns dir, holding private copies of root's /etc and
+// /var, made now when it does not exist yet (in a temporary directory
+// renamed into place, so a half-made copy is never used). Files the
+// caller cannot read are left out of the copy.
+func ensureState(root, dir string) (string, error) {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	for _, d := range []string{"etc", "var"} {
+		if err := copyTree(filepath.Join(root, d), filepath.Join(tmp, d)); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return dir, nil // made meanwhile by another run
+		}
+		return "", err
+	}
+	return dir, nil
+}
+
+// copyTree copies the directory src to dst: directories, regular files
+// (new inodes, never links: the copy is written to) and symlinks, with
+// their modes, times and, as root, owners.
+func copyTree(src, dst string) error {
+	root := os.Geteuid() == 0
+	type dirTime struct {
+		path string
+		t    time.Time
+		mode uint32
+	}
+	var dirs []dirTime
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p != src && errors.Is(err, fs.ErrPermission) {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case fi.IsDir():
+			if err := os.Mkdir(out, 0o700); err != nil {
+				return err
+			}
+			dirs = append(dirs, dirTime{out, fi.ModTime(), st.Mode & 0o7777})
+		case fi.Mode().IsRegular():
+			in, err := os.Open(p)
+			if errors.Is(err, fs.ErrPermission) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err == nil {
+				_, err = io.Copy(f, in)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			in.Close()
+			if err != nil {
+				return err
+			}
+			if err := os.Chtimes(out, fi.ModTime(), fi.ModTime()); err != nil {
+				return err
+			}
+		case fi.Mode()&fs.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(l, out); err != nil {
+				return err
+			}
+		default:
+			return nil // sockets, fifos, devices: not state to copy
+		}
+		if root {
+			if err := os.Lchown(out, int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
+		}
+		if fi.Mode().IsRegular() {
+			return syscall.Chmod(out, st.Mode&0o7777)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	// Directories last, deepest first: a read-only one is filled first.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := syscall.Chmod(dirs[i].path, dirs[i].mode); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
+		}
+		os.Chtimes(dirs[i].path, dirs[i].t, dirs[i].t)
 	}
 	return nil
 }

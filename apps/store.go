@@ -12,6 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/pkgdb"
 )
 
 // privateTop are the top-level directories of an app root whose files are
@@ -26,8 +30,11 @@ func (a *Apps) storeDir() string { return filepath.Join(a.Dir, ".store", "object
 
 // share replaces each regular file of root outside privateTop by a hard
 // link to the store object of the same content, mode and owner, adding the
-// object when the store lacks it. It returns how many files are links to
-// the store afterwards.
+// object when the store lacks it. Store objects are read-only: their
+// write bits are cleared when they enter the store, so a file linked to
+// one has the package's mode without its write bits (readOnly; recordModes
+// writes that into the root's package records). It returns how many files
+// are links to the store afterwards.
 func (a *Apps) share(ctx context.Context, root string) (int, error) {
 	n := 0
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -57,6 +64,10 @@ func (a *Apps) share(ctx context.Context, root string) (int, error) {
 	return n, err
 }
 
+// readOnly is the mode of a store object made from a file of mode m:
+// without write bits (setuid, setgid and sticky kept).
+func readOnly(m uint32) uint32 { return m &^ 0o222 }
+
 // objectKey names a file's store object: content digest, permission bits
 // and owner (a hard link shares all three).
 func objectKey(p string, fi fs.FileInfo) (string, error) {
@@ -73,6 +84,8 @@ func objectKey(p string, fi fs.FileInfo) (string, error) {
 	return fmt.Sprintf("%s-%o-%d-%d", hex.EncodeToString(h.Sum(nil)), st.Mode&0o7777, st.Uid, st.Gid), nil
 }
 
+// shareFile links p to its store object (adding it when missing) and
+// returns whether p is a link to the store afterwards.
 func (a *Apps) shareFile(p string) (bool, error) {
 	fi, err := os.Lstat(p)
 	if err != nil {
@@ -81,6 +94,12 @@ func (a *Apps) shareFile(p string) (bool, error) {
 	key, err := objectKey(p, fi)
 	if err != nil {
 		return false, err
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	mode := uint32(st.Mode & 0o7777)
+	changed := uint32(0)
+	if readOnly(mode) != mode {
+		changed = readOnly(mode)
 	}
 	obj := filepath.Join(a.storeDir(), key[:2], key)
 	if oi, err := os.Lstat(obj); err == nil {
@@ -106,11 +125,24 @@ func (a *Apps) shareFile(p string) (bool, error) {
 	if err := os.MkdirAll(filepath.Dir(obj), 0o755); err != nil {
 		return false, err
 	}
+	// The file becomes the object: read-only first, so that the object
+	// never has write bits.
+	if changed != 0 {
+		if err := syscall.Chmod(p, changed); err != nil {
+			return false, err
+		}
+	}
 	if err := os.Link(p, obj); err != nil {
 		if errors.Is(err, syscall.EXDEV) || errors.Is(err, syscall.EMLINK) {
+			if changed != 0 {
+				syscall.Chmod(p, mode) // stays a private copy, as the package made it
+			}
 			return false, nil
 		}
 		if errors.Is(err, os.ErrExist) {
+			if changed != 0 {
+				syscall.Chmod(p, mode)
+			}
 			return a.shareFile(p) // added meanwhile: link to it
 		}
 		return false, err
@@ -150,4 +182,56 @@ func (a *Apps) PruneStore() (int, error) {
 		os.Remove(filepath.Join(a.storeDir(), e.Name()))
 	}
 	return n, nil
+}
+
+// recordModes writes into the package records of the root at root the
+// mode its shared files have now (the package's without write bits), so
+// that "grey --root ROOT verify" finds what the records say. Only a
+// difference of write bits is taken over; anything else stays for verify
+// to report.
+func recordModes(root string) error {
+	db, err := pkgdb.Open(root, pkgdb.Options{})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		pkgs, err := pkgdb.Packages(tx)
+		if err != nil {
+			return err
+		}
+		for _, p := range pkgs {
+			changed := false
+			for i := range p.Files {
+				f := &p.Files[i]
+				if f.Type != pkgdb.TypeRegular || readOnly(f.Mode) == f.Mode {
+					continue
+				}
+				top, _, _ := strings.Cut(strings.TrimPrefix(f.Path, "/"), "/")
+				if privateTop[top] {
+					continue
+				}
+				var st syscall.Stat_t
+				if err := syscall.Lstat(filepath.Join(root, filepath.FromSlash(f.Path)), &st); err != nil {
+					continue // diverted or gone: verify says so
+				}
+				if got := uint32(st.Mode & 0o7777); got == readOnly(f.Mode) {
+					f.Mode = got
+					changed = true
+				}
+			}
+			if changed {
+				if err := pkgdb.PutPackage(tx, p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("record modes in %s: %w", root, err)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -189,7 +190,13 @@ func (c *AppRunCmd) Run(ctx context.Context, g *Globals) error {
 		args = args[1:]
 	}
 	home, _ := os.UserHomeDir()
-	cmd, err := appsOf(g).RunCommand(c.Name, apps.RunOptions{Command: c.Command, Args: args, Home: home})
+	a := appsOf(g)
+	state, cleanup, err := appStateDir(a, c.Name, home)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cmd, err := a.RunCommand(c.Name, apps.RunOptions{Command: c.Command, Args: args, Home: home, StateDir: state})
 	if err != nil {
 		return appError(err)
 	}
@@ -200,6 +207,31 @@ func (c *AppRunCmd) Run(ctx context.Context, g *Globals) error {
 		return &exitError{Code: ee.ExitCode()}
 	}
 	return err
+}
+
+// appStateDir returns where the app's writable /etc and /var live: beside
+// its generations for root; for another user under $XDG_STATE_HOME (or
+// ~/.local/state)/grey/apps/NAME, or, when that cannot be made, a
+// temporary directory that cleanup removes after the run.
+func appStateDir(a *apps.Apps, name, home string) (string, func(), error) {
+	if os.Geteuid() == 0 {
+		return a.StateDirOf(name), func() {}, nil
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" && home != "" {
+		base = filepath.Join(home, ".local", "state")
+	}
+	if base != "" {
+		d := filepath.Join(base, "grey", "apps", name)
+		if err := os.MkdirAll(d, 0o700); err == nil {
+			return d, func() {}, nil
+		}
+	}
+	d, err := os.MkdirTemp("", "grey-app-"+name+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
 }
 
 // AppRollbackCmd switches back.

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// writeEverywhere is a busybox sh script that tries to change every file
+// and directory it can reach from / (but the kernel's and the home, which
+// is bound from outside on purpose, and $SKIP and $SKIP2): it appends to every regular file,
+// makes it mode 0777, and creates a file and a directory named $MARK in
+// every directory. It prints how
+// many appends worked.
+const writeEverywhere = `n=0
+for f in $(/bin/busybox find / \( -path /proc -o -path /sys -o -path /dev -o -path "$SKIP" -o -path "$SKIP2" \) -prune -o -type f -print 2>/dev/null); do
+	if echo x 2>/dev/null >> "$f"; then n=$((n+1)); fi
+	/bin/busybox chmod 0777 "$f" 2>/dev/null
+done
+for d in $(/bin/busybox find / \( -path /proc -o -path /sys -o -path /dev -o -path "$SKIP" -o -path "$SKIP2" \) -prune -o -type d -print 2>/dev/null); do
+	/bin/busybox touch "$d/$MARK" 2>/dev/null
+	/bin/busybox mkdir "$d/$MARK-dir" 2>/dev/null
+done
+echo "appended $n"
+`
+
+// buildWriter builds, with "grey build", the package "writer": /bin/sh
+// (a link to busybox, for maintainer scripts) and a postinst that runs
+// writeEverywhere inside the root being composed (but the package
+// databases, which a script that wrote into them would break).
+func buildWriter(t *testing.T) string {
+	t.Helper()
+	tree := t.TempDir()
+	for path, content := range map[string]string{
+		"DEBIAN/control":       "Package: writer\nVersion: 1\nArchitecture: all\nMaintainer: t <t@example.org>\nDepends: busybox\nDescription: writes everywhere\n",
+		"DEBIAN/postinst":      "#!/bin/sh\nSKIP=/var/lib/dpkg SKIP2=/var/lib/grey MARK=grey-script\n" + writeEverywhere + "exit 0\n",
+		"usr/share/writer/own": "writer's own file\n",
+	} {
+		full := filepath.Join(tree, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(path, "DEBIAN/postinst") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(full, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(tree, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("busybox", filepath.Join(tree, "bin/sh")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "writer_1_all.deb")
+	if code, _, errOut := greyAt(t, testfixture.Clock, "build", tree, "-o", out); code != 0 {
+		t.Fatalf("build writer: %d %s", code, errOut)
+	}
+	return out
+}
+
+// hostListing lists the host root without its apps directory.
+func hostListing(t *testing.T, root string) string {
+	t.Helper()
+	var keep []string
+	for _, l := range strings.Split(testfixture.TreeListing(t, root), "\n") {
+		if !strings.HasPrefix(l, "var/lib/grey/apps/") && !strings.HasPrefix(l, "var/lib/grey/apps ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestAppWritesStayPrivate is issue 16's write invariant: a write through
+// one app root never changes another app root, the store or the host.
+// App b (hello, busybox) is installed first. App a (the same packages and
+// "writer") is composed with maintainer scripts, and writer's postinst
+// appends to, chmods and creates in everything it reaches inside a's new
+// root; then a runs writeEverywhere as the app, under bubblewrap. Before
+// and after each, b's root, every store object that existed and the host
+// root are compared byte for byte (testfixture.TreeListing): the script
+// only changes a's own files (they become new store objects), the app
+// only its private copies of /etc and /var (a/state), and a's generation
+// itself not at all.
+func TestAppWritesStayPrivate(t *testing.T) {
+	fx := testfixture.Bookworm(t)
+	testfixture.Tool(t, "bwrap", "bubblewrap")
+	root := t.TempDir()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	src := fixtureSourceArgs(fx)
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
+	}
+	if code, _, errOut := g("update"); code != 0 {
+		t.Fatalf("update: %d %s", code, errOut)
+	}
+	writer := buildWriter(t)
+	apps := filepath.Join(root, "var/lib/grey/apps")
+	store := filepath.Join(apps, ".store")
+	if code, out, errOut := g("app", "install", "b", "hello", "busybox"); code != 0 {
+		t.Fatalf("app install b: %d %q %s", code, out, errOut)
+	}
+	bRoot := filepath.Join(apps, "b/gen/1")
+	b0, s0, h0 := testfixture.TreeListing(t, bRoot), testfixture.TreeListing(t, store), hostListing(t, root)
+
+	// Store objects are read-only and owned by the package's owner (root):
+	// an app running as another user can neither write nor chmod them.
+	filepath.WalkDir(store, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			fi, _ := d.Info()
+			if fi.Mode().Perm()&0o222 != 0 {
+				t.Errorf("store object %s has mode %v", p, fi.Mode())
+			}
+		}
+		return nil
+	})
+
+	// As a maintainer script.
+	code, out, errOut := g("app", "install", "--scripts", "a", "hello", "busybox", writer)
+	if code != 0 {
+		t.Fatalf("app install a: %d %q %s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "appended ") || strings.Contains(errOut, "appended 0\n") {
+		t.Errorf("the postinst wrote nothing (a test that cannot fail): %s", errOut)
+	}
+	aRoot := filepath.Join(apps, "a/gen/1")
+	if b, err := os.ReadFile(filepath.Join(aRoot, "usr/share/writer/own")); err != nil || !strings.HasSuffix(string(b), "x\n") {
+		t.Errorf("the postinst did not change a's own file: %q %v", b, err)
+	}
+	if d := testfixture.DiffListings(b0, testfixture.TreeListing(t, bRoot)); d != "" {
+		t.Errorf("a's maintainer script changed app b:\n%s", d)
+	}
+	after := map[string]bool{}
+	for _, l := range strings.Split(testfixture.TreeListing(t, store), "\n") {
+		after[l] = true
+	}
+	for _, l := range strings.Split(s0, "\n") {
+		if !after[l] {
+			t.Errorf("a's maintainer script changed a store object (only additions allowed): %s", l)
+		}
+	}
+	if d := testfixture.DiffListings(h0, hostListing(t, root)); d != "" {
+		t.Errorf("a's maintainer script changed the host root:\n%s", d)
+	}
+
+	// As the app, under bubblewrap.
+	b1, s1, h1, a1 := testfixture.TreeListing(t, bRoot), testfixture.TreeListing(t, store), hostListing(t, root), testfixture.TreeListing(t, aRoot)
+	code, out, errOut = g("app", "run", "--command", "busybox", "a", "--", "sh", "-c", "SKIP="+home+" SKIP2=/nonexistent MARK=grey-run\n"+writeEverywhere)
+	if code != 0 || !strings.HasPrefix(out, "appended ") || out == "appended 0\n" {
+		t.Fatalf("app run a: %d %q %s", code, out, errOut)
+	}
+	t.Logf("as the app: %s", strings.TrimSpace(out))
+	for what, c := range map[string][2]string{
+		"app b":          {b1, testfixture.TreeListing(t, bRoot)},
+		"the store":      {s1, testfixture.TreeListing(t, store)},
+		"the host root":  {h1, hostListing(t, root)},
+		"a's generation": {a1, testfixture.TreeListing(t, aRoot)},
+	} {
+		if d := testfixture.DiffListings(c[0], c[1]); d != "" {
+			t.Errorf("the app's writes changed %s:\n%s", what, d)
+		}
+	}
+	// The writes went to a's private copies, which the next run sees.
+	state := filepath.Join(apps, "a/state/1")
+	for _, p := range []string{"etc/grey-run", "var/lib/dpkg/grey-run"} {
+		if _, err := os.Lstat(filepath.Join(state, p)); err != nil {
+			t.Errorf("private copy lacks %s: %v", p, err)
+		}
+	}
+	if code, out, _ := g("app", "run", "--command", "busybox", "a", "--", "ls", "/var/lib/dpkg/grey-run", "/usr/grey-run"); code == 0 || out != "/var/lib/dpkg/grey-run\n" {
+		t.Errorf("second run: %d %q", code, out)
+	}
+	if code, out, errOut := g("app", "run", "--command", "hello", "b"); code != 0 || out != "Hello, world!\n" {
+		t.Errorf("app b after a's writes: %d %q %s", code, out, errOut)
+	}
+}
