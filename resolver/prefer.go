@@ -44,10 +44,28 @@ type greedy struct {
 	// installed (or an upgrade of it), or it leaves, as apt removes the
 	// dependents of a removed package instead of pulling new providers.
 	noNew bool
+	// journal records the walk's changes while journaling > 0, so that
+	// tryMark can take back everything a failed mark did.
+	journal    []journalOp
+	journaling int
 	// The walk indexes the chosen set by name, by provided name, and the
 	// chosen set's Conflicts and Breaks by target name in each name's
 	// entry (nameEntry.walk): one walk per universe.
 }
+
+// journalOp is one change of the walk: id chosen, unchosen (from
+// position pos of the order) or rejected.
+type journalOp struct {
+	kind int8
+	id   int
+	pos  int
+}
+
+const (
+	opChoose int8 = iota
+	opUnchoose
+	opReject
+)
 
 // negEntry is a chosen package's Conflicts or Breaks possibility.
 type negEntry struct {
@@ -217,9 +235,17 @@ func (g *greedy) canInstall(id int, drop bool) bool {
 }
 
 func (g *greedy) choose(id int) {
+	g.chooseAt(id, len(g.order))
+}
+
+// chooseAt chooses id at position pos of the walk order.
+func (g *greedy) chooseAt(id, pos int) {
 	u := g.u
 	g.chosen[id] = true
-	g.order = append(g.order, id)
+	g.order = slices.Insert(g.order, pos, id)
+	if g.journaling > 0 {
+		g.journal = append(g.journal, journalOp{opChoose, id, pos})
+	}
 	e := u.ent[id]
 	e.walk.byName = u.push(e.walk.byName, id)
 	for _, pe := range u.provEnt[id] {
@@ -246,7 +272,15 @@ func removeInt(s []int, x int) []int {
 
 func (g *greedy) unchoose(id int) {
 	u := g.u
+	if !g.chosen[id] {
+		// Displaced already (mark takes back a package its own
+		// dependencies displaced).
+		return
+	}
 	g.chosen[id] = false
+	if g.journaling > 0 {
+		g.journal = append(g.journal, journalOp{opUnchoose, id, slices.Index(g.order, id)})
+	}
 	g.order = removeInt(g.order, id)
 	e := u.ent[id]
 	e.walk.byName = removeInt(e.walk.byName, id)
@@ -356,7 +390,7 @@ func (g *greedy) run() {
 			g.noNew = false
 			if !g.hardOK(id) && !g.protected[id] {
 				g.unchoose(id)
-				g.rejected[id] = true
+				g.reject(id)
 				changed = true
 			}
 		}
@@ -402,7 +436,7 @@ func (g *greedy) sourceSiblings() {
 			if n == o || g.chosen[n] || u.pkgs[n].Source != p.Source || version.Compare(u.pkgs[n].SourceVersion, p.SourceVersion) != 0 {
 				continue
 			}
-			if g.canInstall(n, false) && g.mark(n) {
+			if g.canInstall(n, false) && g.tryMark(n) {
 				// Its own siblings follow too.
 				ups = append(ups, n)
 			}
@@ -453,7 +487,7 @@ func (g *greedy) restore() bool {
 			continue
 		}
 		for _, c := range same {
-			if g.canInstall(c, false) && g.mark(c) {
+			if g.canInstall(c, false) && g.tryMark(c) {
 				changed = true
 				break
 			}
@@ -466,6 +500,78 @@ func (g *greedy) restore() bool {
 func (g *greedy) hardOK(id int) bool {
 	for k := range int(g.u.nHard[id]) {
 		if !g.anyChosen(g.u.satisfiersAt(id, k)) {
+			return false
+		}
+	}
+	return true
+}
+
+// reject marks id as taken back: the walk does not choose it again.
+func (g *greedy) reject(id int) {
+	if !g.rejected[id] && g.journaling > 0 {
+		g.journal = append(g.journal, journalOp{opReject, id, 0})
+	}
+	g.rejected[id] = true
+}
+
+// tryMark is mark that takes back everything it changed when it fails (id
+// itself stays rejected): the walk's optional moves on an installed
+// system, repairing a displaced name (restore) and upgrading a source's
+// siblings, either succeed or leave the chosen set as it was. It succeeds
+// when id and its hard relations are met and every package it displaced
+// kept its name at another version. Without it, a
+// failed repair of libpam-systemd to 252.39 (its `systemd-sysv | logind`
+// cannot hold next to sysvinit-core) left systemd upgraded to 252.39, and
+// its siblings with it, where apt keeps 252.38 (issue 15,
+// install-sysvinit-core).
+func (g *greedy) tryMark(id int) bool {
+	start := len(g.journal)
+	g.journaling++
+	ok := g.mark(id) && g.hardOK(id) && g.namesKept(start)
+	g.journaling--
+	if !ok {
+		// Undo in reverse; the undo itself is not journalled.
+		ops := g.journal[start:]
+		depth := g.journaling
+		g.journaling = 0
+		for i := len(ops) - 1; i >= 0; i-- {
+			op := ops[i]
+			switch op.kind {
+			case opChoose:
+				g.unchoose(op.id)
+			case opUnchoose:
+				g.chooseAt(op.id, op.pos)
+			case opReject:
+				g.rejected[op.id] = false
+			}
+		}
+		g.journaling = depth
+		g.journal = g.journal[:start]
+		g.reject(id)
+	}
+	if g.journaling == 0 {
+		g.journal = g.journal[:0]
+	}
+	return ok
+}
+
+// namesKept reports whether every package the walk took back since
+// journal entry start still has a chosen version of its name and
+// architecture: a repair may upgrade what it needs, not displace it.
+func (g *greedy) namesKept(start int) bool {
+	u := g.u
+	for _, op := range g.journal[start:] {
+		if op.kind != opUnchoose {
+			continue
+		}
+		kept := false
+		for _, o := range u.ent[op.id].real {
+			if g.chosen[o] && u.eff[o] == u.eff[op.id] {
+				kept = true
+				break
+			}
+		}
+		if !kept {
 			return false
 		}
 	}
@@ -493,13 +599,13 @@ func (g *greedy) mark(id int) bool {
 			// packages that exclude each other would otherwise take
 			// turns forever.
 			g.unchoose(c)
-			g.rejected[c] = true
+			g.reject(c)
 		}
 	}
 	g.choose(id)
 	if !g.deps(id) && !g.protected[id] {
 		g.unchoose(id)
-		g.rejected[id] = true
+		g.reject(id)
 		return false
 	}
 	return true
