@@ -56,6 +56,8 @@ var rules = []rule{
 		request: "Install: a", universe: "a 1 ; Depends: b | c\nb 1\nc 1 installed", expect: []string{"final a=1 c=1"}},
 	{name: "alternative-first-conflicts", describe: "the first alternative conflicts with another dependency, so the second is taken",
 		request: "Install: a", universe: "a 1 ; Depends: b | c, d\nb 1 ; Conflicts: d\nc 1\nd 1", expect: []string{"final a=1 c=1 d=1"}},
+	{name: "alternative-keeps-installed", describe: "an alternative that conflicts with an installed package is passed over for one that keeps it (grey's minimal change; apt's MarkInstall takes a and removes x)",
+		request: "Install: p", universe: "p 1 ; Depends: a | b\na 1 ; Conflicts: x\nb 1\nx 1 installed auto", expect: []string{"final b=1 p=1 x=1"}},
 	{name: "alternative-versioned", describe: "an alternative whose version is too old is skipped",
 		request: "Install: a", universe: "a 1 ; Depends: b (>= 2) | c\nb 1\nc 1", expect: []string{"final a=1 c=1"}},
 	{name: "virtual-single-provider", describe: "a virtual package with one provider",
