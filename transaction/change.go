@@ -168,28 +168,45 @@ type DownloadOptions struct {
 	// URL gives each package's download URL (SourceURLs for a root's
 	// sources).
 	URL URLFunc
+	// DownloadOnly: the packages are not to be installed (install
+	// --download-only), so only the downloads' sizes are checked against
+	// the free space, not their Installed-Size.
+	DownloadOnly bool
 }
 
 // Download fetches the packages of p that are not local files into the
 // archive cache (see the package function Download) and returns the
-// concrete Plan for Apply. A failed download changes nothing outside the
-// cache.
+// concrete Plan for Apply. Before anything is fetched it checks the free
+// space as apt does: the downloads against the cache's file system, the
+// Installed-Size of every package to install against the root's (both
+// together when they are one file system; checkFreeSpace); ErrNoSpace
+// refuses the plan with nothing changed. A failed download changes
+// nothing outside the cache.
 func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error) {
 	var remote []*deb.Package
+	var install int64
 	for _, w := range p.Install {
 		if w.Path == "" {
 			remote = append(remote, w.Package)
 		}
+		install += w.Package.InstalledSize * 1024
+	}
+	if o.DownloadOnly {
+		install = 0
 	}
 	var got []Install
 	switch {
 	case o.Fetcher != nil:
 		var err error
-		if got, p.fetched, p.created, err = download(ctx, o.Fetcher, o.Dir, remote, o.URL); err != nil {
+		if got, p.fetched, p.created, err = download(ctx, o.Fetcher, o.Dir, remote, o.URL, install); err != nil {
 			return Plan{}, err
 		}
 	case len(remote) > 0:
 		return Plan{}, errors.New("download: no fetcher")
+	default:
+		if err := checkFreeSpace(o.Dir, 0, install); err != nil {
+			return Plan{}, err
+		}
 	}
 	pl := Plan{Remove: append([]Remove(nil), p.Remove...)}
 	for _, w := range p.Install {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo/fetch"
@@ -202,5 +203,97 @@ func TestDownloadFreeSpace(t *testing.T) {
 	}
 	if after := testfixture.TreeListing(t, root); after != before {
 		t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, after))
+	}
+}
+
+// countFetcher counts the files it is asked for and fetches none.
+type countFetcher struct{ n *int }
+
+func (f countFetcher) FetchAll(_ context.Context, reqs []fetch.Request) []error {
+	*f.n += len(reqs)
+	errs := make([]error, len(reqs))
+	for i := range errs {
+		errs[i] = errors.New("not fetched (test)")
+	}
+	return errs
+}
+
+// TestFreeSpaceBeforeDownload: Pending.Download checks, before anything
+// is fetched, the downloads against the archive cache's file system and
+// the Installed-Size of the packages to install against the root's (both
+// together when they are one file system), as apt does; a refusal names
+// the directory and the sizes, and leaves the root as it was (issue 12,
+// item 3: the Installed-Size check came only in Apply, after the
+// download). Small tmpfs mounts stand for the file systems.
+func TestFreeSpaceBeforeDownload(t *testing.T) {
+	testfixture.Root(t)
+	mount := func(t *testing.T, dir, size string) {
+		t.Helper()
+		must(t, os.MkdirAll(dir, 0o755))
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
+			testfixture.Missing(t, fmt.Sprintf("a tmpfs mount (%v: %s)", err, out))
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	}
+	const MiB = 1 << 20
+	pkg := func(name string, size, installed int64) *deb.Package {
+		return &deb.Package{Name: name, Version: version.MustParse("1.0"), Architecture: "amd64", Filename: "pool/" + name + ".deb",
+			Size: size, InstalledSize: installed / 1024, SHA256: strings.Repeat("a", 64)}
+	}
+	for _, c := range []struct {
+		name         string
+		separate     bool // the cache is a file system of its own (8 MiB; the root's 16 MiB)
+		download     int64
+		install      int64
+		local        bool // a local .deb: nothing to download
+		downloadOnly bool
+		want         string // "" for no refusal (the fetcher is asked)
+	}{
+		{name: "both fit on their own file systems", separate: true, download: 6 * MiB, install: 12 * MiB},
+		{name: "downloads larger than the cache's file system", separate: true, download: 10 * MiB, install: MiB,
+			want: "ROOT/var/cache/grey/archives: the packages to download need 10.0 MiB, "},
+		{name: "Installed-Size larger than the root's file system", separate: true, download: MiB, install: 20 * MiB,
+			want: "ROOT: the packages to install need 20.0 MiB (their Installed-Size), "},
+		{name: "download only: Installed-Size not checked", separate: true, download: 6 * MiB, install: 20 * MiB, downloadOnly: true},
+		{name: "one file system: each fits, not both", download: 6 * MiB, install: 12 * MiB,
+			want: "ROOT: the packages to download (6.0 MiB) and to install (12.0 MiB, their Installed-Size) need 18.0 MiB together, "},
+		{name: "one file system: both fit", download: 6 * MiB, install: 8 * MiB},
+		{name: "a local package larger than the root's file system", local: true, install: 20 * MiB,
+			want: "ROOT: the packages to install need 20.0 MiB (their Installed-Size), "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "root")
+			mount(t, root, "16m")
+			if c.separate {
+				mount(t, filepath.Join(root, ArchivesDir), "8m")
+			}
+			before := testfixture.TreeListing(t, root)
+			w := Wanted{Package: pkg("big", c.download, c.install)}
+			if c.local {
+				w.Path = "/nonexistent/big.deb"
+			}
+			pd := &Pending{Install: []Wanted{w}}
+			fetched := 0
+			_, err := pd.Download(context.Background(), DownloadOptions{
+				Fetcher: countFetcher{&fetched}, Dir: root, DownloadOnly: c.downloadOnly,
+				URL: func(*deb.Package) (string, error) { return "http://example.invalid/big.deb", nil },
+			})
+			if c.want == "" {
+				if errors.Is(err, ErrNoSpace) || fetched != 1 {
+					t.Fatalf("refused (%d fetched): %v", fetched, err)
+				}
+				return
+			}
+			want := strings.ReplaceAll(c.want, "ROOT", root)
+			if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), "is free: not enough free space") {
+				t.Fatalf("error %v\nwant %q ... is free: not enough free space", err, want)
+			}
+			if fetched != 0 {
+				t.Errorf("%d files fetched", fetched)
+			}
+			if after := testfixture.TreeListing(t, root); after != before {
+				t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, after))
+			}
+		})
 	}
 }

@@ -103,14 +103,17 @@ func CachePath(root string, p *deb.Package) string {
 // again, with the parents it made, when the download fails and leaves it
 // empty.
 func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc) ([]Install, error) {
-	out, _, _, err := download(ctx, f, root, pkgs, urlOf)
+	out, _, _, err := download(ctx, f, root, pkgs, urlOf, 0)
 	return out, err
 }
 
 // download is Download that also returns the cache files it fetched and
 // the directories it created (deepest first), so that a caller can put the
-// cache back as it was (Pending.Discard).
-func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc) (out []Install, fetched, created []string, err error) {
+// cache back as it was (Pending.Discard). install is the Installed-Size,
+// in bytes, of the packages the caller will install with them: it is
+// checked against the root's free space with the downloads, before
+// anything is fetched (checkFreeSpace).
+func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc, install int64) (out []Install, fetched, created []string, err error) {
 	out = make([]Install, len(pkgs))
 	var reqs []fetch.Request
 	var who []*deb.Package
@@ -134,11 +137,15 @@ func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 		reqs = append(reqs, fetch.Request{URL: u, Dest: dest, Expect: fetch.Expect{Size: p.Size, SHA256: p.SHA256}})
 		who = append(who, p)
 	}
+	var need int64
+	for _, r := range reqs {
+		need += r.Expect.Size
+	}
+	if err := checkFreeSpace(root, need, install); err != nil { // space.go
+		return nil, nil, nil, err
+	}
 	if len(reqs) == 0 {
 		return out, nil, nil, nil
-	}
-	if err := checkDownloadSpace(root, reqs); err != nil { // space.go
-		return nil, nil, nil, err
 	}
 	if created, err = mkdirAllCreated(root, ArchivesDir); err != nil {
 		return nil, nil, nil, fmt.Errorf("archive cache: %w", err)

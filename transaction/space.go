@@ -10,7 +10,6 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
-	"github.com/greypm/grey/repo/fetch"
 )
 
 // ErrNoSpace: the file system has less free space than a plan needs
@@ -40,8 +39,11 @@ func freeBytes(dir string) (int64, error) {
 	}
 }
 
-// mib formats a byte count for messages.
+// mib formats a byte count for messages: MiB, or KiB below one MiB.
 func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
@@ -117,18 +119,67 @@ func (t *txn) checkSpace(free int64) error {
 	return nil
 }
 
-// checkDownloadSpace refuses downloads whose sizes (from the index) do
-// not fit the free space of the archive cache's file system, before
-// anything is fetched, as apt does.
-func checkDownloadSpace(root string, reqs []fetch.Request) error {
-	var need int64
-	for _, r := range reqs {
-		need += r.Expect.Size
-	}
-	dir := filepath.Join(root, ArchivesDir)
+// fsSpace is the free space and device of the file system holding dir
+// (or its nearest existing ancestor).
+type fsSpace struct {
+	dir  string // the directory asked about, for messages
+	free int64
+	dev  uint64
+}
+
+func spaceOf(dir string) (fsSpace, error) {
 	free, err := freeBytes(dir)
-	if err != nil || need <= free {
+	if err != nil {
+		return fsSpace{}, err
+	}
+	for p := dir; ; p = filepath.Dir(p) {
+		var st unix.Stat_t
+		err := unix.Stat(p, &st)
+		if err == nil {
+			return fsSpace{dir: dir, free: free, dev: st.Dev}, nil
+		}
+		if !errors.Is(err, unix.ENOENT) || filepath.Dir(p) == p {
+			return fsSpace{}, fmt.Errorf("free space of %s: %w", dir, err)
+		}
+	}
+}
+
+// checkFreeSpace refuses a plan before anything is fetched or changed,
+// as apt does ("You don't have enough free space in
+// /var/cache/apt/archives/", and the Installed-Size check): the downloads
+// (download bytes, from the index's Size) must fit the file system of the
+// archive cache, and the packages to install (install bytes, their
+// Installed-Size: each is staged beside the files it replaces, so the
+// whole size, not the growth, is what Apply checks) the root's; when both
+// are one file system, the two together, as the downloads are still in
+// the cache while the packages are staged. An unknown free space (statfs
+// failing) is no refusal.
+func checkFreeSpace(root string, download, install int64) error {
+	if download <= 0 && install <= 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: the packages to download need %s, %s is free: %w", dir, mib(need), mib(free), ErrNoSpace)
+	rs, err := spaceOf(root)
+	if err != nil {
+		return nil
+	}
+	cs := rs
+	if download > 0 {
+		if cs, err = spaceOf(filepath.Join(root, ArchivesDir)); err != nil {
+			return nil
+		}
+	}
+	if download > 0 && install > 0 && cs.dev == rs.dev {
+		if download+install > rs.free {
+			return fmt.Errorf("%s: the packages to download (%s) and to install (%s, their Installed-Size) need %s together, %s is free: %w",
+				root, mib(download), mib(install), mib(download+install), mib(rs.free), ErrNoSpace)
+		}
+		return nil
+	}
+	if download > cs.free {
+		return fmt.Errorf("%s: the packages to download need %s, %s is free: %w", cs.dir, mib(download), mib(cs.free), ErrNoSpace)
+	}
+	if install > rs.free {
+		return fmt.Errorf("%s: the packages to install need %s (their Installed-Size), %s is free: %w", root, mib(install), mib(rs.free), ErrNoSpace)
+	}
+	return nil
 }

@@ -304,7 +304,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	}
 
 	plan, err := pending.Download(ctx, transaction.DownloadOptions{
-		Fetcher: fetcher, Dir: root.Dir, URL: transaction.SourceURLs(srcs),
+		Fetcher: fetcher, Dir: root.Dir, URL: transaction.SourceURLs(srcs), DownloadOnly: fl.DownloadOnly,
 	})
 	if bar != nil {
 		bar.Clear()
