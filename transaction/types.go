@@ -64,7 +64,16 @@ func (e *ScriptError) Error() string {
 	if out != "" {
 		out = "; it printed:\n" + out
 	}
-	return fmt.Sprintf("%s %s %s failed: %v%s", e.Package, e.Script, strings.Join(e.Args, " "), e.Err, out)
+	// dpkg passes an empty argument where there is no version (postinst
+	// configure '' on a first install); the message leaves it out rather
+	// than print a double space.
+	words := []string{e.Package, e.Script}
+	for _, a := range e.Args {
+		if a != "" {
+			words = append(words, a)
+		}
+	}
+	return fmt.Sprintf("%s failed: %v%s", strings.Join(words, " "), e.Err, out)
 }
 
 // Unwrap returns the process error.

@@ -291,8 +291,10 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	}
 	fopts := []fetch.Option{fetch.WithConcurrency(jobs)}
 	var bar *fetch.Bar
-	if isTerminal(g.Stderr) && !g.JSON {
+	if g.IsTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)
+		// The plan's total, fixed before any download starts.
+		bar.SetTotal(pj.DownloadBytes)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}
 	fetcher, err := newFetcher(g, fopts...)
@@ -329,14 +331,19 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		Command:          commandLine(g),
 		User:             currentUser(),
 	}
-	if isTerminal(g.Stderr) && !g.JSON {
+	var status *cli.StatusLine
+	if g.IsTerminal(g.Stderr) && !g.JSON {
+		// Scripts write through the status line, which keeps their
+		// output off the progress line.
+		status = cli.NewStatusLine(g.Stderr)
+		opts.ScriptOutput = status
 		opts.Progress = func(p transaction.Progress) {
-			fmt.Fprintf(g.Stderr, "\r\x1b[K%s [%d/%d] %s", p.Phase, p.Done, p.Total, p.Package)
+			status.Set(fmt.Sprintf("%s [%d/%d] %s", p.Phase, p.Done, p.Total, p.Package))
 		}
 	}
 	res, err := transaction.Apply(ctx, root.DB, plan, opts)
-	if opts.Progress != nil {
-		fmt.Fprint(g.Stderr, "\r\x1b[K")
+	if status != nil {
+		status.Done()
 	}
 	if err != nil && res == nil {
 		// Refused, nothing changed: the cache goes back as it was too,
@@ -355,8 +362,6 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	}
 	return err
 }
-
-func isTerminal(w io.Writer) bool { return cli.IsTerminal(w) }
 
 // describePlan turns a resolver plan into the table's rows and totals.
 func describePlan(rp *resolver.Plan, reinstall []*deb.Package, root string) *planJSON {

@@ -73,7 +73,7 @@ func TestLifecycleCommands(t *testing.T) {
 	if code, out, _ := g("history"); code != 0 || !strings.Contains(out, "2 installed, 2 failed") {
 		t.Errorf("history: %d\n%s", code, out)
 	}
-	if code, out, _ := g("history", "show", "2"); code != 0 || !strings.Contains(out, "Failed     lcfail left half-configured: lcfail postinst configure  failed") ||
+	if code, out, _ := g("history", "show", "2"); code != 0 || !strings.Contains(out, "Failed     lcfail left half-configured: lcfail postinst configure failed") ||
 		!strings.Contains(out, "Failed     lcdep left unpacked: dependency problems") {
 		t.Errorf("history show 2: %d\n%s", code, out)
 	}

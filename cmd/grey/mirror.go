@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/mirror"
-	"golang.org/x/term"
 )
 
 // MirrorCmd groups the repository mirror's commands.
@@ -113,7 +111,7 @@ func (c *MirrorSyncCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fopts := []fetch.Option{fetch.WithConcurrency(max(c.Jobs, 1))}
 	var bar *fetch.Bar
-	if f, ok := g.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !g.JSON {
+	if g.IsTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/sources"
 	"github.com/greypm/grey/transaction"
-	"golang.org/x/term"
 )
 
 // updateMemoryLimit is update's soft heap limit.
@@ -67,7 +66,7 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fopts := []fetch.Option{fetch.WithConcurrency(c.Jobs)}
 	var bar *fetch.Bar
-	if f, ok := g.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !g.JSON {
+	if g.IsTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}

@@ -50,6 +50,9 @@ type Globals struct {
 	Args []string `kong:"-"`
 	// Getenv reads the environment (NO_COLOR); tests replace it.
 	Getenv func(string) string `kong:"-"`
+	// Terminal reports whether a writer is a terminal (progress and
+	// colour are drawn only there); nil is IsTerminal. Tests replace it.
+	Terminal func(io.Writer) bool `kong:"-"`
 
 	// cfg is grey.conf with the -o settings over it (settle).
 	cfg *config.Config

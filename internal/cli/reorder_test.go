@@ -91,13 +91,19 @@ func TestSettingsPrecedence(t *testing.T) {
 		conf  string
 		args  string
 		env   string
+		piped bool
 		want  want
 		error string
 	}{
-		{name: "defaults", args: "x", want: want{true, DefaultJobs, false, false}},
+		{name: "defaults", args: "x", want: want{true, DefaultJobs, false, true}},
+		{name: "defaults piped", args: "x", piped: true, want: want{true, DefaultJobs, false, false}},
+		{name: "--color=always piped", args: "--color=always x", piped: true, want: want{true, DefaultJobs, false, true}},
+		{name: "APT::Color=true piped", conf: `APT::Color "true";`, args: "x", piped: true, want: want{true, DefaultJobs, false, true}},
+		{name: "--color=auto over APT::Color", conf: `APT::Color "true";`, args: "--color=auto x", piped: true, want: want{true, DefaultJobs, false, false}},
+		{name: "--color=never on a terminal", args: "--colour=never x", want: want{true, DefaultJobs, false, false}},
 		{name: "grey.conf", conf: `APT::Install-Recommends "false"; Grey::Parallel-Downloads "7"; APT::Get::Assume-Yes "yes"; APT::Color "always";`,
 			args: "x", want: want{false, 7, true, true}},
-		{name: "-o over grey.conf", conf: `APT::Install-Recommends "false"; Grey::Parallel-Downloads "7"; APT::Color "1";`,
+		{name: "-o over grey.conf", conf: `APT::Install-Recommends "false"; Grey::Parallel-Downloads "7"; APT::Color "1";`, piped: true,
 			args: "-o APT::Install-Recommends=true -o Grey::Parallel-Downloads=2 -o apt::color=never x", want: want{true, 2, false, false}},
 		{name: "flags over -o", conf: `APT::Color "never";`,
 			args: "-o APT::Install-Recommends=true -o Grey::Parallel-Downloads=2 --no-rec --jobs 5 -y --color always -o APT::Get::Assume-Yes=false x",
@@ -124,6 +130,7 @@ func TestSettingsPrecedence(t *testing.T) {
 				Globals
 				Cmd settingsCmd `cmd:""`
 			}
+			c.Terminal = func(io.Writer) bool { return !tc.piped }
 			c.Getenv = func(k string) string {
 				if k == "NO_COLOR" {
 					return tc.env

@@ -180,6 +180,14 @@ func (g *Globals) Colorize(w io.Writer) bool {
 	if g.Getenv != nil && g.Getenv("NO_COLOR") != "" {
 		return false
 	}
+	return g.IsTerminal(w)
+}
+
+// IsTerminal reports whether w is a terminal, through g.Terminal when set.
+func (g *Globals) IsTerminal(w io.Writer) bool {
+	if g.Terminal != nil {
+		return g.Terminal(w)
+	}
 	return IsTerminal(w)
 }
 

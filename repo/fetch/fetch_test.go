@@ -365,6 +365,7 @@ func TestBar(t *testing.T) {
 	if out.Len() != 0 {
 		t.Fatalf("a download that never started drew %q", out.String())
 	}
+	b.SetTotal(2 << 20)
 	b.Start("http://x/Packages.xz", 2<<20, 0)
 	b.Add("http://x/Packages.xz", 1<<20)
 	b.Start("http://x/Packages.xz", 2<<20, 1<<19) // a retry resuming at 512 KiB
@@ -376,4 +377,46 @@ func TestBar(t *testing.T) {
 		t.Fatalf("bar output %q", out.String())
 	}
 	b.Clear()
+}
+
+// TestBarTotalDoesNotJump reproduces issue 18's bar: four downloads of
+// 100 bytes, two at a time; the total summed as they started made the
+// percentage read 100% -> 50% -> 100% -> 75%. With the total set first it
+// only grows, and without one no percentage is drawn.
+func TestBarTotalDoesNotJump(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	run := func(total int64) string {
+		var out bytes.Buffer
+		b := NewBar(&out, func() time.Time { now = now.Add(time.Second); return now })
+		b.SetTotal(total)
+		for _, pair := range [][2]string{{"a", "b"}, {"c", "d"}} {
+			for _, n := range pair {
+				b.Start("http://x/"+n+".deb", 100, 0)
+			}
+			for _, n := range pair {
+				b.Add("http://x/"+n+".deb", 100)
+				b.Finish("http://x/"+n+".deb", nil)
+			}
+		}
+		return out.String()
+	}
+	last := -1
+	for _, line := range strings.Split(run(400), "\r")[1:] {
+		var pct int
+		i := strings.Index(line, "%")
+		if i < 3 {
+			t.Fatalf("no percentage in %q", line)
+		}
+		fmt.Sscan(strings.TrimSpace(line[i-3:i]), &pct)
+		if pct < last {
+			t.Errorf("the percentage went back from %d%% to %d%% (%q)", last, pct, line)
+		}
+		last = pct
+	}
+	if last != 100 {
+		t.Errorf("ended at %d%%", last)
+	}
+	if out := run(0); strings.Contains(out, "%") || !strings.Contains(out, "Downloading 400 B d.deb") {
+		t.Errorf("without a total: %q", out)
+	}
 }

@@ -10,13 +10,17 @@ import (
 )
 
 // Bar is a Progress that draws one self-overwriting line on a terminal:
-// the bytes received across all downloads against their announced total.
-// Callers use it only when the output is a terminal.
+// the bytes received across all downloads against the total the caller set
+// before they started (SetTotal), or, without one, the bytes received
+// alone: a total summed as downloads start would grow, and the percentage
+// jump back (100% -> 31% -> 100%, issue 18). Callers use it only when the
+// output is a terminal.
 type Bar struct {
 	mu      sync.Mutex
 	w       io.Writer
 	now     func() time.Time
 	last    time.Time
+	total   int64
 	files   map[string]*barFile
 	current string
 	drawn   bool
@@ -28,6 +32,14 @@ type barFile struct{ size, done int64 }
 // ten times a second.
 func NewBar(w io.Writer, now func() time.Time) *Bar {
 	return &Bar{w: w, now: now, files: map[string]*barFile{}}
+}
+
+// SetTotal sets the bytes all the downloads will receive, computed before
+// any starts (a plan's download size), so that the percentage only grows.
+func (b *Bar) SetTotal(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.total = n
 }
 
 // Start implements Progress. A download started again (a retry) replaces
@@ -75,23 +87,24 @@ func (b *Bar) draw(force bool) {
 		return
 	}
 	b.last = now
-	var total, done int64
+	var done int64
 	for _, f := range b.files {
-		total += f.size
 		done += f.done
 	}
-	const width = 30
-	frac := 0.0
-	if total > 0 {
-		frac = min(float64(done)/float64(total), 1)
-	}
-	filled := int(frac * width)
 	name := b.current
 	if len(name) > 24 {
 		name = name[:24]
 	}
+	if b.total <= 0 {
+		fmt.Fprintf(b.w, "\rDownloading %s %-24s", humanBytes(done), name)
+		b.drawn = true
+		return
+	}
+	const width = 30
+	frac := min(float64(done)/float64(b.total), 1)
+	filled := int(frac * width)
 	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%% %s/%s %-24s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
-		frac*100, humanBytes(done), humanBytes(total), name)
+		frac*100, humanBytes(min(done, b.total)), humanBytes(b.total), name)
 	b.drawn = true
 }
 
