@@ -237,18 +237,25 @@ func EffectiveArch(arch, native string) string {
 // (conflict set) without a qualifier, or with ":any", hit every
 // architecture.
 func ArchSatisfies(p *Package, pv *relation.Possibility, from, native string, conflict bool) bool {
+	return ArchSatisfiesAs(p.Architecture, p.MultiArch, pv, from, native, conflict)
+}
+
+// ArchSatisfiesAs is ArchSatisfies for a package known by its
+// Architecture field and Multi-Arch value alone (a numbered package set
+// keeps no deb.Package).
+func ArchSatisfiesAs(architecture string, ma MultiArch, pv *relation.Possibility, from, native string, conflict bool) bool {
 	if conflict && (pv.ArchQual == "" || pv.ArchQual == "any") {
 		return true
 	}
-	if p.MultiArch == MultiArchForeign {
+	if ma == MultiArchForeign {
 		return true
 	}
-	arch := EffectiveArch(p.Architecture, native)
+	arch := EffectiveArch(architecture, native)
 	switch pv.ArchQual {
 	case "":
 		return arch == from
 	case "any":
-		return p.MultiArch == MultiArchAllowed
+		return ma == MultiArchAllowed
 	case "native":
 		return arch == native
 	case "all":

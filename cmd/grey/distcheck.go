@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/resolver/distcheck"
 )
@@ -48,7 +47,7 @@ type distcheckJSON struct {
 
 // Run checks the index and prints the broken packages.
 func (c *DistcheckCmd) Run(ctx context.Context, g *Globals) error {
-	pkgs, done, err := c.load(ctx, g)
+	set, err := c.load(ctx, g)
 	if err != nil {
 		// Exit status 1 means "broken packages found": an input that
 		// cannot be read is 2.
@@ -58,9 +57,7 @@ func (c *DistcheckCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		return err
 	}
-	// The configured index's packages may point into its cache files.
-	defer done()
-	rep, err := distcheck.Check(ctx, pkgs, distcheck.Options{
+	rep, err := distcheck.CheckSet(ctx, set, distcheck.Options{
 		Architecture:    c.Arch,
 		ForeignArchs:    c.ForeignArch,
 		IgnoreEssential: c.IgnoreEssential,
@@ -97,48 +94,54 @@ func (c *DistcheckCmd) Run(ctx context.Context, g *Globals) error {
 	return nil
 }
 
-// load reads the --packages files, or the configured index; done
-// releases what the packages need.
-func (c *DistcheckCmd) load(ctx context.Context, g *Globals) (pkgs []*deb.Package, done func(), err error) {
+// load reads the --packages files, or the configured index, into a
+// numbered set that keeps only what a check reads.
+func (c *DistcheckCmd) load(ctx context.Context, g *Globals) (*distcheck.Set, error) {
 	if len(c.Packages) == 0 {
 		return loadConfiguredIndex(ctx, g)
 	}
-	var all []*deb.Package
+	set := distcheck.NewSet()
 	for _, path := range c.Packages {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, nil, &exitError{Code: 2, Err: err}
+			return nil, &exitError{Code: 2, Err: err}
 		}
-		pkgs, err := distcheck.ReadPackages(ctx, f, path)
+		err = set.Read(ctx, f, path)
 		f.Close()
 		if err != nil {
-			return nil, nil, &exitError{Code: 2, Err: err}
+			return nil, &exitError{Code: 2, Err: err}
 		}
-		all = append(all, pkgs...)
 	}
-	return all, func() {}, nil
+	return set, nil
 }
 
-// loadConfiguredIndex decodes every package of the command's sources
+// loadConfiguredIndex adds every package of the command's sources
 // (--source lines, else the root's configured ones) from the index cache
-// that grey update verified (openIndex), in the cache's compact form: no
-// stanza text, strings packed, nothing kept by the index, so a whole
-// archive fits the check's memory budget.
-func loadConfiguredIndex(ctx context.Context, g *Globals) ([]*deb.Package, func(), error) {
+// that grey update verified (openIndex) to a numbered set: each package is
+// decoded afresh and dropped once the set has copied what it keeps, so a
+// whole archive fits the check's memory budget.
+func loadConfiguredIndex(ctx context.Context, g *Globals) (*distcheck.Set, error) {
 	x, err := cli.OpenIndex(ctx, g)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer x.Close()
-	var all []*deb.Package
-	sl := distcheck.NewSlimmer()
+	set := distcheck.NewSet()
+	i := 0
 	for p := range x.Fresh() {
-		all = append(all, sl.Slim(p))
+		if i++; i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if err := set.Add(p); err != nil {
+			return nil, err
+		}
 	}
 	if err := x.Err(); err != nil {
-		return nil, nil, &exitError{Code: 2, Err: err}
+		return nil, &exitError{Code: 2, Err: err}
 	}
-	return all, func() {}, nil
+	return set, nil
 }
 
 func writeDistcheckJSON(g *Globals, v []distcheckJSON) error {

@@ -26,7 +26,7 @@ func TestConcurrentWithResolver(t *testing.T) {
 		"Package: y2\nVersion: 1\nArchitecture: amd64\n\n" +
 		"Package: y3\nVersion: 1\nArchitecture: amd64\n"
 	ctx := context.Background()
-	pkgs, err := ReadPackages(ctx, strings.NewReader(index), "test")
+	pkgs, err := readPackages(ctx, strings.NewReader(index), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

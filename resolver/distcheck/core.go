@@ -35,26 +35,26 @@ func (c *checker) closureRules(p int32, seeds [][]int32) ([]coreRule, map[int32]
 			clause[i] = v[e]
 		}
 		rules = append(rules, coreRule{owner: g[0], clauses: [][]int{clause},
-			text: fmt.Sprintf("%s is Essential, and the Essential set is installed with every package checked (--ignore-essential drops it)", c.u.pkgs[g[0]].Name)})
+			text: fmt.Sprintf("%s is Essential, and the Essential set is installed with every package checked (--ignore-essential drops it)", c.u.p.Name(c.u.p.Pkg(g[0]).Name))})
 	}
 	for _, x := range cl {
-		pkg := c.u.pkgs[x]
-		for k, rel := range c.u.deps[x] {
+		pkg := c.u.p.String(x)
+		for _, e := range c.u.dep(x) {
+			rel := c.u.cand(e)
 			clause := []int{-v[x]}
 			for _, y := range rel {
 				clause = append(clause, v[y])
 			}
-			text := fmt.Sprintf("%s depends on %s", pkg, c.u.rels[x][k])
+			text := fmt.Sprintf("%s depends on %s", pkg, c.u.p.Relation(c.u.entRel[e]))
 			if len(rel) == 0 {
-				text += ", which no package satisfies" + c.available(x, k)
+				text += ", which no package satisfies" + c.u.available(e)
 			}
 			rules = append(rules, coreRule{owner: x, clauses: [][]int{clause}, text: text})
 		}
-		for _, y := range c.u.conflicts[x] {
+		for _, y := range c.u.conflicts(x) {
 			if w, ok := v[y]; ok && w > v[x] {
-				q := c.u.pkgs[y]
 				rules = append(rules, coreRule{owner: x, clauses: [][]int{{-v[x], -w}},
-					text: fmt.Sprintf("%s %s %s", pkg, clashWord(pkg, q), q)})
+					text: fmt.Sprintf("%s %s %s", pkg, c.u.clashWord(x, y), c.u.p.String(y))})
 			}
 		}
 	}

@@ -34,8 +34,8 @@ import (
 	"strings"
 
 	"github.com/greypm/grey/deb"
-	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/pool"
 	"github.com/greypm/grey/resolver/internal/sat"
 )
 
@@ -74,13 +74,30 @@ type Report struct {
 	Greedy, SAT int
 }
 
-// Check examines every package of pkgs.
+// Check examines every package of pkgs. Broken.Package is the package
+// of pkgs. A whole archive is better checked as a Set (CheckSet), which
+// needs only a fraction of the memory of decoded packages.
 func Check(ctx context.Context, pkgs []*deb.Package, opts Options) (*Report, error) {
+	s := NewSet()
+	for _, p := range pkgs {
+		s.p.Add(p)
+	}
+	return s.check(ctx, opts, func(i int32) *deb.Package { return pkgs[i] })
+}
+
+// CheckSet examines every package of s; s takes no more packages
+// afterwards. Broken.Package is what the set keeps of the package.
+func CheckSet(ctx context.Context, s *Set, opts Options) (*Report, error) {
+	return s.check(ctx, opts, s.p.Package)
+}
+
+func (s *Set) check(ctx context.Context, opts Options, pkgOf func(int32) *deb.Package) (*Report, error) {
 	native := opts.Architecture
 	if native == "" {
 		native = "amd64"
 	}
-	u := newUniverse(pkgs, native, opts.ForeignArchs)
+	s.p.Freeze()
+	u := newUniverse(s.p, native, opts.ForeignArchs)
 	c := newChecker(u)
 	rep := &Report{}
 	var seeds [][]int32
@@ -94,7 +111,8 @@ func Check(ctx context.Context, pkgs []*deb.Package, opts Options) (*Report, err
 			c.roots = firsts(seeds)
 		}
 	}
-	for i := range pkgs {
+	n := s.p.Len()
+	for i := range n {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
@@ -123,13 +141,13 @@ func Check(ctx context.Context, pkgs []*deb.Package, opts Options) (*Report, err
 			c.verdict[i] = broken
 		}
 	}
-	for i := range pkgs {
+	for i := range n {
 		if c.verdict[i] == broken {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			expl := c.explain(ctx, int32(i), seeds)
-			rep.Broken = append(rep.Broken, Broken{Package: pkgs[i], Reason: expl[0], Explanation: expl})
+			rep.Broken = append(rep.Broken, Broken{Package: pkgOf(int32(i)), Reason: expl[0], Explanation: expl})
 		}
 	}
 	sort.SliceStable(rep.Broken, func(a, b int) bool {
@@ -176,7 +194,7 @@ type checker struct {
 }
 
 func newChecker(u *universe) *checker {
-	n := len(u.pkgs)
+	n := u.p.Len()
 	return &checker{
 		u:        u,
 		verdict:  make([]verdict, n),
@@ -204,7 +222,7 @@ func (c *checker) add(x, parent int32) bool {
 	}
 	c.inst[x] = c.gen
 	c.parent[x] = parent
-	for _, y := range c.u.conflicts[x] {
+	for _, y := range c.u.conflicts(x) {
 		c.forb[y] = c.gen
 	}
 	c.queue = append(c.queue, x)
@@ -213,7 +231,7 @@ func (c *checker) add(x, parent int32) bool {
 
 // blocker finds the installed package that rules x out.
 func (c *checker) blocker(x int32) int32 {
-	for _, y := range c.u.conflicts[x] {
+	for _, y := range c.u.conflicts(x) {
 		if c.isInst(y) {
 			return y
 		}
@@ -235,7 +253,8 @@ func (c *checker) grow(roots []int32) bool {
 	}
 	for qi := 0; qi < len(c.queue); qi++ {
 		x := c.queue[qi]
-		for k, rel := range c.u.deps[x] {
+		for k, e := range c.u.dep(x) {
+			rel := c.u.cand(e)
 			if c.satisfied(rel) {
 				continue
 			}
@@ -320,8 +339,8 @@ func (c *checker) closure(roots []int32) []int32 {
 		}
 	}
 	for i := 0; i < len(out); i++ {
-		for _, rel := range c.u.deps[out[i]] {
-			for _, y := range rel {
+		for _, e := range c.u.dep(out[i]) {
+			for _, y := range c.u.cand(e) {
 				if c.inst[y] != c.gen {
 					c.inst[y] = c.gen
 					out = append(out, y)
@@ -354,14 +373,14 @@ func (c *checker) decide(ctx context.Context, p int32, seeds [][]int32) (bool, e
 		cnf = append(cnf, clause)
 	}
 	for _, x := range cl {
-		for _, rel := range c.u.deps[x] {
+		for _, e := range c.u.dep(x) {
 			clause := []int{-v[x]}
-			for _, y := range rel {
+			for _, y := range c.u.cand(e) {
 				clause = append(clause, v[y])
 			}
 			cnf = append(cnf, clause)
 		}
-		for _, y := range c.u.conflicts[x] {
+		for _, y := range c.u.conflicts(x) {
 			if w, ok := v[y]; ok && w > v[x] {
 				cnf = append(cnf, []int{-v[x], -w})
 			}
@@ -369,7 +388,7 @@ func (c *checker) decide(ctx context.Context, p int32, seeds [][]int32) (bool, e
 	}
 	model, err := sat.Solve(ctx, &sat.Problem{Vars: len(cl), Clauses: cnf}, nil)
 	if err != nil {
-		return false, fmt.Errorf("distcheck: %s: %w", c.u.pkgs[p], err)
+		return false, fmt.Errorf("distcheck: %s: %w", c.u.p.String(p), err)
 	}
 	if model == nil {
 		return false, nil
@@ -392,7 +411,7 @@ func (c *checker) explain(ctx context.Context, p int32, seeds [][]int32) []strin
 	// Every dependency has an installable candidate: the conflict lies
 	// in how they combine. A minimal set of rules that cannot hold
 	// together says exactly which.
-	name := c.u.pkgs[p].String()
+	name := c.u.p.String(p)
 	if core := c.minimalCore(ctx, p, seeds); len(core) > 0 {
 		out = append(out, fmt.Sprintf("%s cannot be installed: its relations cannot all hold: %s", name, strings.Join(core, "; ")))
 		return append(out, core...)
@@ -401,15 +420,15 @@ func (c *checker) explain(ctx context.Context, p int32, seeds [][]int32) []strin
 	// ran into.
 	c.grow(append([]int32{p}, firsts(seeds)...))
 	if c.clashA >= 0 && c.clashB >= 0 {
-		a, b := c.u.pkgs[c.clashA], c.u.pkgs[c.clashB]
+		a, b := c.clashA, c.clashB
 		out = append(out, fmt.Sprintf("%s cannot be installed: its dependencies conflict; for example %s (%s) %s %s (%s)",
-			name, a, c.chain(c.clashA), clashWord(a, b), b, c.chain(c.clashB)))
+			name, c.u.p.String(a), c.chain(a), c.u.clashWord(a, b), c.u.p.String(b), c.chain(b)))
 	} else {
 		out = append(out, fmt.Sprintf("%s cannot be installed: no choice among its dependencies' alternatives avoids a conflict", name))
 	}
 	for _, x := range []int32{c.clashA, c.clashB} {
 		if x >= 0 && c.baseInst[x] {
-			out = append(out, fmt.Sprintf("%s belongs to the Essential set, which is installed with every package checked (--ignore-essential drops it)", c.u.pkgs[x]))
+			out = append(out, fmt.Sprintf("%s belongs to the Essential set, which is installed with every package checked (--ignore-essential drops it)", c.u.p.String(x)))
 		}
 	}
 	return out
@@ -419,10 +438,10 @@ func (c *checker) explain(ctx context.Context, p int32, seeds [][]int32) []strin
 func (c *checker) chain(x int32) string {
 	var parts []string
 	for y, n := c.parent[x], 0; y >= 0 && n < 8; y, n = c.parent[y], n+1 {
-		parts = append(parts, c.u.pkgs[y].Name)
+		parts = append(parts, c.u.p.Name(c.u.p.Pkg(y).Name))
 	}
 	if len(parts) == 0 {
-		if c.u.pkgs[x].Essential {
+		if c.u.p.Pkg(x).Essential {
 			return "Essential"
 		}
 		return "requested"
@@ -437,11 +456,12 @@ func (c *checker) explainDeps(p int32, depth int, seen map[int32]bool, out *[]st
 		return
 	}
 	seen[p] = true
-	pkg := c.u.pkgs[p]
-	for k, rel := range c.u.deps[p] {
-		text := c.u.rels[p][k].String()
+	pkg := c.u.p.String(p)
+	for _, e := range c.u.dep(p) {
+		rel := c.u.cand(e)
+		text := c.u.p.Relation(c.u.entRel[e]).String()
 		if len(rel) == 0 {
-			*out = append(*out, fmt.Sprintf("%s depends on %s, which no package satisfies%s", pkg, text, c.available(p, k)))
+			*out = append(*out, fmt.Sprintf("%s depends on %s, which no package satisfies%s", pkg, text, c.u.available(e)))
 			return
 		}
 		all := true
@@ -454,7 +474,7 @@ func (c *checker) explainDeps(p int32, depth int, seen map[int32]bool, out *[]st
 		if all {
 			var names []string
 			for _, y := range rel {
-				names = append(names, c.u.pkgs[y].String())
+				names = append(names, c.u.p.String(y))
 			}
 			*out = append(*out, fmt.Sprintf("%s depends on %s, and none of its candidates can be installed: %s", pkg, text, strings.Join(names, ", ")))
 			c.explainDeps(rel[0], depth+1, seen, out)
@@ -463,14 +483,15 @@ func (c *checker) explainDeps(p int32, depth int, seen map[int32]bool, out *[]st
 	}
 }
 
-// available names the versions that exist for a relation's package names
-// but do not satisfy it.
-func (c *checker) available(p int32, k int) string {
+// available names the versions that exist for the package names of
+// entry e's relation but do not satisfy it.
+func (u *universe) available(e int32) string {
 	var have []string
-	for _, pv := range c.u.rels[p][k] {
-		for i, q := range c.u.pkgs {
-			if q.Name == pv.Name && c.u.considered[i] {
-				have = append(have, q.Name+" "+q.Version.String())
+	for _, x := range u.p.Rel(u.entRel[e]) {
+		id := x.Name
+		for _, j := range u.p.Packages(id) {
+			if u.considered[j] {
+				have = append(have, u.p.Name(id)+" "+u.p.Version(u.p.Pkg(j).Ver).String())
 			}
 		}
 	}
@@ -480,15 +501,17 @@ func (c *checker) available(p int32, k int) string {
 	return " (available: " + strings.Join(have, ", ") + ")"
 }
 
-// clashWord says how a and b exclude each other, from either side.
-func clashWord(a, b *deb.Package) string {
-	if a.Name == b.Name {
+// clashWord says how packages a and b exclude each other, from either
+// side.
+func (u *universe) clashWord(a, b int32) string {
+	pa, pb := u.p.Pkg(a), u.p.Pkg(b)
+	if pa.Name == pb.Name {
 		return "is another version of"
 	}
-	names := func(d relation.Dependency, n string) bool {
-		for _, rel := range d {
-			for _, pv := range rel {
-				if pv.Name == n {
+	names := func(x int32, f pool.Field, n int32) bool {
+		for _, r := range u.p.Field(x, f) {
+			for _, x := range u.p.Rel(r) {
+				if x.Name == n {
 					return true
 				}
 			}
@@ -496,13 +519,13 @@ func clashWord(a, b *deb.Package) string {
 		return false
 	}
 	switch {
-	case names(a.Breaks, b.Name):
+	case names(a, pool.Breaks, pb.Name):
 		return "breaks"
-	case names(b.Breaks, a.Name):
+	case names(b, pool.Breaks, pa.Name):
 		return "is broken by"
-	case names(a.Conflicts, b.Name):
+	case names(a, pool.Conflicts, pb.Name):
 		return "conflicts with"
-	case names(b.Conflicts, a.Name):
+	case names(b, pool.Conflicts, pa.Name):
 		return "is in conflict with"
 	}
 	return "conflicts (through a provided name) with"

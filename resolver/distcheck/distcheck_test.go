@@ -2,19 +2,43 @@ package distcheck
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/resolver"
 )
 
+// readPackages decodes an index into whole packages (deb.FromStanza).
+func readPackages(_ context.Context, r io.Reader, name string) ([]*deb.Package, error) {
+	return resolver.ReadPackages(r, name, name)
+}
+
+// runCheck checks index both ways, as decoded packages (Check) and as a
+// Set read from the text (CheckSet, the command's way), and fails unless
+// the two reports agree.
 func runCheck(t *testing.T, index string, opts Options) (*Report, map[string]Broken) {
 	t.Helper()
-	pkgs, err := ReadPackages(context.Background(), strings.NewReader(index), "test")
+	pkgs, err := readPackages(context.Background(), strings.NewReader(index), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := Check(context.Background(), pkgs, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	s := NewSet()
+	if err := s.Read(context.Background(), strings.NewReader(index), "test"); err != nil {
+		t.Fatal(err)
+	}
+	srep, err := CheckSet(context.Background(), s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if summary(rep) != summary(srep) {
+		t.Fatalf("Check and CheckSet disagree:\n%s\n--\n%s", summary(rep), summary(srep))
 	}
 	got := make(map[string]Broken)
 	for _, b := range rep.Broken {
@@ -120,6 +144,49 @@ func TestCheck(t *testing.T) {
 			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [i386], b [amd64]\n\n" +
 				"Package: b\nVersion: 1\nArchitecture: amd64\n",
 		},
+		{
+			name:   "arch restriction applies",
+			index:  "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [amd64 arm64]\n",
+			broken: map[string]string{"a_1": "depends on gone [amd64 arm64], which no package satisfies"},
+		},
+		{
+			name:  "negated arch restriction left out",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [!amd64]\n",
+		},
+		{
+			name:   "negated arch restriction applies",
+			index:  "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [!i386]\n",
+			broken: map[string]string{"a_1": "gone [!i386]"},
+		},
+		{
+			name: "alternative left out by its restriction",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b [i386] | gone\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\n",
+			broken: map[string]string{"a_1": "depends on b [i386] | gone, which no package satisfies"},
+		},
+		{
+			name: "conflict restricted to another architecture",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b\nConflicts: b [i386]\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\n",
+		},
+		{
+			name: "conflict restricted to the package's architecture",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b\nBreaks: b [amd64]\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: amd64\n",
+			broken: map[string]string{"a_1": "breaks b_1_amd64"},
+		},
+		{
+			name:   "architecture all reads the native architecture",
+			index:  "Package: a\nVersion: 1\nArchitecture: all\nDepends: gone [amd64]\n\nPackage: c\nVersion: 1\nArchitecture: all\nDepends: gone [arm64]\n",
+			opts:   Options{Architecture: "arm64"},
+			broken: map[string]string{"c_1": "gone [arm64]"},
+		},
+		{
+			name:   "foreign package reads its own architecture",
+			index:  "Package: a\nVersion: 1\nArchitecture: i386\nDepends: gone [amd64]\n\nPackage: c\nVersion: 1\nArchitecture: i386\nDepends: gone [i386]\n",
+			opts:   Options{ForeignArchs: []string{"i386"}},
+			broken: map[string]string{"c_1": "gone [i386]"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,8 +252,19 @@ func TestCheckForeignArchNotChecked(t *testing.T) {
 	}
 }
 
+// summary prints a report's counts and every broken package with its
+// explanation.
+func summary(r *Report) string {
+	var b strings.Builder
+	for _, x := range r.Broken {
+		fmt.Fprintf(&b, "%s: %s\n", x.Package, strings.Join(x.Explanation, " / "))
+	}
+	fmt.Fprintf(&b, "checked %d, greedy %d, SAT %d", r.Checked, r.Greedy, r.SAT)
+	return b.String()
+}
+
 func TestCheckCancelled(t *testing.T) {
-	pkgs, err := ReadPackages(context.Background(), strings.NewReader("Package: a\nVersion: 1\nArchitecture: amd64\n"), "x")
+	pkgs, err := readPackages(context.Background(), strings.NewReader("Package: a\nVersion: 1\nArchitecture: amd64\n"), "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,40 +275,37 @@ func TestCheckCancelled(t *testing.T) {
 	}
 }
 
-// TestReadPackagesError: a stanza deb.FromStanza refuses is refused, the
+// TestSetReadError: a stanza deb.FromStanza refuses is refused, the
 // error naming the file and the field (a bad Source or Recommends too,
 // which a check does not read).
-func TestReadPackagesError(t *testing.T) {
+func TestSetReadError(t *testing.T) {
 	for _, c := range []struct{ stanza, field string }{
 		{"Package: a\nVersion: 1\n", "Architecture"},
 		{"Package: a\nVersion: 1\nArchitecture: amd64\nSource: b (1\n", "Source"},
 		{"Package: a\nVersion: 1\nArchitecture: amd64\nRecommends: b (>>\n", "Recommends"},
 		{"Package: a\nVersion: 1\nArchitecture: amd64\nInstalled-Size: -3\n", "Installed-Size"},
 	} {
-		_, err := ReadPackages(context.Background(), strings.NewReader(c.stanza), "idx")
+		err := NewSet().Read(context.Background(), strings.NewReader(c.stanza), "idx")
 		if err == nil || !strings.Contains(err.Error(), "idx") || !strings.Contains(err.Error(), "field "+c.field) {
 			t.Errorf("%q: error does not name the file and field %s: %v", c.stanza, c.field, err)
 		}
 	}
 }
 
-// TestReadPackagesShares: equal relations of different packages are one
-// slice, and strings one copy (what keeps a whole archive small).
-func TestReadPackagesShares(t *testing.T) {
-	pkgs, err := ReadPackages(context.Background(), strings.NewReader(
-		"Package: a\nVersion: 1\nArchitecture: amd64\nDepends: c (>= 1), d\n\n"+
-			"Package: b\nVersion: 1\nArchitecture: amd64\nDepends: d, c (>= 1)\nConflicts: c (<< 1)\n"), "test")
-	if err != nil {
+// TestSetChecked: a checked set takes no more packages.
+func TestSetChecked(t *testing.T) {
+	s := NewSet()
+	if err := s.Read(context.Background(), strings.NewReader("Package: a\nVersion: 1\nArchitecture: amd64\n"), "x"); err != nil {
 		t.Fatal(err)
 	}
-	a, b := pkgs[0], pkgs[1]
-	if &a.Depends[0][0] != &b.Depends[1][0] || &a.Depends[1][0] != &b.Depends[0][0] {
-		t.Error("equal relations are not shared")
+	rep, err := CheckSet(context.Background(), s, Options{})
+	if err != nil || rep.Checked != 1 {
+		t.Fatalf("%+v %v", rep, err)
 	}
-	if &b.Conflicts[0][0] == &b.Depends[1][0] {
-		t.Error("different relations are shared")
+	if err := s.Add(&deb.Package{Name: "b", Architecture: "amd64"}); err == nil {
+		t.Error("Add after the check succeeded")
 	}
-	if got := b.Conflicts.String(); got != "c (<< 1)" {
-		t.Errorf("Conflicts = %q", got)
+	if err := s.Read(context.Background(), strings.NewReader("Package: b\nVersion: 1\nArchitecture: amd64\n"), "x"); err == nil {
+		t.Error("Read after the check succeeded")
 	}
 }

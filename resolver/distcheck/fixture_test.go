@@ -52,11 +52,11 @@ func brokenSet(t testing.TB, path string, opts Options) (*Report, []string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pkgs, err := ReadPackages(context.Background(), f, path)
-	if err != nil {
+	set := NewSet()
+	if err := set.Read(context.Background(), f, path); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Check(context.Background(), pkgs, opts)
+	rep, err := CheckSet(context.Background(), set, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,12 +155,13 @@ func BenchmarkDistcheck(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pkgs, err := ReadPackages(context.Background(), f, path)
+		set := NewSet()
+		err = set.Read(context.Background(), f, path)
 		f.Close()
 		if err != nil {
 			b.Fatal(err)
 		}
-		rep, err := Check(context.Background(), pkgs, Options{})
+		rep, err := CheckSet(context.Background(), set, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

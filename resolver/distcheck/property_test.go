@@ -105,7 +105,7 @@ func TestPropertyAgainstChecker(t *testing.T) {
 	for seed := 0; seed < runs; seed++ {
 		r := rand.New(rand.NewPCG(uint64(seed), 7))
 		index := randomIndex(r)
-		pkgs, err := ReadPackages(context.Background(), strings.NewReader(index), "random")
+		pkgs, err := readPackages(context.Background(), strings.NewReader(index), "random")
 		if err != nil {
 			t.Fatalf("seed %d: %v\n%s", seed, err, index)
 		}

@@ -6,298 +6,242 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/pool"
 )
 
-// ReadPackages decodes every stanza of a Packages index (plain or
-// compressed, see control.NewReader) into packages that carry only what an
-// installability check reads: name, version, architecture, Multi-Arch,
-// Essential, Pre-Depends, Depends, Conflicts, Breaks and Provides, with
-// their strings copied and interned so the index text itself can be freed
-// (a whole Debian index then takes a fifth of the memory). name labels
-// errors and becomes each package's Origin.
-func ReadPackages(ctx context.Context, r io.Reader, name string) ([]*deb.Package, error) {
+// Set is a package set numbered for a check (resolver/internal/pool, the
+// representation the resolver shares): names and packages numbered once,
+// relations as int32 slices into shared tables, strings interned. It
+// keeps what a check reads (name, version, architecture, Multi-Arch,
+// Essential, Origin and the relationship fields) and copies it, so the
+// packages and stanzas it was given can be freed: a whole Debian archive
+// takes a few tens of megabytes. A Set is checked once (CheckSet) and
+// takes no more packages afterwards.
+type Set struct {
+	p *pool.Pool
+}
+
+// NewSet returns an empty Set.
+func NewSet() *Set { return &Set{p: pool.New()} }
+
+// Len is the number of packages in the set.
+func (s *Set) Len() int { return s.p.Len() }
+
+// Add copies what a check reads of p into the set.
+func (s *Set) Add(p *deb.Package) error {
+	if s.frozen() {
+		return errors.New("distcheck: Add after the set was checked")
+	}
+	s.p.Add(p)
+	return nil
+}
+
+func (s *Set) frozen() bool { return s.p.Frozen() }
+
+// Read adds every stanza of a Packages index (plain or compressed, see
+// control.NewReader), each decoded by deb.FromStanza (the one place of a
+// stanza's rules: a stanza it refuses is refused here, the error naming
+// name). name becomes each package's Origin.
+func (s *Set) Read(ctx context.Context, r io.Reader, name string) error {
+	if s.frozen() {
+		return errors.New("distcheck: Read after the set was checked")
+	}
 	cr := control.NewReaderName(r, name)
 	defer cr.Close()
-	in := newInterner()
-	var out []*deb.Package
 	for i := 0; ; i++ {
 		if i&1023 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		s, err := cr.Next()
+		st, err := cr.Next()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return fmt.Errorf("read %s: %w", name, err)
 		}
-		p, err := in.decode(s)
+		p, err := deb.FromStanza(st)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
+			return fmt.Errorf("read %s: %w", name, err)
 		}
 		p.Origin = name
-		out = append(out, p)
+		s.p.Add(p)
 	}
 }
 
-// interner copies strings once each, so decoded packages do not keep the
-// stanzas they came from alive, and shares identical relations between
-// packages (a check only reads them): "libc6 (>= 2.34)" is one slice for
-// the thousands of packages that depend on it.
-type interner struct {
-	strs map[string]string
-	rels map[string]relation.Relation
-	key  []byte
-}
-
-func newInterner() *interner {
-	return &interner{strs: map[string]string{}, rels: map[string]relation.Relation{}}
-}
-
-func (in *interner) s(v string) string {
-	if v == "" {
-		return ""
-	}
-	if c, ok := in.strs[v]; ok {
-		return c
-	}
-	c := strings.Clone(v)
-	in.strs[c] = c
-	return c
-}
-
-// rel returns the shared copy of rel: the first relation seen with the
-// same alternatives, or rel itself, its strings interned and its
-// build-profile lists (which matter to build dependencies only) dropped.
-func (in *interner) rel(rel relation.Relation) relation.Relation {
-	in.key = in.key[:0]
-	for i := range rel {
-		pv := &rel[i]
-		in.key = append(in.key, pv.Name...)
-		in.key = append(in.key, 0)
-		in.key = append(in.key, pv.ArchQual...)
-		in.key = append(in.key, 0, byte(pv.Op))
-		in.key = strconv.AppendUint(in.key, uint64(pv.Version.Epoch), 10)
-		in.key = append(in.key, 0)
-		in.key = append(in.key, pv.Version.Upstream...)
-		in.key = append(in.key, 0)
-		in.key = append(in.key, pv.Version.Revision...)
-		for _, a := range pv.Archs {
-			if a.Not {
-				in.key = append(in.key, '!')
-			}
-			in.key = append(in.key, a.Arch...)
-			in.key = append(in.key, 0)
-		}
-		in.key = append(in.key, 1)
-	}
-	if r, ok := in.rels[string(in.key)]; ok {
-		return r
-	}
-	for k := range rel {
-		pv := &rel[k]
-		pv.Name, pv.ArchQual = in.s(pv.Name), in.s(pv.ArchQual)
-		pv.Version = in.version(pv.Version)
-		for a := range pv.Archs {
-			pv.Archs[a].Arch = in.s(pv.Archs[a].Arch)
-		}
-		pv.Profiles = nil
-	}
-	r := slices.Clip(rel)
-	in.rels[string(in.key)] = r
-	return r
-}
-
-func (in *interner) version(v version.Version) version.Version {
-	v.Upstream, v.Revision = in.s(v.Upstream), in.s(v.Revision)
-	return v
-}
-
-// decode decodes a stanza with deb.FromStanza (the one place the rules
-// of a package stanza live: a stanza it refuses is refused here too) and
-// slims it.
-func (in *interner) decode(s *control.Stanza) (*deb.Package, error) {
-	full, err := deb.FromStanza(s)
-	if err != nil {
-		return nil, err
-	}
-	return in.slim(full), nil
-}
-
-// slim returns what a check reads of p, its strings interned and its
-// relations shared (rel), so nothing of p's own strings stays reachable.
-func (in *interner) slim(full *deb.Package) *deb.Package {
-	p := &deb.Package{
-		Name: in.s(full.Name), Version: in.version(full.Version), Architecture: in.s(full.Architecture),
-		MultiArch: full.MultiArch, Essential: full.Essential, Origin: in.s(full.Origin),
-		PreDepends: full.PreDepends, Depends: full.Depends, Conflicts: full.Conflicts,
-		Breaks: full.Breaks, Provides: full.Provides,
-	}
-	for _, d := range []relation.Dependency{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Provides} {
-		for i, rel := range d {
-			d[i] = in.rel(rel)
-		}
-	}
-	return p
-}
-
-// Slimmer keeps of each package only what a check reads (see
-// ReadPackages), with every string interned: a whole archive's packages,
-// decoded elsewhere (an index cache), then take a fraction of the memory.
-// It modifies the relations of the packages it is given.
-type Slimmer struct{ in *interner }
-
-// NewSlimmer returns an empty Slimmer.
-func NewSlimmer() *Slimmer { return &Slimmer{in: newInterner()} }
-
-// Slim returns the slim copy of p.
-func (s *Slimmer) Slim(p *deb.Package) *deb.Package { return s.in.slim(p) }
-
-// universe is the packages with their relations resolved to package
-// indexes: for each package, each dependency relation's candidates in
-// preference order, and its conflicts (symmetric, self excluded).
+// universe is the set's packages with their relations resolved to package
+// numbers: for each package, each dependency relation's candidates in
+// preference order, and its conflicts (symmetric, self excluded). Lists
+// are stored flat (offsets into one slice), and a relation's candidates,
+// which depend only on the relation and the architecture it is read
+// from, are computed once and shared by every package that has it.
 type universe struct {
-	pkgs   []*deb.Package
+	p      *pool.Pool
 	native string
-	// archOK holds the architectures a candidate may have.
-	archs map[string]bool
-	// deps[i] are the Pre-Depends and Depends relations of package i, each
-	// as its candidates; an empty relation has no candidate at all.
-	deps [][][]int32
-	// rels[i][k] is the text of deps[i][k], for explanations.
-	rels [][]relation.Relation
-	// conflicts[i] are the packages that cannot be installed with i.
-	conflicts [][]int32
+	// archs holds the architectures a candidate may have; archNo
+	// numbers them (effective architectures, "all" as native).
+	archs []string
+	// byName lists each name's considered packages, newest first: the
+	// greedy search tries them in that order.
+	byNameAt []int32
+	byName   []int32
+	// Package i's dependency relations (Pre-Depends, then Depends, those
+	// that apply to its architecture) are deps[depAt[i]:depAt[i+1]],
+	// each an entry of the shared table ent.
+	depAt []int32
+	deps  []int32
+	// Entry e is relation entRel[e] of the pool, read from architecture
+	// entArch[e]; its candidates are cands[entAt[e]:entAt[e+1]] (none at
+	// all: nothing satisfies it).
+	entRel  []int32
+	entAt   []int32
+	cands   []int32
+	entByID map[int64]int32
+	// conflicts of package i, sorted: confs[confAt[i]:confAt[i+1]].
+	confAt []int32
+	confs  []int32
 	// essential groups the native (and "all") versions of each name that
-	// a native or "all" version marks Essential, newest first: one of each group is
-	// installed with every package checked.
+	// a native or "all" version marks Essential, newest first: one of each
+	// group is installed with every package checked.
 	essential [][]int32
 	// considered is false for packages of an architecture the check does
-	// not cover (they are neither checked nor candidates).
+	// not cover (they are neither checked nor candidates); arch numbers
+	// each considered package's effective architecture in archs.
 	considered []bool
+	arch       []uint8
 }
 
-type provide struct {
-	pkg int32
-	pv  relation.Possibility
-}
-
-func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe {
-	u := &universe{pkgs: pkgs, native: native, archs: map[string]bool{native: true, "all": true}}
+func newUniverse(p *pool.Pool, native string, foreign []string) *universe {
+	u := &universe{p: p, native: native, archs: []string{native}, entByID: map[int64]int32{}}
 	for _, a := range foreign {
-		u.archs[a] = true
-	}
-	n := len(pkgs)
-	u.considered = make([]bool, n)
-	byName := make(map[string][]int32, n)
-	provides := make(map[string][]provide)
-	for i, p := range pkgs {
-		if !u.archs[p.Architecture] {
-			continue
+		if !slices.Contains(u.archs, a) && a != "all" {
+			u.archs = append(u.archs, a)
 		}
-		u.considered[i] = true
-		byName[p.Name] = append(byName[p.Name], int32(i))
-		for _, rel := range p.Provides {
-			for _, pv := range rel {
-				provides[pv.Name] = append(provides[pv.Name], provide{int32(i), pv})
+	}
+	n := p.Len()
+	u.considered = make([]bool, n)
+	u.arch = make([]uint8, n)
+	for i := range n {
+		k := slices.Index(u.archs, u.eff(p.Pkg(int32(i)).Arch))
+		if k >= 0 && k < 256 {
+			u.considered[i], u.arch[i] = true, uint8(k)
+		}
+	}
+	// Each name's considered packages, newest version first (stable).
+	nn := p.NumNames()
+	u.byNameAt = make([]int32, nn+1)
+	for id := range nn {
+		u.byNameAt[id] = int32(len(u.byName))
+		start := len(u.byName)
+		for _, j := range p.Packages(int32(id)) {
+			if u.considered[j] {
+				u.byName = append(u.byName, j)
 			}
 		}
-	}
-	// Newest version first, so the greedy search tries it first.
-	for _, ids := range byName {
-		if len(ids) > 1 {
-			sort.SliceStable(ids, func(a, b int) bool {
-				return version.Compare(pkgs[ids[a]].Version, pkgs[ids[b]].Version) > 0
+		if ids := u.byName[start:]; len(ids) > 1 {
+			slices.SortStableFunc(ids, func(a, b int32) int {
+				return -version.Compare(p.Version(p.Pkg(a).Ver), p.Version(p.Pkg(b).Ver))
 			})
 		}
 	}
-	seenEss := map[string]bool{}
-	for _, p := range pkgs {
-		if !p.Essential || seenEss[p.Name] || u.eff(p.Architecture) != native {
+	u.byNameAt[nn] = int32(len(u.byName))
+	u.byName = slices.Clip(u.byName)
+	for i := range n {
+		q := p.Pkg(int32(i))
+		if !q.Essential || !u.considered[i] || u.arch[i] != 0 {
 			continue
 		}
-		seenEss[p.Name] = true
+		// The first Essential package of a name makes its group.
+		first := true
+		for _, j := range u.names(q.Name) {
+			if j < int32(i) && p.Pkg(j).Essential && u.arch[j] == 0 {
+				first = false
+				break
+			}
+		}
+		if !first {
+			continue
+		}
 		var g []int32
-		for _, j := range byName[p.Name] {
-			if u.eff(pkgs[j].Architecture) == native {
+		for _, j := range u.names(q.Name) {
+			if u.arch[j] == 0 {
 				g = append(g, j)
 			}
 		}
-		if len(g) > 0 {
-			u.essential = append(u.essential, g)
-		}
+		u.essential = append(u.essential, g)
 	}
-	u.deps = make([][][]int32, n)
-	u.rels = make([][]relation.Relation, n)
-	u.conflicts = make([][]int32, n)
+	u.depAt = make([]int32, n+1)
+	u.entAt = []int32{0}
+	var pairs [][2]int32
 	var buf []int32
-	for i, p := range pkgs {
+	for i := range n {
+		u.depAt[i] = int32(len(u.deps))
 		if !u.considered[i] {
 			continue
 		}
-		arch := u.eff(p.Architecture)
-		for _, d := range []relation.Dependency{p.PreDepends, p.Depends} {
-			for _, rel := range d {
-				applies := false
-				buf = buf[:0]
-				for k := range rel {
-					pv := &rel[k]
-					if !pv.AppliesTo(arch) {
-						continue
-					}
-					applies = true
-					buf = u.candidates(buf, pv, arch, false, byName, provides, int32(i))
+		for _, f := range [2]pool.Field{pool.PreDepends, pool.Depends} {
+			for _, r := range p.Field(int32(i), f) {
+				if e, ok := u.entry(r, u.arch[i]); ok {
+					u.deps = append(u.deps, e)
 				}
-				if !applies {
-					continue
-				}
-				u.deps[i] = append(u.deps[i], dedup(buf))
-				u.rels[i] = append(u.rels[i], rel)
 			}
 		}
 		buf = buf[:0]
-		for _, d := range []relation.Dependency{p.Conflicts, p.Breaks} {
-			for _, rel := range d {
-				for k := range rel {
-					pv := &rel[k]
+		arch := u.archs[u.arch[i]]
+		self := p.Pkg(int32(i))
+		for _, f := range [2]pool.Field{pool.Conflicts, pool.Breaks} {
+			for _, r := range p.Field(int32(i), f) {
+				for _, x := range p.Rel(r) {
+					pv := p.Possibility(&x)
 					if pv.AppliesTo(arch) {
-						buf = u.candidates(buf, pv, arch, true, byName, provides, int32(i))
+						buf = u.candidates(buf, &pv, arch, true, int32(i))
 					}
 				}
 			}
 		}
-		// Other versions of the same name and architecture.
-		for _, j := range byName[p.Name] {
-			if int(j) != i && u.eff(pkgs[j].Architecture) == arch {
+		for _, j := range u.names(self.Name) {
+			q := p.Pkg(j)
+			switch {
+			case int(j) == i:
+			case u.arch[j] == u.arch[i]:
+				// Another version of the same name and architecture.
 				buf = append(buf, j)
-			}
-		}
-		// Multi-Arch: a name installed for two architectures must be
-		// Multi-Arch: same on both.
-		for _, j := range byName[p.Name] {
-			q := pkgs[j]
-			if u.eff(q.Architecture) != arch && (p.MultiArch != deb.MultiArchSame || q.MultiArch != deb.MultiArchSame || version.Compare(p.Version, q.Version) != 0) {
+			case self.MultiArch != deb.MultiArchSame || q.MultiArch != deb.MultiArchSame || self.Ver != q.Ver && version.Compare(p.Version(self.Ver), p.Version(q.Ver)) != 0:
+				// Multi-Arch: a name installed for two architectures
+				// must be Multi-Arch: same on both, at one version.
 				buf = append(buf, j)
 			}
 		}
 		for _, j := range buf {
-			u.conflicts[i] = append(u.conflicts[i], j)
-			u.conflicts[j] = append(u.conflicts[j], int32(i))
+			pairs = append(pairs, [2]int32{int32(i), j}, [2]int32{j, int32(i)})
 		}
 	}
-	for i, c := range u.conflicts {
-		slices.Sort(c)
-		u.conflicts[i] = slices.Compact(c)
+	u.depAt[n] = int32(len(u.deps))
+	u.deps = slices.Clip(u.deps)
+	u.cands = slices.Clip(u.cands)
+	u.entByID = nil
+	// Conflicts, symmetric, sorted and without repeats, stored flat.
+	slices.SortFunc(pairs, func(a, b [2]int32) int {
+		if a[0] != b[0] {
+			return int(a[0] - b[0])
+		}
+		return int(a[1] - b[1])
+	})
+	pairs = slices.Compact(pairs)
+	u.confAt = make([]int32, n+1)
+	u.confs = make([]int32, len(pairs))
+	for k, pr := range pairs {
+		u.confAt[pr[0]+1]++
+		u.confs[k] = pr[1]
+	}
+	for i := 1; i <= n; i++ {
+		u.confAt[i] += u.confAt[i-1]
 	}
 	return u
 }
@@ -305,49 +249,98 @@ func newUniverse(pkgs []*deb.Package, native string, foreign []string) *universe
 // eff is an architecture as dpkg compares it (deb.EffectiveArch).
 func (u *universe) eff(a string) string { return deb.EffectiveArch(a, u.native) }
 
-// candidates appends the packages that satisfy pv, written in a package
-// of architecture depArch (for Conflicts and Breaks when conflict is set,
-// excluding self), to dst: real packages first, newest first, then
-// providers.
-func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch string, conflict bool, byName map[string][]int32, provides map[string][]provide, self int32) []int32 {
-	selfName := u.pkgs[self].Name
-	for _, j := range byName[pv.Name] {
-		q := u.pkgs[j]
-		if conflict && (j == self || q.Name == selfName) {
+// names returns the considered packages named id, newest first.
+func (u *universe) names(id int32) []int32 { return u.byName[u.byNameAt[id]:u.byNameAt[id+1]] }
+
+// dep returns package i's dependency entries.
+func (u *universe) dep(i int32) []int32 { return u.deps[u.depAt[i]:u.depAt[i+1]] }
+
+// cand returns the candidates of entry e.
+func (u *universe) cand(e int32) []int32 { return u.cands[u.entAt[e]:u.entAt[e+1]] }
+
+// conflicts returns the packages that cannot be installed with i.
+func (u *universe) conflicts(i int32) []int32 { return u.confs[u.confAt[i]:u.confAt[i+1]] }
+
+// entry returns the entry of relation r read from architecture number a,
+// computing its candidates on first use; false when no alternative of r
+// applies to a (its restriction lists leave it out).
+func (u *universe) entry(r int32, a uint8) (int32, bool) {
+	key := int64(r)<<8 | int64(a)
+	if e, ok := u.entByID[key]; ok {
+		return e, e >= 0
+	}
+	arch := u.archs[a]
+	applies := false
+	start := len(u.cands)
+	for _, x := range u.p.Rel(r) {
+		pv := u.p.Possibility(&x)
+		if !pv.AppliesTo(arch) {
 			continue
 		}
-		if pv.Satisfies(q.Version) && deb.ArchSatisfies(q, pv, u.eff(depArch), u.native, conflict) {
+		applies = true
+		u.cands = u.candidates(u.cands, &pv, arch, false, -1)
+	}
+	if !applies {
+		u.cands = u.cands[:start]
+		u.entByID[key] = -1
+		return -1, false
+	}
+	u.cands = dedup(u.cands, start)
+	e := int32(len(u.entRel))
+	u.entRel = append(u.entRel, r)
+	u.entAt = append(u.entAt, int32(len(u.cands)))
+	u.entByID[key] = e
+	return e, true
+}
+
+// candidates appends the packages that satisfy pv, written in a package
+// of architecture depArch (for Conflicts and Breaks when conflict is set,
+// excluding self's name), to dst: real packages first, newest first, then
+// providers.
+func (u *universe) candidates(dst []int32, pv *relation.Possibility, depArch string, conflict bool, self int32) []int32 {
+	p := u.p
+	id, ok := p.Lookup(pv.Name)
+	if !ok {
+		return dst
+	}
+	selfName := int32(-1)
+	if self >= 0 {
+		selfName = p.Pkg(self).Name
+	}
+	for _, j := range u.names(id) {
+		q := p.Pkg(j)
+		if conflict && q.Name == selfName {
+			continue
+		}
+		if pv.Satisfies(p.Version(q.Ver)) && deb.ArchSatisfiesAs(q.Arch, q.MultiArch, pv, depArch, u.native, conflict) {
 			dst = append(dst, j)
 		}
 	}
-	for _, pr := range provides[pv.Name] {
-		q := u.pkgs[pr.pkg]
-		if conflict && (pr.pkg == self || q.Name == selfName) {
+	for _, pr := range p.Providers(id) {
+		if !u.considered[pr.Pkg] {
 			continue
 		}
-		if !pv.ProvidedBy(&pr.pv) {
+		q := p.Pkg(pr.Pkg)
+		if conflict && q.Name == selfName {
 			continue
 		}
-		if deb.ArchSatisfies(q, pv, u.eff(depArch), u.native, conflict) {
-			dst = append(dst, pr.pkg)
+		prov := p.Possibility(p.PossAt(pr.Poss))
+		if !pv.ProvidedBy(&prov) {
+			continue
+		}
+		if deb.ArchSatisfiesAs(q.Arch, q.MultiArch, pv, depArch, u.native, conflict) {
+			dst = append(dst, pr.Pkg)
 		}
 	}
 	return dst
 }
 
-// dedup removes repeated ids, keeping the first occurrence, into a fresh
-// slice.
-func dedup(ids []int32) []int32 {
-	out := make([]int32, 0, len(ids))
-	for _, id := range ids {
-		dup := false
-		for _, o := range out {
-			if o == id {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+// dedup removes repeated ids from ids[start:], keeping the first
+// occurrence.
+func dedup(ids []int32, start int) []int32 {
+	out := ids[:start]
+	for _, id := range ids[start:] {
+		if !slices.Contains(out[start:], id) {
 			out = append(out, id)
 		}
 	}
