@@ -110,6 +110,13 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 				}
 			}
 		}
+		for _, d := range [6]relation.Dependency{p.PreDepends, p.Depends, p.Recommends, p.Suggests, p.Conflicts, p.Breaks} {
+			for _, rel := range d {
+				for _, pos := range rel {
+					info.archs = info.archs || len(pos.Archs) > 0
+				}
+			}
+		}
 	}
 	return m
 }

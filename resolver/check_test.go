@@ -128,13 +128,19 @@ func ownCheck(universe []*deb.Package, req Request, pl *Plan) error {
 	for _, p := range pl.Final {
 		for _, d := range []relation.Dependency{p.PreDepends, p.Depends} {
 			for _, rel := range d {
-				ok := false
+				ok, applies := false, false
 				for _, pos := range rel {
+					// An alternative whose [arch] list leaves out p's
+					// architecture is not there.
+					if !pos.AppliesTo(arch(p)) {
+						continue
+					}
+					applies = true
 					if len(match(p, pos, false)) > 0 {
 						ok = true
 					}
 				}
-				if !ok {
+				if applies && !ok {
 					return fmt.Errorf("%s %s: dependency %s not satisfied", p.Name, p.Version, rel)
 				}
 			}
@@ -142,6 +148,9 @@ func ownCheck(universe []*deb.Package, req Request, pl *Plan) error {
 		for _, d := range []relation.Dependency{p.Conflicts, p.Breaks} {
 			for _, rel := range d {
 				for _, pos := range rel {
+					if !pos.AppliesTo(arch(p)) {
+						continue
+					}
 					for _, q := range match(p, pos, true) {
 						if q.Name != p.Name {
 							return fmt.Errorf("%s %s conflicts with %s %s (%s)", p.Name, p.Version, q.Name, q.Version, pos)

@@ -64,6 +64,11 @@ type pkgNames struct {
 	// (universe.plainSlot), so the walk need not read the possibility.
 	plain []bool
 	negs  []int32 // the possibilities of Conflicts, then Breaks
+	// archs is set when a relationship field the resolver reads has an
+	// architecture restriction list: the universe then reduces the
+	// package for its architecture (forArch) and does without these
+	// numbers.
+	archs bool
 }
 
 // bothIndex is an Index that answers Packages and Providers of a name

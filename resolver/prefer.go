@@ -793,8 +793,8 @@ func (g *greedy) aptLess(pos *relation.Possibility, a, b int) bool {
 		return ra < rb
 	}
 	if rk := g.s.req.Rank; rk != nil {
-		ra, oka := rk[pa]
-		rb, okb := rk[pb]
+		ra, oka := rk[u.original(a)]
+		rb, okb := rk[u.original(b)]
 		if oka && okb && ra != rb {
 			return ra > rb
 		}

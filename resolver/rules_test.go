@@ -446,3 +446,85 @@ func TestRules(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { runCase(t, c) })
 	}
 }
+
+// TestArchRestrictions: an alternative whose architecture restriction
+// list ("[amd64]", "[!i386]") leaves out the package's architecture is not
+// there, a relation left without one does not apply, and the plan holds
+// the index's packages, restriction lists and all. Each case runs against
+// both indexes (solve).
+func TestArchRestrictions(t *testing.T) {
+	cases := []ruleCase{
+		{
+			name: "dependency for another architecture", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b [i386]\n\nPackage: b\nVersion: 1",
+			want:     "a=1",
+		},
+		{
+			name: "dependency for this architecture", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b [amd64 arm64]\n\nPackage: b\nVersion: 1",
+			want:     "a=1 b=1",
+		},
+		{
+			name: "negated list naming this architecture", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: gone [!amd64]",
+			want:     "a=1",
+		},
+		{
+			name: "negated list naming another architecture", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: gone [!i386]",
+			wantErr:  []string{"gone"},
+		},
+		{
+			name: "alternative left out", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b [!amd64] | c\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1",
+			want:     "a=1 c=1",
+		},
+		{
+			name: "conflict for another architecture", install: []string{"a", "c"},
+			universe: "Package: a\nVersion: 1\nConflicts: c [i386]\n\nPackage: c\nVersion: 1",
+			want:     "a=1 c=1",
+		},
+		{
+			name: "conflict for this architecture", install: []string{"a", "c"},
+			universe: "Package: a\nVersion: 1\nBreaks: c [amd64]\n\nPackage: c\nVersion: 1",
+			wantErr:  []string{"c"},
+		},
+		{
+			name: "recommends for another architecture", install: []string{"a"}, req: Request{Recommends: true},
+			universe: "Package: a\nVersion: 1\nRecommends: r [i386]\n\nPackage: r\nVersion: 1",
+			want:     "a=1",
+		},
+		{
+			name: "architecture all reads the native architecture", install: []string{"a"}, req: Request{Architecture: "arm64"},
+			universe: "Package: a\nVersion: 1\nArchitecture: all\nDepends: b [amd64], c [arm64]\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: arm64\n\nPackage: c\nVersion: 1\nArchitecture: arm64",
+			want: "a=1 c:arm64=1",
+		},
+		{
+			name: "foreign package reads its own architecture", install: []string{"a:i386"}, req: Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: a\nVersion: 1\nArchitecture: i386\nDepends: b [amd64], c [i386]\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: i386\n\nPackage: c\nVersion: 1\nArchitecture: i386",
+			want: "a:i386=1 c:i386=1",
+		},
+		{
+			name: "installed package kept without its restricted dependency", install: []string{"n"},
+			universe:  "Package: a\nVersion: 1\nDepends: gone [i386]\n\nPackage: n\nVersion: 1",
+			installed: "Package: a\nVersion: 1\nDepends: gone [i386]",
+			want:      "a=1 n=1",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { runCase(t, c) })
+	}
+	// The plan's package is the index's, its field as written.
+	pkgs := parsePkgs(t, "Package: a\nVersion: 1\nDepends: b [i386], c\n\nPackage: c\nVersion: 1")
+	pl, err := solve(t, pkgs, Request{Install: jobs(t, "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pl.Final {
+		if p.Name == "a" && p != pkgs[0] {
+			t.Errorf("the plan holds a copy of a (Depends %q), not the index's package", p.Depends)
+		}
+	}
+}

@@ -699,7 +699,7 @@ func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 		n := len(it.name) + 1 + len(it.arch)
 		key := keys[off : off+n]
 		off += n
-		p := u.pkgs[it.id]
+		p := u.original(it.id)
 		pl.Final[i] = p
 		if old, ok := before[key]; ok {
 			inFinal[key] = true

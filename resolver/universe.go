@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
 )
 
@@ -97,6 +98,12 @@ type universe struct {
 	// onAdd, when set, is called after a candidate is added, so that
 	// per-candidate slices elsewhere (the walk's) grow with the universe.
 	onAdd func()
+	// orig holds, for a candidate whose architecture restriction lists
+	// ("foo [amd64]", "[!i386]") left something out, the package the
+	// index gave: pkgs holds its fields as they apply on its
+	// architecture (forArch), the plan and the request's Rank the
+	// index's package.
+	orig map[int]*deb.Package
 	// only, when set (Forbid-New-Install), holds the name and effective
 	// architecture of every installed package: no other candidate enters
 	// the universe, so nothing new can be chosen.
@@ -219,6 +226,16 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	if id == cap(u.pkgs) {
 		u.reserve()
 	}
+	if info == nil || info.archs {
+		if q := forArch(p, eff); q != p {
+			if u.orig == nil {
+				u.orig = make(map[int]*deb.Package)
+			}
+			u.orig[id] = p
+			// The index's numbers count the relations left out.
+			p, info = q, nil
+		}
+	}
 	u.pkgs = append(u.pkgs, p)
 	u.installed = append(u.installed, installed)
 	u.auto = append(u.auto, auto)
@@ -276,6 +293,34 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 		u.onAdd()
 	}
 	return id
+}
+
+// forArch returns p with the relationship fields the resolver reads as
+// they apply on architecture eff (relation.Dependency.ForArch: the
+// alternatives an architecture restriction list excludes left out, and
+// the relations left without one), or p itself when nothing is left out.
+func forArch(p *deb.Package, eff string) *deb.Package {
+	fs := [...]relation.Dependency{p.PreDepends, p.Depends, p.Recommends, p.Suggests, p.Conflicts, p.Breaks}
+	changed := false
+	for i, d := range fs {
+		if r := d.ForArch(eff); len(r) != len(d) || len(r) > 0 && &r[0] != &d[0] {
+			fs[i], changed = r, true
+		}
+	}
+	if !changed {
+		return p
+	}
+	q := *p
+	q.PreDepends, q.Depends, q.Recommends, q.Suggests, q.Conflicts, q.Breaks = fs[0], fs[1], fs[2], fs[3], fs[4], fs[5]
+	return &q
+}
+
+// original returns the index's package of candidate id (see orig).
+func (u *universe) original(id int) *deb.Package {
+	if p, ok := u.orig[id]; ok {
+		return p
+	}
+	return u.pkgs[id]
 }
 
 // reserve at least doubles the capacity of every per-candidate slice at

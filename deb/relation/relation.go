@@ -162,6 +162,39 @@ func (p *Possibility) AppliesTo(arch string) bool {
 	return p.Archs[0].Not
 }
 
+// ForArch returns the field as it applies to a package built for arch:
+// the alternatives whose architecture restriction list excludes arch
+// (AppliesTo) left out, and a relation left without any alternative left
+// out whole (it does not apply at all), as dpkg-gencontrol reduces a
+// field for one architecture. The field itself is returned, not a copy,
+// when nothing is left out; the lists that remain are not cleared.
+func (d Dependency) ForArch(arch string) Dependency {
+	drop := false
+	for _, rel := range d {
+		for i := range rel {
+			if !rel[i].AppliesTo(arch) {
+				drop = true
+			}
+		}
+	}
+	if !drop {
+		return d
+	}
+	out := make(Dependency, 0, len(d))
+	for _, rel := range d {
+		var kept Relation
+		for i := range rel {
+			if rel[i].AppliesTo(arch) {
+				kept = append(kept, rel[i])
+			}
+		}
+		if len(kept) > 0 {
+			out = append(out, kept)
+		}
+	}
+	return out
+}
+
 // ProvidedBy reports whether the Provides entry pr satisfies p (the
 // providing package's architecture is the caller's business): it must
 // name p's package, and when p constrains the version, provide exactly

@@ -263,3 +263,32 @@ func TestMatchingRules(t *testing.T) {
 		}
 	}
 }
+
+// TestForArch: a field reduced for one architecture keeps the
+// alternatives its restriction lists allow there and drops a relation
+// left with none; a field without restrictions is returned as is.
+func TestForArch(t *testing.T) {
+	for _, c := range []struct{ in, arch, want string }{
+		{"a, b (>= 1)", "amd64", "a, b (>= 1)"},
+		{"a [amd64], b", "amd64", "a [amd64], b"},
+		{"a [amd64], b", "i386", "b"},
+		{"a [!i386], b", "i386", "b"},
+		{"a [!i386], b", "arm64", "a [!i386], b"},
+		{"a [i386] | c, b", "amd64", "c, b"},
+		{"a [i386] | c [!amd64]", "amd64", ""},
+		{"a [amd64 arm64] | c", "arm64", "a [amd64 arm64] | c"},
+		{"", "amd64", ""},
+	} {
+		d, err := Parse(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.ForArch(c.arch).String(); got != c.want {
+			t.Errorf("%q.ForArch(%s) = %q, want %q", c.in, c.arch, got, c.want)
+		}
+	}
+	d, _ := Parse("a, b [amd64]")
+	if got := d.ForArch("amd64"); &got[0] != &d[0] {
+		t.Error("a field with nothing to drop was copied")
+	}
+}
