@@ -6,9 +6,14 @@ import (
 	"io"
 	"path"
 	"slices"
+	"sort"
 	"strings"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/cli"
+	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo/index"
 )
 
@@ -26,7 +31,14 @@ func (ListCmd) Help() string {
 of each package whose name matches PATTERN (every package without one), sorted
 by name; with --all, every available version, newest first. The suite is the
 one the source was configured with; the same .deb in several suites is one
-line naming them all ("bookworm,bookworm-security"), as apt list prints it.`
+line naming them all ("bookworm,bookworm-security"), as apt list prints it.
+
+What the root has installed is marked as apt list marks it: [installed],
+[installed,automatic], [upgradable from: OLD] on the candidate of an older
+installed version, [installed,upgradable to: NEW] (with --all),
+[residual-config] when only conffiles remain, and "NAME/now VERSION ARCH
+[installed,local]" for an installed version no source has. The name is
+green on a terminal (--color, APT::Color, NO_COLOR).`
 }
 
 type listJSON struct {
@@ -36,6 +48,10 @@ type listJSON struct {
 	Suites       []string `json:"suites"`
 	Sources      []string `json:"sources"`
 	Candidate    bool     `json:"candidate"`
+	// Status is what apt list prints in brackets: installed,
+	// installed,automatic, installed,local, upgradable from: V,
+	// installed,upgradable to: V, residual-config; "" for none.
+	Status string `json:"status,omitempty"`
 }
 
 // Run lists.
@@ -51,12 +67,75 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 			return &exitError{Code: 2, Err: fmt.Errorf("pattern %q: %w", c.Pattern, err)}
 		}
 	}
-	return cli.WithIndex(ctx, g, c.run)
+	inst, err := installedByName(ctx, g)
+	if err != nil {
+		return err
+	}
+	return cli.WithIndex(ctx, g, func(ctx context.Context, g *Globals, x *cli.LoadedIndex, w io.Writer) error {
+		return c.run(ctx, g, x, inst, w)
+	})
 }
 
-func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, w io.Writer) error {
-	var out []listJSON
-	var b strings.Builder
+// installedByName returns the root's installed packages (and those whose
+// conffiles remain) by name.
+func installedByName(ctx context.Context, g *Globals) (map[string][]*pkgdb.Package, error) {
+	root, err := openView(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	var pkgs []*pkgdb.Package
+	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
+		return nil, err
+	}
+	out := map[string][]*pkgdb.Package{}
+	for _, p := range pkgs {
+		if p.IsInstalled() || p.State() == "config-files" {
+			out[p.Name] = append(out[p.Name], p)
+		}
+	}
+	return out, nil
+}
+
+// listLine is one line of list's output before it is printed.
+type listLine struct {
+	listJSON
+	order int
+}
+
+// listStatus returns apt list's bracket for a version of a package
+// (candidate: whether it is the candidate, whose version is cand) given
+// the installed package p of its architecture (nil for none).
+func listStatus(p *pkgdb.Package, ver string, candidate bool, cand string) string {
+	if p == nil {
+		return ""
+	}
+	if p.State() == "config-files" {
+		if candidate {
+			return "residual-config"
+		}
+		return ""
+	}
+	c, err := version.CompareStrings(p.Version, ver)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case c == 0 && !candidate && cand != "":
+		return "installed,upgradable to: " + cand
+	case c == 0 && p.Auto:
+		return "installed,automatic"
+	case c == 0:
+		return "installed"
+	case c < 0 && candidate:
+		return "upgradable from: " + p.Version
+	}
+	return ""
+}
+
+func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst map[string][]*pkgdb.Package, w io.Writer) error {
+	var lines []listLine
+	seen := map[string]bool{} // name, version and architecture in the index
 	n := 0
 	for name, vs := range x.ByName() {
 		if n++; n%4096 == 0 {
@@ -69,11 +148,32 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, w io.
 		}
 		index.SortVersions(vs)
 		groups := index.Group(vs)
-		if !c.All {
-			groups = groups[:1]
+		for _, group := range groups {
+			seen[name+" "+group[0].Version+" "+group[0].Architecture] = true
+		}
+		cand := map[string]string{} // the candidate version by architecture
+		for _, group := range groups {
+			if _, ok := cand[group[0].Architecture]; !ok {
+				cand[group[0].Architecture] = group[0].Version
+			}
 		}
 		for k, group := range groups {
 			s := group[0]
+			var p *pkgdb.Package
+			for _, q := range inst[name] {
+				if q.Architecture == s.Architecture {
+					p = q
+				}
+			}
+			isCand := k == 0
+			if !c.All && !isCand {
+				continue
+			}
+			if !c.All && p != nil && p.IsInstalled() {
+				if cmp, err := version.CompareStrings(p.Version, s.Version); err == nil && cmp > 0 {
+					continue // the installed version is newer: its local line stands for it
+				}
+			}
 			var suites, srcs []string
 			for _, o := range group {
 				in := x.Inputs[o.Input()]
@@ -84,26 +184,84 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, w io.
 					srcs = append(srcs, in.SourceID)
 				}
 			}
-			if g.JSON {
-				out = append(out, listJSON{strings.Clone(s.Name), strings.Clone(s.Version), strings.Clone(s.Architecture), suites, srcs, k == 0})
-				continue
+			upTo := ""
+			if cv := cand[s.Architecture]; cv != s.Version {
+				upTo = cv
 			}
-			b.WriteString(s.Name)
-			b.WriteByte('/')
-			b.WriteString(strings.Join(suites, ","))
-			b.WriteByte(' ')
-			b.WriteString(s.Version)
-			b.WriteByte(' ')
-			b.WriteString(s.Architecture)
-			b.WriteByte('\n')
+			lines = append(lines, listLine{listJSON{strings.Clone(s.Name), strings.Clone(s.Version), strings.Clone(s.Architecture), suites, srcs, isCand,
+				listStatus(p, s.Version, isCand, upTo)}, len(lines)})
 		}
 	}
+	// Installed versions no source has: "name/now VERSION ARCH
+	// [installed,local]", as apt list prints them.
+	for name, ps := range inst {
+		if ok, _ := path.Match(c.Pattern, name); c.Pattern != "" && !ok {
+			continue
+		}
+		for _, p := range ps {
+			if !p.IsInstalled() || seen[name+" "+p.Version+" "+p.Architecture] {
+				continue
+			}
+			status := "installed,local"
+			if cv := candidateOf(x, name, p.Architecture); cv != "" {
+				if cmp, err := version.CompareStrings(p.Version, cv); err == nil && cmp < 0 {
+					if !c.All {
+						continue // the candidate's line says "upgradable from"
+					}
+					status = "installed,upgradable to: " + cv
+				}
+			}
+			lines = append(lines, listLine{listJSON{p.Name, p.Version, p.Architecture, []string{"now"}, []string{}, false, status}, len(lines)})
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Name < lines[j].Name })
 	if g.JSON {
-		if out == nil {
-			out = []listJSON{}
+		out := make([]listJSON, len(lines))
+		for i, l := range lines {
+			out[i] = l.listJSON
 		}
 		return cli.WriteJSON(w, out)
 	}
+	// apt's APT::Color::Highlight (green) on the name.
+	hi, neutral := "", ""
+	if g.Colorize(g.Stdout) {
+		hi, neutral = "\x1b[32m", "\x1b[0m"
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(hi)
+		b.WriteString(l.Name)
+		b.WriteString(neutral)
+		b.WriteByte('/')
+		b.WriteString(strings.Join(l.Suites, ","))
+		b.WriteByte(' ')
+		b.WriteString(l.Version)
+		b.WriteByte(' ')
+		b.WriteString(l.Architecture)
+		if l.Status != "" {
+			b.WriteString(" [")
+			b.WriteString(l.Status)
+			b.WriteByte(']')
+		}
+		b.WriteByte('\n')
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// candidateOf returns the newest version of name for arch in the index,
+// or "".
+func candidateOf(x *cli.LoadedIndex, name, arch string) string {
+	best := ""
+	for _, p := range x.Packages(name) {
+		if p.Architecture != arch {
+			continue
+		}
+		if v := p.Version.String(); best == "" {
+			best = v
+		} else if cmp, err := version.CompareStrings(v, best); err == nil && cmp > 0 {
+			best = v
+		}
+	}
+	return best
 }

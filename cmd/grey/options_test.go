@@ -17,6 +17,13 @@ import (
 // root from it and returns a function running grey on that root (with
 // the repository as its --source, at a time its signature is valid).
 func publishedRoot(t *testing.T, dir string, debs ...string) (root string, g func(args ...string) (int, string, string)) {
+	root, g, _ = publishedRootAgain(t, dir, debs...)
+	return root, g
+}
+
+// publishedRootAgain is publishedRoot that also returns a function that
+// publishes other debs in the repository's place and updates the root.
+func publishedRootAgain(t *testing.T, dir string, debs ...string) (root string, g func(args ...string) (int, string, string), republish func(debs ...string)) {
 	t.Helper()
 	now := testfixture.Clock
 	prefix := filepath.Join(dir, "k")
@@ -24,21 +31,75 @@ func publishedRoot(t *testing.T, dir string, debs ...string) (root string, g fun
 		t.Fatalf("key generate: %d %s", code, errOut)
 	}
 	repoDir := filepath.Join(dir, "repo")
-	args := []string{"repo", "publish", "--key", prefix + ".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir}
-	if code, _, errOut := greyAt(t, now, append(args, debs...)...); code != 0 {
-		t.Fatalf("publish: %d %s", code, errOut)
-	}
 	root = filepath.Join(dir, "root")
 	must(t, os.Mkdir(root, 0o755))
+	at := now
 	g = func(args ...string) (int, string, string) {
 		t.Helper()
 		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}
-		return greyAt(t, now.Add(time.Hour), append(src, args...)...)
+		return greyAt(t, at.Add(time.Hour), append(src, args...)...)
 	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %s", errOut)
+	republish = func(debs ...string) {
+		t.Helper()
+		at = at.Add(time.Hour) // a newer Date than the last Release's
+		must(t, os.RemoveAll(repoDir))
+		args := []string{"repo", "publish", "--key", prefix + ".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir}
+		if code, _, errOut := greyAt(t, at, append(args, debs...)...); code != 0 {
+			t.Fatalf("publish: %d %s", code, errOut)
+		}
+		if code, _, errOut := g("update"); code != 0 {
+			t.Fatalf("update: %s", errOut)
+		}
 	}
-	return root, g
+	republish(debs...)
+	return root, g, republish
+}
+
+// TestListMarks reproduces issue 18's "list marks nothing [installed]":
+// grey list marks what the root has as apt list does, and colours the
+// name green only when asked (or on a terminal without NO_COLOR).
+func TestListMarks(t *testing.T) {
+	dir := t.TempDir()
+	app := buildScriptDeb(t, dir, "lmapp", "1", "Depends: lmauto\n", nil)
+	auto := buildScriptDeb(t, dir, "lmauto", "1", "", nil)
+	up1 := buildScriptDeb(t, dir, "lmup", "1.0", "", nil)
+	up2 := buildScriptDeb(t, dir, "lmup", "2.0", "", nil)
+	other := buildScriptDeb(t, dir, "lmother", "1", "", nil)
+	local := buildScriptDeb(t, dir, "lmlocal", "1", "", nil)
+	_, g, republish := publishedRootAgain(t, dir, app, auto, up1, other)
+	if code, out, _ := g("list", "lm*"); code != 0 || out != "lmapp/stable 1 all\nlmauto/stable 1 all\nlmother/stable 1 all\nlmup/stable 1.0 all\n" {
+		t.Errorf("list before any install: %d %q", code, out)
+	}
+	if code, out, errOut := g("-y", "--no-scripts", "install", "lmapp", "lmup", local); code != 0 {
+		t.Fatalf("install: %d\n%s\n%s", code, out, errOut)
+	}
+	republish(app, auto, up2, other)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "lm*"}, `lmapp/stable 1 all [installed]
+lmauto/stable 1 all [installed,automatic]
+lmlocal/now 1 all [installed,local]
+lmother/stable 1 all
+lmup/stable 2.0 all [upgradable from: 1.0]
+`},
+		{[]string{"list", "--all", "lmup"}, `lmup/stable 2.0 all [upgradable from: 1.0]
+lmup/now 1.0 all [installed,upgradable to: 2.0]
+`},
+		{[]string{"--color=always", "list", "lmapp"}, "\x1b[32mlmapp\x1b[0m/stable 1 all [installed]\n"},
+		{[]string{"-o", "APT::Color=1", "list", "lmapp"}, "\x1b[32mlmapp\x1b[0m/stable 1 all [installed]\n"},
+		{[]string{"list", "lmapp"}, "lmapp/stable 1 all [installed]\n"}, // piped
+	} {
+		if code, out, errOut := g(tc.args...); code != 0 || out != tc.want {
+			t.Errorf("grey %q: %d %s\n%s\nwant\n%s", tc.args, code, errOut, out, tc.want)
+		}
+	}
+	code, out, _ := g("--json", "list", "lmup")
+	var rows []listJSON
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != 1 || rows[0].Status != "upgradable from: 1.0" {
+		t.Errorf("list --json lmup: %d %v %s", code, err, out)
+	}
 }
 
 // TestOptionsWhereAptTakesThem reproduces issue 18's "grey --no-scripts
