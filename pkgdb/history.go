@@ -74,6 +74,29 @@ func PutSnapshot(tx *bolt.Tx, s *Snapshot) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("pkgdb: encode snapshot of %s: %w", s.Package.Name, err)
 	}
+	return putSnapshot(tx, s.Package.Name, v)
+}
+
+// PutSnapshotEncoded stores the snapshot of the record whose stored form
+// (EncodePackages) is pkgJSON, with its info files, and returns its key:
+// the same bytes and key as PutSnapshot's, without encoding the record a
+// second time.
+func PutSnapshotEncoded(tx *bolt.Tx, name string, pkgJSON []byte, info map[string]string) (string, error) {
+	v := make([]byte, 0, len(pkgJSON)+len(info)*80+32)
+	v = append(v, `{"package":`...)
+	v = append(v, pkgJSON...)
+	if len(info) > 0 {
+		raw, err := json.Marshal(info)
+		if err != nil {
+			return "", fmt.Errorf("pkgdb: encode snapshot of %s: %w", name, err)
+		}
+		v = append(append(v, `,"info":`...), raw...)
+	}
+	v = append(v, '}')
+	return putSnapshot(tx, name, v)
+}
+
+func putSnapshot(tx *bolt.Tx, name string, v []byte) (string, error) {
 	sum := sha256.Sum256(v)
 	key := hex.EncodeToString(sum[:])
 	b, err := tx.CreateBucketIfNotExists(bucketSnapshots)
@@ -82,7 +105,7 @@ func PutSnapshot(tx *bolt.Tx, s *Snapshot) (string, error) {
 	}
 	if b.Get([]byte(key)) == nil {
 		if err := b.Put([]byte(key), v); err != nil {
-			return "", fmt.Errorf("pkgdb: store snapshot of %s: %w", s.Package.Name, err)
+			return "", fmt.Errorf("pkgdb: store snapshot of %s: %w", name, err)
 		}
 	}
 	return key, nil

@@ -11,7 +11,8 @@ import (
 )
 
 // TestMigrate2To3: a schema 2 database (installed set, no history) gains
-// the journal, history and snapshot buckets and keeps its packages.
+// the journal, history and snapshot buckets and keeps its packages (and
+// goes on to the current schema).
 func TestMigrate2To3(t *testing.T) {
 	root := t.TempDir()
 	path := filepath.Join(root, filepath.FromSlash(Path))
@@ -47,7 +48,7 @@ func TestMigrate2To3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if v, _ := db.Schema(); v != 3 || SchemaVersion != 3 {
+	if v, _ := db.Schema(); v != SchemaVersion {
 		t.Fatalf("schema %d after migration", v)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
@@ -149,4 +150,39 @@ func TestHistoryAndJournal(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// TestPutSnapshotEncoded: a snapshot stored from the record's stored form
+// is the one PutSnapshot stores (same key), with and without info files.
+func TestPutSnapshotEncoded(t *testing.T) {
+	db, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	p := &Package{Name: "a<b>&", Version: "1", Status: StatusInstalled, Control: "Package: a\n",
+		Files: []File{{Path: "/usr/a", Type: TypeRegular, MD5: "00"}}}
+	for _, info := range []map[string]string{nil, {}, {"postinst": "ab", "prerm": "cd<"}} {
+		err := db.Update(func(tx *bolt.Tx) error {
+			want, err := PutSnapshot(tx, &Snapshot{Package: p, Info: info})
+			if err != nil {
+				return err
+			}
+			enc, err := EncodePackages([]*Package{p})
+			if err != nil {
+				return err
+			}
+			got, err := PutSnapshotEncoded(tx, p.Key(), enc[0], info)
+			if err != nil {
+				return err
+			}
+			if got != want {
+				t.Errorf("info %v: key %s, PutSnapshot's %s", info, got, want)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -3,9 +3,11 @@ package pkgdb
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,10 +15,11 @@ import (
 // Bucket names used for the installed set (schema version 2):
 //
 //	packages  name → JSON Package (control stanza, status, mark, files, conffiles)
-//	paths     absolute path → NUL-separated names of the packages owning it
+//	dirs      directory → the packages owning each path in it (schema
+//	          version 4; see files.go)
 var (
 	bucketPackages = []byte("packages")
-	bucketPaths    = []byte("paths")
+	bucketDirs     = []byte("dirs")
 )
 
 // Status values, written exactly as dpkg writes its Status field.
@@ -239,7 +242,7 @@ func (p *Package) Conffile(path string) *Conffile {
 
 // EnsureInstalledBuckets creates the buckets of the installed set.
 func EnsureInstalledBuckets(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketPackages, bucketPaths} {
+	for _, b := range [][]byte{bucketPackages, bucketDirs} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("pkgdb: create bucket %s: %w", b, err)
 		}
@@ -295,23 +298,10 @@ func PutPackage(tx *bolt.Tx, p *Package) error {
 	if err != nil {
 		return err
 	}
-	keep := make(map[string]bool, len(p.Files))
-	for _, f := range p.Files {
-		keep[f.Path] = true
-	}
-	if old != nil {
-		for _, f := range old.Files {
-			if !keep[f.Path] {
-				if err := removeOwner(tx, f.Path, key); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for _, f := range p.Files {
-		if err := addOwner(tx, f.Path, key); err != nil {
-			return err
-		}
+	c := ownerChanges{}
+	ownerDelta(c, key, old, p)
+	if err := c.apply(tx); err != nil {
+		return err
 	}
 	v, err := json.Marshal(p)
 	if err != nil {
@@ -326,10 +316,10 @@ func DeletePackage(tx *bolt.Tx, name string) error {
 	if err != nil || old == nil {
 		return err
 	}
-	for _, f := range old.Files {
-		if err := removeOwner(tx, f.Path, name); err != nil {
-			return err
-		}
+	c := ownerChanges{}
+	ownerDelta(c, name, old, nil)
+	if err := c.apply(tx); err != nil {
+		return err
 	}
 	return tx.Bucket(bucketPackages).Delete([]byte(name))
 }
@@ -359,80 +349,97 @@ func SetAuto(tx *bolt.Tx, name string, auto bool) error {
 }
 
 // PutPackages stores many records at once, as PutPackage does one by
-// one, but reads and writes each path's owners once: adopting a dpkg
-// database puts /usr, /usr/share and /usr/share/doc in every package,
-// and one PutPackage per package rewrites their growing owner lists each
-// time (quadratic in the number of packages).
+// one, but reads and writes each directory of the path index once:
+// adopting a dpkg database puts /usr, /usr/share and /usr/share/doc in
+// every package.
 func PutPackages(tx *bolt.Tx, pkgs []*Package) error {
+	enc, err := EncodePackages(pkgs)
+	if err != nil {
+		return err
+	}
+	return PutEncodedPackages(tx, pkgs, enc)
+}
+
+// EncodePackages returns the stored form of each record (JSON), encoded
+// on every CPU, for PutEncodedPackages and PutSnapshotEncoded.
+func EncodePackages(pkgs []*Package) ([][]byte, error) {
+	enc := make([][]byte, len(pkgs))
+	errs := make([]error, len(pkgs))
+	workers := min(runtime.GOMAXPROCS(0), len(pkgs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(pkgs) {
+					return
+				}
+				if enc[i], errs[i] = json.Marshal(pkgs[i]); errs[i] != nil {
+					errs[i] = fmt.Errorf("pkgdb: encode package %s: %w", pkgs[i].Key(), errs[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return enc, nil
+}
+
+// PutEncodedPackages is PutPackages with the records already encoded by
+// EncodePackages (enc[i] is pkgs[i]'s).
+func PutEncodedPackages(tx *bolt.Tx, pkgs []*Package, enc [][]byte) error {
+	if len(enc) != len(pkgs) {
+		return fmt.Errorf("pkgdb: %d records with %d encodings", len(pkgs), len(enc))
+	}
 	if err := EnsureInstalledBuckets(tx); err != nil {
 		return err
 	}
-	type delta struct{ add, del []string }
-	deltas := map[string]*delta{}
-	get := func(p string) *delta {
-		d := deltas[p]
-		if d == nil {
-			d = &delta{}
-			deltas[p] = d
-		}
-		return d
-	}
 	b := tx.Bucket(bucketPackages)
-	for _, p := range pkgs {
+	c := ownerChanges{}
+	for i, p := range pkgs {
 		key := p.Key()
 		old, err := GetPackage(tx, key)
 		if err != nil {
 			return err
 		}
-		keep := make(map[string]bool, len(p.Files))
-		for _, f := range p.Files {
-			keep[f.Path] = true
+		ownerDelta(c, key, old, p)
+		if err := b.Put([]byte(key), enc[i]); err != nil {
+			return fmt.Errorf("pkgdb: store package %s: %w", key, err)
 		}
-		if old != nil {
-			for _, f := range old.Files {
-				if !keep[f.Path] {
-					d := get(f.Path)
-					d.del = append(d.del, key)
-				}
+	}
+	return c.apply(tx)
+}
+
+// ownerDelta adds to c what replacing record old of key by p (either may
+// be nil) changes in the path index: p's paths gain key as an owner,
+// old's paths that p does not have lose it.
+func ownerDelta(c ownerChanges, key string, old, p *Package) {
+	if old != nil {
+		var keep map[string]bool
+		if p != nil {
+			keep = make(map[string]bool, len(p.Files))
+			for _, f := range p.Files {
+				keep[f.Path] = true
 			}
 		}
-		for _, f := range p.Files {
-			d := get(f.Path)
-			d.add = append(d.add, key)
-		}
-		v, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("pkgdb: encode package %s: %w", p.Name, err)
-		}
-		if err := b.Put([]byte(key), v); err != nil {
-			return err
-		}
-	}
-	paths := make([]string, 0, len(deltas))
-	for p := range deltas {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths) // bbolt writes sorted keys fastest
-	pb := tx.Bucket(bucketPaths)
-	for _, path := range paths {
-		d := deltas[path]
-		out := append(readOwners(pb, path), d.add...)
-		if len(d.del) > 0 {
-			kept := out[:0]
-			for _, o := range out {
-				if !slices.Contains(d.del, o) || slices.Contains(d.add, o) {
-					kept = append(kept, o)
-				}
+		for _, f := range old.Files {
+			if !keep[f.Path] {
+				c.del(f.Path, key)
 			}
-			out = kept
-		}
-		slices.Sort(out)
-		out = slices.Compact(out)
-		if err := writeOwners(pb, path, out); err != nil {
-			return fmt.Errorf("pkgdb: record owners of %s: %w", path, err)
 		}
 	}
-	return nil
+	if p != nil {
+		for _, f := range p.Files {
+			c.add(f.Path, key)
+		}
+	}
 }
 
 // PutStatus stores rec's Status, ConfigVersion and StanzaHash in the

@@ -26,7 +26,7 @@ import (
 )
 
 // SchemaVersion is the schema this build of grey reads and writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Path is where the database lives inside a root.
 const Path = "var/lib/grey/grey.db"
@@ -52,6 +52,8 @@ func migration(v uint32) func(tx *bolt.Tx) error {
 		return EnsureInstalledBuckets
 	case 2:
 		return EnsureHistoryBuckets
+	case 3:
+		return rebuildPathIndex
 	}
 	return nil
 }

@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"hash"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -99,24 +100,39 @@ func snapshot(root string, store *Store, p *pkgdb.Package) (*pkgdb.Snapshot, err
 }
 
 // managed returns the managed paths of pkgs, one record per path, sorted.
-func managed(pkgs []*pkgdb.Package) []pkgdb.File {
+func managed(pkgs []*pkgdb.Package) []*pkgdb.File {
 	n := 0
 	for _, p := range pkgs {
 		n += len(p.Files)
 	}
-	all := make([]pkgdb.File, 0, n)
+	// Each path with its place, so an unstable sort (pdqsort, much faster
+	// than a stable merge on 100,000s of paths) keeps records of one path
+	// in package order.
+	type at struct {
+		f *pkgdb.File
+		i int
+	}
+	all := make([]at, 0, n)
 	for _, p := range pkgs {
-		all = append(all, p.Files...)
+		for i := range p.Files {
+			all = append(all, at{&p.Files[i], len(all)})
+		}
 	}
 	// Per path, the last record that is not a directory, else the first
-	// (a sort, not a map: adopted roots have 100,000s of paths).
-	slices.SortStableFunc(all, func(a, b pkgdb.File) int { return strings.Compare(a.Path, b.Path) })
-	out := all[:0]
+	// (a sort, not a map: adopted roots have 100,000s of paths; of
+	// pointers, not records, which are ten times larger).
+	slices.SortFunc(all, func(a, b at) int {
+		if c := strings.Compare(a.f.Path, b.f.Path); c != 0 {
+			return c
+		}
+		return a.i - b.i
+	})
+	out := make([]*pkgdb.File, 0, len(all))
 	for i := 0; i < len(all); {
-		j, pick := i, all[i]
-		for ; j < len(all) && all[j].Path == all[i].Path; j++ {
-			if all[j].Type != pkgdb.TypeDir {
-				pick = all[j]
+		j, pick := i, all[i].f
+		for ; j < len(all) && all[j].f.Path == all[i].f.Path; j++ {
+			if all[j].f.Type != pkgdb.TypeDir {
+				pick = all[j].f
 			}
 		}
 		out = append(out, pick)
@@ -125,39 +141,77 @@ func managed(pkgs []*pkgdb.Package) []pkgdb.File {
 	return out
 }
 
-// treeLine is one path's line in a tree hash: a hard link counts as the
-// regular file it is; a directory's mode is not part of it (packages that
-// share a directory may ship it with different modes, and the first one
-// wins).
-func treeLine(h io.Writer, f pkgdb.File) {
+// treeLine appends one path's line in a tree hash to buf: a hard link
+// counts as the regular file it is; a directory's mode is not part of it
+// (packages that share a directory may ship it with different modes, and
+// the first one wins).
+func treeLine(buf []byte, f *pkgdb.File) []byte {
+	buf = append(buf, f.Path...)
 	switch f.Type {
 	case pkgdb.TypeDir:
-		fmt.Fprintf(h, "%s\x00dir\n", f.Path)
+		buf = append(buf, "\x00dir\n"...)
 	case pkgdb.TypeSymlink:
-		fmt.Fprintf(h, "%s\x00symlink\x00%s\n", f.Path, f.Link)
+		buf = append(buf, "\x00symlink\x00"...)
+		buf = append(buf, f.Link...)
+		buf = append(buf, '\n')
 	case pkgdb.TypeRegular, pkgdb.TypeHard:
-		fmt.Fprintf(h, "%s\x00file\x00%o\x00%d\x00%s\n", f.Path, f.Mode, f.Size, f.SHA256)
+		buf = append(buf, "\x00file\x00"...)
+		buf = strconv.AppendUint(buf, uint64(f.Mode), 8)
+		buf = append(buf, 0)
+		buf = strconv.AppendInt(buf, f.Size, 10)
+		buf = append(buf, 0)
+		buf = append(buf, f.SHA256...)
+		buf = append(buf, '\n')
 	default:
-		fmt.Fprintf(h, "%s\x00%s\x00%o\n", f.Path, f.Type, f.Mode)
+		buf = append(buf, 0)
+		buf = append(buf, f.Type...)
+		buf = append(buf, 0)
+		buf = strconv.AppendUint(buf, uint64(f.Mode), 8)
+		buf = append(buf, '\n')
 	}
+	return buf
+}
+
+// treeHasher hashes tree lines through a buffer (one small write per
+// path costs more than the hashing).
+type treeHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newTreeHasher() *treeHasher {
+	return &treeHasher{h: sha256.New(), buf: make([]byte, 0, 64<<10)}
+}
+
+func (t *treeHasher) line(f *pkgdb.File) {
+	t.buf = treeLine(t.buf, f)
+	if len(t.buf) >= 60<<10 {
+		t.h.Write(t.buf)
+		t.buf = t.buf[:0]
+	}
+}
+
+func (t *treeHasher) sum() string {
+	t.h.Write(t.buf)
+	return hex.EncodeToString(t.h.Sum(nil))
 }
 
 // TreeHash is the SHA256 of the managed paths of pkgs as the database
 // records them: per path (sorted) its type, and for a regular file its
 // mode, size and SHA256, for a symlink its target.
 func TreeHash(pkgs []*pkgdb.Package) string {
-	h := sha256.New()
+	h := newTreeHasher()
 	for _, f := range managed(pkgs) {
-		treeLine(h, f)
+		h.line(f)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return h.sum()
 }
 
 // DiskTreeHash is TreeHash computed from the files in the root instead of
 // the records: equal to TreeHash(pkgs) exactly when every managed path is
 // as recorded.
 func DiskTreeHash(ctx context.Context, root string, pkgs []*pkgdb.Package) (string, error) {
-	h := sha256.New()
+	h := newTreeHasher()
 	for _, f := range managed(pkgs) {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -165,7 +219,7 @@ func DiskTreeHash(ctx context.Context, root string, pkgs []*pkgdb.Package) (stri
 		p := filepath.Join(root, f.Path)
 		fi, err := os.Lstat(p)
 		if err != nil {
-			fmt.Fprintf(h, "%s\x00missing\n", f.Path)
+			h.buf = append(append(h.buf, f.Path...), "\x00missing\n"...)
 			continue
 		}
 		d := pkgdb.File{Path: f.Path}
@@ -193,9 +247,9 @@ func DiskTreeHash(ctx context.Context, root string, pkgs []*pkgdb.Package) (stri
 				d.Type = "other"
 			}
 		}
-		treeLine(h, d)
+		h.line(&d)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h.sum(), nil
 }
 
 // snapshotOf returns the snapshot key of name in e (nil e has none).

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -169,6 +171,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 	}
 	res := &SyncResult{Adopted: len(old) == 0}
 	var puts []*pkgdb.Package
+	var reads []fromDpkg
 	var dels []string
 	inDpkg := map[string]bool{}
 	stateChanged := false
@@ -218,17 +221,17 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 			puts = append(puts, &cp)
 			continue
 		}
-		p, err := pkgdb.FromDpkg(root, e, auto && e.State() != "config-files", inst)
-		if err != nil {
-			return nil, err
-		}
-		puts = append(puts, p)
+		reads = append(reads, fromDpkg{at: len(puts), e: e, auto: auto && e.State() != "config-files", inst: inst})
+		puts = append(puts, nil) // read below, in parallel
 		stateChanged = true
 		if rec == nil {
 			res.Added = append(res.Added, key)
 		} else {
 			res.Changed = append(res.Changed, key)
 		}
+	}
+	if err := readFromDpkg(root, reads, puts); err != nil {
+		return nil, err
 	}
 	for _, p := range old {
 		if !inDpkg[p.Key()] {
@@ -240,6 +243,14 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 	sort.Strings(res.Added)
 	sort.Strings(res.Changed)
 	sort.Strings(res.Removed)
+	enc, err := pkgdb.EncodePackages(puts)
+	if err != nil {
+		return nil, err
+	}
+	encoded := make(map[string][]byte, len(puts))
+	for i, p := range puts {
+		encoded[p.Key()] = enc[i]
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := pkgdb.EnsureInstalledBuckets(tx); err != nil {
 			return err
@@ -249,7 +260,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 				return err
 			}
 		}
-		if err := pkgdb.PutPackages(tx, puts); err != nil {
+		if err := pkgdb.PutEncodedPackages(tx, puts, enc); err != nil {
 			return err
 		}
 		if stateChanged {
@@ -281,7 +292,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 			if res.Adopted {
 				cmd = AdoptedCommand
 			}
-			if res.HistoryID, err = hostHistory(tx, root, old, pkgs, touched, cmd, opts); err != nil {
+			if res.HistoryID, err = hostHistory(tx, root, old, pkgs, touched, encoded, cmd, opts); err != nil {
 				return err
 			}
 		}
@@ -293,8 +304,48 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 	return res, nil
 }
 
+// fromDpkg is one package record to build from dpkg's database, into
+// puts[at].
+type fromDpkg struct {
+	at   int
+	e    *dpkgdb.Entry
+	auto bool
+	inst string
+}
+
+// readFromDpkg builds the records of reads into puts, on every CPU:
+// reading 3,000 lists and md5sums is most of an adoption's reading.
+func readFromDpkg(root string, reads []fromDpkg, puts []*pkgdb.Package) error {
+	workers := min(runtime.GOMAXPROCS(0), len(reads))
+	errs := make([]error, len(reads))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(reads) {
+					return
+				}
+				r := reads[i]
+				puts[r.at], errs[i] = pkgdb.FromDpkg(root, r.e, r.auto, r.inst)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err // the first in dpkg's order, as one by one
+		}
+	}
+	return nil
+}
+
 // hostHistory appends the history entry of a change grey did not make.
-func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touched map[string]bool, cmd string, opts SyncOptions) (uint64, error) {
+// encoded holds the stored form of the records just written.
+func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touched map[string]bool, encoded map[string][]byte, cmd string, opts SyncOptions) (uint64, error) {
 	prev, err := pkgdb.LastHistory(tx)
 	if err != nil {
 		return 0, err
@@ -337,7 +388,7 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 		if opts.NoSnapshots {
 			continue
 		}
-		s := &pkgdb.Snapshot{Package: p, Info: map[string]string{}}
+		info := map[string]string{}
 		for _, ext := range infoExts {
 			name := p.InfoName() + "." + ext
 			if !has[name] || p.IsConfigFiles() && ext != "list" && ext != "conffiles" && ext != "postrm" {
@@ -353,11 +404,16 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 			if err != nil {
 				continue
 			}
-			if s.Info[ext], err = store.AddBytes(b); err != nil {
+			if info[ext], err = store.AddBytes(b); err != nil {
 				return 0, err
 			}
 		}
-		if e.Snapshots[k], err = pkgdb.PutSnapshot(tx, s); err != nil {
+		if raw, ok := encoded[k]; ok {
+			e.Snapshots[k], err = pkgdb.PutSnapshotEncoded(tx, k, raw, info)
+		} else {
+			e.Snapshots[k], err = pkgdb.PutSnapshot(tx, &pkgdb.Snapshot{Package: p, Info: info})
+		}
+		if err != nil {
 			return 0, err
 		}
 	}

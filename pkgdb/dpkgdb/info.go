@@ -1,7 +1,6 @@
 package dpkgdb
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -103,13 +102,13 @@ func ReadMD5Sums(root, infoName string) (map[string]string, error) {
 // ParseMD5Sums reads "hash  relative/path" lines into absolute path →
 // hash. name is used in errors.
 func ParseMD5Sums(name string, data []byte) (map[string]string, error) {
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
+	// One string for the whole file: the sums are slices of it.
+	rest := string(data)
+	out := make(map[string]string, strings.Count(rest, "\n")+1)
+	for n := 1; len(rest) > 0; n++ {
+		line, after, _ := strings.Cut(rest, "\n")
+		rest = after
+		line = strings.TrimSuffix(line, "\r")
 		if line == "" {
 			continue
 		}
@@ -121,10 +120,10 @@ func ParseMD5Sums(name string, data []byte) (map[string]string, error) {
 		if path == "" {
 			return nil, fmt.Errorf("%s:%d: no path", name, n)
 		}
-		out["/"+strings.TrimPrefix(path, "/")] = sum
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		if path[0] != '/' {
+			path = "/" + path
+		}
+		out[path] = sum
 	}
 	return out, nil
 }
