@@ -75,6 +75,9 @@ type Meta struct {
 	Recommends bool `json:"recommends,omitempty"`
 	// SharedFiles is how many files of the root are links to the store.
 	SharedFiles int `json:"shared_files"`
+	// FromStore is how many packages were installed from the store's
+	// contents rather than unpacked from their .debs.
+	FromStore int `json:"from_store,omitempty"`
 	// Current is set by List and History for the current generation.
 	Current bool `json:"current,omitempty"`
 }
@@ -117,6 +120,7 @@ func (a *Apps) Root(name string, gen int) string {
 }
 
 func (a *Apps) hook(s string) error {
+	killAt(s)
 	if a.step == nil {
 		return nil
 	}
@@ -261,6 +265,16 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err != nil {
 		return nil, err
 	}
+	// The .debs the store holds complete need no unpacking (warm.go).
+	hints, fromStore, added, err := a.warmPlan(dir, &plan, o.Scripts)
+	defer func() {
+		for _, p := range added {
+			os.Remove(p)
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
 	if err := a.hook("downloaded"); err != nil {
 		return nil, err
 	}
@@ -273,7 +287,7 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 		now = time.Now
 	}
 	res, err := transaction.Apply(ctx, root.DB, plan, transaction.Options{
-		Root: root.Dir, NoScripts: !o.Scripts, ScriptOutput: o.ScriptOutput, Sync: o.Sync,
+		Root: root.Dir, NoScripts: !o.Scripts, LinkShared: true, ScriptOutput: o.ScriptOutput, Sync: o.Sync,
 		Now: now, Command: []string{"grey", "app", "install", name},
 	})
 	if err != nil && res == nil {
@@ -297,14 +311,17 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err := mountPoints(dir); err != nil {
 		return nil, err
 	}
-	shared, err := a.share(ctx, dir)
+	shared, keys, err := a.share(ctx, dir, hints)
 	if err != nil {
 		return nil, err
 	}
 	if err := recordModes(dir); err != nil {
 		return nil, err
 	}
-	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Created: now().UTC(), SharedFiles: shared,
+	if err := a.saveManifests(dir, plan, pending.Install, keys); err != nil {
+		return nil, err
+	}
+	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,
 		Essential: o.Essential, Scripts: o.Scripts, Recommends: o.Request.Recommends}
 	for _, w := range pending.Install {
 		m.Packages = append(m.Packages, pkgString(w.Package))

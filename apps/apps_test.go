@@ -256,3 +256,90 @@ func TestFailedFirstInstallLeavesNothing(t *testing.T) {
 		t.Errorf("after a failed second install: %d %v", cur, err)
 	}
 }
+
+// TestWarmStoreInstallsWithoutUnpacking: a second app with the same .debs
+// takes every package from the store's manifests (a local .deb is only
+// hashed, to find its manifest), its shared files are the first app's inodes, its
+// private files (/etc) are its own, and its database records the same
+// packages and files. Removing both apps empties the store: objects,
+// manifests and blobs.
+func TestWarmStoreInstallsWithoutUnpacking(t *testing.T) {
+	ctx := context.Background()
+	lib := buildDeb(t, "lib", "1.0", map[string]string{"usr/lib/lib.so": "lib\n", "etc/lib.conf": "conf\n", "usr/share/doc/lib/README": "doc\n"})
+	tool := buildDeb(t, "tool", "2.0", map[string]string{"usr/bin/tool": "tool\n"})
+	a := Open(filepath.Join(t.TempDir(), "apps"))
+	opts := InstallOptions{Local: []string{lib, tool}}
+	m1, err := a.Install(ctx, "one", opts)
+	if err != nil || m1.FromStore != 0 {
+		t.Fatalf("first: %v %+v", err, m1)
+	}
+	// The same files under another path: manifests go by content.
+	dir := t.TempDir()
+	var moved []string
+	for _, p := range opts.Local {
+		q := filepath.Join(dir, filepath.Base(p))
+		if err := os.Rename(p, q); err != nil {
+			t.Fatal(err)
+		}
+		moved = append(moved, q)
+	}
+	m2, err := a.Install(ctx, "two", InstallOptions{Local: moved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.FromStore != 2 || m2.SharedFiles != m1.SharedFiles {
+		t.Errorf("second: %d from the store, %d shared (first %d)", m2.FromStore, m2.SharedFiles, m1.SharedFiles)
+	}
+	r1, r2 := a.Root("one", 1), a.Root("two", 1)
+	for _, p := range []string{"usr/lib/lib.so", "usr/bin/tool", "usr/share/doc/lib/README"} {
+		var s1, s2 syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(r1, p), &s1); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Stat(filepath.Join(r2, p), &s2); err != nil {
+			t.Fatal(err)
+		}
+		if s1.Ino != s2.Ino || s2.Mode&0o222 != 0 {
+			t.Errorf("%s: inodes %d %d, mode %o", p, s1.Ino, s2.Ino, s2.Mode)
+		}
+	}
+	var e1, e2 syscall.Stat_t
+	syscall.Stat(filepath.Join(r1, "etc/lib.conf"), &e1)
+	syscall.Stat(filepath.Join(r2, "etc/lib.conf"), &e2)
+	if e1.Ino == e2.Ino || e2.Mode&0o200 == 0 {
+		t.Errorf("etc/lib.conf shared or read-only: %d %d %o", e1.Ino, e2.Ino, e2.Mode)
+	}
+	if b, err := os.ReadFile(filepath.Join(r2, "etc/lib.conf")); err != nil || string(b) != "conf\n" {
+		t.Errorf("etc/lib.conf %q %v", b, err)
+	}
+	st1, err := os.ReadFile(filepath.Join(r1, "var/lib/dpkg/status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := os.ReadFile(filepath.Join(r2, "var/lib/dpkg/status"))
+	if string(st1) != string(st2) {
+		t.Errorf("dpkg status differs:\n%s\n---\n%s", st1, st2)
+	}
+	for _, f := range []string{"lib.list", "lib.md5sums", "tool.list", "tool.md5sums"} {
+		b1, _ := os.ReadFile(filepath.Join(r1, "var/lib/dpkg/info", f))
+		b2, err := os.ReadFile(filepath.Join(r2, "var/lib/dpkg/info", f))
+		if err != nil || string(b1) != string(b2) {
+			t.Errorf("info %s: %v\n%s---\n%s", f, err, b1, b2)
+		}
+	}
+	for _, n := range []string{"one", "two"} {
+		if err := a.Remove(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var left []string
+	filepath.WalkDir(filepath.Join(a.Dir, ".store"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Errorf("store after removing every app: %v", left)
+	}
+}

@@ -33,10 +33,14 @@ func (a *Apps) storeDir() string { return filepath.Join(a.Dir, ".store", "object
 // object when the store lacks it. Store objects are read-only: their
 // write bits are cleared when they enter the store, so a file linked to
 // one has the package's mode without its write bits (readOnly; recordModes
-// writes that into the root's package records). It returns how many files
-// are links to the store afterwards.
-func (a *Apps) share(ctx context.Context, root string) (int, error) {
+// writes that into the root's package records). hints are the object
+// keys of files that may already be links to them (installed from the
+// store): one that is needs no hashing. It returns how many files are
+// links to the store afterwards and their object keys by path (absolute
+// inside the root).
+func (a *Apps) share(ctx context.Context, root string, hints map[string]string) (int, map[string]string, error) {
 	n := 0
+	keys := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -52,16 +56,27 @@ func (a *Apps) share(ctx context.Context, root string) (int, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		linked, err := a.shareFile(p)
+		abs := "/" + filepath.ToSlash(rel)
+		if key, ok := hints[abs]; ok {
+			fi, err1 := os.Lstat(p)
+			oi, err2 := os.Lstat(a.objectPath(key))
+			if err1 == nil && err2 == nil && os.SameFile(fi, oi) {
+				n++
+				keys[abs] = key
+				return nil
+			}
+		}
+		key, err := a.shareFile(p)
 		if err != nil {
 			return fmt.Errorf("share %s: %w", p, err)
 		}
-		if linked {
+		if key != "" {
 			n++
+			keys[abs] = key
 		}
 		return nil
 	})
-	return n, err
+	return n, keys, err
 }
 
 // readOnly is the mode of a store object made from a file of mode m:
@@ -85,15 +100,16 @@ func objectKey(p string, fi fs.FileInfo) (string, error) {
 }
 
 // shareFile links p to its store object (adding it when missing) and
-// returns whether p is a link to the store afterwards.
-func (a *Apps) shareFile(p string) (bool, error) {
+// returns the object's key when p is a link to it afterwards ("" when p
+// stays a copy).
+func (a *Apps) shareFile(p string) (string, error) {
 	fi, err := os.Lstat(p)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	key, err := objectKey(p, fi)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	mode := uint32(st.Mode & 0o7777)
@@ -104,32 +120,32 @@ func (a *Apps) shareFile(p string) (bool, error) {
 	obj := filepath.Join(a.storeDir(), key[:2], key)
 	if oi, err := os.Lstat(obj); err == nil {
 		if os.SameFile(oi, fi) {
-			return true, nil
+			return key, nil
 		}
 		tmp := filepath.Join(filepath.Dir(p), ".grey-link-"+key[:16])
 		os.Remove(tmp)
 		if err := os.Link(obj, tmp); err != nil {
 			if errors.Is(err, syscall.EMLINK) || errors.Is(err, syscall.EXDEV) {
-				return false, nil // too many links, or another file system: keep the copy
+				return "", nil // too many links, or another file system: keep the copy
 			}
-			return false, err
+			return "", err
 		}
 		if err := os.Rename(tmp, p); err != nil {
 			os.Remove(tmp)
-			return false, err
+			return "", err
 		}
-		return true, nil
+		return key, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return false, err
+		return "", err
 	}
 	if err := os.MkdirAll(filepath.Dir(obj), 0o755); err != nil {
-		return false, err
+		return "", err
 	}
 	// The file becomes the object: read-only first, so that the object
 	// never has write bits.
 	if changed != 0 {
 		if err := syscall.Chmod(p, changed); err != nil {
-			return false, err
+			return "", err
 		}
 	}
 	if err := os.Link(p, obj); err != nil {
@@ -137,7 +153,7 @@ func (a *Apps) shareFile(p string) (bool, error) {
 			if changed != 0 {
 				syscall.Chmod(p, mode) // stays a private copy, as the package made it
 			}
-			return false, nil
+			return "", nil
 		}
 		if errors.Is(err, os.ErrExist) {
 			if changed != 0 {
@@ -145,9 +161,9 @@ func (a *Apps) shareFile(p string) (bool, error) {
 			}
 			return a.shareFile(p) // added meanwhile: link to it
 		}
-		return false, err
+		return "", err
 	}
-	return true, nil
+	return key, nil
 }
 
 // PruneStore removes the store objects no app root links to any more (a
@@ -181,7 +197,7 @@ func (a *Apps) PruneStore() (int, error) {
 	for _, e := range ents {
 		os.Remove(filepath.Join(a.storeDir(), e.Name()))
 	}
-	return n, nil
+	return n, a.pruneManifests()
 }
 
 // recordModes writes into the package records of the root at root the

@@ -26,6 +26,7 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 	snap := w.item.Snapshot
 	rec := snap.Package
 	store := OpenStore(s.root)
+	store.LinkShared = s.opts != nil && s.opts.LinkShared && s.opts.NoScripts
 	name := rec.Name + " " + rec.Version + " (from the content store)"
 	w.item.Path = name
 	fields, err := control.ParseOne([]byte(rec.Control))

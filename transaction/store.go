@@ -29,6 +29,9 @@ const StoreDir = "var/lib/grey/store"
 type Store struct {
 	// Dir is the store's directory on the host.
 	Dir string
+	// LinkShared lets Restore link a content that has other names too
+	// (Options.LinkShared).
+	LinkShared bool
 }
 
 // OpenStore returns the content store of the root at root (it is created
@@ -232,8 +235,8 @@ func (s *Store) Read(sum string) ([]byte, error) {
 // mode and owner, after checking the stored content's hash: a hard link to
 // the store when link is set, the stored inode already has that mode and
 // owner and no other name uses it (a root file sharing an inode with
-// another path would change with it: a chmod in a maintainer script, say),
-// a copy otherwise.
+// another path would change with it: a chmod in a maintainer script, say;
+// LinkShared lifts this last condition), a copy otherwise.
 func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	if err := s.Check(f.SHA256); err != nil {
 		return err
@@ -242,7 +245,7 @@ func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	if link {
 		if fi, err := os.Stat(src); err == nil {
 			st, ok := fi.Sys().(*syscall.Stat_t)
-			if ok && st.Nlink == 1 && modeWord(fi.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
+			if ok && (st.Nlink == 1 || s.LinkShared) && modeWord(fi.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
 				if err := os.Link(src, dst); err == nil {
 					return nil
 				}

@@ -122,6 +122,13 @@ type Options struct {
 	// Command and User are recorded in the history entry.
 	Command []string
 	User    string
+	// LinkShared lets a package installed from a Snapshot take a stored
+	// content as a hard link even when the content has other names (the
+	// default copies it then, so that a change to one name cannot reach
+	// another). For roots whose content store holds read-only contents
+	// shared with other roots (package apps), with NoScripts: nothing
+	// writes the root's files in place.
+	LinkShared bool
 
 	// syncMode lets tests force one way of making files durable.
 	syncMode syncMode

@@ -172,7 +172,7 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 	if g.JSON {
 		return cli.WriteJSON(g.Stdout, m)
 	}
-	fmt.Fprintf(g.Stdout, "%s: generation %d (%d packages, %d files shared through the store)\n", m.Name, m.Generation, len(m.Packages), m.SharedFiles)
+	fmt.Fprintf(g.Stdout, "%s: generation %d (%d packages, %d taken from the store without unpacking, %d files shared through the store)\n", m.Name, m.Generation, len(m.Packages), m.FromStore, m.SharedFiles)
 	return nil
 }
 

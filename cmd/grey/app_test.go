@@ -217,7 +217,7 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	storeClean := func(after string) {
 		t.Helper()
 		n := 0
-		filepath.WalkDir(filepath.Join(apps, ".store"), func(p string, d fs.DirEntry, err error) error {
+		filepath.WalkDir(filepath.Join(apps, ".store", "objects"), func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
 				n++
 				var st syscall.Stat_t

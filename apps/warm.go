@@ -1,0 +1,388 @@
+package apps
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/transaction"
+)
+
+// A warm store composes without unpacking. After a generation is
+// composed, each package installed from a .deb leaves a manifest in the
+// store, named by the .deb's SHA-256: the package's record (a
+// transaction Snapshot), the store object of each shared file, and the
+// contents of its private files and dpkg info files (blobs). A later
+// compose whose plan has a .deb with a complete manifest installs that
+// package from the Snapshot instead (transaction.Install.Snapshot): its
+// contents are put into the new root's content store as links to the
+// objects (blobs as copies), and without maintainer scripts the
+// transaction links them into the root (Options.LinkShared), so nothing
+// is decoded, copied or hashed twice.
+
+// manifest is what the store keeps of one package installed from a .deb.
+type manifest struct {
+	Snapshot pkgdb.Snapshot `json:"snapshot"`
+	// Objects maps each shared regular file (absolute path in the root)
+	// to its store object key.
+	Objects map[string]string `json:"objects"`
+}
+
+func (a *Apps) manifestPath(debSum string) string {
+	return filepath.Join(a.Dir, ".store", "manifests", debSum+".json")
+}
+
+func (a *Apps) blobPath(sum string) string {
+	return filepath.Join(a.Dir, ".store", "blobs", sum[:2], sum)
+}
+
+func (a *Apps) objectPath(key string) string { return filepath.Join(a.storeDir(), key[:2], key) }
+
+// debSum is the SHA-256 of a plan item's .deb: the index's, else hashed.
+func debSum(it transaction.Install) (string, error) {
+	if it.SHA256 != "" {
+		return it.SHA256, nil
+	}
+	return fileSum(it.Path)
+}
+
+func fileSum(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// warmPlan replaces each item of plan whose .deb has a complete manifest
+// by an install from its Snapshot, with the contents put into the content
+// store of the root at dir: links to the objects, or copies when copy is
+// set (maintainer scripts will run: nothing they can reach may be
+// shared). It returns the object key of each file those packages share
+// (for share), how many packages it replaced, and the file contents it
+// put into the root's store, which the caller removes after the
+// transaction (a root composed from .debs has none there).
+func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[string]string, int, []string, error) {
+	hints := map[string]string{}
+	n := 0
+	var added []string
+	rs := transaction.OpenStore(dir)
+	for i, it := range plan.Install {
+		if it.Snapshot != nil || it.Path == "" {
+			continue
+		}
+		sum, err := debSum(it)
+		if err != nil {
+			return nil, 0, added, err
+		}
+		b, err := os.ReadFile(a.manifestPath(sum))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, 0, added, err
+		}
+		var m manifest
+		if err := json.Unmarshal(b, &m); err != nil || m.Snapshot.Package == nil {
+			continue // damaged: unpack the .deb as if there were none
+		}
+		if !a.complete(&m) {
+			continue
+		}
+		for _, f := range m.Snapshot.Package.Files {
+			if f.Type != pkgdb.TypeRegular {
+				continue
+			}
+			dst := rs.Path(f.SHA256)
+			if _, err := os.Lstat(dst); err == nil {
+				continue
+			}
+			if key, ok := m.Objects[f.Path]; ok && !copy {
+				if err := linkInto(a.objectPath(key), dst); err != nil {
+					return nil, 0, added, err
+				}
+				hints[f.Path] = key
+			} else if ok {
+				if err := copyInto(a.objectPath(key), dst); err != nil {
+					return nil, 0, added, err
+				}
+			} else if err := copyInto(a.blobPath(f.SHA256), dst); err != nil {
+				return nil, 0, added, err
+			}
+			added = append(added, dst)
+		}
+		for _, sum := range m.Snapshot.Info {
+			if err := copyInto(a.blobPath(sum), rs.Path(sum)); err != nil {
+				return nil, 0, added, err
+			}
+		}
+		m.Snapshot.Package.Auto = it.Auto
+		plan.Install[i] = transaction.Install{Snapshot: &m.Snapshot, Auto: it.Auto}
+		n++
+	}
+	return hints, n, added, nil
+}
+
+// complete reports whether the store holds every content m needs.
+func (a *Apps) complete(m *manifest) bool {
+	for _, f := range m.Snapshot.Package.Files {
+		if f.Type != pkgdb.TypeRegular {
+			continue
+		}
+		p := a.blobPath(f.SHA256)
+		if key, ok := m.Objects[f.Path]; ok {
+			if !strings.HasPrefix(key, f.SHA256+"-") {
+				return false
+			}
+			p = a.objectPath(key)
+		}
+		if _, err := os.Lstat(p); err != nil {
+			return false
+		}
+	}
+	for _, sum := range m.Snapshot.Info {
+		if _, err := os.Lstat(a.blobPath(sum)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// storeMkdir makes the directories of a root's content store entry p
+// (the store's own mode, 0700).
+func storeMkdir(p string) error {
+	d := filepath.Dir(p)
+	if err := os.MkdirAll(filepath.Dir(d), 0o700); err != nil {
+		return err
+	}
+	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+func linkInto(src, dst string) error {
+	if err := storeMkdir(dst); err != nil {
+		return err
+	}
+	if err := os.Link(src, dst); err != nil && !errors.Is(err, os.ErrExist) {
+		return copyInto(src, dst)
+	}
+	return nil
+}
+
+// copyInto copies src to dst (a new inode: private to the root) unless
+// dst exists.
+func copyInto(src, dst string) error {
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
+	}
+	if err := storeMkdir(dst); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil { // not the umask's
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// saveManifests writes the manifest of each package of plan installed
+// from a .deb into the root at dir, unless the store has it. keys are the
+// store objects share linked the root's files to. A package whose files
+// are not all as its record says (a maintainer script changed one, or a
+// diversion moved it) gets none.
+func (a *Apps) saveManifests(dir string, plan transaction.Plan, wanted []transaction.Wanted, keys map[string]string) error {
+	db, err := pkgdb.Open(dir, pkgdb.Options{})
+	if err != nil {
+		return err
+	}
+	var recs []*pkgdb.Package
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		recs, err = pkgdb.Packages(tx)
+		return err
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	bySum := map[string]*pkgdb.Package{}
+	for i, it := range plan.Install {
+		if it.Snapshot != nil || it.Path == "" || i >= len(wanted) {
+			continue
+		}
+		sum, err := debSum(it)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Lstat(a.manifestPath(sum)); err == nil {
+			continue
+		}
+		name, version := wanted[i].Package.Name, wanted[i].Package.Version.String()
+		for _, r := range recs {
+			if r.Name == name && r.Version == version && r.IsInstalled() {
+				bySum[sum] = r
+			}
+		}
+	}
+	for sum, rec := range bySum {
+		m, err := a.makeManifest(dir, rec, keys)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(a.manifestPath(sum)), 0o755); err != nil {
+			return err
+		}
+		if err := writeJSON(a.manifestPath(sum), m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeManifest builds rec's manifest, storing its private and info
+// contents as blobs; nil when a file is not as rec says.
+func (a *Apps) makeManifest(dir string, rec *pkgdb.Package, keys map[string]string) (*manifest, error) {
+	m := &manifest{Snapshot: pkgdb.Snapshot{Package: rec, Info: map[string]string{}}, Objects: map[string]string{}}
+	for _, f := range rec.Files {
+		if f.Type != pkgdb.TypeRegular {
+			continue
+		}
+		if key, ok := keys[f.Path]; ok {
+			if !strings.HasPrefix(key, f.SHA256+"-") {
+				return nil, nil
+			}
+			m.Objects[f.Path] = key
+			continue
+		}
+		ok, err := a.addBlob(filepath.Join(dir, filepath.FromSlash(f.Path)), f.SHA256)
+		if err != nil || !ok {
+			return nil, err
+		}
+	}
+	infoDir := filepath.Join(dir, filepath.FromSlash(pkgdb.DpkgAdminDir), "info")
+	ents, err := os.ReadDir(infoDir)
+	if err != nil {
+		return nil, err
+	}
+	prefix := rec.InfoName() + "."
+	for _, e := range ents {
+		ext, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || strings.Contains(ext, ".") || !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(infoDir, e.Name())
+		sum, err := fileSum(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := a.addBlob(p, sum); err != nil {
+			return nil, err
+		}
+		m.Snapshot.Info[ext] = sum
+	}
+	return m, nil
+}
+
+// addBlob stores a read-only copy of p as blob sum, after checking that
+// p's content is sum; false when it is not.
+func (a *Apps) addBlob(p, sum string) (bool, error) {
+	dst := a.blobPath(sum)
+	if _, err := os.Lstat(dst); err == nil {
+		return true, nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false, nil
+	}
+	h := sha256.Sum256(b)
+	if hex.EncodeToString(h[:]) != sum {
+		return false, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return false, err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o444); err != nil {
+		return false, err
+	}
+	return true, os.Rename(tmp, dst)
+}
+
+// pruneManifests deletes the manifests whose contents the store no longer
+// has complete, then the blobs no manifest names.
+func (a *Apps) pruneManifests() error {
+	dir := filepath.Join(a.Dir, ".store", "manifests")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var m manifest
+		if json.Unmarshal(b, &m) != nil || m.Snapshot.Package == nil || !a.complete(&m) {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, f := range m.Snapshot.Package.Files {
+			if _, shared := m.Objects[f.Path]; f.Type == pkgdb.TypeRegular && !shared {
+				used[f.SHA256] = true
+			}
+		}
+		for _, s := range m.Snapshot.Info {
+			used[s] = true
+		}
+	}
+	blobs := filepath.Join(a.Dir, ".store", "blobs")
+	fans, _ := os.ReadDir(blobs)
+	for _, fan := range fans {
+		d := filepath.Join(blobs, fan.Name())
+		bs, _ := os.ReadDir(d)
+		for _, b := range bs {
+			if !used[b.Name()] {
+				if err := os.Remove(filepath.Join(d, b.Name())); err != nil {
+					return fmt.Errorf("prune %s: %w", d, err)
+				}
+			}
+		}
+		os.Remove(d) // when empty
+	}
+	return nil
+}
