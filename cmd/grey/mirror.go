@@ -39,7 +39,7 @@ type MirrorCreateCmd struct {
 	Name         string   `arg:"" help:"Name of the mirror."`
 	Arch         []string `name:"arch" placeholder:"ARCH" help:"Architecture to mirror (repeatable; default: each source's arch option, else the host's)."`
 	Component    []string `name:"component" placeholder:"COMP" help:"Component to mirror (repeatable; default: those each source names)."`
-	Dir          string   `type:"path" placeholder:"DIR" help:"Directory of the mirror (default ROOT/var/lib/grey/mirrors/NAME)."`
+	Dir          string   `placeholder:"DIR|s3://BUCKET/PREFIX" help:"Directory of the mirror (default ROOT/var/lib/grey/mirrors/NAME), or an S3-compatible bucket to publish it to (its state then stays in the default directory)."`
 	Packages     []string `name:"packages" placeholder:"LIST" help:"Mirror only these packages (names separated by spaces or commas; repeatable)."`
 	WithDeps     bool     `name:"with-deps" help:"With --packages: add their dependency closure over the full index."`
 	Recommends   bool     `help:"With --with-deps: follow Recommends too."`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/greypm/grey/repo/key"
 	"github.com/greypm/grey/repo/publish"
+	"github.com/greypm/grey/repo/storage"
 )
 
 // RepoCmd groups the commands that make repositories.
@@ -30,7 +31,7 @@ type RepoPublishCmd struct {
 	Label       string   `help:"Label field of the Release file."`
 	Description string   `help:"Description field of the Release file."`
 	Keep        int      `default:"3" help:"Generations whose files are kept for clients still reading them (at least 2)."`
-	Out         string   `required:"" type:"path" placeholder:"DIR" help:"Repository root to create or update."`
+	Out         string   `required:"" placeholder:"DIR|s3://BUCKET/PREFIX" help:"Repository root to create or update: a directory, or an S3-compatible bucket (s3://BUCKET/PREFIX?endpoint=URL&region=R; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS config files)."`
 	Inputs      []string `arg:"" type:"path" name:"PKG.deb|DIR" help:".deb files, or directories searched for them: the component's whole content."`
 }
 
@@ -43,7 +44,10 @@ InRelease is written last; the repository is consistent at every instant.
 
 Point apt at it with
   deb [signed-by=/path/to/PREFIX.gpg] file:///path/to/DIR SUITE COMPONENT
-or serve DIR with any web server and use http://HOST/ instead.`
+or serve DIR with any web server and use http://HOST/ instead. With
+--out s3://BUCKET/PREFIX the repository is written to an object store, in
+the same order (pool and by-hash first, InRelease last), and clients use the
+store's web endpoint. See docs/publishing.md.`
 }
 
 // Run publishes the suite.
@@ -69,7 +73,10 @@ func (c *RepoPublishCmd) Run(ctx context.Context, g *Globals) error {
 		ValidFor:      validFor,
 		Keep:          c.Keep,
 	}
-	var st publish.Storage = publish.Dir{Root: c.Out}
+	st, err := storage.OpenURL(ctx, c.Out)
+	if err != nil {
+		return &exitError{Code: 2, Err: err}
+	}
 	if g.DryRun {
 		st = publish.DryRun(st)
 	}

@@ -19,7 +19,7 @@ func FuzzPoolName(f *testing.F) {
 		if poolName(name) != nil {
 			return
 		}
-		p, err := Dir{Root: root}.path(name)
+		p, err := Dir{Root: root}.Path(name)
 		if err != nil {
 			t.Fatalf("poolName accepts %q, Dir refuses it: %v", name, err)
 		}

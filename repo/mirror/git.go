@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +22,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/format/index"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/repo/storage"
 )
 
 // The mirror's history is an ordinary git repository in DIR/.git whose
@@ -65,7 +70,7 @@ func commitDists(dir, msg string, when time.Time) (string, error) {
 			}
 			return err
 		}
-		if !d.Type().IsRegular() || strings.HasSuffix(p, tmpSuffix) {
+		if !d.Type().IsRegular() || strings.HasSuffix(p, storage.TmpSuffix) {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
@@ -326,12 +331,12 @@ func TakeSnapshot(ctx context.Context, m *Mirror, tag, rev string) (*Snapshot, e
 // materialize writes commit c's dists/ under prefix through the mirror's
 // storage: the pool link, the indexes, then Release files, InRelease last.
 func materialize(ctx context.Context, m *Mirror, c *object.Commit, prefix string) error {
-	if l, ok := m.Storage.(Linker); ok {
+	if l, ok := m.Storage.(storage.Linker); ok {
 		if err := l.Link(ctx, prefix+"pool", "../../pool"); err != nil {
 			return err
 		}
-	} else {
-		return errors.New("the mirror's storage cannot link a snapshot's pool")
+	} else if err := copyPool(ctx, m, c, prefix); err != nil {
+		return err
 	}
 	tmp := m.meta("snapshot.tmp")
 	defer os.Remove(tmp)
@@ -353,7 +358,7 @@ func materialize(ctx context.Context, m *Mirror, c *object.Commit, prefix string
 		if err := out.Close(); err != nil {
 			return err
 		}
-		return m.Storage.Write(ctx, prefix+f.Name, tmp)
+		return storage.PutFile(ctx, m.Storage, prefix+f.Name, tmp, storage.Sum{})
 	}
 	order := func(name string) int {
 		switch path.Base(name) {
@@ -377,18 +382,59 @@ func materialize(ctx context.Context, m *Mirror, c *object.Commit, prefix string
 		return err
 	}
 	sort.SliceStable(last, func(i, j int) bool { return order(last[i].Name) < order(last[j].Name) })
-	if sy, ok := m.Storage.(Syncer); ok {
-		if err := sy.Sync(); err != nil {
-			return err
-		}
+	if err := m.Storage.Sync(ctx); err != nil {
+		return err
 	}
 	for _, f := range last {
 		if err := write(f); err != nil {
 			return err
 		}
 	}
-	if sy, ok := m.Storage.(Syncer); ok {
-		return sy.Sync()
+	return m.Storage.Sync(ctx)
+}
+
+// copyPool gives a snapshot on a storage without links (an object store)
+// its own copy of every pool file its indexes name, at
+// prefix+Filename, copied inside the store (S3 CopyObject), so that
+// URL/snapshots/TAG serves its pool like a link would.
+func copyPool(ctx context.Context, m *Mirror, c *object.Commit, prefix string) error {
+	files, err := packagesFiles(c)
+	if err != nil {
+		return err
+	}
+	want := map[string]storage.Sum{}
+	seen := map[plumbing.Hash]bool{}
+	for _, f := range files {
+		if seen[f.Hash] {
+			continue
+		}
+		seen[f.Hash] = true
+		err := readStanzas(f, func(s *control.Stanza) error {
+			size, _ := strconv.ParseInt(s.Get("Size"), 10, 64)
+			want[s.Get("Filename")] = storage.Sum{Size: size, SHA256: strings.ToLower(s.Get("SHA256"))}
+			return ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	names := slices.Sorted(maps.Keys(want))
+	for _, name := range names {
+		sum := want[name]
+		if ok, err := m.Storage.Exists(ctx, prefix+name, sum); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
+		if ok, err := m.Storage.Exists(ctx, name, sum); err != nil {
+			return err
+		} else if !ok {
+			// A pool file the upstream lacked (--allow-missing).
+			continue
+		}
+		if err := storage.CopyObject(ctx, m.Storage, prefix+name, name, sum); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/greypm/grey/internal/atomicfile"
 	"github.com/greypm/grey/repo/sources"
+	"github.com/greypm/grey/repo/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,6 +88,12 @@ type Config struct {
 	// upstream that is itself a partial copy): they are counted, not
 	// fetched.
 	AllowMissing bool `json:"allow_missing,omitempty"`
+	// Target, when set, is where the served tree is published instead of
+	// the mirror's directory: an object store (s3://BUCKET/PREFIX, see
+	// storage.ParseS3URL). The directory keeps the mirror's own state,
+	// staging and the git history of dists/ (a copy of the metadata, not
+	// the pool).
+	Target string `json:"target,omitempty"`
 }
 
 // Filtered reports whether the mirror holds a selection of packages.
@@ -96,7 +103,8 @@ func (c *Config) Filtered() bool { return len(c.Packages) > 0 }
 type Mirror struct {
 	Dir    string
 	Config Config
-	// Storage is where the served tree is written; Dir{Dir} by default.
+	// Storage is where the served tree is written: Dir{Dir}, or with a
+	// Target the object store with dists/ copied into Dir for git.
 	Storage Storage
 }
 
@@ -166,6 +174,9 @@ func (c *Config) check() error {
 	if !c.Filtered() && (c.WithDeps || c.Recommends) {
 		return fmt.Errorf("mirror %s: --with-deps and --recommends need --packages", c.Name)
 	}
+	if c.Target != "" && !storage.IsURL(c.Target) {
+		return fmt.Errorf("mirror %s: target %q is not an object store URL (s3://BUCKET/PREFIX)", c.Name, c.Target)
+	}
 	if c.Filtered() && c.Key == "" {
 		return fmt.Errorf("mirror %s: a filtered mirror is re-signed: give --key (a secret key from grey key generate)", c.Name)
 	}
@@ -195,8 +206,13 @@ var ErrExists = errors.New("mirror already exists")
 var ErrUnknown = errors.New("no such mirror")
 
 // Create makes a new mirror in dir (ROOT/var/lib/grey/mirrors/NAME when
-// empty) and records it under its name in root. Nothing is fetched.
+// empty) and records it under its name in root. Nothing is fetched. A dir
+// that is an object store's URL (s3://BUCKET/PREFIX) becomes the mirror's
+// Target, with its state in the default directory.
 func Create(root, dir string, c Config) (*Mirror, error) {
+	if storage.IsURL(dir) {
+		c.Target, dir = dir, ""
+	}
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -221,7 +237,10 @@ func Create(root, dir string, c Config) (*Mirror, error) {
 	if _, err := os.Stat(filepath.Join(dir, MetaDir, "config.json")); err == nil {
 		return nil, fmt.Errorf("mirror %s: %w: %s holds a mirror", c.Name, ErrExists, dir)
 	}
-	m := &Mirror{Dir: dir, Config: c, Storage: Dir{dir}}
+	m := &Mirror{Dir: dir, Config: c}
+	if err := m.openStorage(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(m.meta(), 0o755); err != nil {
 		return nil, fmt.Errorf("create mirror %s: %w", c.Name, err)
 	}
@@ -283,11 +302,14 @@ func OpenDir(dir string) (*Mirror, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open mirror: %w", err)
 	}
-	m := &Mirror{Dir: dir, Storage: Dir{dir}}
+	m := &Mirror{Dir: dir}
 	if err := json.Unmarshal(data, &m.Config); err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	if err := m.Config.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if err := m.openStorage(); err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return m, nil

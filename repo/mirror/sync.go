@@ -23,6 +23,7 @@ import (
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/release"
 	"github.com/greypm/grey/repo/sources"
+	"github.com/greypm/grey/repo/storage"
 )
 
 // SyncOptions configure Sync.
@@ -567,7 +568,7 @@ func (s *syncer) present(ctx context.Context, served map[string]string, p *poolF
 			}
 		}
 	}
-	return s.m.Storage.Exists(ctx, p.name, p.size, p.sha)
+	return s.m.Storage.Exists(ctx, p.name, storage.Sum{Size: p.size, SHA256: p.sha})
 }
 
 // fetchPool downloads every pool file the mirror lacks into staging.
@@ -646,7 +647,7 @@ func (s *syncer) writePool(ctx context.Context, work []*suiteWork) error {
 				continue
 			}
 			done[p.name] = true
-			if err := s.m.Storage.Write(ctx, p.name, p.staged); err != nil {
+			if err := storage.PutFile(ctx, s.m.Storage, p.name, p.staged, storage.Sum{Size: p.size, SHA256: p.sha}); err != nil {
 				return err
 			}
 			s.faults.at("pool")
@@ -705,10 +706,8 @@ func (s *syncer) publish(ctx context.Context, w *suiteWork) error {
 		}
 		s.faults.at("index")
 	}
-	if sy, ok := s.m.Storage.(Syncer); ok {
-		if err := sy.Sync(); err != nil {
-			return err
-		}
+	if err := s.m.Storage.Sync(ctx); err != nil {
+		return err
 	}
 	for _, f := range top {
 		names = append(names, dists+f.rel)
@@ -727,10 +726,8 @@ func (s *syncer) publish(ctx context.Context, w *suiteWork) error {
 			}
 		}
 	}
-	if sy, ok := s.m.Storage.(Syncer); ok {
-		if err := sy.Sync(); err != nil {
-			return err
-		}
+	if err := s.m.Storage.Sync(ctx); err != nil {
+		return err
 	}
 	sort.Strings(names)
 	s.st.Suites[w.suite] = &suiteState{Upstream: w.upstream, Date: w.vr.Release.Date, Filter: s.filter, Files: slices.Compact(names)}
@@ -780,7 +777,7 @@ func (s *syncer) stageBytes(rel string, data []byte) (outFile, error) {
 // staged file is kept (one file is written under several names): a
 // copy, or on one file system a hard link, is handed to the storage.
 func (s *syncer) put(ctx context.Context, name string, f outFile) error {
-	ok, err := s.m.Storage.Exists(ctx, name, f.size, f.sha)
+	ok, err := s.m.Storage.Exists(ctx, name, storage.Sum{Size: f.size, SHA256: f.sha})
 	if err != nil || ok {
 		return err
 	}
@@ -791,7 +788,7 @@ func (s *syncer) put(ctx context.Context, name string, f outFile) error {
 			return err
 		}
 	}
-	return s.m.Storage.Write(ctx, name, tmp)
+	return storage.PutFile(ctx, s.m.Storage, name, tmp, storage.Sum{Size: f.size, SHA256: f.sha})
 }
 
 func copyFile(src, dst string) error {

@@ -138,7 +138,7 @@ func publishForApt(t *testing.T) (repo, keyring string) {
 	in := t.TempDir()
 	opts := baseOptions(t, testDebs(t, in)...)
 	repo = t.TempDir()
-	if _, err := Publish(context.Background(), Dir{repo}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: repo}, opts); err != nil {
 		t.Fatal(err)
 	}
 	return repo, writeKeyring(t, opts.Key, t.TempDir())

@@ -40,7 +40,7 @@ func BenchmarkPublish(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				out := b.TempDir()
-				if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+				if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -54,12 +54,12 @@ func BenchmarkRepublishUnchanged(b *testing.B) {
 	opts := baseOptions(b, benchInputs(b, 2000)...)
 	opts.ReadControl = textControl
 	out := b.TempDir()
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+		if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func BenchmarkPublishBuiltDebs(b *testing.B) {
 	opts := baseOptions(b, debs...)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := Publish(context.Background(), Dir{b.TempDir()}, opts); err != nil {
+		if _, err := Publish(context.Background(), Dir{Root: b.TempDir()}, opts); err != nil {
 			b.Fatal(err)
 		}
 	}

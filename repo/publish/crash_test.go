@@ -5,9 +5,12 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/greypm/grey/repo/storage"
 )
 
 // failingStorage wraps a Dir and fails the n-th write operation (Put or
@@ -28,28 +31,28 @@ func (f *failingStorage) step() error {
 	return nil
 }
 
-func (f *failingStorage) Put(name string, r io.Reader) error {
+func (f *failingStorage) Put(ctx context.Context, name string, r io.Reader, sum storage.Sum) error {
 	if err := f.step(); err != nil {
 		// A crash mid-write leaves a partial temporary file behind.
-		p, _ := f.path(name)
+		p := filepath.Join(f.Root, filepath.FromSlash(name))
 		_ = os.WriteFile(p+tmpSuffix, []byte("partial"), 0o644)
 		return err
 	}
-	return f.Dir.Put(name, r)
+	return f.Dir.Put(ctx, name, r, sum)
 }
 
-func (f *failingStorage) Sync() error {
+func (f *failingStorage) Sync(ctx context.Context) error {
 	if err := f.step(); err != nil {
 		return err
 	}
-	return f.Dir.Sync()
+	return f.Dir.Sync(ctx)
 }
 
-func (f *failingStorage) Remove(name string) error {
+func (f *failingStorage) Delete(ctx context.Context, name string) error {
 	if err := f.step(); err != nil {
 		return err
 	}
-	return f.Dir.Remove(name)
+	return f.Dir.Delete(ctx, name)
 }
 
 // TestCrashAtEveryStep interrupts a republish at each of its writes in
@@ -74,7 +77,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 	// also collects garbage.
 	base := t.TempDir()
 	for i := 0; i < 3; i++ {
-		if _, err := Publish(context.Background(), Dir{base}, opts(i)); err != nil {
+		if _, err := Publish(context.Background(), Dir{Root: base}, opts(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,7 +86,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 	if err := os.CopyFS(probe, os.DirFS(base)); err != nil {
 		t.Fatal(err)
 	}
-	counter := &failingStorage{Dir: Dir{probe}}
+	counter := &failingStorage{Dir: Dir{Root: probe}}
 	if _, err := Publish(context.Background(), counter, opts(3)); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 		if err := os.CopyFS(dir, os.DirFS(base)); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Publish(context.Background(), &failingStorage{Dir: Dir{dir}, n: n}, opts(3))
+		_, err := Publish(context.Background(), &failingStorage{Dir: Dir{Root: dir}, n: n}, opts(3))
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("crash at write %d: err = %v", n, err)
 		}
@@ -110,7 +113,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			t.Fatalf("crash at write %d: Release is not whole (%v)", n, err)
 		}
 		// Publishing again finishes the job: the same tree as without a crash.
-		if _, err := Publish(context.Background(), Dir{dir}, opts(3)); err != nil {
+		if _, err := Publish(context.Background(), Dir{Root: dir}, opts(3)); err != nil {
 			t.Fatalf("republish after crash at write %d: %v", n, err)
 		}
 		got := readTree(t, dir)

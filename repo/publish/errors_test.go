@@ -15,6 +15,7 @@ import (
 
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/repo/storage"
 )
 
 // fakeDebs writes files whose "control" is their own content, read back by
@@ -64,7 +65,7 @@ func TestInputErrors(t *testing.T) {
 			opts := baseOptions(t, fakeDebs(t, tt.controls...)...)
 			opts.ReadControl = textControl
 			out := t.TempDir()
-			_, err := Publish(context.Background(), Dir{out}, opts)
+			_, err := Publish(context.Background(), Dir{Root: out}, opts)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -93,7 +94,7 @@ func TestIdenticalDuplicatesAreOne(t *testing.T) {
 	c := ctl("foo", "1", "amd64")
 	opts := baseOptions(t, fakeDebs(t, c, c)...)
 	opts.ReadControl = textControl
-	res, err := Publish(context.Background(), Dir{t.TempDir()}, opts)
+	res, err := Publish(context.Background(), Dir{Root: t.TempDir()}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +107,13 @@ func TestPoolConflict(t *testing.T) {
 	out := t.TempDir()
 	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64", "X-Build: 1\n"))...)
 	opts.ReadControl = textControl
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		t.Fatal(err)
 	}
 	before := readTree(t, out)
 	// The same version rebuilt: refused, and the repository is untouched.
 	opts.Components[0].Inputs = fakeDebs(t, ctl("foo", "1", "amd64", "X-Build: 2\n"))
-	_, err := Publish(context.Background(), Dir{out}, opts)
+	_, err := Publish(context.Background(), Dir{Root: out}, opts)
 	var pc *PoolConflictError
 	if !errors.As(err, &pc) || pc.Pool != "pool/main/f/foo/foo_1_amd64.deb" {
 		t.Fatalf("err = %v, want PoolConflictError", err)
@@ -151,7 +152,7 @@ func TestOptionErrors(t *testing.T) {
 	for _, tt := range tests {
 		o := good()
 		tt.edit(&o)
-		if _, err := Publish(context.Background(), Dir{t.TempDir()}, o); err == nil {
+		if _, err := Publish(context.Background(), Dir{Root: t.TempDir()}, o); err == nil {
 			t.Errorf("%s: no error", tt.name)
 		}
 	}
@@ -159,14 +160,14 @@ func TestOptionErrors(t *testing.T) {
 
 func TestLocked(t *testing.T) {
 	out := t.TempDir()
-	unlock, err := Dir{out}.Lock()
+	unlock, err := Dir{Root: out}.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
 	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64"))...)
 	opts.ReadControl = textControl
-	if _, err := Publish(context.Background(), Dir{out}, opts); !errors.Is(err, ErrLocked) {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); !errors.Is(err, ErrLocked) {
 		t.Errorf("err = %v, want ErrLocked", err)
 	}
 }
@@ -179,7 +180,7 @@ func TestBadState(t *testing.T) {
 	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64"))...)
 	opts.ReadControl = textControl
 	var se *StateError
-	if _, err := Publish(context.Background(), Dir{out}, opts); !errors.As(err, &se) {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); !errors.As(err, &se) {
 		t.Errorf("err = %v, want StateError", err)
 	}
 }
@@ -190,18 +191,18 @@ func TestCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	out := t.TempDir()
-	if _, err := Publish(ctx, Dir{out}, opts); !errors.Is(err, context.Canceled) {
+	if _, err := Publish(ctx, Dir{Root: out}, opts); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
 
 func TestDirRejectsEscapes(t *testing.T) {
-	d := Dir{t.TempDir()}
+	d := Dir{Root: t.TempDir()}
 	for _, name := range []string{"../x", "/etc/passwd", "a/../../b", "", "."} {
-		if err := d.Put(name, strings.NewReader("x")); err == nil {
+		if err := d.Put(context.Background(), name, strings.NewReader("x"), storage.Sum{}); err == nil {
 			t.Errorf("Put(%q) succeeded", name)
 		}
-		if _, err := d.Open(name); err == nil || errors.Is(err, fs.ErrNotExist) {
+		if _, err := d.Open(context.Background(), name); err == nil || errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(%q) = %v, want a path error", name, err)
 		}
 	}
@@ -252,11 +253,11 @@ func FuzzState(f *testing.F) {
 	f.Add([]byte(`{"version":1,"generations":[{"suite":"stable","date":"x","release_sha256":"00","files":["a","pool/main/f/foo/foo_1_amd64.deb"]}]}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := Dir{t.TempDir()}
-		if err := d.Put(stateName, bytes.NewReader(data)); err != nil {
+		d := Dir{Root: t.TempDir()}
+		if err := d.Put(context.Background(), stateName, bytes.NewReader(data), storage.Sum{}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := loadState(d)
+		s, err := loadState(context.Background(), d)
 		if err != nil {
 			return
 		}
@@ -274,13 +275,13 @@ func TestDryRunWritesNothing(t *testing.T) {
 	out := t.TempDir()
 	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64"))...)
 	opts.ReadControl = textControl
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		t.Fatal(err)
 	}
 	before := readTree(t, out)
 	opts.Components[0].Inputs = fakeDebs(t, ctl("bar", "1", "amd64"))
 	opts.Date = opts.Date.Add(time.Hour)
-	res, err := Publish(context.Background(), DryRun(Dir{out}), opts)
+	res, err := Publish(context.Background(), DryRun(Dir{Root: out}), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	// A dry run into a directory that does not exist does not create it.
 	fresh := filepath.Join(t.TempDir(), "new")
-	if _, err := Publish(context.Background(), DryRun(Dir{fresh}), opts); err != nil {
+	if _, err := Publish(context.Background(), DryRun(Dir{Root: fresh}), opts); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
@@ -318,7 +319,7 @@ func TestSuitesSharePool(t *testing.T) {
 		opts.ReadControl = textControl
 		opts.Suite, opts.Codename = suite, suite
 		opts.Date = opts.Date.Add(time.Duration(hour) * time.Hour)
-		if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+		if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -354,7 +355,7 @@ func TestStrayPoolFileReplaced(t *testing.T) {
 	}
 	opts := baseOptions(t, fakeDebs(t, ctl("foo", "1", "amd64"))...)
 	opts.ReadControl = textControl
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		t.Fatal(err)
 	}
 	checkConsistent(t, out, "stable", opts.Key)

@@ -41,6 +41,7 @@ import (
 	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/repo/key"
+	"github.com/greypm/grey/repo/storage"
 )
 
 // ControlReader reads the control stanza of the .deb in r; name identifies
@@ -160,13 +161,13 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		return nil, err
 	}
 
-	unlock, err := st.Lock()
+	unlock, err := st.Lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 
-	state, err := loadState(st)
+	state, err := loadState(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +232,7 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		if p.present {
 			continue
 		}
-		if err := putFile(st, p.pool, p.src); err != nil {
+		if err := putFile(ctx, st, p.pool, p.src, p.size, p.sha256); err != nil {
 			return nil, err
 		}
 	}
@@ -242,10 +243,13 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		}
 		dir := dists + "/" + pathDir(f.rel)
 		for _, name := range []string{dir + "/by-hash/MD5Sum/" + f.md5, dir + "/by-hash/SHA256/" + f.sha256} {
-			if sameContent(st, name, f.data) {
+			sum := storage.SumBytes(f.data)
+			if ok, err := st.Exists(ctx, name, sum); err != nil {
+				return nil, err
+			} else if ok {
 				continue
 			}
-			if err := st.Put(name, bytes.NewReader(f.data)); err != nil {
+			if err := st.Put(ctx, name, bytes.NewReader(f.data), sum); err != nil {
 				return nil, err
 			}
 		}
@@ -254,23 +258,23 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := st.Put(dists+"/"+f.rel, bytes.NewReader(f.data)); err != nil {
+		if err := st.Put(ctx, dists+"/"+f.rel, bytes.NewReader(f.data), storage.SumBytes(f.data)); err != nil {
 			return nil, err
 		}
 	}
 	// 4. The state, once everything it records is durable, and before the
 	// Release, so that a crash between the two leaves every file the new
 	// Release names on record.
-	if err := st.Sync(); err != nil {
+	if err := st.Sync(ctx); err != nil {
 		return nil, err
 	}
 	if !res.Unchanged {
 		state.Generations = append(state.Generations, gen)
 	}
-	if err := saveState(st, state); err != nil {
+	if err := saveState(ctx, st, state); err != nil {
 		return nil, err
 	}
-	if err := st.Sync(); err != nil {
+	if err := st.Sync(ctx); err != nil {
 		return nil, err
 	}
 	// 5. Release, Release.gpg, and InRelease last: apt prefers InRelease,
@@ -293,15 +297,15 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		{dists + "/Release.gpg", detached.Bytes()},
 		{dists + "/InRelease", inRelease.Bytes()},
 	} {
-		if err := st.Put(f.name, bytes.NewReader(f.data)); err != nil {
+		if err := st.Put(ctx, f.name, bytes.NewReader(f.data), storage.SumBytes(f.data)); err != nil {
 			return nil, err
 		}
 	}
-	if err := st.Sync(); err != nil {
+	if err := st.Sync(ctx); err != nil {
 		return nil, err
 	}
 	// 6. Forget old generations and delete what none still references.
-	deleted, err := collect(st, state, keep)
+	deleted, err := collect(ctx, st, state, keep)
 	res.Deleted = deleted
 	if err != nil {
 		return res, err
@@ -448,55 +452,38 @@ func checkPool(ctx context.Context, st Storage, s *state, all []*pkg) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sum, err := fileSHA256(st, p.pool)
+		ok, err := st.Exists(ctx, p.pool, storage.Sum{Size: p.size, SHA256: p.sha256})
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.present = true
+			continue
+		}
+		if !recorded[p.pool] {
+			continue
+		}
+		// Recorded but not this file: a conflict, unless it is missing.
+		r, err := st.Open(ctx, p.pool)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if sum == p.sha256 {
-			p.present = true
-		} else if recorded[p.pool] {
-			return &PoolConflictError{Pool: p.pool, Input: p.src}
-		}
+		r.Close()
+		return &PoolConflictError{Pool: p.pool, Input: p.src}
 	}
 	return nil
 }
 
-func fileSHA256(st Storage, name string) (string, error) {
-	r, err := st.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", fmt.Errorf("read %s: %w", name, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// sameContent reports whether name already holds data (by-hash files are
-// named by their hash, so a present one is normally complete; checking the
-// bytes also repairs one damaged by hand).
-func sameContent(st Storage, name string, data []byte) bool {
-	r, err := st.Open(name)
-	if err != nil {
-		return false
-	}
-	defer r.Close()
-	got, err := io.ReadAll(io.LimitReader(r, int64(len(data))+1))
-	return err == nil && bytes.Equal(got, data)
-}
-
-func putFile(st Storage, name, src string) error {
+func putFile(ctx context.Context, st Storage, name, src string, size int64, sum string) error {
 	f, err := openInput(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return st.Put(name, f)
+	return st.Put(ctx, name, f, storage.Sum{Size: size, SHA256: sum})
 }
 
 // indexFile is one file listed in the Release.

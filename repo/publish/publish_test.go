@@ -64,7 +64,7 @@ func TestPackagesMatchDpkgScanpackages(t *testing.T) {
 	in := t.TempDir()
 	debs := append(testDebs(t, in), fixtureDebs(t)...)
 	out := t.TempDir()
-	res, err := Publish(context.Background(), Dir{out}, baseOptions(t, debs...))
+	res, err := Publish(context.Background(), Dir{Root: out}, baseOptions(t, debs...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestReleaseLists(t *testing.T) {
 	opts.Architectures = []string{"arm64", "amd64"}
 	opts.ValidFor = 7 * 24 * time.Hour
 	out := t.TempDir()
-	res, err := Publish(context.Background(), Dir{out}, opts)
+	res, err := Publish(context.Background(), Dir{Root: out}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestSignaturesVerifyWithGpgv(t *testing.T) {
 	in := t.TempDir()
 	opts := baseOptions(t, testDebs(t, in)[:1]...)
 	out := t.TempDir()
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		t.Fatal(err)
 	}
 	ring := writeKeyring(t, opts.Key, t.TempDir())
@@ -232,7 +232,7 @@ func TestReproducible(t *testing.T) {
 		if i == 1 {
 			slices.Reverse(opts.Components[0].Inputs) // input order must not matter
 		}
-		if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+		if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 			t.Fatal(err)
 		}
 		trees = append(trees, readTree(t, out))
@@ -281,7 +281,7 @@ func TestRepublishKeepsHistory(t *testing.T) {
 		opts := baseOptions(t, set...)
 		opts.Key = k
 		opts.Date = clock.Add(time.Duration(i) * time.Hour)
-		res, err := Publish(context.Background(), Dir{out}, opts)
+		res, err := Publish(context.Background(), Dir{Root: out}, opts)
 		if err != nil {
 			t.Fatalf("generation %d: %v", i, err)
 		}
@@ -346,11 +346,11 @@ func TestRepublishSameIsUnchanged(t *testing.T) {
 	in := t.TempDir()
 	opts := baseOptions(t, testDebs(t, in)...)
 	out := t.TempDir()
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		t.Fatal(err)
 	}
 	before := readTree(t, out)
-	res, err := Publish(context.Background(), Dir{out}, opts)
+	res, err := Publish(context.Background(), Dir{Root: out}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestGolden(t *testing.T) {
 	out := t.TempDir()
 	opts := baseOptions(t, fixtureDebs(t)...)
 	opts.ValidFor = 7 * 24 * time.Hour
-	if _, err := Publish(context.Background(), Dir{out}, opts); err != nil {
+	if _, err := Publish(context.Background(), Dir{Root: out}, opts); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []struct{ repo, golden string }{

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+
+	"github.com/greypm/grey/repo/storage"
 )
 
 // stateName is the state file in the repository root. It holds only file
@@ -48,8 +51,8 @@ func (e *StateError) Error() string {
 
 func (e *StateError) Unwrap() error { return e.Err }
 
-func loadState(st Storage) (*state, error) {
-	r, err := st.Open(stateName)
+func loadState(ctx context.Context, st Storage) (*state, error) {
+	r, err := st.Open(ctx, stateName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &state{Version: stateVersion}, nil
 	}
@@ -83,13 +86,13 @@ func loadState(st Storage) (*state, error) {
 	return &s, nil
 }
 
-func saveState(st Storage, s *state) error {
+func saveState(ctx context.Context, st Storage, s *state) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", stateName, err)
 	}
 	data = append(data, '\n')
-	return st.Put(stateName, bytes.NewReader(data))
+	return st.Put(ctx, stateName, bytes.NewReader(data), storage.SumBytes(data))
 }
 
 // latest returns the newest generation of suite, or nil.
@@ -105,7 +108,7 @@ func (s *state) latest(suite string) *generation {
 // collect trims s to the newest keep generations of each suite, deletes the
 // files only dropped generations referenced, and saves the trimmed state.
 // Files the state never recorded are never deleted.
-func collect(st Storage, s *state, keep int) ([]string, error) {
+func collect(ctx context.Context, st Storage, s *state, keep int) ([]string, error) {
 	count := map[string]int{}
 	var kept, dropped []generation
 	for i := len(s.Generations) - 1; i >= 0; i-- {
@@ -139,14 +142,14 @@ func collect(st Storage, s *state, keep int) ([]string, error) {
 	doomed = slices.Compact(doomed)
 	var deleted []string
 	for _, f := range doomed {
-		if err := st.Remove(f); err != nil {
+		if err := st.Delete(ctx, f); err != nil {
 			return deleted, err
 		}
 		deleted = append(deleted, f)
 	}
 	s.Generations = kept
-	if err := saveState(st, s); err != nil {
+	if err := saveState(ctx, st, s); err != nil {
 		return deleted, err
 	}
-	return deleted, st.Sync()
+	return deleted, st.Sync(ctx)
 }

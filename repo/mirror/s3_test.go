@@ -1,0 +1,532 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/repo"
+	"github.com/greypm/grey/repo/key"
+	"github.com/greypm/grey/repo/publish"
+	"github.com/greypm/grey/repo/sources"
+	"github.com/greypm/grey/repo/storage"
+)
+
+// The tests in this file publish to a real SeaweedFS cluster (weed server
+// -s3, started by testfixture.SeaweedFS) and read the result over plain
+// HTTP from its S3 gateway, as apt and grey do.
+
+// requestCounter counts the S3 requests a storage makes, by method and
+// by whether the key is in the pool.
+type requestCounter struct {
+	next                http.RoundTripper
+	all, puts, poolPuts atomic.Int64
+}
+
+func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.all.Add(1)
+	if r.Method == http.MethodPut {
+		c.puts.Add(1)
+		if strings.Contains(r.URL.Path, "/pool/") {
+			c.poolPuts.Add(1)
+		}
+	}
+	return c.next.RoundTrip(r)
+}
+
+// s3Dest is a bucket on a fresh SeaweedFS with the credentials in the
+// environment.
+type s3Dest struct {
+	srv *testfixture.S3Server
+	url string // s3://BUCKET/PREFIX?endpoint=...
+	web string // the gateway's URL of the tree, for apt and grey
+	st  *storage.S3
+	req *requestCounter
+}
+
+func newS3Dest(t *testing.T, bucket, prefix string) *s3Dest {
+	t.Helper()
+	srv := testfixture.SeaweedFS(t)
+	srv.Env(t)
+	d := &s3Dest{srv: srv, url: "s3://" + bucket + "/" + prefix + "?endpoint=" + srv.Endpoint, web: srv.Endpoint + "/" + bucket + "/" + prefix}
+	cfg, err := storage.ParseS3URL(d.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.req = &requestCounter{next: http.DefaultTransport}
+	cfg.HTTPClient = &http.Client{Transport: d.req}
+	if d.st, err = storage.NewS3(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := d.st.CreateBucket(context.Background())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return d
+}
+
+func httpGet(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// verifyServed does what a client does with the tree at base: verify
+// suite's InRelease with ring, fetch every index it lists by hash and
+// check it, and check every pool file the Packages indexes name (by
+// content the first time a name is seen, then that it is still there
+// with its size). It returns the first problem.
+func verifyServed(base, suite string, ring openpgp.EntityList, at time.Time, seen *sync.Map) error {
+	in, err := httpGet(base + "/dists/" + suite + "/InRelease")
+	if err != nil {
+		return err
+	}
+	b, _ := clearsign.Decode(in)
+	if b == nil {
+		return errors.New("InRelease is not clearsigned")
+	}
+	if _, err := b.VerifySignature(ring, &packet.Config{Time: func() time.Time { return at }}); err != nil {
+		return fmt.Errorf("InRelease signature: %w", err)
+	}
+	rel, err := control.ParseAll(bytes.NewReader(b.Plaintext))
+	if err != nil || len(rel) == 0 {
+		return fmt.Errorf("parse Release: %v", err)
+	}
+	for _, line := range strings.Split(rel[0].Get("SHA256"), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		hash, size, name := f[0], f[1], f[2]
+		data, err := httpGet(base + "/dists/" + suite + "/" + path.Dir(name) + "/by-hash/SHA256/" + hash)
+		if err != nil {
+			return fmt.Errorf("index %s (Release of %s): %w", name, rel[0].Get("Date"), err)
+		}
+		if strconv.Itoa(len(data)) != size || sha256Hex(data) != hash {
+			return fmt.Errorf("index %s: hash mismatch", name)
+		}
+		if path.Base(name) != "Packages" {
+			continue
+		}
+		stanzas, err := control.ParseAll(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("parse %s: %w", name, err)
+		}
+		for _, s := range stanzas {
+			fn, sum := s.Get("Filename"), s.Get("SHA256")
+			if v, ok := seen.Load(fn); ok && v == sum {
+				resp, err := http.Head(base + "/" + fn)
+				if err != nil {
+					return err
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || strconv.FormatInt(resp.ContentLength, 10) != s.Get("Size") {
+					return fmt.Errorf("pool file %s: %s, %d bytes", fn, resp.Status, resp.ContentLength)
+				}
+				continue
+			}
+			deb, err := httpGet(base + "/" + fn)
+			if err != nil {
+				return fmt.Errorf("pool file %s: %w", fn, err)
+			}
+			if sha256Hex(deb) != sum {
+				return fmt.Errorf("pool file %s: hash mismatch", fn)
+			}
+			seen.Store(fn, sum)
+		}
+	}
+	return nil
+}
+
+func publicRing(t testing.TB, k *key.Key) openpgp.EntityList {
+	t.Helper()
+	var pub bytes.Buffer
+	if err := k.WritePublicKeyring(&pub); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := openpgp.ReadKeyRing(&pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
+}
+
+func sortedDebs(t *testing.T) []string {
+	var debs []string
+	for _, p := range fixtureDebs(t) {
+		debs = append(debs, p)
+	}
+	sort.Strings(debs)
+	return debs
+}
+
+func publishTo(ctx context.Context, st storage.Storage, k *key.Key, date time.Time, debs []string) (*publish.Result, error) {
+	return publish.Publish(ctx, st, publish.Options{
+		Key: k, Suite: "stable", Origin: "test", Label: "test",
+		Components:    []publish.Component{{Name: "main", Inputs: debs}},
+		Architectures: []string{"amd64"}, Date: date,
+	})
+}
+
+// TestS3PublishFixture publishes the fixture's 22 packages to a bucket
+// with grey's S3 storage; real apt-get update and install --download-only
+// and grey's update read it through the gateway's HTTP endpoint with the
+// generated key. A republish with one package more uploads that one .deb
+// and no other pool object.
+func TestS3PublishFixture(t *testing.T) {
+	d := newS3Dest(t, "repo", "debian")
+	k, kp := testKey(t, "s3", t.TempDir())
+	debs := sortedDebs(t)
+	first := debs[:len(debs)-1]
+	if _, err := publishTo(context.Background(), d.st, k, clock(), first); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.req.poolPuts.Load(); got != 21 {
+		t.Errorf("first publish: %d pool uploads, want 21", got)
+	}
+	puts, all := d.req.puts.Load(), d.req.all.Load()
+	res, err := publishTo(context.Background(), d.st, k, clock().Add(time.Hour), debs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.req.poolPuts.Load() - 21; got != 1 || len(res.Added) != 1 {
+		t.Errorf("republish with one more package: %d pool uploads, added %v; want 1", got, res.Added)
+	}
+	t.Logf("incremental publish: %d PUT requests, %d requests in all", d.req.puts.Load()-puts, d.req.all.Load()-all)
+	if err := verifyServed(d.web, "stable", publicRing(t, k), clock().Add(24*time.Hour), &sync.Map{}); err != nil {
+		t.Fatal(err)
+	}
+	// apt, over plain HTTP from the gateway.
+	out := newAptEnv(t, fmt.Sprintf("deb [signed-by=%s] %s stable main", kp.Keyring, d.web)).updateAndDownload("hello")
+	for _, want := range []string{"hello", "libc6"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apt-get install --download-only hello lacks %s:\n%s", want, out)
+		}
+	}
+	// grey update, through the same code grey update runs.
+	s, err := sources.Parse(fmt.Sprintf("deb [signed-by=%s] %s stable main", kp.Keyring, d.web))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ures, err := repo.Update(context.Background(), []*sources.Source{s}, repo.Options{Root: t.TempDir(), Now: func() time.Time { return clock().Add(2 * time.Hour) }, Store: &repo.MemoryStore{}, Architectures: []string{"amd64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ures) != 1 || ures[0].Status != repo.Get {
+		t.Errorf("grey update: %+v", ures)
+	}
+}
+
+// TestS3ReaderDuringPublishes: a reader that fetches InRelease and every
+// file it names, in a loop, while ten publishes run (packages added and
+// removed each time), never sees a hash mismatch or a missing file; and
+// afterwards the bucket holds exactly what the kept generations name (gc
+// deleted the rest, and nothing still named).
+func TestS3ReaderDuringPublishes(t *testing.T) {
+	d := newS3Dest(t, "repo", "r")
+	k, _ := testKey(t, "s3", t.TempDir())
+	ring := publicRing(t, k)
+	debs := sortedDebs(t)
+	subset := func(i int) []string {
+		var out []string
+		for j, p := range debs {
+			if j%5 != i%5 && j != (i*3)%len(debs) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	if _, err := publishTo(context.Background(), d.st, k, clock(), subset(0)); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		done   = make(chan struct{})
+		rounds atomic.Int64
+		mu     sync.Mutex
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	seen := &sync.Map{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := verifyServed(d.web, "stable", ring, clock().Add(24*time.Hour), seen); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			rounds.Add(1)
+		}
+	}()
+	var changes int
+	for i := 1; i <= 10; i++ {
+		res, err := publishTo(context.Background(), d.st, k, clock().Add(time.Duration(i)*time.Minute), subset(i))
+		if err != nil {
+			close(done)
+			wg.Wait()
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		changes += len(res.Added) + len(res.Removed)
+	}
+	close(done)
+	wg.Wait()
+	t.Logf("reader: %d rounds during 10 publishes (%d packages added or removed)", rounds.Load(), changes)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if changes < 20 {
+		t.Errorf("the publishes changed %d packages, want each to add and remove some", changes)
+	}
+	checkBucketIsKept(t, d)
+}
+
+// checkBucketIsKept compares the bucket's objects with the files that the
+// publish history's kept generations name.
+func checkBucketIsKept(t *testing.T, d *s3Dest) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := d.st.Open(ctx, ".grey-publish.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state struct {
+		Generations []struct{ Files []string } `json:"generations"`
+	}
+	err = json.NewDecoder(r).Decode(&state)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{".grey-publish.json": true}
+	for _, g := range state.Generations {
+		for _, f := range g.Files {
+			want[f] = true
+		}
+	}
+	for _, s := range []string{"InRelease", "Release", "Release.gpg"} {
+		want["dists/stable/"+s] = true
+	}
+	got, err := d.st.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range got {
+		if !want[name] {
+			t.Errorf("the bucket holds %s, which no kept generation names (gc missed it)", name)
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		t.Errorf("a kept generation names %s, which the bucket lacks", name)
+	}
+	if len(state.Generations) != publish.DefaultKeep {
+		t.Errorf("%d generations kept, want %d", len(state.Generations), publish.DefaultKeep)
+	}
+}
+
+// failAt is a Storage that fails its n-th write (Put, Delete or Sync) and
+// every later one, as a publish killed at that point: an S3 PUT is atomic
+// and durable when it returns, so what a killed process leaves is exactly
+// the writes before the n-th.
+type failAt struct {
+	storage.Storage
+	n, ops int
+}
+
+var errKilled = errors.New("killed")
+
+func (f *failAt) step() error {
+	f.ops++
+	if f.ops >= f.n {
+		return errKilled
+	}
+	return nil
+}
+
+func (f *failAt) Put(ctx context.Context, name string, r io.Reader, sum storage.Sum) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Storage.Put(ctx, name, r, sum)
+}
+
+func (f *failAt) Delete(ctx context.Context, name string) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Storage.Delete(ctx, name)
+}
+
+func (f *failAt) Sync(ctx context.Context) error {
+	if err := f.step(); err != nil {
+		return err
+	}
+	return f.Storage.Sync(ctx)
+}
+
+// TestS3PublishKilledAtEveryStep kills a republish (two packages added,
+// one removed, one upgraded) at each of its writes in turn: after each kill
+// the bucket verifies as the old state or the new, and the next publish
+// finishes with exactly what an uninterrupted one writes.
+func TestS3PublishKilledAtEveryStep(t *testing.T) {
+	d := newS3Dest(t, "repo", "k")
+	k, _ := testKey(t, "s3", t.TempDir())
+	ring := publicRing(t, k)
+	in := t.TempDir()
+	build := func(specs ...pkgSpec) []string {
+		var out []string
+		for _, s := range specs {
+			out = append(out, buildDeb(t, in, s))
+		}
+		return out
+	}
+	a := build(pkgSpec{"alpha", "1.0", ""}, pkgSpec{"beta", "1.0", ""}, pkgSpec{"gamma", "1.0", ""})
+	b := build(pkgSpec{"alpha", "1.0", ""}, pkgSpec{"beta", "2.0", ""}, pkgSpec{"delta", "1.0", ""}, pkgSpec{"eps", "1.0", "Depends: delta\n"})
+	ctx := context.Background()
+	date := clock()
+	next := func() time.Time { date = date.Add(time.Minute); return date }
+	at := clock().Add(24 * time.Hour)
+	for n := 1; ; n++ {
+		if _, err := publishTo(ctx, d.st, k, next(), a); err != nil {
+			t.Fatal(err)
+		}
+		f := &failAt{Storage: d.st, n: n}
+		_, err := publishTo(ctx, f, k, next(), b)
+		if err := verifyServed(d.web, "stable", ring, at, &sync.Map{}); err != nil {
+			t.Fatalf("killed at write %d: the bucket does not verify: %v", n, err)
+		}
+		if _, err := publishTo(ctx, d.st, k, date, b); err != nil {
+			t.Fatalf("publish after a kill at write %d: %v", n, err)
+		}
+		if err := verifyServed(d.web, "stable", ring, at, &sync.Map{}); err != nil {
+			t.Fatalf("after the resumed publish (kill at %d): %v", n, err)
+		}
+		rel, err := httpGet(d.web + "/dists/stable/Release")
+		if err != nil || !bytes.Contains(rel, []byte(date.Format("02 Jan 2006 15:04"))) {
+			t.Fatalf("after the resumed publish (kill at %d): Release is not the new one: %v\n%s", n, err, rel)
+		}
+		if err == nil && !errors.Is(err, errKilled) {
+			t.Logf("the republish makes %d writes; killed at each", n-1)
+			break
+		}
+		if n > 200 {
+			t.Fatal("the republish never finished")
+		}
+	}
+	checkBucketIsKept(t, d)
+}
+
+// TestFullS3Mirror mirrors the bookworm fixture into a bucket (grey mirror
+// create --dir s3://...), takes a snapshot, and checks that real apt reads
+// the bucket and the snapshot through the HTTP endpoint with the upstream
+// keyring, that grey update reads it, and that gc keeps what they name.
+func TestFullS3Mirror(t *testing.T) {
+	testfixture.WholeIndex(t)
+	fx := testfixture.Bookworm(t)
+	d := newS3Dest(t, "mirror", "bookworm")
+	root := t.TempDir()
+	m, err := Create(root, d.url, Config{Name: "m", Sources: fixtureSources(t, "file://"+fx), Architectures: []string{"amd64"}, AllowMissing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.Target != d.url || !strings.HasPrefix(m.Dir, root) {
+		t.Fatalf("mirror target %q dir %q", m.Config.Target, m.Dir)
+	}
+	sum := syncOnce(t, m)
+	if sum.Files != 25 {
+		t.Errorf("first sync: %+v, want 25 files", sum)
+	}
+	again := syncOnce(t, m)
+	if again.Files != 0 || again.Commit != "" {
+		t.Errorf("second sync: %+v, want nothing fetched", again)
+	}
+	if _, err := TakeSnapshot(context.Background(), m, "s1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GC(context.Background(), m, clock); err != nil {
+		t.Fatal(err)
+	}
+	kr := filepath.Join(fx, "debian-archive-keyring.gpg")
+	for _, base := range []string{d.web, d.web + "/snapshots/s1"} {
+		var srcs []string
+		for _, s := range []string{"bookworm", "bookworm-updates", "bookworm-security"} {
+			srcs = append(srcs, fmt.Sprintf("deb [signed-by=%s check-valid-until=no] %s %s main", kr, base, s))
+		}
+		out := newAptEnv(t, srcs...).updateAndDownload("hello")
+		if !strings.Contains(out, "libc6") {
+			t.Errorf("apt from %s: hello's closure lacks libc6:\n%s", base, out)
+		}
+	}
+	var srcs []*sources.Source
+	for _, s := range []string{"bookworm", "bookworm-updates", "bookworm-security"} {
+		src, err := sources.Parse(fmt.Sprintf("deb [signed-by=%s] %s %s main", kr, d.web, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, src)
+	}
+	res, err := repo.Update(context.Background(), srcs, repo.Options{Root: t.TempDir(), Now: clock, Store: &repo.MemoryStore{}, Architectures: []string{"amd64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Status != repo.Get {
+			t.Errorf("grey update %s: %s", r.ID, r.Status)
+		}
+	}
+	// The pool is in the bucket, not in the mirror's directory.
+	pool, err := d.st.List(context.Background(), "pool/")
+	if err != nil || len(pool) != 22 {
+		t.Errorf("bucket pool: %d objects (%v), want 22", len(pool), err)
+	}
+	if local, _ := filepath.Glob(filepath.Join(m.Dir, "pool", "*")); len(local) != 0 {
+		t.Errorf("the mirror's directory holds pool files: %v", local)
+	}
+	if snap, err := d.st.List(context.Background(), "snapshots/s1/pool/"); err != nil || len(snap) != 22 {
+		t.Errorf("snapshot pool: %d objects (%v), want 22", len(snap), err)
+	}
+}
