@@ -62,6 +62,7 @@ type CLI struct {
 	Download  DownloadCmd  `cmd:"" help:"Download packages' .deb files into the current directory (as apt-get download)."`
 	Clean     CleanCmd     `cmd:"" help:"Delete every downloaded package file from the cache (as apt-get clean)."`
 	Autoclean AutocleanCmd `cmd:"" help:"Delete the cached package files no source offers any more (as apt-get autoclean)."`
+	Check     CheckCmd     `cmd:"" help:"Report installed packages whose dependencies, conflicts or breaks do not hold (as apt-get check)."`
 	Depends   DependsCmd   `cmd:"" help:"List a package's relations (as apt-cache depends)."`
 	Rdepends  RdependsCmd  `cmd:"" help:"List the packages whose relations name a package (as apt-cache rdepends)."`
 

@@ -20,7 +20,7 @@ const (
 func ExitStatuses() []string {
 	return []string{
 		"0\tsuccess; deb compare-versions: the relation holds; distcheck: every package installable",
-		"1\tthe operation failed or was refused (a refused or failed source in update, a bad signature, a failed transaction); deb compare-versions: the relation does not hold; distcheck: some packages are not installable",
+		"1\tthe operation failed or was refused (a refused or failed source in update, a bad signature, a failed transaction); deb compare-versions: the relation does not hold; distcheck: some packages are not installable; check: some installed package's dependencies are unmet",
 		"2\tbad usage or bad input: unknown flags, an invalid version, an unreadable or malformed file, no sources configured",
 		"100\twhat the command line names does not exist or cannot be had (as apt-get and apt-cache): no such package, history entry or owner, a package not installed, an unsatisfiable request or one that would change a held package",
 	}
