@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/greypm/grey/internal/config"
 	"github.com/greypm/grey/internal/testfixture"
 )
 
@@ -43,5 +44,28 @@ func TestExitStatusTableMatchesDocs(t *testing.T) {
 		if !found {
 			t.Errorf("exit status %d has no line in ExitStatuses", c)
 		}
+	}
+}
+
+// TestSettingsTableMatchesDocs holds docs/cli.md's table of settings to
+// config.Settings: every setting with its flag and default.
+func TestSettingsTableMatchesDocs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "docs", "cli.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "## Configuration\n")
+	if !ok {
+		t.Fatal("docs/cli.md has no Configuration section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, s := range config.Settings() {
+		row := regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(s.Name) + "` \\| `" + regexp.QuoteMeta(s.Flag) + "` \\| " + regexp.QuoteMeta(s.Default) + " \\|")
+		if !row.MatchString(section) {
+			t.Errorf("docs/cli.md's Configuration table has no row | `%s` | `%s` | %s |", s.Name, s.Flag, s.Default)
+		}
+	}
+	if got := config.Settings()[5]; got.Name != config.KeyParallelDownloads || got.Default != strconv.Itoa(DefaultJobs) {
+		t.Errorf("%s's documented default %s, DefaultJobs %d", got.Name, got.Default, DefaultJobs)
 	}
 }

@@ -101,7 +101,10 @@ func roffEscape(s string) string {
 // detailed help, and the exit status table given by exitStatus (lines of
 // "CODE<TAB>meaning"). date is the page's date (from the build, so the page
 // is reproducible).
-func ManPage(w io.Writer, app *kong.Application, date string, exitStatus []string) error {
+//
+// extra are sections printed after the commands (CONFIGURATION,
+// ENVIRONMENT).
+func ManPage(w io.Writer, app *kong.Application, date string, exitStatus []string, extra ...Section) error {
 	var b strings.Builder
 	name := app.Name
 	help := strings.TrimSpace(app.Help)
@@ -132,6 +135,15 @@ func ManPage(w io.Writer, app *kong.Application, date string, exitStatus []strin
 			writeFlags(&b, fs)
 		}
 	}
+	for _, sec := range extra {
+		fmt.Fprintf(&b, ".SH %s\n", roffEscape(strings.ToUpper(sec.Title)))
+		if sec.Intro != "" {
+			b.WriteString(roffEscape(sec.Intro) + "\n")
+		}
+		for _, it := range sec.Items {
+			fmt.Fprintf(&b, ".TP\n.B %s\n%s\n", roffEscape(it.Term), roffEscape(it.Text))
+		}
+	}
 	if len(exitStatus) > 0 {
 		b.WriteString(".SH EXIT STATUS\n")
 		for _, line := range exitStatus {
@@ -142,6 +154,18 @@ func ManPage(w io.Writer, app *kong.Application, date string, exitStatus []strin
 	b.WriteString(".SH SEE ALSO\n.BR apt (8),\n.BR apt\\-get (8),\n.BR dpkg (1),\n.BR sources.list (5)\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Section is a man page section of prose and tagged paragraphs.
+type Section struct {
+	Title string
+	Intro string
+	Items []Item
+}
+
+// Item is one tagged paragraph: a term in bold, then its text.
+type Item struct {
+	Term, Text string
 }
 
 func positionalSummary(n *kong.Node) string {

@@ -109,10 +109,10 @@ func TestCompletionShells(t *testing.T) {
 
 func TestManPage(t *testing.T) {
 	var a, b bytes.Buffer
-	if err := ManPage(&a, app(t), "2026-12-07", []string{"0\tsuccess", "1\tfailure"}); err != nil {
+	if err := ManPage(&a, app(t), "2026-12-07", []string{"0\tsuccess", "1\tfailure"}, Section{"Configuration", "In a file.", []Item{{"A::B", "a setting"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ManPage(&b, app(t), "2026-12-07", []string{"0\tsuccess", "1\tfailure"}); err != nil {
+	if err := ManPage(&b, app(t), "2026-12-07", []string{"0\tsuccess", "1\tfailure"}, Section{"Configuration", "In a file.", []Item{{"A::B", "a setting"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if a.String() != b.String() {
@@ -126,7 +126,7 @@ func TestManPage(t *testing.T) {
 		".SS repo publish\n",
 		`.B \-\-out DIR`,
 		`.B \-\-yes, \-y`,
-		".SH EXIT STATUS\n.TP\n.B 0\nsuccess\n",
+		".SH CONFIGURATION\nIn a file.\n.TP\n.B A::B\na setting\n.SH EXIT STATUS\n.TP\n.B 0\nsuccess\n",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("man page lacks %q:\n%s", want, page)

@@ -73,3 +73,25 @@ func Check(name string) error {
 	}
 	return fmt.Errorf("%s: grey does not know this setting (it reads %s)", name, strings.Join(Known(), ", "))
 }
+
+// Setting describes one of grey's own settings for docs/cli.md and the
+// man page.
+type Setting struct {
+	Name    string
+	Flag    string // the command-line flag over it, "" for none
+	Default string
+	Meaning string
+}
+
+// Settings are grey's own settings (the network ones, Acquire::..., are
+// repo/fetch's), in the order the documentation lists them.
+func Settings() []Setting {
+	return []Setting{
+		{KeyInstallRecommends, "--no-install-recommends", "true", "install Recommends (install, why)"},
+		{KeyAssumeYes, "-y", "false", "answer yes to the prompt"},
+		{KeySimulate, "-s", "false", "show the plan only"},
+		{KeyDownloadOnly, "-d", "false", "install: only download"},
+		{KeyColor, "--color", "auto", "true (always), false (never), or auto, always, never"},
+		{KeyParallelDownloads, "--jobs", "4", "packages downloaded at once"},
+	}
+}
