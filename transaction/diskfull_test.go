@@ -297,3 +297,130 @@ func TestFreeSpaceBeforeDownload(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskFullRemoval makes removals fail for want of space (no removal
+// failed at 1 MiB free and above in TestDiskFull: a removal frees space):
+// a tmpfs filled to leave from nothing to a few hundred KiB free, a
+// removal and a purge of two packages at each level. Right after each
+// command, with nothing in between, the root is exactly before (the
+// command failed, saying why, with no journal left) or after; and, with
+// the space given back, the next command finds nothing to repair, both
+// packages still installed and verifying clean when the removal failed:
+// nothing is lost (issue 12, item 3). It found two faults: with no
+// space at all the staging log's first line failed and the log stayed
+// (the next command reported an interrupted transaction), and with 144
+// KiB free the config-files package's new .list could not be written
+// after the commit (the command failed with the removal half finished).
+func TestDiskFullRemoval(t *testing.T) {
+	testfixture.Root(t)
+	bin := greyBinary(t)
+	dir := t.TempDir()
+	v1 := sizedPkg(t, dir, "1.0", 64, 24<<10, false)
+	s1 := sizedPkgAs(t, dir, "small", "1.0", 300, 200, false, -1)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", mnt).CombinedOutput(); err != nil {
+		testfixture.Missing(t, fmt.Sprintf("a tmpfs mount (%v: %s)", err, out))
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	withV1 := filepath.Join(dir, "withv1")
+	must(t, os.MkdirAll(filepath.Join(withV1, "var/cache/grey/archives"), 0o755))
+	if out, err := runGrey(bin, withV1, nil, "install", "-y", "--no-scripts", "--no-sync", v1, s1); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	installed := func(r string) string {
+		out, err := runGrey(bin, r, nil, "installed")
+		if err != nil {
+			t.Fatalf("installed: %v\n%s", err, out)
+		}
+		return out
+	}
+	listBefore := installed(withV1)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"remove", []string{"remove", "-y", "--no-scripts", "sized", "small"}},
+		{"purge", []string{"remove", "-y", "--purge", "--no-scripts", "sized", "small"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := rootTreeHash(t, withV1)
+			full := filepath.Join(dir, c.name+"-after")
+			copyTree(t, withV1, full)
+			if out, err := runGrey(bin, full, nil, c.args...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			after := rootTreeHash(t, full)
+			var failed, ok []string
+			okRun := 0
+			for level := int64(0); okRun < 3 && level < 2<<20; level += 16 << 10 {
+				r := filepath.Join(mnt, "root")
+				fill := filepath.Join(mnt, "fill")
+				copyTree(t, withV1, r)
+				free, err := freeBytes(mnt)
+				must(t, err)
+				if free < level {
+					t.Fatalf("tmpfs has %d bytes free, want %d", free, level)
+				}
+				f, err := os.Create(fill)
+				must(t, err)
+				if free > level {
+					must(t, unix.Fallocate(int(f.Fd()), 0, 0, free-level))
+				}
+				f.Close()
+				out, err := runGrey(bin, r, nil, c.args...)
+				label := fmt.Sprintf("%s with %d KiB free", c.name, level>>10)
+				got := rootTreeHash(t, r)
+				switch {
+				case err == nil && got == after:
+					ok = append(ok, fmt.Sprint(level>>10))
+					okRun++
+				case err != nil && got == before:
+					if !strings.Contains(out, "no space left on device") && !strings.Contains(out, "not enough free space") {
+						t.Errorf("%s: the error does not say the disk is full:\n%s", label, out)
+					}
+					where := "database" // bbolt's write of grey.db
+					switch {
+					case strings.Contains(out, "staging log"):
+						where = "staging log"
+					case strings.Contains(out, "journal"):
+						where = "journal"
+					case strings.Contains(out, "var/lib/dpkg/status"):
+						where = "dpkg status"
+					}
+					if strings.Contains(out, "undid") {
+						where += ", undone"
+					}
+					failed = append(failed, fmt.Sprintf("%d (%s)", level>>10, where))
+					okRun = 0
+				default:
+					t.Errorf("%s: exit %v, and the root is neither before nor after:\n%s", label, err, out)
+				}
+				noJournal(t, r, label)
+				must(t, os.Remove(fill))
+				if err != nil {
+					// Nothing lost: with the space back, the next command
+					// repairs nothing and both packages are installed,
+					// their files as recorded.
+					if out, verr := runGrey(bin, r, nil, "verify"); verr != nil || strings.Contains(out, "undid") || strings.Contains(out, "finished") {
+						t.Errorf("%s: verify after the failure: %v\n%s", label, verr, out)
+					}
+					if l := installed(r); l != listBefore {
+						t.Errorf("%s: installed after the failure:\n%s\nwant\n%s", label, l, listBefore)
+					}
+					if got := rootTreeHash(t, r); got != before {
+						t.Errorf("%s: the next command changed the root", label)
+					}
+				}
+				must(t, os.RemoveAll(r))
+			}
+			t.Logf("%s: failed with the root unchanged at %s KiB free; done at %s KiB free", c.name,
+				strings.Join(failed, ", "), strings.Join(ok, ", "))
+			if len(failed) == 0 {
+				t.Errorf("%s never failed: nothing was shown", c.name)
+			}
+			if okRun < 3 {
+				t.Errorf("%s never succeeded", c.name)
+			}
+		})
+	}
+}

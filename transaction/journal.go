@@ -364,7 +364,7 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 			return err
 		}
 		if rec != nil {
-			if err := writeAtomic(filepath.Join(info, rec.InfoName()+".list"), pkgdb.ListFile(rec), 0o644, false); err != nil {
+			if err := writeShrunk(filepath.Join(info, rec.InfoName()+".list"), pkgdb.ListFile(rec), 0o644, false); err != nil {
 				return err
 			}
 		}
@@ -376,6 +376,42 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 	err := db.Update(func(tx *bolt.Tx) error { return pkgdb.DeleteJournal(tx) })
 	f.at("closed")
 	return err
+}
+
+// writeShrunk replaces p with data as writeAtomic does and, when that
+// fails for want of space and data is no longer than p's content (the
+// list of a removed package's conffiles replaces the list of all its
+// files), rewrites p in place: truncating it gives back more space than
+// the new content takes. Not atomic, so only for files a committed
+// journal rewrites again after a crash (finishCommitted).
+func writeShrunk(p string, data []byte, mode fs.FileMode, sync bool) error {
+	err := writeAtomic(p, data, mode, sync)
+	if err == nil || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	f, oerr := os.OpenFile(p, os.O_WRONLY|syscallNoFollow, 0)
+	if oerr != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, serr := f.Stat(); serr != nil || !fi.Mode().IsRegular() || fi.Size() < int64(len(data)) {
+		return err
+	}
+	if werr := f.Truncate(0); werr != nil {
+		return fmt.Errorf("write %s in place: %w", p, werr)
+	}
+	if _, werr := f.Write(data); werr != nil {
+		return fmt.Errorf("write %s in place: %w", p, werr)
+	}
+	if werr := f.Chmod(mode); werr != nil {
+		return fmt.Errorf("write %s in place: %w", p, werr)
+	}
+	if sync {
+		if werr := f.Sync(); werr != nil {
+			return fmt.Errorf("write %s in place: %w", p, werr)
+		}
+	}
+	return nil
 }
 
 // Recover finishes or undoes a transaction that was interrupted (a crash,
@@ -673,6 +709,7 @@ func (s *stager) openLog(plan Plan) error {
 	}
 	f, err := os.OpenFile(filepath.Join(dir, stagingLogName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
+		_ = os.Remove(dir) // when empty: a refused transaction leaves nothing
 		return fmt.Errorf("staging log: %w", err)
 	}
 	var names []string
@@ -690,7 +727,11 @@ func (s *stager) openLog(plan Plan) error {
 		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
 	}
 	if _, err := fmt.Fprintf(f, "# %s\n", strings.Join(names, ", ")); err != nil {
+		// A full disk: nothing is staged yet, so the log goes, lest
+		// the next command report an interrupted transaction.
 		_ = f.Close()
+		_ = os.Remove(f.Name())
+		_ = os.Remove(dir)
 		return fmt.Errorf("staging log: %w", err)
 	}
 	s.mu.Lock()

@@ -340,7 +340,7 @@ func (t *txn) dropRemovedInfo() {
 		}
 		if keep {
 			rc := configFilesRecord(r.rec)
-			_ = writeAtomic(t.infoPath(rc.InfoName(), "list"), pkgdb.ListFile(rc), 0o644, t.opts.Sync)
+			_ = writeShrunk(t.infoPath(rc.InfoName(), "list"), pkgdb.ListFile(rc), 0o644, t.opts.Sync)
 		}
 	}
 }
