@@ -146,6 +146,9 @@ func TestOptionsWhereAptTakesThem(t *testing.T) {
 		{"", "--no-install-recommends install -s optapp", alone},
 		{"", "-s --no-install-recommends install optapp", alone},
 		{"", "install optapp --simulate --no-install-recommends", alone},
+		{"", "--just-print install optapp --no-install-recommends", alone},
+		{"", "--no-act install optapp", both},
+		{"", "--recon install optapp", both},
 		{"", "-o APT::Install-Recommends=false install -s optapp", alone},
 		{"", "install -s -o APT::Install-Recommends=0 optapp", alone},
 		{`APT::Install-Recommends "false";`, "install -s optapp", alone},
@@ -162,6 +165,12 @@ func TestOptionsWhereAptTakesThem(t *testing.T) {
 
 	// -o APT::Get::Assume-Yes answers the prompt (stdin is empty: no);
 	// --no-scripts before the verb skips the postinst that fails.
+	// --fix-broken and -f before the verb, with nothing to finish.
+	for _, f := range []string{"--fix-broken", "-f"} {
+		if code, out, errOut := g("--assume-yes", f, "install"); code != 0 || !strings.Contains(out, "Nothing to") {
+			t.Errorf("grey --assume-yes %s install: %d %q %q", f, code, out, errOut)
+		}
+	}
 	code, out, errOut := g("--no-scripts", "-o", "APT::Get::Assume-Yes=true", "--no-install-recommends", "install", "optapp")
 	if code != 0 || !strings.Contains(out, "Installed optapp 1") {
 		t.Fatalf("grey --no-scripts -o APT::Get::Assume-Yes=true install optapp: %d\n%s\n%s", code, out, errOut)

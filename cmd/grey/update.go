@@ -22,7 +22,7 @@ const updateMemoryLimit = 128 << 20
 
 // UpdateCmd fetches and verifies the metadata of every source.
 type UpdateCmd struct {
-	Jobs int `help:"Download at most N files at once." default:"4" placeholder:"N"`
+	Jobs int `help:"Download at most N files at once (default 4, or grey.conf's Grey::Parallel-Downloads)." placeholder:"N"`
 }
 
 // Help explains what update checks and what it keeps.
@@ -64,7 +64,11 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 	if len(srcs) == 0 {
 		return &exitError{Code: 2, Err: fmt.Errorf("no sources: add them to %s/%s or give --source", g.Root, sources.ListFile)}
 	}
-	fopts := []fetch.Option{fetch.WithConcurrency(c.Jobs)}
+	jobs, err := g.Jobs(c.Jobs)
+	if err != nil {
+		return err
+	}
+	fopts := []fetch.Option{fetch.WithConcurrency(jobs)}
 	var bar *fetch.Bar
 	if g.IsTerminal(g.Stderr) && !g.JSON {
 		bar = fetch.NewBar(g.Stderr, time.Now)

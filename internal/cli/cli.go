@@ -28,8 +28,8 @@ type Globals struct {
 	Root    string   `help:"Operate on the root file system at DIR." default:"/" type:"path" placeholder:"DIR"`
 	JSON    bool     `name:"json" help:"Print machine-readable JSON instead of tables."`
 	Sources []string `name:"source" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
-	Yes     bool     `short:"y" name:"yes" help:"Answer yes to the confirmation prompt."`
-	DryRun  bool     `name:"dry-run" short:"s" aliases:"simulate" help:"Show what would be done without changing anything (-s and --simulate as in apt-get)."`
+	Yes     bool     `short:"y" name:"yes" aliases:"assume-yes" help:"Answer yes to the confirmation prompt (--assume-yes as in apt-get)."`
+	DryRun  bool     `name:"dry-run" short:"s" aliases:"simulate,just-print,no-act,recon" help:"Show what would be done without changing anything (-s, --simulate, --just-print, --no-act, --recon as in apt-get)."`
 	// Options are -o NAME=VALUE settings, over grey.conf's (apt's -o).
 	// -o is its short form (Reorder: not in the model, because build and
 	// image build have their own -o).

@@ -16,7 +16,8 @@ func IsQuery(args []string) bool {
 			i++ // the value is the next argument
 		case inline && (key == "--root" || key == "--source" || key == "--option" || key == "--color" || key == "--colour"),
 			strings.HasPrefix(a, "-o") && len(a) > 2, // -oNAME=VALUE
-			a == "--json", a == "--yes", a == "-y", a == "--dry-run", a == "--simulate", a == "-s":
+			a == "--json", a == "--yes", a == "--assume-yes", a == "-y",
+			a == "--dry-run", a == "--simulate", a == "--just-print", a == "--no-act", a == "--recon", a == "-s":
 		case strings.HasPrefix(a, "-"):
 			return false
 		default:
