@@ -9,6 +9,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/relation"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/resolver/internal/pool"
 )
 
 // Index is what the resolver needs from a package index: candidates,
@@ -37,16 +38,17 @@ type EssentialIndex interface {
 	EssentialNames() []string
 }
 
-// memIndex is the in-memory Index.
+// memIndex is the in-memory Index. Its names are numbered by the pool
+// (resolver/internal/pool) that distcheck checks too: every package and
+// provided name, and every name a relation mentions, once.
 type memIndex struct {
-	// by holds both lists of a name: the resolver asks for one right
-	// after the other, so one lookup (and one cache miss) serves both.
-	by        map[string]int32
+	pool      *pool.Pool
 	essential []string
-	// list numbers the names (see idIndex): every package and provided
-	// name, and every name a relation mentions. The entries are values,
-	// not pointers: byID, once per name a solve loads, reads one record
-	// instead of chasing a pointer to it.
+	// list holds both lists of each name, by the pool's number: the
+	// resolver asks for one right after the other, so one lookup (and
+	// one cache miss) serves both. The entries are values, not pointers:
+	// byID, once per name a solve loads, reads one record instead of
+	// chasing a pointer to it.
 	list []memEntry
 }
 
@@ -60,56 +62,18 @@ type memEntry struct {
 // scenarios and small universes. The slices it returns keep the order of pkgs.
 // It numbers every name once, here, so that a solve never hashes one.
 func NewMemIndex(pkgs []*deb.Package) Index {
-	m := &memIndex{by: make(map[string]int32)}
-	// get numbers name; the entry is m.list[number].
-	get := func(name string) int32 {
-		id, ok := m.by[name]
-		if !ok {
-			id = int32(len(m.list))
-			m.by[name] = id
-			m.list = append(m.list, memEntry{})
-		}
-		return id
-	}
+	pl := pool.New()
+	pl.Reserve(len(pkgs))
 	for _, p := range pkgs {
+		pl.Add(p)
+	}
+	pl.Freeze()
+	m := &memIndex{pool: pl, list: make([]memEntry, pl.NumNames())}
+	for i, p := range pkgs {
 		if p.Essential && !containsString(m.essential, p.Name) {
 			m.essential = append(m.essential, p.Name)
 		}
-		id := get(p.Name)
-		info := &pkgNames{name: id}
-		e := &m.list[id]
-		e.pkgs = append(e.pkgs, p)
-		e.pkgN = append(e.pkgN, info)
-		for _, rel := range p.Provides {
-			for _, pos := range rel {
-				// A package that provides the same name twice (with two
-				// versions) is still one provider.
-				pid := get(pos.Name)
-				if slices.Contains(info.provs, pid) {
-					continue
-				}
-				info.provs = append(info.provs, pid)
-				pe := &m.list[pid]
-				pe.providers = append(pe.providers, p)
-				pe.provN = append(pe.provN, info)
-			}
-		}
-		for _, d := range [3]relation.Dependency{p.PreDepends, p.Depends, p.Recommends} {
-			for _, rel := range d {
-				info.relOff = append(info.relOff, int32(len(info.rels)))
-				for _, pos := range rel {
-					info.rels = append(info.rels, get(pos.Name))
-					info.plain = append(info.plain, pos.Op == relation.NoOp && pos.ArchQual == "")
-				}
-			}
-		}
-		for _, d := range [2]relation.Dependency{p.Conflicts, p.Breaks} {
-			for _, rel := range d {
-				for _, pos := range rel {
-					info.negs = append(info.negs, get(pos.Name))
-				}
-			}
-		}
+		info := numbered(pl, int32(i))
 		for _, d := range [6]relation.Dependency{p.PreDepends, p.Depends, p.Recommends, p.Suggests, p.Conflicts, p.Breaks} {
 			for _, rel := range d {
 				for _, pos := range rel {
@@ -117,14 +81,50 @@ func NewMemIndex(pkgs []*deb.Package) Index {
 				}
 			}
 		}
+		e := &m.list[info.name]
+		e.pkgs = append(e.pkgs, p)
+		e.pkgN = append(e.pkgN, info)
+		for _, g := range info.provs {
+			pe := &m.list[g]
+			pe.providers = append(pe.providers, p)
+			pe.provN = append(pe.provN, info)
+		}
 	}
 	return m
 }
 
-func (m *memIndex) nameID(name string) (int32, bool) {
-	id, ok := m.by[name]
-	return id, ok
+// numbered returns the numbered names of package i of pl.
+func numbered(pl *pool.Pool, i int32) *pkgNames {
+	info := &pkgNames{name: pl.Pkg(i).Name}
+	for _, r := range pl.Field(i, pool.Provides) {
+		for _, x := range pl.Rel(r) {
+			// A package that provides the same name twice (with two
+			// versions) is still one provider.
+			if !slices.Contains(info.provs, x.Name) {
+				info.provs = append(info.provs, x.Name)
+			}
+		}
+	}
+	for _, f := range [3]pool.Field{pool.PreDepends, pool.Depends, pool.Recommends} {
+		for _, r := range pl.Field(i, f) {
+			info.relOff = append(info.relOff, int32(len(info.rels)))
+			for _, x := range pl.Rel(r) {
+				info.rels = append(info.rels, x.Name)
+				info.plain = append(info.plain, x.Op == relation.NoOp && x.ArchQual == "")
+			}
+		}
+	}
+	for _, f := range [2]pool.Field{pool.Conflicts, pool.Breaks} {
+		for _, r := range pl.Field(i, f) {
+			for _, x := range pl.Rel(r) {
+				info.negs = append(info.negs, x.Name)
+			}
+		}
+	}
+	return info
 }
+
+func (m *memIndex) nameID(name string) (int32, bool) { return m.pool.Lookup(name) }
 
 func (m *memIndex) numNames() int { return len(m.list) }
 
@@ -134,14 +134,14 @@ func (m *memIndex) byID(id int32) (pkgs []*deb.Package, pkgN []*pkgNames, provs 
 }
 
 func (m *memIndex) Packages(name string) []*deb.Package {
-	if id, ok := m.by[name]; ok {
+	if id, ok := m.pool.Lookup(name); ok {
 		return m.list[id].pkgs
 	}
 	return nil
 }
 
 func (m *memIndex) Providers(name string) []*deb.Package {
-	if id, ok := m.by[name]; ok {
+	if id, ok := m.pool.Lookup(name); ok {
 		return m.list[id].providers
 	}
 	return nil
@@ -150,7 +150,7 @@ func (m *memIndex) EssentialNames() []string { return m.essential }
 
 // both answers Packages and Providers of name with one lookup.
 func (m *memIndex) both(name string) (pkgs, providers []*deb.Package) {
-	if id, ok := m.by[name]; ok {
+	if id, ok := m.pool.Lookup(name); ok {
 		e := &m.list[id]
 		return e.pkgs, e.providers
 	}

@@ -56,7 +56,7 @@ type Pkg struct {
 	// rels is where the package's relations start in Pool.pkgRels; n
 	// counts them per field, in Field order.
 	rels int32
-	n    [numFields]uint16
+	n    [numFields]uint32
 }
 
 // Poss is one possibility (alternative) of a relation, in numbers.
@@ -125,6 +125,26 @@ func New() *Pool {
 		relID: map[string]int32{}, archID: map[string]int32{}, origins: map[string]uint16{},
 	}}
 	return p
+}
+
+// Reserve makes room for n more packages (and their names, relations and
+// versions, at a Debian archive's proportions), so that a caller who
+// knows how many packages come spares the tables' growing.
+func (p *Pool) Reserve(n int) {
+	if p.b == nil || n <= 0 {
+		return
+	}
+	p.pkgs = slices.Grow(p.pkgs, n)
+	p.pkgRels = slices.Grow(p.pkgRels, 6*n)
+	p.poss = slices.Grow(p.poss, 2*n)
+	p.relAt = slices.Grow(p.relAt, 2*n)
+	p.names = slices.Grow(p.names, 2*n)
+	p.vers = slices.Grow(p.vers, n/2)
+	if len(p.nameID) == 0 {
+		p.nameID = make(map[string]int32, 2*n)
+		p.b.relID = make(map[string]int32, 2*n)
+		p.b.verID = make(map[version.Version]int32, n/2)
+	}
 }
 
 // Frozen reports whether Freeze was called.
@@ -358,11 +378,10 @@ func (p *Pool) Add(pkg *deb.Package) int32 {
 		MultiArch: pkg.MultiArch, Essential: pkg.Essential, origin: o, rels: int32(len(p.pkgRels)),
 	}
 	for f, d := range [numFields]relation.Dependency{pkg.PreDepends, pkg.Depends, pkg.Recommends, pkg.Conflicts, pkg.Breaks, pkg.Provides} {
-		n := min(len(d), 65535)
-		for _, rel := range d[:n] {
+		for _, rel := range d {
 			p.pkgRels = append(p.pkgRels, p.relation(rel))
 		}
-		q.n[f] = uint16(n)
+		q.n[f] = uint32(len(d))
 	}
 	id := int32(len(p.pkgs))
 	p.pkgs = append(p.pkgs, q)
