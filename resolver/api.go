@@ -292,6 +292,15 @@ type Request struct {
 	// still change version; an upgrade that needs a new package is held
 	// back.
 	ForbidNewInstall bool
+	// SameBuild, when set, decides whether an installed package and a
+	// candidate of the same name, version and architecture are one build
+	// (nil: the package function SameBuild, apt's comparison of their
+	// control data). A candidate that is not is another version of the
+	// name, preferred to the installed one as apt's candidate: an upgrade
+	// or an Install job of the name takes it, and the plan lists it in
+	// Upgrade (apt's "upgraded"). EDSP sets it from the APT-IDs, since apt
+	// gives a rebuilt version its own stanza.
+	SameBuild func(installed, candidate *deb.Package) bool
 }
 
 // Change is one package moving from one version to another.
@@ -328,6 +337,9 @@ type Plan struct {
 	// Install holds packages new to the root.
 	Install []*deb.Package
 	// Upgrade and Downgrade hold installed packages that change version.
+	// Upgrade also holds an installed package replaced by a candidate of
+	// the same version that is another build (Request.SameBuild): apt
+	// counts that as an upgrade too.
 	Upgrade, Downgrade []Change
 	// Remove holds installed packages that leave the root.
 	Remove []*deb.Package

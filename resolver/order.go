@@ -76,5 +76,10 @@ func (u *universe) better(a, b int) bool {
 	if pa.Architecture != pb.Architecture {
 		return pa.Architecture < pb.Architecture
 	}
+	if ia, ib := u.installed[a], u.installed[b]; ia != ib {
+		// A rebuild of the installed version (SameBuild) is apt's
+		// candidate: the archive's version before the installed one.
+		return ib
+	}
 	return a < b
 }

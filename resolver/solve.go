@@ -46,6 +46,10 @@ func prepare(idx Index, req *Request) (*state, error) {
 		native = "amd64"
 	}
 	u := newUniverse(idx, native, req.ForeignArchs, req.Recommends)
+	u.sameBuild = req.SameBuild
+	if u.sameBuild == nil {
+		u.sameBuild = SameBuild
+	}
 	s := &state{req: req, u: u, upgrade: make(map[string]bool)}
 	if req.ForbidNewInstall {
 		u.only = make(map[string]bool, len(req.Installed))
@@ -720,8 +724,11 @@ func (s *state) plan(keep []bool, reasons []Reason) *Plan {
 		switch {
 		case !ok:
 			pl.Install = append(pl.Install, p)
-		case cmpVersion(p, old) == 0:
+		case cmpVersion(p, old) == 0 && (p == old || u.sameBuild(old, p)):
 			pl.Keep = append(pl.Keep, old)
+		case cmpVersion(p, old) == 0:
+			// Another build of the installed version.
+			pl.Upgrade = append(pl.Upgrade, Change{From: old, To: p})
 		case cmpVersion(p, old) > 0:
 			pl.Upgrade = append(pl.Upgrade, Change{From: old, To: p})
 		default:

@@ -108,6 +108,9 @@ type universe struct {
 	// architecture of every installed package: no other candidate enters
 	// the universe, so nothing new can be chosen.
 	only map[string]bool
+	// sameBuild tells an installed package and a candidate of its name,
+	// version and architecture apart (Request.SameBuild).
+	sameBuild func(installed, candidate *deb.Package) bool
 }
 
 // candCap is the initial capacity of the per-candidate slices: a desktop's
@@ -215,6 +218,11 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 	// candidate.
 	for _, id := range e.real {
 		q := u.pkgs[id]
+		if q != p && u.installed[id] && !installed && u.sameBuild != nil && q.Architecture == p.Architecture &&
+			version.Compare(q.Version, p.Version) == 0 && !u.sameBuild(q, p) {
+			// A rebuild of the installed version: another candidate.
+			continue
+		}
 		if q == p || q.Architecture == p.Architecture && version.Compare(q.Version, p.Version) == 0 {
 			if installed {
 				u.installed[id], u.auto[id] = true, auto

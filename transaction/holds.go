@@ -31,7 +31,10 @@ func Held(db DB) (map[string]string, error) {
 // HoldIndex returns idx seen through the holds: a held package that the
 // request does not name (named lists the names a request's Install and
 // Remove jobs give) has no candidate but its installed version, so no
-// upgrade moves it, as apt keeps a held package.
+// upgrade moves it, as apt keeps a held package. Not even a rebuild of
+// that version (the same version with other control data, which the
+// resolver upgrades to: resolver.SameBuild) is a candidate: the installed
+// package itself comes from the request's installed set.
 func HoldIndex(idx resolver.Index, held map[string]string, named []string) resolver.Index {
 	h := map[string]string{}
 	for n, v := range held {
@@ -54,7 +57,7 @@ type holdIndex struct {
 func (x *holdIndex) keep(ps []*deb.Package) []*deb.Package {
 	var out []*deb.Package
 	for _, p := range ps {
-		if v, ok := x.held[p.Name]; ok && p.Version.String() != v {
+		if v, ok := x.held[p.Name]; ok && (p.Version.String() != v || p.Origin != "installed") {
 			continue
 		}
 		out = append(out, p)

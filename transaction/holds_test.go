@@ -24,9 +24,14 @@ func holdPkg(t *testing.T, name, ver, deps string) *deb.Package {
 }
 
 func TestHoldsKeepVersions(t *testing.T) {
+	// The archive's libx 1 is a rebuild (other Depends) of the installed
+	// one, which the resolver upgrades to (resolver.SameBuild) unless
+	// libx is held.
+	rebuilt := holdPkg(t, "libx", "1", "libz")
+	rebuilt.Origin = "bookworm"
 	idx := resolver.NewMemIndex([]*deb.Package{
 		holdPkg(t, "hello", "1", ""), holdPkg(t, "hello", "2", ""),
-		holdPkg(t, "libx", "1", ""), holdPkg(t, "libx", "2", ""),
+		rebuilt, holdPkg(t, "libx", "2", ""), holdPkg(t, "libz", "1", ""),
 		holdPkg(t, "app", "2", "libx (>= 2)"),
 	})
 	installed := []resolver.Installed{{Package: holdPkg(t, "hello", "1", "")}, {Package: holdPkg(t, "libx", "1", "")}}
@@ -40,6 +45,7 @@ func TestHoldsKeepVersions(t *testing.T) {
 	}{
 		{"upgrade keeps held", resolver.Request{UpgradeAll: true}, nil, 0, false},
 		{"named package moves", resolver.Request{Install: []resolver.Job{{Name: "hello"}}}, []string{"hello"}, 1, false},
+		{"named rebuild moves", resolver.Request{Install: []resolver.Job{{Name: "libx", Version: "1"}}}, []string{"libx"}, 1, false},
 		{"dependency on a newer held version is unsatisfiable", resolver.Request{Install: []resolver.Job{{Name: "app"}}}, []string{"app"}, 0, true},
 	}
 	for _, tc := range tests {

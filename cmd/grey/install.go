@@ -748,7 +748,7 @@ func (c *InstalledCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // listInstalled prints the installed packages (upgradable: only those
-// with a newer candidate) sorted by name; ListCmd's --installed and
+// with a newer candidate, or a rebuild of the installed version) sorted by name; ListCmd's --installed and
 // --upgradable are meant to call it.
 func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 	root, err := openView(ctx, g)
@@ -793,6 +793,14 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 			}
 			if version.Compare(best, cur) > 0 {
 				cands[p.Name] = best.String()
+				continue
+			}
+			// A rebuild of the installed version (other control data)
+			// is upgradable too, as apt lists it.
+			if rebuilt, err := hasRebuild(p, cur, x.Packages(p.Name)); err != nil {
+				return err
+			} else if rebuilt {
+				cands[p.Name] = p.Version
 			}
 		}
 	}
@@ -832,4 +840,26 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 	}
 	_, err = io.WriteString(g.Stdout, b.String())
 	return err
+}
+
+// hasRebuild reports whether cands holds another build of installed
+// package p's version (resolver.SameBuild), which the resolver upgrades to.
+func hasRebuild(p *pkgdb.Package, cur version.Version, cands []*deb.Package) (bool, error) {
+	var inst *deb.Package
+	for _, c := range cands {
+		if c.Architecture != p.Architecture || version.Compare(c.Version, cur) != 0 || c.Origin == "installed" {
+			continue
+		}
+		if inst == nil {
+			d, err := transaction.DebPackage(p)
+			if err != nil {
+				return false, err
+			}
+			inst = d
+		}
+		if !resolver.SameBuild(inst, c) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -58,6 +58,12 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 			req.Rank[p.Package] = i
 		}
 	}
+	// apt gives a rebuilt version (the installed version string, other
+	// control data) its own stanza and APT-ID, and EDSP does not carry
+	// the fields that tell them apart: two stanzas are one build only
+	// when they share their APT-ID.
+	rank := req.Rank
+	req.SameBuild = func(a, b *deb.Package) bool { return a == b || rank[a] == rank[b] }
 	// apt installs a name's candidate: an Install of an installed name
 	// whose candidate is another version asks for that version, and fails
 	// when it cannot be installed (not a silent no-op).

@@ -251,6 +251,17 @@ var rules = []rule{
 		request: "Install: a", universe: "a 1 installed\na 2 ; Depends: gone", expect: []string{"error a gone"}},
 	{name: "install-installed-candidate-pinned-old", describe: "installing an installed package whose candidate is the installed version changes nothing",
 		request: "Install: a", universe: "a 1 installed cand\na 2 pin=1", expect: []string{"final a=1"}},
+	// Issue 15, point 6: a rebuild of the installed version (same version,
+	// other control data: its own stanza and APT-ID) is apt's candidate.
+	// It comes first, as in apt's dumps (the status file is read last):
+	// apt's solver pins APT-Candidate by version string, so it takes the
+	// first stanza of that version.
+	{name: "rebuild-install", describe: "installing an installed package whose candidate is a rebuild of the installed version (same version, other control data) installs the rebuild, as apt ('1 upgraded')",
+		request: "Install: a", universe: "a 1 cand ; Depends: c\na 1 installed\nc 1", expect: []string{"final a=1 c=1", "contains c"}},
+	{name: "rebuild-dist-upgrade", describe: "a full upgrade takes the rebuild of an installed version",
+		request: "Upgrade-All: yes", universe: "a 1 cand ; Depends: c\na 1 installed\nc 1\nb 1 installed", expect: []string{"final a=1 b=1 c=1"}},
+	{name: "rebuild-not-requested", describe: "a rebuild of an installed package the request does not touch is left alone",
+		request: "Install: b", universe: "a 1 cand ; Depends: c\na 1 installed\nc 1\nb 1", expect: []string{"final a=1 b=1"}},
 	{name: "or-group-virtual-first", describe: "the first alternative is virtual: its provider is chosen",
 		request: "Install: a", universe: "a 1 ; Depends: mail-transport-agent | postfix\nexim4 4 ; Provides: mail-transport-agent\npostfix 3", expect: []string{"final a=1 exim4=4"}},
 }
