@@ -14,8 +14,8 @@ import (
 // their values. It reads app's model only; a flag no command has is left
 // where it is, for kong to name. After "--" nothing moves.
 func Reorder(app *kong.Application, args []string) []string {
-	out, node := reorder(app, args)
-	return optionShort(node, out)
+	out, node, end := reorder(app, args)
+	return optionShort(node, out, end)
 }
 
 // SettingShort is apt's short form of --option (-o NAME=VALUE). It is not
@@ -27,17 +27,26 @@ const SettingShort = "-o"
 // command (node, nil when none was found) has its own -o and the value is
 // not a setting (a NAME with "::", "=", a VALUE): "build dir -o x.deb"
 // stays, "build dir -o APT::Color=0" is the option.
-func optionShort(node *kong.Node, args []string) []string {
-	own := false
+//
+// A command with passthrough arguments (app run NAME ARGS...) gets its
+// arguments as they are: nothing is turned after its first argument
+// (end is the index after the command's words in args).
+func optionShort(node *kong.Node, args []string, end int) []string {
+	own, passthrough := false, false
 	for n := node; n != nil && !own; n = n.Parent {
 		for _, f := range n.Flags {
 			own = own || f.Short == 'o'
 		}
 	}
+	if node != nil {
+		for _, p := range node.Positional {
+			passthrough = passthrough || p.Passthrough || p.PassthroughMode != kong.PassThroughModeNone
+		}
+	}
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--" {
+		if a == "--" || passthrough && i >= end && !strings.HasPrefix(a, "-") {
 			return append(out, args[i:]...)
 		}
 		if !strings.HasPrefix(a, SettingShort) || strings.HasPrefix(a, "--") {
@@ -67,7 +76,7 @@ func looksLikeSetting(v string) bool {
 	return ok && strings.Contains(name, "::")
 }
 
-func reorder(app *kong.Application, args []string) ([]string, *kong.Node) {
+func reorder(app *kong.Application, args []string) (out []string, node *kong.Node, end int) {
 	global := flagIndex(app.Flags)
 	if f := global["--option"]; f != nil {
 		global[SettingShort] = f
@@ -94,11 +103,11 @@ func reorder(app *kong.Application, args []string) ([]string, *kong.Node) {
 		if a == "--" || a == "-" || !strings.HasPrefix(a, "-") {
 			if a != "--" && a != "-" {
 				// The command: its words, then the moved options.
-				node := child(app.Node, a)
+				node = child(app.Node, a)
 				if node == nil {
-					return args, nil
+					return args, nil, len(args)
 				}
-				out := append(append([]string(nil), kept...), a)
+				out = append(append([]string(nil), kept...), a)
 				j := i + 1
 				for ; j < len(args); j++ {
 					next := child(node, args[j])
@@ -108,10 +117,11 @@ func reorder(app *kong.Application, args []string) ([]string, *kong.Node) {
 					out = append(out, args[j])
 					node = next
 				}
+				end = len(out)
 				out = append(out, moved...)
-				return append(out, args[j:]...), node
+				return append(out, args[j:]...), node, end
 			}
-			return args, nil
+			return args, nil, len(args)
 		}
 		key, inline := flagKey(a)
 		f, isGlobal := global[key]
@@ -129,7 +139,7 @@ func reorder(app *kong.Application, args []string) ([]string, *kong.Node) {
 		}
 		i += n - 1
 	}
-	return args, nil
+	return args, nil, len(args)
 }
 
 // flagKey returns how a flag argument names its flag ("--jobs" for

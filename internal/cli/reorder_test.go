@@ -28,6 +28,10 @@ type reorderCLI struct {
 		Output string `short:"o"`
 		Dir    string `arg:"" optional:""`
 	} `cmd:""`
+	Run struct {
+		Name string   `arg:""`
+		Args []string `arg:"" optional:"" passthrough:""`
+	} `cmd:""`
 	Mirror struct {
 		Sync struct {
 			Jobs int      `name:"jobs"`
@@ -58,6 +62,9 @@ func TestReorder(t *testing.T) {
 		{"build d -o A::B=c -o x", "build d --option=A::B=c -o x"},
 		{"-o A::B=c build d", "--option=A::B=c build d"},
 		{"install -- -o A::B=c", "install -- -o A::B=c"},
+		{"run app -o A::B=c", "run app -o A::B=c"}, // the app's arguments
+		{"run -o A::B=c app -o x", "run --option=A::B=c app -o x"},
+		{"-y run app ls -o", "-y run app ls -o"},
 		{"--jobs 2 mirror sync m", "mirror sync --jobs 2 m"},
 		{"--unknown install x", "--unknown install x"}, // left for kong to name
 		{"-- --no-scripts install", "-- --no-scripts install"},
@@ -192,7 +199,7 @@ func FuzzReorder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		in := strings.Fields(s)
-		out, _ := reorder(parser.Model, in)
+		out, _, _ := reorder(parser.Model, in)
 		count := map[string]int{}
 		for _, a := range in {
 			count[a]++
