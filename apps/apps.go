@@ -80,6 +80,8 @@ type Meta struct {
 	FromStore int `json:"from_store,omitempty"`
 	// Current is set by List and History for the current generation.
 	Current bool `json:"current,omitempty"`
+	// Size is set by List (with sizes): what the generation takes on disk.
+	Size *Sizes `json:"size,omitempty"`
 }
 
 // InvalidNameError is an app name that cannot be a directory name.
@@ -472,7 +474,13 @@ func (a *Apps) History(name string) ([]*Meta, error) {
 }
 
 // List returns the current generation of every app, by name.
-func (a *Apps) List() ([]*Meta, error) {
+func (a *Apps) List() ([]*Meta, error) { return a.list(false) }
+
+// ListSizes is List with each generation's Size measured (a walk of
+// every root).
+func (a *Apps) ListSizes() ([]*Meta, error) { return a.list(true) }
+
+func (a *Apps) list(sizes bool) ([]*Meta, error) {
 	ents, err := os.ReadDir(a.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -494,6 +502,13 @@ func (a *Apps) List() ([]*Meta, error) {
 			return nil, err
 		}
 		m.Current = true
+		if sizes {
+			sz, err := SizeOf(a.Root(m.Name, m.Generation))
+			if err != nil {
+				return nil, err
+			}
+			m.Size = &sz
+		}
 		out = append(out, m)
 	}
 	return out, nil

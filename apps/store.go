@@ -251,3 +251,56 @@ func recordModes(root string) error {
 	}
 	return nil
 }
+
+// Sizes are what a root takes on disk.
+type Sizes struct {
+	// Apparent is the size of every regular file, each name counted.
+	Apparent int64 `json:"apparent_bytes"`
+	// Disk is the blocks of every inode of the root, each counted once.
+	Disk int64 `json:"disk_bytes"`
+	// Unique is the part of Disk no other root uses: inodes whose every
+	// link but the store's is in this root (removing the root frees
+	// them). Disk - Unique is shared with other apps or generations.
+	Unique int64 `json:"unique_bytes"`
+}
+
+// SizeOf measures the root at dir.
+func SizeOf(dir string) (Sizes, error) {
+	type ino struct {
+		links  uint64 // links found in the root
+		nlink  uint64
+		blocks int64
+	}
+	seen := map[[2]uint64]*ino{}
+	var s Sizes
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+			s.Apparent += st.Size
+		}
+		k := [2]uint64{st.Dev, st.Ino}
+		i := seen[k]
+		if i == nil {
+			i = &ino{nlink: uint64(st.Nlink), blocks: st.Blocks * 512}
+			if d.IsDir() {
+				i.nlink = 0 // a directory's links are its subdirectories'
+			}
+			seen[k] = i
+		}
+		i.links++
+		return nil
+	})
+	for _, i := range seen {
+		s.Disk += i.blocks
+		if i.nlink <= i.links+1 || i.nlink == 0 {
+			s.Unique += i.blocks
+		}
+	}
+	return s, err
+}

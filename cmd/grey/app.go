@@ -15,6 +15,7 @@ import (
 
 	"github.com/greypm/grey/apps"
 	"github.com/greypm/grey/internal/cli"
+	"github.com/greypm/grey/internal/config"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/fetch"
@@ -28,13 +29,33 @@ type AppCmd struct {
 	Run      AppRunCmd      `cmd:"" help:"Run an app's command inside its root (bubblewrap)."`
 	Rollback AppRollbackCmd `cmd:"" help:"Make an earlier generation current again (no unpacking)."`
 	History  AppHistoryCmd  `cmd:"" help:"List an app's generations."`
-	List     AppListCmd     `cmd:"" help:"List apps: name, packages, current generation."`
+	List     AppListCmd     `cmd:"" help:"List apps: name, current generation, sizes (apparent, on disk, not shared), packages."`
 	Remove   AppRemoveCmd   `cmd:"" help:"Remove an app, every generation, and store objects nothing uses."`
 	Upgrade  AppUpgradeCmd  `cmd:"" help:"Compose a new generation from the same request when the sources have newer packages."`
 	Gc       AppGcCmd       `cmd:"" help:"Delete old generations beyond --keep and store objects nothing uses."`
 }
 
-func appsOf(g *Globals) *apps.Apps { return apps.Open(apps.DirOf(g.Root)) }
+// AppsDirFlag is the --apps-dir flag every app command has.
+type AppsDirFlag struct {
+	AppsDir string `name:"apps-dir" help:"Directory of the app roots (default Grey::Apps-Dir from grey.conf, else ROOT/var/lib/grey/apps); a relative one is inside --root." placeholder:"DIR"`
+}
+
+// appsOf opens the apps directory: --apps-dir, else Grey::Apps-Dir, else
+// apps.DirOf(root); either setting is a path inside the root.
+func appsOf(g *Globals, f AppsDirFlag) (*apps.Apps, error) {
+	dir := f.AppsDir
+	if dir == "" {
+		cfg, err := g.Config()
+		if err != nil {
+			return nil, &exitError{Code: 2, Err: err}
+		}
+		dir, _ = cfg.Get(config.KeyAppsDir)
+	}
+	if dir == "" {
+		return apps.Open(apps.DirOf(g.Root)), nil
+	}
+	return apps.Open(filepath.Join(g.Root, dir)), nil
+}
 
 // appError gives missing apps and generations apt's exit status 100.
 func appError(err error) error {
@@ -51,6 +72,7 @@ func appError(err error) error {
 
 // AppInstallCmd composes a generation.
 type AppInstallCmd struct {
+	AppsDirFlag
 	Essential  bool     `help:"Add every Essential: yes and Priority: required package, as an image spec's essential: true."`
 	Scripts    bool     `help:"Run maintainer scripts inside the app root (it needs a shell: use with --essential)."`
 	Recommends bool     `help:"Install Recommends too (off by default: an app root holds what its program needs)."`
@@ -135,7 +157,11 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 		return err
 	}
 	defer lk.Unlock()
-	m, err := appsOf(g).Install(ctx, c.Name, apps.InstallOptions{
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	m, err := ap.Install(ctx, c.Name, apps.InstallOptions{
 		Index: idx, Request: req, Local: local, Requested: c.Packages,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
 		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
@@ -178,6 +204,7 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 
 // AppRunCmd runs an app.
 type AppRunCmd struct {
+	AppsDirFlag
 	Command string   `help:"Run this program of the app root instead of the app's command." placeholder:"PROG"`
 	Name    string   `arg:"" help:"App name."`
 	Args    []string `arg:"" optional:"" passthrough:"" help:"Arguments for the command (after --)."`
@@ -190,7 +217,10 @@ func (c *AppRunCmd) Run(ctx context.Context, g *Globals) error {
 		args = args[1:]
 	}
 	home, _ := os.UserHomeDir()
-	a := appsOf(g)
+	a, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
 	state, cleanup, err := appStateDir(a, c.Name, home)
 	if err != nil {
 		return err
@@ -236,13 +266,17 @@ func appStateDir(a *apps.Apps, name, home string) (string, func(), error) {
 
 // AppRollbackCmd switches back.
 type AppRollbackCmd struct {
+	AppsDirFlag
 	Name       string `arg:"" help:"App name."`
 	Generation int    `arg:"" optional:"" help:"Generation to make current (default: the one before the current)."`
 }
 
 // Run switches.
 func (c *AppRollbackCmd) Run(ctx context.Context, g *Globals) error {
-	a := appsOf(g)
+	a, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
 	gen := c.Generation
 	if gen == 0 {
 		var err error
@@ -262,12 +296,17 @@ func (c *AppRollbackCmd) Run(ctx context.Context, g *Globals) error {
 
 // AppHistoryCmd lists generations.
 type AppHistoryCmd struct {
+	AppsDirFlag
 	Name string `arg:"" help:"App name."`
 }
 
 // Run lists.
 func (c *AppHistoryCmd) Run(ctx context.Context, g *Globals) error {
-	h, err := appsOf(g).History(c.Name)
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	h, err := ap.History(c.Name)
 	if err != nil {
 		return appError(err)
 	}
@@ -287,11 +326,17 @@ func (c *AppHistoryCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 // AppListCmd lists apps.
-type AppListCmd struct{}
+type AppListCmd struct {
+	AppsDirFlag
+}
 
 // Run lists.
 func (c *AppListCmd) Run(ctx context.Context, g *Globals) error {
-	l, err := appsOf(g).List()
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	l, err := ap.ListSizes()
 	if err != nil {
 		return err
 	}
@@ -302,21 +347,27 @@ func (c *AppListCmd) Run(ctx context.Context, g *Globals) error {
 		return cli.WriteJSON(g.Stdout, l)
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tGEN\tPACKAGES")
+	fmt.Fprintln(tw, "NAME\tGEN\tSIZE\tDISK\tUNIQUE\tPACKAGES")
 	for _, m := range l {
-		fmt.Fprintf(tw, "%s\t%d\t%s\n", m.Name, m.Generation, strings.Join(m.Requested, " "))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Name, m.Generation,
+			sizeString(m.Size.Apparent), sizeString(m.Size.Disk), sizeString(m.Size.Unique), strings.Join(m.Requested, " "))
 	}
 	return tw.Flush()
 }
 
 // AppRemoveCmd removes an app.
 type AppRemoveCmd struct {
+	AppsDirFlag
 	Name string `arg:"" help:"App name."`
 }
 
 // Run removes.
 func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
-	if err := appsOf(g).Remove(c.Name); err != nil {
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	if err := ap.Remove(c.Name); err != nil {
 		return appError(err)
 	}
 	if !g.JSON {
@@ -328,6 +379,7 @@ func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
 
 // AppUpgradeCmd re-resolves an app's request.
 type AppUpgradeCmd struct {
+	AppsDirFlag
 	NoSync bool   `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
 	All    bool   `help:"Upgrade every app."`
 	Name   string `arg:"" optional:"" help:"App name."`
@@ -340,21 +392,25 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 	if c.All == (c.Name != "") {
 		return &exitError{Code: 2, Err: errors.New("app upgrade: give an app name or --all")}
 	}
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
 	var metas []*apps.Meta
 	if c.All {
 		var err error
-		if metas, err = appsOf(g).List(); err != nil {
+		if metas, err = ap.List(); err != nil {
 			return err
 		}
 	} else {
-		_, m, err := appsOf(g).CurrentRoot(c.Name)
+		_, m, err := ap.CurrentRoot(c.Name)
 		if err != nil {
 			return appError(err)
 		}
 		metas = []*apps.Meta{m}
 	}
 	for _, m := range metas {
-		err := installApp(ctx, g, &AppInstallCmd{Name: m.Name, Packages: m.Requested, Command: m.Command, NoSync: c.NoSync,
+		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Packages: m.Requested, Command: m.Command, NoSync: c.NoSync,
 			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m.Packages)
 		if err != nil {
 			return fmt.Errorf("app %s: %w", m.Name, err)
@@ -365,13 +421,18 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 
 // AppGcCmd deletes old generations.
 type AppGcCmd struct {
+	AppsDirFlag
 	Keep int    `default:"3" help:"Keep the newest N generations (the current one always stays)." placeholder:"N"`
 	Name string `arg:"" help:"App name."`
 }
 
 // Run deletes.
 func (c *AppGcCmd) Run(ctx context.Context, g *Globals) error {
-	gone, err := appsOf(g).GC(c.Name, c.Keep)
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	gone, err := ap.GC(c.Name, c.Keep)
 	if err != nil {
 		return appError(err)
 	}

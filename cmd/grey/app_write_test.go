@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,5 +181,71 @@ func TestAppWritesStayPrivate(t *testing.T) {
 	}
 	if code, out, errOut := g("app", "run", "--command", "hello", "b"); code != 0 || out != "Hello, world!\n" {
 		t.Errorf("app b after a's writes: %d %q %s", code, out, errOut)
+	}
+}
+
+// TestAppsDirFlagAndConfig: --apps-dir and Grey::Apps-Dir put the app
+// roots elsewhere inside the root; app list shows sizes: two apps of the
+// same .deb share it, so each one's unique bytes are less than its disk
+// bytes, and removing one makes the other's all unique.
+func TestAppsDirFlagAndConfig(t *testing.T) {
+	root := t.TempDir()
+	deb := buildLib(t, "1.0")
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append([]string{"--root", root}, args...)...)
+	}
+	for _, n := range []string{"x", "y"} {
+		if code, out, errOut := g("app", "install", "--apps-dir", "/srv/apps", n, deb); code != 0 {
+			t.Fatalf("app install --apps-dir: %d %q %s", code, out, errOut)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "srv/apps/x/current")); err != nil {
+		t.Errorf("no app under --apps-dir: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "var/lib/grey/apps")); !os.IsNotExist(err) {
+		t.Errorf("the default apps directory was made: %v", err)
+	}
+	if code, out, _ := g("app", "list"); code != 0 || strings.Contains(out, "x ") {
+		t.Errorf("app list without the flag: %d %q", code, out)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc/grey"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/grey/grey.conf"), []byte("Grey::Apps-Dir \"/srv/apps\";\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sizes := func() map[string][3]int64 {
+		t.Helper()
+		code, out, errOut := g("--json", "app", "list")
+		var l []struct {
+			Name string
+			Size struct {
+				Apparent int64 `json:"apparent_bytes"`
+				Disk     int64 `json:"disk_bytes"`
+				Unique   int64 `json:"unique_bytes"`
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil {
+			t.Fatalf("app list --json with Grey::Apps-Dir: %d %v %s %s", code, err, out, errOut)
+		}
+		m := map[string][3]int64{}
+		for _, e := range l {
+			m[e.Name] = [3]int64{e.Size.Apparent, e.Size.Disk, e.Size.Unique}
+		}
+		return m
+	}
+	s := sizes()
+	if len(s) != 2 || s["x"][0] == 0 || s["x"][2] >= s["x"][1] {
+		t.Errorf("sizes of two apps sharing a package (apparent, disk, unique): %v", s)
+	}
+	if code, out, _ := g("app", "list"); code != 0 || !strings.Contains(out, "UNIQUE") || !strings.Contains(out, "\nx ") {
+		t.Errorf("app list: %d\n%s", code, out)
+	}
+	if code, _, errOut := g("app", "remove", "y"); code != 0 {
+		t.Fatalf("remove: %d %s", code, errOut)
+	}
+	if s := sizes(); s["x"][2] != s["x"][1] {
+		t.Errorf("after removing y, x's unique %d != disk %d", s["x"][2], s["x"][1])
 	}
 }

@@ -24,13 +24,16 @@ const (
 	// KeyParallelDownloads is how many packages are downloaded at once
 	// (grey's own: apt has no such setting); --jobs overrides it.
 	KeyParallelDownloads = "Grey::Parallel-Downloads"
+	// KeyAppsDir is the directory of per-app roots (grey's own);
+	// --apps-dir overrides it; relative to --root when not absolute.
+	KeyAppsDir = "Grey::Apps-Dir"
 )
 
 // known are the names Check accepts: grey's own settings above and the
 // network settings (repo/fetch's Key* names, which a test there holds to
 // this list). A name ending in "::" takes any last part (a host).
 var known = []string{
-	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads,
+	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads, KeyAppsDir,
 	"Acquire::http::Proxy", "Acquire::http::Proxy::",
 	"Acquire::https::Proxy", "Acquire::https::Proxy::",
 	"Acquire::No-Proxy",
@@ -93,5 +96,6 @@ func Settings() []Setting {
 		{KeyDownloadOnly, "-d", "false", "install: only download"},
 		{KeyColor, "--color", "auto", "true (always), false (never), or auto, always, never"},
 		{KeyParallelDownloads, "--jobs", "4", "packages downloaded at once"},
+		{KeyAppsDir, "--apps-dir", "/var/lib/grey/apps", "per-app roots (grey app), inside --root"},
 	}
 }
