@@ -88,6 +88,9 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 		return nil, err
 	}
 	defer t.st.rfs.close()
+	if err := checkStateInside(t.st.rfs.root); err != nil { // statedirs.go
+		return nil, err
+	}
 	if t.st.state, err = resolveStateDirs(t.st.rfs); err != nil {
 		return nil, err
 	}

@@ -432,6 +432,11 @@ func writeShrunk(p string, data []byte, mode fs.FileMode, sync bool) error {
 // journal (a crash after a commit that closed it) is simply deleted by the
 // next transaction.
 func Recover(ctx context.Context, root string, db DB) (string, error) {
+	// Recovery reads and writes the journal's directory, the content
+	// store and dpkg's database by their paths: none may lead out.
+	if err := checkStateInsideDir(root); err != nil {
+		return "", err
+	}
 	var j *pkgdb.Journal
 	if err := db.View(func(tx *bolt.Tx) error {
 		var err error

@@ -114,6 +114,9 @@ func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 // checked against the root's free space with the downloads, before
 // anything is fetched (checkFreeSpace).
 func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc, install int64) (out []Install, fetched, created []string, err error) {
+	if err := checkStateInsideDir(root); err != nil { // statedirs.go: the cache is reached by its path
+		return nil, nil, nil, err
+	}
 	out = make([]Install, len(pkgs))
 	var reqs []fetch.Request
 	var who []*deb.Package

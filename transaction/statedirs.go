@@ -1,7 +1,10 @@
 package transaction
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -84,4 +87,53 @@ func (s *stager) checkStateHost(rel, host string, isDir bool) error {
 			rel, relTo(s.root, host), d.what, d.rel, ErrUnsafePath)
 	}
 	return nil
+}
+
+// statePaths are the directories grey reaches by their paths in the root
+// (grey's database, journal and content store, dpkg's database and its
+// info files, the package cache), relative to the root.
+var statePaths = []string{
+	GreyStateDir, StoreDir, journalDir, ArchivesDir,
+	pkgdb.DpkgAdminDir, pkgdb.DpkgAdminDir + "/info", pkgdb.DpkgAdminDir + "/updates",
+	pkgdb.DpkgAdminDir + "/triggers", pkgdb.DpkgAdminDir + "/alternatives",
+}
+
+// checkStateInside refuses a root in which one of statePaths (that
+// exists) leads out of the root through a symbolic link (an absolute
+// one, or one climbing above the root): grey would read, write and
+// remove files there through their paths. Each is looked up through the
+// root's os.Root, which refuses exactly those links; a link that stays
+// inside the root is followed as the path-based accesses follow it. The
+// host's root "/" has no outside.
+func checkStateInside(r *os.Root) error {
+	if filepath.Clean(r.Name()) == "/" {
+		return nil // nothing is outside the host's root (and os.Root refuses its absolute links)
+	}
+	for _, p := range statePaths {
+		fi, err := r.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("%s is not a directory: grey keeps its and dpkg's state there: %w",
+				filepath.Join(r.Name(), p), ErrUnsafePath)
+		case err == nil, errors.Is(err, fs.ErrNotExist):
+			continue
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("%s leads out of the root through a symbolic link (%v): grey keeps its and dpkg's state inside the root: %w",
+			filepath.Join(r.Name(), p), err, ErrUnsafePath)
+	}
+	return nil
+}
+
+// checkStateInsideDir is checkStateInside on the root at dir.
+func checkStateInsideDir(dir string) error {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("open root %s: %w", dir, err)
+	}
+	defer r.Close()
+	return checkStateInside(r)
 }

@@ -1,0 +1,102 @@
+package transaction
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// TestAttackStateLinksOutOfRoot: a root whose own state directories are
+// symbolic links out of it (a root from an untrusted image, say:
+// var/lib/dpkg/info -> /tmp/elsewhere) must not lead grey to read, write
+// or remove anything outside the root: an install, an upgrade, a removal
+// and recovery are refused with an error naming the path, the root and
+// the directory outside as they were (issue 12, item 9: the info files,
+// the content store, the journal and the package cache were reached by
+// joining paths, which follows such links).
+func TestAttackStateLinksOutOfRoot(t *testing.T) {
+	dir := t.TempDir()
+	v2 := tpkg{name: "base", version: "2", files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/bin/", typ: 'd'}, {name: "./usr/bin/owned", body: "base 2\n"},
+		{name: "./etc/", typ: 'd'}, {name: "./etc/base.conf", body: "x=2\n"},
+	}}.build(t, dir)
+	other := tpkg{name: "other", version: "1", files: []tentry{{name: "./usr/", typ: 'd'}, {name: "./usr/other", body: "o\n"}}}.build(t, dir)
+	for _, state := range []string{
+		"var/lib/dpkg/info", "var/lib/dpkg", "var/lib/grey/store", "var/lib/grey/journal", ArchivesDir,
+	} {
+		for _, c := range []struct {
+			name string
+			plan Plan
+		}{
+			{"install", Plan{Install: []Install{{Path: other}}}},
+			{"upgrade", Plan{Install: []Install{{Path: v2}}}},
+			{"remove", Plan{Remove: []Remove{{Name: "base", Purge: true}}}},
+		} {
+			t.Run(state+" "+c.name, func(t *testing.T) {
+				root, r := attackRoot(t)
+				// The directory moves out of the root, and a link to it
+				// takes its place: following it would "work".
+				elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+				src := filepath.Join(root, state)
+				if _, err := os.Stat(src); err == nil {
+					copyTree(t, src, elsewhere)
+					must(t, os.RemoveAll(src))
+				} else {
+					must(t, os.MkdirAll(elsewhere, 0o755))
+				}
+				must(t, os.MkdirAll(filepath.Dir(src), 0o755))
+				must(t, os.Symlink(elsewhere, src))
+				outside := testfixture.TreeListing(t, elsewhere)
+				before := testfixture.TreeListing(t, root)
+				_, err := Apply(context.Background(), r.DB, c.plan, Options{Root: root, NoScripts: true})
+				if err == nil || !errors.Is(err, ErrUnsafePath) || !strings.Contains(err.Error(), src+" leads out of the root") {
+					t.Errorf("error %v; want one saying %s leads out of the root", err, src)
+				}
+				if got := testfixture.TreeListing(t, elsewhere); got != outside {
+					t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
+				}
+				// Recovery, which every command runs first, refuses too.
+				if _, err := Recover(context.Background(), root, r.DB); !errors.Is(err, ErrUnsafePath) || !strings.Contains(err.Error(), src) {
+					t.Errorf("recover: %v", err)
+				}
+				if state == ArchivesDir {
+					fetched := 0
+					pkgs := []*deb.Package{{Name: "x", Version: version.MustParse("1"), Architecture: "all", Size: 10, SHA256: strings.Repeat("a", 64)}}
+					_, err := Download(context.Background(), countFetcher{&fetched}, root, pkgs, func(*deb.Package) (string, error) { return "http://example.invalid/x.deb", nil })
+					if !errors.Is(err, ErrUnsafePath) || fetched != 0 {
+						t.Errorf("download (%d fetched): %v", fetched, err)
+					}
+				}
+				if got := testfixture.TreeListing(t, elsewhere); got != outside {
+					t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
+				}
+				if got := testfixture.TreeListing(t, root); got != before {
+					t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, got))
+				}
+			})
+		}
+	}
+}
+
+// TestStateLinkInsideRoot: a state directory that is a relative link
+// staying inside the root is used as it is.
+func TestStateLinkInsideRoot(t *testing.T) {
+	root, r := attackRoot(t)
+	must(t, os.MkdirAll(filepath.Join(root, "srv"), 0o755))
+	must(t, os.Rename(filepath.Join(root, "var/lib/dpkg"), filepath.Join(root, "srv/dpkg")))
+	must(t, os.Symlink("../../srv/dpkg", filepath.Join(root, "var/lib/dpkg")))
+	other := tpkg{name: "other", version: "1", files: []tentry{{name: "./usr/", typ: 'd'}, {name: "./usr/other", body: "o\n"}}}.build(t, t.TempDir())
+	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: other}}}, Options{Root: root, NoScripts: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "srv/dpkg/info/other.list")); err != nil {
+		t.Error(err)
+	}
+}
