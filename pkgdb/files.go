@@ -127,41 +127,86 @@ func appendDir(buf []byte, entries []dirEntry) []byte {
 
 // ownerChange is one package gaining (or, with del, losing) one path.
 type ownerChange struct {
-	base, owner string
-	del         bool
+	dir, base, owner string
+	del              bool
 }
 
-// ownerChanges collects changes of the path index by directory and writes
-// them with one read and one write per directory.
-type ownerChanges map[string][]ownerChange
+// ownerChanges collects changes of the path index, to write them with
+// one read and one write per directory.
+type ownerChanges struct{ all []ownerChange }
 
-func (c ownerChanges) add(path, owner string) {
+func (c *ownerChanges) add(path, owner string) {
 	d, b := splitPath(path)
-	c[d] = append(c[d], ownerChange{base: b, owner: owner})
+	c.all = append(c.all, ownerChange{dir: d, base: b, owner: owner})
 }
 
-func (c ownerChanges) del(path, owner string) {
+func (c *ownerChanges) del(path, owner string) {
 	d, b := splitPath(path)
-	c[d] = append(c[d], ownerChange{base: b, owner: owner, del: true})
+	c.all = append(c.all, ownerChange{dir: d, base: b, owner: owner, del: true})
+}
+
+// byDir groups the changes by directory (in their order within one), in
+// one array: a count, then a fill (a slice per directory grown by appends
+// was most of the grouping's time).
+func (c *ownerChanges) byDir() (dirs []string, groups map[string][]ownerChange) {
+	count := map[string]int{}
+	last, n := "", 0
+	flush := func() {
+		if n > 0 {
+			count[last] += n
+		}
+	}
+	for i := range c.all {
+		if d := c.all[i].dir; d != last || n == 0 {
+			flush()
+			last, n = d, 0
+		}
+		n++
+	}
+	flush()
+	dirs = make([]string, 0, len(count))
+	for d := range count {
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs) // bbolt inserts sorted keys fastest
+	backing := make([]ownerChange, len(c.all))
+	groups = make(map[string][]ownerChange, len(dirs))
+	next := make(map[string]int, len(dirs))
+	at := 0
+	for _, d := range dirs {
+		groups[d] = backing[at : at+count[d]]
+		next[d] = at
+		at += count[d]
+	}
+	// Changes come in runs of one directory (a package's list): one map
+	// look-up per run.
+	last, k := "", -1
+	for _, ch := range c.all {
+		if ch.dir != last || k < 0 {
+			if k >= 0 {
+				next[last] = k
+			}
+			last, k = ch.dir, next[ch.dir]
+		}
+		backing[k] = ch
+		k++
+	}
+	return dirs, groups
 }
 
 // apply writes the changes: per path, the owners it had lose those
 // removed and gain those added (a package both removed and added keeps
 // the path).
-func (c ownerChanges) apply(tx *bolt.Tx) error {
-	if len(c) == 0 {
+func (c *ownerChanges) apply(tx *bolt.Tx) error {
+	if len(c.all) == 0 {
 		return nil
 	}
 	b := tx.Bucket(bucketDirs)
-	dirs := make([]string, 0, len(c))
 	size := 0
-	for d, chs := range c {
-		dirs = append(dirs, d)
-		for _, ch := range chs {
-			size += len(ch.base) + len(ch.owner) + 4
-		}
+	for _, ch := range c.all {
+		size += len(ch.base) + len(ch.owner) + 4
 	}
-	slices.Sort(dirs) // bbolt inserts sorted keys fastest
+	dirs, groups := c.byDir()
 	if k, _ := b.Cursor().First(); k == nil {
 		// An empty index (a first adoption, a rebuild) only grows
 		// here: full pages halve what the commit writes.
@@ -174,7 +219,7 @@ func (c ownerChanges) apply(tx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		chs := c[d]
+		chs := groups[d]
 		slices.SortStableFunc(chs, func(x, y ownerChange) int { return strings.Compare(x.base, y.base) })
 		entries := make([]dirEntry, 0, len(old)+len(chs))
 		i := 0
@@ -273,7 +318,7 @@ func rebuildPathIndex(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	c := ownerChanges{}
+	var c ownerChanges
 	for _, p := range pkgs {
 		for _, f := range p.Files {
 			c.add(f.Path, p.Key())

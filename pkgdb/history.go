@@ -78,13 +78,11 @@ func PutSnapshot(tx *bolt.Tx, s *Snapshot) (string, error) {
 }
 
 // PutSnapshotEncoded stores the snapshot of the record whose stored form
-// (EncodePackages) is pkgJSON, with its info files, and returns its key:
-// the same bytes and key as PutSnapshot's, without encoding the record a
-// second time.
-func PutSnapshotEncoded(tx *bolt.Tx, name string, pkgJSON []byte, info map[string]string) (string, error) {
-	v := make([]byte, 0, len(pkgJSON)+len(info)*80+32)
-	v = append(v, `{"package":`...)
-	v = append(v, pkgJSON...)
+// is rec (EncodePackages), with its info files, and returns its key: the
+// same bytes and key as PutSnapshot's, without encoding or copying the
+// record again. rec is the snapshot's until the transaction ends.
+func PutSnapshotEncoded(tx *bolt.Tx, name string, rec Encoded, info map[string]string) (string, error) {
+	v := rec.buf
 	if len(info) > 0 {
 		raw, err := json.Marshal(info)
 		if err != nil {

@@ -1,6 +1,7 @@
 package pkgdb
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -298,8 +299,8 @@ func PutPackage(tx *bolt.Tx, p *Package) error {
 	if err != nil {
 		return err
 	}
-	c := ownerChanges{}
-	ownerDelta(c, key, old, p)
+	var c ownerChanges
+	ownerDelta(&c, key, old, p)
 	if err := c.apply(tx); err != nil {
 		return err
 	}
@@ -316,8 +317,8 @@ func DeletePackage(tx *bolt.Tx, name string) error {
 	if err != nil || old == nil {
 		return err
 	}
-	c := ownerChanges{}
-	ownerDelta(c, name, old, nil)
+	var c ownerChanges
+	ownerDelta(&c, name, old, nil)
 	if err := c.apply(tx); err != nil {
 		return err
 	}
@@ -360,10 +361,23 @@ func PutPackages(tx *bolt.Tx, pkgs []*Package) error {
 	return PutEncodedPackages(tx, pkgs, enc)
 }
 
-// EncodePackages returns the stored form of each record (JSON), encoded
-// on every CPU, for PutEncodedPackages and PutSnapshotEncoded.
-func EncodePackages(pkgs []*Package) ([][]byte, error) {
-	enc := make([][]byte, len(pkgs))
+// snapshotPrefix opens a snapshot's JSON, before its record's.
+const snapshotPrefix = `{"package":`
+
+// Encoded is a record's stored form (its JSON), with room before it for
+// the snapshot that embeds it: one encoding serves the record and its
+// snapshot, without a copy.
+type Encoded struct {
+	buf []byte // snapshotPrefix, the record's JSON
+}
+
+// Record is the record's stored form.
+func (e Encoded) Record() []byte { return e.buf[len(snapshotPrefix):] }
+
+// EncodePackages returns the stored form of each record, encoded on every
+// CPU, for PutEncodedPackages and PutSnapshotEncoded.
+func EncodePackages(pkgs []*Package) ([]Encoded, error) {
+	enc := make([]Encoded, len(pkgs))
 	errs := make([]error, len(pkgs))
 	workers := min(runtime.GOMAXPROCS(0), len(pkgs))
 	var next atomic.Int64
@@ -377,9 +391,7 @@ func EncodePackages(pkgs []*Package) ([][]byte, error) {
 				if i >= len(pkgs) {
 					return
 				}
-				if enc[i], errs[i] = json.Marshal(pkgs[i]); errs[i] != nil {
-					errs[i] = fmt.Errorf("pkgdb: encode package %s: %w", pkgs[i].Key(), errs[i])
-				}
+				enc[i], errs[i] = encodePackage(pkgs[i])
 			}
 		}()
 	}
@@ -392,9 +404,22 @@ func EncodePackages(pkgs []*Package) ([][]byte, error) {
 	return enc, nil
 }
 
+// encodePackage is json.Marshal(p) after snapshotPrefix (an Encoder
+// writes what Marshal returns, and a newline).
+func encodePackage(p *Package) (Encoded, error) {
+	var b bytes.Buffer
+	b.Grow(len(snapshotPrefix) + 256 + len(p.Control) + 110*len(p.Files))
+	b.WriteString(snapshotPrefix)
+	if err := json.NewEncoder(&b).Encode(p); err != nil {
+		return Encoded{}, fmt.Errorf("pkgdb: encode package %s: %w", p.Key(), err)
+	}
+	buf := b.Bytes()
+	return Encoded{buf: buf[:len(buf)-1]}, nil
+}
+
 // PutEncodedPackages is PutPackages with the records already encoded by
 // EncodePackages (enc[i] is pkgs[i]'s).
-func PutEncodedPackages(tx *bolt.Tx, pkgs []*Package, enc [][]byte) error {
+func PutEncodedPackages(tx *bolt.Tx, pkgs []*Package, enc []Encoded) error {
 	if len(enc) != len(pkgs) {
 		return fmt.Errorf("pkgdb: %d records with %d encodings", len(pkgs), len(enc))
 	}
@@ -402,15 +427,19 @@ func PutEncodedPackages(tx *bolt.Tx, pkgs []*Package, enc [][]byte) error {
 		return err
 	}
 	b := tx.Bucket(bucketPackages)
-	c := ownerChanges{}
+	n := 0
+	for _, p := range pkgs {
+		n += len(p.Files)
+	}
+	c := ownerChanges{all: make([]ownerChange, 0, n)}
 	for i, p := range pkgs {
 		key := p.Key()
 		old, err := GetPackage(tx, key)
 		if err != nil {
 			return err
 		}
-		ownerDelta(c, key, old, p)
-		if err := b.Put([]byte(key), enc[i]); err != nil {
+		ownerDelta(&c, key, old, p)
+		if err := b.Put([]byte(key), enc[i].Record()); err != nil {
 			return fmt.Errorf("pkgdb: store package %s: %w", key, err)
 		}
 	}
@@ -420,7 +449,7 @@ func PutEncodedPackages(tx *bolt.Tx, pkgs []*Package, enc [][]byte) error {
 // ownerDelta adds to c what replacing record old of key by p (either may
 // be nil) changes in the path index: p's paths gain key as an owner,
 // old's paths that p does not have lose it.
-func ownerDelta(c ownerChanges, key string, old, p *Package) {
+func ownerDelta(c *ownerChanges, key string, old, p *Package) {
 	if old != nil {
 		var keep map[string]bool
 		if p != nil {

@@ -247,9 +247,32 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	encoded := make(map[string][]byte, len(puts))
+	encoded := make(map[string]pkgdb.Encoded, len(puts))
 	for i, p := range puts {
 		encoded[p.Key()] = enc[i]
+	}
+	// The records after, from memory (decoding them back costs as much
+	// as writing them), and their tree hash, computed while the records
+	// are written.
+	var pkgs []*pkgdb.Package
+	treeHash := make(chan string, 1)
+	if stateChanged {
+		now := make(map[string]*pkgdb.Package, len(byKey)+len(puts))
+		for k, p := range byKey {
+			now[k] = p
+		}
+		for _, k := range dels {
+			delete(now, k)
+		}
+		for _, p := range puts {
+			now[p.Key()] = p
+		}
+		pkgs = make([]*pkgdb.Package, 0, len(now))
+		for _, p := range now {
+			pkgs = append(pkgs, p)
+		}
+		sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Key() < pkgs[j].Key() })
+		go func() { treeHash <- TreeHash(pkgs) }()
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		if err := pkgdb.EnsureInstalledBuckets(tx); err != nil {
@@ -264,23 +287,6 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 			return err
 		}
 		if stateChanged {
-			// The records after, from memory (decoding them back costs as
-			// much as writing them).
-			now := make(map[string]*pkgdb.Package, len(byKey)+len(puts))
-			for k, p := range byKey {
-				now[k] = p
-			}
-			for _, k := range dels {
-				delete(now, k)
-			}
-			for _, p := range puts {
-				now[p.Key()] = p
-			}
-			pkgs := make([]*pkgdb.Package, 0, len(now))
-			for _, p := range now {
-				pkgs = append(pkgs, p)
-			}
-			sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Key() < pkgs[j].Key() })
 			var err error
 			touched := map[string]bool{}
 			for _, l := range [][]string{res.Added, res.Changed, res.Removed} {
@@ -292,7 +298,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 			if res.Adopted {
 				cmd = AdoptedCommand
 			}
-			if res.HistoryID, err = hostHistory(tx, root, old, pkgs, touched, encoded, cmd, opts); err != nil {
+			if res.HistoryID, err = hostHistory(tx, root, old, pkgs, touched, encoded, <-treeHash, cmd, opts); err != nil {
 				return err
 			}
 		}
@@ -344,8 +350,9 @@ func readFromDpkg(root string, reads []fromDpkg, puts []*pkgdb.Package) error {
 }
 
 // hostHistory appends the history entry of a change grey did not make.
-// encoded holds the stored form of the records just written.
-func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touched map[string]bool, encoded map[string][]byte, cmd string, opts SyncOptions) (uint64, error) {
+// encoded holds the stored form of the records just written, treeHash
+// TreeHash(after).
+func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touched map[string]bool, encoded map[string]pkgdb.Encoded, treeHash, cmd string, opts SyncOptions) (uint64, error) {
 	prev, err := pkgdb.LastHistory(tx)
 	if err != nil {
 		return 0, err
@@ -357,7 +364,7 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 	e := &pkgdb.HistoryEntry{
 		Time: now().UTC(), Command: []string{cmd},
 		Before: map[string]string{}, After: map[string]string{}, Snapshots: map[string]string{},
-		World: []string{}, TreeHash: TreeHash(after),
+		World: []string{}, TreeHash: treeHash,
 	}
 	for _, p := range before {
 		if p.IsInstalled() {
