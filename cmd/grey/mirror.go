@@ -71,6 +71,10 @@ func (c *MirrorCreateCmd) Run(ctx context.Context, g *Globals) error {
 	if g.JSON {
 		return writeJSON(g, map[string]string{"name": c.Name, "dir": m.Dir})
 	}
+	if m.Config.Target != "" {
+		fmt.Fprintf(g.Stdout, "mirror %s created in %s, publishing to %s; run grey mirror sync %s\n", c.Name, m.Dir, m.Config.Target, c.Name)
+		return nil
+	}
 	fmt.Fprintf(g.Stdout, "mirror %s created in %s; run grey mirror sync %s\n", c.Name, m.Dir, c.Name)
 	return nil
 }
@@ -258,6 +262,9 @@ func (c *MirrorServeCmd) Run(ctx context.Context, g *Globals) error {
 	m, err := mirror.Open(g.Root, c.Name)
 	if err != nil {
 		return err
+	}
+	if m.Config.Target != "" {
+		return fmt.Errorf("mirror %s is published to %s: serve it from the store's web endpoint", c.Name, m.Config.Target)
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -23,7 +23,7 @@ func (s *syncer) selectClosure(ctx context.Context, work []*suiteWork) error {
 	for _, w := range work {
 		if w.unchanged {
 			// Its packages take part in the closure all the same.
-			if err := s.fetchIndexes(ctx, w); err != nil {
+			if err := s.fetchIndexes(ctx, []*suiteWork{w}); err != nil {
 				return err
 			}
 		}

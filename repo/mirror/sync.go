@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/greypm/grey/deb"
@@ -178,14 +179,24 @@ func Sync(ctx context.Context, m *Mirror, opts SyncOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	// 1. Verify every Release and fetch the indexes of the changed suites.
-	var work []*suiteWork
-	for _, src := range srcs {
-		w, err := s.verify(ctx, src)
+	// 1. Verify every Release (the suites at once: each is a few small
+	// requests, mostly waiting) and fetch the indexes of the changed
+	// suites. The first error in the sources' order is reported.
+	work := make([]*suiteWork, len(srcs))
+	verrs := make([]error, len(srcs))
+	var wg sync.WaitGroup
+	for i, src := range srcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work[i], verrs[i] = s.verify(ctx, src)
+		}()
+	}
+	wg.Wait()
+	for _, err := range verrs {
 		if err != nil {
 			return nil, err
 		}
-		work = append(work, w)
 	}
 	changed := slices.ContainsFunc(work, func(w *suiteWork) bool { return !w.unchanged })
 	if changed && m.Config.Filtered() {
@@ -197,13 +208,14 @@ func Sync(ctx context.Context, m *Mirror, opts SyncOptions) (*Summary, error) {
 		}
 	}
 	if changed {
+		var fetching []*suiteWork
 		for _, w := range work {
-			if w.unchanged {
-				continue
+			if !w.unchanged {
+				fetching = append(fetching, w)
 			}
-			if err := s.fetchIndexes(ctx, w); err != nil {
-				return nil, err
-			}
+		}
+		if err := s.fetchIndexes(ctx, fetching); err != nil {
+			return nil, err
 		}
 		// 2. The pool files to keep: everything listed, or the closure.
 		if m.Config.Filtered() {
@@ -306,9 +318,65 @@ func isIndexName(base string) bool {
 	return base == "Release" || base == "Packages" || strings.HasPrefix(base, "Packages.")
 }
 
-// fetchIndexes plans and fetches every index file of the suite's chosen
-// components and architectures, in every compression the Release lists.
-func (s *syncer) fetchIndexes(ctx context.Context, w *suiteWork) error {
+// pendingIndex is an index file to fetch: the URLs to try in turn.
+type pendingIndex struct {
+	w     *suiteWork
+	f     *indexFile
+	dest  string
+	tries []string
+}
+
+// fetchIndexes plans every index file of the suites' chosen components and
+// architectures, in every compression their Release files list, and
+// fetches them all in one bounded batch (the suites at once).
+func (s *syncer) fetchIndexes(ctx context.Context, work []*suiteWork) error {
+	var queue []*pendingIndex
+	for _, w := range work {
+		q, err := s.planIndexes(w)
+		if err != nil {
+			return err
+		}
+		queue = append(queue, q...)
+	}
+	for len(queue) > 0 {
+		reqs := make([]fetch.Request, len(queue))
+		for i, p := range queue {
+			reqs[i] = fetch.Request{URL: p.tries[0], Dest: p.dest, Expect: fetch.Expect{Size: p.f.rel.Size, SHA256: p.f.rel.Hash}}
+		}
+		errs := s.opts.Fetcher.FetchAll(ctx, reqs)
+		var next []*pendingIndex
+		for i, p := range queue {
+			url := p.tries[0]
+			p.tries = p.tries[1:]
+			if err := errs[i]; err != nil {
+				if fetch.IsNotFound(err) {
+					if len(p.tries) > 0 {
+						next = append(next, p)
+					}
+					continue // upstream has no such file: not mirrored
+				}
+				return s.fetchErr(p.w, url, err)
+			}
+			p.f.staged = p.dest
+			s.sum.Files++
+			s.sum.Bytes += p.f.rel.Size
+			s.faults.at("index")
+		}
+		queue = next
+	}
+	for _, w := range work {
+		for _, d := range w.dirs {
+			if d.best() == nil {
+				return &repo.FetchError{Source: w.src.String(), File: w.vr.Dist + d.dir + "/Packages", Err: errors.New("upstream has none of the Packages files its Release lists")}
+			}
+		}
+	}
+	return nil
+}
+
+// planIndexes lists the index files of one suite to fetch, and marks
+// those already staged.
+func (s *syncer) planIndexes(w *suiteWork) ([]*pendingIndex, error) {
 	rel := w.vr.Release
 	comps := s.m.Config.Components
 	if len(comps) == 0 {
@@ -320,7 +388,7 @@ func (s *syncer) fetchIndexes(ctx context.Context, w *suiteWork) error {
 	}
 	for _, c := range comps {
 		if len(rel.Components) > 0 && !slices.Contains(rel.Components, c) && !slices.ContainsFunc(rel.Components, func(rc string) bool { return path.Base(rc) == c }) {
-			return s.refuse(w, w.vr.URL, fmt.Sprintf("has no component %q (it has %s)", c, strings.Join(rel.Components, " ")), nil)
+			return nil, s.refuse(w, w.vr.URL, fmt.Sprintf("has no component %q (it has %s)", c, strings.Join(rel.Components, " ")), nil)
 		}
 		for _, a := range archs {
 			if !rel.HasArchitecture(a) {
@@ -333,23 +401,18 @@ func (s *syncer) fetchIndexes(ctx context.Context, w *suiteWork) error {
 				}
 			}
 			if !slices.ContainsFunc(d.files, func(f *indexFile) bool { return strings.HasPrefix(path.Base(f.rel.Path), "Packages") }) {
-				return s.refuse(w, w.vr.URL, fmt.Sprintf("lists no %s/Packages index", d.dir), nil)
+				return nil, s.refuse(w, w.vr.URL, fmt.Sprintf("lists no %s/Packages index", d.dir), nil)
 			}
 			w.dirs = append(w.dirs, d)
 		}
 	}
 	if len(w.dirs) == 0 {
-		return s.refuse(w, w.vr.URL, fmt.Sprintf("has none of the architectures %s", strings.Join(w.archs, " ")), nil)
+		return nil, s.refuse(w, w.vr.URL, fmt.Sprintf("has none of the architectures %s", strings.Join(w.archs, " ")), nil)
 	}
 	// Each file: by hash first (it stays consistent while upstream
 	// changes), then its plain name; staged under its hash, so a file an
 	// interrupted sync fetched is not fetched again.
-	type pending struct {
-		f     *indexFile
-		dest  string
-		tries []string
-	}
-	var queue []*pending
+	var queue []*pendingIndex
 	for _, d := range w.dirs {
 		for _, f := range d.files {
 			dest := filepath.Join(s.staging, "index-"+f.rel.Hash)
@@ -357,7 +420,7 @@ func (s *syncer) fetchIndexes(ctx context.Context, w *suiteWork) error {
 				f.staged = dest
 				continue
 			}
-			p := &pending{f: f, dest: dest}
+			p := &pendingIndex{w: w, f: f, dest: dest}
 			if rel.AcquireByHash {
 				p.tries = append(p.tries, w.vr.Dist+d.dir+"/by-hash/SHA256/"+f.rel.Hash)
 			}
@@ -365,38 +428,7 @@ func (s *syncer) fetchIndexes(ctx context.Context, w *suiteWork) error {
 			queue = append(queue, p)
 		}
 	}
-	for len(queue) > 0 {
-		reqs := make([]fetch.Request, len(queue))
-		for i, p := range queue {
-			reqs[i] = fetch.Request{URL: p.tries[0], Dest: p.dest, Expect: fetch.Expect{Size: p.f.rel.Size, SHA256: p.f.rel.Hash}}
-		}
-		errs := s.opts.Fetcher.FetchAll(ctx, reqs)
-		var next []*pending
-		for i, p := range queue {
-			url := p.tries[0]
-			p.tries = p.tries[1:]
-			if err := errs[i]; err != nil {
-				if fetch.IsNotFound(err) {
-					if len(p.tries) > 0 {
-						next = append(next, p)
-					}
-					continue // upstream has no such file: not mirrored
-				}
-				return s.fetchErr(w, url, err)
-			}
-			p.f.staged = p.dest
-			s.sum.Files++
-			s.sum.Bytes += p.f.rel.Size
-			s.faults.at("index")
-		}
-		queue = next
-	}
-	for _, d := range w.dirs {
-		if d.best() == nil {
-			return &repo.FetchError{Source: w.src.String(), File: w.vr.Dist + d.dir + "/Packages", Err: errors.New("upstream has none of the Packages files its Release lists")}
-		}
-	}
-	return nil
+	return queue, nil
 }
 
 // fetchErr turns a download error into a refusal (the content is not what
