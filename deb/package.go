@@ -9,6 +9,7 @@ package deb
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -262,4 +263,22 @@ func ArchSatisfiesAs(architecture string, ma MultiArch, pv *relation.Possibility
 		return arch == native
 	}
 	return arch == pv.ArchQual
+}
+
+// HostArch returns the Debian name of the architecture grey runs on (Go's
+// GOARCH, renamed where Debian's name differs).
+func HostArch() string {
+	switch runtime.GOARCH {
+	case "386":
+		return "i386"
+	case "arm":
+		return "armhf"
+	case "ppc64le":
+		return "ppc64el"
+	case "mips64le":
+		return "mips64el"
+	case "mipsle":
+		return "mipsel"
+	}
+	return runtime.GOARCH
 }

@@ -25,12 +25,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/internal/atomicfile"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/lists"
@@ -152,22 +152,9 @@ func (e *FetchError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Source,
 
 func (e *FetchError) Unwrap() error { return e.Err }
 
-// HostArch returns the Debian name of the architecture grey runs on.
-func HostArch() string {
-	switch runtime.GOARCH {
-	case "386":
-		return "i386"
-	case "arm":
-		return "armhf"
-	case "ppc64le":
-		return "ppc64el"
-	case "mips64le":
-		return "mips64el"
-	case "mipsle":
-		return "mipsel"
-	}
-	return runtime.GOARCH
-}
+// HostArch returns the Debian name of the architecture grey runs on
+// (deb.HostArch).
+func HostArch() string { return deb.HostArch() }
 
 // Update updates every binary source ("deb") in srcs and returns one Result
 // per suite, in the order the suites first appear. Entries naming the same
@@ -766,6 +753,7 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 			Origin: rel.Origin, Label: rel.Label, Suite: rel.Suite, Codename: rel.Codename, Version: rel.Version,
 			Date: rel.Date, ValidUntil: rel.ValidUntil, Architectures: rel.Architectures, Components: rel.Components,
 			AcquireByHash: rel.AcquireByHash,
+			NotAutomatic:  rel.NotAutomatic, ButAutomaticUpgrades: rel.ButAutomaticUpgrades,
 		},
 		Indexes: indexes,
 	}

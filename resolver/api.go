@@ -227,8 +227,15 @@ func (j Job) String() string {
 	return s
 }
 
-// Matches reports whether candidate p is selected by the job.
-func (j Job) Matches(p *deb.Package) bool {
+// Matches reports whether candidate p is selected by the job, the origin
+// compared with p's Origin (MatchesIn compares it with p's releases).
+func (j Job) Matches(p *deb.Package) bool { return j.MatchesIn(p, nil) }
+
+// MatchesIn reports whether candidate p is selected by the job. With a
+// policy, "name/release" selects the candidates available from a release
+// whose suite or codename is release, as apt's does; without one, the
+// candidates whose Origin is release or ends with "/"+release.
+func (j Job) MatchesIn(p *deb.Package, pol Policy) bool {
 	if p.Name != j.Name {
 		return false
 	}
@@ -241,10 +248,30 @@ func (j Job) Matches(p *deb.Package) bool {
 	if j.Arch != "" && p.Architecture != j.Arch {
 		return false
 	}
-	if j.Origin != "" && p.Origin != j.Origin && !strings.HasSuffix(p.Origin, "/"+j.Origin) {
-		return false
+	if j.Origin == "" {
+		return true
 	}
-	return true
+	if pol != nil {
+		return pol.InRelease(p, j.Origin)
+	}
+	return p.Origin == j.Origin || strings.HasSuffix(p.Origin, "/"+j.Origin)
+}
+
+// Policy is apt's policy over the index's candidates: pin priorities
+// (apt_preferences(5)) and the releases candidates come from. The resolver
+// calls it from one goroutine.
+type Policy interface {
+	// Candidate returns the index in vs of apt's candidate, -1 for none:
+	// vs are the candidates of one name and architecture, newest first,
+	// and installed the index of the installed one (-1 when none).
+	Candidate(vs []*deb.Package, installed int) int
+	// Priority returns p's pin priority; installed says p is the
+	// installed version of its name and architecture.
+	Priority(p *deb.Package, installed bool) int
+	// InRelease reports whether p is available from a release whose
+	// suite or codename is release ("name/release"), or, for "now", is
+	// the installed version.
+	InRelease(p *deb.Package, release string) bool
 }
 
 // Installed is one package of the root's current state.
@@ -286,6 +313,12 @@ type Request struct {
 	// rank first (EDSP gives it as the APT-ID: the package the archive
 	// lists later). Without ranks the later name comes first.
 	Rank map[*deb.Package]int
+	// Policy, when set, is apt's policy (repo/policy): each name and
+	// architecture's candidate is the one its pins select rather than the
+	// newest, a version of negative priority is never installed unless a
+	// job names it by version or release, and "name/release" jobs match
+	// suites and codenames.
+	Policy Policy
 	// ForbidNewInstall keeps the plan within the installed names: no
 	// name and architecture that is not installed may be installed
 	// (apt-get upgrade, EDSP's Forbid-New-Install). An installed name may

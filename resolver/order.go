@@ -3,6 +3,7 @@ package resolver
 import (
 	"slices"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
 )
 
@@ -20,13 +21,17 @@ func (u *universe) finish() {
 		if len(ids) > 1 {
 			slices.SortFunc(ids, u.betterCmp)
 		}
-		for i, id := range ids {
-			// Sorted newest first: the first of each architecture.
-			u.isNewest[id] = true
-			for _, prev := range ids[:i] {
-				if u.pkgs[prev].Architecture == u.pkgs[id].Architecture {
-					u.isNewest[id] = false
-					break
+		if u.policy != nil {
+			u.policyCandidates(ids)
+		} else {
+			for i, id := range ids {
+				// Sorted newest first: the first of each architecture.
+				u.isNewest[id] = true
+				for _, prev := range ids[:i] {
+					if u.pkgs[prev].Architecture == u.pkgs[id].Architecture {
+						u.isNewest[id] = false
+						break
+					}
 				}
 			}
 		}
@@ -36,6 +41,36 @@ func (u *universe) finish() {
 		e.dirty = false
 	}
 	u.dirty = u.dirty[:0]
+}
+
+// policyCandidates marks, among one name's candidates (sorted newest
+// first), the candidate of each architecture that the policy selects.
+func (u *universe) policyCandidates(ids []int) {
+	var group []*deb.Package
+	var gids []int
+	for _, id := range ids {
+		u.isNewest[id] = false
+	}
+	for i, id := range ids {
+		arch := u.pkgs[id].Architecture
+		if slices.ContainsFunc(ids[:i], func(o int) bool { return u.pkgs[o].Architecture == arch }) {
+			continue // this architecture's group was done
+		}
+		group, gids = group[:0], gids[:0]
+		inst := -1
+		for _, o := range ids[i:] {
+			if u.pkgs[o].Architecture == arch {
+				if u.installed[o] {
+					inst = len(group)
+				}
+				group = append(group, u.pkgs[o])
+				gids = append(gids, o)
+			}
+		}
+		if c := u.policy.Candidate(group, inst); c >= 0 {
+			u.isNewest[gids[c]] = true
+		}
+	}
 }
 
 // newestOf returns apt's candidate of id's name and architecture.

@@ -50,6 +50,15 @@ func prepare(idx Index, req *Request) (*state, error) {
 	if u.sameBuild == nil {
 		u.sameBuild = SameBuild
 	}
+	if req.Policy != nil {
+		u.policy = req.Policy
+		u.named = map[string]bool{}
+		for _, j := range req.Install {
+			if j.Version != "" || j.Origin != "" {
+				u.named[j.Name] = true
+			}
+		}
+	}
 	s := &state{req: req, u: u, upgrade: make(map[string]bool)}
 	if req.ForbidNewInstall {
 		u.only = make(map[string]bool, len(req.Installed))
@@ -154,7 +163,7 @@ func (s *state) selectJobs() error {
 		j := req.Install[ji]
 		var ids []int
 		for _, id := range u.real(j.Name) {
-			if j.Matches(u.pkgs[id]) && !u.installedOnly(id, j) {
+			if j.MatchesIn(u.pkgs[id], req.Policy) && !u.installedOnly(id, j) {
 				ids = append(ids, id)
 			}
 		}
@@ -169,12 +178,23 @@ func (s *state) selectJobs() error {
 		if len(ids) == 0 {
 			return &Unsatisfiable{Explanation: []string{noCandidate(u, j)}}
 		}
+		// apt installs a name's candidate: it comes first (it is the
+		// newest unless a policy pins another version).
+		slices.SortStableFunc(ids, func(a, b int) int {
+			switch {
+			case u.isNewest[a] == u.isNewest[b]:
+				return 0
+			case u.isNewest[a]:
+				return -1
+			}
+			return 1
+		})
 		s.jobs = append(s.jobs, ids)
 	}
 	for ji := range req.Remove {
 		j := req.Remove[ji]
 		for _, id := range u.real(j.Name) {
-			if j.Matches(u.pkgs[id]) {
+			if j.MatchesIn(u.pkgs[id], req.Policy) {
 				s.removed[id] = true
 			}
 		}
@@ -200,7 +220,7 @@ func (s *state) requestRules() {
 	for ji := range req.Remove {
 		j := req.Remove[ji]
 		for _, id := range u.real(j.Name) {
-			if j.Matches(u.pkgs[id]) && e.in(id) {
+			if j.MatchesIn(u.pkgs[id], req.Policy) && e.in(id) {
 				s.enc.rules = append(s.enc.rules, rule{kind: ruleRemove, pkg: id, other: -1, job: &req.Remove[ji], clause: []int{-lit(id)}})
 			}
 		}
@@ -231,7 +251,7 @@ func (s *state) requestRules() {
 // installedOnly reports a candidate known only from the installed set
 // when the job asks for a specific origin (the installed record has none).
 func (u *universe) installedOnly(id int, j Job) bool {
-	return j.Origin != "" && u.installed[id] && u.pkgs[id].Origin == "installed"
+	return j.Origin != "" && u.installed[id] && u.pkgs[id].Origin == "installed" && u.policy == nil
 }
 
 func (s *state) removedName(name string) bool {

@@ -111,6 +111,11 @@ type universe struct {
 	// sameBuild tells an installed package and a candidate of its name,
 	// version and architecture apart (Request.SameBuild).
 	sameBuild func(installed, candidate *deb.Package) bool
+	// policy, when set, picks each name's candidate (isNewest) and keeps
+	// versions of negative priority out, except of the names a job
+	// selects by version or release (named).
+	policy Policy
+	named  map[string]bool
 }
 
 // candCap is the initial capacity of the per-candidate slices: a desktop's
@@ -229,6 +234,9 @@ func (u *universe) add(p *deb.Package, info *pkgNames, installed, auto bool) int
 			}
 			return id
 		}
+	}
+	if u.policy != nil && !installed && !u.named[p.Name] && u.policy.Priority(p, false) < 0 {
+		return -1
 	}
 	id := len(u.pkgs)
 	if id == cap(u.pkgs) {

@@ -243,6 +243,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		}
 		defer x.Close()
 		idx = x
+		cr.Request.Policy = x.Policy
 	}
 	pending, err := transaction.Prepare(ctx, root.DB, idx, cr)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/repo"
@@ -84,8 +82,8 @@ func TestIndexCommands(t *testing.T) {
 		}, ""},
 		{"show unknown", []string{"show", "no-such-package"}, 100, nil, "no package no-such-package"},
 		{"policy", []string{"policy", "liblzma5"}, 0, []string{
-			"liblzma5:\n  Candidate: 5.4.1-1+deb12u2\n  Version table:\n",
-			" * 5.4.1-1+deb12u2 amd64\n", "debian-security " + sec + "/main amd64 Packages\n",
+			"liblzma5:\n  Installed: (none)\n  Candidate: 5.4.1-1+deb12u2\n  Version table:\n",
+			"     5.4.1-1+deb12u2 500\n", "        500 file:", "debian-security " + sec + "/main amd64 Packages\n",
 		}, ""},
 		{"search", []string{"search", "^liblzma", "COMPRESSION"}, 0, []string{"liblzma5 - XZ-format compression library\n"}, ""},
 		{"search json", []string{"--json", "search", "^liblzma5$"}, 0, []string{`"name": "liblzma5"`, `"description": "XZ-format compression library"`}, ""},
@@ -232,75 +230,11 @@ func TestIndexGolden(t *testing.T) {
 func TestShowMatchesAptCache(t *testing.T) {
 	aptCache := testfixture.Tool(t, "apt-cache", "apt")
 	root, _ := updatedRoot(t)
-	fixture := testfixture.Bookworm(t)
-	// apt names list files after the URI, quoting some characters; a
-	// path of plain letters keeps that simple wherever the fixture is.
-	a := t.TempDir()
-	fx := filepath.Join(a, "fx")
-	if err := os.Symlink(fixture, fx); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d", "state/lists/partial", "cache/archives/partial"} {
-		if err := os.MkdirAll(filepath.Join(a, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	suites := [][2]string{{"debian", "bookworm"}, {"debian", "bookworm-updates"}, {"debian-security", "bookworm-security"}}
+	suites := fixtureSuites
 	if showRace {
 		suites = suites[1:]
 	}
-	var srcList strings.Builder
-	for _, s := range suites {
-		fmt.Fprintf(&srcList, "deb [arch=amd64 trusted=yes] file:%s/%s %s main\n", fx, s[0], s[1])
-		pre := strings.ReplaceAll(filepath.Join(fx, s[0], "dists", s[1]), "/", "_")
-		in, err := os.ReadFile(filepath.Join(fixture, s[0], "dists", s[1], "InRelease"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(a, "state/lists", pre+"_InRelease"), in, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(filepath.Join(fixture, s[0], "dists", s[1], "main/binary-amd64/Packages.xz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, _, err := compress.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := io.ReadAll(zr)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(a, "state/lists", pre+"_main_binary-amd64_Packages"), plain, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := fmt.Sprintf(`Dir::Etc "%[1]s/etc/";
-Dir::Etc::sourcelist "sources.list";
-Dir::Etc::sourceparts "sources.list.d";
-Dir::Etc::parts "apt.conf.d";
-Dir::Etc::main "/dev/null";
-Dir::Etc::preferences "preferences";
-Dir::Etc::preferencesparts "preferences.d";
-Dir::State "%[1]s/state/";
-Dir::State::lists "lists/";
-Dir::State::status "%[1]s/state/status";
-Dir::Cache "%[1]s/cache/";
-Dir::Cache::pkgcache "pkgcache.bin";
-Dir::Cache::srcpkgcache "srcpkgcache.bin";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::GzipIndexes "false";
-`, a)
-	for name, data := range map[string]string{"apt.conf": conf, "etc/sources.list": srcList.String(), "state/status": ""} {
-		if err := os.WriteFile(filepath.Join(a, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env := aptFixture(t, suites, "", "")
 
 	// Every 40th name, and every name with several versions or sources.
 	code, out, errOut := grey(t, "", "--root", root, "list", "--all")
@@ -330,7 +264,7 @@ Acquire::GzipIndexes "false";
 		t.Fatalf("grey show: %s", errOut)
 	}
 	cmd := exec.Command(aptCache, append([]string{"show"}, names...)...)
-	cmd.Env = append(os.Environ(), "APT_CONFIG="+filepath.Join(a, "apt.conf"))
+	cmd.Env = env.env
 	want, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("apt-cache show: %v", err)

@@ -99,6 +99,7 @@ func (c *WhyCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		defer x.Close()
 		idx = x
+		req.Policy = x.Policy
 	}
 	plan, err := resolver.Solve(ctx, idx, req)
 	if err != nil {

@@ -36,6 +36,8 @@ type Globals struct {
 	Options []string `name:"option" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
 	// Color is auto, always or never ("" when not given).
 	Color string `name:"color" aliases:"colour" help:"Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never; the default is grey.conf's APT::Color, else auto." placeholder:"WHEN"`
+	// TargetRelease is apt's -t (APT::Default-Release).
+	TargetRelease string `name:"target-release" short:"t" aliases:"default-release" help:"Prefer the versions of this release (a suite or codename: priority 990), as apt's -t." placeholder:"RELEASE"`
 	// ShowVersion is --version (the field has another name because the
 	// whole tool also has a version command).
 	ShowVersion VersionFlag `name:"version" help:"Print grey's version and exit."`

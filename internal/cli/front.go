@@ -12,10 +12,12 @@ func IsQuery(args []string) bool {
 		a := args[i]
 		key, _, inline := strings.Cut(a, "=")
 		switch {
-		case !inline && (a == "--root" || a == "--source" || a == "--option" || a == "-o" || a == "--color" || a == "--colour"):
+		case !inline && (a == "--root" || a == "--source" || a == "--option" || a == "-o" || a == "--color" || a == "--colour" ||
+			a == "--target-release" || a == "--default-release" || a == "-t"):
 			i++ // the value is the next argument
-		case inline && (key == "--root" || key == "--source" || key == "--option" || key == "--color" || key == "--colour"),
+		case inline && (key == "--root" || key == "--source" || key == "--option" || key == "--color" || key == "--colour" || key == "--target-release" || key == "--default-release"),
 			strings.HasPrefix(a, "-o") && len(a) > 2, // -oNAME=VALUE
+			strings.HasPrefix(a, "-t") && len(a) > 2, // -tRELEASE
 			a == "--json", a == "--yes", a == "--assume-yes", a == "-y",
 			a == "--dry-run", a == "--simulate", a == "--just-print", a == "--no-act", a == "--recon", a == "-s":
 		case strings.HasPrefix(a, "-"):

@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/repo/index"
 	"github.com/greypm/grey/repo/lists"
+	"github.com/greypm/grey/repo/policy"
 	"github.com/greypm/grey/repo/sources"
 )
 
@@ -22,6 +24,10 @@ type LoadedIndex struct {
 	*index.Index
 	// Inputs describe the index's inputs, in Load's order.
 	Inputs []InputInfo
+	// Policy is apt's policy over the index: the priorities of its
+	// inputs (files 0..len(Inputs)-1) and of dpkg's status file (the
+	// last file) under the root's apt preferences.
+	Policy *policy.IndexPolicy
 }
 
 // InputInfo names one input the way apt names a Packages file.
@@ -60,7 +66,34 @@ func OpenIndex(ctx context.Context, g *Globals) (*LoadedIndex, error) {
 			fmt.Fprintf(g.Stderr, "grey: warning: %v\n", e)
 		}
 	}
-	return &LoadedIndex{Index: x, Inputs: infos}, nil
+	pol, err := loadPolicy(g, x, ins)
+	if err != nil {
+		x.Close()
+		return nil, err
+	}
+	return &LoadedIndex{Index: x, Inputs: infos, Policy: pol}, nil
+}
+
+// loadPolicy reads the root's apt preferences and gives the index its
+// policy; a preferences file apt would refuse is an error naming it.
+func loadPolicy(g *Globals, x *index.Index, ins []lists.IndexInput) (*policy.IndexPolicy, error) {
+	pins, warnings, err := policy.Load(g.Root)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(g.Stderr, "grey: warning: %s\n", w)
+	}
+	files := append(policy.InputFiles(ins), policy.StatusFile())
+	p, err := policy.New(files, pins, deb.HostArch(), g.TargetRelease)
+	if err != nil {
+		return nil, err
+	}
+	inputFile := make([]int, len(ins))
+	for i := range inputFile {
+		inputFile[i] = i
+	}
+	return policy.ForIndex(p, x, inputFile, len(files)-1), nil
 }
 
 // WithIndex runs a command that reads the index: it opens the index, lets

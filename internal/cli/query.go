@@ -2,14 +2,23 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/pkgdb/dpkgdb"
 	"github.com/greypm/grey/repo/index"
+	"github.com/greypm/grey/repo/policy"
 )
 
 // Queries are the read-only index commands. Both binaries embed them in
@@ -36,11 +45,32 @@ package's name, version, architecture, source and fields.`
 
 // ShowEntry is one version in show --json output.
 type ShowEntry struct {
-	Name         string            `json:"name"`
-	Version      string            `json:"version"`
-	Architecture string            `json:"architecture"`
-	Source       string            `json:"source"`
-	Fields       map[string]string `json:"fields"`
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+	// File is the Packages file the stanza comes from, as apt names it:
+	// "URI SUITE/COMPONENT ARCH Packages".
+	File   string            `json:"file"`
+	Fields map[string]string `json:"fields"`
+}
+
+// splitSelector splits apt's "name=version" and "name/release".
+func splitSelector(arg string) (name, ver, rel string) {
+	name, ver, _ = strings.Cut(arg, "=")
+	name, rel, _ = strings.Cut(name, "/")
+	return name, ver, rel
+}
+
+// inRelease reports whether some record of group comes from a release
+// whose suite or codename is rel.
+func (x *LoadedIndex) inRelease(group []index.Summary, rel string) bool {
+	files := x.Policy.Files()
+	for _, s := range group {
+		if policy.InRelease(&files[s.Input()], rel) {
+			return true
+		}
+	}
+	return false
 }
 
 // Run prints the stanzas.
@@ -52,10 +82,14 @@ func (c *ShowCmd) run(ctx context.Context, g *Globals, x *LoadedIndex, w io.Writ
 	var out []ShowEntry
 	var missing []error
 	buf := make([]byte, 0, 4096)
-	for _, name := range c.Packages {
+	for _, arg := range c.Packages {
+		name, ver, rel := splitSelector(arg)
 		groups := x.Distinct(name)
+		groups = slices.DeleteFunc(groups, func(group []index.Summary) bool {
+			return ver != "" && group[0].Version != ver || rel != "" && !x.inRelease(group, rel)
+		})
 		if len(groups) == 0 {
-			missing = append(missing, x.NotFound(name))
+			missing = append(missing, x.NotFound(arg))
 			continue
 		}
 		for _, group := range groups {
@@ -71,7 +105,7 @@ func (c *ShowCmd) run(ctx context.Context, g *Globals, x *LoadedIndex, w io.Writ
 				for _, f := range p.Stanza.Fields {
 					fields[f.Name] = f.Value
 				}
-				out = append(out, ShowEntry{p.Name, p.Version.String(), p.Architecture, x.Inputs[s.Input()].SourceID, fields})
+				out = append(out, ShowEntry{p.Name, p.Version.String(), p.Architecture, x.Inputs[s.Input()].Label, fields})
 				continue
 			}
 			if buf, err = control.AppendStanza(buf[:0], aptShowOrder(p.Stanza)); err != nil {
@@ -177,34 +211,52 @@ func searchIndex(ctx context.Context, g *Globals, x *LoadedIndex, w io.Writer, r
 	return err
 }
 
-// PolicyCmd shows where each version of a package comes from, as
-// apt-cache policy.
+// PolicyCmd shows where each version of a package comes from and its pin
+// priority, as apt-cache policy.
 type PolicyCmd struct {
-	Packages []string `arg:"" name:"package" help:"Package names."`
+	Packages []string `arg:"" optional:"" name:"package" help:"Package names (none: the priority of every package file, and the pinned packages)."`
 }
 
-// Help explains the marks.
+// Help explains the table.
 func (PolicyCmd) Help() string {
-	return `For each package, prints its candidate (the version grey would install: the
-newest; grey has no pinning) and every available version, newest first, with
-the Packages files it comes from (one version when the same .deb is in
-several). The candidate is marked with "*".`
+	return `For each package, prints the installed version, the candidate (the version
+grey would install: the one of highest pin priority, from the root's apt
+preferences, etc/apt/preferences and etc/apt/preferences.d, as apt_preferences(5)
+says), and every available version, newest first, with its priority and the
+Packages files it comes from with theirs. "***" marks the installed version.
+The output is apt-cache policy's, line for line. Without a package, prints the
+priority of every Packages file and the pins that name packages.`
 }
 
 // PolicyEntry is one package in policy --json output.
 type PolicyEntry struct {
-	Name      string          `json:"name"`
+	Name string `json:"name"`
+	// Installed is "" when the package is not installed.
+	Installed string `json:"installed,omitempty"`
+	// Candidate is "" when the package has no candidate.
 	Candidate string          `json:"candidate"`
 	Versions  []PolicyVersion `json:"versions"`
 }
 
 // PolicyVersion is one available version in a PolicyEntry.
 type PolicyVersion struct {
-	Version      string   `json:"version"`
-	Architecture string   `json:"architecture"`
-	Sources      []string `json:"sources"`
-	Packages     []string `json:"packages"`
-	Candidate    bool     `json:"candidate"`
+	Version      string       `json:"version"`
+	Architecture string       `json:"architecture"`
+	Priority     int          `json:"priority"`
+	Installed    bool         `json:"installed,omitempty"`
+	Candidate    bool         `json:"candidate"`
+	Files        []PolicyFile `json:"files"`
+}
+
+// PolicyFile is one Packages file a version is available from (or dpkg's
+// status file for the installed version), named as apt names it.
+type PolicyFile struct {
+	Priority int `json:"priority"`
+	// File reads "URI SUITE/COMPONENT ARCH Packages", or
+	// "/var/lib/dpkg/status".
+	File string `json:"file"`
+	// Release is apt's release line: "v=12,o=Debian,a=stable,n=bookworm,...".
+	Release string `json:"release"`
 }
 
 // Run prints the table.
@@ -213,35 +265,51 @@ func (c *PolicyCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 func (c *PolicyCmd) run(ctx context.Context, g *Globals, x *LoadedIndex, w io.Writer) error {
+	installed, err := installedVersions(g.Root)
+	if err != nil {
+		return err
+	}
+	if len(c.Packages) == 0 {
+		return policyFiles(g, x, w)
+	}
+	native := deb.HostArch()
 	var out []PolicyEntry
 	var missing []error
 	var b strings.Builder
-	for _, name := range c.Packages {
-		groups := x.Distinct(name)
-		if len(groups) == 0 {
-			missing = append(missing, x.NotFound(name))
+	for _, arg := range c.Packages {
+		name, arch, _ := strings.Cut(arg, ":")
+		if arch == "" {
+			arch = native
+		}
+		pe, ok := policyEntry(x, name, arch, installed[name+":"+arch])
+		if !ok && arch == native {
+			// An arch-all package is its native name too, as in apt.
+			pe, ok = policyEntry(x, name, "all", installed[name+":all"])
+		}
+		if !ok {
+			missing = append(missing, x.NotFound(arg))
 			continue
 		}
-		cand := groups[0][0].Version
-		pj := PolicyEntry{Name: name, Candidate: cand}
-		fmt.Fprintf(&b, "%s:\n  Candidate: %s\n  Version table:\n", name, cand)
-		for k, group := range groups {
-			s := group[0]
-			mark := "   "
-			if k == 0 {
-				mark = " * "
-			}
-			fmt.Fprintf(&b, "  %s%s %s\n", mark, s.Version, s.Architecture)
-			pv := PolicyVersion{Version: s.Version, Architecture: s.Architecture, Candidate: k == 0}
-			for _, o := range group {
-				in := x.Inputs[o.Input()]
-				pv.Sources = append(pv.Sources, in.SourceID)
-				pv.Packages = append(pv.Packages, in.Label)
-				fmt.Fprintf(&b, "        %s\n", in.Label)
-			}
-			pj.Versions = append(pj.Versions, pv)
+		pe.Name = arg
+		out = append(out, pe)
+		inst, cand := pe.Installed, pe.Candidate
+		if inst == "" {
+			inst = "(none)"
 		}
-		out = append(out, pj)
+		if cand == "" {
+			cand = "(none)"
+		}
+		fmt.Fprintf(&b, "%s:\n  Installed: %s\n  Candidate: %s\n  Version table:\n", arg, inst, cand)
+		for _, v := range pe.Versions {
+			mark := "     "
+			if v.Installed {
+				mark = " *** "
+			}
+			fmt.Fprintf(&b, "%s%s %d\n", mark, v.Version, v.Priority)
+			for _, f := range v.Files {
+				fmt.Fprintf(&b, "       %4d %s\n", f.Priority, f.File)
+			}
+		}
 	}
 	if g.JSON {
 		if out == nil {
@@ -254,4 +322,159 @@ func (c *PolicyCmd) run(ctx context.Context, g *Globals, x *LoadedIndex, w io.Wr
 		return err
 	}
 	return NotFoundError(missing)
+}
+
+// policyEntry builds the policy of name on arch: the index's versions
+// (one per version and .deb, as Distinct groups them), the installed
+// version (inst, nil when none) among them when apt would merge it with
+// one (the same version and VersionKey) or on its own, and the candidate.
+func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (PolicyEntry, bool) {
+	pol := x.Policy
+	decoded := x.Packages(name)
+	type entry struct {
+		v   policy.Version
+		key string
+	}
+	var vs []entry
+	for _, group := range x.Distinct(name) {
+		s := group[0]
+		if s.Architecture != arch {
+			continue
+		}
+		e := entry{v: policy.Version{Name: name, Architecture: arch, Version: s.Version}}
+		for _, o := range group {
+			e.v.Files = append(e.v.Files, o.Input())
+		}
+		for _, p := range decoded {
+			if p.Architecture == arch && p.Version.String() == s.Version {
+				// Source pins ("Package: src:NAME") need the source
+				// package, which only the decoded stanza has.
+				e.v.Source = p.Source
+				if !p.SourceVersion.IsZero() {
+					e.v.SourceVersion = p.SourceVersion.String()
+				}
+				if p.Stanza != nil {
+					e.key = policy.VersionKey(p.Stanza)
+				}
+				break
+			}
+		}
+		vs = append(vs, e)
+	}
+	instVer := ""
+	if inst != nil {
+		instVer = inst.Get("Version")
+		key := policy.VersionKey(inst)
+		at := -1
+		for i := range vs {
+			if vs[i].v.Version == instVer && vs[i].key == key {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			// A version of its own, after the versions that sort before
+			// or equal to it.
+			at = len(vs)
+			for i := range vs {
+				if c, err := version.CompareStrings(instVer, vs[i].v.Version); err == nil && c > 0 {
+					at = i
+					break
+				}
+			}
+			v := policy.Version{Name: name, Architecture: arch, Version: instVer, Source: inst.Get("Source")}
+			vs = slices.Insert(vs, at, entry{v: v, key: key})
+		}
+		vs[at].v.Installed = true
+		vs[at].v.Files = append(vs[at].v.Files, len(pol.Files())-1)
+	}
+	if len(vs) == 0 {
+		return PolicyEntry{}, false
+	}
+	list := make([]policy.Version, len(vs))
+	for i := range vs {
+		list[i] = vs[i].v
+	}
+	pe := PolicyEntry{Installed: instVer}
+	cand := pol.Policy.Candidate(list)
+	if cand >= 0 {
+		pe.Candidate = list[cand].Version
+	}
+	files := pol.Files()
+	for i, v := range list {
+		pv := PolicyVersion{Version: v.Version, Architecture: arch, Priority: pol.Policy.Priority(v), Installed: v.Installed, Candidate: i == cand}
+		for _, f := range v.Files {
+			pv.Files = append(pv.Files, PolicyFile{Priority: pol.FilePriority(f), File: files[f].Describe, Release: files[f].RelStr()})
+		}
+		pe.Versions = append(pe.Versions, pv)
+	}
+	return pe, true
+}
+
+// policyFiles prints what apt-cache policy prints without a package: each
+// Packages file with its priority, release and origin, then the pins that
+// name packages.
+func policyFiles(g *Globals, x *LoadedIndex, w io.Writer) error {
+	pol := x.Policy
+	files := pol.Files()
+	type fileJSON struct {
+		PolicyFile
+		Origin string `json:"origin,omitempty"`
+	}
+	var out []fileJSON
+	var b strings.Builder
+	b.WriteString("Package files:\n")
+	order := append([]int{len(files) - 1}, make([]int, 0, len(files)-1)...)
+	for i := 0; i < len(files)-1; i++ {
+		order = append(order, i)
+	}
+	for _, i := range order {
+		f := &files[i]
+		fj := fileJSON{PolicyFile{Priority: pol.FilePriority(i), File: f.Describe, Release: f.RelStr()}, f.Site}
+		out = append(out, fj)
+		fmt.Fprintf(&b, "%4d %s\n", fj.Priority, fj.File)
+		if fj.Release != "" {
+			fmt.Fprintf(&b, "     release %s\n", fj.Release)
+		}
+		if f.Site != "" {
+			fmt.Fprintf(&b, "     origin %s\n", f.Site)
+		}
+	}
+	b.WriteString("Pinned packages:\n")
+	if g.JSON {
+		return WriteJSON(w, out)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// installedVersions reads dpkg's status file in root: the stanza of every
+// package instance ("name:arch") that apt counts as installed (any state
+// but not-installed and config-files). A root without one has none.
+func installedVersions(root string) (map[string]*control.Stanza, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open root %s: %w", root, err)
+	}
+	defer r.Close()
+	name := path.Join(dpkgdb.AdminDir, "status")
+	data, err := r.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]*control.Stanza{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(root, name), err)
+	}
+	entries, err := dpkgdb.ParseStatus(filepath.Join(root, name), data)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*control.Stanza, len(entries))
+	for _, e := range entries {
+		if st := e.State(); st == "not-installed" || st == "config-files" {
+			continue
+		}
+		out[e.Key()] = e.Fields
+	}
+	return out, nil
 }

@@ -22,6 +22,11 @@ type IndexInput struct {
 	// Label reads "URI SUITE/COMPONENT ARCH Packages", as apt-cache policy
 	// prints it.
 	Label string
+	// URI is the source's; Release what its verified Release said;
+	// Component and Arch the Packages file's ("" for a flat repository).
+	URI             string
+	Release         ReleaseInfo
+	Component, Arch string
 }
 
 // IndexInputs returns the Packages files of srcs (binary sources, each
@@ -51,7 +56,8 @@ func IndexInputs(root string, srcs []*sources.Source, dec compress.Decoder) ([]I
 			out = append(out, IndexInput{
 				Input:    index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256, Decoder: dec},
 				SourceID: st.SourceID, Suite: st.Suite,
-				Label: strings.TrimSpace(strings.Join([]string{st.URI, dist, f.Arch, "Packages"}, " ")),
+				Label: strings.TrimSpace(strings.Join([]string{aptURI(st.URI), dist, f.Arch, "Packages"}, " ")),
+				URI:   st.URI, Release: st.Release, Component: f.Component, Arch: f.Arch,
 			})
 		}
 	}
@@ -76,4 +82,13 @@ func OpenIndex(ctx context.Context, root string, srcs []*sources.Source, dec com
 		return nil, nil, nil, err
 	}
 	return x, ins, res, nil
+}
+
+// aptURI writes a source's URI as apt prints it in messages and policy:
+// "file:/srv/repo" for "file:///srv/repo", other URIs as they are.
+func aptURI(uri string) string {
+	if rest, ok := strings.CutPrefix(uri, "file://"); ok && strings.HasPrefix(rest, "/") {
+		return "file:" + rest
+	}
+	return uri
 }

@@ -69,6 +69,11 @@ type ReleaseInfo struct {
 	Architectures []string  `json:"architectures,omitempty"`
 	Components    []string  `json:"components,omitempty"`
 	AcquireByHash bool      `json:"acquire_by_hash,omitempty"`
+	// NotAutomatic and ButAutomaticUpgrades set the release's default
+	// pin priority (repo/policy). A state written before grey kept them
+	// reads as false until the next update.
+	NotAutomatic         bool `json:"not_automatic,omitempty"`
+	ButAutomaticUpgrades bool `json:"but_automatic_upgrades,omitempty"`
 }
 
 // IndexFile is one verified Packages file.

@@ -39,8 +39,13 @@ type Release struct {
 	// Packages" says arch-all packages are listed in each architecture's
 	// Packages file, so there is no binary-all index to fetch.
 	NoSupportArchAll bool
-	MD5Sum           []File
-	SHA256           []File
+	// NotAutomatic ("NotAutomatic: yes", as experimental and backports
+	// have) gives the release's packages apt's priority 1: never a
+	// candidate over another source's; with ButAutomaticUpgrades too,
+	// priority 100: upgraded once installed (apt_preferences(5)).
+	NotAutomatic, ButAutomaticUpgrades bool
+	MD5Sum                             []File
+	SHA256                             []File
 	// Stanza holds every field, including those not decoded above.
 	Stanza *control.Stanza
 
@@ -119,6 +124,11 @@ func Parse(data []byte) (*Release, error) {
 		return nil, err
 	}
 	r.NoSupportArchAll = st.Get("No-Support-for-Architecture-all") == "Packages"
+	// apt takes only "yes" and ignores any other value, as here: these
+	// fields lower a release's priority, so an odd value must not make the
+	// release unusable.
+	r.NotAutomatic = strings.EqualFold(st.Get("NotAutomatic"), "yes")
+	r.ButAutomaticUpgrades = strings.EqualFold(st.Get("ButAutomaticUpgrades"), "yes")
 	if v, ok := st.Lookup("MD5Sum"); ok {
 		if r.MD5Sum, err = parseFiles("MD5Sum", v, 32); err != nil {
 			return nil, err

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/greypm/grey/internal/testfixture"
+)
+
+// installedStanza is the dpkg status stanza of name at version ver as dpkg
+// writes it when it installs the index's package: the Packages stanza
+// without the archive's fields, with a Status.
+func installedStanza(t *testing.T, root, name, ver string) string {
+	t.Helper()
+	code, out, errOut := grey(t, "", "--root", root, "show", name+"="+ver)
+	if code != 0 {
+		t.Fatalf("show %s=%s: %s", name, ver, errOut)
+	}
+	stanza, _, _ := strings.Cut(out, "\n\n")
+	var b strings.Builder
+	skip := false
+	for _, line := range strings.Split(stanza, "\n") {
+		if line != "" && line[0] != ' ' {
+			field, _, _ := strings.Cut(line, ":")
+			switch field {
+			case "Filename", "Size", "MD5sum", "SHA256", "Description-md5", "Tag":
+				skip = true
+				continue
+			}
+			skip = false
+		} else if skip {
+			continue
+		}
+		b.WriteString(line + "\n")
+		if strings.HasPrefix(line, "Package: ") {
+			b.WriteString("Status: install ok installed\n")
+		}
+	}
+	return b.String() + "\n"
+}
+
+// statusStanza is a dpkg status stanza of an installed package that no
+// index has (other control data than the index's version, if any).
+func statusStanza(name, arch, ver string) string {
+	return "Package: " + name + "\nStatus: install ok installed\nPriority: optional\nSection: misc\nMaintainer: x <x@example.org>\nArchitecture: " + arch + "\nVersion: " + ver + "\nDescription: test\n\n"
+}
+
+// TestPolicyMatchesAptCache compares `grey policy` with `apt-cache policy`
+// line by line, on the fixture's sources, under preferences files that
+// exercise every kind of pin apt_preferences(5) has, with and without an
+// installed version. apt's answers are the oracle.
+func TestPolicyMatchesAptCache(t *testing.T) {
+	aptCache := testfixture.Tool(t, "apt-cache", "apt")
+	suites := fixtureSuites
+	if showRace {
+		suites = suites[1:]
+	}
+	root, _ := updatedRoot(t)
+	fixture := testfixture.Bookworm(t)
+	pkgs := []string{"tzdata", "distro-info-data"}
+	if !showRace {
+		pkgs = append(pkgs, "liblzma5", "libpcre2-8-0", "hello")
+	}
+	tz := func(ver string) string { return installedStanza(t, root, "tzdata", ver) }
+	tests := []struct {
+		name, prefs, status string
+	}{
+		{"no pins", "", ""},
+		{"security below bookworm", "Package: *\nPin: release n=bookworm-security\nPin-Priority: 400\n", ""},
+		{"security never", "Explanation: keep security out\nPackage: *\nPin: release l=Debian-Security\nPin-Priority: never\n", ""},
+		{"downgrade pin", "Package: tzdata\nPin: version 2025b*\nPin-Priority: 1001\n", tz("2026f-0+deb12u1")},
+		{"installed older", "", tz("2025b-0+deb12u1")},
+		{"installed with other control data", "", statusStanza("tzdata", "all", "2025b-0+deb12u1")},
+		{"installed not in any index", "", statusStanza("tzdata", "all", "2099a-1")},
+		{"pin below installed", "Package: *\nPin: release a=oldstable-security\nPin-Priority: 50\n", tz("2026f-0+deb12u1")},
+		{"regex and glob names", "Package: /^tz/ distro-info*\nPin: release a=oldstable-updates\nPin-Priority: 600\n\n# a comment\nPackage: lib*\nPin: release a=oldstable\nPin-Priority: 700\n", ""},
+		{"origin pin", "Package: *\nPin: origin \"\"\nPin-Priority: 200\n", ""},
+		{"negative pin", "Package: tzdata\nPin: release n=bookworm-security\nPin-Priority: -1\n", ""},
+		{"first pin wins", "Package: tzdata\nPin: release n=bookworm-updates\nPin-Priority: 800\n\nPackage: tzdata\nPin: release n=bookworm-updates\nPin-Priority: 100\n", ""},
+		{"component and version", "Package: *\nPin: release v=12,c=main,o=Debian\nPin-Priority: 300\n", ""},
+		{"status pin", "Package: *\nPin: release a=now\nPin-Priority: 990\n", tz("2025b-0+deb12u1")},
+	}
+	// One apt configuration for every case: apt rebuilds its cache only
+	// when the status file changes.
+	apt := aptFixture(t, suites, "", "")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			apt.set(t, tt.prefs, tt.status)
+			for _, f := range []struct{ path, data string }{
+				{"etc/apt/preferences", tt.prefs},
+				{"var/lib/dpkg/status", tt.status},
+			} {
+				p := filepath.Join(root, f.path)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(aptCache, append([]string{"policy"}, pkgs...)...)
+			cmd.Env = apt.env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("apt-cache policy: %v\n%s", err, out)
+			}
+			want := strings.ReplaceAll(string(out), apt.status, "/var/lib/dpkg/status")
+			want = strings.ReplaceAll(want, apt.fixture, "$FIXTURE")
+			code, got, errOut := grey(t, "", append([]string{"--root", root, "policy"}, pkgs...)...)
+			if code != 0 {
+				t.Fatalf("grey policy: exit %d: %s", code, errOut)
+			}
+			got = strings.ReplaceAll(got, fixture, "$FIXTURE")
+			if got != want {
+				t.Errorf("grey policy differs from apt-cache policy:\n--- grey\n%s--- apt\n%s", got, want)
+			}
+		})
+	}
+}
