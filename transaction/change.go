@@ -165,6 +165,9 @@ type DownloadOptions struct {
 	Fetcher Fetcher
 	// Dir is the root whose archive cache (ArchivesDir) receives the files.
 	Dir string
+	// Archives, when set, is the archive cache instead of Dir's
+	// ArchivesDir (apt's Dir::Cache::archives).
+	Archives string
 	// URL gives each package's download URL (SourceURLs for a root's
 	// sources).
 	URL URLFunc
@@ -198,13 +201,13 @@ func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error)
 	switch {
 	case o.Fetcher != nil:
 		var err error
-		if got, p.fetched, p.created, err = download(ctx, o.Fetcher, o.Dir, remote, o.URL, install); err != nil {
+		if got, p.fetched, p.created, err = download(ctx, o.Fetcher, o.Dir, o.Archives, remote, o.URL, install); err != nil {
 			return Plan{}, err
 		}
 	case len(remote) > 0:
 		return Plan{}, errors.New("download: no fetcher")
 	default:
-		if err := checkFreeSpace(o.Dir, 0, install); err != nil {
+		if err := checkFreeSpace(o.Dir, o.Archives, 0, install); err != nil {
 			return Plan{}, err
 		}
 	}

@@ -112,4 +112,34 @@ func TestDownloadCacheDirectories(t *testing.T) {
 			t.Fatalf("the root keeps %v", entries)
 		}
 	})
+	// DownloadOptions.Archives (apt's Dir::Cache::archives): the files go
+	// there, inside the root or outside it, and Discard removes what it made.
+	for _, where := range []string{"outside", "inside"} {
+		t.Run("archives "+where+" the root", func(t *testing.T) {
+			root, other := t.TempDir(), t.TempDir()
+			archives := filepath.Join(other, "x", "debs")
+			if where == "inside" {
+				archives = filepath.Join(root, "srv", "debs")
+			}
+			pd := &Pending{Install: []Wanted{{Package: pkg("a")}}}
+			plan, err := pd.Download(ctx, DownloadOptions{Fetcher: &fakeFetcher{content: content}, Dir: root, Archives: archives, URL: urlOf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := filepath.Join(archives, "a_1%3a1.0_all.deb"); len(plan.Install) != 1 || plan.Install[0].Path != want || !exists(want) {
+				t.Fatalf("plan %+v, want %s", plan.Install, want)
+			}
+			if exists(filepath.Join(root, "var")) {
+				t.Fatal("the root's own cache was made")
+			}
+			if err := pd.Discard(); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{root, other} {
+				if entries, _ := os.ReadDir(d); len(entries) != 0 {
+					t.Fatalf("%s keeps %v", d, entries)
+				}
+			}
+		})
+	}
 }

@@ -89,8 +89,23 @@ func (e *DownloadError) Unwrap() []error { return e.Errs }
 // CachePath is where pkg's .deb is kept in a root's archive cache, named
 // as apt names it (name_version_arch.deb, the epoch's colon escaped).
 func CachePath(root string, p *deb.Package) string {
+	return filepath.Join(root, ArchivesDir, CacheName(p))
+}
+
+// CacheName is the file name of pkg's .deb in an archive cache
+// (name_version_arch.deb, the epoch's colon escaped), as apt names it.
+func CacheName(p *deb.Package) string {
 	v := strings.ReplaceAll(p.Version.String(), ":", "%3a")
-	return filepath.Join(root, ArchivesDir, p.Name+"_"+v+"_"+p.Architecture+".deb")
+	return p.Name + "_" + v + "_" + p.Architecture + ".deb"
+}
+
+// archivesOf returns the archive cache directory: archives when set (apt's
+// Dir::Cache::archives), else root's ArchivesDir.
+func archivesOf(root, archives string) string {
+	if archives == "" {
+		return filepath.Join(root, ArchivesDir)
+	}
+	return archives
 }
 
 // Download fetches pkgs into the root's archive cache, all at once (the
@@ -103,7 +118,7 @@ func CachePath(root string, p *deb.Package) string {
 // again, with the parents it made, when the download fails and leaves it
 // empty.
 func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc) ([]Install, error) {
-	out, _, _, err := download(ctx, f, root, pkgs, urlOf, 0)
+	out, _, _, err := download(ctx, f, root, "", pkgs, urlOf, 0)
 	return out, err
 }
 
@@ -112,11 +127,13 @@ func Download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 // cache back as it was (Pending.Discard). install is the Installed-Size,
 // in bytes, of the packages the caller will install with them: it is
 // checked against the root's free space with the downloads, before
-// anything is fetched (checkFreeSpace).
-func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, urlOf URLFunc, install int64) (out []Install, fetched, created []string, err error) {
+// anything is fetched (checkFreeSpace). archives is the cache directory
+// ("" for root's ArchivesDir).
+func download(ctx context.Context, f Fetcher, root, archives string, pkgs []*deb.Package, urlOf URLFunc, install int64) (out []Install, fetched, created []string, err error) {
 	if err := checkStateInsideDir(root); err != nil { // statedirs.go: the cache is reached by its path
 		return nil, nil, nil, err
 	}
+	archives = archivesOf(root, archives)
 	out = make([]Install, len(pkgs))
 	var reqs []fetch.Request
 	var who []*deb.Package
@@ -124,7 +141,7 @@ func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 		if p.SHA256 == "" {
 			return nil, nil, nil, fmt.Errorf("%s: the index gives no SHA256 for it; refusing an unverifiable download", p)
 		}
-		dest := CachePath(root, p)
+		dest := filepath.Join(archives, CacheName(p))
 		out[i] = Install{Path: dest, SHA256: p.SHA256, Size: p.Size}
 		if f, err := os.Open(dest); err == nil {
 			err = checkFile(f, out[i])
@@ -144,13 +161,19 @@ func download(ctx context.Context, f Fetcher, root string, pkgs []*deb.Package, 
 	for _, r := range reqs {
 		need += r.Expect.Size
 	}
-	if err := checkFreeSpace(root, need, install); err != nil { // space.go
+	if err := checkFreeSpace(root, archives, need, install); err != nil { // space.go
 		return nil, nil, nil, err
 	}
 	if len(reqs) == 0 {
 		return out, nil, nil, nil
 	}
-	if created, err = mkdirAllCreated(root, ArchivesDir); err != nil {
+	base, rel := root, ArchivesDir
+	if r, rerr := filepath.Rel(root, archives); rerr != nil || !filepath.IsLocal(r) {
+		base, rel = string(filepath.Separator), archives // a cache outside the root
+	} else {
+		rel = r
+	}
+	if created, err = mkdirAllCreated(base, rel); err != nil {
 		return nil, nil, nil, fmt.Errorf("archive cache: %w", err)
 	}
 	var errs []error

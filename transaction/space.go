@@ -154,7 +154,7 @@ func spaceOf(dir string) (fsSpace, error) {
 // are one file system, the two together, as the downloads are still in
 // the cache while the packages are staged. An unknown free space (statfs
 // failing) is no refusal.
-func checkFreeSpace(root string, download, install int64) error {
+func checkFreeSpace(root, archives string, download, install int64) error {
 	if download <= 0 && install <= 0 {
 		return nil
 	}
@@ -164,7 +164,7 @@ func checkFreeSpace(root string, download, install int64) error {
 	}
 	cs := rs
 	if download > 0 {
-		if cs, err = spaceOf(filepath.Join(root, ArchivesDir)); err != nil {
+		if cs, err = spaceOf(archivesOf(root, archives)); err != nil {
 			return nil
 		}
 	}

@@ -82,7 +82,7 @@ func (c *DownloadCmd) Run(ctx context.Context, g *Globals) error {
 		if err != nil {
 			return err
 		}
-		dest := filepath.Join(cwd, filepath.Base(transaction.CachePath("", p)))
+		dest := filepath.Join(cwd, transaction.CacheName(p))
 		reqs = append(reqs, fetch.Request{URL: u, Dest: dest, Expect: fetch.Expect{Size: p.Size, SHA256: p.SHA256}})
 	}
 	var errs []error
@@ -168,7 +168,7 @@ func (c *AutocleanCmd) Run(ctx context.Context, g *Globals) error {
 	defer x.Close()
 	offered := map[string]bool{}
 	for p := range x.All() {
-		offered[filepath.Base(transaction.CachePath("", p))] = true
+		offered[transaction.CacheName(p)] = true
 	}
 	return cleanCache(g, func(name string) bool { return !offered[name] })
 }
@@ -176,7 +176,10 @@ func (c *AutocleanCmd) Run(ctx context.Context, g *Globals) error {
 // cleanCache deletes the .deb files (and partial downloads) of the root's
 // archive cache that drop says to, and prints what went.
 func cleanCache(g *Globals, drop func(name string) bool) error {
-	dir := filepath.Join(g.Root, transaction.ArchivesDir)
+	dir, err := archivesDir(g, g.Root)
+	if err != nil {
+		return err
+	}
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

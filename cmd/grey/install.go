@@ -255,7 +255,11 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		}
 		return err
 	}
-	pj := describePlan(pending.Resolved, pending.Reinstall, root.Dir)
+	archives, err := archivesDir(g, root.Dir)
+	if err != nil {
+		return err
+	}
+	pj := describePlan(pending.Resolved, pending.Reinstall, archives)
 	if !g.JSON {
 		for _, name := range pending.NotInstalled {
 			fmt.Fprintf(g.Stdout, "Package '%s' is not installed, so not removed\n", name)
@@ -307,7 +311,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	}
 
 	plan, err := pending.Download(ctx, transaction.DownloadOptions{
-		Fetcher: fetcher, Dir: root.Dir, URL: transaction.SourceURLs(srcs), DownloadOnly: fl.DownloadOnly,
+		Fetcher: fetcher, Dir: root.Dir, Archives: archives, URL: transaction.SourceURLs(srcs), DownloadOnly: fl.DownloadOnly,
 	})
 	if bar != nil {
 		bar.Clear()
@@ -319,7 +323,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		if g.JSON {
 			return cli.WriteJSON(g.Stdout, map[string]any{"plan": pj, "downloaded": len(plan.Install)})
 		}
-		fmt.Fprintf(g.Stdout, "Download complete and in download only mode (%d packages in %s)\n", len(plan.Install), filepath.Join(root.Dir, transaction.ArchivesDir))
+		fmt.Fprintf(g.Stdout, "Download complete and in download only mode (%d packages in %s)\n", len(plan.Install), archives)
 		return nil
 	}
 	// Script output goes to stderr, so stdout stays the plan and result
@@ -365,10 +369,10 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 }
 
 // describePlan turns a resolver plan into the table's rows and totals.
-func describePlan(rp *resolver.Plan, reinstall []*deb.Package, root string) *planJSON {
+func describePlan(rp *resolver.Plan, reinstall []*deb.Package, archives string) *planJSON {
 	pj := &planJSON{Install: []planEntry{}, Upgrade: []planEntry{}, Downgrade: []planEntry{}, Remove: []planEntry{}, Reinstall: []planEntry{}}
 	cost := func(p *deb.Package) {
-		if _, err := os.Stat(transaction.CachePath(root, p)); err != nil {
+		if _, err := os.Stat(filepath.Join(archives, transaction.CacheName(p))); err != nil {
 			pj.DownloadBytes += p.Size
 		}
 	}

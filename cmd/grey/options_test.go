@@ -165,6 +165,35 @@ func TestOptionsWhereAptTakesThem(t *testing.T) {
 
 	// -o APT::Get::Assume-Yes answers the prompt (stdin is empty: no);
 	// --no-scripts before the verb skips the postinst that fails.
+	// Dir::Cache::archives: absolute from -o, relative (to
+	// ROOT/var/cache/grey) from grey.conf; clean empties the same place.
+	cache := filepath.Join(dir, "cache")
+	if code, out, errOut := g("-o", "Dir::Cache::archives="+cache, "-d", "-y", "install", "optapp"); code != 0 || !strings.Contains(out, cache) {
+		t.Fatalf("install -d into %s: %d %s %s", cache, code, out, errOut)
+	}
+	for _, f := range []string{filepath.Join(cache, "optapp_1_all.deb"), filepath.Join(cache, "optrec_1_all.deb")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/cache/grey/archives")); err == nil {
+		t.Error("install -d with Dir::Cache::archives wrote to the root's own cache")
+	}
+	if code, _, errOut := g("clean", "-o", "Dir::Cache::archives="+cache); code != 0 {
+		t.Errorf("clean: %d %s", code, errOut)
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Errorf("clean left %v in %s", ents, cache)
+	}
+	writeConf(`Dir::Cache::archives "debs";`)
+	if code, _, errOut := g("-d", "-y", "install", "optapp"); code != 0 {
+		t.Fatalf("install -d with grey.conf's Dir::Cache::archives: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/cache/grey/debs/optapp_1_all.deb")); err != nil {
+		t.Error(err)
+	}
+	must(t, os.Remove(conf))
+
 	// --fix-broken and -f before the verb, with nothing to finish.
 	for _, f := range []string{"--fix-broken", "-f"} {
 		if code, out, errOut := g("--assume-yes", f, "install"); code != 0 || !strings.Contains(out, "Nothing to") {

@@ -21,6 +21,9 @@ const (
 	// KeyColor is apt's APT::Color: true (always), false (never), or
 	// grey's auto, always, never; --color overrides it.
 	KeyColor = "APT::Color"
+	// KeyArchives is apt's Dir::Cache::archives: where downloaded
+	// packages are kept (absolute, or relative to ROOT/var/cache/grey/).
+	KeyArchives = "Dir::Cache::archives"
 	// KeyParallelDownloads is how many packages are downloaded at once
 	// (grey's own: apt has no such setting); --jobs overrides it.
 	KeyParallelDownloads = "Grey::Parallel-Downloads"
@@ -33,7 +36,7 @@ const (
 // network settings (repo/fetch's Key* names, which a test there holds to
 // this list). A name ending in "::" takes any last part (a host).
 var known = []string{
-	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads, KeyAppsDir,
+	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads, KeyAppsDir, KeyArchives,
 	"Acquire::http::Proxy", "Acquire::http::Proxy::",
 	"Acquire::https::Proxy", "Acquire::https::Proxy::",
 	"Acquire::No-Proxy",
@@ -97,5 +100,6 @@ func Settings() []Setting {
 		{KeyColor, "--color", "auto", "true (always), false (never), or auto, always, never"},
 		{KeyParallelDownloads, "--jobs", "4", "packages downloaded at once"},
 		{KeyAppsDir, "--apps-dir", "/var/lib/grey/apps", "per-app roots (grey app), inside --root"},
+		{KeyArchives, "", "archives", "where downloaded packages are kept: an absolute directory, or one relative to ROOT/var/cache/grey/ (install, clean, autoclean)"},
 	}
 }
