@@ -136,10 +136,17 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 		t.st.unstage()
 		return nil, err
 	}
+	bootstrap := !t.hasShell()
+	// A conflict that a preinst's dpkg-divert may take away waits for the
+	// preinsts (prediversions.go).
+	var pending error
 	if err := t.checkConflicts(); err != nil {
-		t.st.sync.abandon()
-		t.st.unstage()
-		return nil, err
+		if !errors.As(err, new(*ConflictError)) || opts.NoScripts || bootstrap || !t.mayDivert() {
+			t.st.sync.abandon()
+			t.st.unstage()
+			return nil, err
+		}
+		pending = err
 	}
 	// Every staged file is durable before any rename makes it live
 	// (nothing to wait for without Sync).
@@ -147,10 +154,13 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 		t.st.unstage()
 		return nil, err
 	}
-	bootstrap := !t.hasShell()
 	if !opts.NoScripts && !bootstrap {
 		t.preScripts(ctx)
-		if err := t.dropFailed(); err != nil {
+		if err := t.dropFailed(); err != nil && (pending == nil || !errors.As(err, new(*ConflictError))) {
+			t.st.unstage()
+			return nil, err
+		}
+		if err := t.afterPreinsts(ctx, pending); err != nil {
 			t.st.unstage()
 			return nil, err
 		}

@@ -145,23 +145,41 @@ func (t *txn) preinst(ctx context.Context, w *work) (*pkgdb.Package, error) {
 	if cf == nil {
 		return nil, nil
 	}
-	args := []string{"install"}
-	switch {
-	case upgrading:
-		args = []string{"upgrade", old.Version, newVer}
-	case old != nil && old.Version != "": // config-files left from an earlier removal
-		args = []string{"install", old.Version, newVer}
-	}
-	err := t.runTemp(ctx, w.name(), w.pkg.Architecture, "preinst", cf.Data, args...)
+	err := t.runTemp(ctx, w.name(), w.pkg.Architecture, "preinst", cf.Data, preinstArgs(w)...)
 	if err == nil {
 		return nil, nil
 	}
+	return t.abortInstall(ctx, w), err
+}
+
+// preinstArgs are the arguments of w's preinst: "install", "install OLD
+// NEW" over config files left by a removal, or "upgrade OLD NEW".
+func preinstArgs(w *work) []string {
+	old := w.old
+	switch {
+	case old != nil && old.IsInstalled():
+		return []string{"upgrade", old.Version, w.pkg.Version.String()}
+	case old != nil && old.Version != "": // config-files left from an earlier removal
+		return []string{"install", old.Version, w.pkg.Version.String()}
+	}
+	return []string{"install"}
+}
+
+// abortInstall unwinds w's installation when it cannot go on after its
+// preinst ran (the preinst failed, or, as dpkg's unpack finds it, one of
+// its files conflicts): "postrm abort-install" or "postrm abort-upgrade",
+// as Policy 6.6 says, and returns the record the package is left with.
+func (t *txn) abortInstall(ctx context.Context, w *work) *pkgdb.Package {
+	old := w.old
+	upgrading := old != nil && old.IsInstalled()
+	newVer := w.pkg.Version.String()
+	args := preinstArgs(w)
 	np := w.ctl.File("postrm")
 	if upgrading {
 		if np != nil && t.runTemp(ctx, w.name(), w.pkg.Architecture, "postrm", np.Data, "abort-upgrade", old.Version, newVer) != nil {
-			return t.abortUpgrade(ctx, w, true), err
+			return t.abortUpgrade(ctx, w, true)
 		}
-		return t.abortUpgrade(ctx, w, false), err
+		return t.abortUpgrade(ctx, w, false)
 	}
 	abort := []string{"abort-install"}
 	if len(args) == 3 {
@@ -171,14 +189,14 @@ func (t *txn) preinst(ctx context.Context, w *work) (*pkgdb.Package, error) {
 		rec := t.record(w)
 		rec.Files, rec.Conffiles = nil, nil
 		rec.SetStatus("install", true, pkgdb.StateHalfInstalled)
-		return rec, err
+		return rec
 	}
 	if old != nil {
 		rec := *old
 		rec.SetStatus("install", false, old.State())
-		return &rec, err
+		return &rec
 	}
-	return notInstalledRecord(w.name(), w.pkg.Architecture), err
+	return notInstalledRecord(w.name(), w.pkg.Architecture)
 }
 
 // abortUpgrade puts the old version of w back after its upgrade failed
