@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/greypm/grey/internal/testfixture"
 )
 
 func payload(n int) ([]byte, Expect) {
@@ -377,6 +379,11 @@ func TestBar(t *testing.T) {
 		t.Fatalf("bar output %q", out.String())
 	}
 	b.Clear()
+	// Each drawing erases the line first (a shorter one left the end of
+	// the longer one before it), and Clear erases it whatever its length.
+	if lines := testfixture.Screen(out.String()); len(lines) != 1 || lines[0] != "" {
+		t.Errorf("the bar left %q on the terminal", lines)
+	}
 }
 
 // TestBarTotalDoesNotJump reproduces issue 18's bar: four downloads of

@@ -76,7 +76,7 @@ func (b *Bar) Clear() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.drawn {
-		fmt.Fprintf(b.w, "\r%s\r", strings.Repeat(" ", 79))
+		fmt.Fprint(b.w, "\r\x1b[K")
 		b.drawn = false
 	}
 }
@@ -96,14 +96,14 @@ func (b *Bar) draw(force bool) {
 		name = name[:24]
 	}
 	if b.total <= 0 {
-		fmt.Fprintf(b.w, "\rDownloading %s %-24s", humanBytes(done), name)
+		fmt.Fprintf(b.w, "\r\x1b[KDownloading %s %s", humanBytes(done), name)
 		b.drawn = true
 		return
 	}
 	const width = 30
 	frac := min(float64(done)/float64(b.total), 1)
 	filled := int(frac * width)
-	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%% %s/%s %-24s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
+	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %3.0f%% %s/%s %s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled),
 		frac*100, humanBytes(min(done, b.total)), humanBytes(b.total), name)
 	b.drawn = true
 }
