@@ -81,6 +81,7 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 	n := 0
 	var added []string
 	rs := transaction.OpenStore(dir)
+	made := map[string]bool{} // store directories known to exist
 	for i, it := range plan.Install {
 		if it.Snapshot != nil || it.Path == "" {
 			continue
@@ -112,21 +113,21 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 				continue
 			}
 			if key, ok := m.Objects[f.Path]; ok && !copy {
-				if err := linkInto(a.objectPath(key), dst); err != nil {
+				if err := linkInto(a.objectPath(key), dst, made); err != nil {
 					return nil, 0, added, err
 				}
 				hints[f.Path] = key
 			} else if ok {
-				if err := copyInto(a.objectPath(key), dst); err != nil {
+				if err := copyInto(a.objectPath(key), dst, made); err != nil {
 					return nil, 0, added, err
 				}
-			} else if err := copyInto(a.blobPath(f.SHA256), dst); err != nil {
+			} else if err := copyInto(a.blobPath(f.SHA256), dst, made); err != nil {
 				return nil, 0, added, err
 			}
 			added = append(added, dst)
 		}
 		for _, sum := range m.Snapshot.Info {
-			if err := copyInto(a.blobPath(sum), rs.Path(sum)); err != nil {
+			if err := copyInto(a.blobPath(sum), rs.Path(sum), made); err != nil {
 				return nil, 0, added, err
 			}
 		}
@@ -163,35 +164,39 @@ func (a *Apps) complete(m *manifest) bool {
 }
 
 // storeMkdir makes the directories of a root's content store entry p
-// (the store's own mode, 0700).
-func storeMkdir(p string) error {
+// (the store's own mode, 0700); made remembers those that exist.
+func storeMkdir(p string, made map[string]bool) error {
 	d := filepath.Dir(p)
+	if made[d] {
+		return nil
+	}
 	if err := os.MkdirAll(filepath.Dir(d), 0o700); err != nil {
 		return err
 	}
 	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
+	made[d] = true
 	return nil
 }
 
-func linkInto(src, dst string) error {
-	if err := storeMkdir(dst); err != nil {
+func linkInto(src, dst string, made map[string]bool) error {
+	if err := storeMkdir(dst, made); err != nil {
 		return err
 	}
 	if err := os.Link(src, dst); err != nil && !errors.Is(err, os.ErrExist) {
-		return copyInto(src, dst)
+		return copyInto(src, dst, made)
 	}
 	return nil
 }
 
 // copyInto copies src to dst (a new inode: private to the root) unless
 // dst exists.
-func copyInto(src, dst string) error {
+func copyInto(src, dst string, made map[string]bool) error {
 	if _, err := os.Lstat(dst); err == nil {
 		return nil
 	}
-	if err := storeMkdir(dst); err != nil {
+	if err := storeMkdir(dst, made); err != nil {
 		return err
 	}
 	b, err := os.ReadFile(src)
