@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -84,6 +85,9 @@ func TestCheckAgainstAptGetCheck(t *testing.T) {
 	if code, out, errOut := g("check"); code != 0 || out != "" {
 		t.Fatalf("grey check on a sound root: %d %q %q", code, out, errOut)
 	}
+	if code, out, errOut := g("--json", "check"); code != 0 || out != "[]\n" {
+		t.Fatalf("grey --json check on a sound root: %d %q %q", code, out, errOut)
+	}
 	aptCheck := func() (string, bool) {
 		out, err := exec.Command("chroot", root, "apt-get", "check").CombinedOutput()
 		var lines []string
@@ -113,5 +117,11 @@ func TestCheckAgainstAptGetCheck(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != want {
 		t.Errorf("grey check:\n%s\napt-get check:\n%s", strings.Join(got, "\n"), want)
+	}
+	code, out, _ = g("--json", "check")
+	var problems []checkProblem
+	if err := json.Unmarshal([]byte(out), &problems); code != 1 || err != nil || len(problems) != 1 ||
+		problems[0] != (checkProblem{"libsemanage2", "Depends", "libsemanage-common (>= 3.4-1)", "but it is not installed"}) {
+		t.Errorf("grey --json check: %d %v %s", code, err, out)
 	}
 }
