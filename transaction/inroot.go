@@ -232,6 +232,20 @@ func (r *rootFS) forget(host string) {
 	}
 }
 
+// forgetBelow closes the cached descriptors of host and every directory
+// below it (removed with it).
+func (r *rootFS) forgetBelow(host string) {
+	host = filepath.Clean(host)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, f := range r.dirs {
+		if k == host || strings.HasPrefix(k, host+"/") {
+			_ = f.Close()
+			delete(r.dirs, k)
+		}
+	}
+}
+
 // lchown sets host's owner without following a symlink.
 func (r *rootFS) lchown(host string, uid, gid int) error {
 	fd, name, err := r.at(host)
@@ -298,6 +312,87 @@ func (r *rootFS) sha256(host string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// open opens the regular file host for reading, by name in its
+// directory's descriptor, without following a symlink.
+func (r *rootFS) open(host string) (*os.File, error) {
+	dfd, name, err := r.at(host)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: host, Err: err}
+	}
+	return os.NewFile(uintptr(fd), host), nil
+}
+
+// readlink returns the target of the symlink host.
+func (r *rootFS) readlink(host string) (string, error) {
+	fd, name, err := r.at(host)
+	if err != nil {
+		return "", err
+	}
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlinkat(fd, name, buf)
+		if err != nil {
+			return "", &os.PathError{Op: "readlink", Path: host, Err: err}
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// statInfo is a unix.Stat_t as the fs.FileInfo verify needs.
+type statInfo struct {
+	name string
+	st   unix.Stat_t
+}
+
+func (s statInfo) Name() string { return filepath.Base(s.name) }
+func (s statInfo) Size() int64  { return s.st.Size }
+func (s statInfo) Mode() fs.FileMode {
+	m := fs.FileMode(s.st.Mode & 0o777)
+	switch s.st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= fs.ModeDir
+	case unix.S_IFLNK:
+		m |= fs.ModeSymlink
+	case unix.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= fs.ModeDevice
+	case unix.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= fs.ModeSocket
+	}
+	if s.st.Mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if s.st.Mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if s.st.Mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}
+func (s statInfo) ModTime() time.Time { return time.Unix(s.st.Mtim.Unix()) }
+func (s statInfo) IsDir() bool        { return s.Mode().IsDir() }
+func (s statInfo) Sys() any           { return &s.st }
+
+// lstatInfo is lstat as an fs.FileInfo.
+func (r *rootFS) lstatInfo(host string) (fs.FileInfo, error) {
+	st, err := r.lstat(host)
+	if err != nil {
+		return nil, err
+	}
+	return statInfo{host, st}, nil
 }
 
 // disarm is the package function disarm on host, opened by name in its

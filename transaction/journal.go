@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -245,47 +246,52 @@ func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, 
 
 // snapshotAdmin records dpkg's database as it is (hard links to its
 // files: every change the commit makes there replaces or unlinks a file,
-// so the links keep the old contents).
+// so the links keep the old contents). Every access goes through the
+// root's os.Root, the links by name in descriptors of their directories
+// (rootFS: ten thousand info files take ten thousand linkat calls, not a
+// lookup of every component for each).
 func (t *txn) snapshotAdmin(j *pkgdb.Journal) error {
-	admin := filepath.Join(t.root, pkgdb.DpkgAdminDir)
-	cp := filepath.Join(t.root, filepath.FromSlash(journalDir), "dpkg")
-	if err := os.RemoveAll(cp); err != nil {
+	rfs := t.st.rfs
+	r := rfs.root
+	cp := path.Join(journalDir, "dpkg")
+	if err := r.RemoveAll(cp); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	j.AdminCopy = relTo(t.root, cp)
-	if _, err := os.Lstat(admin); errors.Is(err, fs.ErrNotExist) {
+	j.AdminCopy = "/" + cp
+	if _, err := r.Lstat(pkgdb.DpkgAdminDir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	j.AdminExisted = true
-	return filepath.WalkDir(admin, func(p string, d fs.DirEntry, err error) error {
+	if err := r.MkdirAll(cp, 0o755); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	host := func(rel string) string { return filepath.Join(rfs.host, filepath.FromSlash(rel)) }
+	return fs.WalkDir(r.FS(), pkgdb.DpkgAdminDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return fmt.Errorf("journal: %w", err)
+			return fmt.Errorf("journal: %s: %w", host(p), err)
 		}
-		r, _ := filepath.Rel(admin, p)
-		if r == "." {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, pkgdb.DpkgAdminDir), "/")
+		if rel == "" {
 			return nil
 		}
-		ps := pkgdb.PathState{Rel: filepath.ToSlash(r), Exists: true}
-		fi, err := d.Info()
+		ps := pkgdb.PathState{Rel: rel, Exists: true}
+		st, err := rfs.lstat(host(p))
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		ps.File.Mode = modeWord(fi.Mode())
+		ps.File.Mode = st.Mode & 0o7777
 		switch {
 		case d.IsDir():
 			ps.File.Type = pkgdb.TypeDir
-			if err := os.MkdirAll(filepath.Join(cp, r), 0o755); err != nil {
+			if err := r.MkdirAll(path.Join(cp, rel), 0o755); err != nil {
 				return fmt.Errorf("journal: %w", err)
 			}
-		case fi.Mode()&fs.ModeSymlink != 0:
+		case d.Type()&fs.ModeSymlink != 0:
 			ps.File.Type = pkgdb.TypeSymlink
-			ps.File.Link, _ = os.Readlink(p)
+			ps.File.Link, _ = r.Readlink(p)
 		default:
 			ps.File.Type = pkgdb.TypeRegular
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(cp, r)), 0o755); err != nil {
-				return fmt.Errorf("journal: %w", err)
-			}
-			if err := os.Link(p, filepath.Join(cp, r)); err != nil {
+			if err := rfs.link(host(p), host(path.Join(cp, rel))); err != nil {
 				return fmt.Errorf("journal: copy of dpkg's database: %w", err)
 			}
 		}
@@ -498,7 +504,7 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 			return fmt.Errorf("remove %s: %w", s, err)
 		}
 	}
-	if err := restoreAdmin(root, j); err != nil {
+	if err := restoreAdmin(rfs, j); err != nil {
 		return err
 	}
 	store := OpenStore(root)
@@ -624,12 +630,17 @@ func sameContent(store *Store, host string, f pkgdb.File, euid int) (bool, error
 
 // restoreAdmin makes dpkg's database what it was when the journal was
 // written: entries added since are removed, replaced files put back from
-// the journal's hard links.
-func restoreAdmin(root string, j *pkgdb.Journal) error {
-	admin := filepath.Join(root, pkgdb.DpkgAdminDir)
+// the journal's hard links. Every access goes through the root's os.Root
+// (files by name in descriptors of their directories, rootFS): a link in
+// the root that leads out of it fails the restore, naming the path,
+// rather than leading it out.
+func restoreAdmin(rfs *rootFS, j *pkgdb.Journal) error {
+	r := rfs.root
+	fail := func(err error) error { return fmt.Errorf("restore dpkg database in %s: %w", rfs.host, err) }
+	admin := pkgdb.DpkgAdminDir
 	if !j.AdminExisted {
-		if err := os.RemoveAll(admin); err != nil {
-			return fmt.Errorf("restore dpkg database: %w", err)
+		if err := r.RemoveAll(admin); err != nil {
+			return fail(err)
 		}
 		return nil
 	}
@@ -638,15 +649,15 @@ func restoreAdmin(root string, j *pkgdb.Journal) error {
 		want[ps.Rel] = ps
 	}
 	var extra []string
-	_ = filepath.WalkDir(admin, func(p string, d fs.DirEntry, err error) error {
+	_ = fs.WalkDir(r.FS(), admin, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
-		r, _ := filepath.Rel(admin, p)
-		if r == "." {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, admin), "/")
+		if rel == "" {
 			return nil
 		}
-		ps, ok := want[filepath.ToSlash(r)]
+		ps, ok := want[rel]
 		if !ok || (ps.File.Type == pkgdb.TypeDir) != d.IsDir() {
 			extra = append(extra, p)
 			if d.IsDir() {
@@ -656,42 +667,47 @@ func restoreAdmin(root string, j *pkgdb.Journal) error {
 		return nil
 	})
 	for _, p := range extra {
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("restore dpkg database: %w", err)
+		if err := r.RemoveAll(p); err != nil {
+			return fail(err)
 		}
+		rfs.forgetBelow(filepath.Join(rfs.host, filepath.FromSlash(p)))
 	}
-	cp := inRoot(root, j.AdminCopy)
+	// Names from the journal are grey's own, but a damaged one must not
+	// climb: each is cleaned below its directory.
+	in := func(dir, rel string) string { return path.Join(dir, path.Clean("/" + rel)[1:]) }
+	host := func(rel string) string { return filepath.Join(rfs.host, filepath.FromSlash(rel)) }
+	cp := strings.TrimPrefix(path.Clean("/"+j.AdminCopy), "/")
 	for _, ps := range j.Admin { // parents come before children (walk order)
-		host := inRoot(admin, ps.Rel)
+		dst := in(admin, ps.Rel)
 		switch ps.File.Type {
 		case pkgdb.TypeDir:
-			if err := os.MkdirAll(host, fs.FileMode(ps.File.Mode&0o777)); err != nil {
-				return fmt.Errorf("restore dpkg database: %w", err)
+			if err := r.MkdirAll(dst, fs.FileMode(ps.File.Mode&0o777)); err != nil {
+				return fail(err)
 			}
 		case pkgdb.TypeSymlink:
-			if l, err := os.Readlink(host); err == nil && l == ps.File.Link {
+			if l, err := r.Readlink(dst); err == nil && l == ps.File.Link {
 				continue
 			}
-			_ = os.Remove(host)
-			if err := os.Symlink(ps.File.Link, host); err != nil {
-				return fmt.Errorf("restore dpkg database: %w", err)
+			_ = rfs.remove(host(dst), false)
+			if err := rfs.symlink(ps.File.Link, host(dst)); err != nil {
+				return fail(err)
 			}
 		default:
-			src := inRoot(cp, ps.Rel)
-			sfi, err := os.Stat(src)
+			src := in(cp, ps.Rel)
+			sst, err := rfs.lstat(host(src))
 			if err != nil {
-				return fmt.Errorf("restore dpkg database: the journal's copy of %s: %w", ps.Rel, err)
+				return fail(fmt.Errorf("the journal's copy of %s: %w", ps.Rel, err))
 			}
-			if fi, err := os.Lstat(host); err == nil && os.SameFile(fi, sfi) {
+			if st, err := rfs.lstat(host(dst)); err == nil && st.Dev == sst.Dev && st.Ino == sst.Ino {
 				continue
 			}
-			tmp := filepath.Join(filepath.Dir(host), randomName())
-			if err := os.Link(src, tmp); err != nil {
-				return fmt.Errorf("restore dpkg database: %w", err)
+			tmp := path.Join(path.Dir(dst), randomName())
+			if err := rfs.link(host(src), host(tmp)); err != nil {
+				return fail(err)
 			}
-			if err := os.Rename(tmp, host); err != nil {
-				_ = os.Remove(tmp)
-				return fmt.Errorf("restore dpkg database: %w", err)
+			if err := rfs.rename(host(tmp), host(dst)); err != nil {
+				_ = rfs.remove(host(tmp), false)
+				return fail(err)
 			}
 		}
 	}

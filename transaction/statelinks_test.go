@@ -11,6 +11,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/pkgdb"
 )
 
 // TestAttackStateLinksOutOfRoot: a root whose own state directories are
@@ -98,5 +99,58 @@ func TestStateLinkInsideRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "srv/dpkg/info/other.list")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRestoreAdminStaysInRoot: recovery's restore of dpkg's database goes
+// through the root's os.Root, so a link in the root leading out of it
+// (var/lib/dpkg/info -> a host directory, planted after the journal was
+// written) fails the restore, naming the path, and nothing outside
+// changes; joining paths (before) wrote the journal's copy there.
+func TestRestoreAdminStaysInRoot(t *testing.T) {
+	root := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	must(t, os.MkdirAll(elsewhere, 0o755))
+	must(t, os.WriteFile(filepath.Join(elsewhere, "keep"), []byte("host\n"), 0o644))
+	cp := filepath.Join(root, journalDir, "dpkg")
+	must(t, os.MkdirAll(filepath.Join(cp, "info"), 0o755))
+	must(t, os.WriteFile(filepath.Join(cp, "info/base.list"), []byte("/usr\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(cp, "status"), []byte("Package: base\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(root, "var/lib"), 0o755))
+	j := &pkgdb.Journal{AdminExisted: true, AdminCopy: "/" + journalDir + "/dpkg", Admin: []pkgdb.PathState{
+		{Rel: "info", Exists: true, File: pkgdb.File{Type: pkgdb.TypeDir, Mode: 0o755}},
+		{Rel: "info/base.list", Exists: true, File: pkgdb.File{Type: pkgdb.TypeRegular, Mode: 0o644}},
+		{Rel: "status", Exists: true, File: pkgdb.File{Type: pkgdb.TypeRegular, Mode: 0o644}},
+	}}
+	outside := testfixture.TreeListing(t, elsewhere)
+	rfs, err := openRootFS(root)
+	must(t, err)
+	defer rfs.close()
+	// A link at var/lib/dpkg itself: the restore fails on it.
+	must(t, os.Symlink(elsewhere, filepath.Join(root, "var/lib/dpkg")))
+	err = restoreAdmin(rfs, j)
+	if err == nil || !strings.Contains(err.Error(), "restore dpkg database in "+root) || !strings.Contains(err.Error(), "var/lib/dpkg") {
+		t.Errorf("restore through var/lib/dpkg -> %s: %v", elsewhere, err)
+	}
+	if got := testfixture.TreeListing(t, elsewhere); got != outside {
+		t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
+	}
+	// A link at var/lib/dpkg/info, not in the journal, is an entry added
+	// since: removed (the link, not what it names), and info restored.
+	must(t, os.Remove(filepath.Join(root, "var/lib/dpkg")))
+	must(t, os.MkdirAll(filepath.Join(root, "var/lib/dpkg"), 0o755))
+	must(t, os.Symlink(elsewhere, filepath.Join(root, "var/lib/dpkg/info")))
+	rfs2, err := openRootFS(root)
+	must(t, err)
+	defer rfs2.close()
+	must(t, restoreAdmin(rfs2, j))
+	if got := testfixture.TreeListing(t, elsewhere); got != outside {
+		t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/info/base.list")); err != nil || string(b) != "/usr\n" {
+		t.Errorf("info/base.list: %q %v", b, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "var/lib/dpkg/info")); err != nil || !fi.IsDir() {
+		t.Errorf("info: %v %v", fi, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -105,7 +104,9 @@ func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
 		pr.Kind, pr.Detail = KindMissing, err.Error()
 		return pr, true
 	}
-	fi, err := os.Lstat(host)
+	// Every read goes through the root's os.Root: by name in a
+	// descriptor of its directory, never following a last symlink.
+	fi, err := st.rfs.lstatInfo(host)
 	if err != nil {
 		if conf {
 			pr.Kind, pr.Detail = KindModifiedConffile, "deleted"
@@ -118,7 +119,7 @@ func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
 	case pkgdb.TypeDir:
 		// A directory may be a symlink to one (merged /usr).
 		if !fi.IsDir() {
-			if s, err := os.Stat(host); err != nil || !s.IsDir() {
+			if d, err := st.rfs.resolve(strings.TrimPrefix(st.files.useName(p.Name, f.Path), "/"), true); err != nil || !st.rfs.isDir(d) {
 				pr.Kind, pr.Detail = KindType, "not a directory"
 				return pr, true
 			}
@@ -132,14 +133,14 @@ func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
 			pr.Kind, pr.Detail = KindType, "not a symlink"
 			return pr, true
 		}
-		if l, _ := os.Readlink(host); l != f.Link {
+		if l, _ := st.rfs.readlink(host); l != f.Link {
 			pr.Kind, pr.Detail = KindLink, fmt.Sprintf("%s, recorded %s", l, f.Link)
 			return pr, true
 		}
 		return pr, false
 	case pkgdb.TypeRegular, pkgdb.TypeHard:
 		if p.Adopted {
-			return verifyAdopted(pr, host, fi, f, conf)
+			return verifyAdopted(st.rfs, pr, host, fi, f, conf)
 		}
 		if !fi.Mode().IsRegular() {
 			pr.Kind, pr.Detail = KindType, "not a regular file"
@@ -154,7 +155,7 @@ func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
 		}
 		if fi.Size() != f.Size {
 			pr.Kind, pr.Detail = KindSize, fmt.Sprintf("%d bytes, recorded %d", fi.Size(), f.Size)
-		} else if sum, err := fileSHA256(host); err != nil {
+		} else if sum, err := st.rfs.sha256(host); err != nil {
 			pr.Kind, pr.Detail = KindChecksum, err.Error()
 		} else if sum != f.SHA256 {
 			pr.Kind, pr.Detail = KindChecksum, "SHA256 differs"
@@ -173,11 +174,11 @@ func verifyFile(st *stager, p *pkgdb.Package, f pkgdb.File) (Problem, bool) {
 // which records only an MD5 (as dpkg --verify checks it): a symlink
 // standing for it (a diversion or alternative) or a file without an MD5
 // passes.
-func verifyAdopted(pr Problem, host string, fi fs.FileInfo, f pkgdb.File, conf bool) (Problem, bool) {
+func verifyAdopted(rfs *rootFS, pr Problem, host string, fi fs.FileInfo, f pkgdb.File, conf bool) (Problem, bool) {
 	if conf || f.MD5 == "" || !fi.Mode().IsRegular() {
 		return pr, false
 	}
-	sum, err := fileMD5(host)
+	sum, err := rootMD5(rfs, host)
 	switch {
 	case err != nil:
 		pr.Kind, pr.Detail = KindChecksum, err.Error()
@@ -189,8 +190,9 @@ func verifyAdopted(pr Problem, host string, fi fs.FileInfo, f pkgdb.File, conf b
 	return pr, true
 }
 
-func fileMD5(p string) (string, error) {
-	f, err := os.Open(p)
+// rootMD5 is the MD5 of the regular file host, opened through rfs.
+func rootMD5(rfs *rootFS, host string) (string, error) {
+	f, err := rfs.open(host)
 	if err != nil {
 		return "", err
 	}
