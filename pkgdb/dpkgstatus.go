@@ -95,16 +95,23 @@ func DpkgStatus(pkgs []*Package) ([]byte, error) {
 }
 
 // ListFile renders dpkg's info/PKG.list: "/." and then every path the
-// package installed, one a line, in the order it installed them.
+// package installed, one a line, in the order it installed them; empty
+// for a package with no path left (a config-files package without
+// conffiles, as dpkg writes it).
 func ListFile(p *Package) []byte {
 	var b bytes.Buffer
 	b.WriteString("/.\n")
+	n := 0
 	for _, f := range p.Files {
 		if f.Path == "/" || f.Path == "/." {
 			continue
 		}
 		b.WriteString(f.Path)
 		b.WriteByte('\n')
+		n++
+	}
+	if n == 0 {
+		return []byte{}
 	}
 	return b.Bytes()
 }

@@ -16,15 +16,19 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/pkgdb"
 )
 
 // txn is one transaction in progress.
 type txn struct {
-	opts      Options
-	root      string
-	db        DB
+	opts Options
+	root string
+	db   DB
+	// native is the root's native architecture; installed is keyed by
+	// record key (recordKey: "name", or "name:arch" for a foreign one).
+	native    string
 	installed map[string]*pkgdb.Package
 	works     []*work
 	removes   []*removal
@@ -33,7 +37,7 @@ type txn struct {
 	// package in this transaction takes from it through Replaces.
 	takeover map[string][]string
 	// oldScripts holds the prerm/postrm/postinst of packages being upgraded or
-	// removed, read before anything changes, keyed by name then script.
+	// removed, read before anything changes, keyed by record key then script.
 	oldScripts map[string]map[string][]byte
 	res        Result
 	progressMu sync.Mutex
@@ -114,7 +118,7 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 	if err := t.load(plan); err != nil {
 		return nil, err
 	}
-	t.st.installed = t.installed
+	t.st.installed, t.st.native = t.installed, t.native
 	if t.st.files, err = loadDpkgFiles(t.st.rfs.root); err != nil {
 		return nil, err
 	}
@@ -224,10 +228,11 @@ func (t *txn) undoFailed(ctx context.Context, cause error) error {
 // checks the plan against them, before anything is written.
 func (t *txn) load(plan Plan) error {
 	t.installed = map[string]*pkgdb.Package{}
+	t.native = nativeArchOf(t.root)
 	err := t.db.View(func(tx *bolt.Tx) error {
 		pkgs, err := pkgdb.Packages(tx)
 		for _, p := range pkgs {
-			t.installed[p.Name] = p
+			t.installed[p.Key()] = p
 		}
 		return err
 	})
@@ -241,7 +246,10 @@ func (t *txn) load(plan Plan) error {
 		t.works = append(t.works, &work{item: it})
 	}
 	names := map[string]bool{}
-	for _, r := range plan.Remove {
+	plan.Remove = append([]Remove(nil), plan.Remove...) // the caller's stays as it is
+	for i, r := range plan.Remove {
+		r.Name = resolveRemoveName(t.installed, r.Name, t.native)
+		plan.Remove[i].Name = r.Name
 		if names[r.Name] {
 			return fmt.Errorf("remove %s: named twice", r.Name)
 		}
@@ -267,18 +275,21 @@ func (t *txn) load(plan Plan) error {
 func (t *txn) checkInstalls() error {
 	names := map[string]bool{}
 	for _, r := range t.removes {
-		names[r.rec.Name] = true
+		names[r.rec.Key()] = true
 	}
 	for _, w := range t.works {
-		if names[w.name()] {
-			return fmt.Errorf("%s: package %s is in the plan twice (or installed and removed)", w.item.Path, w.name())
+		if names[w.key()] || w.old != nil && w.old.Key() != w.key() && names[w.old.Key()] {
+			return fmt.Errorf("%s: package %s is in the plan twice (or installed and removed)", w.item.Path, w.key())
 		}
-		names[w.name()] = true
+		names[w.key()] = true
+		if w.old != nil {
+			names[w.old.Key()] = true
+		}
 		if w.old != nil && w.old.IsInstalled() {
 			t.readOldScripts(w.old)
 		}
 	}
-	return nil
+	return t.checkInstances()
 }
 
 // readOldScripts keeps an installed package's scripts in memory: an
@@ -290,7 +301,7 @@ func (t *txn) readOldScripts(p *pkgdb.Package) {
 			m[s] = b
 		}
 	}
-	t.oldScripts[p.Name] = m
+	t.oldScripts[p.Key()] = m
 }
 
 func (t *txn) infoPath(infoName, ext string) string {
@@ -401,11 +412,11 @@ func replaces(w *work, owner, ver string) bool {
 func (t *txn) checkConflicts() error {
 	incoming := map[string]*work{}
 	for _, w := range t.works {
-		incoming[w.name()] = w
+		incoming[w.key()] = w
 	}
 	removing := map[string]bool{}
 	for _, r := range t.removes {
-		removing[r.rec.Name] = true
+		removing[r.rec.Key()] = true
 	}
 	claimed := map[string]*work{} // non-directory path -> incoming package
 	return t.db.View(func(tx *bolt.Tx) error {
@@ -425,6 +436,14 @@ func (t *txn) checkConflicts() error {
 				diverter, diverted := t.st.files.diverter(p)
 				if prev, ok := claimed[key]; ok {
 					switch {
+					case prev.name() == w.name() && prev.pkg.MultiArch == deb.MultiArchSame && w.pkg.MultiArch == deb.MultiArchSame:
+						// Two instances of a Multi-Arch: same package
+						// share the path; it must be the same file.
+						if pe := prev.byPath[e.rel]; pe == nil || !sameFile(pe.file, e.file) {
+							return sharedError(w, p)
+						}
+						e.shared = true
+						continue
 					case replaces(w, prev.name(), prev.pkg.Version.String()):
 					case replaces(prev, w.name(), w.pkg.Version.String()):
 						continue // prev keeps it; w's copy is not renamed
@@ -434,10 +453,10 @@ func (t *txn) checkConflicts() error {
 				}
 				claimed[key] = w
 				for _, o := range pkgdb.Owners(tx, p) {
-					if o == w.name() || removing[o] {
+					if o == w.key() || removing[o] || w.old != nil && o == w.old.Key() {
 						continue
 					}
-					if diverted && (o == diverter || w.name() == diverter) {
+					if diverted && (keyName(o) == diverter || w.name() == diverter) {
 						continue
 					}
 					if _, ok := incoming[o]; ok {
@@ -453,7 +472,16 @@ func (t *txn) checkConflicts() error {
 					if isDirOf(rec, p) {
 						return &ConflictError{Path: p, Package: w.name(), Owner: o}
 					}
-					if !replaces(w, o, rec.Version) {
+					if sameInstances(w.pkg, rec) {
+						// Another instance's copy: dpkg compares the
+						// file in place with the incoming one.
+						if !t.sameAsInstalled(rec, e) {
+							return sharedError(w, p)
+						}
+						e.shared = true
+						continue
+					}
+					if !replaces(w, rec.Name, rec.Version) {
 						return &ConflictError{Path: p, Package: w.name(), Owner: o}
 					}
 					t.takeover[o] = append(t.takeover[o], p)
@@ -464,7 +492,7 @@ func (t *txn) checkConflicts() error {
 		// must not rename its copy over the winner's.
 		for _, w := range t.works {
 			for _, e := range w.ents {
-				if e.file.Type != pkgdb.TypeDir && claimed[t.st.files.useName(w.name(), e.file.Path)] != w && e.tmp != "" {
+				if e.file.Type != pkgdb.TypeDir && !e.shared && claimed[t.st.files.useName(w.name(), e.file.Path)] != w && e.tmp != "" {
 					_ = t.st.rfs.remove(e.tmp, false)
 					e.tmp = ""
 					e.lost = true

@@ -36,6 +36,9 @@ import (
 type ChangeRequest struct {
 	// Request is the resolver's request. Prepare fills Installed from the
 	// root's database and, when empty, Architecture with the host's.
+	// ForeignArchs are the root's other architectures (Architectures:
+	// what dpkg --add-architecture and grey arch add enabled); candidates
+	// of any other architecture are not considered.
 	Request resolver.Request
 	// Local are .deb files to install as they are; their dependencies
 	// resolve from the index, as with "apt install ./x.deb".
@@ -148,8 +151,16 @@ func Prepare(ctx context.Context, db DB, idx resolver.Index, req ChangeRequest) 
 			pd.Install = append(pd.Install, Wanted{Package: p, Auto: true, Path: localPath[p]})
 		}
 	}
+	instances := map[string]int{}
+	for _, p := range rq.Installed {
+		instances[p.Name]++
+	}
 	for _, p := range rp.Remove {
-		pd.Remove = append(pd.Remove, Remove{Name: p.Name, Purge: req.Purge})
+		name := p.Name
+		if instances[name] > 1 {
+			name += ":" + p.Architecture // which of the name's instances
+		}
+		pd.Remove = append(pd.Remove, Remove{Name: name, Purge: req.Purge})
 	}
 	if req.Purge && db != nil {
 		// Purging a package of which only conffiles remain: the resolver

@@ -121,7 +121,7 @@ func keepOwned(ents []*staged) []*staged {
 // package other than the one giving it up.
 func (t *txn) stillOwned(tx *bolt.Tx, p, giver string, incoming map[string]map[string]bool, leaving map[string]bool) bool {
 	for name, paths := range incoming {
-		if name != giver && t.st.files.useName(name, p) != p {
+		if name != giver && t.st.files.useName(keyName(name), p) != p {
 			continue // its copy is at the divert-to name
 		}
 		if paths[p] && name != giver {
@@ -132,7 +132,7 @@ func (t *txn) stillOwned(tx *bolt.Tx, p, giver string, incoming map[string]map[s
 		}
 	}
 	for _, o := range pkgdb.Owners(tx, p) {
-		if o == giver || leaving[o] || t.st.files.useName(o, p) != p {
+		if o == giver || leaving[o] || t.st.files.useName(keyName(o), p) != p {
 			continue
 		}
 		if _, up := incoming[o]; up {
@@ -165,18 +165,23 @@ func (t *txn) removeObsolete() error {
 		for _, e := range w.ents {
 			m[e.file.Path] = true
 		}
-		incoming[w.name()] = m
+		incoming[w.key()] = m
 	}
 	leaving := map[string]bool{}
 	for _, r := range t.removes {
-		leaving[r.rec.Name] = true
+		leaving[r.rec.Key()] = true
+	}
+	for _, w := range t.works {
+		if w.old != nil && w.old.Key() != w.key() {
+			leaving[w.old.Key()] = true // a crossgrade's old instance
+		}
 	}
 	var files, dirs []string
 	err := t.db.View(func(tx *bolt.Tx) error {
 		consider := func(giver string, f pkgdb.File, purge bool, conf *pkgdb.Conffile) {
 			// A diverted file is at its divert-to name, which no other
 			// package ships (dpkg removes it there).
-			use := t.st.files.useName(giver, f.Path)
+			use := t.st.files.useName(keyName(giver), f.Path)
 			if use != f.Path {
 				if incoming[giver][f.Path] {
 					return
@@ -207,7 +212,7 @@ func (t *txn) removeObsolete() error {
 		}
 		for _, r := range t.removes {
 			for _, f := range r.rec.Files {
-				consider(r.rec.Name, f, r.purge, r.rec.Conffile(f.Path))
+				consider(r.rec.Key(), f, r.purge, r.rec.Conffile(f.Path))
 			}
 		}
 		for _, w := range t.works {
@@ -215,8 +220,8 @@ func (t *txn) removeObsolete() error {
 				continue
 			}
 			for _, f := range w.old.Files {
-				if !incoming[w.name()][f.Path] {
-					consider(w.name(), f, false, w.old.Conffile(f.Path))
+				if !incoming[w.key()][f.Path] {
+					consider(w.key(), f, false, w.old.Conffile(f.Path))
 				}
 			}
 		}
@@ -277,6 +282,9 @@ func (t *txn) record(w *work) *pkgdb.Package {
 		MultiArch: w.ctl.Fields.Get("Multi-Arch"), Essential: w.pkg.Essential,
 		Status: pkgdb.StatusUnpacked, Auto: auto, Control: string(w.ctl.Control),
 		Conffiles: w.confs,
+	}
+	if w.key() != w.name() {
+		rec.Instance = w.key()
 	}
 	if t.opts.NoScripts {
 		rec.Status = pkgdb.StatusInstalled
@@ -403,7 +411,7 @@ func (t *txn) writeDatabases() error {
 		edit := dpkgdb.Edit{Put: map[string][]byte{}, Drop: map[string]bool{}}
 		marks := map[string]*bool{} // dpkg instance key -> auto mark, nil: forget
 		for _, r := range t.removes {
-			keep := !r.purge && len(r.rec.Conffiles) > 0 && r.rec.IsInstalled()
+			keep := t.keepsConfigFiles(r)
 			action := "remove"
 			if r.purge {
 				action = "purge"
@@ -430,6 +438,12 @@ func (t *txn) writeDatabases() error {
 			if w.old != nil && dpkgKey(w.old) != dpkgKey(rec) {
 				edit.Drop[dpkgKey(w.old)] = true
 				marks[dpkgKey(w.old)] = nil
+			}
+			if w.old != nil && w.old.Key() != rec.Key() {
+				// A crossgrade: the other architecture's record goes.
+				if err := pkgdb.DeletePackage(tx, w.old.Key()); err != nil {
+					return err
+				}
 			}
 			if err := putStanza(&edit, rec); err != nil {
 				return err

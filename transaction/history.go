@@ -32,10 +32,13 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 	}
 	touched := map[string]bool{}
 	for _, w := range t.works {
-		touched[w.name()] = true
+		touched[w.key()] = true
+		if w.old != nil {
+			touched[w.old.Key()] = true
+		}
 	}
 	for _, r := range t.removes {
-		touched[r.rec.Name] = true
+		touched[r.rec.Key()] = true
 	}
 	for o := range t.takeover {
 		touched[o] = true
@@ -57,20 +60,20 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 	store := OpenStore(t.root)
 	for _, p := range pkgs {
 		if p.IsInstalled() {
-			e.After[p.Name] = p.Version
+			e.After[p.Key()] = p.Version
 			if !p.Auto {
-				e.World = append(e.World, p.Name)
+				e.World = append(e.World, p.Key())
 			}
 		}
-		if key, ok := snapshotOf(prev, p.Name); ok && !touched[p.Name] {
-			e.Snapshots[p.Name] = key
+		if key, ok := snapshotOf(prev, p.Key()); ok && !touched[p.Key()] {
+			e.Snapshots[p.Key()] = key
 			continue
 		}
 		s, err := snapshot(t.root, store, p)
 		if err != nil {
 			return err
 		}
-		if e.Snapshots[p.Name], err = pkgdb.PutSnapshot(tx, s); err != nil {
+		if e.Snapshots[p.Key()], err = pkgdb.PutSnapshot(tx, s); err != nil {
 			return err
 		}
 	}

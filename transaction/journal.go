@@ -311,8 +311,8 @@ func (t *txn) commitJournal(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 	j.Phase = pkgdb.JournalCommitted
 	j.Staged, j.Paths, j.Admin, j.Created = nil, nil, nil, nil
 	for _, r := range t.removes {
-		j.Removed = append(j.Removed, pkgdb.JournalRemoved{Name: r.rec.Name, InfoName: r.rec.InfoName(),
-			KeepConf: !r.purge && len(r.rec.Conffiles) > 0})
+		j.Removed = append(j.Removed, pkgdb.JournalRemoved{Name: r.rec.Key(), InfoName: r.rec.InfoName(),
+			KeepConf: t.keepsConfigFiles(r)})
 	}
 	// The new contents do not enter the store here: they are in the
 	// root, and a content is stored when it leaves the root (the journal

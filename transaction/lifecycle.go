@@ -92,8 +92,8 @@ func (t *txn) fail(rec *pkgdb.Package, err error) {
 	if t.final == nil {
 		t.final = map[string]*pkgdb.Package{}
 	}
-	t.final[rec.Name] = rec
-	t.res.Failures = append(t.res.Failures, Failure{Package: rec.Name, Arch: rec.Architecture, Status: rec.Status, Err: err, Error: err.Error()})
+	t.final[rec.Key()] = rec
+	t.res.Failures = append(t.res.Failures, Failure{Package: rec.Key(), Arch: rec.Architecture, Status: rec.Status, Err: err, Error: err.Error()})
 }
 
 // notInstalledRecord is what dpkg keeps of a package whose installation
@@ -174,6 +174,25 @@ type cfgItem struct {
 
 func (it *cfgItem) name() string { return it.pkg.Name }
 
+// key is the item's record key.
+func (it *cfgItem) key() string {
+	if it.w != nil {
+		return it.w.key()
+	}
+	return it.rec.Key()
+}
+
+// depKey is the record key a dependency on name of a package of arch
+// means: the instance of arch when the root or the run knows one (a
+// Multi-Arch: same library of the depender's architecture), else the
+// name's own record.
+func depKey(name, arch, native string, known func(string) bool) string {
+	if k := recordKey(name, arch, native); k != name && known(k) {
+		return k
+	}
+	return name
+}
+
 // configureItems returns what the transaction configures, each package
 // after those it depends on: its own packages and, with
 // Options.ConfigurePending, the packages earlier runs left unpacked or
@@ -183,10 +202,10 @@ func (t *txn) configureItems() []*cfgItem {
 	in := map[string]bool{}
 	for _, w := range t.works {
 		items = append(items, &cfgItem{w: w, pkg: w.pkg})
-		in[w.name()] = true
+		in[w.key()] = true
 	}
 	for _, r := range t.removes {
-		in[r.rec.Name] = true
+		in[r.rec.Key()] = true
 	}
 	if t.opts.ConfigurePending {
 		names := make([]string, 0, len(t.installed))
@@ -206,18 +225,19 @@ func (t *txn) configureItems() []*cfgItem {
 			items = append(items, &cfgItem{rec: rec, pkg: d})
 		}
 	}
-	return configureOrder(items)
+	return configureOrder(items, t.native)
 }
 
 // configureOrder sorts the packages so that each comes after the ones it
 // depends on (Pre-Depends first, then Depends, among the packages to
 // configure); a cycle is broken where it closes, in plan order, as dpkg
 // configures the rest of a cycle once one member is.
-func configureOrder(items []*cfgItem) []*cfgItem {
+func configureOrder(items []*cfgItem, native string) []*cfgItem {
 	byName := map[string]*cfgItem{}
 	for _, it := range items {
-		byName[it.name()] = it
+		byName[it.key()] = it
 	}
+	has := func(k string) bool { _, ok := byName[k]; return ok }
 	state := map[*cfgItem]int{} // 0 new, 1 visiting, 2 done
 	var out []*cfgItem
 	var visit func(it *cfgItem)
@@ -229,7 +249,7 @@ func configureOrder(items []*cfgItem) []*cfgItem {
 		for _, dep := range []relation.Dependency{it.pkg.PreDepends, it.pkg.Depends} {
 			for _, rel := range dep {
 				for _, p := range rel {
-					if d, ok := byName[p.Name]; ok {
+					if d, ok := byName[depKey(p.Name, it.pkg.Architecture, native, has)]; ok {
 						visit(d)
 					}
 				}
@@ -265,11 +285,11 @@ func (t *txn) configure(ctx context.Context, items []*cfgItem) {
 		}
 	}
 	for _, w := range t.works {
-		known[w.name()] = true
-		delete(configured, w.name())
+		known[w.key()] = true
+		delete(configured, w.key())
 	}
 	for _, r := range t.removes {
-		delete(configured, r.rec.Name)
+		delete(configured, r.rec.Key())
 	}
 	for n, rec := range t.final {
 		known[n] = true
@@ -282,17 +302,21 @@ func (t *txn) configure(ctx context.Context, items []*cfgItem) {
 	queued := map[string]bool{}
 	for _, it := range items {
 		if it.w == nil || !it.w.failed {
-			queued[it.name()] = true
+			queued[it.key()] = true
 		}
 	}
-	met := func(name string) bool { return configured[name] || queued[name] || !known[name] }
+	isKnown := func(k string) bool { return known[k] }
 	done := 0
 	for _, it := range items {
 		if it.w != nil && it.w.failed {
 			continue
 		}
-		delete(queued, it.name())
+		delete(queued, it.key())
 		rec := t.itemRecord(it)
+		met := func(name string) bool {
+			k := depKey(name, it.pkg.Architecture, t.native, isKnown)
+			return configured[k] || queued[k] || !known[k]
+		}
 		if dep := unconfiguredDep(it.pkg, met); dep != "" {
 			t.fail(rec, fmt.Errorf("%w: %s depends on %s, which is not configured", ErrDependsUnconfigured, it.name(), dep))
 			continue
@@ -314,7 +338,7 @@ func (t *txn) configure(ctx context.Context, items []*cfgItem) {
 		}
 		rec.SetStatus(keepWant(rec), false, pkgdb.StateInstalled)
 		rec.ConfigVersion = ""
-		configured[rec.Name] = true
+		configured[rec.Key()] = true
 		t.done = append(t.done, rec)
 		if it.w == nil {
 			t.res.Changes = append(t.res.Changes, Change{Name: rec.Name, Arch: rec.Architecture, Action: "configure", NewVersion: rec.Version})
@@ -362,7 +386,7 @@ func (t *txn) writeStates() error {
 	}
 	failed := map[string]bool{}
 	for _, r := range t.removes {
-		failed[r.rec.Name] = r.failed
+		failed[r.rec.Key()] = r.failed
 	}
 	if t.journal != nil {
 		// A removal whose postrm failed keeps its info files.
@@ -499,7 +523,7 @@ func PendingPackages(db DB) ([]string, error) {
 		pkgs, err := pkgdb.Packages(tx)
 		for _, p := range pkgs {
 			if p.Pending() {
-				out = append(out, p.Name)
+				out = append(out, p.Key())
 			}
 		}
 		return err

@@ -73,7 +73,8 @@ func (tw *twin) both(t *testing.T, f func(root string)) {
 }
 
 // statusOf returns, for each named package in root's dpkg status, its
-// Status, Version and Config-Version.
+// Status, Version and Config-Version; a name "pkg:arch" names one
+// instance.
 func statusOf(t *testing.T, root string, names []string) map[string]string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, "var/lib/dpkg/status"))
@@ -90,9 +91,10 @@ func statusOf(t *testing.T, root string, names []string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, s := range stanzas {
-		n := s.Get("Package")
-		if want[n] {
-			out[n] = fmt.Sprintf("%s | %s | %s", s.Get("Status"), s.Get("Version"), s.Get("Config-Version"))
+		for _, n := range []string{s.Get("Package"), s.Get("Package") + ":" + s.Get("Architecture")} {
+			if want[n] {
+				out[n] = fmt.Sprintf("%s | %s | %s", s.Get("Status"), s.Get("Version"), s.Get("Config-Version"))
+			}
 		}
 	}
 	return out

@@ -64,14 +64,26 @@ func preDependStages(plan Plan, opts Options) []Plan {
 		return nil
 	}
 	pkgs := make([]*deb.Package, len(plan.Install))
-	index := map[string]int{}
+	index := map[string]int{} // "name:arch" and "name" -> position
 	for i, it := range plan.Install {
 		p, err := installControl(it)
 		if err != nil {
 			return nil
 		}
 		pkgs[i] = p
-		index[p.Name] = i
+		index[p.Name+":"+p.Architecture] = i
+		if _, ok := index[p.Name]; !ok {
+			index[p.Name] = i
+		}
+	}
+	// A dependency means the instance of the depender's architecture
+	// when the plan has it (Multi-Arch: same), else any instance.
+	find := func(name, arch string) (int, bool) {
+		if j, ok := index[name+":"+arch]; ok {
+			return j, true
+		}
+		j, ok := index[name]
+		return j, ok
 	}
 	stage := make([]int, len(pkgs))
 	state := make([]int, len(pkgs)) // 0 new, 1 visiting, 2 done
@@ -91,7 +103,7 @@ func preDependStages(plan Plan, opts Options) []Plan {
 		}{{pkgs[i].PreDepends, 1}, {pkgs[i].Depends, 0}} {
 			for _, rel := range dep.rels {
 				for _, alt := range rel {
-					if j, ok := index[alt.Name]; ok && j != i {
+					if j, ok := find(alt.Name, pkgs[i].Architecture); ok && j != i {
 						s = max(s, visit(j)+dep.step)
 					}
 				}

@@ -73,7 +73,8 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		conf[c.Path] = &c
 		w.ctl.Conffiles = append(w.ctl.Conffiles, archive.Conffile{Path: c.Path})
 	}
-	w.old = s.installed[rec.Name]
+	w.k = recordKey(w.pkg.Name, w.pkg.Architecture, s.native)
+	w.old = oldInstance(s.installed, w.pkg, w.k)
 	w.byPath = map[string]*staged{}
 	w.md5s = map[string]string{}
 	for _, f := range rec.Files {
@@ -181,8 +182,8 @@ func TargetAfter(db DB, id uint64) (Target, error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		pkgs, err := pkgdb.Packages(tx)
 		for _, p := range pkgs {
-			if _, ok := t[p.Name]; !ok {
-				t[p.Name] = ""
+			if _, ok := t[p.Key()]; !ok {
+				t[p.Key()] = ""
 			}
 		}
 		return err

@@ -108,7 +108,7 @@ func (t *txn) preScripts(ctx context.Context) {
 		if r.rec.State() != pkgdb.StateHalfConfigured && !r.rec.Configured() {
 			continue
 		}
-		s, ok := t.oldScripts[r.rec.Name]["prerm"]
+		s, ok := t.oldScripts[r.rec.Key()]["prerm"]
 		if !ok {
 			continue
 		}
@@ -132,7 +132,7 @@ func (t *txn) preinst(ctx context.Context, w *work) (*pkgdb.Package, error) {
 	old := w.old
 	upgrading := old != nil && old.IsInstalled()
 	if upgrading && (old.Configured() || old.State() == pkgdb.StateHalfConfigured) {
-		if s, ok := t.oldScripts[w.name()]["prerm"]; ok {
+		if s, ok := t.oldScripts[w.old.Key()]["prerm"]; ok {
 			if err := t.runTemp(ctx, w.name(), old.Architecture, "prerm", s, "upgrade", newVer); err != nil {
 				np := w.ctl.File("prerm")
 				if np == nil || t.runTemp(ctx, w.name(), w.pkg.Architecture, "prerm", np.Data, "failed-upgrade", old.Version) != nil {
@@ -211,7 +211,7 @@ func (t *txn) abortUpgrade(ctx context.Context, w *work, halfInstalled bool) *pk
 		return &rec
 	}
 	rec.SetStatus("install", false, w.old.State())
-	if s, ok := t.oldScripts[w.name()]["postinst"]; ok {
+	if s, ok := t.oldScripts[w.old.Key()]["postinst"]; ok {
 		if t.runTemp(ctx, w.name(), w.old.Architecture, "postinst", s, "abort-upgrade", w.pkg.Version.String()) != nil {
 			if w.old.Configured() {
 				rec.ConfigVersion = w.old.Version
@@ -232,7 +232,7 @@ func (t *txn) abortRemove(ctx context.Context, r *removal, err error) {
 		want = "purge"
 	}
 	rec.SetStatus(want, false, r.rec.State())
-	if s, ok := t.oldScripts[r.rec.Name]["postinst"]; ok {
+	if s, ok := t.oldScripts[r.rec.Key()]["postinst"]; ok {
 		if t.runTemp(ctx, r.rec.Name, r.rec.Architecture, "postinst", s, "abort-remove") != nil {
 			if r.rec.Configured() {
 				rec.ConfigVersion = r.rec.Version
@@ -257,7 +257,7 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 		if w.old == nil || !w.old.IsInstalled() {
 			continue
 		}
-		s, ok := t.oldScripts[w.name()]["postrm"]
+		s, ok := t.oldScripts[w.old.Key()]["postrm"]
 		if !ok {
 			continue
 		}
@@ -273,7 +273,7 @@ func (t *txn) postScripts(ctx context.Context, bootstrap bool) error {
 		}
 	}
 	for _, r := range t.removes {
-		s, ok := t.oldScripts[r.rec.Name]["postrm"]
+		s, ok := t.oldScripts[r.rec.Key()]["postrm"]
 		if !ok {
 			continue
 		}
@@ -340,7 +340,7 @@ func (t *txn) dropRemovedInfo() {
 		if r.failed {
 			// As dpkg: a failed postrm remove keeps every info file, a
 			// failed postrm purge the list and the postrm.
-			purgeFailed := t.final[r.rec.Name] != nil && t.final[r.rec.Name].State() == pkgdb.StateConfigFiles
+			purgeFailed := t.final[r.rec.Key()] != nil && t.final[r.rec.Key()].State() == pkgdb.StateConfigFiles
 			for _, ext := range infoExts {
 				if purgeFailed && ext != "list" && ext != "postrm" {
 					_ = os.Remove(t.infoPath(r.rec.InfoName(), ext))
@@ -349,7 +349,7 @@ func (t *txn) dropRemovedInfo() {
 			_ = writeAtomic(t.infoPath(r.rec.InfoName(), "list"), nil, 0o644, t.opts.Sync)
 			continue
 		}
-		keep := !r.purge && len(r.rec.Conffiles) > 0
+		keep := t.keepsConfigFiles(r)
 		for _, ext := range infoExts {
 			if keep && (ext == "list" || ext == "conffiles" || ext == "postrm") {
 				continue
@@ -358,9 +358,24 @@ func (t *txn) dropRemovedInfo() {
 		}
 		if keep {
 			rc := configFilesRecord(r.rec)
+			// Empty when nothing is left, as dpkg writes it (pkgdb.ListFile).
 			_ = writeShrunk(t.infoPath(rc.InfoName(), "list"), pkgdb.ListFile(rc), 0o644, t.opts.Sync)
 		}
 	}
+}
+
+// keepsConfigFiles reports whether a removal (not a purge) leaves the
+// package in dpkg's config-files state ("rc"): when it has conffiles, or
+// a postrm that a later purge must run, as dpkg does.
+func (t *txn) keepsConfigFiles(r *removal) bool {
+	if r.purge || !r.rec.IsInstalled() {
+		return false
+	}
+	if len(r.rec.Conffiles) > 0 {
+		return true
+	}
+	_, ok := t.oldScripts[r.rec.Key()]["postrm"]
+	return ok && !t.opts.NoScripts
 }
 
 // fallbackDir holds, during a bootstrap, links to busybox applets.

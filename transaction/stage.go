@@ -46,6 +46,9 @@ type staged struct {
 	// lost: another package of the transaction, which Replaces this one,
 	// ships the same path and wins it.
 	lost bool
+	// shared: another instance of this Multi-Arch: same package has the
+	// same file (installed, or in the transaction); both own it.
+	shared bool
 }
 
 // work is one package to install, from its .deb to its new database record.
@@ -65,6 +68,9 @@ type work struct {
 	// failed: a maintainer script of the package failed; t.final holds
 	// the state it is left in (lifecycle.go).
 	failed bool
+	// k is the package's record key (recordKey): its name, or
+	// "name:arch" for a foreign architecture's instance.
+	k string
 }
 
 func (w *work) name() string { return w.pkg.Name }
@@ -73,7 +79,9 @@ func (w *work) name() string { return w.pkg.Name }
 type stager struct {
 	root      string
 	opts      *Options
-	installed map[string]*pkgdb.Package // read-only while staging
+	installed map[string]*pkgdb.Package // by record key; read-only while staging
+	// native is the root's native architecture (recordKey).
+	native string
 	// euid and egid are the process's, read once.
 	euid, egid int
 
@@ -360,7 +368,8 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 	if w.pkg, err = deb.FromStanza(w.ctl.Fields); err != nil {
 		return fmt.Errorf("%s: control: %w", w.item.Path, err)
 	}
-	w.old = s.installed[w.pkg.Name]
+	w.k = recordKey(w.pkg.Name, w.pkg.Architecture, s.native)
+	w.old = oldInstance(s.installed, w.pkg, w.k)
 	w.dataCap = dataCap(w.pkg.InstalledSize, s.free) // space.go
 	r.SetMaxDataSize(w.dataCap)
 	dr, err := r.Data()

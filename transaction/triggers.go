@@ -138,14 +138,14 @@ func (t *txn) processTriggers(ctx context.Context, pending []triggers.Pending) e
 	}
 }
 
-// configuredRecord returns the record of a configured package by name:
+// configuredRecord returns the record of a configured package by record key:
 // one configured by this run, or one installed before it and not failed.
 func (t *txn) configuredRecord(name string) *pkgdb.Package {
 	if rec := t.final[name]; rec != nil {
 		return nil
 	}
 	for _, rec := range t.done {
-		if rec.Name == name {
+		if rec.Key() == name {
 			return rec
 		}
 	}
@@ -160,10 +160,10 @@ func (t *txn) configuredRecord(name string) *pkgdb.Package {
 func (t *txn) interests(done bool) (triggers.Interests, error) {
 	changed := make(map[string]bool, len(t.works)+len(t.removes))
 	for _, w := range t.works {
-		changed[w.name()] = true
+		changed[w.key()] = true
 	}
 	for _, r := range t.removes {
-		changed[r.rec.Name] = true
+		changed[r.rec.Key()] = true
 	}
 	recs := []*pkgdb.Package{}
 	for name, rec := range t.installed {
@@ -182,7 +182,7 @@ func (t *txn) interests(done bool) (triggers.Interests, error) {
 		}
 		for _, d := range ds {
 			if d.Kind == triggers.Interest {
-				in[rec.Name] = append(in[rec.Name], d)
+				in[rec.Key()] = append(in[rec.Key()], d)
 			}
 		}
 	}
@@ -221,7 +221,9 @@ func (t *txn) takeUnincorp() ([]queuedTrigger, error) {
 			if a == "-" {
 				a = ""
 			}
-			a, _, _ = strings.Cut(a, ":") // "pkg:arch"
+			if n, arch, ok := strings.Cut(a, ":"); ok { // "pkg:arch"
+				a = recordKey(n, arch, t.native)
+			}
 			out = append(out, queuedTrigger{name: f[0], awaiter: a})
 		}
 	}

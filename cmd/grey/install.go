@@ -245,6 +245,15 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		idx = x
 		cr.Request.Policy = x.Policy
 	}
+	if len(cr.Request.ForeignArchs) == 0 {
+		// The architectures dpkg --add-architecture (grey arch add)
+		// enabled: pkg:i386 and Multi-Arch: foreign packages of them.
+		archs, err := transaction.Architectures(root.Dir)
+		if err != nil {
+			return err
+		}
+		cr.Request.ForeignArchs = archs[1:]
+	}
 	pending, err := transaction.Prepare(ctx, root.DB, idx, cr)
 	if err != nil {
 		var un *resolver.Unsatisfiable
