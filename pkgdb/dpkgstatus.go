@@ -127,8 +127,11 @@ func ConffilesFile(p *Package) []byte {
 }
 
 // EnsureDpkgAdminDir creates what an empty dpkg database needs under root
-// (info/, updates/, triggers/, an empty available and status), without
-// touching anything that exists, so dpkg can read and lock it.
+// (info/, updates/, triggers/, an empty available, status and
+// triggers/Unincorp), without touching anything that exists, so dpkg can
+// read and lock it. Without triggers/Unincorp dpkg takes the database for
+// one written before triggers existed and activates every interest of
+// every package.
 func EnsureDpkgAdminDir(root string) error {
 	admin := filepath.Join(root, DpkgAdminDir)
 	for _, d := range []string{"info", "updates", "triggers", "alternatives"} {
@@ -136,7 +139,7 @@ func EnsureDpkgAdminDir(root string) error {
 			return fmt.Errorf("dpkg admin dir: %w", err)
 		}
 	}
-	for _, f := range []string{"available", "status"} {
+	for _, f := range []string{"available", "status", "triggers/Unincorp"} {
 		p := filepath.Join(admin, f)
 		fd, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {

@@ -288,6 +288,9 @@ func (t *txn) checkInstalls() error {
 		if w.old != nil && w.old.IsInstalled() {
 			t.readOldScripts(w.old)
 		}
+		if err := checkTriggerNames(w); err != nil {
+			return err
+		}
 	}
 	return t.checkInstances()
 }

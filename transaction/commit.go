@@ -65,6 +65,9 @@ func (t *txn) commit() error {
 			return err
 		}
 	}
+	if err := t.writeInterests(); err != nil { // trigfiles.go
+		return err
+	}
 	if t.opts.Sync {
 		// The renames and removals are durable once their directories are.
 		dirs := map[string]bool{filepath.Join(t.root, pkgdb.DpkgAdminDir, "info"): true}
@@ -316,9 +319,9 @@ func (t *txn) writeInfo(w *work) error {
 			fmt.Fprintf(&md5, "%s  %s\n", sum, e.rel)
 		}
 	}
-	if md5.Len() > 0 {
-		files["md5sums"] = []byte(md5.String())
-	}
+	// dpkg writes md5sums for every package, empty when it has no
+	// regular file (dpkg --audit reports a package without one).
+	files["md5sums"] = []byte(md5.String())
 	if len(rec.Conffiles) > 0 {
 		files["conffiles"] = pkgdb.ConffilesFile(rec)
 	}
