@@ -60,6 +60,9 @@ type txn struct {
 	// their goal, by name (lifecycle.go); done the records configured.
 	final map[string]*pkgdb.Package
 	done  []*pkgdb.Package
+	// ownEntry: writeStates records a history entry of its own
+	// (Configure, which has no commit to record one).
+	ownEntry bool
 }
 
 // removal is one package to remove.

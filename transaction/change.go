@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -148,6 +149,18 @@ func Prepare(ctx context.Context, db DB, idx resolver.Index, req ChangeRequest) 
 	if req.Reinstall {
 		pd.Reinstall = reinstallCandidates(li, rp, rq.Install)
 		for _, p := range pd.Reinstall {
+			pd.Install = append(pd.Install, Wanted{Package: p, Auto: true, Path: localPath[p]})
+		}
+	}
+	if db != nil {
+		// Packages a failure left to be reinstalled (dpkg's reinstreq,
+		// half-installed) are, as apt reinstalls them on its next run.
+		re, err := reinstRequired(db, li, rp, pd.Reinstall)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range re {
+			pd.Reinstall = append(pd.Reinstall, p)
 			pd.Install = append(pd.Install, Wanted{Package: p, Auto: true, Path: localPath[p]})
 		}
 	}
@@ -444,6 +457,74 @@ func checkRemovals(db DB, idx resolver.Index, rq resolver.Request) ([]string, er
 			return nil, &UnknownPackageError{Name: j.Name}
 		}
 		out = append(out, j.Name)
+	}
+	return out, nil
+}
+
+// ReinstallError is a package that must be reinstalled (a failure left
+// it half-installed) of which no source has the installed version.
+type ReinstallError struct {
+	Package, Version string
+}
+
+func (e *ReinstallError) Error() string {
+	return fmt.Sprintf("The package %s needs to be reinstalled, but I can't find an archive for it (version %s)", e.Package, e.Version)
+}
+
+// reinstRequired returns, for every package of the root that a failure
+// left half-installed or flagged reinstreq and that is still selected for
+// installation, the candidate of exactly its version, unless the plan
+// already changes it (or reinstalls it).
+func reinstRequired(db DB, idx resolver.Index, rp *resolver.Plan, already []*deb.Package) ([]*deb.Package, error) {
+	var recs []*pkgdb.Package
+	err := db.View(func(tx *bolt.Tx) error {
+		pkgs, err := pkgdb.Packages(tx)
+		for _, p := range pkgs {
+			if w := p.Want(); w != "install" && w != "hold" {
+				continue
+			}
+			if strings.Fields(p.Status + "  ")[1] == "reinstreq" || p.State() == pkgdb.StateHalfInstalled {
+				recs = append(recs, p)
+			}
+		}
+		return err
+	})
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	planned := map[string]bool{}
+	note := func(p *deb.Package) { planned[p.Name+":"+p.Architecture] = true }
+	for _, p := range rp.Remove {
+		note(p)
+	}
+	for _, p := range ToFetch(rp) {
+		note(p)
+	}
+	for _, c := range rp.Upgrade {
+		note(c.From)
+	}
+	for _, c := range rp.Downgrade {
+		note(c.From)
+	}
+	for _, p := range already {
+		note(p)
+	}
+	var out []*deb.Package
+	for _, rec := range recs {
+		if planned[rec.Name+":"+rec.Architecture] {
+			continue
+		}
+		var found *deb.Package
+		for _, c := range idx.Packages(rec.Name) {
+			if c.Architecture == rec.Architecture && c.Version.String() == rec.Version && c.Origin != "installed" && (c.SHA256 != "" || c.Origin == "local") {
+				found = c
+				break
+			}
+		}
+		if found == nil {
+			return nil, &ReinstallError{Package: rec.Key(), Version: rec.Version}
+		}
+		out = append(out, found)
 	}
 	return out, nil
 }

@@ -43,6 +43,14 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 	for o := range t.takeover {
 		touched[o] = true
 	}
+	// Packages whose state the scripts changed (Configure records its
+	// entry after them).
+	for _, rec := range t.done {
+		touched[rec.Key()] = true
+	}
+	for k := range t.final {
+		touched[k] = true
+	}
 	now := time.Now
 	if t.opts.Now != nil {
 		now = t.opts.Now

@@ -422,6 +422,17 @@ func (t *txn) writeStates() error {
 				return err
 			}
 		}
+		if t.ownEntry {
+			// Configure: the states it changed are a transaction of
+			// their own in the history.
+			pkgs, err := pkgdb.Packages(tx)
+			if err != nil {
+				return err
+			}
+			if err := t.recordHistory(tx, pkgs); err != nil {
+				return err
+			}
+		}
 		if t.res.HistoryID != 0 && len(t.res.Failures) > 0 {
 			e, err := pkgdb.GetHistory(tx, t.res.HistoryID)
 			if err != nil {
@@ -481,7 +492,7 @@ func Configure(ctx context.Context, db DB, opts Options) (res *Result, err error
 		return nil, fmt.Errorf("root %s: %w", opts.Root, err)
 	}
 	opts.ConfigurePending = true
-	t := &txn{opts: opts, root: root, db: db, faults: newFaults()}
+	t := &txn{opts: opts, root: root, db: db, faults: newFaults(), ownEntry: true}
 	defer func() {
 		if cerr := t.env.close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove the maintainer scripts' environment from %s: %w", root, cerr))

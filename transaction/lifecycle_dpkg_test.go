@@ -14,9 +14,11 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/resolver"
 )
 
 // twin is a pair of roots that start identical: grey works in one, the
@@ -283,6 +285,23 @@ func TestLifecycleAgainstDpkg(t *testing.T) {
 		t.Errorf("Configure: changes %+v, want pb, pc and pf configured", res.Changes)
 	}
 	tw.compare(t, "configure --pending", names)
+	// Configure is a transaction of the history, whose snapshots hold
+	// the configured states (a rollback to it must not unconfigure).
+	if res == nil || res.HistoryID == 0 {
+		t.Fatalf("Configure recorded no history entry: %+v", res)
+	}
+	_ = tw.r.DB.View(func(tx *bolt.Tx) error {
+		h, err := pkgdb.GetHistory(tx, res.HistoryID)
+		if err != nil || h == nil || h.After["pb"] != "1" || len(h.Failed) != 0 {
+			t.Errorf("Configure's history entry: %+v %v", h, err)
+			return nil
+		}
+		s, err := pkgdb.GetSnapshot(tx, h.Snapshots["pb"])
+		if err != nil || s == nil || s.Package.Status != pkgdb.StatusInstalled {
+			t.Errorf("pb's snapshot in Configure's entry: %+v %v", s, err)
+		}
+		return nil
+	})
 }
 
 // TestDpkgTriggerAgainstDpkg: a postinst that calls dpkg-trigger (await)
@@ -320,4 +339,73 @@ func TestDpkgTriggerAgainstDpkg(t *testing.T) {
 		}
 		tw.compare(t, s.name, names)
 	}
+}
+
+// TestRetryReinstallsHalfInstalled: an upgrade whose preinst and whose
+// postrm abort-upgrade both fail leaves the package half-installed
+// (reinstreq, dpkg -l "iHR"); the next change (Prepare, as for any grey
+// command, with nothing requested) reinstalls it, as apt does, and the
+// root is then what dpkg -i of the same package makes of the copy. A
+// version no source has is a *ReinstallError.
+func TestRetryReinstallsHalfInstalled(t *testing.T) {
+	tw := newTwin(t)
+	dir := t.TempDir()
+	fail := map[string]string{"preinst": "upgrade", "postrm": "abort-upgrade"}
+	v1 := lcPkg("pr", "1", "", fail).build(t, dir)
+	v2 := lcPkg("pr", "2", "", fail).build(t, dir)
+	names := []string{"pr"}
+	for _, s := range []struct {
+		name string
+		deb  string
+		fail bool
+	}{{"install pr 1", v1, false}, {"upgrade to pr 2: preinst and postrm abort-upgrade fail", v2, true}} {
+		out, derr := tw.runDpkg(t, "-i", s.deb)
+		_, gerr := apply(t, tw.r, Plan{Install: []Install{{Path: s.deb}}}, Options{})
+		if (derr != nil) != s.fail || (gerr != nil) != s.fail {
+			t.Fatalf("%s: dpkg %v %s, grey %v", s.name, derr, out, gerr)
+		}
+		tw.compare(t, s.name, names)
+	}
+	st := statusOf(t, tw.grey, names)["pr"]
+	if !strings.HasPrefix(st, "install reinstreq half-installed") {
+		t.Fatalf("pr is %q, want install reinstreq half-installed", st)
+	}
+	ver := strings.TrimSpace(strings.Split(st, "|")[1])
+	again := map[string]string{"1": v1, "2": v2}[ver]
+
+	candidate := func(path string) *deb.Package {
+		p, err := readDeb(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Origin, p.SHA256, p.Filename = "test", "00", filepath.Base(path)
+		return p
+	}
+	// What Prepare adds to every plan (the shell root's dash needs a dpkg
+	// no index here has, so the resolver itself refuses this root): no
+	// source has that version, refused as apt refuses; else pr reinstalled.
+	_, err := reinstRequired(tw.r.DB, resolver.NewMemIndex(nil), &resolver.Plan{}, nil)
+	var re *ReinstallError
+	if !errors.As(err, &re) || re.Package != "pr" {
+		t.Errorf("without the package: %v, want a ReinstallError for pr", err)
+	}
+	got, err := reinstRequired(tw.r.DB, resolver.NewMemIndex([]*deb.Package{candidate(again)}), &resolver.Plan{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Name != "pr" || got[0].Version.String() != ver {
+		t.Fatalf("reinstalls %v, want pr %s", got, ver)
+	}
+	tw.both(t, func(root string) {
+		if err := os.WriteFile(filepath.Join(root, "var/tmp/ok-pr"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if out, err := tw.runDpkg(t, "-i", again); err != nil {
+		t.Fatalf("dpkg -i again: %v\n%s", err, out)
+	}
+	if _, err := apply(t, tw.r, Plan{Install: []Install{{Path: again}}}, Options{}); err != nil {
+		t.Fatalf("grey reinstall: %v", err)
+	}
+	tw.compare(t, "reinstall", names)
 }

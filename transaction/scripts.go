@@ -208,6 +208,9 @@ func (t *txn) abortUpgrade(ctx context.Context, w *work, halfInstalled bool) *pk
 	rec := *w.old
 	if halfInstalled {
 		rec.SetStatus("install", true, pkgdb.StateHalfInstalled)
+		if w.old.Configured() {
+			rec.ConfigVersion = w.old.Version // dpkg keeps what was configured
+		}
 		return &rec
 	}
 	rec.SetStatus("install", false, w.old.State())

@@ -259,7 +259,8 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		var un *resolver.Unsatisfiable
 		var he *transaction.HeldError
 		var up *transaction.UnknownPackageError
-		if errors.As(err, &un) || errors.As(err, &he) || errors.As(err, &up) {
+		var re *transaction.ReinstallError
+		if errors.As(err, &un) || errors.As(err, &he) || errors.As(err, &up) || errors.As(err, &re) {
 			return &exitError{Code: 100, Err: err}
 		}
 		return err
