@@ -63,6 +63,11 @@ func (t *txn) checkEssential(plan Plan) error {
 				providers[p.Name] = append(providers[p.Name], n)
 			}
 		}
+		if rec.Architecture != "all" && rec.Architecture != t.native && t.native != "" {
+			// A foreign architecture's instance is never essential to
+			// the system (apt marks only the native one).
+			continue
+		}
 		if d.Essential {
 			kind[n] = "Essential"
 		} else if st, err := control.ParseOne([]byte(rec.Control)); err == nil && strings.EqualFold(st.Get("Protected"), "yes") {
