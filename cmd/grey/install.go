@@ -306,7 +306,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 	}
 	fopts := []fetch.Option{fetch.WithConcurrency(jobs)}
 	var bar *fetch.Bar
-	if g.IsTerminal(g.Stderr) && !g.JSON {
+	if g.Progress(g.Stderr) {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		// The plan's total, fixed before any download starts.
 		bar.SetTotal(pj.DownloadBytes)
@@ -347,7 +347,7 @@ func runChange(ctx context.Context, g *Globals, fl changeFlags, cr transaction.C
 		User:             currentUser(),
 	}
 	var status *cli.StatusLine
-	if g.IsTerminal(g.Stderr) && !g.JSON {
+	if g.Progress(g.Stderr) {
 		// Scripts write through the status line, which keeps their
 		// output off the progress line.
 		status = cli.NewStatusLine(g.Stderr)

@@ -115,7 +115,7 @@ func (c *MirrorSyncCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fopts := []fetch.Option{fetch.WithConcurrency(max(c.Jobs, 1))}
 	var bar *fetch.Bar
-	if g.IsTerminal(g.Stderr) && !g.JSON {
+	if g.Progress(g.Stderr) {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}

@@ -28,8 +28,8 @@ func greyOn(t *testing.T, terminal bool, args ...string) (int, string, string) {
 // TestInstallOutputOnATerminal reproduces issue 18's "configure [1/22]
 // base-fileschown: ...": on a terminal, what maintainer scripts print
 // lands on lines of its own, never glued onto the progress line, and the
-// progress line is gone at the end; piped, grey draws no progress at all
-// (no carriage returns, no escapes).
+// progress line is gone at the end; piped, or with -q, grey draws no
+// progress at all (no carriage returns, no escapes).
 func TestInstallOutputOnATerminal(t *testing.T) {
 	testfixture.Root(t)
 	root := testfixture.DebianRoot(t, testfixture.RootSpec{})
@@ -40,6 +40,7 @@ func TestInstallOutputOnATerminal(t *testing.T) {
 	a := buildScriptDeb(t, dir, "outa", "1", "", map[string]string{"postinst": "#!/bin/sh\necho outa says hello\n"})
 	b := buildScriptDeb(t, dir, "outb", "1", "", map[string]string{"postinst": "#!/bin/sh\nprintf 'outb: chown: done' >&2\n"})
 	c := buildScriptDeb(t, dir, "outc", "1", "", map[string]string{"postinst": "#!/bin/sh\necho outc piped\n"})
+	d := buildScriptDeb(t, dir, "outd", "1", "", map[string]string{"postinst": "#!/bin/sh\necho outd quiet\n"})
 	if code, _, errOut := greyOn(t, false, "--root", root, "installed"); code != 0 {
 		t.Fatalf("installed: %d %s", code, errOut)
 	}
@@ -64,5 +65,10 @@ func TestInstallOutputOnATerminal(t *testing.T) {
 	code, out, errOut = greyOn(t, false, "--root", root, "-y", "install", c)
 	if code != 0 || errOut != "outc piped\n" || strings.ContainsAny(out, "\r\x1b") {
 		t.Errorf("install piped: %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	// -q on a terminal: no progress either, as apt-get -q.
+	code, out, errOut = greyOn(t, true, "--root", root, "-q", "-y", "install", d)
+	if code != 0 || errOut != "outd quiet\n" || strings.ContainsAny(out, "\r\x1b") {
+		t.Errorf("install -q on a terminal: %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }

@@ -70,7 +70,7 @@ func (c *UpdateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fopts := []fetch.Option{fetch.WithConcurrency(jobs)}
 	var bar *fetch.Bar
-	if g.IsTerminal(g.Stderr) && !g.JSON {
+	if g.Progress(g.Stderr) {
 		bar = fetch.NewBar(g.Stderr, time.Now)
 		fopts = append(fopts, fetch.WithProgress(bar))
 	}

@@ -34,6 +34,8 @@ type Globals struct {
 	// -o is its short form (Reorder: not in the model, because build and
 	// image build have their own -o).
 	Options []string `name:"option" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
+	// Quiet is apt's -q: any level omits progress indicators.
+	Quiet int `short:"q" name:"quiet" type:"counter" help:"Omit progress indicators, for logs (-q; -qq is the same in grey, and unlike apt's does not imply -y); the default is grey.conf's quiet."`
 	// Color is auto, always or never ("" when not given).
 	Color string `name:"color" aliases:"colour" help:"Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never; the default is grey.conf's APT::Color, else auto." placeholder:"WHEN"`
 	// TargetRelease is apt's -t (APT::Default-Release).

@@ -18,7 +18,7 @@ func IsQuery(args []string) bool {
 		case inline && (key == "--root" || key == "--source" || key == "--option" || key == "--color" || key == "--colour" || key == "--target-release" || key == "--default-release"),
 			strings.HasPrefix(a, "-o") && len(a) > 2, // -oNAME=VALUE
 			strings.HasPrefix(a, "-t") && len(a) > 2, // -tRELEASE
-			a == "--json", a == "--yes", a == "--assume-yes", a == "-y",
+			a == "--json", a == "--yes", a == "--assume-yes", a == "-y", a == "-q", a == "-qq", a == "--quiet",
 			a == "--dry-run", a == "--simulate", a == "--just-print", a == "--no-act", a == "--recon", a == "-s":
 		case strings.HasPrefix(a, "-"):
 			return false

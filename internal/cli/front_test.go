@@ -18,6 +18,7 @@ func TestIsQuery(t *testing.T) {
 		{"--root /r --source deb_x show hello", true},
 		{"--root=/r --json -y --dry-run --source=x policy hello", true},
 		{"--yes show", true},
+		{"-qq --quiet -q show hello", true},
 		{"-o APT::Color=0 show hello", true},
 		{"-oAPT::Color=0 --color never --colour=auto show hello", true},
 		{"-o show hello", false}, // show is -o's value
@@ -62,18 +63,18 @@ func TestIsQueryKnowsEveryGlobalFlag(t *testing.T) {
 		}
 		n++
 		var forms [][]string
-		if f.IsBool() {
+		if f.IsBool() || f.IsCounter() {
 			forms = append(forms, []string{"--" + f.Name})
 		} else {
 			forms = append(forms, []string{"--" + f.Name, "v"}, []string{"--" + f.Name + "=v"})
 		}
-		if f.Short != 0 && f.IsBool() {
+		if f.Short != 0 && (f.IsBool() || f.IsCounter()) {
 			forms = append(forms, []string{"-" + string(f.Short)})
 		} else if f.Short != 0 {
 			forms = append(forms, []string{"-" + string(f.Short), "v"}, []string{"-" + string(f.Short) + "v"})
 		}
 		for _, a := range f.Aliases {
-			if f.IsBool() {
+			if f.IsBool() || f.IsCounter() {
 				forms = append(forms, []string{"--" + a})
 			} else {
 				forms = append(forms, []string{"--" + a, "v"}, []string{"--" + a + "=v"})

@@ -222,3 +222,46 @@ func FuzzReorder(f *testing.F) {
 		}
 	})
 }
+
+// TestQuiet: progress is drawn only on a terminal, without --json, -q or
+// grey.conf's quiet.
+func TestQuiet(t *testing.T) {
+	for _, tc := range []struct {
+		conf     string
+		args     string
+		terminal bool
+		want     bool
+	}{
+		{"", "x", true, true},
+		{"", "x", false, false},
+		{"", "--json x", true, false},
+		{"", "-q x", true, false},
+		{"", "x -qq", true, false},
+		{`quiet "1";`, "x", true, false},
+		{`quiet "0";`, "x", true, true},
+		{`quiet "2";`, "-o quiet=0 x", true, true},
+	} {
+		root := t.TempDir()
+		if tc.conf != "" {
+			if err := os.MkdirAll(filepath.Join(root, "etc/grey"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, "etc/grey/grey.conf"), []byte(tc.conf), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var c struct {
+			Globals
+			Cmd settingsCmd `cmd:""`
+		}
+		c.Terminal = func(io.Writer) bool { return tc.terminal }
+		var out, errb bytes.Buffer
+		args := append([]string{"--root", root, "cmd"}, strings.Fields(tc.args)...)
+		if code := Run(context.Background(), &c, &c.Globals, args, strings.NewReader(""), &out, &errb, time.Now); code != 0 {
+			t.Fatalf("%q: exit %d %s", args, code, errb.String())
+		}
+		if got := c.Progress(&errb); got != tc.want {
+			t.Errorf("grey.conf %q, %q, terminal %v: progress %v, want %v", tc.conf, tc.args, tc.terminal, got, tc.want)
+		}
+	}
+}

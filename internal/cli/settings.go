@@ -61,6 +61,9 @@ func (g *Globals) settle() error {
 	if _, err := g.colorSetting(); err != nil {
 		return err
 	}
+	if _, err := cfg.Int(config.KeyQuiet); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -160,6 +163,20 @@ func (g *Globals) colorSetting() (string, error) {
 		return "always", nil
 	}
 	return "never", nil
+}
+
+// Progress reports whether progress is drawn on w: on a terminal, without
+// --json, and neither -q nor grey.conf's quiet (a number, as apt's).
+func (g *Globals) Progress(w io.Writer) bool {
+	if g.JSON || g.Quiet > 0 || !g.IsTerminal(w) {
+		return false
+	}
+	if g.cfg != nil {
+		if n, err := g.cfg.Int(config.KeyQuiet); err == nil && n > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Colorize reports whether output to w is coloured: always and never are

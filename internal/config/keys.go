@@ -21,6 +21,9 @@ const (
 	// KeyColor is apt's APT::Color: true (always), false (never), or
 	// grey's auto, always, never; --color overrides it.
 	KeyColor = "APT::Color"
+	// KeyQuiet is apt's quiet: a level above 0 omits progress indicators
+	// (-q).
+	KeyQuiet = "quiet"
 	// KeyArchives is apt's Dir::Cache::archives: where downloaded
 	// packages are kept (absolute, or relative to ROOT/var/cache/grey/).
 	KeyArchives = "Dir::Cache::archives"
@@ -36,7 +39,7 @@ const (
 // network settings (repo/fetch's Key* names, which a test there holds to
 // this list). A name ending in "::" takes any last part (a host).
 var known = []string{
-	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads, KeyAppsDir, KeyArchives,
+	KeyInstallRecommends, KeyAssumeYes, KeySimulate, KeyDownloadOnly, KeyColor, KeyParallelDownloads, KeyAppsDir, KeyArchives, KeyQuiet,
 	"Acquire::http::Proxy", "Acquire::http::Proxy::",
 	"Acquire::https::Proxy", "Acquire::https::Proxy::",
 	"Acquire::No-Proxy",
@@ -98,6 +101,7 @@ func Settings() []Setting {
 		{KeySimulate, "-s", "false", "show the plan only"},
 		{KeyDownloadOnly, "-d", "false", "install: only download"},
 		{KeyColor, "--color", "auto", "true (always), false (never), or auto, always, never"},
+		{KeyQuiet, "-q", "0", "above 0, no progress indicators"},
 		{KeyParallelDownloads, "--jobs", "4", "packages downloaded at once"},
 		{KeyAppsDir, "--apps-dir", "/var/lib/grey/apps", "per-app roots (grey app), inside --root"},
 		{KeyArchives, "", "archives", "where downloaded packages are kept: an absolute directory, or one relative to ROOT/var/cache/grey/ (install, clean, autoclean)"},
