@@ -49,7 +49,7 @@ func SetMarks(r *Root, names []string, mark string) ([]string, error) {
 		marks := map[string]*bool{}
 		var recs []*pkgdb.Package
 		for _, n := range names {
-			rec, err := pkgdb.GetPackage(tx, n)
+			rec, err := GetInstance(tx, n)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/pkgdb"
 )
@@ -200,4 +202,36 @@ func (t *txn) sameAsInstalled(rec *pkgdb.Package, e *staged) bool {
 		return err == nil && sum == e.file.SHA256
 	}
 	return false
+}
+
+// GetInstance returns the record a user's name for an installed package
+// means: "name" (its native instance, else its only one), "name:arch"
+// ("name:native" and "name:all" are the name's own record), as dpkg
+// takes them. nil when there is none.
+func GetInstance(tx *bolt.Tx, name string) (*pkgdb.Package, error) {
+	if p, err := pkgdb.GetPackage(tx, name); p != nil || err != nil {
+		return p, err
+	}
+	n, arch, qualified := strings.Cut(name, ":")
+	if qualified {
+		p, err := pkgdb.GetPackage(tx, n)
+		if err != nil || p == nil || p.Architecture != arch && arch != "any" {
+			return nil, err
+		}
+		return p, nil
+	}
+	pkgs, err := pkgdb.Packages(tx)
+	if err != nil {
+		return nil, err
+	}
+	var found *pkgdb.Package
+	for _, p := range pkgs {
+		if p.Name == name {
+			if found != nil {
+				return nil, nil // ambiguous: the caller says which
+			}
+			found = p
+		}
+	}
+	return found, nil
 }

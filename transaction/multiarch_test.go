@@ -129,6 +129,18 @@ func TestMultiArchAgainstDpkg(t *testing.T) {
 				t.Errorf("grey's database has no installed record %s", k)
 			}
 		}
+		// A user's names for the instances, as dpkg takes them.
+		for name, want := range map[string]string{"malib": "malib:amd64", "malib:amd64": "malib:amd64", "malib:i386": "malib:i386", "malib:arm64": "none"} {
+			got := "none"
+			if p, err := GetInstance(tx, name); err != nil {
+				t.Error(err)
+			} else if p != nil {
+				got = p.Name + ":" + p.Architecture
+			}
+			if got != want {
+				t.Errorf("GetInstance(%s) = %s, want %s", name, got, want)
+			}
+		}
 		owners := pkgdb.Owners(tx, "/usr/share/doc/malib/copyright")
 		if fmt.Sprint(owners) != "[malib malib:i386]" {
 			t.Errorf("owners of the shared file: %v", owners)

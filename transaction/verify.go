@@ -58,7 +58,7 @@ func Verify(ctx context.Context, db DB, root string, names []string) ([]Problem,
 			return err
 		}
 		for _, n := range names {
-			p, err := pkgdb.GetPackage(tx, n)
+			p, err := GetInstance(tx, n)
 			if err != nil {
 				return err
 			}
