@@ -68,6 +68,10 @@ type Meta struct {
 	// Command is the program "grey app run" starts ("" = /usr/bin/NAME).
 	Command string    `json:"command,omitempty"`
 	Created time.Time `json:"created"`
+	// Spec is the image spec the generation was made from ("" for
+	// package arguments); an upgrade resolves it again and rewrites its
+	// lock.
+	Spec string `json:"spec,omitempty"`
 	// Essential, Scripts and Recommends are the install's options, which
 	// an upgrade repeats.
 	Essential  bool `json:"essential,omitempty"`
@@ -138,6 +142,9 @@ type InstallOptions struct {
 	Request resolver.Request
 	// Local are .deb files installed as they are.
 	Local []string
+	// Pending, when set, is the change itself (an image lock's packages:
+	// image.Lock.Pending) and Index, Request and Local are not used.
+	Pending *transaction.Pending
 	// Requested is recorded in Meta (the command's package arguments).
 	Requested []string
 	// Download fetches the packages (into the host root's archive cache).
@@ -149,7 +156,9 @@ type InstallOptions struct {
 	// to Request).
 	Essential bool
 	// Command is the program "grey app run" starts.
-	Command      string
+	Command string
+	// Spec is recorded in Meta.
+	Spec         string
 	ScriptOutput io.Writer
 	Now          func() time.Time
 	// Sync makes the generation durable before it becomes current.
@@ -254,9 +263,13 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 		}
 	}
 	// An empty root: nothing installed, so the plan is the whole closure.
-	pending, err := transaction.Prepare(ctx, nil, o.Index, transaction.ChangeRequest{Request: o.Request, Local: o.Local})
-	if err != nil {
-		return nil, err
+	pending := o.Pending
+	if pending == nil {
+		var err error
+		pending, err = transaction.Prepare(ctx, nil, o.Index, transaction.ChangeRequest{Request: o.Request, Local: o.Local})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if o.Prepared != nil {
 		if err := o.Prepared(pending); err != nil {
@@ -323,7 +336,7 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err := a.saveManifests(dir, plan, pending.Install, keys); err != nil {
 		return nil, err
 	}
-	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,
+	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Spec: o.Spec, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,
 		Essential: o.Essential, Scripts: o.Scripts, Recommends: o.Request.Recommends}
 	for _, w := range pending.Install {
 		m.Packages = append(m.Packages, pkgString(w.Package))

@@ -9,7 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/internal/atomicfile"
+	"github.com/greypm/grey/transaction"
 )
 
 // LockVersion is the format version of lock files this package writes.
@@ -168,4 +170,21 @@ func WriteLock(path string, l *Lock) error {
 		return err
 	}
 	return atomicfile.Write(path, data, 0o644)
+}
+
+// Pending is the lock as a change for transaction.Apply into an empty
+// root (as Compose makes it), with the URL of each package: for callers
+// that install a lock elsewhere than Compose does (package apps).
+func (l *Lock) Pending() (*transaction.Pending, transaction.URLFunc, error) {
+	pending := &transaction.Pending{}
+	url := map[*deb.Package]string{}
+	for _, lp := range l.Packages {
+		p, err := lp.debPackage()
+		if err != nil {
+			return nil, nil, err
+		}
+		pending.Install = append(pending.Install, transaction.Wanted{Package: p, Auto: lp.Auto})
+		url[p] = lp.URL
+	}
+	return pending, func(p *deb.Package) (string, error) { return url[p], nil }, nil
 }

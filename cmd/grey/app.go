@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/greypm/grey/apps"
+	"github.com/greypm/grey/image"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/internal/config"
 	"github.com/greypm/grey/pkgdb"
@@ -78,8 +79,10 @@ type AppInstallCmd struct {
 	Recommends bool     `help:"Install Recommends too (off by default: an app root holds what its program needs)."`
 	Command    string   `help:"The program 'grey app run' starts (default: NAME in /usr/bin, /bin, ...)." placeholder:"PROG"`
 	NoSync     bool     `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
+	Spec       string   `help:"Take the packages (and essential, scripts, recommends) from an image spec; its sources are resolved into its lock (FILE.lock), as grey image build does." placeholder:"FILE.yaml" type:"path"`
+	Locked     bool     `help:"With --spec: install exactly the spec's lock, resolving nothing; refused when the lock does not match the spec."`
 	Name       string   `arg:"" help:"App name."`
-	Packages   []string `arg:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, or a path to a .deb file."`
+	Packages   []string `arg:"" optional:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, or a path to a .deb file (not with --spec)."`
 }
 
 // Help explains generations.
@@ -104,6 +107,19 @@ var errUpToDate = errors.New("up to date")
 // installApp composes a generation for c; when same is set, it stops
 // with errUpToDate before downloading if the resolved packages are same.
 func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string) error {
+	if (c.Spec == "") == (len(c.Packages) == 0) {
+		return &exitError{Code: 2, Err: errors.New("app install: give packages or --spec FILE.yaml (not both)")}
+	}
+	if c.Locked && c.Spec == "" {
+		return &exitError{Code: 2, Err: errors.New("app install: --locked needs --spec")}
+	}
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	if c.Spec != "" {
+		return installAppSpec(ctx, g, ap, c, same)
+	}
 	var local []string
 	req := resolver.Request{Recommends: c.Recommends}
 	for _, a := range c.Packages {
@@ -157,34 +173,89 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 		return err
 	}
 	defer lk.Unlock()
-	ap, err := appsOf(g, c.AppsDirFlag)
-	if err != nil {
-		return err
-	}
 	m, err := ap.Install(ctx, c.Name, apps.InstallOptions{
 		Index: idx, Request: req, Local: local, Requested: c.Packages,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
 		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: func(p *transaction.Pending) error {
-			if same == nil {
-				return nil
-			}
-			var got []string
-			for _, w := range p.Install {
-				got = append(got, w.Package.Name+"="+w.Package.Version.String())
-			}
-			sort.Strings(got)
-			if slices.Equal(got, same) {
-				return errUpToDate
-			}
-			return nil
-		},
+		Prepared: sameAs(same),
 	})
+	return appInstalled(g, c.Name, m, err)
+}
+
+// sameAs stops a change with errUpToDate when it installs exactly same
+// (nil: never).
+func sameAs(same []string) func(*transaction.Pending) error {
+	return func(p *transaction.Pending) error {
+		if same == nil {
+			return nil
+		}
+		var got []string
+		for _, w := range p.Install {
+			got = append(got, w.Package.Name+"="+w.Package.Version.String())
+		}
+		sort.Strings(got)
+		if slices.Equal(got, same) {
+			return errUpToDate
+		}
+		return nil
+	}
+}
+
+// installAppSpec installs the packages of an image spec: its lock with
+// --locked, else the spec resolved (by package image, from the spec's own
+// sources, into a state directory beside the apps) and its lock rewritten.
+func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstallCmd, same []string) error {
+	s, err := image.ReadSpec(c.Spec)
+	if err != nil {
+		return &exitError{Code: 2, Err: err}
+	}
+	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
+	if err != nil {
+		return err
+	}
+	state := filepath.Join(ap.Dir, ".spec-state")
+	var l *image.Lock
+	if c.Locked {
+		lp := image.LockPath(s.Path)
+		if l, err = image.ReadLock(lp); err != nil {
+			return &exitError{Code: 2, Err: err}
+		}
+		if err := l.CheckFresh(s, lp); err != nil {
+			return &exitError{Code: 2, Err: err}
+		}
+	} else if l, _, err = image.LockSpec(ctx, s, image.ResolveOptions{StateDir: state, Now: g.Now, Fetcher: fetcher}); err != nil {
+		return err
+	}
+	pending, url, err := l.Pending()
+	if err != nil {
+		return err
+	}
+	// The downloads go into the state directory, as an image's do.
+	lk, err := pkgdb.LockRoot(ctx, state, pkgdb.LockOptions{})
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	spec, err := filepath.Abs(s.Path)
+	if err != nil {
+		return err
+	}
+	m, err := ap.Install(ctx, c.Name, apps.InstallOptions{
+		Pending: pending, Request: resolver.Request{Recommends: s.Recommends}, Requested: s.Packages, Spec: spec,
+		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: state, URL: url},
+		Essential: s.Essential, Scripts: s.Scripts || c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+		Prepared: sameAs(same),
+	})
+	return appInstalled(g, c.Name, m, err)
+}
+
+// appInstalled reports an install's result.
+func appInstalled(g *Globals, name string, m *apps.Meta, err error) error {
 	if errors.Is(err, errUpToDate) {
 		if g.JSON {
-			return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "up_to_date": true})
+			return cli.WriteJSON(g.Stdout, map[string]any{"name": name, "up_to_date": true})
 		}
-		fmt.Fprintf(g.Stdout, "%s: up to date\n", c.Name)
+		fmt.Fprintf(g.Stdout, "%s: up to date\n", name)
 		return nil
 	}
 	if err != nil {
@@ -410,7 +481,11 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 		metas = []*apps.Meta{m}
 	}
 	for _, m := range metas {
-		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Packages: m.Requested, Command: m.Command, NoSync: c.NoSync,
+		packages := m.Requested
+		if m.Spec != "" {
+			packages = nil // the spec again, resolved anew
+		}
+		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Spec: m.Spec, Packages: packages, Command: m.Command, NoSync: c.NoSync,
 			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m.Packages)
 		if err != nil {
 			return fmt.Errorf("app %s: %w", m.Name, err)

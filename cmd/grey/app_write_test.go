@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -247,5 +248,62 @@ func TestAppsDirFlagAndConfig(t *testing.T) {
 	}
 	if s := sizes(); s["x"][2] != s["x"][1] {
 		t.Errorf("after removing y, x's unique %d != disk %d", s["x"][2], s["x"][1])
+	}
+}
+
+// TestAppInstallSpec: an app from an image spec (the fixture's sources,
+// hello): the lock is written beside the spec, --locked installs exactly
+// it (and a second app from it comes from the store), a changed spec is
+// refused with --locked and taken by an upgrade, which re-resolves it.
+func TestAppInstallSpec(t *testing.T) {
+	fx := testfixture.Bookworm(t)
+	root := t.TempDir()
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "app.yaml")
+	write := func(pkgs string) {
+		t.Helper()
+		if err := os.WriteFile(spec, []byte(fmt.Sprintf(
+			"sources:\n  - \"deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/debian bookworm main\"\npackages: [%s]\n", fx, fx, pkgs)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("hello")
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append([]string{"--root", root}, args...)...)
+	}
+	if code, _, _ := g("app", "install", "--locked", "--spec", spec, "x"); code != 2 {
+		t.Errorf("--locked without a lock: %d, want 2", code)
+	}
+	if code, out, errOut := g("app", "install", "--spec", spec, "x"); code != 0 || !strings.Contains(out, "x: generation 1") {
+		t.Fatalf("app install --spec: %d %q %s", code, out, errOut)
+	}
+	lock := filepath.Join(dir, "app.lock")
+	if _, err := os.Stat(lock); err != nil {
+		t.Fatalf("no lock: %v", err)
+	}
+	if code, out, errOut := g("app", "install", "--locked", "--spec", spec, "y"); code != 0 || !strings.Contains(out, "taken from the store") {
+		t.Fatalf("app install --locked: %d %q %s", code, out, errOut)
+	}
+	for _, n := range []string{"x", "y"} {
+		if _, err := os.Stat(filepath.Join(root, "var/lib/grey/apps", n, "current/usr/bin/hello")); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if code, _, _ := g("app", "install", "--spec", spec, "z", "hello"); code != 2 {
+		t.Errorf("--spec with packages: %d, want 2", code)
+	}
+	write("hello, busybox")
+	if code, _, errOut := g("app", "install", "--locked", "--spec", spec, "z"); code != 2 || !strings.Contains(errOut, "app.lock") {
+		t.Errorf("--locked with a stale lock: %d %s", code, errOut)
+	}
+	if code, out, errOut := g("app", "upgrade", "x"); code != 0 || !strings.Contains(out, "x: generation 2") {
+		t.Fatalf("app upgrade of a spec app: %d %q %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/grey/apps/x/current/bin/busybox")); err != nil {
+		t.Errorf("upgrade did not take the changed spec: %v", err)
+	}
+	if code, out, _ := g("app", "upgrade", "x"); code != 0 || out != "x: up to date\n" {
+		t.Errorf("second upgrade: %d %q", code, out)
 	}
 }
