@@ -27,13 +27,13 @@ import (
 type Globals struct {
 	Root    string   `help:"Operate on the root file system at DIR." default:"/" type:"path" placeholder:"DIR"`
 	JSON    bool     `name:"json" help:"Print machine-readable JSON instead of tables."`
-	Sources []string `name:"source" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
+	Sources []string `name:"source" sep:"none" help:"Use this source line instead of the configured ones (repeatable)." placeholder:"LINE"`
 	Yes     bool     `short:"y" name:"yes" aliases:"assume-yes" help:"Answer yes to the confirmation prompt (--assume-yes as in apt-get)."`
 	DryRun  bool     `name:"dry-run" short:"s" aliases:"simulate,just-print,no-act,recon" help:"Show what would be done without changing anything (-s, --simulate, --just-print, --no-act, --recon as in apt-get)."`
 	// Options are -o NAME=VALUE settings, over grey.conf's (apt's -o).
 	// -o is its short form (Reorder: not in the model, because build and
 	// image build have their own -o).
-	Options []string `name:"option" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
+	Options []string `name:"option" sep:"none" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
 	// Quiet is apt's -q: any level omits progress indicators.
 	Quiet int `short:"q" name:"quiet" type:"counter" help:"Omit progress indicators, for logs (-q; -qq is the same in grey, and unlike apt's does not imply -y); the default is grey.conf's quiet."`
 	// Color is auto, always or never ("" when not given).

@@ -223,6 +223,28 @@ func FuzzReorder(f *testing.F) {
 	})
 }
 
+// TestCommasStay: a comma is part of a -o value (Acquire::No-Proxy's host
+// list) and of a --source line ([arch=amd64,i386]); kong's default splits
+// repeatable flags at commas.
+func TestCommasStay(t *testing.T) {
+	var c struct {
+		Globals
+		Cmd settingsCmd `cmd:""`
+	}
+	var out, errb bytes.Buffer
+	args := []string{"--root", t.TempDir(), "-o", "Acquire::No-Proxy=a.example,b.example", "--source", "deb [arch=amd64,i386] http://x/ y main", "cmd", "x"}
+	if code := Run(context.Background(), &c, &c.Globals, args, strings.NewReader(""), &out, &errb, time.Now); code != 0 {
+		t.Fatalf("exit %d %s", code, errb.String())
+	}
+	if len(c.Options) != 1 || len(c.Sources) != 1 {
+		t.Fatalf("options %q, sources %q", c.Options, c.Sources)
+	}
+	cfg, _ := c.Config()
+	if v := cfg.String("Acquire::No-Proxy"); v != "a.example,b.example" {
+		t.Errorf("Acquire::No-Proxy = %q", v)
+	}
+}
+
 // TestQuiet: progress is drawn only on a terminal, without --json, -q or
 // grey.conf's quiet.
 func TestQuiet(t *testing.T) {
