@@ -397,7 +397,8 @@ func (g *greedy) run() {
 	}
 }
 
-// sourceSiblings upgrades, with every upgrade the walk chose, the other
+// sourceSiblings upgrades, with every package the walk chose to install or
+// upgrade, the other
 // installed binary packages of the same source to the version built from
 // the same source version, when that is apt's candidate and can be taken
 // without displacing anything installed: apt upgrades the binaries of a
@@ -408,9 +409,12 @@ func (g *greedy) sourceSiblings() {
 	if len(g.s.req.Installed) == 0 {
 		return
 	}
+	// Every package the walk takes, new or an upgrade, as apt's
+	// MarkInstall_UpgradeOtherBinaries runs for both: a new
+	// mesa-vulkan-drivers upgrades the installed libgl1-mesa-dri.
 	var ups []int
 	for _, id := range g.order {
-		if g.chosen[id] && !u.installed[id] && g.s.wasInstalledName(id) {
+		if g.chosen[id] && !u.installed[id] {
 			ups = append(ups, id)
 		}
 	}
@@ -467,7 +471,7 @@ func (g *greedy) restore() bool {
 		if !u.installed[id] || g.chosen[id] || s.isRemoved(id) {
 			continue
 		}
-		if s.req.Autoremove && u.auto[id] && !u.pkgs[id].Essential {
+		if s.req.Autoremove && u.auto[id] && !AutoremoveRoot(u.pkgs[id]) {
 			// Autoremove may let it go; nothing the walk chose needs it.
 			continue
 		}

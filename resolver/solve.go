@@ -384,6 +384,10 @@ func (s *state) trim(in []bool) ([]Reason, []bool) {
 	// autoremove drops them) automatic ones that nothing reached, so that
 	// an automatic package something needs is explained by that need. A
 	// name kept at another version (an upgrade) counts as installed.
+	// Under autoremove, the automatic packages apt's MarkRequired counts
+	// as roots (AutoremoveRoot: Essential, Protected, required) are roots
+	// with the manual ones, before keepImportant follows what every root
+	// suggests (dpkg, Essential, Suggests apt).
 	for _, auto := range [2]bool{false, true} {
 		s.walk(in, keep, &queue, reach)
 		if auto && s.req.Autoremove {
@@ -400,13 +404,11 @@ func (s *state) trim(in []bool) ([]Reason, []bool) {
 				}
 				wasAuto = s.autoName(id)
 			}
-			if wasAuto != auto {
+			root := !wasAuto || (s.req.Autoremove && !s.req.AllowRemoveEssential && AutoremoveRoot(u.pkgs[id]))
+			if root == auto || (auto && s.req.Autoremove) {
 				continue
 			}
-			if auto && s.req.Autoremove && !(u.pkgs[id].Essential && !s.req.AllowRemoveEssential) {
-				continue
-			}
-			reach(id, Reason{Installed: true, Auto: auto})
+			reach(id, Reason{Installed: true, Auto: wasAuto})
 		}
 	}
 	s.walk(in, keep, &queue, reach)

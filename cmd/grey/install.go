@@ -102,6 +102,7 @@ type RemoveCmd struct {
 	changeFlags
 	Purge                bool     `help:"Remove the conffiles too."`
 	AllowRemoveEssential bool     `name:"allow-remove-essential" help:"Allow removing Essential packages (this may leave the system unusable)."`
+	Autoremove           bool     `help:"Also remove the automatically installed packages nothing needs any more (apt-get remove --autoremove)."`
 	Packages             []string `arg:"" name:"package" help:"Installed packages to remove."`
 }
 
@@ -115,7 +116,7 @@ another package also owns stay. Essential packages are refused unless
 
 // Run removes.
 func (c *RemoveCmd) Run(ctx context.Context, g *Globals) error {
-	req := resolver.Request{AllowRemoveEssential: c.AllowRemoveEssential}
+	req := resolver.Request{AllowRemoveEssential: c.AllowRemoveEssential, Autoremove: c.Autoremove}
 	for _, a := range c.Packages {
 		j, err := resolver.ParseJob(a)
 		if err != nil {

@@ -25,9 +25,10 @@ func (sc *Scenario) autoremovable(plan *resolver.Plan, find func(*deb.Package) (
 	needed := make(map[*deb.Package]bool)
 	var queue []*deb.Package
 	for _, p := range plan.Final {
-		// Roots: manual packages, and Essential ones (apt never
-		// autoremoves those, nor what they need).
-		if r, ok := plan.Reason(p); !ok || !r.Auto || p.Essential {
+		// Roots: manual packages, and Essential, Protected or
+		// required ones (apt never autoremoves those, nor what they
+		// need: resolver.AutoremoveRoot).
+		if r, ok := plan.Reason(p); !ok || !r.Auto || resolver.AutoremoveRoot(p) {
 			needed[p] = true
 			queue = append(queue, p)
 		}

@@ -3,6 +3,7 @@ package edsp
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -34,6 +35,11 @@ func hostCases() []hostCase {
 		{name: "dist-upgrade", args: []string{"dist-upgrade"}},
 		{name: "remove-systemd", args: []string{"remove", "systemd"}},
 		{name: "install-sysvinit-core", args: []string{"install", "sysvinit-core"}},
+		// udev is not installed; its candidate needs libudev1 252.39, and
+		// apt upgrades every installed binary of the systemd source with
+		// it (systemd, libsystemd0, libsystemd-shared, ...: issue 15,
+		// point 3).
+		{name: "install-udev", args: []string{"install", "udev"}},
 	}
 }
 
@@ -146,4 +152,63 @@ func countInstalled(sc *Scenario) int {
 		}
 	}
 	return n
+}
+
+// TestHostSourceSiblings: on this machine's installed system, `apt-get
+// install udev` (udev is new; its candidate needs libudev1 252.39) upgrades
+// every installed binary package of the systemd source to 252.39 with it,
+// and so does grey: none is left at 252.38 (issue 15, point 3). The
+// scenario's expectation is apt's own answer, so TestScenarios compares the
+// whole final set too; this test names the rule.
+func TestHostSourceSiblings(t *testing.T) {
+	path := filepath.Join(scenarioDir(t), "host", "install-udev.edsp.gz")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := Read(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, _, err := sc.Solve(context.Background(), Options{Recommends: true})
+	if err != nil || ans.Error != nil {
+		t.Fatalf("solve: %v %v", err, ans.Error)
+	}
+	final := sc.Final(ans)
+	var udev string
+	for _, p := range final {
+		if p.Name == "udev" {
+			udev = p.Version.String()
+		}
+	}
+	if udev != "252.39-1~deb12u2" {
+		t.Fatalf("udev %q in the final set, want 252.39-1~deb12u2", udev)
+	}
+	installed := map[string]bool{}
+	for _, p := range sc.Packages {
+		if p.Installed && p.Source == "systemd" {
+			installed[p.Name] = true
+		}
+	}
+	var moved []string
+	for _, p := range final {
+		if !installed[p.Name] {
+			continue
+		}
+		if p.Version.String() != udev {
+			t.Errorf("%s stays at %s while udev goes to %s", p.Name, p.Version, udev)
+		}
+		moved = append(moved, p.Name)
+	}
+	sort.Strings(moved)
+	// apt's answer: these eight, with udev itself new.
+	want := "libnss-systemd libpam-systemd libsystemd-shared libsystemd0 libudev1 systemd systemd-sysv systemd-timesyncd"
+	if got := strings.Join(moved, " "); got != want {
+		t.Errorf("systemd binaries in the final set: %s, want %s", got, want)
+	}
 }

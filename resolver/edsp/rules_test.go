@@ -214,6 +214,10 @@ var rules = []rule{
 		request: "Autoremove: yes", universe: "a 1 installed ; Depends: b | c\nb 1 installed auto\nc 1 installed auto", expect: []string{"final a=1 b=1 c=1"}},
 	{name: "remove-autoremove-keeps-essential", describe: "removing a package with autoremove keeps automatic Essential packages and their dependencies",
 		request: "Remove: git\nAutoremove: yes", universe: "git 1 installed ; Depends: gitman, bash\ngitman 1 installed auto\nbash 1 installed auto essential ; Pre-Depends: libtinfo\nlibtinfo 1 installed auto", expect: []string{"final bash=1 libtinfo=1"}},
+	{name: "autoremove-keeps-required", describe: "autoremove keeps automatic packages of Priority required and what they need, as apt's MarkRequired",
+		request: "Autoremove: yes", universe: "mount 1 installed auto ; Priority: required ; Depends: libmount\nlibmount 1 installed auto\nx 1 installed auto ; Priority: important", expect: []string{"final libmount=1 mount=1"}},
+	{name: "remove-autoremove-essential-suggests", describe: "with the only manual package removed, what an automatic Essential package suggests stays (dpkg suggests apt), and what that needs",
+		request: "Remove: git\nAutoremove: yes", universe: "git 1 installed ; Depends: libcurl\nlibcurl 1 installed auto\ndpkg 1 installed auto essential ; Suggests: apt\napt 1 installed auto ; Priority: important ; Depends: gpgv\ngpgv 1 installed auto", expect: []string{"final apt=1 dpkg=1 gpgv=1"}},
 	// Issue 15, point 2: upgrades install only new Recommends.
 	{name: "upgrade-old-recommends-not-added", describe: "an upgrade does not install a Recommends the installed version already had and the user does not have",
 		request: "Upgrade-All: yes", universe: "a 1 installed ; Recommends: r\na 2 ; Recommends: r\nr 1", recommends: true, expect: []string{"final a=2"}},
@@ -242,6 +246,8 @@ var rules = []rule{
 	// Issue 15, point 3: binary packages of one source move together.
 	{name: "source-siblings-upgraded", describe: "upgrading one binary package upgrades the installed others of its source (same source version)",
 		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd 1 installed ; Source: systemd\nsystemd 2 ; Source: systemd\nlibsystemd0 1 installed auto ; Source: systemd\nlibsystemd0 2 ; Source: systemd\nother 1 installed\nother 2", expect: []string{"final app=1 libsystemd0=2 other=1 systemd=2 udev=2"}},
+	{name: "source-siblings-new-package", describe: "installing a new binary package upgrades the installed others of its source (a new mesa-vulkan-drivers upgrades libgl1-mesa-dri), as apt's MarkInstall_UpgradeOtherBinaries",
+		request: "Install: app", universe: "app 1 ; Depends: mesa-vulkan-drivers\nmesa-vulkan-drivers 2 ; Source: mesa\nlibgl1-mesa-dri 1 installed auto ; Source: mesa\nlibgl1-mesa-dri 2 ; Source: mesa\nlibgbm1 1 installed auto ; Source: mesa\nlibgbm1 2 ; Source: mesa", expect: []string{"final app=1 libgbm1=2 libgl1-mesa-dri=2 mesa-vulkan-drivers=2"}},
 	{name: "source-siblings-other-source-version", describe: "a sibling whose candidate comes from another source version is left alone",
 		request: "Install: app", universe: "app 1 ; Depends: udev (>= 2)\nudev 1 installed auto ; Source: systemd\nudev 2 ; Source: systemd\nsystemd 1 installed ; Source: systemd\nsystemd 3 ; Source: systemd", expect: []string{"final app=1 systemd=1 udev=2"}},
 	{name: "source-siblings-not-new", describe: "a binary package of the source that is not installed is not installed",
