@@ -34,6 +34,7 @@ type AppCmd struct {
 	Remove   AppRemoveCmd   `cmd:"" help:"Remove an app, every generation, and store objects nothing uses."`
 	Upgrade  AppUpgradeCmd  `cmd:"" help:"Compose a new generation from the same request when the sources have newer packages."`
 	Gc       AppGcCmd       `cmd:"" help:"Delete old generations beyond --keep and store objects nothing uses."`
+	Export   AppExportCmd   `cmd:"" help:"Write an app's current generation as a tar file or an OCI image layout."`
 }
 
 // AppsDirFlag is the --apps-dir flag every app command has.
@@ -518,5 +519,50 @@ func (c *AppGcCmd) Run(ctx context.Context, g *Globals) error {
 		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "deleted": gone})
 	}
 	fmt.Fprintf(g.Stdout, "%s: deleted %d generations\n", c.Name, len(gone))
+	return nil
+}
+
+// AppExportCmd writes the current generation as an image.
+type AppExportCmd struct {
+	AppsDirFlag
+	Output string `short:"o" required:"" placeholder:"OUT" help:"FILE.tar (.tar.gz, .tgz, .tar.zst) or oci:DIR, as grey image build -o."`
+	Epoch  int64  `name:"source-date-epoch" placeholder:"SECONDS" help:"Clamp every mtime to this time and use it as the OCI creation time (default: the generation's creation time)."`
+	Name   string `arg:"" help:"App name."`
+}
+
+// Run exports with package image's writers: the generation's root as it
+// is (store links are written as the files they are).
+func (c *AppExportCmd) Run(ctx context.Context, g *Globals) error {
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	root, m, err := ap.CurrentRoot(c.Name)
+	if err != nil {
+		return appError(err)
+	}
+	out, err := image.ParseOutput(c.Output)
+	if err != nil {
+		return &exitError{Code: 2, Err: err}
+	}
+	epoch := c.Epoch
+	if epoch == 0 {
+		epoch = m.Created.Unix()
+	}
+	switch out.Kind {
+	case image.Tarball:
+		err = image.WriteTarFile(ctx, root, out.Path, out.Compression, epoch)
+	case image.OCILayout:
+		err = image.WriteOCI(ctx, root, out.Path, repo.HostArch(), epoch)
+	default:
+		return &exitError{Code: 2, Err: fmt.Errorf("app export: %s: give FILE.tar (.tar.gz, .tgz, .tar.zst) or oci:DIR", c.Output)}
+	}
+	if err != nil {
+		return err
+	}
+	if g.JSON {
+		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "generation": m.Generation, "output": out.Path})
+	}
+	fmt.Fprintf(g.Stdout, "%s: generation %d written to %s\n", c.Name, m.Generation, out.Path)
 	return nil
 }

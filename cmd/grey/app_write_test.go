@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -305,5 +306,39 @@ func TestAppInstallSpec(t *testing.T) {
 	}
 	if code, out, _ := g("app", "upgrade", "x"); code != 0 || out != "x: up to date\n" {
 		t.Errorf("second upgrade: %d %q", code, out)
+	}
+}
+
+// TestAppExport: an app's current generation as a tar file (every file
+// of the root, links to the store written as files) and an OCI layout.
+func TestAppExport(t *testing.T) {
+	root := t.TempDir()
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append([]string{"--root", root}, args...)...)
+	}
+	if code, out, errOut := g("app", "install", "x", buildLib(t, "1.0")); code != 0 {
+		t.Fatalf("app install: %d %q %s", code, out, errOut)
+	}
+	dir := t.TempDir()
+	tarPath := filepath.Join(dir, "x.tar")
+	if code, out, errOut := g("app", "export", "x", "-o", tarPath); code != 0 || !strings.Contains(out, "generation 1") {
+		t.Fatalf("app export: %d %q %s", code, out, errOut)
+	}
+	b, err := exec.Command("tar", "-tvf", tarPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "usr/lib/libgreet/libgreet.so.1") || !strings.Contains(string(b), "var/lib/dpkg/status") {
+		t.Errorf("tar -tvf: %v\n%s", err, b)
+	}
+	if code, _, errOut := g("app", "export", "x", "-o", "oci:"+filepath.Join(dir, "oci")); code != 0 {
+		t.Fatalf("app export oci: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci", "index.json")); err != nil {
+		t.Errorf("no OCI index: %v", err)
+	}
+	if code, _, _ := g("app", "export", "x", "-o", filepath.Join(dir, "plain")); code != 2 {
+		t.Errorf("export to a directory: %d, want 2", code)
+	}
+	if code, _, _ := g("app", "export", "nope", "-o", tarPath); code != 100 {
+		t.Errorf("export of a missing app: %d, want 100", code)
 	}
 }
