@@ -161,6 +161,24 @@ func TestMultiArchAgainstDpkg(t *testing.T) {
 		t.Errorf("the shared file went with malib:i386: %v", err)
 	}
 	step("install malib:i386 again", []string{"-i", i386}, Plan{Install: []Install{{Path: i386}}}, "")
+
+	// A package that is not Multi-Arch: same: its i386 instance
+	// replaces the amd64 one (a crossgrade).
+	crossA := lcPkg("macross", "1", "", nil)
+	crossI := lcPkg("macross", "1", "", nil)
+	crossI.arch = "i386"
+	ca, ci := crossA.build(t, dir), crossI.build(t, dir)
+	names = append(names, "macross:amd64", "macross:i386")
+	step("install macross:amd64", []string{"-i", ca}, Plan{Install: []Install{{Path: ca}}}, "")
+	step("crossgrade to macross:i386", []string{"-i", ci}, Plan{Install: []Install{{Path: ci}}}, "")
+	_ = tw.r.DB.View(func(tx *bolt.Tx) error {
+		a, _ := pkgdb.GetPackage(tx, "macross")
+		i, _ := pkgdb.GetPackage(tx, "macross:i386")
+		if a != nil || i == nil || !i.IsInstalled() || fmt.Sprint(pkgdb.Owners(tx, "/usr/share/macross/file")) != "[macross:i386]" {
+			t.Errorf("after the crossgrade grey's database has macross %+v, macross:i386 %+v", a, i)
+		}
+		return nil
+	})
 	step("purge malib:amd64", []string{"-P", "malib:amd64"}, Plan{Remove: []Remove{{Name: "malib:amd64", Purge: true}}}, "")
 }
 
