@@ -272,6 +272,9 @@ type Policy interface {
 	// suite or codename is release ("name/release"), or, for "now", is
 	// the installed version.
 	InRelease(p *deb.Package, release string) bool
+	// Where names the releases p is available from, for messages
+	// ("bookworm-security/main"), or "" when it knows none.
+	Where(p *deb.Package) string
 }
 
 // Installed is one package of the root's current state.

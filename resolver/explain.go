@@ -276,8 +276,14 @@ func noCandidate(u *universe, j Job) string {
 	for _, id := range u.real(j.Name) {
 		q := u.pkgs[id]
 		v := q.Version.String() + " (" + q.Architecture
-		if q.Origin != "" {
-			v += ", " + q.Origin
+		where := q.Origin
+		if u.policy != nil {
+			// Not grey's identifier of the source: the release, as
+			// the user names it in NAME/RELEASE.
+			where = u.policy.Where(q)
+		}
+		if where != "" {
+			v += ", " + where
 		}
 		vers = append(vers, v+")")
 	}

@@ -63,6 +63,8 @@ func (o *originPolicy) Candidate(vs []*deb.Package, installed int) int {
 	return o.p.Candidate(out)
 }
 
+func (o *originPolicy) Where(p *deb.Package) string { return p.Origin }
+
 func (o *originPolicy) InRelease(p *deb.Package, rel string) bool {
 	v := o.of(p, p.Origin == "installed")
 	for _, f := range v.Files {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/repo/sources"
 )
 
 // installedStanza is the dpkg status stanza of name at version ver as dpkg
@@ -118,5 +119,29 @@ func TestPolicyMatchesAptCache(t *testing.T) {
 				t.Errorf("grey policy differs from apt-cache policy:\n--- grey\n%s--- apt\n%s", got, want)
 			}
 		})
+	}
+}
+
+// TestNoSourceIDsInMessages checks that a request that selects nothing
+// names the releases versions come from as the user names them, never
+// grey's identifier of a source (issue 15 point 8).
+func TestNoSourceIDsInMessages(t *testing.T) {
+	root, lines := updatedRoot(t)
+	code, _, errOut := grey(t, "", "--root", root, "--dry-run", "install", "tzdata/nosuch")
+	if code != 100 || !strings.Contains(errOut, "2026f-0+deb12u1 (all, bookworm-security/main)") || !strings.Contains(errOut, "bookworm-updates/main") {
+		t.Fatalf("install tzdata/nosuch: exit %d, %q", code, errOut)
+	}
+	for _, l := range lines {
+		src, err := sources.Parse(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(errOut, src.ID()) {
+			t.Errorf("message names source id %s: %q", src.ID(), errOut)
+		}
+	}
+	code, out, errOut := grey(t, "", "--root", root, "--dry-run", "--json", "install", "tzdata/bookworm-updates")
+	if code != 0 || !strings.Contains(out, `"new_version": "2025b-0+deb12u1"`) {
+		t.Fatalf("install tzdata/bookworm-updates: exit %d, %q %q", code, out, errOut)
 	}
 }

@@ -148,6 +148,35 @@ func (f *File) RelStr() string {
 	return strings.Join(parts, ",")
 }
 
+// Where names the releases p is available from as the user names them in
+// NAME/RELEASE: "bookworm-security/main", several joined by ", "
+// (resolver.Policy).
+func (ip *IndexPolicy) Where(p *deb.Package) string {
+	v := ip.Of(p, p.Origin == "installed")
+	var out []string
+	for _, f := range v.Files {
+		out = append(out, ip.files[f].Where())
+	}
+	return strings.Join(out, ", ")
+}
+
+// Where is the release of the file as a user names it: its codename (its
+// suite when it has none) and component, "bookworm-security/main";
+// "installed" for dpkg's status file.
+func (f *File) Where() string {
+	if f.Status {
+		return "installed"
+	}
+	rel := f.Codename
+	if rel == "" {
+		rel = f.Archive
+	}
+	if f.Component != "" {
+		rel += "/" + f.Component
+	}
+	return rel
+}
+
 // VersionKey is what apt compares to decide that two records of one
 // version (an installed package's status stanza and a Packages stanza) are
 // the same version: the fields Installed-Size, Depends, Pre-Depends,
