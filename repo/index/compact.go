@@ -29,7 +29,7 @@ func (x *Index) Compact() iter.Seq[*deb.Package] {
 
 // Fresh yields every package in index order, decoded afresh (independent
 // of the shared ones) and kept by nobody: for a consumer that keeps only
-// part of each package (distcheck's Slimmer), which Compact's copying
+// part of each package (distcheck's Set), which Compact's copying
 // would only slow down. Packages that fail to decode are left out (see Err).
 func (x *Index) Fresh() iter.Seq[*deb.Package] {
 	return func(yield func(*deb.Package) bool) {

@@ -84,8 +84,8 @@ func (s *Set) Read(ctx context.Context, r io.Reader, name string) error {
 type universe struct {
 	p      *pool.Pool
 	native string
-	// archs holds the architectures a candidate may have; archNo
-	// numbers them (effective architectures, "all" as native).
+	// archs holds the effective architectures a candidate may have (the
+	// native one first; "all" counts as native); arch numbers them.
 	archs []string
 	// byName lists each name's considered packages, newest first: the
 	// greedy search tries them in that order.
@@ -93,12 +93,14 @@ type universe struct {
 	byName   []int32
 	// Package i's dependency relations (Pre-Depends, then Depends, those
 	// that apply to its architecture) are deps[depAt[i]:depAt[i+1]],
-	// each an entry of the shared table ent.
+	// each an entry of the shared table below.
 	depAt []int32
 	deps  []int32
-	// Entry e is relation entRel[e] of the pool, read from architecture
-	// entArch[e]; its candidates are cands[entAt[e]:entAt[e+1]] (none at
-	// all: nothing satisfies it).
+	// Entry e is relation entRel[e] of the pool, read from one
+	// architecture; its candidates are cands[entAt[e]:entAt[e+1]] (none
+	// at all: nothing satisfies it). entByID finds the entry of a
+	// relation and architecture number (-1: no alternative applies)
+	// while the universe is built.
 	entRel  []int32
 	entAt   []int32
 	cands   []int32
