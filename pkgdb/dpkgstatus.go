@@ -24,26 +24,42 @@ func StatusStanza(p *Package) (*control.Stanza, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control of %s: %w", p.Name, err)
 	}
-	out := &control.Stanza{}
-	for _, f := range ctl.Fields {
-		switch strings.ToLower(f.Name) {
-		case "status", "conffiles", "config-version":
-			continue
-		}
-		out.Fields = append(out.Fields, f)
-		if strings.EqualFold(f.Name, "Package") {
-			out.Fields = append(out.Fields, control.Field{Name: "Status", Value: p.Status})
-		}
-		if strings.EqualFold(f.Name, "Version") && p.ConfigVersion != "" {
-			out.Fields = append(out.Fields, control.Field{Name: "Config-Version", Value: p.ConfigVersion})
-		}
-	}
+	// Where dpkg writes them: Status after Package and the Essential and
+	// Protected fields that follow it, Config-Version after Version,
+	// Conffiles before Description (else last). A stanza of a package
+	// adopted from dpkg comes out byte for byte as dpkg wrote it.
+	var conffiles *control.Field
 	if len(p.Conffiles) > 0 {
 		var b strings.Builder
 		for _, c := range p.Conffiles {
 			fmt.Fprintf(&b, "\n %s %s", c.Path, c.MD5)
 		}
-		out.Fields = append(out.Fields, control.Field{Name: "Conffiles", Value: b.String()})
+		conffiles = &control.Field{Name: "Conffiles", Value: b.String()}
+	}
+	out := &control.Stanza{}
+	status := false
+	for i, f := range ctl.Fields {
+		switch strings.ToLower(f.Name) {
+		case "status", "conffiles", "config-version":
+			continue
+		}
+		if strings.EqualFold(f.Name, "Description") && conffiles != nil {
+			out.Fields = append(out.Fields, *conffiles)
+			conffiles = nil
+		}
+		out.Fields = append(out.Fields, f)
+		if !status && (strings.EqualFold(f.Name, "Package") || strings.EqualFold(f.Name, "Essential") || strings.EqualFold(f.Name, "Protected")) {
+			if next := i + 1; next >= len(ctl.Fields) || !(strings.EqualFold(ctl.Fields[next].Name, "Essential") || strings.EqualFold(ctl.Fields[next].Name, "Protected")) {
+				out.Fields = append(out.Fields, control.Field{Name: "Status", Value: p.Status})
+				status = true
+			}
+		}
+		if strings.EqualFold(f.Name, "Version") && p.ConfigVersion != "" {
+			out.Fields = append(out.Fields, control.Field{Name: "Config-Version", Value: p.ConfigVersion})
+		}
+	}
+	if conffiles != nil {
+		out.Fields = append(out.Fields, *conffiles)
 	}
 	if p.State() == StateNotInstalled {
 		// What dpkg keeps of a package whose installation was undone.
@@ -128,10 +144,11 @@ func ConffilesFile(p *Package) []byte {
 
 // EnsureDpkgAdminDir creates what an empty dpkg database needs under root
 // (info/, updates/, triggers/, an empty available, status and
-// triggers/Unincorp), without touching anything that exists, so dpkg can
-// read and lock it. Without triggers/Unincorp dpkg takes the database for
-// one written before triggers existed and activates every interest of
-// every package.
+// triggers/Unincorp; available only with status, as dpkg reads a
+// database without it), without touching anything that exists, so dpkg
+// can read and lock it. Without triggers/Unincorp dpkg takes the database
+// for one written before triggers existed and activates every interest
+// of every package.
 func EnsureDpkgAdminDir(root string) error {
 	admin := filepath.Join(root, DpkgAdminDir)
 	for _, d := range []string{"info", "updates", "triggers", "alternatives"} {
@@ -139,7 +156,13 @@ func EnsureDpkgAdminDir(root string) error {
 			return fmt.Errorf("dpkg admin dir: %w", err)
 		}
 	}
-	for _, f := range []string{"available", "status", "triggers/Unincorp"} {
+	files := []string{"status", "triggers/Unincorp"}
+	if _, err := os.Lstat(filepath.Join(admin, "status")); errors.Is(err, fs.ErrNotExist) {
+		// A new database gets an empty available too; an existing one
+		// (a root dpkg made, which may have none) is left as it is.
+		files = []string{"available", "status", "triggers/Unincorp"}
+	}
+	for _, f := range files {
 		p := filepath.Join(admin, f)
 		fd, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {

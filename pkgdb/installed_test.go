@@ -10,6 +10,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/pkgdb/dpkgdb"
 )
 
 func TestLockNoWaitNamesHolder(t *testing.T) {
@@ -101,7 +104,7 @@ func TestInstalledOwnership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nDescription: x\nConffiles:\n /etc/a 0123\n\n" +
+	want := "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\nConffiles:\n /etc/a 0123\nDescription: x\n\n" +
 		"Package: b\nStatus: install ok installed\nVersion: 2\nArchitecture: all\n"
 	if string(st) != want {
 		t.Errorf("status:\n%s\nwant:\n%s", st, want)
@@ -114,5 +117,39 @@ func TestInstalledOwnership(t *testing.T) {
 	}
 	if !strings.Contains(string(ConffilesFile(a)), "/etc/a\n") {
 		t.Error("conffiles file")
+	}
+}
+
+// TestStatusStanzaDpkgOrder: grey writes a stanza's fields where dpkg
+// writes them (Status after Essential and Protected, Config-Version after
+// Version, Conffiles before Description), so the stanza of a package
+// adopted from dpkg comes out as dpkg wrote it.
+func TestStatusStanzaDpkgOrder(t *testing.T) {
+	for _, c := range []struct{ name, dpkg string }{
+		{"essential", "Package: dpkg\nEssential: yes\nStatus: install ok installed\nPriority: required\nVersion: 1.21.23\n" +
+			"Conffiles:\n /etc/dpkg/dpkg.cfg f4413ffb515f8f753624ae3bb365b81b\nDescription: Debian package management system\nHomepage: https://wiki.debian.org/Teams/Dpkg\n"},
+		{"protected", "Package: p\nEssential: yes\nProtected: yes\nStatus: install ok unpacked\nVersion: 2\nConfig-Version: 1\nDescription: d\n"},
+		{"no description", "Package: q\nStatus: install ok installed\nVersion: 1\nConffiles:\n /etc/q 00\n"},
+	} {
+		e, err := dpkgdb.ParseStatus("status", []byte(c.dpkg))
+		if err != nil || len(e) != 1 {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		p, err := FromDpkg(t.TempDir(), e[0], false, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.ConfigVersion = e[0].Fields.Get("Config-Version")
+		st, err := StatusStanza(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := control.AppendStanza(nil, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != c.dpkg {
+			t.Errorf("%s:\n%s\nwant\n%s", c.name, got, c.dpkg)
+		}
 	}
 }

@@ -63,6 +63,10 @@ type txn struct {
 	// ownEntry: writeStates records a history entry of its own
 	// (Configure, which has no commit to record one).
 	ownEntry bool
+	// leftMD5 holds, by path, the MD5 of files adopted from dpkg whose
+	// content the journal stored and found as dpkg recorded it
+	// (leftroot.go).
+	leftMD5 map[string]string
 }
 
 // removal is one package to remove.
@@ -82,7 +86,7 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
-	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults()}
+	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults(), leftMD5: map[string]string{}}
 	defer func() {
 		if cerr := t.env.close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove the maintainer scripts' environment from %s: %w", root, cerr))

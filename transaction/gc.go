@@ -30,7 +30,7 @@ func GC(ctx context.Context, root string, db DB, keep int) (*GCResult, error) {
 		if err != nil {
 			return err
 		}
-		for _, f := range s.Package.Files {
+		for _, f := range pkgdb.WithLeftRoot(tx, s.Package).Files {
 			if f.SHA256 != "" {
 				ref[f.SHA256] = true
 			}

@@ -223,6 +223,19 @@ func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, 
 		ps.Copy = copyInStore(rel, conf[rel])
 		if k, ok := known[rel]; ok && (k.Type == pkgdb.TypeRegular || k.Type == pkgdb.TypeHard) && k.Size == fi.Size() && k.SHA256 != "" {
 			ps.File.SHA256 = k.SHA256
+		} else if ok && k.SHA256 == "" && k.MD5 != "" {
+			// A file adopted from dpkg: its MD5 tells whether the content
+			// is the one the record names (commitJournal, leftroot).
+			var md string
+			if ps.File.SHA256, md, err = fileHashes(host); err != nil {
+				return ps, "", fmt.Errorf("journal: hash %s: %w", rel, err)
+			}
+			if md == k.MD5 {
+				if t.leftMD5 == nil {
+					t.leftMD5 = map[string]string{}
+				}
+				t.leftMD5[rel] = md
+			}
 		} else if ps.File.SHA256, err = fileSHA256(host); err != nil {
 			return ps, "", fmt.Errorf("journal: hash %s: %w", rel, err)
 		}
@@ -307,6 +320,9 @@ func (t *txn) commitJournal(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 	j := t.journal
 	if j == nil {
 		return nil
+	}
+	if err := t.recordLeftRoot(tx, j.Paths); err != nil {
+		return err
 	}
 	j.Phase = pkgdb.JournalCommitted
 	j.Staged, j.Paths, j.Admin, j.Created = nil, nil, nil, nil

@@ -301,6 +301,9 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 			if cur != nil && sameRecord(cur, snap.Package) {
 				continue
 			}
+			// Files adopted from dpkg that a transaction took out of the
+			// root come back as they were then (pkgdb.WithLeftRoot).
+			snap = &pkgdb.Snapshot{Package: pkgdb.WithLeftRoot(tx, snap.Package), Info: snap.Info}
 			if !snap.Package.IsInstalled() {
 				// Only config files were left then: remove what is there now.
 				if cur != nil && cur.IsInstalled() {
