@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -17,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -435,7 +439,10 @@ func TestS3PublishKilledAtEveryStep(t *testing.T) {
 			t.Fatal(err)
 		}
 		f := &failAt{Storage: d.st, n: n}
-		_, err := publishTo(ctx, f, k, next(), b)
+		_, killErr := publishTo(ctx, f, k, next(), b)
+		if killErr != nil && !errors.Is(killErr, errKilled) {
+			t.Fatalf("publish killed at write %d: %v", n, killErr)
+		}
 		if err := verifyServed(d.web, "stable", ring, at, &sync.Map{}); err != nil {
 			t.Fatalf("killed at write %d: the bucket does not verify: %v", n, err)
 		}
@@ -449,7 +456,7 @@ func TestS3PublishKilledAtEveryStep(t *testing.T) {
 		if err != nil || !bytes.Contains(rel, []byte(date.Format("02 Jan 2006 15:04"))) {
 			t.Fatalf("after the resumed publish (kill at %d): Release is not the new one: %v\n%s", n, err, rel)
 		}
-		if err == nil && !errors.Is(err, errKilled) {
+		if killErr == nil {
 			t.Logf("the republish makes %d writes; killed at each", n-1)
 			break
 		}
@@ -529,4 +536,59 @@ func TestFullS3Mirror(t *testing.T) {
 	if snap, err := d.st.List(context.Background(), "snapshots/s1/pool/"); err != nil || len(snap) != 22 {
 		t.Errorf("snapshot pool: %d objects (%v), want 22", len(snap), err)
 	}
+}
+
+// TestS3PublishSIGKILL kills `grey repo publish --out s3://...` processes
+// with SIGKILL at random instants: after each kill the bucket verifies,
+// and the next publish (which takes over the lock the killed process
+// left) finishes.
+func TestS3PublishSIGKILL(t *testing.T) {
+	d := newS3Dest(t, "repo", "sigkill")
+	bin := greyFaultBinary(t)
+	k, kp := testKey(t, "s3", t.TempDir())
+	ring := publicRing(t, k)
+	debs := sortedDebs(t)
+	sets := [][]string{debs[:12], debs[6:], debs[3:19]}
+	dirs := make([]string, len(sets))
+	for i, set := range sets {
+		dirs[i] = t.TempDir()
+		for _, p := range set {
+			if err := os.Symlink(p, filepath.Join(dirs[i], filepath.Base(p))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	root := t.TempDir()
+	args := func(i int) []string {
+		return []string{"repo", "publish", "--key", kp.Secret, "--suite", "stable", "--arch", "amd64", "--out", d.url, dirs[i%len(dirs)]}
+	}
+	if out, err := runGrey(bin, root, nil, args(0)...); err != nil {
+		t.Fatalf("first publish: %v\n%s", err, out)
+	}
+	at := clock().Add(24 * time.Hour)
+	rng := rand.New(rand.NewPCG(19, 17))
+	killed := 0
+	for i := 1; i <= 8; i++ {
+		cmd := exec.Command(bin, append([]string{"--root", root}, args(i)...)...)
+		cmd.Env = append(os.Environ(), "GREY_TEST_NOW="+clock().Format(time.RFC3339))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		if cmd.Process.Signal(syscall.SIGKILL) == nil {
+			killed++
+		}
+		_ = cmd.Wait()
+		if err := verifyServed(d.web, "stable", ring, at, &sync.Map{}); err != nil {
+			t.Fatalf("after killing publish %d: %v", i, err)
+		}
+		if out, err := runGrey(bin, root, nil, args(i)...); err != nil {
+			t.Fatalf("publish %d again after the kill: %v\n%s", i, err, out)
+		}
+		if err := verifyServed(d.web, "stable", ring, at, &sync.Map{}); err != nil {
+			t.Fatalf("after publish %d: %v", i, err)
+		}
+	}
+	t.Logf("%d of 8 publishes killed before they ended", killed)
+	checkBucketIsKept(t, d)
 }
