@@ -307,7 +307,7 @@ func (t *txn) checkInstalls() error {
 func (t *txn) readOldScripts(p *pkgdb.Package) {
 	m := map[string][]byte{}
 	for _, s := range []string{"prerm", "postrm", "postinst"} {
-		if b, err := os.ReadFile(t.infoPath(p.InfoName(), s)); err == nil {
+		if b, err := t.st.rfs.readFile(t.infoPath(p.InfoName(), s)); err == nil {
 			m[s] = b
 		}
 	}

@@ -341,7 +341,7 @@ func (t *txn) writeInfo(w *work) error {
 			mode = 0o755
 		}
 		// Not synced here: the directory and file syncs that follow cover them.
-		if err := writeAtomic(t.infoPath(name, ext), data, mode, false); err != nil {
+		if err := t.st.rfs.writeAtomic(t.infoPath(name, ext), data, mode, false); err != nil {
 			return err
 		}
 	}
@@ -351,7 +351,7 @@ func (t *txn) writeInfo(w *work) error {
 			if _, keep := files[ext]; keep && oldName == name {
 				continue
 			}
-			_ = os.Remove(t.infoPath(oldName, ext))
+			_ = t.st.rfs.remove(t.infoPath(oldName, ext), false)
 		}
 	}
 	return nil
@@ -407,7 +407,7 @@ func (t *txn) writeDatabases() error {
 			if err := pkgdb.PutPackage(tx, rec); err != nil {
 				return err
 			}
-			if err := writeAtomic(t.infoPath(rec.InfoName(), "list"), pkgdb.ListFile(rec), 0o644, t.opts.Sync); err != nil {
+			if err := t.st.rfs.writeAtomic(t.infoPath(rec.InfoName(), "list"), pkgdb.ListFile(rec), 0o644, t.opts.Sync); err != nil {
 				return err
 			}
 		}

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"hash"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,6 +64,19 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 		}
 	}
 	store := OpenStore(t.root)
+	var rfs *rootFS
+	if t.st != nil {
+		rfs = t.st.rfs
+	}
+	if rfs == nil {
+		// A transaction that stages nothing (Configure) has none open.
+		r, err := openRootFS(t.root)
+		if err != nil {
+			return err
+		}
+		defer r.close()
+		rfs = r
+	}
 	for _, p := range pkgs {
 		if p.IsInstalled() {
 			e.After[p.Key()] = p.Version
@@ -77,7 +88,7 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 			e.Snapshots[p.Key()] = key
 			continue
 		}
-		s, err := snapshot(t.root, store, p)
+		s, err := snapshot(rfs, store, p)
 		if err != nil {
 			return err
 		}
@@ -89,15 +100,15 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 	return err
 }
 
-// snapshot stores p's info files in the content store and returns the
-// snapshot that can put p back.
-func snapshot(root string, store *Store, p *pkgdb.Package) (*pkgdb.Snapshot, error) {
+// snapshot stores p's info files (read through the root's os.Root) in
+// the content store and returns the snapshot that can put p back.
+func snapshot(rfs *rootFS, store *Store, p *pkgdb.Package) (*pkgdb.Snapshot, error) {
 	s := &pkgdb.Snapshot{Package: p, Info: map[string]string{}}
 	for _, ext := range infoExts {
 		if p.IsConfigFiles() && ext != "list" && ext != "conffiles" && ext != "postrm" {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(root, pkgdb.DpkgAdminDir, "info", p.InfoName()+"."+ext))
+		b, err := rfs.readFile(filepath.Join(rfs.host, pkgdb.DpkgAdminDir, "info", p.InfoName()+"."+ext))
 		if err != nil {
 			continue
 		}
@@ -221,14 +232,27 @@ func TreeHash(pkgs []*pkgdb.Package) string {
 // DiskTreeHash is TreeHash computed from the files in the root instead of
 // the records: equal to TreeHash(pkgs) exactly when every managed path is
 // as recorded.
+//
+// Every read goes through the root's os.Root: each path's directories
+// resolved inside the root (chroot semantics), the file itself by name
+// in its directory's descriptor.
 func DiskTreeHash(ctx context.Context, root string, pkgs []*pkgdb.Package) (string, error) {
+	rfs, err := openRootFS(root)
+	if err != nil {
+		return "", err
+	}
+	defer rfs.close()
+	st := &stager{root: root, rfs: rfs}
 	h := newTreeHasher()
 	for _, f := range managed(pkgs) {
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		p := filepath.Join(root, f.Path)
-		fi, err := os.Lstat(p)
+		p, err := st.resolve(strings.TrimPrefix(f.Path, "/"))
+		if err != nil {
+			return "", fmt.Errorf("tree hash: %w", err)
+		}
+		fi, err := rfs.lstatInfo(p)
 		if err != nil {
 			h.buf = append(append(h.buf, f.Path...), "\x00missing\n"...)
 			continue
@@ -239,24 +263,21 @@ func DiskTreeHash(ctx context.Context, root string, pkgs []*pkgdb.Package) (stri
 			d.Type = pkgdb.TypeDir
 		case fi.Mode()&fs.ModeSymlink != 0:
 			d.Type = pkgdb.TypeSymlink
-			d.Link, _ = os.Readlink(p)
+			d.Link, _ = rfs.readlink(p)
 			if f.Type == pkgdb.TypeDir {
 				// A symlink standing in for a directory (merged /usr).
-				if st, err := os.Stat(p); err == nil && st.IsDir() {
+				if dir, err := rfs.resolve(strings.TrimPrefix(f.Path, "/"), true); err == nil && rfs.isDir(dir) {
 					d.Type, d.Link = pkgdb.TypeDir, ""
 				}
 			}
 		case fi.Mode().IsRegular():
 			d.Type, d.Mode, d.Size = pkgdb.TypeRegular, modeWord(fi.Mode()), fi.Size()
-			if d.SHA256, err = fileSHA256(p); err != nil {
+			if d.SHA256, err = rfs.sha256(p); err != nil {
 				return "", fmt.Errorf("tree hash: %w", err)
 			}
 		default:
 			d.Type = f.Type
 			d.Mode = modeWord(fi.Mode())
-			if _, ok := fi.Sys().(*syscall.Stat_t); !ok {
-				d.Type = "other"
-			}
 		}
 		h.line(&d)
 	}

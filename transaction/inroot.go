@@ -328,6 +328,86 @@ func (r *rootFS) open(host string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), host), nil
 }
 
+// writeAtomic replaces the file host with data and mode: a new file is
+// made beside it by name in its directory's descriptor (O_EXCL,
+// O_NOFOLLOW), synced when sync is set, and renamed over host, so a
+// symlink there is replaced, never followed.
+func (r *rootFS) writeAtomic(host string, data []byte, mode fs.FileMode, sync bool) error {
+	tmp := filepath.Join(filepath.Dir(host), randomName())
+	f, err := r.create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", host, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = r.rename(tmp, host)
+	}
+	if err != nil {
+		_ = r.remove(tmp, false)
+		return fmt.Errorf("write %s: %w", host, err)
+	}
+	return nil
+}
+
+// writeShrunk is writeAtomic and, when that fails for want of space and
+// data is no longer than host's content (the list of a removed package's
+// conffiles replaces the list of all its files), rewrites host in place:
+// truncating it gives back more space than the new content takes. Not
+// atomic, so only for files a committed journal rewrites again after a
+// crash (finishCommitted).
+func (r *rootFS) writeShrunk(host string, data []byte, mode fs.FileMode, sync bool) error {
+	err := r.writeAtomic(host, data, mode, sync)
+	if err == nil || !errors.Is(err, unix.ENOSPC) {
+		return err
+	}
+	dfd, name, aerr := r.at(host)
+	if aerr != nil {
+		return err
+	}
+	fd, oerr := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if oerr != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), host)
+	defer f.Close()
+	if fi, serr := f.Stat(); serr != nil || !fi.Mode().IsRegular() || fi.Size() < int64(len(data)) {
+		return err
+	}
+	werr := f.Truncate(0)
+	if werr == nil {
+		_, werr = f.Write(data)
+	}
+	if werr == nil {
+		werr = f.Chmod(mode)
+	}
+	if werr == nil && sync {
+		werr = f.Sync()
+	}
+	if werr != nil {
+		return fmt.Errorf("write %s in place: %w", host, werr)
+	}
+	return nil
+}
+
+// readFile reads the regular file host (open).
+func (r *rootFS) readFile(host string) ([]byte, error) {
+	f, err := r.open(host)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
 // readlink returns the target of the symlink host.
 func (r *rootFS) readlink(host string) (string, error) {
 	fd, name, err := r.at(host)

@@ -357,21 +357,22 @@ func (t *txn) finishJournal() error {
 		t.faults.at("closed")
 		return nil
 	}
-	err := finishCommitted(t.root, t.db, t.journal, &t.faults)
+	err := finishCommitted(t.st.rfs, t.db, t.journal, &t.faults)
 	t.journal = nil
 	return err
 }
 
 // finishCommitted completes a committed journal: it is idempotent, so a
 // crash during it is finished by the next run.
-func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
+func finishCommitted(rfs *rootFS, db DB, j *pkgdb.Journal, f *faults) error {
+	root := rfs.host
 	info := filepath.Join(root, pkgdb.DpkgAdminDir, "info")
 	for _, r := range j.Removed {
 		for _, ext := range infoExts {
 			if r.KeepConf && (ext == "list" || ext == "conffiles" || ext == "postrm") {
 				continue
 			}
-			_ = os.Remove(filepath.Join(info, filepath.Base(r.InfoName)+"."+ext))
+			_ = rfs.remove(filepath.Join(info, filepath.Base(r.InfoName)+"."+ext), false)
 		}
 		if !r.KeepConf {
 			continue
@@ -386,7 +387,7 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 			return err
 		}
 		if rec != nil {
-			if err := writeShrunk(filepath.Join(info, rec.InfoName()+".list"), pkgdb.ListFile(rec), 0o644, false); err != nil {
+			if err := rfs.writeShrunk(filepath.Join(info, rec.InfoName()+".list"), pkgdb.ListFile(rec), 0o644, false); err != nil {
 				return err
 			}
 		}
@@ -398,42 +399,6 @@ func finishCommitted(root string, db DB, j *pkgdb.Journal, f *faults) error {
 	err := db.Update(func(tx *bolt.Tx) error { return pkgdb.DeleteJournal(tx) })
 	f.at("closed")
 	return err
-}
-
-// writeShrunk replaces p with data as writeAtomic does and, when that
-// fails for want of space and data is no longer than p's content (the
-// list of a removed package's conffiles replaces the list of all its
-// files), rewrites p in place: truncating it gives back more space than
-// the new content takes. Not atomic, so only for files a committed
-// journal rewrites again after a crash (finishCommitted).
-func writeShrunk(p string, data []byte, mode fs.FileMode, sync bool) error {
-	err := writeAtomic(p, data, mode, sync)
-	if err == nil || !errors.Is(err, syscall.ENOSPC) {
-		return err
-	}
-	f, oerr := os.OpenFile(p, os.O_WRONLY|syscallNoFollow, 0)
-	if oerr != nil {
-		return err
-	}
-	defer f.Close()
-	if fi, serr := f.Stat(); serr != nil || !fi.Mode().IsRegular() || fi.Size() < int64(len(data)) {
-		return err
-	}
-	if werr := f.Truncate(0); werr != nil {
-		return fmt.Errorf("write %s in place: %w", p, werr)
-	}
-	if _, werr := f.Write(data); werr != nil {
-		return fmt.Errorf("write %s in place: %w", p, werr)
-	}
-	if werr := f.Chmod(mode); werr != nil {
-		return fmt.Errorf("write %s in place: %w", p, werr)
-	}
-	if sync {
-		if werr := f.Sync(); werr != nil {
-			return fmt.Errorf("write %s in place: %w", p, werr)
-		}
-	}
-	return nil
 }
 
 // Recover finishes or undoes a transaction that was interrupted (a crash,
@@ -487,7 +452,12 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 	var f faults
 	switch j.Phase {
 	case pkgdb.JournalCommitted:
-		if err := finishCommitted(root, db, j, &f); err != nil {
+		rfs, err := openRootFS(root)
+		if err != nil {
+			return "", err
+		}
+		defer rfs.close()
+		if err := finishCommitted(rfs, db, j, &f); err != nil {
 			return "", fmt.Errorf("finish interrupted %s: %w", j.Summary, err)
 		}
 		return "finished interrupted " + j.Summary, nil

@@ -346,10 +346,10 @@ func (t *txn) dropRemovedInfo() {
 			purgeFailed := t.final[r.rec.Key()] != nil && t.final[r.rec.Key()].State() == pkgdb.StateConfigFiles
 			for _, ext := range infoExts {
 				if purgeFailed && ext != "list" && ext != "postrm" {
-					_ = os.Remove(t.infoPath(r.rec.InfoName(), ext))
+					_ = t.st.rfs.remove(t.infoPath(r.rec.InfoName(), ext), false)
 				}
 			}
-			_ = writeAtomic(t.infoPath(r.rec.InfoName(), "list"), nil, 0o644, t.opts.Sync)
+			_ = t.st.rfs.writeAtomic(t.infoPath(r.rec.InfoName(), "list"), nil, 0o644, t.opts.Sync)
 			continue
 		}
 		keep := t.keepsConfigFiles(r)
@@ -357,12 +357,12 @@ func (t *txn) dropRemovedInfo() {
 			if keep && (ext == "list" || ext == "conffiles" || ext == "postrm") {
 				continue
 			}
-			_ = os.Remove(t.infoPath(r.rec.InfoName(), ext))
+			_ = t.st.rfs.remove(t.infoPath(r.rec.InfoName(), ext), false)
 		}
 		if keep {
 			rc := configFilesRecord(r.rec)
 			// Empty when nothing is left, as dpkg writes it (pkgdb.ListFile).
-			_ = writeShrunk(t.infoPath(rc.InfoName(), "list"), pkgdb.ListFile(rc), 0o644, t.opts.Sync)
+			_ = t.st.rfs.writeShrunk(t.infoPath(rc.InfoName(), "list"), pkgdb.ListFile(rc), 0o644, t.opts.Sync)
 		}
 	}
 }

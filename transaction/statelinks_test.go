@@ -154,3 +154,35 @@ func TestRestoreAdminStaysInRoot(t *testing.T) {
 		t.Errorf("info: %v %v", fi, err)
 	}
 }
+
+// TestInfoWritesStayInRoot: dpkg's info files are written, read and
+// removed through the root's os.Root (rootFS: by name in a descriptor of
+// their directory, opened through it), so with var/lib/dpkg/info a link
+// out of the root each access fails naming the path, and nothing outside
+// changes (joined paths wrote the package's info files there).
+func TestInfoWritesStayInRoot(t *testing.T) {
+	root := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	must(t, os.MkdirAll(elsewhere, 0o755))
+	must(t, os.WriteFile(filepath.Join(elsewhere, "base.list"), []byte("/usr\n/usr/bin\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(root, "var/lib/dpkg"), 0o755))
+	must(t, os.Symlink(elsewhere, filepath.Join(root, "var/lib/dpkg/info")))
+	outside := testfixture.TreeListing(t, elsewhere)
+	rfs, err := openRootFS(root)
+	must(t, err)
+	defer rfs.close()
+	p := filepath.Join(root, "var/lib/dpkg/info/base.list")
+	for name, op := range map[string]func() error{
+		"write":  func() error { return rfs.writeAtomic(p, []byte("/usr\n"), 0o644, true) },
+		"shrink": func() error { return rfs.writeShrunk(p, []byte("/usr\n"), 0o644, false) },
+		"remove": func() error { return rfs.remove(p, false) },
+		"read":   func() error { _, err := rfs.readFile(p); return err },
+	} {
+		if err := op(); err == nil || !strings.Contains(err.Error(), filepath.Join(root, "var/lib/dpkg/info")) {
+			t.Errorf("%s through var/lib/dpkg/info -> %s: %v", name, elsewhere, err)
+		}
+	}
+	if got := testfixture.TreeListing(t, elsewhere); got != outside {
+		t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
+	}
+}
