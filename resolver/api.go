@@ -330,7 +330,7 @@ type Request struct {
 	ForbidNewInstall bool
 	// SameBuild, when set, decides whether an installed package and a
 	// candidate of the same name, version and architecture are one build
-	// (nil: the package function SameBuild, apt's comparison of their
+	// (nil: deb.SameBuild, apt's comparison of their
 	// control data). A candidate that is not is another version of the
 	// name, preferred to the installed one as apt's candidate: an upgrade
 	// or an Install job of the name takes it, and the plan lists it in

@@ -112,7 +112,7 @@ func (u *universe) better(a, b int) bool {
 		return pa.Architecture < pb.Architecture
 	}
 	if ia, ib := u.installed[a], u.installed[b]; ia != ib {
-		// A rebuild of the installed version (SameBuild) is apt's
+		// A rebuild of the installed version (deb.SameBuild) is apt's
 		// candidate: the archive's version before the installed one.
 		return ib
 	}

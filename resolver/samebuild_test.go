@@ -7,37 +7,6 @@ import (
 	"testing"
 )
 
-// TestSameBuild compares installed records and candidates of one name,
-// version and architecture as apt's cache does: only Installed-Size,
-// Depends, Pre-Depends, Conflicts, Breaks, Replaces and Multi-Arch count.
-func TestSameBuild(t *testing.T) {
-	base := "Package: a\nVersion: 1:2.0-1\nInstalled-Size: 100\nDepends: libc6 (>= 2.34), x | y\nReplaces: old (<< 1)\n"
-	tests := []struct {
-		name  string
-		other string
-		same  bool
-	}{
-		{"identical", base, true},
-		{"other description and recommends", base + "Description: new words\nRecommends: z\nSection: misc\n", true},
-		{"spaces in relations", "Package: a\nVersion: 1:2.0-1\nInstalled-Size: 100\nDepends: libc6(>=2.34),x|y\nReplaces: old (<<1)\n", true},
-		{"installed size unknown", "Package: a\nVersion: 1:2.0-1\nDepends: libc6 (>= 2.34), x | y\nReplaces: old (<< 1)\n", true},
-		{"other installed size", "Package: a\nVersion: 1:2.0-1\nInstalled-Size: 101\nDepends: libc6 (>= 2.34), x | y\nReplaces: old (<< 1)\n", false},
-		{"other depends version", "Package: a\nVersion: 1:2.0-1\nInstalled-Size: 100\nDepends: libc6 (>= 2.36), x | y\nReplaces: old (<< 1)\n", false},
-		{"alternative dropped", "Package: a\nVersion: 1:2.0-1\nInstalled-Size: 100\nDepends: libc6 (>= 2.34), x\nReplaces: old (<< 1)\n", false},
-		{"new breaks", base + "Breaks: b\n", false},
-		{"new pre-depends", base + "Pre-Depends: dpkg\n", false},
-		{"multi-arch", base + "Multi-Arch: same\n", false},
-		{"other version", "Package: a\nVersion: 2.0-1\nInstalled-Size: 100\nDepends: libc6 (>= 2.34), x | y\nReplaces: old (<< 1)\n", false},
-	}
-	a := parsePkgs(t, base)[0]
-	for _, tc := range tests {
-		b := parsePkgs(t, tc.other)[0]
-		if got := SameBuild(a, b); got != tc.same {
-			t.Errorf("%s: SameBuild = %v, want %v", tc.name, got, tc.same)
-		}
-	}
-}
-
 // TestRebuildUpgraded: a candidate of the installed version with other
 // control data (a rebuild) is apt's candidate: an install of the name or
 // an upgrade takes it and the plan lists it as an upgrade; a request that

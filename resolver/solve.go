@@ -48,7 +48,7 @@ func prepare(idx Index, req *Request) (*state, error) {
 	u := newUniverse(idx, native, req.ForeignArchs, req.Recommends)
 	u.sameBuild = req.SameBuild
 	if u.sameBuild == nil {
-		u.sameBuild = SameBuild
+		u.sameBuild = deb.SameBuild
 	}
 	if req.Policy != nil {
 		u.policy = req.Policy

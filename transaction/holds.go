@@ -33,7 +33,7 @@ func Held(db DB) (map[string]string, error) {
 // Remove jobs give) has no candidate but its installed version, so no
 // upgrade moves it, as apt keeps a held package. Not even a rebuild of
 // that version (the same version with other control data, which the
-// resolver upgrades to: resolver.SameBuild) is a candidate: the installed
+// resolver upgrades to: deb.SameBuild) is a candidate: the installed
 // package itself comes from the request's installed set.
 func HoldIndex(idx resolver.Index, held map[string]string, named []string) resolver.Index {
 	h := map[string]string{}

@@ -25,7 +25,7 @@ func holdPkg(t *testing.T, name, ver, deps string) *deb.Package {
 
 func TestHoldsKeepVersions(t *testing.T) {
 	// The archive's libx 1 is a rebuild (other Depends) of the installed
-	// one, which the resolver upgrades to (resolver.SameBuild) unless
+	// one, which the resolver upgrades to (deb.SameBuild) unless
 	// libx is held.
 	rebuilt := holdPkg(t, "libx", "1", "libz")
 	rebuilt.Origin = "bookworm"

@@ -859,7 +859,7 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 }
 
 // hasRebuild reports whether cands holds another build of installed
-// package p's version (resolver.SameBuild), which the resolver upgrades to.
+// package p's version (deb.SameBuild), which the resolver upgrades to.
 func hasRebuild(p *pkgdb.Package, cur version.Version, cands []*deb.Package) (bool, error) {
 	var inst *deb.Package
 	for _, c := range cands {
@@ -873,7 +873,7 @@ func hasRebuild(p *pkgdb.Package, cur version.Version, cands []*deb.Package) (bo
 			}
 			inst = d
 		}
-		if !resolver.SameBuild(inst, c) {
+		if !deb.SameBuild(inst, c) {
 			return true, nil
 		}
 	}

@@ -327,13 +327,13 @@ func (c *PolicyCmd) run(ctx context.Context, g *Globals, x *LoadedIndex, w io.Wr
 // policyEntry builds the policy of name on arch: the index's versions
 // (one per version and .deb, as Distinct groups them), the installed
 // version (inst, nil when none) among them when apt would merge it with
-// one (the same version and VersionKey) or on its own, and the candidate.
+// one (deb.SameBuild) or on its own, and the candidate.
 func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (PolicyEntry, bool) {
 	pol := x.Policy
 	decoded := x.Packages(name)
 	type entry struct {
 		v   policy.Version
-		key string
+		pkg *deb.Package // the index's record, nil for the installed one
 	}
 	var vs []entry
 	for _, group := range x.Distinct(name) {
@@ -353,9 +353,7 @@ func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (Polic
 				if !p.SourceVersion.IsZero() {
 					e.v.SourceVersion = p.SourceVersion.String()
 				}
-				if p.Stanza != nil {
-					e.key = policy.VersionKey(p.Stanza)
-				}
+				e.pkg = p
 				break
 			}
 		}
@@ -364,10 +362,15 @@ func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (Polic
 	instVer := ""
 	if inst != nil {
 		instVer = inst.Get("Version")
-		key := policy.VersionKey(inst)
+		ip, err := deb.FromStanza(inst)
+		if err != nil {
+			// A status stanza grey cannot decode is still the
+			// installed version; it is one apt would not merge.
+			ip = nil
+		}
 		at := -1
 		for i := range vs {
-			if vs[i].v.Version == instVer && vs[i].key == key {
+			if vs[i].v.Version == instVer && ip != nil && vs[i].pkg != nil && deb.SameBuild(ip, vs[i].pkg) {
 				at = i
 				break
 			}
@@ -383,7 +386,7 @@ func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (Polic
 				}
 			}
 			v := policy.Version{Name: name, Architecture: arch, Version: instVer, Source: inst.Get("Source")}
-			vs = slices.Insert(vs, at, entry{v: v, key: key})
+			vs = slices.Insert(vs, at, entry{v: v})
 		}
 		vs[at].v.Installed = true
 		vs[at].v.Files = append(vs[at].v.Files, len(pol.Files())-1)

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/greypm/grey/deb"
-	"github.com/greypm/grey/deb/control"
 	"github.com/greypm/grey/repo/index"
 	"github.com/greypm/grey/repo/lists"
 )
@@ -56,6 +55,14 @@ func (ip *IndexPolicy) Of(p *deb.Package, installed bool) Version {
 	for _, s := range ip.lookup(p.Name) {
 		if s.Architecture != p.Architecture || s.Version != v.Version {
 			continue
+		}
+		if p.Origin == "installed" {
+			// The installed record is available from an index only
+			// when the index has the same build of it (apt keeps a
+			// rebuild of the installed version apart).
+			if q, err := ip.x.Decode(s.Ref); err != nil || !deb.SameBuild(p, q) {
+				continue
+			}
 		}
 		if f := ip.inputFile[s.Input()]; f >= 0 {
 			v.Files = append(v.Files, f)
@@ -175,35 +182,4 @@ func (f *File) Where() string {
 		rel += "/" + f.Component
 	}
 	return rel
-}
-
-// VersionKey is what apt compares to decide that two records of one
-// version (an installed package's status stanza and a Packages stanza) are
-// the same version: the fields Installed-Size, Depends, Pre-Depends,
-// Conflicts, Breaks and Replaces, without spaces, '=' and "0:" epochs,
-// lower-cased (apt's debListParser::VersionHash, as a string rather than
-// a hash). Records whose keys differ are two versions, as apt lists them.
-func VersionKey(st *control.Stanza) string {
-	var b strings.Builder
-	for _, name := range []string{"Installed-Size", "Depends", "Pre-Depends", "Conflicts", "Breaks", "Replaces"} {
-		v, ok := st.Lookup(name)
-		if !ok {
-			continue
-		}
-		for i := 0; i < len(v); i++ {
-			c := v[i]
-			if c == '0' && i+1 < len(v) && v[i+1] == ':' {
-				i++
-				continue
-			}
-			if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == '=' {
-				continue
-			}
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
 }
