@@ -499,27 +499,51 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 type AppGcCmd struct {
 	AppsDirFlag
 	Keep int    `default:"3" help:"Keep the newest N generations (the current one always stays)." placeholder:"N"`
-	Name string `arg:"" help:"App name."`
+	Name string `arg:"" optional:"" help:"App name (default: every app)."`
 }
 
-// Run deletes.
+// Run deletes, for the app named or every app; with --json one object
+// per app (an array when no name was given).
 func (c *AppGcCmd) Run(ctx context.Context, g *Globals) error {
 	ap, err := appsOf(g, c.AppsDirFlag)
 	if err != nil {
 		return err
 	}
-	gone, err := ap.GC(c.Name, c.Keep)
-	if err != nil {
-		return appError(err)
+	names := []string{c.Name}
+	if c.Name == "" {
+		l, err := ap.List()
+		if err != nil {
+			return err
+		}
+		names = names[:0]
+		for _, m := range l {
+			names = append(names, m.Name)
+		}
 	}
-	if g.JSON {
+	var results []map[string]any
+	for _, name := range names {
+		gone, err := ap.GC(name, c.Keep)
+		if err != nil {
+			return appError(err)
+		}
 		if gone == nil {
 			gone = []int{}
 		}
-		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "deleted": gone})
+		results = append(results, map[string]any{"name": name, "deleted": gone})
+		if !g.JSON {
+			fmt.Fprintf(g.Stdout, "%s: deleted %d generations\n", name, len(gone))
+		}
 	}
-	fmt.Fprintf(g.Stdout, "%s: deleted %d generations\n", c.Name, len(gone))
-	return nil
+	if !g.JSON {
+		return nil
+	}
+	if c.Name != "" {
+		return cli.WriteJSON(g.Stdout, results[0])
+	}
+	if results == nil {
+		results = []map[string]any{}
+	}
+	return cli.WriteJSON(g.Stdout, results)
 }
 
 // AppExportCmd writes the current generation as an image.

@@ -244,6 +244,10 @@ func TestAppsDirFlagAndConfig(t *testing.T) {
 	if code, out, _ := g("app", "list"); code != 0 || !strings.Contains(out, "UNIQUE") || !strings.Contains(out, "\nx ") {
 		t.Errorf("app list: %d\n%s", code, out)
 	}
+	// gc without a name goes through every app.
+	if code, out, errOut := g("app", "gc"); code != 0 || out != "x: deleted 0 generations\ny: deleted 0 generations\n" {
+		t.Errorf("app gc of every app: %d %q %s", code, out, errOut)
+	}
 	if code, _, errOut := g("app", "remove", "y"); code != 0 {
 		t.Fatalf("remove: %d %s", code, errOut)
 	}
@@ -325,7 +329,7 @@ func TestAppExport(t *testing.T) {
 	if code, out, errOut := g("app", "export", "x", "-o", tarPath); code != 0 || !strings.Contains(out, "generation 1") {
 		t.Fatalf("app export: %d %q %s", code, out, errOut)
 	}
-	b, err := exec.Command("tar", "-tvf", tarPath).CombinedOutput()
+	b, err := exec.Command(testfixture.Tool(t, "tar", "tar"), "-tvf", tarPath).CombinedOutput()
 	if err != nil || !strings.Contains(string(b), "usr/lib/libgreet/libgreet.so.1") || !strings.Contains(string(b), "var/lib/dpkg/status") {
 		t.Errorf("tar -tvf: %v\n%s", err, b)
 	}
