@@ -23,6 +23,7 @@ import (
 // 1.0. The next upgrade, not killed, cleans up whatever the kills left
 // (half-made .new-N directories) and makes the new generation current;
 // gc then removes the generations that were complete but never current.
+// A first install killed at each app step leaves no app behind.
 func TestAppUpgradeKilled(t *testing.T) {
 	fx := testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
@@ -114,6 +115,30 @@ func TestAppUpgradeKilled(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(apps, "k/gen/.new-*")); len(left) != 0 {
 		t.Errorf("half-made generations left: %v", left)
+	}
+	// A first install killed at any app step leaves no app: "app list"
+	// does not show it, "app run" says it does not exist, and the next
+	// install makes generation 1.
+	for _, step := range []string{"downloaded", "applied", "composed", "meta", "generation", "link"} {
+		cmd := exec.Command(bin, append(append([]string{"--root", root}, src...), "app", "install", "--no-sync", "fresh", "hello")...)
+		cmd.Env = append(os.Environ(), "GREY_TEST_APP_KILL_AT="+step)
+		b, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("first install killed at %s: not killed: %v\n%s", step, err, b)
+		}
+		if code, out, _ := g("app", "list"); code != 0 || strings.Contains(out, "fresh") {
+			t.Errorf("after a first install killed at %s, app list: %d\n%s", step, code, out)
+		}
+		if code, _, _ := g("app", "run", "fresh"); code != 100 {
+			t.Errorf("after a first install killed at %s, app run: %d, want 100", step, code)
+		}
+	}
+	if code, out, errOut := g("app", "install", "--no-sync", "fresh", "hello"); code != 0 || !strings.Contains(out, "fresh: generation ") {
+		t.Errorf("install after the kills: %d %q %s", code, out, errOut)
+	}
+	if left, _ := filepath.Glob(filepath.Join(apps, "fresh/gen/.new-*")); len(left) != 0 {
+		t.Errorf("half-made generations of fresh left: %v", left)
 	}
 	if code, out, errOut := g("app", "gc", "--keep", "1", "k"); code != 0 {
 		t.Errorf("gc: %d %q %s", code, out, errOut)
