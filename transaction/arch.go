@@ -3,7 +3,6 @@ package transaction
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -102,8 +101,13 @@ func RemoveArchitecture(db DB, root, arch string) error {
 }
 
 func writeArchFile(root string, list []string) error {
+	// EnsureDpkgAdminDir makes dpkg's directories by their paths: none
+	// may lead out of the root (statedirs.go).
+	if err := checkStateInsideDir(root); err != nil {
+		return err
+	}
 	if err := pkgdb.EnsureDpkgAdminDir(root); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(root, pkgdb.DpkgAdminDir, "arch"), []byte(strings.Join(list, "\n")+"\n"), 0o644, true)
+	return writeFileIn(root, pkgdb.DpkgAdminDir+"/arch", []byte(strings.Join(list, "\n")+"\n"), 0o644, true)
 }

@@ -514,7 +514,8 @@ func putStanza(edit *dpkgdb.Edit, rec *pkgdb.Package) error {
 // pkgdb.PutHostFingerprint (ExtendedStates is left empty).
 func WriteDpkgStatus(root string, edit dpkgdb.Edit, sync bool) (pkgdb.HostFingerprint, error) {
 	path := filepath.Join(root, pkgdb.DpkgAdminDir, "status")
-	cur, err := readOptional(path)
+	// Read and written through the root's os.Root (inroot.go).
+	cur, err := readOptionalIn(root, pkgdb.DpkgAdminDir+"/status")
 	if err != nil {
 		return pkgdb.HostFingerprint{}, fmt.Errorf("read dpkg status: %w", err)
 	}
@@ -523,7 +524,7 @@ func WriteDpkgStatus(root string, edit dpkgdb.Edit, sync bool) (pkgdb.HostFinger
 		return pkgdb.HostFingerprint{}, err
 	}
 	if cur == nil || !bytes.Equal(cur, out) {
-		if err := writeAtomic(path, out, 0o644, sync); err != nil {
+		if err := writeFileIn(root, pkgdb.DpkgAdminDir+"/status", out, 0o644, sync); err != nil {
 			return pkgdb.HostFingerprint{}, err
 		}
 	}
@@ -538,7 +539,7 @@ func WriteDpkgStatus(root string, edit dpkgdb.Edit, sync bool) (pkgdb.HostFinger
 // native architecture, as apt does.
 func WriteAutoMarks(root string, marks map[string]*bool, sync bool) (string, error) {
 	path := filepath.Join(root, dpkgdb.ExtendedStatesPath)
-	cur, err := readOptional(path)
+	cur, err := readOptionalIn(root, dpkgdb.ExtendedStatesPath)
 	if err != nil {
 		return "", fmt.Errorf("read apt extended states: %w", err)
 	}
@@ -568,7 +569,7 @@ func WriteAutoMarks(root string, marks map[string]*bool, sync bool) (string, err
 	if cur != nil && bytes.Equal(cur, out) || cur == nil && len(out) == 0 {
 		return pkgdb.Fingerprint(cur), nil
 	}
-	if err := writeAtomic(path, out, 0o644, sync); err != nil {
+	if err := writeFileIn(root, dpkgdb.ExtendedStatesPath, out, 0o644, sync); err != nil {
 		return "", err
 	}
 	return pkgdb.Fingerprint(out), nil

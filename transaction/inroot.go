@@ -408,6 +408,41 @@ func (r *rootFS) readFile(host string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
+// writeFileIn replaces the file rel (relative to the root) of the root
+// at root through its os.Root (rootFS.writeAtomic): for the state files
+// written outside a transaction (dpkg's status, arch, apt's marks).
+func writeFileIn(root, rel string, data []byte, mode fs.FileMode, sync bool) error {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return err
+	}
+	rfs, err := openRootFS(abs)
+	if err != nil {
+		return err
+	}
+	defer rfs.close()
+	return rfs.writeAtomic(filepath.Join(abs, filepath.FromSlash(rel)), data, mode, sync)
+}
+
+// readOptionalIn reads the file rel of the root at root through its
+// os.Root; nil, and no error, when it does not exist.
+func readOptionalIn(root, rel string) ([]byte, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	rfs, err := openRootFS(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.close()
+	b, err := rfs.readFile(filepath.Join(abs, filepath.FromSlash(rel)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
 // readlink returns the target of the symlink host.
 func (r *rootFS) readlink(host string) (string, error) {
 	fd, name, err := r.at(host)

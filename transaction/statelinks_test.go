@@ -12,6 +12,7 @@ import (
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/pkgdb/dpkgdb"
 )
 
 // TestAttackStateLinksOutOfRoot: a root whose own state directories are
@@ -181,6 +182,35 @@ func TestInfoWritesStayInRoot(t *testing.T) {
 		if err := op(); err == nil || !strings.Contains(err.Error(), filepath.Join(root, "var/lib/dpkg/info")) {
 			t.Errorf("%s through var/lib/dpkg/info -> %s: %v", name, elsewhere, err)
 		}
+	}
+	if got := testfixture.TreeListing(t, elsewhere); got != outside {
+		t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
+	}
+}
+
+// TestStatusWritesStayInRoot: dpkg's status and arch files and apt's
+// extended_states are read and written through the root's os.Root, so
+// with var/lib/dpkg (or var/lib/apt) a link out of the root the write
+// fails naming the path, and nothing outside changes.
+func TestStatusWritesStayInRoot(t *testing.T) {
+	root := t.TempDir()
+	elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+	must(t, os.MkdirAll(elsewhere, 0o755))
+	must(t, os.WriteFile(filepath.Join(elsewhere, "status"), []byte("Package: host\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(elsewhere, "extended_states"), []byte("Package: host\nArchitecture: amd64\nAuto-Installed: 1\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(root, "var/lib"), 0o755))
+	must(t, os.Symlink(elsewhere, filepath.Join(root, "var/lib/dpkg")))
+	must(t, os.Symlink(elsewhere, filepath.Join(root, "var/lib/apt")))
+	outside := testfixture.TreeListing(t, elsewhere)
+	if _, err := WriteDpkgStatus(root, dpkgdb.Edit{Put: map[string][]byte{}, Drop: map[string]bool{"host:amd64": true}}, false); err == nil || !strings.Contains(err.Error(), filepath.Join(root, "var/lib/dpkg")) {
+		t.Errorf("status through var/lib/dpkg -> %s: %v", elsewhere, err)
+	}
+	if err := writeArchFile(root, []string{"i386"}); err == nil {
+		t.Errorf("arch through var/lib/dpkg -> %s: no error", elsewhere)
+	}
+	manual := false
+	if _, err := WriteAutoMarks(root, map[string]*bool{"host:amd64": &manual}, false); err == nil {
+		t.Errorf("extended_states through var/lib/apt -> %s: no error", elsewhere)
 	}
 	if got := testfixture.TreeListing(t, elsewhere); got != outside {
 		t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(outside, got))
