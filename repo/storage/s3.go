@@ -130,9 +130,6 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
-	}
 	// Servers other than AWS do not all take the SDK's default CRC
 	// trailers; the SHA256 is checked through the metadata instead.
 	opts = append(opts,
@@ -150,6 +147,9 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
 	})
 	host, _ := os.Hostname()
 	st := &S3{cfg: cfg, client: client, host: host, pid: os.Getpid()}
