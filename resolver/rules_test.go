@@ -480,6 +480,28 @@ func TestArchRestrictions(t *testing.T) {
 			want:     "a=1 c=1",
 		},
 		{
+			name: "linux-any wildcard matches the native architecture", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b [linux-any], c [hurd-any]\n\nPackage: b\nVersion: 1\n\nPackage: c\nVersion: 1",
+			want:     "a=1 b=1",
+		},
+		{
+			name: "any-amd64 and negated any-i386 wildcards", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: b [any-amd64], c [!any-i386], d [any-i386]\n\n" +
+				"Package: b\nVersion: 1\n\nPackage: c\nVersion: 1\n\nPackage: d\nVersion: 1",
+			want: "a=1 b=1 c=1",
+		},
+		{
+			name: "foreign i386 package reads any-i386", install: []string{"a:i386"}, req: Request{ForeignArchs: []string{"i386"}},
+			universe: "Package: a\nVersion: 1\nArchitecture: i386\nDepends: b [!any-i386], c [any-i386]\n\n" +
+				"Package: b\nVersion: 1\nArchitecture: i386\n\nPackage: c\nVersion: 1\nArchitecture: i386",
+			want: "a:i386=1 c:i386=1",
+		},
+		{
+			name: "unknown wildcard matches nothing", install: []string{"a"},
+			universe: "Package: a\nVersion: 1\nDepends: gone [foo-any], b [!foo-any]\n\nPackage: b\nVersion: 1",
+			want:     "a=1 b=1",
+		},
+		{
 			name: "conflict for another architecture", install: []string{"a", "c"},
 			universe: "Package: a\nVersion: 1\nConflicts: c [i386]\n\nPackage: c\nVersion: 1",
 			want:     "a=1 c=1",

@@ -147,19 +147,27 @@ func (p *Possibility) Satisfies(v version.Version) bool {
 }
 
 // AppliesTo evaluates the possibility's architecture restriction list
-// ("[amd64 arm64]", "[!i386]") for a package built for arch: true when
-// there is none, when arch is listed, or, in a list of negations, when
-// it is not.
+// ("[amd64 arm64]", "[!i386]", "[linux-any]", "[!any-i386]") for a
+// package built for arch, as dpkg's debarch_is_concerned does: true when
+// there is none; otherwise the entries are read in order, an entry
+// matching arch (ArchIs: names and architecture wildcards, compared in
+// lower case) decides (true, or false when negated), and when none
+// matches the list applies if it holds a negation. A wildcard naming
+// no architecture ("[foo-any]") matches nothing.
 func (p *Possibility) AppliesTo(arch string) bool {
-	if len(p.Archs) == 0 {
-		return true
-	}
+	seen := false
 	for _, a := range p.Archs {
-		if a.Arch == arch {
-			return !a.Not
+		match := ArchIs(arch, strings.ToLower(a.Arch))
+		if a.Not {
+			if match {
+				return false
+			}
+			seen = true
+		} else if match {
+			return true
 		}
 	}
-	return p.Archs[0].Not
+	return len(p.Archs) == 0 || seen
 }
 
 // ForArch returns the field as it applies to a package built for arch:

@@ -276,18 +276,23 @@ func (ck *checker) versions() {
 }
 
 // archApplies reports whether a possibility's [arch list] restriction
-// includes arch (an empty list includes every architecture).
+// includes arch (an empty list includes every architecture), read as
+// dpkg's debarch_is_concerned: the first entry matching arch decides,
+// and when none does the list applies if it holds a negation. Entries
+// are names or wildcards ("linux-any", "any-i386"), matched through
+// relation.ArchIs (dpkg's tuple table is data, not solver logic).
 func archApplies(pv *relation.Possibility, arch string) bool {
 	if len(pv.Archs) == 0 {
 		return true
 	}
-	positive := !pv.Archs[0].Not
+	negated := false
 	for _, a := range pv.Archs {
-		if a.Arch == arch {
+		if relation.ArchIs(arch, strings.ToLower(a.Arch)) {
 			return !a.Not
 		}
+		negated = negated || a.Not
 	}
-	return !positive
+	return negated
 }
 
 // archOK is dpkg's deparchsatisfied: may pkg (or a package it provides

@@ -7,6 +7,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/deb/relation"
 )
 
 // universe parses blank-line separated stanzas into packages keyed by
@@ -284,5 +285,39 @@ func TestErrorMessageNamesThePackage(t *testing.T) {
 	err := Check(Case{Request: Request{Architecture: "amd64"}, Universe: pick(t, u, "app_1_amd64 libc6_2.31_amd64"), Final: pick(t, u, "app_1_amd64 libc6_2.31_amd64")})
 	if err == nil || !strings.Contains(err.Error(), "app_1_amd64") || !strings.Contains(err.Error(), "libc6 (>= 2.34)") {
 		t.Fatalf("message does not name the package and relation: %v", err)
+	}
+}
+
+// TestArchAppliesWildcards: the checker reads restriction lists as dpkg
+// does, wildcards and negations included.
+func TestArchAppliesWildcards(t *testing.T) {
+	for _, c := range []struct {
+		list, arch string
+		want       bool
+	}{
+		{"", "amd64", true},
+		{"linux-any", "amd64", true},
+		{"linux-any", "hurd-i386", false},
+		{"!any-i386", "i386", false},
+		{"!any-i386", "hurd-i386", false},
+		{"!any-i386", "amd64", true},
+		{"any-amd64", "hurd-amd64", true},
+		{"any", "arm64", true},
+		{"foo-any", "amd64", false},
+		{"!foo-any", "amd64", true},
+		{"amd64 !i386", "arm64", true},
+		{"!amd64 linux-any", "amd64", false},
+	} {
+		in := "a"
+		if c.list != "" {
+			in += " [" + c.list + "]"
+		}
+		d, err := relation.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := archApplies(&d[0][0], c.arch); got != c.want {
+			t.Errorf("archApplies([%s], %s) = %v, want %v", c.list, c.arch, got, c.want)
+		}
 	}
 }

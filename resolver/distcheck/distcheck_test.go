@@ -159,6 +159,15 @@ func TestCheck(t *testing.T) {
 			broken: map[string]string{"a_1": "gone [!i386]"},
 		},
 		{
+			name:  "arch restriction wildcards left out",
+			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [hurd-any], gone2 [any-i386], gone3 [!linux-any], gone4 [foo-any]\n",
+		},
+		{
+			name:   "arch restriction wildcard applies",
+			index:  "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: gone [linux-any]\n\nPackage: b\nVersion: 1\nArchitecture: amd64\nDepends: gone [!any-i386]\n",
+			broken: map[string]string{"a_1": "gone [linux-any]", "b_1": "gone [!any-i386]"},
+		},
+		{
 			name: "alternative left out by its restriction",
 			index: "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b [i386] | gone\n\n" +
 				"Package: b\nVersion: 1\nArchitecture: amd64\n",
