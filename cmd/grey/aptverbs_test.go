@@ -2,9 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,33 +17,11 @@ import (
 func aptDownload(t *testing.T, fx, dir, pkg string) {
 	t.Helper()
 	aptGet := testfixture.Tool(t, "apt-get", "apt")
-	st := t.TempDir()
-	for _, d := range []string{"lists/partial", "cache", "etc/apt.conf.d", "etc/preferences.d", "etc/sources.list.d"} {
-		must(t, os.MkdirAll(filepath.Join(st, d), 0o755))
-	}
-	must(t, os.WriteFile(filepath.Join(st, "status"), nil, 0o644))
-	must(t, os.WriteFile(filepath.Join(st, "etc/sources.list"), []byte(fmt.Sprintf(
-		"deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/debian bookworm main\n", fx, fx)), 0o644))
-	// APT_CONFIG keeps the host's apt.conf.d (which may add index
-	// targets such as DEP-11 that the fixture does not carry) out.
-	conf := fmt.Sprintf(`Dir::State "%[1]s";
-Dir::State::lists "%[1]s/lists";
-Dir::State::status "%[1]s/status";
-Dir::Cache "%[1]s/cache";
-Dir::Etc "%[1]s/etc";
-Dir::Etc::parts "%[1]s/etc/apt.conf.d";
-Dir::Etc::sourceparts "%[1]s/etc/sources.list.d";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-Acquire::Languages "none";
-APT::Sandbox::User "root";
-`, st)
-	must(t, os.WriteFile(filepath.Join(st, "apt.conf"), []byte(conf), 0o644))
-	var opts []string
+	apt := testfixture.NewAptEnv(t, testfixture.AptOptions{Sources: []string{fmt.Sprintf(
+		"deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/debian bookworm main", fx, fx)}})
 	for _, args := range [][]string{{"update"}, {"download", pkg}} {
-		cmd := exec.Command(aptGet, append(opts, args...)...)
+		cmd := apt.Command(context.Background(), aptGet, args...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "APT_CONFIG="+filepath.Join(st, "apt.conf"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("apt-get %s: %v\n%s", args, err, out)
 		}

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -88,7 +88,7 @@ func TestFullPinningMatchesAptGet(t *testing.T) {
 	for _, p := range installed {
 		status.WriteString(installedStanza(t, root, p[0], p[1]))
 	}
-	apt := aptFixture(t, fixtureSuites, "", "")
+	apt := testfixture.NewAptEnv(t, testfixture.AptOptions{Suites: fixtureSuites})
 	tests := []struct {
 		name, prefs string
 		args        []string
@@ -105,7 +105,7 @@ func TestFullPinningMatchesAptGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			apt.set(t, tt.prefs, status.String())
+			apt.Set(t, tt.prefs, status.String())
 			r := filepath.Join(t.TempDir(), "root")
 			if err := os.CopyFS(r, os.DirFS(root)); err != nil {
 				t.Fatal(err)
@@ -126,8 +126,7 @@ func TestFullPinningMatchesAptGet(t *testing.T) {
 			for _, a := range tt.args {
 				aptArgs = append(aptArgs, a)
 			}
-			cmd := exec.Command(aptGet, aptArgs...)
-			cmd.Env = apt.env
+			cmd := apt.Command(context.Background(), aptGet, aptArgs...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("apt-get %s: %v\n%s", strings.Join(aptArgs, " "), err, out)

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,10 +86,10 @@ func TestPolicyMatchesAptCache(t *testing.T) {
 	}
 	// One apt configuration for every case: apt rebuilds its cache only
 	// when the status file changes.
-	apt := aptFixture(t, suites, "", "")
+	apt := testfixture.NewAptEnv(t, testfixture.AptOptions{Suites: suites})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			apt.set(t, tt.prefs, tt.status)
+			apt.Set(t, tt.prefs, tt.status)
 			for _, f := range []struct{ path, data string }{
 				{"etc/apt/preferences", tt.prefs},
 				{"var/lib/dpkg/status", tt.status},
@@ -102,14 +102,13 @@ func TestPolicyMatchesAptCache(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cmd := exec.Command(aptCache, append([]string{"policy"}, pkgs...)...)
-			cmd.Env = apt.env
+			cmd := apt.Command(context.Background(), aptCache, append([]string{"policy"}, pkgs...)...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("apt-cache policy: %v\n%s", err, out)
 			}
-			want := strings.ReplaceAll(string(out), apt.status, "/var/lib/dpkg/status")
-			want = strings.ReplaceAll(want, apt.fixture, "$FIXTURE")
+			want := strings.ReplaceAll(string(out), apt.Status, "/var/lib/dpkg/status")
+			want = strings.ReplaceAll(want, apt.Fixture, "$FIXTURE")
 			code, got, errOut := grey(t, "", append([]string{"--root", root, "policy"}, pkgs...)...)
 			if code != 0 {
 				t.Fatalf("grey policy: exit %d: %s", code, errOut)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,7 +233,7 @@ func TestShowMatchesAptCache(t *testing.T) {
 	if showRace {
 		suites = suites[1:]
 	}
-	env := aptFixture(t, suites, "", "")
+	env := testfixture.NewAptEnv(t, testfixture.AptOptions{Suites: suites})
 
 	// Every 40th name, and every name with several versions or sources.
 	code, out, errOut := grey(t, "", "--root", root, "list", "--all")
@@ -263,8 +262,7 @@ func TestShowMatchesAptCache(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("grey show: %s", errOut)
 	}
-	cmd := exec.Command(aptCache, append([]string{"show"}, names...)...)
-	cmd.Env = env.env
+	cmd := env.Command(context.Background(), aptCache, append([]string{"show"}, names...)...)
 	want, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("apt-cache show: %v", err)
@@ -318,3 +316,6 @@ func TestShowRebuildsDamagedCache(t *testing.T) {
 		t.Errorf("show after the rebuild: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// fixtureSuites are the bookworm fixture's suites.
+var fixtureSuites = []string{"bookworm", "bookworm-updates", "bookworm-security"}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,81 +18,22 @@ import (
 	"github.com/greypm/grey/repo/publish"
 )
 
-// aptEnv is a private apt configuration: every directory apt reads or
-// writes is under one temporary directory (as repo/publish's tests do).
+// aptEnv runs apt-get in a private apt configuration (testfixture.AptEnv)
+// over the given sources lines.
 type aptEnv struct {
-	t        *testing.T
-	dir      string
-	conf     string
-	archives string
-	aptGet   string
+	*testfixture.AptEnv
+	t      *testing.T
+	aptGet string
 }
 
 func newAptEnv(t *testing.T, sourceLines ...string) *aptEnv {
 	t.Helper()
 	aptGet := testfixture.Tool(t, "apt-get", "apt")
-	dir := t.TempDir()
-	e := &aptEnv{t: t, dir: dir, conf: filepath.Join(dir, "apt.conf"), archives: filepath.Join(dir, "archives"), aptGet: aptGet}
-	for _, d := range []string{
-		"root", "state/lists/partial", "cache", "archives/partial", "log",
-		"etc/sources.list.d", "etc/apt.conf.d", "etc/preferences.d", "etc/trusted.gpg.d", "tmp",
-	} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, data := range map[string]string{
-		"status":           "",
-		"etc/sources.list": strings.Join(sourceLines, "\n") + "\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := fmt.Sprintf(`Dir "%[1]s/root/";
-Dir::State "%[1]s/state/";
-Dir::State::lists "%[1]s/state/lists/";
-Dir::State::status "%[1]s/status";
-Dir::Cache "%[1]s/cache/";
-Dir::Cache::archives "%[1]s/archives/";
-Dir::Log "%[1]s/log/";
-Dir::Etc "%[1]s/etc/";
-Dir::Etc::main "%[1]s/etc/apt.conf";
-Dir::Etc::parts "%[1]s/etc/apt.conf.d/";
-Dir::Etc::sourcelist "%[1]s/etc/sources.list";
-Dir::Etc::sourceparts "%[1]s/etc/sources.list.d/";
-Dir::Etc::preferences "%[1]s/etc/preferences";
-Dir::Etc::preferencesparts "%[1]s/etc/preferences.d/";
-Dir::Etc::trusted "%[1]s/etc/trusted.gpg";
-Dir::Etc::trustedparts "%[1]s/etc/trusted.gpg.d/";
-Dir::Bin::methods "/usr/lib/apt/methods/";
-Dir::Bin::dpkg "/usr/bin/dpkg";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::http::Proxy "DIRECT";
-Acquire::Retries "0";
-APT::Sandbox::User "root";
-`, dir)
-	if err := os.WriteFile(e.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return &aptEnv{AptEnv: testfixture.NewAptEnv(t, testfixture.AptOptions{Sources: sourceLines}), t: t, aptGet: aptGet}
 }
 
 func (e *aptEnv) run(args ...string) (string, error) {
-	e.t.Helper()
-	cmd := exec.CommandContext(context.Background(), e.aptGet, args...)
-	cmd.Env = []string{
-		"APT_CONFIG=" + e.conf,
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"TMPDIR=" + filepath.Join(e.dir, "tmp"),
-		"LC_ALL=C",
-		"HOME=" + e.dir,
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return e.Run(context.Background(), e.aptGet, args...)
 }
 
 // updateAndDownload runs apt-get update (which must be clean) and

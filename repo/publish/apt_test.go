@@ -16,119 +16,10 @@ import (
 	"github.com/greypm/grey/internal/testfixture"
 )
 
-// aptEnv is a private apt configuration: every directory apt reads or
-// writes is under one temporary directory, the host's apt.conf.d, sources
-// and keyrings are ignored, and locking is off (no root lock files).
-type aptEnv struct {
-	t        *testing.T
-	dir      string
-	conf     string
-	archives string
-}
-
-func newAptEnv(t *testing.T, source string) *aptEnv {
+// newAptEnv is a private apt configuration with one sources line.
+func newAptEnv(t *testing.T, source string) *testfixture.AptEnv {
 	t.Helper()
-	dir := t.TempDir()
-	e := &aptEnv{t: t, dir: dir, conf: filepath.Join(dir, "apt.conf"), archives: filepath.Join(dir, "archives")}
-	for _, d := range []string{
-		"root", "state/lists/partial", "cache", "archives/partial", "log",
-		"etc/sources.list.d", "etc/apt.conf.d", "etc/preferences.d", "etc/trusted.gpg.d", "tmp",
-	} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, data := range map[string]string{
-		"status":           "",
-		"etc/sources.list": source + "\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := fmt.Sprintf(`// Everything relative resolves under the temporary root.
-Dir "%[1]s/root/";
-Dir::State "%[1]s/state/";
-Dir::State::lists "%[1]s/state/lists/";
-Dir::State::status "%[1]s/status";
-Dir::Cache "%[1]s/cache/";
-Dir::Cache::archives "%[1]s/archives/";
-Dir::Log "%[1]s/log/";
-Dir::Etc "%[1]s/etc/";
-Dir::Etc::main "%[1]s/etc/apt.conf";
-Dir::Etc::parts "%[1]s/etc/apt.conf.d/";
-Dir::Etc::sourcelist "%[1]s/etc/sources.list";
-Dir::Etc::sourceparts "%[1]s/etc/sources.list.d/";
-Dir::Etc::preferences "%[1]s/etc/preferences";
-Dir::Etc::preferencesparts "%[1]s/etc/preferences.d/";
-Dir::Etc::trusted "%[1]s/etc/trusted.gpg";
-Dir::Etc::trustedparts "%[1]s/etc/trusted.gpg.d/";
-Dir::Bin::methods "/usr/lib/apt/methods/";
-Dir::Bin::dpkg "/usr/bin/dpkg";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::http::Proxy "DIRECT";
-Acquire::Retries "0";
-// The temporary directories are private to root; do not drop to _apt.
-APT::Sandbox::User "root";
-`, dir)
-	if err := os.WriteFile(e.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	e.checkPrivate()
-	return e
-}
-
-// run runs an apt program with the private configuration.
-func (e *aptEnv) run(ctx context.Context, name string, args ...string) (string, error) {
-	e.t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = []string{
-		"APT_CONFIG=" + e.conf,
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"TMPDIR=" + filepath.Join(e.dir, "tmp"),
-		"LC_ALL=C",
-		"HOME=" + e.dir,
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// checkPrivate asks apt itself where its directories resolve to and fails
-// unless every one is inside the temporary directory, so the test can
-// never touch the host's apt state.
-func (e *aptEnv) checkPrivate() {
-	e.t.Helper()
-	vars := []string{
-		"Dir/d", "Dir::State/d", "Dir::State::lists/d", "Dir::State::status/f",
-		"Dir::State::extended_states/f", "Dir::Cache/d", "Dir::Cache::archives/d",
-		"Dir::Cache::pkgcache/f", "Dir::Cache::srcpkgcache/f", "Dir::Log/d",
-		"Dir::Log::Terminal/f", "Dir::Log::History/f", "Dir::Log::Planner/f",
-		"Dir::Etc/d", "Dir::Etc::main/f", "Dir::Etc::parts/d", "Dir::Etc::sourcelist/f",
-		"Dir::Etc::sourceparts/d", "Dir::Etc::trusted/f", "Dir::Etc::trustedparts/d",
-		"Dir::Etc::preferences/f", "Dir::Etc::preferencesparts/d",
-	}
-	args := []string{"shell"}
-	for i, v := range vars {
-		args = append(args, fmt.Sprintf("V%d", i), v)
-	}
-	out, err := e.run(context.Background(), "apt-config", args...)
-	if err != nil {
-		e.t.Fatalf("apt-config: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(vars) {
-		e.t.Fatalf("apt-config resolved %d of %d directories:\n%s", len(lines), len(vars), out)
-	}
-	for _, l := range lines {
-		_, v, _ := strings.Cut(l, "=")
-		v = strings.Trim(v, "'")
-		if !strings.HasPrefix(v, e.dir+"/") {
-			e.t.Fatalf("apt would use %s outside the test directory (%s)", v, l)
-		}
-	}
+	return testfixture.NewAptEnv(t, testfixture.AptOptions{Sources: []string{source}})
 }
 
 // publishForApt publishes three packages: greet (amd64) depends on
@@ -164,11 +55,11 @@ func TestAptAcceptsRepository(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newAptEnv(t, fmt.Sprintf("deb [signed-by=%s] %s stable main", keyring, tc.uri))
-			out, err := e.run(ctx, aptGet, "update")
+			out, err := e.Run(ctx, aptGet, "update")
 			if err != nil || strings.Contains(out, "W: ") || strings.Contains(out, "E: ") {
 				t.Fatalf("apt-get update: %v\n%s", err, out)
 			}
-			out, err = e.run(ctx, aptGet, "install", "--download-only", "-y", "greet")
+			out, err = e.Run(ctx, aptGet, "install", "--download-only", "-y", "greet")
 			if err != nil {
 				t.Fatalf("apt-get install --download-only: %v\n%s", err, out)
 			}
@@ -193,7 +84,7 @@ func TestAptAcceptsRepository(t *testing.T) {
 				// their hashes against the index all the same.
 				return
 			}
-			entries, err := os.ReadDir(e.archives)
+			entries, err := os.ReadDir(e.Archives)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +120,7 @@ func TestAptRejectsTamperedInRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newAptEnv(t, fmt.Sprintf("deb [signed-by=%s] file://%s stable main", keyring, repo))
-	out, err := e.run(context.Background(), aptGet, "update")
+	out, err := e.Run(context.Background(), aptGet, "update")
 	t.Logf("apt-get update:\n%s", out)
 	// apt 2.6 reports the bad signature, refuses the source ("is not
 	// signed") and exits 100.
@@ -245,7 +136,7 @@ func TestAptRejectsTamperedInRelease(t *testing.T) {
 		}
 	}
 	// Nothing from the refused repository is usable.
-	out, err = e.run(context.Background(), aptGet, "install", "--download-only", "-y", "greet")
+	out, err = e.Run(context.Background(), aptGet, "install", "--download-only", "-y", "greet")
 	if err == nil {
 		t.Errorf("apt installed from a refused repository:\n%s", out)
 	}
@@ -278,7 +169,7 @@ func TestAptRejectsTamperedIndex(t *testing.T) {
 		}
 	}
 	e := newAptEnv(t, fmt.Sprintf("deb [signed-by=%s] file://%s stable main", keyring, repo))
-	out, err := e.run(context.Background(), aptGet, "update")
+	out, err := e.Run(context.Background(), aptGet, "update")
 	if err == nil || !strings.Contains(out, "Hash Sum mismatch") {
 		t.Errorf("apt-get update on a corrupted index: %v\n%s", err, out)
 	}
