@@ -146,6 +146,9 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 		}
 		defer x.Close()
 		idx = x
+		// The host's apt preferences pin what an app gets, as they
+		// pin the host's own installs.
+		req.Policy = x.Policy
 		if c.Essential {
 			arch := req.Architecture
 			if arch == "" {
