@@ -33,11 +33,11 @@ type Globals struct {
 	// Options are -o NAME=VALUE settings, over grey.conf's (apt's -o).
 	// -o is its short form (Reorder: not in the model, because build and
 	// image build have their own -o).
-	Options []string `name:"option" sep:"none" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
+	Options []string `name:"option" also-short:"o" sep:"none" help:"Set a configuration setting for this command, over ROOT/etc/grey/grey.conf (-o NAME=VALUE, as apt's -o; apt's names, e.g. APT::Install-Recommends=false)." placeholder:"NAME=VALUE"`
 	// Quiet is apt's -q: any level omits progress indicators.
 	Quiet int `short:"q" name:"quiet" type:"counter" help:"Omit progress indicators, for logs (-q; -qq is the same in grey, and unlike apt's does not imply -y); the default is grey.conf's quiet."`
 	// Color is auto, always or never ("" when not given).
-	Color string `name:"color" aliases:"colour" help:"Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never; the default is grey.conf's APT::Color, else auto." placeholder:"WHEN"`
+	Color string `name:"color" aliases:"colour" values:"auto,always,never" help:"Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never; the default is grey.conf's APT::Color, else auto." placeholder:"WHEN"`
 	// TargetRelease is apt's -t (APT::Default-Release).
 	TargetRelease string `name:"target-release" short:"t" aliases:"default-release" help:"Prefer the versions of this release (a suite or codename: priority 990), as apt's -t." placeholder:"RELEASE"`
 	// ShowVersion is --version (the field has another name because the

@@ -7,11 +7,19 @@
 // for kong (mango, mango-kong) stamp the page with the current time, and an
 // installed file that changes on every build is not reproducible. roff for
 // one page is a handful of macros.
+//
+// Two tags of a flag's field say what kong's model cannot hold:
+// also-short:"o" is a short form kong does not parse itself (grey turns -o
+// into --option before parsing, since build has its own -o), written in the
+// man page and offered by the completions; values:"auto,always,never" are
+// the values the completions offer after the flag (kong's enum tag, when
+// set, serves the same).
 package clidoc
 
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -55,6 +63,9 @@ func flagNames(f *kong.Flag) []string {
 	if f.Short != 0 {
 		names = append(names, "-"+string(f.Short))
 	}
+	if s := alsoShort(f); s != "" {
+		names = append(names, "-"+s)
+	}
 	for _, a := range f.Aliases {
 		names = append(names, "--"+a)
 	}
@@ -62,6 +73,68 @@ func flagNames(f *kong.Flag) []string {
 		names = append(names, "--no-"+f.Name)
 	}
 	return names
+}
+
+// alsoShort is f's short form outside kong's model (the also-short tag),
+// or "".
+func alsoShort(f *kong.Flag) string {
+	if f.Tag == nil {
+		return ""
+	}
+	return f.Tag.Get("also-short")
+}
+
+// flagValues returns the values the completions offer after f: its kong
+// enum, else its values tag.
+func flagValues(f *kong.Flag) []string {
+	if f.Enum != "" {
+		return f.EnumSlice()
+	}
+	if f.Tag == nil || f.Tag.Get("values") == "" {
+		return nil
+	}
+	return strings.Split(f.Tag.Get("values"), ",")
+}
+
+// valueFlags returns, for every visible flag of the model that has values
+// to complete, its names written with dashes ("--color", "--colour"), in the
+// model's order.
+func valueFlags(app *kong.Application) (names [][]string, values [][]string) {
+	seen := map[*kong.Flag]bool{}
+	visit := func(n *kong.Node) {
+		for _, f := range flags(n) {
+			if vs := flagValues(f); len(vs) > 0 && !seen[f] {
+				seen[f] = true
+				names = append(names, flagNames(f))
+				values = append(values, vs)
+			}
+		}
+	}
+	visit(app.Node)
+	for _, c := range commands(app.Node, nil) {
+		visit(c.node)
+	}
+	return names, values
+}
+
+// caseBoth is a bash case pattern over "PREV:PREVPREV" that matches when
+// the word being completed is the value of one of the flags named (a
+// pattern "--color|--colour"): after the flag, or after its "=".
+func caseBoth(names string) string {
+	var ps []string
+	for _, n := range strings.Split(names, "|") {
+		ps = append(ps, n+":*", "=:"+n)
+	}
+	return strings.Join(ps, "|")
+}
+
+// eqPattern is a case pattern matching NAME=... for the flags named.
+func eqPattern(names string) string {
+	var ps []string
+	for _, n := range strings.Split(names, "|") {
+		ps = append(ps, n+"=*")
+	}
+	return strings.Join(ps, "|")
 }
 
 // subcommandNames returns the visible child command names of n (aliases
@@ -227,7 +300,11 @@ func levels(app *kong.Application) (paths []string, words map[string][]string) {
 				ws = append(ws, flagNames(f)...)
 			}
 		}
-		ws = append(ws, globalWords...)
+		for _, g := range globalWords {
+			if !slices.Contains(ws, g) {
+				ws = append(ws, g)
+			}
+		}
 		words[path] = ws
 		paths = append(paths, path)
 	}
@@ -252,8 +329,12 @@ type shellDialect struct {
 	current string // the index of the word being completed
 	declare string // declares the candidates variable
 	assign  func(words []string) string
-	finish  string // hands the candidates to the shell
-	footer  string // registers the function
+	// values offers a flag's values (the words given) when the word
+	// being completed is that flag's value; names are the flag's
+	// spellings as a case pattern ("--color|--colour").
+	values func(names string, values []string) string
+	finish string // hands the candidates to the shell
+	footer string // registers the function
 }
 
 func bash(w io.Writer, app *kong.Application) error {
@@ -264,6 +345,12 @@ func bash(w io.Writer, app *kong.Application) error {
 		current: "COMP_CWORD",
 		declare: "local words",
 		assign:  func(ws []string) string { return fmt.Sprintf("words=%q", strings.Join(ws, " ")) },
+		// bash splits --color=al into "--color" "=" "al".
+		values: func(names string, vs []string) string {
+			return fmt.Sprintf("    case \"${COMP_WORDS[COMP_CWORD-1]}:${COMP_WORDS[COMP_CWORD-2]}\" in\n"+
+				"        %s) COMPREPLY=($(compgen -W %q -- \"${COMP_WORDS[COMP_CWORD]}\")); return ;;\n    esac\n",
+				caseBoth(names), strings.Join(vs, " "))
+		},
 		finish: "    local cur=\"${COMP_WORDS[COMP_CWORD]}\"\n" +
 			"    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n" +
 			"    if [ ${#COMPREPLY[@]} -eq 0 ]; then COMPREPLY=($(compgen -f -- \"$cur\")); fi\n",
@@ -279,8 +366,13 @@ func zsh(w io.Writer, app *kong.Application) error {
 		current: "CURRENT",
 		declare: "local -a candidates",
 		assign:  func(ws []string) string { return "candidates=(" + strings.Join(ws, " ") + ")" },
-		finish:  "    compadd -a candidates\n    _files\n",
-		footer:  fmt.Sprintf("compdef _%s %s\n", app.Name, app.Name),
+		values: func(names string, vs []string) string {
+			return fmt.Sprintf("    case \"${words[CURRENT-1]}\" in\n        %s) compadd %s; return ;;\n    esac\n", names, strings.Join(vs, " ")) +
+				fmt.Sprintf("    case \"${words[CURRENT]}\" in\n        %s) compadd -P \"${words[CURRENT]%%%%=*}=\" %s; return ;;\n    esac\n",
+					eqPattern(names), strings.Join(vs, " "))
+		},
+		finish: "    compadd -a candidates\n    _files\n",
+		footer: fmt.Sprintf("compdef _%s %s\n", app.Name, app.Name),
 	})
 }
 
@@ -292,6 +384,10 @@ func posixCompletion(w io.Writer, app *kong.Application, sh shellDialect) error 
 	var b strings.Builder
 	b.WriteString(sh.header)
 	fmt.Fprintf(&b, "_%s() {\n", app.Name)
+	names, values := valueFlags(app)
+	for i := range names {
+		b.WriteString(sh.values(strings.Join(names[i], "|"), values[i]))
+	}
 	b.WriteString("    local cmdpath word i\n")
 	b.WriteString("    cmdpath=\"\"\n")
 	fmt.Fprintf(&b, "    for ((i = %s; i < %s; i++)); do\n", sh.first, sh.current)
@@ -361,7 +457,15 @@ func fishFlag(name, cond string, f *kong.Flag) string {
 	if f.Short != 0 {
 		s += " -s " + string(f.Short)
 	}
-	if !f.IsBool() && !f.IsCounter() {
+	if a := alsoShort(f); a != "" && f.Short == 0 {
+		s += " -s " + a
+	}
+	for _, a := range f.Aliases {
+		s += " -l " + a
+	}
+	if vs := flagValues(f); len(vs) > 0 {
+		s += " -x -a " + fishQuote(strings.Join(vs, " "))
+	} else if !f.IsBool() && !f.IsCounter() {
 		s += " -r"
 	}
 	return s + " -d " + fishQuote(f.Help) + "\n"

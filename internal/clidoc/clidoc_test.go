@@ -3,6 +3,7 @@ package clidoc
 import (
 	"bytes"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,9 @@ import (
 type model struct {
 	Root string `help:"Operate on DIR." placeholder:"DIR"`
 	Yes  bool   `short:"y" help:"Answer yes."`
+	// Option's -o is outside kong's model, as grey's is.
+	Option []string `name:"option" also-short:"o" help:"Set a setting." placeholder:"NAME=VALUE"`
+	Color  string   `name:"color" aliases:"colour" values:"auto,always,never" help:"Colour." placeholder:"WHEN"`
 
 	Install struct {
 		NoScripts bool     `name:"no-scripts" help:"Skip maintainer scripts."`
@@ -74,13 +78,28 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"repo", "keyr"}, "keyring"},
 		{[]string{"install", "--no-s"}, "--no-scripts"},
 		{[]string{"--root", "/r", "install", "--ro"}, "--root"},
-		{[]string{"repo", "publish", "--o"}, "--out"},
+		{[]string{"repo", "publish", "--ou"}, "--out"},
 		{[]string{"-y", "repo", "publish", "--y"}, "--yes"},
+		// -o, which grey turns into --option (issue 18), at every level.
+		{[]string{"-o"}, "-o"},
+		{[]string{"repo", "publish", "-o"}, "-o"},
+		// --color's values, after the flag or its "=" (bash splits
+		// --color=al into three words).
+		{[]string{"--color", "al"}, "always"},
+		{[]string{"--color", "=", "n"}, "never"},
+		{[]string{"install", "--colour", "au"}, "auto"},
+		{[]string{"install", "--colour", "=", "au"}, "auto"},
 	} {
 		got := complete(t, b.String(), tc.words...)
 		if len(got) != 1 || got[0] != tc.want {
 			t.Errorf("complete %q = %q, want [%s]", tc.words, got, tc.want)
 		}
+	}
+	if got := complete(t, b.String(), "--color", ""); !slices.Equal(got, []string{"auto", "always", "never"}) {
+		t.Errorf("complete --color '' = %q, want auto always never", got)
+	}
+	if got := complete(t, b.String(), "--root", ""); slices.Contains(got, "auto") {
+		t.Errorf("--root offered --color's values: %q", got)
 	}
 	if got := complete(t, b.String(), "sec"); len(got) != 0 {
 		t.Errorf("hidden command offered: %q", got)
@@ -88,18 +107,21 @@ func TestBashCompletion(t *testing.T) {
 }
 
 func TestCompletionShells(t *testing.T) {
-	for _, sh := range []string{"zsh", "fish"} {
+	for _, sh := range []struct{ name, short, values string }{
+		{"zsh", " -o ", "compadd auto always never"},
+		{"fish", "-l option -s o", "-l color -l colour -x -a 'auto always never'"},
+	} {
 		var b bytes.Buffer
-		if err := Completion(&b, app(t), sh); err != nil {
+		if err := Completion(&b, app(t), sh.name); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"install", "publish", "no-scripts", "keyring"} {
+		for _, want := range []string{"install", "publish", "no-scripts", "keyring", sh.short, sh.values} {
 			if !strings.Contains(b.String(), want) {
-				t.Errorf("%s completion lacks %q:\n%s", sh, want, b.String())
+				t.Errorf("%s completion lacks %q:\n%s", sh.name, want, b.String())
 			}
 		}
 		if strings.Contains(b.String(), "secret") {
-			t.Errorf("%s completion offers a hidden command", sh)
+			t.Errorf("%s completion offers a hidden command", sh.name)
 		}
 	}
 	if err := Completion(new(bytes.Buffer), app(t), "csh"); err == nil || !strings.Contains(err.Error(), "csh") {
@@ -126,6 +148,7 @@ func TestManPage(t *testing.T) {
 		".SS repo publish\n",
 		`.B \-\-out DIR`,
 		`.B \-\-yes, \-y`,
+		`.B \-\-option, \-o NAME=VALUE`,
 		".SH CONFIGURATION\nIn a file.\n.TP\n.B A::B\na setting\n.SH EXIT STATUS\n.TP\n.B 0\nsuccess\n",
 	} {
 		if !strings.Contains(page, want) {
