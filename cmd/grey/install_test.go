@@ -305,10 +305,10 @@ func TestUpgradeCommandPublished(t *testing.T) {
 	if code, out, _ := g(now.Add(3*time.Hour), "installed", "--upgradable"); code != 0 || out != "tp 2.0 all [upgradable from: 1.0]\n" {
 		t.Errorf("installed --upgradable: %d %q", code, out)
 	}
-	if code, out, _ := g(now.Add(3*time.Hour), "list", "--upgradable"); code != 0 || out != "tp 2.0 all [upgradable from: 1.0]\n" {
+	if code, out, _ := g(now.Add(3*time.Hour), "list", "--upgradable"); code != 0 || out != "tp/stable 2.0 all [upgradable from: 1.0]\n" {
 		t.Errorf("list --upgradable: %d %q", code, out)
 	}
-	if code, out, _ := g(now.Add(3*time.Hour), "list", "--installed"); code != 0 || out != "tp 1.0 all [installed]\n" {
+	if code, out, _ := g(now.Add(3*time.Hour), "list", "--installed"); code != 0 || out != "tp/now 1.0 all [installed,upgradable to: 2.0]\n" {
 		t.Errorf("list --installed: %d %q", code, out)
 	}
 	if code, _, _ := g(now.Add(3*time.Hour), "list", "--installed", "--upgradable"); code != 2 {

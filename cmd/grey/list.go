@@ -25,6 +25,19 @@ type ListCmd struct {
 	Pattern    string `arg:"" optional:"" help:"Glob pattern on package names (*, ?, [...]), as apt list takes."`
 }
 
+// keep reports whether a line of the listing is printed: with --installed
+// the installed versions, with --upgradable the candidates of upgradable
+// packages (apt list's filters); everything otherwise.
+func (c *ListCmd) keep(status string) bool {
+	switch {
+	case c.Installed:
+		return strings.HasPrefix(status, "installed")
+	case c.Upgradable:
+		return strings.HasPrefix(status, "upgradable from: ")
+	}
+	return true
+}
+
 // Help explains the columns.
 func (ListCmd) Help() string {
 	return `Prints "name/suite version architecture" for the candidate (newest) version
@@ -37,7 +50,10 @@ What the root has installed is marked as apt list marks it: [installed],
 [installed,automatic], [upgradable from: OLD] on the candidate of an older
 installed version, [installed,upgradable to: NEW] (with --all),
 [residual-config] when only conffiles remain, and "NAME/now VERSION ARCH
-[installed,local]" for an installed version no source has. The name is
+[installed,local]" for an installed version no source has; the installed
+version's suites end in "now" ("bookworm,now"). --installed prints only the
+installed versions' lines, --upgradable only the "upgradable from" lines, in
+the same form (with --json, they print grey installed's rows). The name is
 green on a terminal (--color, APT::Color, NO_COLOR).`
 }
 
@@ -60,7 +76,11 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 		if c.All || c.Pattern != "" {
 			return &exitError{Code: 2, Err: fmt.Errorf("--installed and --upgradable take neither --all nor a pattern")}
 		}
-		return listInstalled(ctx, g, c.Upgradable)
+		if g.JSON {
+			// The JSON of grey installed: dpkg's status and state
+			// (host tests read it).
+			return listInstalled(ctx, g, c.Upgradable)
+		}
 	}
 	if c.Pattern != "" {
 		if _, err := path.Match(c.Pattern, ""); err != nil {
@@ -166,7 +186,7 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst 
 				}
 			}
 			isCand := k == 0
-			if !c.All && !isCand {
+			if !c.All && !c.Installed && !isCand {
 				continue
 			}
 			if !c.All && p != nil && p.IsInstalled() {
@@ -188,8 +208,16 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst 
 			if cv := cand[s.Architecture]; cv != s.Version {
 				upTo = cv
 			}
+			status := listStatus(p, s.Version, isCand, upTo)
+			if !c.keep(status) {
+				continue
+			}
+			if strings.HasPrefix(status, "installed") {
+				// apt names the status file's archive, "now", last.
+				suites = append(suites, "now")
+			}
 			lines = append(lines, listLine{listJSON{strings.Clone(s.Name), strings.Clone(s.Version), strings.Clone(s.Architecture), suites, srcs, isCand,
-				listStatus(p, s.Version, isCand, upTo)}, len(lines)})
+				status}, len(lines)})
 		}
 	}
 	// Installed versions no source has: "name/now VERSION ARCH
@@ -205,11 +233,14 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst 
 			status := "installed,local"
 			if cv := candidateOf(x, name, p.Architecture); cv != "" {
 				if cmp, err := version.CompareStrings(p.Version, cv); err == nil && cmp < 0 {
-					if !c.All {
+					if !c.All && !c.Installed {
 						continue // the candidate's line says "upgradable from"
 					}
 					status = "installed,upgradable to: " + cv
 				}
+			}
+			if !c.keep(status) {
+				continue
 			}
 			lines = append(lines, listLine{listJSON{p.Name, p.Version, p.Architecture, []string{"now"}, []string{}, false, status}, len(lines)})
 		}

@@ -78,8 +78,8 @@ func TestListMarks(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"list", "lm*"}, `lmapp/stable 1 all [installed]
-lmauto/stable 1 all [installed,automatic]
+		{[]string{"list", "lm*"}, `lmapp/stable,now 1 all [installed]
+lmauto/stable,now 1 all [installed,automatic]
 lmlocal/now 1 all [installed,local]
 lmother/stable 1 all
 lmup/stable 2.0 all [upgradable from: 1.0]
@@ -87,9 +87,16 @@ lmup/stable 2.0 all [upgradable from: 1.0]
 		{[]string{"list", "--all", "lmup"}, `lmup/stable 2.0 all [upgradable from: 1.0]
 lmup/now 1.0 all [installed,upgradable to: 2.0]
 `},
-		{[]string{"--color=always", "list", "lmapp"}, "\x1b[32mlmapp\x1b[0m/stable 1 all [installed]\n"},
-		{[]string{"-o", "APT::Color=1", "list", "lmapp"}, "\x1b[32mlmapp\x1b[0m/stable 1 all [installed]\n"},
-		{[]string{"list", "lmapp"}, "lmapp/stable 1 all [installed]\n"}, // piped
+		{[]string{"--color=always", "list", "lmapp"}, "\x1b[32mlmapp\x1b[0m/stable,now 1 all [installed]\n"},
+		{[]string{"-o", "APT::Color=1", "list", "lmapp"}, "\x1b[32mlmapp\x1b[0m/stable,now 1 all [installed]\n"},
+		{[]string{"list", "lmapp"}, "lmapp/stable,now 1 all [installed]\n"}, // piped
+		// apt list --installed and --upgradable: the same lines, filtered.
+		{[]string{"list", "--installed"}, `lmapp/stable,now 1 all [installed]
+lmauto/stable,now 1 all [installed,automatic]
+lmlocal/now 1 all [installed,local]
+lmup/now 1.0 all [installed,upgradable to: 2.0]
+`},
+		{[]string{"list", "--upgradable"}, "lmup/stable 2.0 all [upgradable from: 1.0]\n"},
 	} {
 		if code, out, errOut := g(tc.args...); code != 0 || out != tc.want {
 			t.Errorf("grey %q: %d %s\n%s\nwant\n%s", tc.args, code, errOut, out, tc.want)
