@@ -326,9 +326,9 @@ func (c *PolicyCmd) run(ctx context.Context, g *Globals, x *LoadedIndex, w io.Wr
 
 // policyEntry builds the policy of name on arch: the index's versions
 // (one per version and .deb, as Distinct groups them), the installed
-// version (inst, nil when none) among them when apt would merge it with
+// version (ip, nil when none) among them when apt would merge it with
 // one (deb.SameBuild) or on its own, and the candidate.
-func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (PolicyEntry, bool) {
+func policyEntry(x *LoadedIndex, name, arch string, ip *deb.Package) (PolicyEntry, bool) {
 	pol := x.Policy
 	decoded := x.Packages(name)
 	type entry struct {
@@ -360,17 +360,11 @@ func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (Polic
 		vs = append(vs, e)
 	}
 	instVer := ""
-	if inst != nil {
-		instVer = inst.Get("Version")
-		ip, err := deb.FromStanza(inst)
-		if err != nil {
-			// A status stanza grey cannot decode is still the
-			// installed version; it is one apt would not merge.
-			ip = nil
-		}
+	if ip != nil {
+		instVer = ip.Version.String()
 		at := -1
 		for i := range vs {
-			if vs[i].v.Version == instVer && ip != nil && vs[i].pkg != nil && deb.SameBuild(ip, vs[i].pkg) {
+			if vs[i].v.Version == instVer && vs[i].pkg != nil && deb.SameBuild(ip, vs[i].pkg) {
 				at = i
 				break
 			}
@@ -385,7 +379,7 @@ func policyEntry(x *LoadedIndex, name, arch string, inst *control.Stanza) (Polic
 					break
 				}
 			}
-			v := policy.Version{Name: name, Architecture: arch, Version: instVer, Source: inst.Get("Source")}
+			v := policy.Version{Name: name, Architecture: arch, Version: instVer, Source: ip.Source}
 			vs = slices.Insert(vs, at, entry{v: v})
 		}
 		vs[at].v.Installed = true
@@ -451,10 +445,10 @@ func policyFiles(g *Globals, x *LoadedIndex, w io.Writer) error {
 	return err
 }
 
-// installedVersions reads dpkg's status file in root: the stanza of every
+// installedVersions reads dpkg's status file in root: the package of every
 // package instance ("name:arch") that apt counts as installed (any state
 // but not-installed and config-files). A root without one has none.
-func installedVersions(root string) (map[string]*control.Stanza, error) {
+func installedVersions(root string) (map[string]*deb.Package, error) {
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("open root %s: %w", root, err)
@@ -463,7 +457,7 @@ func installedVersions(root string) (map[string]*control.Stanza, error) {
 	name := path.Join(dpkgdb.AdminDir, "status")
 	data, err := r.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]*control.Stanza{}, nil
+		return map[string]*deb.Package{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", filepath.Join(root, name), err)
@@ -472,12 +466,28 @@ func installedVersions(root string) (map[string]*control.Stanza, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]*control.Stanza, len(entries))
+	out := make(map[string]*deb.Package, len(entries))
 	for _, e := range entries {
 		if st := e.State(); st == "not-installed" || st == "config-files" {
 			continue
 		}
-		out[e.Key()] = e.Fields
+		p, err := deb.FromStanza(e.Fields)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(root, name), err)
+		}
+		p.Origin = "installed"
+		out[e.Key()] = p
 	}
 	return out, nil
+}
+
+// Candidate returns apt's candidate version of name on arch under the
+// root's pins ("" for none), given the installed package of that name and
+// architecture (nil when none): the version install and upgrade move to.
+func (x *LoadedIndex) Candidate(name, arch string, installed *deb.Package) string {
+	pe, ok := policyEntry(x, name, arch, installed)
+	if !ok {
+		return ""
+	}
+	return pe.Candidate
 }

@@ -170,12 +170,19 @@ func (e *AptEnv) placeLists(fixture, archive, suite string) {
 	}
 }
 
-// Set replaces the preferences and the dpkg status file (apt rebuilds its
-// cache when the status file changes).
+// Set replaces the preferences and the dpkg status file, and removes apt's
+// cache: apt rebuilds it when the status file's size or mtime changes,
+// and two status files of one size written within one second look the
+// same to it.
 func (e *AptEnv) Set(t testing.TB, preferences, status string) {
 	t.Helper()
 	for name, data := range map[string]string{"etc/preferences": preferences, "state/status": status} {
 		if err := os.WriteFile(filepath.Join(e.Dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"cache/pkgcache.bin", "cache/srcpkgcache.bin"} {
+		if err := os.Remove(filepath.Join(e.Dir, name)); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
 	}
