@@ -402,6 +402,15 @@ func (p *parser) integer(n *yaml.Node, key string) int {
 	return int(v)
 }
 
+// id reads an optional uid or gid: -1 when the key is absent, so that
+// "required" can be told from 0 (root).
+func (p *parser) id(n *yaml.Node, key string) int {
+	if n.Kind == 0 {
+		return -1
+	}
+	return p.integer(n, key)
+}
+
 // noneOf records a problem when the string at n contains one of chars
 // (what spells them for the message).
 func (p *parser) noneOf(n *yaml.Node, key, v, chars, what string) {
@@ -545,14 +554,9 @@ func (p *parser) users(raw []rawUser) []User {
 	for i := range raw {
 		r, key := &raw[i], fmt.Sprintf("users[%d]", i)
 		u := User{
-			Name: p.str(&r.Name, key+".name"), UID: -1, GID: -1,
+			Name:  p.str(&r.Name, key+".name"),
 			Gecos: p.str(&r.Gecos, key+".gecos"), Home: p.str(&r.Home, key+".home"), Shell: p.str(&r.Shell, key+".shell"),
-		}
-		if r.UID.Kind != 0 {
-			u.UID = p.integer(&r.UID, key+".uid")
-		}
-		if r.GID.Kind != 0 {
-			u.GID = p.integer(&r.GID, key+".gid")
+			UID: p.id(&r.UID, key+".uid"), GID: p.id(&r.GID, key+".gid"),
 		}
 		for _, f := range []struct {
 			n *yaml.Node
@@ -581,10 +585,7 @@ func (p *parser) groups(raw []rawGroup) []Group {
 	var out []Group
 	for i := range raw {
 		r, key := &raw[i], fmt.Sprintf("groups[%d]", i)
-		g := Group{Name: p.str(&r.Name, key+".name"), GID: -1, Members: p.strs(&r.Members, key+".members")}
-		if r.GID.Kind != 0 {
-			g.GID = p.integer(&r.GID, key+".gid")
-		}
+		g := Group{Name: p.str(&r.Name, key+".name"), Members: p.strs(&r.Members, key+".members"), GID: p.id(&r.GID, key+".gid")}
 		p.noneOf(&r.Name, key+".name", g.Name, ":,\n", "':', ',' or a newline")
 		for _, m := range g.Members {
 			if strings.ContainsAny(m, ":,\n") {
