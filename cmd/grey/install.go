@@ -807,6 +807,18 @@ func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
 					best = c.Version
 				}
 			}
+			if !x.Policy.Policy.Trivial() {
+				// Under pins, the candidate apt's policy selects (a pin
+				// of 1000 or more may select an older version).
+				d, err := transaction.DebPackage(p)
+				if err != nil {
+					return err
+				}
+				if cv := x.Candidate(p.Name, p.Architecture, d); cv != "" && cv != p.Version {
+					cands[p.Name] = cv
+				}
+				continue
+			}
 			if version.Compare(best, cur) > 0 {
 				cands[p.Name] = best.String()
 				continue

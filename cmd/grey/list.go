@@ -11,10 +11,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo/index"
+	"github.com/greypm/grey/transaction"
 )
 
 // ListCmd lists available packages, as apt list.
@@ -156,6 +158,9 @@ func listStatus(p *pkgdb.Package, ver string, candidate bool, cand string) strin
 func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst map[string][]*pkgdb.Package, w io.Writer) error {
 	var lines []listLine
 	seen := map[string]bool{} // name, version and architecture in the index
+	// Without pins the candidate is the newest version; with them, apt's
+	// candidate is asked for name by name (it reads the stanzas).
+	pinned := !x.Policy.Policy.Trivial()
 	n := 0
 	for name, vs := range x.ByName() {
 		if n++; n%4096 == 0 {
@@ -177,7 +182,23 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst 
 				cand[group[0].Architecture] = group[0].Version
 			}
 		}
-		for k, group := range groups {
+		if pinned {
+			// apt's candidate under the root's pins, which is not the
+			// newest version when a preference says otherwise.
+			for arch := range cand {
+				var ip *deb.Package
+				for _, q := range inst[name] {
+					if q.Architecture == arch && q.IsInstalled() {
+						if d, err := transaction.DebPackage(q); err == nil {
+							ip = d
+						}
+					}
+				}
+				cand[arch] = x.Candidate(name, arch, ip)
+			}
+		}
+		candSeen := map[string]bool{}
+		for _, group := range groups {
 			s := group[0]
 			var p *pkgdb.Package
 			for _, q := range inst[name] {
@@ -185,7 +206,10 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst 
 					p = q
 				}
 			}
-			isCand := k == 0
+			isCand := s.Version == cand[s.Architecture] && !candSeen[s.Architecture]
+			if isCand {
+				candSeen[s.Architecture] = true
+			}
 			if !c.All && !c.Installed && !isCand {
 				continue
 			}
@@ -231,7 +255,13 @@ func (c *ListCmd) run(ctx context.Context, g *Globals, x *cli.LoadedIndex, inst 
 				continue
 			}
 			status := "installed,local"
-			if cv := candidateOf(x, name, p.Architecture); cv != "" {
+			cv := candidateOf(x, name, p.Architecture)
+			if pinned {
+				if d, err := transaction.DebPackage(p); err == nil {
+					cv = x.Candidate(name, p.Architecture, d)
+				}
+			}
+			if cv != "" {
 				if cmp, err := version.CompareStrings(p.Version, cv); err == nil && cmp < 0 {
 					if !c.All && !c.Installed {
 						continue // the candidate's line says "upgradable from"

@@ -141,6 +141,38 @@ func TestFullPinningMatchesAptGet(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("grey %s:\n%s\napt-get -s:\n%s", strings.Join(tt.args, " "), strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
+			if tt.args[0] != "upgrade" {
+				return
+			}
+			// apt list --upgradable names the same candidates.
+			out, err = apt.Command(context.Background(), "apt", "list", "--upgradable").CombinedOutput()
+			if err != nil {
+				t.Fatalf("apt list --upgradable: %v\n%s", err, out)
+			}
+			code, gout, errOut = grey(t, "", "--root", r, "list", "--upgradable")
+			if code != 0 {
+				t.Fatalf("grey list --upgradable: exit %d: %s", code, errOut)
+			}
+			if g, w := upgradableWords(gout), upgradableWords(string(out)); !slices.Equal(g, w) {
+				t.Errorf("grey list --upgradable:\n%s\napt list --upgradable:\n%s", gout, out)
+			}
 		})
 	}
+}
+
+// upgradableWords reads list --upgradable lines as "name version" words,
+// sorted (the suite names differ: apt prints the Release's, grey the
+// configured one).
+func upgradableWords(out string) []string {
+	var ws []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.Contains(f[0], "/") {
+			continue
+		}
+		name, _, _ := strings.Cut(f[0], "/")
+		ws = append(ws, name+" "+f[1])
+	}
+	slices.Sort(ws)
+	return ws
 }
