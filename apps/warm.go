@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/internal/digest"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/transaction"
 )
@@ -55,18 +55,7 @@ func debSum(it transaction.Install) (string, error) {
 	return fileSum(it.Path)
 }
 
-func fileSum(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func fileSum(p string) (string, error) { return digest.File(p) }
 
 // warmPlan replaces each item of plan whose .deb has a complete manifest
 // by an install from its Snapshot, with the contents put into the content

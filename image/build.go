@@ -2,16 +2,14 @@ package image
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/greypm/grey/internal/digest"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/transaction"
 )
@@ -170,15 +168,4 @@ func LockSpec(ctx context.Context, s *Spec, opts ResolveOptions) (*Lock, string,
 	return l, p, WriteLock(p, l)
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func fileSHA256(path string) (string, error) { return digest.File(path) }

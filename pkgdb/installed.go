@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/greypm/grey/internal/parallel"
 )
 
 // Bucket names used for the installed set (schema version 2):
@@ -378,28 +377,12 @@ func (e Encoded) Record() []byte { return e.buf[len(snapshotPrefix):] }
 // CPU, for PutEncodedPackages and PutSnapshotEncoded.
 func EncodePackages(pkgs []*Package) ([]Encoded, error) {
 	enc := make([]Encoded, len(pkgs))
-	errs := make([]error, len(pkgs))
-	workers := min(runtime.GOMAXPROCS(0), len(pkgs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(pkgs) {
-					return
-				}
-				enc[i], errs[i] = encodePackage(pkgs[i])
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	err := parallel.Each(len(pkgs), func(i int) (err error) {
+		enc[i], err = encodePackage(pkgs[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return enc, nil
 }

@@ -6,14 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/deb"
+	"github.com/greypm/grey/internal/parallel"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/pkgdb/dpkgdb"
 )
@@ -88,21 +87,7 @@ func NativeArch(entries []*dpkgdb.Entry, root string) string {
 	if archs, _ := dpkgdb.Architectures(root); len(archs) > 0 {
 		return archs[0]
 	}
-	return debArch(runtime.GOARCH)
-}
-
-func debArch(goarch string) string {
-	switch goarch {
-	case "386":
-		return "i386"
-	case "arm":
-		return "armhf"
-	case "ppc64le":
-		return "ppc64el"
-	case "loong64":
-		return "loong64"
-	}
-	return goarch
+	return deb.HostArch()
 }
 
 // instanceOf is the record key of a dpkg entry: the name for the native
@@ -322,31 +307,12 @@ type fromDpkg struct {
 // readFromDpkg builds the records of reads into puts, on every CPU:
 // reading 3,000 lists and md5sums is most of an adoption's reading.
 func readFromDpkg(root string, reads []fromDpkg, puts []*pkgdb.Package) error {
-	workers := min(runtime.GOMAXPROCS(0), len(reads))
-	errs := make([]error, len(reads))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(reads) {
-					return
-				}
-				r := reads[i]
-				puts[r.at], errs[i] = pkgdb.FromDpkg(root, r.e, r.auto, r.inst)
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err // the first in dpkg's order, as one by one
-		}
-	}
-	return nil
+	// The error is the first in dpkg's order, as one by one.
+	return parallel.Each(len(reads), func(i int) (err error) {
+		r := reads[i]
+		puts[r.at], err = pkgdb.FromDpkg(root, r.e, r.auto, r.inst)
+		return err
+	})
 }
 
 // hostHistory appends the history entry of a change grey did not make.

@@ -22,6 +22,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/internal/digest"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -649,14 +650,5 @@ func fileSHA256(p string) (string, error) {
 	if !fi.Mode().IsRegular() {
 		return "type:" + fi.Mode().Type().String(), nil
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return digest.File(p)
 }
