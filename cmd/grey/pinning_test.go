@@ -122,10 +122,7 @@ func TestFullPinningMatchesAptGet(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			aptArgs := []string{"-s", "-o", "APT::Get::Show-Versions=0"}
-			for _, a := range tt.args {
-				aptArgs = append(aptArgs, a)
-			}
+			aptArgs := append([]string{"-s", "-o", "APT::Get::Show-Versions=0"}, tt.args...)
 			cmd := apt.Command(context.Background(), aptGet, aptArgs...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
