@@ -121,18 +121,10 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 	if c.Spec != "" {
 		return installAppSpec(ctx, g, ap, c, same)
 	}
-	var local []string
 	req := resolver.Request{Recommends: c.Recommends}
-	for _, a := range c.Packages {
-		if strings.Contains(a, "/") && strings.HasSuffix(a, ".deb") {
-			local = append(local, a)
-			continue
-		}
-		j, err := resolver.ParseJob(a)
-		if err != nil {
-			return &exitError{Code: 2, Err: err}
-		}
-		req.Install = append(req.Install, j)
+	var local []string
+	if req.Install, local, err = packageArgs(c.Packages); err != nil {
+		return err
 	}
 	srcs, err := cli.CommandSources(g)
 	if err != nil {

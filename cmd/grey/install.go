@@ -77,22 +77,14 @@ func (c *InstallCmd) Run(ctx context.Context, g *Globals) error {
 	if len(c.Packages) == 0 && !c.FixBroken {
 		return &exitError{Code: 2, Err: errors.New("name the packages to install (or --fix-broken)")}
 	}
-	var local []string
 	rec, err := g.Recommends(c.NoRecommends)
 	if err != nil {
 		return err
 	}
 	req := resolver.Request{Recommends: rec}
-	for _, a := range c.Packages {
-		if strings.Contains(a, "/") && strings.HasSuffix(a, ".deb") {
-			local = append(local, a)
-			continue
-		}
-		j, err := resolver.ParseJob(a)
-		if err != nil {
-			return &exitError{Code: 2, Err: err}
-		}
-		req.Install = append(req.Install, j)
+	var local []string
+	if req.Install, local, err = packageArgs(c.Packages); err != nil {
+		return err
 	}
 	return runChange(ctx, g, c.changeFlags, transaction.ChangeRequest{Request: req, Local: local, Reinstall: c.Reinstall})
 }
@@ -890,4 +882,22 @@ func hasRebuild(p *pkgdb.Package, cur version.Version, cands []*deb.Package) (bo
 		}
 	}
 	return false, nil
+}
+
+// packageArgs splits install arguments as apt does: a path to a .deb
+// ("./x.deb", "/tmp/x.deb") is a local package, anything else a job
+// ("name", "name=version", "name/release", "name:arch").
+func packageArgs(args []string) (jobs []resolver.Job, local []string, err error) {
+	for _, a := range args {
+		if strings.Contains(a, "/") && strings.HasSuffix(a, ".deb") {
+			local = append(local, a)
+			continue
+		}
+		j, err := resolver.ParseJob(a)
+		if err != nil {
+			return nil, nil, &exitError{Code: 2, Err: err}
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, local, nil
 }

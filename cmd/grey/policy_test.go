@@ -149,3 +149,16 @@ func TestNoSourceIDsInMessages(t *testing.T) {
 		t.Fatalf("install tzdata/bookworm-updates: exit %d, %q %q", code, out, errOut)
 	}
 }
+
+// TestPolicyPackageFiles: without a package, policy lists dpkg's status
+// file first, then each Packages file with its priority and release, as
+// apt-cache policy does.
+func TestPolicyPackageFiles(t *testing.T) {
+	root, _ := updatedRoot(t)
+	code, out, errOut := grey(t, "", "--root", root, "policy")
+	if code != 0 || !strings.HasPrefix(out, "Package files:\n 100 /var/lib/dpkg/status\n     release a=now\n 500 file:") ||
+		!strings.Contains(out, "     release v=12,o=Debian,a=oldstable-security,n=bookworm-security,l=Debian-Security,c=main,b=amd64\n") ||
+		!strings.HasSuffix(out, "Pinned packages:\n") {
+		t.Fatalf("policy: exit %d\n%s%s", code, out, errOut)
+	}
+}

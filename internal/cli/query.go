@@ -421,11 +421,9 @@ func policyFiles(g *Globals, x *LoadedIndex, w io.Writer) error {
 	var out []fileJSON
 	var b strings.Builder
 	b.WriteString("Package files:\n")
-	order := append([]int{len(files) - 1}, make([]int, 0, len(files)-1)...)
-	for i := 0; i < len(files)-1; i++ {
-		order = append(order, i)
-	}
-	for _, i := range order {
+	// dpkg's status file (the last file) first, as apt-cache lists it.
+	for k := range files {
+		i := (k + len(files) - 1) % len(files)
 		f := &files[i]
 		fj := fileJSON{PolicyFile{Priority: pol.FilePriority(i), File: f.Describe, Release: f.RelStr()}, f.Site}
 		out = append(out, fj)
