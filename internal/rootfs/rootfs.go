@@ -346,3 +346,47 @@ func (c chrootFS) ReadLink(name string) (string, error) {
 func sortEntries(ents []fs.DirEntry) {
 	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 }
+
+// ErrOutside reports a path of a root that leads out of it through a
+// symbolic link (an absolute one, or one climbing above the root), which
+// os.Root refuses to follow.
+var ErrOutside = errors.New("leads out of the root through a symbolic link")
+
+// Outside returns an error naming the first component of name (relative
+// to r, looked up as os.Root looks it up) that is a symbolic link leading
+// out of the root, wrapping ErrOutside; nil when none does (name, or a
+// part of it, may still be missing).
+func Outside(r *os.Root, name string) error {
+	cur := ""
+	for c := range strings.SplitSeq(path.Clean(strings.TrimPrefix(filepath.ToSlash(name), "/")), "/") {
+		cur = path.Join(cur, c)
+		fi, err := r.Lstat(cur)
+		if err != nil {
+			return nil
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if _, err := r.Stat(cur); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ELOOP) {
+			target, _ := r.Readlink(cur)
+			return fmt.Errorf("%s (-> %s) %w", Host(r, cur), target, ErrOutside)
+		}
+	}
+	return nil
+}
+
+// Explain describes err, which the os.Root operation op on name returned:
+// when a component of name leads out of the root it says which (wrapping
+// ErrOutside, and err), else err with the file named by its host path.
+func Explain(r *os.Root, op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return hostErr(r, op, name, err)
+	}
+	if out := Outside(r, name); out != nil {
+		return fmt.Errorf("%s %s: %w", op, Host(r, name), out)
+	}
+	return hostErr(r, op, name, err)
+}

@@ -169,3 +169,46 @@ func TestFS(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestOutsideNamesTheLink: Explain says which component of a path leads
+// out of the root (an absolute link, one climbing above it), and leaves
+// other errors as they are, naming the host path.
+func TestOutsideNamesTheLink(t *testing.T) {
+	root, _ := layout(t)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, c := range []struct {
+		name, want string // want: the component named; "" for none
+	}{
+		{"etc/abs/secret", "etc/abs"},
+		{"etc/up/secret", "etc/up"},
+		{"etc/abs", "etc/abs"},
+		{"etc/key.gpg", ""}, // absolute: os.Root refuses it, so Outside names it
+		{"etc/apt/sources.list", ""},
+		{"etc/missing/x", ""},
+		{"etc/loop", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, oerr := r.Open(c.name)
+			err := Explain(r, "open", c.name, oerr)
+			out := Outside(r, c.name)
+			switch {
+			case c.want != "":
+				if !errors.Is(err, ErrOutside) || !strings.Contains(err.Error(), filepath.Join(root, c.want)+" (-> ") || out == nil {
+					t.Errorf("Explain: %v, Outside: %v; want %s named", err, out, c.want)
+				}
+			case c.name == "etc/key.gpg":
+				if !errors.Is(out, ErrOutside) {
+					t.Errorf("Outside: %v; want the absolute link named", out)
+				}
+			default:
+				if errors.Is(err, ErrOutside) || out != nil {
+					t.Errorf("Explain: %v, Outside: %v; want no ErrOutside", err, out)
+				}
+			}
+		})
+	}
+}
