@@ -77,6 +77,9 @@ type Meta struct {
 	Essential  bool `json:"essential,omitempty"`
 	Scripts    bool `json:"scripts,omitempty"`
 	Recommends bool `json:"recommends,omitempty"`
+	// Extras is the digest of the spec's files, users and groups
+	// written into the root (InstallOptions.ExtrasSum).
+	Extras string `json:"extras,omitempty"`
 	// SharedFiles is how many files of the root are links to the store.
 	SharedFiles int `json:"shared_files"`
 	// FromStore is how many packages were installed from the store's
@@ -166,6 +169,14 @@ type InstallOptions struct {
 	// Prepared, when set, is called with the resolved change before
 	// anything is downloaded (to print the plan).
 	Prepared func(*transaction.Pending) error
+	// Extras, when set, is called with the new root's directory after
+	// the packages are installed (and their scripts ran), before its
+	// files are linked to the store: an image spec's files, users and
+	// groups (image.AddExtras).
+	Extras func(dir string) error
+	// ExtrasSum is recorded in Meta: a digest of what Extras writes, so
+	// that an upgrade can tell a changed spec from an unchanged one.
+	ExtrasSum string
 }
 
 // Install composes a new generation of app name and makes it current.
@@ -323,6 +334,11 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(pkgdb.LockPath))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
+	if o.Extras != nil {
+		if err := o.Extras(dir); err != nil {
+			return nil, err
+		}
+	}
 	if err := mountPoints(dir); err != nil {
 		return nil, err
 	}
@@ -336,7 +352,7 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err := a.saveManifests(dir, plan, pending.Install, keys); err != nil {
 		return nil, err
 	}
-	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Spec: o.Spec, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,
+	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Spec: o.Spec, Extras: o.ExtrasSum, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,
 		Essential: o.Essential, Scripts: o.Scripts, Recommends: o.Request.Recommends}
 	for _, w := range pending.Install {
 		m.Packages = append(m.Packages, pkgString(w.Package))

@@ -133,10 +133,7 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 	if err != nil {
 		return nil, err
 	}
-	if err := addAccounts(dir, s); err != nil {
-		return nil, err
-	}
-	if err := addFiles(dir, s.Files); err != nil {
+	if err := AddExtras(dir, s); err != nil {
 		return nil, err
 	}
 	// The lock file records the pid of its last holder: host state.
@@ -152,6 +149,18 @@ func Compose(ctx context.Context, s *Spec, l *Lock, dir string, opts ComposeOpti
 		}
 	}
 	return res, nil
+}
+
+// AddExtras writes what a spec adds to the packages into the root at dir:
+// its groups and users (appended to etc/group and etc/passwd, refusing a
+// name or id already there), then its extra files (each written through
+// an os.Root of dir, so that no symlink in the root leads outside). Compose
+// calls it after the packages; so does "grey app install --spec".
+func AddExtras(dir string, s *Spec) error {
+	if err := addAccounts(dir, s); err != nil {
+		return err
+	}
+	return addFiles(dir, s.Files)
 }
 
 // normalizeModes makes the modes under dir, which holds package managers'

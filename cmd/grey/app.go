@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -105,9 +108,10 @@ func (c *AppInstallCmd) Run(ctx context.Context, g *Globals) error {
 // errUpToDate stops an upgrade whose closure is the current one.
 var errUpToDate = errors.New("up to date")
 
-// installApp composes a generation for c; when same is set, it stops
-// with errUpToDate before downloading if the resolved packages are same.
-func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string) error {
+// installApp composes a generation for c; when prev (the current
+// generation) is set, it stops with errUpToDate before downloading if
+// the resolved packages and the spec's extras are prev's.
+func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, prev *apps.Meta) error {
 	if (c.Spec == "") == (len(c.Packages) == 0) {
 		return &exitError{Code: 2, Err: errors.New("app install: give packages or --spec FILE.yaml (not both)")}
 	}
@@ -119,7 +123,7 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 		return err
 	}
 	if c.Spec != "" {
-		return installAppSpec(ctx, g, ap, c, same)
+		return installAppSpec(ctx, g, ap, c, prev)
 	}
 	req := resolver.Request{Recommends: c.Recommends}
 	var local []string
@@ -173,18 +177,19 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, same []string
 		Index: idx, Request: req, Local: local, Requested: c.Packages,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
 		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: sameAs(same),
+		Prepared: sameAs(prev, ""),
 	})
 	return appInstalled(g, c.Name, m, err)
 }
 
-// sameAs stops a change with errUpToDate when it installs exactly same
-// (nil: never).
-func sameAs(same []string) func(*transaction.Pending) error {
+// sameAs stops a change with errUpToDate when it installs exactly prev's
+// packages and writes prev's extras (prev nil: never).
+func sameAs(prev *apps.Meta, extras string) func(*transaction.Pending) error {
 	return func(p *transaction.Pending) error {
-		if same == nil {
+		if prev == nil || prev.Extras != extras {
 			return nil
 		}
+		same := prev.Packages
 		var got []string
 		for _, w := range p.Install {
 			got = append(got, w.Package.Name+"="+w.Package.Version.String())
@@ -200,8 +205,12 @@ func sameAs(same []string) func(*transaction.Pending) error {
 // installAppSpec installs the packages of an image spec: its lock with
 // --locked, else the spec resolved (by package image, from the spec's own
 // sources, into a state directory beside the apps) and its lock rewritten.
-func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstallCmd, same []string) error {
+func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstallCmd, prev *apps.Meta) error {
 	s, err := image.ReadSpec(c.Spec)
+	if err != nil {
+		return &exitError{Code: 2, Err: err}
+	}
+	extras, err := extrasSum(s)
 	if err != nil {
 		return &exitError{Code: 2, Err: err}
 	}
@@ -240,9 +249,42 @@ func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstal
 		Pending: pending, Request: resolver.Request{Recommends: s.Recommends}, Requested: s.Packages, Spec: spec,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: state, URL: url},
 		Essential: s.Essential, Scripts: s.Scripts || c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: sameAs(same),
+		Prepared: sameAs(prev, extras),
+		// The spec's files, users and groups, as grey image build
+		// writes them.
+		Extras:    func(dir string) error { return image.AddExtras(dir, s) },
+		ExtrasSum: extras,
 	})
 	return appInstalled(g, c.Name, m, err)
+}
+
+// extrasSum is a digest of what image.AddExtras writes for s (the
+// files' contents read from their sources): "" when s adds nothing.
+func extrasSum(s *image.Spec) (string, error) {
+	if len(s.Files) == 0 && len(s.Users) == 0 && len(s.Groups) == 0 {
+		return "", nil
+	}
+	files := slices.Clone(s.Files)
+	for i, f := range files {
+		if f.Source == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.Source)
+		if err != nil {
+			return "", fmt.Errorf("%s: extra file %s: %w", s.Path, f.Path, err)
+		}
+		files[i].Source, files[i].Content = "", string(b)
+	}
+	b, err := json.Marshal(struct {
+		Files  []image.File
+		Users  []image.User
+		Groups []image.Group
+	}{files, s.Users, s.Groups})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // appInstalled reports an install's result.
@@ -482,7 +524,7 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 			packages = nil // the spec again, resolved anew
 		}
 		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Spec: m.Spec, Packages: packages, Command: m.Command, NoSync: c.NoSync,
-			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m.Packages)
+			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m)
 		if err != nil {
 			return fmt.Errorf("app %s: %w", m.Name, err)
 		}

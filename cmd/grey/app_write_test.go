@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/greypm/grey/internal/testfixture"
@@ -257,18 +258,29 @@ func TestAppsDirFlagAndConfig(t *testing.T) {
 }
 
 // TestAppInstallSpec: an app from an image spec (the fixture's sources,
-// hello): the lock is written beside the spec, --locked installs exactly
-// it (and a second app from it comes from the store), a changed spec is
-// refused with --locked and taken by an upgrade, which re-resolves it.
+// hello, extra files, a group and a user): the lock is written beside the
+// spec, --locked installs exactly it (and a second app from it comes from
+// the store), a changed spec is refused with --locked and taken by an
+// upgrade, which re-resolves it. The spec's files, users and groups are
+// in the app root as grey image build writes them (byte for byte; a
+// file outside /etc and /var is a store object, so without write bits),
+// and a change of them alone makes a new generation.
 func TestAppInstallSpec(t *testing.T) {
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "app.yaml")
+	if err := os.WriteFile(filepath.Join(dir, "tool.sh"), []byte("#!/bin/sh\necho tool\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	motd := "hello from the spec\n"
 	write := func(pkgs string) {
 		t.Helper()
 		if err := os.WriteFile(spec, []byte(fmt.Sprintf(
-			"sources:\n  - \"deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/debian bookworm main\"\npackages: [%s]\n", fx, fx, pkgs)), 0o644); err != nil {
+			"sources:\n  - \"deb [signed-by=%s/debian-archive-keyring.gpg] file://%s/debian bookworm main\"\npackages: [%s]\n"+
+				"files:\n  - {path: /etc/motd, content: %q, mode: \"0640\", gid: 1000}\n  - {path: /usr/local/bin/tool, source: tool.sh, mode: \"0755\"}\n"+
+				"groups:\n  - {name: app, gid: 1000, members: [app]}\nusers:\n  - {name: app, uid: 1000, gid: 1000, home: /home/app, shell: /bin/sh, gecos: \"\"}\n",
+			fx, fx, pkgs, motd)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -295,6 +307,46 @@ func TestAppInstallSpec(t *testing.T) {
 			t.Errorf("%s: %v", n, err)
 		}
 	}
+	// The spec's extras, as grey image build writes them.
+	img := filepath.Join(t.TempDir(), "img")
+	if code, _, errOut := g("image", "build", "--locked", "--state-dir", t.TempDir(), spec, "-o", img); code != 0 {
+		t.Fatalf("image build: %d %s", code, errOut)
+	}
+	xRoot := filepath.Join(root, "var/lib/grey/apps/x/current")
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+		gid  uint32
+	}{{"etc/motd", 0o640, 1000}, {"etc/passwd", 0o644, 0}, {"etc/group", 0o644, 0}, {"usr/local/bin/tool", 0o555, 0}} {
+		want, err := os.ReadFile(filepath.Join(img, f.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(xRoot, f.path))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("app root's %s: %q %v, image's %q", f.path, got, err, want)
+			continue
+		}
+		fi, _ := os.Stat(filepath.Join(xRoot, f.path))
+		if fi.Mode().Perm() != f.mode || fi.Sys().(*syscall.Stat_t).Gid != f.gid {
+			t.Errorf("app root's %s: mode %v gid %d, want %v %d", f.path, fi.Mode(), fi.Sys().(*syscall.Stat_t).Gid, f.mode, f.gid)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(xRoot, "etc/passwd")); !strings.Contains(string(b), "app:x:1000:1000::/home/app:/bin/sh\n") {
+		t.Errorf("etc/passwd: %q", b)
+	}
+	// Only the extras changed: upgrade makes a generation with them.
+	motd = "changed\n"
+	write("hello")
+	if code, out, errOut := g("app", "upgrade", "x"); code != 0 || !strings.Contains(out, "x: generation 2") {
+		t.Fatalf("app upgrade after the spec's files changed: %d %q %s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(xRoot, "etc/motd")); string(b) != motd {
+		t.Errorf("etc/motd after upgrade: %q", b)
+	}
+	if code, out, _ := g("app", "upgrade", "x"); code != 0 || out != "x: up to date\n" {
+		t.Errorf("upgrade of an unchanged spec: %d %q", code, out)
+	}
 	if code, _, _ := g("app", "install", "--spec", spec, "z", "hello"); code != 2 {
 		t.Errorf("--spec with packages: %d, want 2", code)
 	}
@@ -302,7 +354,7 @@ func TestAppInstallSpec(t *testing.T) {
 	if code, _, errOut := g("app", "install", "--locked", "--spec", spec, "z"); code != 2 || !strings.Contains(errOut, "app.lock") {
 		t.Errorf("--locked with a stale lock: %d %s", code, errOut)
 	}
-	if code, out, errOut := g("app", "upgrade", "x"); code != 0 || !strings.Contains(out, "x: generation 2") {
+	if code, out, errOut := g("app", "upgrade", "x"); code != 0 || !strings.Contains(out, "x: generation 3") {
 		t.Fatalf("app upgrade of a spec app: %d %q %s", code, out, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(root, "var/lib/grey/apps/x/current/bin/busybox")); err != nil {
