@@ -13,6 +13,7 @@
 //	NAME/current      symlink to gen/N, replaced by rename(2) only
 //	NAME/lock         flock held while NAME changes
 //	NAME/state/N/     writable copies of gen N's /etc and /var (app run as root)
+//	NAME/launchers.json  the launchers "grey app export" wrote (WriteLauncher)
 //	.store/objects/   shared file contents, one hard link per app file
 //
 // See docs/apps.md for the model and its invariants.
@@ -555,6 +556,11 @@ func (a *Apps) Remove(name string) error {
 	}
 	unlock, err := a.lock(name)
 	if err != nil {
+		return err
+	}
+	// Its launchers go first: one left behind would only say "no app".
+	if _, err := a.removeLaunchers(name); err != nil {
+		unlock()
 		return err
 	}
 	gone := filepath.Join(a.Dir, fmt.Sprintf(".removed-%s-%d", name, time.Now().UnixNano()))

@@ -37,7 +37,7 @@ type AppCmd struct {
 	Remove   AppRemoveCmd   `cmd:"" help:"Remove an app, every generation, and store objects nothing uses."`
 	Upgrade  AppUpgradeCmd  `cmd:"" help:"Compose a new generation from the same request when the sources have newer packages."`
 	Gc       AppGcCmd       `cmd:"" help:"Delete old generations beyond --keep and store objects nothing uses."`
-	Export   AppExportCmd   `cmd:"" help:"Write an app's current generation as a tar file or an OCI image layout."`
+	Export   AppExportCmd   `cmd:"" help:"Write a launcher that runs an app by its name (or, with -o, its current generation as a tar file or an OCI image layout)."`
 }
 
 // AppsDirFlag is the --apps-dir flag every app command has.
@@ -583,20 +583,36 @@ func (c *AppGcCmd) Run(ctx context.Context, g *Globals) error {
 	return cli.WriteJSON(g.Stdout, results)
 }
 
-// AppExportCmd writes the current generation as an image.
+// AppExportCmd writes a launcher for an app, or with -o its current
+// generation as an image.
 type AppExportCmd struct {
 	AppsDirFlag
-	Output string `short:"o" required:"" placeholder:"OUT" help:"FILE.tar (.tar.gz, .tgz, .tar.zst) or oci:DIR, as grey image build -o."`
-	Epoch  int64  `name:"source-date-epoch" placeholder:"SECONDS" help:"Clamp every mtime to this time and use it as the OCI creation time (default: the generation's creation time)."`
+	BinDir string `name:"bin-dir" xor:"out" placeholder:"DIR" type:"path" help:"Write the launcher into DIR (default ROOT/usr/local/bin for root, ~/.local/bin for other users)."`
+	Grey   string `placeholder:"PATH" type:"path" help:"The grey program the launcher runs (default: this one)."`
+	Output string `short:"o" xor:"out" placeholder:"OUT" help:"Instead of a launcher, write the current generation to FILE.tar (.tar.gz, .tgz, .tar.zst) or oci:DIR, as grey image build -o."`
+	Epoch  int64  `name:"source-date-epoch" placeholder:"SECONDS" help:"With -o: clamp every mtime to this time and use it as the OCI creation time (default: the generation's creation time)."`
 	Name   string `arg:"" help:"App name."`
 }
 
-// Run exports with package image's writers: the generation's root as it
-// is (store links are written as the files they are).
+// Help explains the two kinds of export.
+func (AppExportCmd) Help() string {
+	return `Without -o, writes the launcher BIN-DIR/NAME: a shell script that runs
+"grey app run NAME -- ARGS" with this command's --root and --apps-dir, so the
+app starts by its name from PATH. A file there that is not a grey launcher is
+never overwritten. "grey app remove NAME" deletes the launchers it wrote.
+With -o, writes the current generation as an image instead.`
+}
+
+// Run writes a launcher, or with -o exports with package image's
+// writers: the generation's root as it is (store links are written as
+// the files they are).
 func (c *AppExportCmd) Run(ctx context.Context, g *Globals) error {
 	ap, err := appsOf(g, c.AppsDirFlag)
 	if err != nil {
 		return err
+	}
+	if c.Output == "" {
+		return c.launcher(g, ap)
 	}
 	root, m, err := ap.CurrentRoot(c.Name)
 	if err != nil {
@@ -625,5 +641,56 @@ func (c *AppExportCmd) Run(ctx context.Context, g *Globals) error {
 		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "generation": m.Generation, "output": out.Path})
 	}
 	fmt.Fprintf(g.Stdout, "%s: generation %d written to %s\n", c.Name, m.Generation, out.Path)
+	return nil
+}
+
+// launcher writes the app's launcher into the bin directory.
+func (c *AppExportCmd) launcher(g *Globals, ap *apps.Apps) error {
+	if c.Epoch != 0 {
+		return &exitError{Code: 2, Err: errors.New("app export: --source-date-epoch needs -o")}
+	}
+	grey := c.Grey
+	if grey == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("app export: the path of this program: %w", err)
+		}
+		grey = exe
+	}
+	root, err := filepath.Abs(g.Root)
+	if err != nil {
+		return err
+	}
+	appsDir, err := filepath.Rel(root, ap.Dir)
+	if err != nil || strings.HasPrefix(appsDir, "..") {
+		return fmt.Errorf("app export: %s is not inside %s", ap.Dir, root)
+	}
+	bin := c.BinDir
+	if bin == "" {
+		if os.Geteuid() == 0 {
+			bin = filepath.Join(root, "usr", "local", "bin")
+		} else {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return &exitError{Code: 2, Err: fmt.Errorf("app export: no home directory for ~/.local/bin (give --bin-dir): %w", err)}
+			}
+			bin = filepath.Join(home, ".local", "bin")
+		}
+	}
+	path, recorded, err := ap.WriteLauncher(c.Name, bin, apps.Launcher{Grey: grey, Root: root, AppsDir: "/" + filepath.ToSlash(appsDir)})
+	var nl *apps.NotLauncherError
+	if errors.As(err, &nl) {
+		return &exitError{Code: 1, Err: err}
+	}
+	if err != nil {
+		return appError(err)
+	}
+	if g.JSON {
+		return cli.WriteJSON(g.Stdout, map[string]any{"name": c.Name, "launcher": path, "recorded": recorded})
+	}
+	fmt.Fprintf(g.Stdout, "%s: launcher %s\n", c.Name, path)
+	if !recorded {
+		fmt.Fprintf(g.Stderr, "grey: note: the app directory is not writable: grey app remove %s will not delete %s\n", c.Name, path)
+	}
 	return nil
 }
