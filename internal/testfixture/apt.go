@@ -27,6 +27,9 @@ type AptOptions struct {
 	Preferences string
 	// Status is the dpkg status file's content ("" for an empty root).
 	Status string
+	// ExtendedStates is apt's extended_states content (Auto-Installed
+	// marks), or "" for none.
+	ExtendedStates string
 }
 
 // AptEnv is a private apt configuration: every directory apt reads or
@@ -46,6 +49,9 @@ type AptEnv struct {
 	// Fixture is the path the Suites' sources name the fixture by ("" with
 	// no Suites).
 	Fixture string
+	// Solvers is the directory apt searches first for external solvers
+	// (Dir::Bin::Solvers); /usr/lib/apt/solvers comes after it.
+	Solvers string
 	t       testing.TB
 }
 
@@ -66,10 +72,10 @@ func NewAptEnv(t testing.TB, opts AptOptions) *AptEnv {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	e := &AptEnv{
 		Dir: dir, Config: filepath.Join(dir, "apt.conf"), Status: filepath.Join(dir, "state", "status"),
-		Archives: filepath.Join(dir, "cache", "archives"), t: t,
+		Archives: filepath.Join(dir, "cache", "archives"), Solvers: filepath.Join(dir, "solvers"), t: t,
 	}
 	for _, d := range []string{
-		"root", "state/lists/partial", "cache/archives/partial", "log", "tmp",
+		"root", "state/lists/partial", "cache/archives/partial", "log", "tmp", "solvers",
 		"etc/sources.list.d", "etc/apt.conf.d", "etc/preferences.d", "etc/trusted.gpg.d",
 	} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
@@ -118,6 +124,8 @@ Dir::Etc::trusted "%[1]s/etc/trusted.gpg";
 Dir::Etc::trustedparts "%[1]s/etc/trusted.gpg.d/";
 Dir::Bin::methods "/usr/lib/apt/methods/";
 Dir::Bin::dpkg "/usr/bin/dpkg";
+Dir::Bin::Solvers { "%[1]s/solvers"; "/usr/lib/apt/solvers"; };
+Dir::Bin::Planners { "/usr/lib/apt/planners"; };
 Debug::NoLocking "1";
 APT::Architecture "amd64";
 APT::Architectures { "amd64"; };
@@ -127,8 +135,13 @@ Acquire::http::Proxy "DIRECT";
 Acquire::Retries "0";
 // The temporary directories are private to this user; do not drop to _apt.
 APT::Sandbox::User "root";
+APT::Solver::RunAsUser "root";
 `, dir)
-	for name, data := range map[string]string{"apt.conf": conf, "etc/sources.list": src} {
+	files := map[string]string{"apt.conf": conf, "etc/sources.list": src}
+	if opts.ExtendedStates != "" {
+		files["state/extended_states"] = opts.ExtendedStates
+	}
+	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -9,11 +9,10 @@ package edsptest
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,16 +21,11 @@ import (
 	"github.com/greypm/grey/internal/testfixture"
 )
 
-// Apt is a private apt configuration.
+// Apt is a private apt configuration (testfixture.AptEnv) with apt-get
+// and apt's solvers to run in it.
 type Apt struct {
-	// Dir holds everything apt reads and writes.
-	Dir string
-	// Config is the APT_CONFIG file.
-	Config string
-	// Solvers is the directory apt searches first for external solvers
-	// (Dir::Bin::Solvers); /usr/lib/apt/solvers comes after it.
-	Solvers string
-	aptGet  string
+	*testfixture.AptEnv
+	aptGet string
 }
 
 // Options describe the configuration.
@@ -46,99 +40,30 @@ type Options struct {
 	ExtendedStates string
 }
 
-// New writes the configuration under t.TempDir() and runs apt-get update
-// in it. It skips (or fails under CI) when apt-get or the fixture is
-// missing.
+// New writes the configuration (testfixture.NewAptEnv, the fixture's
+// suites' lists in place). It skips (or fails under CI) when apt-get or
+// the fixture is missing.
 func New(t testing.TB, opts Options) *Apt {
 	t.Helper()
 	aptGet := testfixture.Tool(t, "apt-get", "apt")
-	fix := testfixture.Bookworm(t)
-	dir := t.TempDir()
-	a := &Apt{Dir: dir, Config: filepath.Join(dir, "apt.conf"), Solvers: filepath.Join(dir, "solvers"), aptGet: aptGet}
-	for _, d := range []string{"etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d", "state/lists/partial", "cache/archives/partial", "log", "solvers"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	suites := opts.Suites
 	if len(suites) == 0 {
 		suites = []string{"bookworm"}
 	}
-	var src strings.Builder
-	for _, s := range suites {
-		root := "debian"
-		if strings.HasSuffix(s, "-security") {
-			root = "debian-security"
-		}
-		fmt.Fprintf(&src, "deb [signed-by=%s] file://%s %s main\n",
-			filepath.Join(fix, "debian-archive-keyring.gpg"), filepath.Join(fix, root), s)
-	}
-	files := map[string]string{
-		"etc/sources.list":      src.String(),
-		"state/status":          opts.Status,
-		"state/extended_states": opts.ExtendedStates,
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := fmt.Sprintf(`Dir "%[1]s/";
-Dir::Etc "%[1]s/etc/";
-Dir::Etc::main "/dev/null";
-Dir::Etc::sourcelist "%[1]s/etc/sources.list";
-Dir::Etc::sourceparts "%[1]s/etc/sources.list.d";
-Dir::Etc::parts "%[1]s/etc/apt.conf.d";
-Dir::Etc::preferences "%[1]s/etc/preferences";
-Dir::Etc::preferencesparts "%[1]s/etc/preferences.d";
-Dir::Etc::trusted "%[1]s/etc/trusted.gpg";
-Dir::Etc::trustedparts "%[1]s/etc/trusted.gpg.d";
-Dir::State "%[1]s/state/";
-Dir::State::lists "%[1]s/state/lists/";
-Dir::State::status "%[1]s/state/status";
-Dir::State::extended_states "%[1]s/state/extended_states";
-Dir::Cache "%[1]s/cache/";
-Dir::Cache::archives "%[1]s/cache/archives/";
-Dir::Log "%[1]s/log/";
-Dir::Bin::dpkg "/usr/bin/dpkg";
-Dir::Bin::Solvers { "%[1]s/solvers"; "/usr/lib/apt/solvers"; };
-Dir::Bin::Planners { "/usr/lib/apt/planners"; };
-Dir::Bin::Methods "/usr/lib/apt/methods";
-Debug::NoLocking "1";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
-Acquire::Languages "none";
-Acquire::Check-Valid-Until "false";
-Acquire::Check-Date "false";
-APT::Sandbox::User "root";
-APT::Solver::RunAsUser "root";
-`, dir)
-	if err := os.WriteFile(a.Config, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := a.Run(nil, "update"); err != nil {
-		t.Fatalf("apt-get update in %s: %v\n%s", dir, err, out)
-	}
-	return a
+	env := testfixture.NewAptEnv(t, testfixture.AptOptions{
+		Suites: suites, Status: opts.Status, ExtendedStates: opts.ExtendedStates,
+	})
+	return &Apt{AptEnv: env, aptGet: aptGet}
 }
 
-// Env returns the environment apt runs with: the private APT_CONFIG and
-// extra ("K=V").
-func (a *Apt) Env(extra ...string) []string {
-	env := append(os.Environ(), "APT_CONFIG="+a.Config, "LC_ALL=C")
-	return append(env, extra...)
-}
-
-// Run runs apt-get with args (and the extra environment) and returns its
-// combined output.
+// Run runs apt-get with args (and the extra environment, "K=V") and
+// returns its combined output.
 func (a *Apt) Run(extra []string, args ...string) (string, error) {
-	cmd := exec.Command(a.aptGet, append([]string{"-q", "-o", "Dpkg::Use-Pty=0"}, args...)...)
-	cmd.Env = a.Env(extra...)
+	cmd := a.Command(context.Background(), a.aptGet, append([]string{"-q", "-o", "Dpkg::Use-Pty=0"}, args...)...)
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Dir = a.Dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // Dump has apt write the EDSP scenario of an apt-get command (such as
@@ -164,8 +89,7 @@ func (a *Apt) Solve(t testing.TB, scenario string, options ...string) []byte {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command("/usr/lib/apt/solvers/apt", options...)
-	cmd.Env = a.Env()
+	cmd := a.Command(context.Background(), "/usr/lib/apt/solvers/apt", options...)
 	cmd.Stdin = f
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
