@@ -1,18 +1,14 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/internal/testdeb"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/repo/key"
 	"github.com/greypm/grey/repo/publish"
@@ -51,35 +47,14 @@ func (e *aptEnv) updateAndDownload(pkgs ...string) string {
 	return out
 }
 
-// seededRand is a deterministic entropy stream, so tests get the same key.
-type seededRand struct {
-	seed string
-	n    int
-	buf  []byte
-}
-
-func (r *seededRand) Read(p []byte) (int, error) {
-	for len(r.buf) < len(p) {
-		h := sha256.Sum256([]byte(r.seed + strconv.Itoa(r.n)))
-		r.n++
-		r.buf = append(r.buf, h[:]...)
-	}
-	copy(p, r.buf)
-	r.buf = r.buf[len(p):]
-	return len(p), nil
-}
-
 // testKey returns a fixed key; its files (PREFIX.key.asc, PREFIX.gpg) are
 // written under dir.
 func testKey(t testing.TB, seed, dir string) (*key.Key, key.Paths) {
 	t.Helper()
-	k, err := key.Generate(context.Background(), key.Options{
+	k := testdeb.Key(t, seed, key.Options{
 		Name: "grey mirror test " + seed, Email: seed + "@example.org",
-		Created: testfixture.Clock.Add(-365 * 24 * time.Hour), Rand: &seededRand{seed: seed},
+		Created: testfixture.Clock.Add(-365 * 24 * time.Hour),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	paths, err := k.WriteFiles(filepath.Join(dir, seed))
 	if err != nil {
 		t.Fatal(err)
@@ -92,35 +67,13 @@ type pkgSpec struct{ name, version, extra string }
 
 func buildDeb(t testing.TB, dir string, s pkgSpec) string {
 	t.Helper()
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "DEBIAN"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: Test <test@example.org>\n%sSection: misc\nPriority: optional\nDescription: test package %s\n made by the mirror tests.\n",
-		s.name, s.version, s.extra, s.name)
-	if err := os.WriteFile(filepath.Join(root, "DEBIAN", "control"), []byte(ctl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	doc := filepath.Join(root, "usr", "share", "doc", s.name)
-	if err := os.MkdirAll(doc, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(doc, "README"), []byte(s.name+" "+s.version+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	res, err := archive.Build(context.Background(), root, &buf, archive.BuildOptions{
-		SourceDateEpoch: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),
-		TempDir:         t.TempDir(),
+	return testdeb.Build(t, dir, testdeb.Spec{
+		Name: s.name, Version: s.version, Arch: "amd64",
+		Control:     s.extra + "Section: misc\nPriority: optional\n",
+		Description: "test package " + s.name + "\n made by the mirror tests.",
+		Files:       map[string]string{"usr/share/doc/" + s.name + "/README": s.name + " " + s.version + "\n"},
+		Build:       archive.BuildOptions{TempDir: t.TempDir()},
 	})
-	if err != nil {
-		t.Fatalf("build %s: %v", s.name, err)
-	}
-	out := filepath.Join(dir, res.FileName())
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // publishUpstream publishes pkgs as suite "stable" of the repository in

@@ -3,11 +3,8 @@ package publish
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/md5"
-	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,42 +18,19 @@ import (
 
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/testdeb"
 	"github.com/greypm/grey/repo/key"
 )
 
 // clock is the publish time used by the tests.
 var clock = time.Date(2026, 11, 25, 10, 16, 37, 0, time.UTC)
 
-// seededRand is a deterministic entropy stream (SHA-256 in counter mode),
-// so tests get the same signing key on every run.
-type seededRand struct {
-	seed string
-	n    int
-	buf  []byte
-}
-
-func (r *seededRand) Read(p []byte) (int, error) {
-	for len(r.buf) < len(p) {
-		h := sha256.Sum256([]byte(r.seed + strconv.Itoa(r.n)))
-		r.n++
-		r.buf = append(r.buf, h[:]...)
-	}
-	copy(p, r.buf)
-	r.buf = r.buf[len(p):]
-	return len(p), nil
-}
-
 // testKey returns a fixed Ed25519 key created a day before clock.
 func testKey(t testing.TB) *key.Key {
 	t.Helper()
-	k, err := key.Generate(context.Background(), key.Options{
-		Name: "grey publish test", Email: "publish@example.org",
-		Created: clock.Add(-24 * time.Hour), Rand: &seededRand{seed: "publish"},
+	return testdeb.Key(t, "publish", key.Options{
+		Name: "grey publish test", Email: "publish@example.org", Created: clock.Add(-24 * time.Hour),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // writeKeyring writes k's public keyring into dir and returns its path.
@@ -83,35 +57,13 @@ type debSpec struct {
 // buildDeb builds a .deb with grey's builder (deb/archive), reproducibly.
 func buildDeb(t testing.TB, dir string, s debSpec) string {
 	t.Helper()
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "DEBIAN"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctl := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Test <test@example.org>\n%sSection: misc\nPriority: optional\nDescription: test package %s\n a package made by the publish tests.\n",
-		s.name, s.version, s.arch, s.extra, s.name)
-	if err := os.WriteFile(filepath.Join(root, "DEBIAN", "control"), []byte(ctl), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	doc := filepath.Join(root, "usr", "share", "doc", s.name)
-	if err := os.MkdirAll(doc, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(doc, "README"), []byte(s.content+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	res, err := archive.Build(context.Background(), root, &buf, archive.BuildOptions{
-		SourceDateEpoch: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),
-		TempDir:         t.TempDir(),
+	return testdeb.Build(t, dir, testdeb.Spec{
+		Name: s.name, Version: s.version, Arch: s.arch,
+		Control:     s.extra + "Section: misc\nPriority: optional\n",
+		Description: "test package " + s.name + "\n a package made by the publish tests.",
+		Files:       map[string]string{"usr/share/doc/" + s.name + "/README": s.content + "\n"},
+		Build:       archive.BuildOptions{TempDir: t.TempDir()},
 	})
-	if err != nil {
-		t.Fatalf("build %s: %v", s.name, err)
-	}
-	out := filepath.Join(dir, res.FileName())
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // releaseEntry is one line of a Release hash list.
