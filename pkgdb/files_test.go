@@ -1,11 +1,8 @@
 package pkgdb
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -17,24 +14,11 @@ import (
 // per path) is replaced by the per-directory one, rebuilt from the
 // package records: every path keeps its owners.
 func TestMigrate3To4(t *testing.T) {
-	root := t.TempDir()
-	path := filepath.Join(root, filepath.FromSlash(Path))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	recs := []*Package{
 		{Name: "a", Version: "1", Status: StatusInstalled, Files: []File{{Path: "/usr", Type: TypeDir}, {Path: "/usr/bin", Type: TypeDir}, {Path: "/usr/bin/a", Type: TypeRegular}}},
 		{Name: "b", Version: "1", Status: StatusInstalled, Instance: "b:i386", Files: []File{{Path: "/usr", Type: TypeDir}, {Path: "/usr/bin/b", Type: TypeRegular}}},
 	}
-	err = b.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
-		if err != nil {
-			return err
-		}
+	root := writeOldDB(t, 3, func(tx *bolt.Tx) error {
 		for _, name := range []string{bucketReleases, "packages", "paths", "journal", "history", "snapshots"} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err
@@ -54,20 +38,9 @@ func TestMigrate3To4(t *testing.T) {
 				return err
 			}
 		}
-		return meta.Put([]byte(keySchema), binary.BigEndian.AppendUint32(nil, 3))
+		return nil
 	})
-	b.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(root, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if v, _ := db.Schema(); v != SchemaVersion {
-		t.Fatalf("schema %d after migration", v)
-	}
+	db := openMigrated(t, root)
 	want := map[string][]string{"/usr": {"a", "b:i386"}, "/usr/bin": {"a"}, "/usr/bin/a": {"a"}, "/usr/bin/b": {"b:i386"}, "/usr/bin/c": nil, "/": nil}
 	_ = db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket([]byte("paths")) != nil {

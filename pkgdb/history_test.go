@@ -1,9 +1,6 @@
 package pkgdb
 
 import (
-	"encoding/binary"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,44 +11,17 @@ import (
 // the journal, history and snapshot buckets and keeps its packages (and
 // goes on to the current schema).
 func TestMigrate2To3(t *testing.T) {
-	root := t.TempDir()
-	path := filepath.Join(root, filepath.FromSlash(Path))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := bolt.Open(path, 0o644, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = b.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
-		if err != nil {
-			return err
-		}
+	root := writeOldDB(t, 2, func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists([]byte(bucketReleases)); err != nil {
 			return err
 		}
 		if err := EnsureInstalledBuckets(tx); err != nil {
 			return err
 		}
-		if err := PutPackage(tx, &Package{Name: "hello", Version: "1", Status: StatusInstalled}); err != nil {
-			return err
-		}
-		return meta.Put([]byte(keySchema), binary.BigEndian.AppendUint32(nil, 2))
+		return PutPackage(tx, &Package{Name: "hello", Version: "1", Status: StatusInstalled})
 	})
-	b.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(root, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if v, _ := db.Schema(); v != SchemaVersion {
-		t.Fatalf("schema %d after migration", v)
-	}
-	err = db.View(func(tx *bolt.Tx) error {
+	db := openMigrated(t, root)
+	err := db.View(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketJournal, bucketHistory, bucketSnapshots} {
 			if tx.Bucket(name) == nil {
 				t.Errorf("bucket %s missing", name)

@@ -97,26 +97,58 @@ func TestLocked(t *testing.T) {
 }
 
 func TestMigrateFromEmptyFile(t *testing.T) {
+	// A bbolt file with no schema at all is version 0.
+	db := openMigrated(t, writeOldDB(t, 0, nil))
+	if err := db.Accept("x", time.Unix(1, 0)); err != nil {
+		t.Fatalf("releases bucket missing after migration: %v", err)
+	}
+}
+
+// writeOldDB writes the database of a new root as an older grey left it
+// and returns the root: fill runs in one update with the meta bucket, which
+// then gets schema's number. Schema 0 writes a bbolt file with no schema
+// at all (fill must be nil).
+func writeOldDB(t *testing.T, schema uint32, fill func(tx *bolt.Tx) error) string {
+	t.Helper()
 	root := t.TempDir()
 	path := filepath.Join(root, filepath.FromSlash(Path))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A bbolt file with no schema at all is version 0.
 	b, err := bolt.Open(path, 0o644, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if schema > 0 {
+		err = b.Update(func(tx *bolt.Tx) error {
+			meta, err := tx.CreateBucketIfNotExists([]byte(bucketMeta))
+			if err != nil {
+				return err
+			}
+			if err := fill(tx); err != nil {
+				return err
+			}
+			return meta.Put([]byte(keySchema), binary.BigEndian.AppendUint32(nil, schema))
+		})
+	}
 	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// openMigrated opens root's database (closed at the test's end) and
+// checks that it was migrated to the current schema.
+func openMigrated(t *testing.T, root string) *DB {
+	t.Helper()
 	db, err := Open(root, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if v, err := db.Schema(); err != nil || v != SchemaVersion {
-		t.Fatalf("schema %d, %v", v, err)
+		t.Fatalf("schema %d after migration: %v", v, err)
 	}
-	if err := db.Accept("x", time.Unix(1, 0)); err != nil {
-		t.Fatalf("releases bucket missing after migration: %v", err)
-	}
+	return db
 }
