@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -49,11 +51,84 @@ func WeedBinary(t testing.TB) string {
 
 // SeaweedFS starts `weed server -s3` on free loopback ports with its data
 // in a temporary directory, waits until the S3 gateway answers, and stops
-// it (by its process id) when the test ends.
+// it (by its process id) when the test ends. Tests of one package share
+// one server through SharedS3 instead.
 func SeaweedFS(t testing.TB) *S3Server {
 	t.Helper()
 	weed := WeedBinary(t)
-	dir := t.TempDir()
+	s, stop, err := startSeaweedFS(weed, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+// SharedS3 is one SeaweedFS for every test of a package: the first test
+// that calls Get starts it, and the package's TestMain calls Stop after
+// m.Run. Tests keep apart by writing under their own bucket prefix
+// (S3Prefix). Starting a cluster costs seconds; sharing it keeps the
+// suite quick.
+type SharedS3 struct {
+	mu   sync.Mutex
+	srv  *S3Server
+	err  error
+	dir  string
+	stop func()
+}
+
+// Get returns the shared server, starting it on first use; it skips the
+// test (fails under CI=true) when there is no weed binary.
+func (s *SharedS3) Get(t testing.TB) *S3Server {
+	t.Helper()
+	weed := WeedBinary(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil && s.err == nil {
+		s.dir, s.err = os.MkdirTemp("", "grey-weed-")
+		if s.err == nil {
+			s.srv, s.stop, s.err = startSeaweedFS(weed, s.dir)
+		}
+	}
+	if s.err != nil {
+		t.Fatalf("shared SeaweedFS: %v", s.err)
+	}
+	return s.srv
+}
+
+// Stop ends the server (by its process id) and removes its data.
+func (s *SharedS3) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		s.stop()
+		s.stop = nil
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+		s.dir = ""
+	}
+	s.srv = nil
+}
+
+// S3Prefix turns a test's name into a bucket prefix of its own
+// ("TestS3Mirror/sub" is "tests3mirror-sub").
+func S3Prefix(t testing.TB) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, t.Name())
+}
+
+// startSeaweedFS runs weed with its configuration and data under dir and
+// returns once the S3 gateway answers; stop kills the process by its id
+// and waits for it.
+func startSeaweedFS(weed, dir string) (*S3Server, func(), error) {
 	s := &S3Server{AccessKey: "greytest", SecretKey: "greytest-secret-key"}
 	conf := fmt.Sprintf(`{"identities": [
   {"name": "grey", "credentials": [{"accessKey": %q, "secretKey": %q}], "actions": ["Admin", "Read", "List", "Tagging", "Write"]},
@@ -61,12 +136,15 @@ func SeaweedFS(t testing.TB) *S3Server {
 ]}`, s.AccessKey, s.SecretKey)
 	confPath := filepath.Join(dir, "s3.json")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	ports := freePorts(t, 8)
+	ports, err := freePorts(8)
+	if err != nil {
+		return nil, nil, err
+	}
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	args := []string{"server", "-s3", "-filer",
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=" + data,
@@ -81,19 +159,20 @@ func SeaweedFS(t testing.TB) *S3Server {
 	cmd := exec.Command(weed, args...)
 	logf, err := os.Create(filepath.Join(dir, "weed.log"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", weed, err)
+		logf.Close()
+		return nil, nil, fmt.Errorf("start %s: %w", weed, err)
 	}
 	s.Pid = cmd.Process.Pid
 	done := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Kill()
 		<-done
-	})
+	}
 	s.Endpoint = "http://127.0.0.1:" + ports[6]
 	// The gateway answers once the filer is up; a bucket can be written
 	// once the master has a volume server.
@@ -102,23 +181,23 @@ func SeaweedFS(t testing.TB) *S3Server {
 		select {
 		case <-done:
 			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("weed server exited at start: %s", tail(log, 2000))
+			return nil, nil, fmt.Errorf("weed server exited at start: %s", tail(log, 2000))
 		default:
 		}
 		resp, err := http.Get(s.Endpoint + "/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode < 500 {
-				break
+				return s, stop, nil
 			}
 		}
 		if time.Now().After(deadline) {
+			stop()
 			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("weed server's S3 gateway did not answer in 90 s: %v\n%s", err, tail(log, 2000))
+			return nil, nil, fmt.Errorf("weed server's S3 gateway did not answer in 90 s: %v\n%s", err, tail(log, 2000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return s
 }
 
 // Env sets the AWS environment variables that give s's credentials to
@@ -132,20 +211,21 @@ func (s *S3Server) Env(t testing.TB) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
-func freePorts(t testing.TB, n int) []string {
-	t.Helper()
+func freePorts(n int) ([]string, error) {
 	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
 	var out []string
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		ls = append(ls, l)
 		out = append(out, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
+	return out, nil
 }

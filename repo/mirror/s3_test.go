@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,10 +42,12 @@ import (
 // HTTP from its S3 gateway, as apt and grey do.
 
 // requestCounter counts the S3 requests a storage makes, by method and
-// by whether the key is in the pool.
+// by whether the key is in the pool, and records the key of each PUT.
 type requestCounter struct {
 	next                http.RoundTripper
 	all, puts, poolPuts atomic.Int64
+	mu                  sync.Mutex
+	putKeys             []string // URL paths, /BUCKET/PREFIX/NAME
 }
 
 func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -54,25 +57,53 @@ func (c *requestCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 		if strings.Contains(r.URL.Path, "/pool/") {
 			c.poolPuts.Add(1)
 		}
+		c.mu.Lock()
+		c.putKeys = append(c.putKeys, r.URL.Path)
+		c.mu.Unlock()
 	}
 	return c.next.RoundTrip(r)
 }
 
-// s3Dest is a bucket on a fresh SeaweedFS with the credentials in the
-// environment.
+// putNames returns the names (relative to the tree at /BUCKET/PREFIX/)
+// of the PUTs from the n-th on, sorted, and how many there were in all.
+func (c *requestCounter) putNames(tree string, n int) ([]string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, k := range c.putKeys[n:] {
+		out = append(out, strings.TrimPrefix(k, tree))
+	}
+	sort.Strings(out)
+	return out, len(c.putKeys)
+}
+
+// s3Dest is the test's own prefix of the bucket "grey" on the package's
+// shared SeaweedFS, with the credentials in the environment.
 type s3Dest struct {
 	srv *testfixture.S3Server
-	url string // s3://BUCKET/PREFIX?endpoint=...
+	url string // s3://grey/PREFIX?endpoint=...
+	key string // /grey/PREFIX/, the tree's root in request paths
 	web string // the gateway's URL of the tree, for apt and grey
 	st  *storage.S3
 	req *requestCounter
 }
 
-func newS3Dest(t *testing.T, bucket, prefix string) *s3Dest {
+// weed is the package's one SeaweedFS, started by the first test that
+// needs it and stopped by TestMain.
+var weed testfixture.SharedS3
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	weed.Stop()
+	os.Exit(code)
+}
+
+func newS3Dest(t *testing.T) *s3Dest {
 	t.Helper()
-	srv := testfixture.SeaweedFS(t)
+	srv := weed.Get(t)
 	srv.Env(t)
-	d := &s3Dest{srv: srv, url: "s3://" + bucket + "/" + prefix + "?endpoint=" + srv.Endpoint, web: srv.Endpoint + "/" + bucket + "/" + prefix}
+	prefix := testfixture.S3Prefix(t)
+	d := &s3Dest{srv: srv, url: "s3://grey/" + prefix + "?endpoint=" + srv.Endpoint, web: srv.Endpoint + "/grey/" + prefix, key: "/grey/" + prefix + "/"}
 	cfg, err := storage.ParseS3URL(d.url)
 	if err != nil {
 		t.Fatal(err)
@@ -213,28 +244,69 @@ func publishTo(ctx context.Context, st storage.Storage, k *key.Key, date time.Ti
 // TestS3PublishFixture publishes the fixture's 22 packages to a bucket
 // with grey's S3 storage; real apt-get update and install --download-only
 // and grey's update read it through the gateway's HTTP endpoint with the
-// generated key. A republish with one package more uploads that one .deb
-// and no other pool object.
+// generated key. A republish with one amd64 package more uploads only
+// what changed: that .deb, amd64's three indexes and their by-hash
+// copies, the Release files, the history and the lock; not the other 21
+// .debs and not arm64's indexes (which only the arch-all netbase is in).
 func TestS3PublishFixture(t *testing.T) {
-	d := newS3Dest(t, "repo", "debian")
+	d := newS3Dest(t)
 	k, kp := testKey(t, "s3", t.TempDir())
 	debs := sortedDebs(t)
 	first := debs[:len(debs)-1]
-	if _, err := publishTo(context.Background(), d.st, k, clock(), first); err != nil {
+	if strings.HasSuffix(debs[len(debs)-1], "_all.deb") {
+		t.Fatalf("the added package %s is arch-all: it would change every index", debs[len(debs)-1])
+	}
+	pub := func(date time.Time, debs []string) (*publish.Result, error) {
+		return publish.Publish(context.Background(), d.st, publish.Options{
+			Key: k, Suite: "stable", Origin: "test", Label: "test",
+			Components:    []publish.Component{{Name: "main", Inputs: debs}},
+			Architectures: []string{"amd64", "arm64"}, Date: date,
+		})
+	}
+	if _, err := pub(clock(), first); err != nil {
 		t.Fatal(err)
 	}
 	if got := d.req.poolPuts.Load(); got != 21 {
 		t.Errorf("first publish: %d pool uploads, want 21", got)
 	}
-	puts, all := d.req.puts.Load(), d.req.all.Load()
-	res, err := publishTo(context.Background(), d.st, k, clock().Add(time.Hour), debs)
+	oldRel, err := httpGet(d.web + "/dists/stable/Release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nputs := d.req.putNames(d.key, 0)
+	all := d.req.all.Load()
+	res, err := pub(clock().Add(time.Hour), debs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := d.req.poolPuts.Load() - 21; got != 1 || len(res.Added) != 1 {
 		t.Errorf("republish with one more package: %d pool uploads, added %v; want 1", got, res.Added)
 	}
-	t.Logf("incremental publish: %d PUT requests, %d requests in all", d.req.puts.Load()-puts, d.req.all.Load()-all)
+	newRel, err := httpGet(d.web + "/dists/stable/Release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(res.Added), ".grey-publish.json", storage.LockName,
+		"dists/stable/InRelease", "dists/stable/Release", "dists/stable/Release.gpg")
+	before, after := releaseIndexes(t, oldRel), releaseIndexes(t, newRel)
+	unchanged := 0
+	for rel, sums := range after {
+		if before[rel] == sums {
+			unchanged++
+			continue
+		}
+		dir := "dists/stable/" + path.Dir(rel)
+		want = append(want, "dists/stable/"+rel, dir+"/by-hash/SHA256/"+sums[0], dir+"/by-hash/MD5Sum/"+sums[1])
+	}
+	sort.Strings(want)
+	got, _ := d.req.putNames(d.key, nputs)
+	if !slices.Equal(got, want) {
+		t.Errorf("incremental publish uploaded\n  %s\nwant only what changed\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if unchanged != 3 {
+		t.Errorf("%d indexes unchanged by the added amd64 package, want arm64's 3", unchanged)
+	}
+	t.Logf("incremental publish: %d PUT requests, %d requests in all", len(got), d.req.all.Load()-all)
 	if err := verifyServed(d.web, "stable", publicRing(t, k), clock().Add(24*time.Hour), &sync.Map{}); err != nil {
 		t.Fatal(err)
 	}
@@ -259,13 +331,71 @@ func TestS3PublishFixture(t *testing.T) {
 	}
 }
 
+// reader fetches InRelease and every file it names, verifying each, in
+// a loop until stopped: a client reading the bucket while publishes run.
+type reader struct {
+	done   chan struct{}
+	wg     sync.WaitGroup
+	rounds atomic.Int64
+	mu     sync.Mutex
+	errs   []error // the first five problems
+	failed int     // rounds that saw a problem
+}
+
+func startReader(d *s3Dest, ring openpgp.EntityList, at time.Time) *reader {
+	r := &reader{done: make(chan struct{})}
+	seen := &sync.Map{}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			select {
+			case <-r.done:
+				return
+			default:
+			}
+			if err := verifyServed(d.web, "stable", ring, at, seen); err != nil {
+				r.mu.Lock()
+				r.failed++
+				if len(r.errs) < 5 {
+					r.errs = append(r.errs, err)
+				}
+				r.mu.Unlock()
+			}
+			r.rounds.Add(1)
+		}
+	}()
+	return r
+}
+
+// stop ends the loop after its current round, marks t failed with the
+// problems the reader saw, and returns the number of rounds, at least
+// one whole round after stop was called having run (so the final state
+// is read too).
+func (r *reader) stop(t *testing.T) int64 {
+	t.Helper()
+	n := r.rounds.Load()
+	for r.rounds.Load() < n+2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(r.done)
+	r.wg.Wait()
+	for _, err := range r.errs {
+		t.Errorf("reader: %v", err)
+	}
+	if r.failed > 0 {
+		t.Errorf("the reader saw problems in %d of %d rounds", r.failed, r.rounds.Load())
+	}
+	return r.rounds.Load()
+}
+
 // TestS3ReaderDuringPublishes: a reader that fetches InRelease and every
 // file it names, in a loop, while ten publishes run (packages added and
 // removed each time), never sees a hash mismatch or a missing file; and
 // afterwards the bucket holds exactly what the kept generations name (gc
 // deleted the rest, and nothing still named).
 func TestS3ReaderDuringPublishes(t *testing.T) {
-	d := newS3Dest(t, "repo", "r")
+	d := newS3Dest(t)
 	k, _ := testKey(t, "s3", t.TempDir())
 	ring := publicRing(t, k)
 	debs := sortedDebs(t)
@@ -281,51 +411,43 @@ func TestS3ReaderDuringPublishes(t *testing.T) {
 	if _, err := publishTo(context.Background(), d.st, k, clock(), subset(0)); err != nil {
 		t.Fatal(err)
 	}
-	var (
-		done   = make(chan struct{})
-		rounds atomic.Int64
-		mu     sync.Mutex
-		errs   []error
-		wg     sync.WaitGroup
-	)
-	seen := &sync.Map{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if err := verifyServed(d.web, "stable", ring, clock().Add(24*time.Hour), seen); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			rounds.Add(1)
-		}
-	}()
+	r := startReader(d, ring, clock().Add(24*time.Hour))
 	var changes int
 	for i := 1; i <= 10; i++ {
 		res, err := publishTo(context.Background(), d.st, k, clock().Add(time.Duration(i)*time.Minute), subset(i))
 		if err != nil {
-			close(done)
-			wg.Wait()
+			r.stop(t)
 			t.Fatalf("publish %d: %v", i, err)
 		}
 		changes += len(res.Added) + len(res.Removed)
 	}
-	close(done)
-	wg.Wait()
-	t.Logf("reader: %d rounds during 10 publishes (%d packages added or removed)", rounds.Load(), changes)
-	for _, err := range errs {
-		t.Error(err)
-	}
+	rounds := r.stop(t)
+	t.Logf("reader: %d rounds during 10 publishes (%d packages added or removed)", rounds, changes)
 	if changes < 20 {
 		t.Errorf("the publishes changed %d packages, want each to add and remove some", changes)
 	}
 	checkBucketIsKept(t, d)
+}
+
+// releaseIndexes returns the SHA256 and MD5 of each index a Release
+// file lists.
+func releaseIndexes(t *testing.T, release []byte) map[string][2]string {
+	t.Helper()
+	st, err := control.ParseAll(bytes.NewReader(release))
+	if err != nil || len(st) != 1 {
+		t.Fatalf("parse Release: %v", err)
+	}
+	out := map[string][2]string{}
+	for i, field := range []string{"SHA256", "MD5Sum"} {
+		for _, line := range strings.Split(st[0].Get(field), "\n") {
+			if f := strings.Fields(line); len(f) == 3 {
+				sums := out[f[2]]
+				sums[i] = f[0]
+				out[f[2]] = sums
+			}
+		}
+	}
+	return out
 }
 
 // checkBucketIsKept compares the bucket's objects with the files that the
@@ -415,9 +537,12 @@ func (f *failAt) Sync(ctx context.Context) error {
 // TestS3PublishKilledAtEveryStep kills a republish (two packages added,
 // one removed, one upgraded) at each of its writes in turn: after each kill
 // the bucket verifies as the old state or the new, and the next publish
-// finishes with exactly what an uninterrupted one writes.
+// finishes with exactly what an uninterrupted one writes. A reader
+// verifies the bucket in a loop all along (during the publishes, the
+// killed ones and the ones that finish after them): it never sees a
+// hash mismatch, a bad signature or a missing file.
 func TestS3PublishKilledAtEveryStep(t *testing.T) {
-	d := newS3Dest(t, "repo", "k")
+	d := newS3Dest(t)
 	k, _ := testKey(t, "s3", t.TempDir())
 	ring := publicRing(t, k)
 	in := t.TempDir()
@@ -434,6 +559,15 @@ func TestS3PublishKilledAtEveryStep(t *testing.T) {
 	date := clock()
 	next := func() time.Time { date = date.Add(time.Minute); return date }
 	at := clock().Add(24 * time.Hour)
+	if _, err := publishTo(ctx, d.st, k, next(), a); err != nil {
+		t.Fatal(err)
+	}
+	r := startReader(d, ring, at)
+	defer func() {
+		if r != nil {
+			r.stop(t)
+		}
+	}()
 	for n := 1; ; n++ {
 		if _, err := publishTo(ctx, d.st, k, next(), a); err != nil {
 			t.Fatal(err)
@@ -457,7 +591,9 @@ func TestS3PublishKilledAtEveryStep(t *testing.T) {
 			t.Fatalf("after the resumed publish (kill at %d): Release is not the new one: %v\n%s", n, err, rel)
 		}
 		if killErr == nil {
-			t.Logf("the republish makes %d writes; killed at each", n-1)
+			rounds := r.stop(t)
+			r = nil
+			t.Logf("the republish makes %d writes; killed at each; the reader verified the bucket %d times meanwhile", n-1, rounds)
 			break
 		}
 		if n > 200 {
@@ -474,7 +610,7 @@ func TestS3PublishKilledAtEveryStep(t *testing.T) {
 func TestFullS3Mirror(t *testing.T) {
 	testfixture.WholeIndex(t)
 	fx := testfixture.Bookworm(t)
-	d := newS3Dest(t, "mirror", "bookworm")
+	d := newS3Dest(t)
 	root := t.TempDir()
 	m, err := Create(root, d.url, Config{Name: "m", Sources: fixtureSources(t, "file://"+fx), Architectures: []string{"amd64"}, AllowMissing: true})
 	if err != nil {
@@ -541,9 +677,10 @@ func TestFullS3Mirror(t *testing.T) {
 // TestS3PublishSIGKILL kills `grey repo publish --out s3://...` processes
 // with SIGKILL at random instants: after each kill the bucket verifies,
 // and the next publish (which takes over the lock the killed process
-// left) finishes.
+// left) finishes. A reader verifies the bucket in a loop all along and
+// never sees a hash mismatch or a missing file.
 func TestS3PublishSIGKILL(t *testing.T) {
-	d := newS3Dest(t, "repo", "sigkill")
+	d := newS3Dest(t)
 	bin := greyFaultBinary(t)
 	k, kp := testKey(t, "s3", t.TempDir())
 	ring := publicRing(t, k)
@@ -570,6 +707,12 @@ func TestS3PublishSIGKILL(t *testing.T) {
 	at := time.Now().Add(time.Hour)
 	rng := rand.New(rand.NewPCG(19, 17))
 	killed := 0
+	r := startReader(d, ring, at)
+	defer func() {
+		if r != nil {
+			r.stop(t)
+		}
+	}()
 	for i := 1; i <= 8; i++ {
 		cmd := exec.Command(bin, append([]string{"--root", root}, args(i)...)...)
 		cmd.Env = append(os.Environ(), "GREY_TEST_NOW="+clock().Format(time.RFC3339))
@@ -592,6 +735,8 @@ func TestS3PublishSIGKILL(t *testing.T) {
 			t.Fatalf("after publish %d: %v", i, err)
 		}
 	}
-	t.Logf("%d of 8 publishes killed before they ended", killed)
+	rounds := r.stop(t)
+	r = nil
+	t.Logf("%d of 8 publishes killed before they ended; the reader verified the bucket %d times meanwhile", killed, rounds)
 	checkBucketIsKept(t, d)
 }

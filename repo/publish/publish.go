@@ -254,11 +254,19 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 			}
 		}
 	}
+	// An index whose content did not change (another architecture's) is
+	// not uploaded again: one HEAD instead of a PUT in a bucket.
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := st.Put(ctx, dists+"/"+f.rel, bytes.NewReader(f.data), storage.SumBytes(f.data)); err != nil {
+		name, sum := dists+"/"+f.rel, storage.SumBytes(f.data)
+		if ok, err := st.Exists(ctx, name, sum); err != nil {
+			return nil, err
+		} else if ok {
+			continue
+		}
+		if err := st.Put(ctx, name, bytes.NewReader(f.data), sum); err != nil {
 			return nil, err
 		}
 	}

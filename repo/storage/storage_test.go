@@ -35,14 +35,26 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.next.RoundTrip(r)
 }
 
-// newBucket starts SeaweedFS, sets the AWS environment to its
-// credentials, and creates bucket.
-func newBucket(t *testing.T, bucket string) (*testfixture.S3Server, *S3, *countingTransport) {
+// weed is the package's one SeaweedFS, started by the first test that
+// needs it and stopped by TestMain.
+var weed testfixture.SharedS3
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	weed.Stop()
+	os.Exit(code)
+}
+
+// newBucket sets the AWS environment to the shared SeaweedFS's
+// credentials and returns a storage under the test's own prefix of the
+// bucket "grey" (SeaweedFS gives each bucket volumes of its own: one
+// bucket keeps the cluster small).
+func newBucket(t *testing.T) (*testfixture.S3Server, *S3, *countingTransport) {
 	t.Helper()
-	srv := testfixture.SeaweedFS(t)
+	srv := weed.Get(t)
 	srv.Env(t)
 	ct := &countingTransport{next: http.DefaultTransport}
-	cfg, err := ParseS3URL("s3://" + bucket + "/tree?endpoint=" + srv.Endpoint)
+	cfg, err := ParseS3URL("s3://grey/" + testfixture.S3Prefix(t) + "?endpoint=" + srv.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +223,7 @@ func TestDirConformance(t *testing.T) {
 }
 
 func TestS3Conformance(t *testing.T) {
-	_, st, ct := newBucket(t, "conformance")
+	_, st, ct := newBucket(t)
 	conformance(t, st)
 	// Exists costs one HEAD and no download: the SHA256 is metadata.
 	ctx := context.Background()
@@ -231,7 +243,7 @@ func TestS3Conformance(t *testing.T) {
 // TestS3LockTakeover: a lock left by a process of this host that is gone
 // (a killed publish) is taken over; a live holder's is refused, naming it.
 func TestS3LockTakeover(t *testing.T) {
-	_, st, _ := newBucket(t, "lock")
+	_, st, _ := newBucket(t)
 	ctx := context.Background()
 	dead := *st
 	dead.pid = 1 << 22 // above pid_max's default: no such process
