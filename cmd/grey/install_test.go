@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/internal/testfixture"
 )
 
@@ -236,69 +235,30 @@ func TestFullInstallCommandFixture(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// buildDeb builds a package from files (path -> content) with deb/archive's
-// builder, into dir, and returns its path.
-func buildDeb(t *testing.T, dir, name, ver string, files map[string]string) string {
-	t.Helper()
-	tree := filepath.Join(dir, name+"-"+ver)
-	for p, c := range files {
-		must(t, os.MkdirAll(filepath.Dir(filepath.Join(tree, p)), 0o755))
-		must(t, os.WriteFile(filepath.Join(tree, p), []byte(c), 0o644))
-	}
-	must(t, os.MkdirAll(filepath.Join(tree, "DEBIAN"), 0o755))
-	ctl := "Package: " + name + "\nVersion: " + ver + "\nArchitecture: all\nMaintainer: T <t@example.org>\nDescription: test\n"
-	must(t, os.WriteFile(filepath.Join(tree, "DEBIAN/control"), []byte(ctl), 0o644))
-	out := tree + ".deb"
-	f, err := os.Create(out)
-	must(t, err)
-	defer f.Close()
-	if _, err := archive.Build(t.Context(), tree, f, archive.BuildOptions{SourceDateEpoch: testfixture.Clock}); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestUpgradeCommandPublished upgrades a package from a repository grey
 // published itself: install 1.0, republish with 2.0, update, then
 // "installed --upgradable", "upgrade" and "full-upgrade".
 func TestUpgradeCommandPublished(t *testing.T) {
 	dir := t.TempDir()
 	now := testfixture.Clock
-	prefix := filepath.Join(dir, "k")
-	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "upgrade test", "--out", prefix); code != 0 {
-		t.Fatalf("key generate: %d %s", code, errOut)
-	}
+	key := newTestKey(t, dir, "upgrade test", now)
 	v1 := buildDeb(t, dir, "tp", "1.0", map[string]string{"usr/share/tp/keep": "1\n", "usr/share/tp/gone": "g\n"})
 	v2 := buildDeb(t, dir, "tp", "2.0", map[string]string{"usr/share/tp/keep": "2\n", "usr/share/tp/new": "n\n"})
 	repoDir := filepath.Join(dir, "repo")
 	root := filepath.Join(dir, "root")
 	must(t, os.Mkdir(root, 0o755))
-	publish := func(at time.Time, deb string) {
-		t.Helper()
-		if code, _, errOut := greyAt(t, at, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, deb); code != 0 {
-			t.Fatalf("publish %s: %d %s", deb, code, errOut)
-		}
-	}
 	g := func(at time.Time, args ...string) (int, string, string) {
 		t.Helper()
-		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}
-		return greyAt(t, at, append(src, args...)...)
+		return greyAt(t, at, append([]string{"--root", root, "--source", key.source(repoDir)}, args...)...)
 	}
-	publish(now, v1)
+	key.publish(now, repoDir, v1)
 	if code, _, errOut := g(now.Add(time.Hour), "update"); code != 0 {
 		t.Fatalf("update: %s", errOut)
 	}
 	if code, out, errOut := g(now.Add(time.Hour), "-y", "install", "--no-scripts", "tp"); code != 0 || !strings.Contains(out, "Installed tp 1.0") {
 		t.Fatalf("install: %d %s %s", code, out, errOut)
 	}
-	publish(now.Add(2*time.Hour), v2)
+	key.publish(now.Add(2*time.Hour), repoDir, v2)
 	if code, _, errOut := g(now.Add(3*time.Hour), "update"); code != 0 {
 		t.Fatalf("update: %s", errOut)
 	}

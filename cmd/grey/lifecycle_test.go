@@ -7,32 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/internal/testfixture"
 )
-
-// buildScriptDeb builds a package with one file and the given maintainer
-// scripts.
-func buildScriptDeb(t *testing.T, dir, name, ver, extra string, scripts map[string]string) string {
-	t.Helper()
-	tree := filepath.Join(dir, name+"-"+ver)
-	must(t, os.MkdirAll(filepath.Join(tree, "usr/share", name), 0o755))
-	must(t, os.WriteFile(filepath.Join(tree, "usr/share", name, "file"), []byte(name+" "+ver+"\n"), 0o644))
-	must(t, os.MkdirAll(filepath.Join(tree, "DEBIAN"), 0o755))
-	ctl := "Package: " + name + "\nVersion: " + ver + "\nArchitecture: all\nMaintainer: T <t@example.org>\n" + extra + "Description: test " + name + "\n"
-	must(t, os.WriteFile(filepath.Join(tree, "DEBIAN/control"), []byte(ctl), 0o644))
-	for s, body := range scripts {
-		must(t, os.WriteFile(filepath.Join(tree, "DEBIAN", s), []byte(body), 0o755))
-	}
-	out := tree + ".deb"
-	f, err := os.Create(out)
-	must(t, err)
-	defer f.Close()
-	if _, err := archive.Build(t.Context(), tree, f, archive.BuildOptions{SourceDateEpoch: testfixture.Clock}); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestLifecycleCommands, on a real Debian root (adopted from dpkg): an
 // install whose postinst fails exits 1 and says what it left; grey audit

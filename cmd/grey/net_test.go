@@ -21,15 +21,10 @@ import (
 func TestUpdateThroughProxy(t *testing.T) {
 	dir := t.TempDir()
 	now := testfixture.Clock
-	prefix := filepath.Join(dir, "k")
-	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "proxy test", "--out", prefix); code != 0 {
-		t.Fatalf("key generate: %d %s", code, errOut)
-	}
+	key := newTestKey(t, dir, "proxy test", now)
 	pkg := buildDeb(t, dir, "viaproxy", "1.0", map[string]string{"usr/share/viaproxy/f": "ok\n"})
 	repoDir := filepath.Join(dir, "repo")
-	if code, _, errOut := greyAt(t, now, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, pkg); code != 0 {
-		t.Fatalf("publish: %d %s", code, errOut)
-	}
+	key.publish(now, repoDir, pkg)
 	// The proxy serves the repository for absolute URLs of repo.example.
 	var asked atomic.Int32
 	files := http.StripPrefix("/debian", http.FileServer(http.Dir(repoDir)))
@@ -48,7 +43,7 @@ func TestUpdateThroughProxy(t *testing.T) {
 	conf := filepath.Join(root, "etc/grey/grey.conf")
 	g := func(args ...string) (int, string) {
 		t.Helper()
-		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] http://repo.example/debian stable main", prefix)}
+		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] http://repo.example/debian stable main", key.prefix)}
 		code, out, errOut := greyAt(t, now.Add(time.Hour), append(src, args...)...)
 		return code, out + errOut
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,27 +25,20 @@ func publishedRoot(t *testing.T, dir string, debs ...string) (root string, g fun
 func publishedRootAgain(t *testing.T, dir string, debs ...string) (root string, g func(args ...string) (int, string, string), republish func(debs ...string)) {
 	t.Helper()
 	now := testfixture.Clock
-	prefix := filepath.Join(dir, "k")
-	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "options test", "--out", prefix); code != 0 {
-		t.Fatalf("key generate: %d %s", code, errOut)
-	}
+	key := newTestKey(t, dir, "options test", now)
 	repoDir := filepath.Join(dir, "repo")
 	root = filepath.Join(dir, "root")
 	must(t, os.Mkdir(root, 0o755))
 	at := now
 	g = func(args ...string) (int, string, string) {
 		t.Helper()
-		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}
-		return greyAt(t, at.Add(time.Hour), append(src, args...)...)
+		return greyAt(t, at.Add(time.Hour), append([]string{"--root", root, "--source", key.source(repoDir)}, args...)...)
 	}
 	republish = func(debs ...string) {
 		t.Helper()
 		at = at.Add(time.Hour) // a newer Date than the last Release's
 		must(t, os.RemoveAll(repoDir))
-		args := []string{"repo", "publish", "--key", prefix + ".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir}
-		if code, _, errOut := greyAt(t, at, append(args, debs...)...); code != 0 {
-			t.Fatalf("publish: %d %s", code, errOut)
-		}
+		key.publish(at, repoDir, debs...)
 		if code, _, errOut := g("update"); code != 0 {
 			t.Fatalf("update: %s", errOut)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,29 +19,19 @@ import (
 func TestRebuildUpgradeCommand(t *testing.T) {
 	dir := t.TempDir()
 	now := testfixture.Clock
-	prefix := filepath.Join(dir, "k")
-	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "rebuild test", "--out", prefix); code != 0 {
-		t.Fatalf("key generate: %d %s", code, errOut)
-	}
+	key := newTestKey(t, dir, "rebuild test", now)
 	first := buildDeb(t, filepath.Join(dir, "a"), "tp", "1.0", map[string]string{"usr/share/tp/data": "first\n"})
 	rebuilt := buildDeb(t, filepath.Join(dir, "b"), "tp", "1.0", map[string]string{"usr/share/tp/data": "rebuilt\n" + strings.Repeat("x", 8192)})
 	root := filepath.Join(dir, "root")
 	must(t, os.Mkdir(root, 0o755))
-	publish := func(at time.Time, repoDir, deb string) {
-		t.Helper()
-		if code, _, errOut := greyAt(t, at, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, deb); code != 0 {
-			t.Fatalf("publish %s: %d %s", deb, code, errOut)
-		}
-	}
 	// Two repositories, so that the rebuild does not depend on publish
 	// replacing a file of the same name and version.
 	repoA, repoB := filepath.Join(dir, "repo-a"), filepath.Join(dir, "repo-b")
-	publish(now, repoA, first)
-	publish(now, repoB, rebuilt)
+	key.publish(now, repoA, first)
+	key.publish(now, repoB, rebuilt)
 	g := func(at time.Time, repoDir string, args ...string) (int, string, string) {
 		t.Helper()
-		src := []string{"--root", root, "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}
-		return greyAt(t, at, append(src, args...)...)
+		return greyAt(t, at, append([]string{"--root", root, "--source", key.source(repoDir)}, args...)...)
 	}
 	at := now.Add(time.Hour)
 	if code, _, errOut := g(at, repoA, "update"); code != 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,16 +120,11 @@ func TestGreyReadsPublishedRepository(t *testing.T) {
 	fixture := testfixture.Bookworm(t)
 	hello := filepath.Join(fixture, "debian/pool/main/h/hello/hello_2.10-3_amd64.deb")
 	dir := t.TempDir()
-	prefix := filepath.Join(dir, "k")
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "CLI test", "--out", prefix); code != 0 {
-		t.Fatalf("key generate: %d %s", code, errOut)
-	}
+	key := newTestKey(t, dir, "CLI test", now)
 	out := filepath.Join(dir, "repo")
-	if code, _, errOut := greyAt(t, now, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", out, hello); code != 0 {
-		t.Fatalf("publish: %d %s", code, errOut)
-	}
-	source := []string{"--root", filepath.Join(dir, "root"), "--source", fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, out)}
+	key.publish(now, out, hello)
+	source := []string{"--root", filepath.Join(dir, "root"), "--source", key.source(out)}
 	later := now.Add(time.Hour)
 	code, stdout, errOut := greyAt(t, later, append(source, "update")...)
 	if code != 0 {

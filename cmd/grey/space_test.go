@@ -1,14 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/internal/testfixture"
 )
 
@@ -22,27 +20,17 @@ import (
 func TestInstallRefusedForSpaceBeforeDownload(t *testing.T) {
 	dir := t.TempDir()
 	now := testfixture.Clock
-	prefix := filepath.Join(dir, "k")
-	if code, _, errOut := greyAt(t, now, "key", "generate", "--name", "space test", "--out", prefix); code != 0 {
-		t.Fatalf("key generate: %d %s", code, errOut)
-	}
+	key := newTestKey(t, dir, "space test", now)
 	// 1 TiB: more than any test machine has free.
-	huge := buildDeb(t, dir, "huge", "1.0", map[string]string{"usr/share/huge/f": "small\n"})
-	tree := filepath.Join(dir, "huge-1.0")
-	ctl := "Package: huge\nVersion: 1.0\nArchitecture: all\nMaintainer: T <t@example.org>\nInstalled-Size: 1073741824\nDescription: test\n"
-	must(t, os.WriteFile(filepath.Join(tree, "DEBIAN/control"), []byte(ctl), 0o644))
-	must(t, os.Remove(huge))
-	huge = buildDebTree(t, tree)
+	huge := buildDebTree(t, debTree(t, dir, "huge", "1.0", "Installed-Size: 1073741824\nDescription: test\n",
+		map[string]string{"usr/share/huge/f": "small\n"}, nil))
 	repoDir := filepath.Join(dir, "repo")
-	if code, _, errOut := greyAt(t, now, "repo", "publish", "--key", prefix+".key.asc", "--suite", "stable", "--arch", "amd64", "--out", repoDir, huge); code != 0 {
-		t.Fatalf("publish: %d %s", code, errOut)
-	}
+	key.publish(now, repoDir, huge)
 	root := filepath.Join(dir, "root")
 	must(t, os.Mkdir(root, 0o755))
 	g := func(args ...string) (int, string) {
 		t.Helper()
-		code, out, errOut := greyAt(t, now.Add(time.Hour), append([]string{"--root", root, "--source",
-			fmt.Sprintf("deb [signed-by=%s.gpg] file://%s stable main", prefix, repoDir)}, args...)...)
+		code, out, errOut := greyAt(t, now.Add(time.Hour), append([]string{"--root", root, "--source", key.source(repoDir)}, args...)...)
 		return code, out + errOut
 	}
 	if code, out := g("update"); code != 0 {
@@ -61,18 +49,4 @@ func TestInstallRefusedForSpaceBeforeDownload(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "var/cache/grey/archives/huge_1.0_all.deb")); err != nil {
 		t.Errorf("--download-only: %v", err)
 	}
-}
-
-// buildDebTree builds the package tree (with its DEBIAN/control as it is)
-// into tree.deb.
-func buildDebTree(t *testing.T, tree string) string {
-	t.Helper()
-	out := tree + ".deb"
-	f, err := os.Create(out)
-	must(t, err)
-	defer f.Close()
-	if _, err := archive.Build(t.Context(), tree, f, archive.BuildOptions{SourceDateEpoch: testfixture.Clock}); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
