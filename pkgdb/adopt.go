@@ -4,16 +4,18 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/pkgdb/dpkgdb"
 )
 
@@ -66,15 +68,99 @@ func PutHostFingerprint(tx *bolt.Tx, f HostFingerprint) error {
 // StanzaHash is the SHA256 of one raw status stanza.
 func StanzaHash(raw []byte) string { return Fingerprint(raw) }
 
+// DpkgRoot is a root opened for reading dpkg's database and the files it
+// names, as adoption does: the root and dpkg's info directory, each an
+// os.Root, so that every read stays inside the root whatever links a
+// writer in it makes (inroot.go). Its methods are safe for concurrent
+// use.
+type DpkgRoot struct {
+	root *os.Root
+	// info is dpkg's info directory; nil when the root has none.
+	info *os.Root
+}
+
+// OpenDpkgRoot opens the root at root for reading dpkg's database. A
+// var/lib/dpkg or var/lib/dpkg/info that leads out of the root is an
+// error naming it (rootfs.ErrOutside).
+func OpenDpkgRoot(root string) (*DpkgRoot, error) {
+	r, err := openRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("dpkg database: %w", err)
+	}
+	d := &DpkgRoot{root: r}
+	name, err := stateName(r, DpkgAdminDir+"/info")
+	if err == nil {
+		d.info, err = r.OpenRoot(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			d.info, err = nil, nil
+		} else if err != nil {
+			err = rootfs.Explain(r, "open", name, err)
+		}
+	}
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("dpkg database: %w", err)
+	}
+	return d, nil
+}
+
+// Close closes the root.
+func (d *DpkgRoot) Close() error {
+	if d.info != nil {
+		d.info.Close()
+	}
+	return d.root.Close()
+}
+
+// ReadFile reads the file name (relative to the root) of grey's, dpkg's
+// or apt's state (dpkg's status, apt's extended_states); nil, and no
+// error, when it does not exist. A component leading out of the root is
+// an error naming it.
+func (d *DpkgRoot) ReadFile(name string) ([]byte, error) {
+	rel, err := stateName(d.root, name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := d.root.ReadFile(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		if out := rootfs.Outside(d.root, rel); out != nil {
+			return nil, fmt.Errorf("read %s: %w", rootfs.Host(d.root, rel), out)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, rootfs.Explain(d.root, "read", rel, err)
+	}
+	return b, nil
+}
+
+// ReadAdminFile reads the file name of dpkg's database ("status") as
+// ReadFile does.
+func (d *DpkgRoot) ReadAdminFile(name string) ([]byte, error) {
+	return d.ReadFile(path.Join(DpkgAdminDir, name))
+}
+
+// IsDir reports whether name (relative to the root) is a directory,
+// looked up as ReadFile does; false when it leads out of the root.
+func (d *DpkgRoot) IsDir(name string) bool {
+	rel, err := stateName(d.root, name)
+	if err != nil {
+		return false
+	}
+	fi, err := d.root.Stat(rel)
+	return err == nil && fi.IsDir()
+}
+
 // FromDpkg builds a package record from its dpkg status entry and its info
-// files under root, touching nothing: the control fields are the stanza's
-// without Status, Conffiles and Config-Version; the files come from
+// files, touching nothing: the control fields are the stanza's without
+// Status, Conffiles and Config-Version; the files come from
 // info/NAME.list, their types from the list itself (a path with paths
 // under it is a directory), md5sums and conffiles, and lstat for the
 // rest; a conffile unchanged since it was shipped gets its SHA256.
 // instance is the record's key when not the name (a foreign-architecture
-// instance).
-func FromDpkg(root string, e *dpkgdb.Entry, auto bool, instance string) (*Package, error) {
+// instance). The root's files (conffiles, the lstat) are looked up inside
+// the root, their links followed as in a chroot (rootfs).
+func (d *DpkgRoot) FromDpkg(e *dpkgdb.Entry, auto bool, instance string) (*Package, error) {
 	st := e.Fields
 	ctl := &control.Stanza{}
 	for _, f := range st.Fields {
@@ -104,17 +190,17 @@ func FromDpkg(root string, e *dpkgdb.Entry, auto bool, instance string) (*Packag
 		}
 		isConf[c.Path] = true
 		pc := Conffile{Path: c.Path, MD5: c.MD5}
-		if sum, md, err := hashFile(filepath.Join(root, c.Path)); err == nil && md == c.MD5 {
+		if sum, md, err := hashFile(d.root, c.Path); err == nil && md == c.MD5 {
 			pc.SHA256 = sum
 		}
 		p.Conffiles = append(p.Conffiles, pc)
 	}
 	info := e.InfoName()
-	paths, err := dpkgdb.ReadList(root, info)
+	paths, err := dpkgdb.ReadList(d.info, info)
 	if err != nil {
 		return nil, fmt.Errorf("dpkg database of %s: %w", e.Package, err)
 	}
-	md5s, err := dpkgdb.ReadMD5Sums(root, info)
+	md5s, err := dpkgdb.ReadMD5Sums(d.info, info)
 	if err != nil {
 		return nil, fmt.Errorf("dpkg database of %s: %w", e.Package, err)
 	}
@@ -136,7 +222,7 @@ func FromDpkg(root string, e *dpkgdb.Entry, auto bool, instance string) (*Packag
 		case parents[path]:
 			f.Type = TypeDir
 		default:
-			f.Type, f.Link = lstatType(filepath.Join(root, path))
+			f.Type, f.Link = lstatType(d.root, path)
 		}
 		p.Files = append(p.Files, f)
 	}
@@ -145,9 +231,17 @@ func FromDpkg(root string, e *dpkgdb.Entry, auto bool, instance string) (*Packag
 
 // lstatType looks at a path whose type the lists do not tell: a leaf
 // directory, a symlink, a file with no md5sum. One that is missing
-// counts as a regular file.
-func lstatType(p string) (FileType, string) {
-	fi, err := os.Lstat(p)
+// counts as a regular file. The path's directories are looked up inside
+// the root r: by os.Root first (its links within the root followed), and
+// when that fails (an absolute link on the way) as in a chroot.
+func lstatType(r *os.Root, p string) (FileType, string) {
+	rel := strings.TrimPrefix(p, "/")
+	fi, err := r.Lstat(rel)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if rel, err = rootfs.Resolve(r, p, false); err == nil {
+			fi, err = r.Lstat(rel)
+		}
+	}
 	if err != nil {
 		return TypeRegular, ""
 	}
@@ -155,7 +249,7 @@ func lstatType(p string) (FileType, string) {
 	case fi.IsDir():
 		return TypeDir, ""
 	case fi.Mode()&fs.ModeSymlink != 0:
-		l, _ := os.Readlink(p)
+		l, _ := r.Readlink(rel)
 		return TypeSymlink, l
 	case fi.Mode()&fs.ModeCharDevice != 0:
 		return TypeChar, ""
@@ -167,8 +261,10 @@ func lstatType(p string) (FileType, string) {
 	return TypeRegular, ""
 }
 
-func hashFile(p string) (sha, md string, err error) {
-	f, err := os.Open(p)
+// hashFile hashes the file p of the root r, its links followed inside
+// the root as in a chroot.
+func hashFile(r *os.Root, p string) (sha, md string, err error) {
+	f, err := rootfs.Open(r, p)
 	if err != nil {
 		return "", "", err
 	}

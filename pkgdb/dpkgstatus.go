@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/rootfs"
 )
 
 // DpkgAdminDir is dpkg's database directory, relative to the root.
@@ -149,37 +151,52 @@ func ConffilesFile(p *Package) []byte {
 // can read and lock it. Without triggers/Unincorp dpkg takes the database
 // for one written before triggers existed and activates every interest
 // of every package.
+//
+// Everything is made and looked at through an os.Root of root
+// (inroot.go): a var/lib/dpkg or a directory of it that leads out of the
+// root is refused, naming it (rootfs.ErrOutside), with nothing made
+// there; the files are created exclusively, never through a link.
 func EnsureDpkgAdminDir(root string) error {
-	admin := filepath.Join(root, DpkgAdminDir)
+	r, err := openRoot(root)
+	if err != nil {
+		return fmt.Errorf("dpkg admin dir: %w", err)
+	}
+	defer r.Close()
+	admin, err := stateName(r, DpkgAdminDir)
+	if err != nil {
+		return fmt.Errorf("dpkg admin dir: %w", err)
+	}
 	for _, d := range []string{"info", "updates", "triggers", "alternatives"} {
-		if err := os.MkdirAll(filepath.Join(admin, d), 0o755); err != nil {
-			return fmt.Errorf("dpkg admin dir: %w", err)
+		if err := r.MkdirAll(path.Join(admin, d), 0o755); err != nil {
+			return fmt.Errorf("dpkg admin dir: %w", rootfs.Explain(r, "mkdir", path.Join(admin, d), err))
 		}
 	}
 	files := []string{"status", "triggers/Unincorp"}
-	if _, err := os.Lstat(filepath.Join(admin, "status")); errors.Is(err, fs.ErrNotExist) {
+	if _, err := r.Lstat(path.Join(admin, "status")); errors.Is(err, fs.ErrNotExist) {
 		// A new database gets an empty available too; an existing one
 		// (a root dpkg made, which may have none) is left as it is.
 		files = []string{"available", "status", "triggers/Unincorp"}
 	}
-	for _, f := range files {
-		p := filepath.Join(admin, f)
-		fd, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			err = fd.Close()
-		} else if os.IsExist(err) {
-			err = nil
-		}
-		if err != nil {
-			return fmt.Errorf("dpkg admin dir: %w", err)
-		}
-	}
 	// info/format 1 says the info files of Multi-Arch: same packages
 	// carry ":arch" in their names; without it dpkg reads them as format 0
 	// and does not find them.
-	format := filepath.Join(admin, "info", "format")
-	if _, err := os.Stat(format); errors.Is(err, fs.ErrNotExist) {
-		if err := os.WriteFile(format, []byte("1\n"), 0o644); err != nil {
+	files = append(files, "info/format")
+	for _, f := range files {
+		p := path.Join(admin, f)
+		fd, err := r.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o644)
+		if err == nil {
+			if f == "info/format" {
+				_, err = fd.WriteString("1\n")
+			}
+			if cerr := fd.Close(); err == nil {
+				err = cerr
+			}
+		} else if errors.Is(err, fs.ErrExist) {
+			err = nil
+		} else {
+			err = rootfs.Explain(r, "create", p, err)
+		}
+		if err != nil {
 			return fmt.Errorf("dpkg admin dir: %w", err)
 		}
 	}

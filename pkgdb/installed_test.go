@@ -135,7 +135,12 @@ func TestStatusStanzaDpkgOrder(t *testing.T) {
 		if err != nil || len(e) != 1 {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		p, err := FromDpkg(t.TempDir(), e[0], false, "")
+		d, err := OpenDpkgRoot(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := d.FromDpkg(e[0], false, "")
+		d.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/greypm/grey/internal/rootfs"
 )
 
 // LockPath is where the root lock lives, relative to the root.
@@ -56,12 +58,16 @@ type Lock struct {
 // unless opts.NoWait.
 func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error) {
 	path := filepath.Join(root, LockPath)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o644)
+	r, err := openRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	defer r.Close()
+	// Through the root (inroot.go): a var/lib/grey leading out of it is
+	// refused, not locked.
+	f, err := openStateFile(r, LockPath, os.O_RDWR|os.O_CREATE, 0o644, true)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	flock := func() error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) }
 	busy := func(err error) bool { return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EINTR) }
@@ -142,12 +148,22 @@ type DpkgLock struct {
 // busy lock names the file and the holder's pid. A root without a dpkg
 // database (no var/lib/dpkg) needs no lock: a nil lock and no error.
 func LockDpkg(ctx context.Context, root string, opts LockOptions) (*DpkgLock, error) {
-	if fi, err := os.Stat(filepath.Join(root, "var/lib/dpkg")); err != nil || !fi.IsDir() {
+	r, err := openRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("lock dpkg's database: %w", err)
+	}
+	defer r.Close()
+	// Through the root (inroot.go): a var/lib/dpkg, lock or lock-frontend
+	// leading out of it is refused, not locked (nor created).
+	if ok, err := stateDirExists(r, DpkgAdminDir); err != nil || !ok {
+		if err != nil {
+			return nil, fmt.Errorf("lock dpkg's database: %w", err)
+		}
 		return nil, nil
 	}
 	l := &DpkgLock{}
 	for _, rel := range []string{DpkgFrontendLockPath, DpkgLockPath} {
-		f, err := fcntlLock(ctx, filepath.Join(root, rel), opts)
+		f, err := fcntlLock(ctx, r, rel, opts)
 		if err != nil {
 			_ = l.Unlock()
 			return nil, err
@@ -157,11 +173,12 @@ func LockDpkg(ctx context.Context, root string, opts LockOptions) (*DpkgLock, er
 	return l, nil
 }
 
-func fcntlLock(ctx context.Context, path string, opts LockOptions) (*os.File, error) {
+func fcntlLock(ctx context.Context, r *os.Root, rel string, opts LockOptions) (*os.File, error) {
+	path := rootfs.Host(r, rel)
 	// apt creates its lock files 0640, dpkg 0660; either is fine to open.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o640)
+	f, err := openStateFile(r, rel, os.O_RDWR|os.O_CREATE, 0o640, false)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock: %w", err)
 	}
 	setlk := func() error {
 		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 0}

@@ -23,6 +23,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/greypm/grey/internal/rootfs"
 )
 
 // SchemaVersion is the schema this build of grey reads and writes.
@@ -88,12 +90,16 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the database of the root at root and
-// brings its schema up to date.
+// brings its schema up to date. The file and its directory are reached
+// through an os.Root of root (inroot.go): a var/lib/grey or grey.db that
+// leads out of the root is refused, naming it (rootfs.ErrOutside).
 func Open(root string, opts Options) (*DB, error) {
 	path := filepath.Join(root, filepath.FromSlash(Path))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	r, err := openRoot(root)
+	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	defer r.Close()
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
@@ -102,12 +108,13 @@ func Open(root string, opts Options) (*DB, error) {
 	// of which re-reads every node in memory, while one write transaction
 	// grows the file: adopting a dpkg database of 150,000 paths remapped
 	// a dozen times.
-	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: timeout, InitialMmapSize: 256 << 20})
+	var openErr error
+	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: timeout, InitialMmapSize: 256 << 20, OpenFile: openIn(r, path, true, &openErr)})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, dbOpenErr(path, openErr, err)
 	}
 	db := &DB{bolt: b, path: path}
 	if err := db.migrate(); err != nil {
@@ -115,6 +122,33 @@ func Open(root string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openIn is bbolt's OpenFile for the database of the root r, whose path
+// on this machine is path: the file Path opened through r
+// (openStateFile), its directory made first when mkdir is set. Its error
+// is kept in *failed. bbolt opens the database by this function again
+// (Tx.WriteTo with a WriteFlag) by the name of the file it opened, which
+// is path; any other file (Tx.CopyFile's destination) it refuses, so it
+// never opens the database in another's place.
+func openIn(r *os.Root, path string, mkdir bool, failed *error) func(string, int, os.FileMode) (*os.File, error) {
+	return func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		if filepath.Clean(name) != filepath.Clean(path) {
+			return nil, fmt.Errorf("open %s: only the database %s is opened through its root", name, path)
+		}
+		f, err := openStateFile(r, Path, flag, perm, mkdir)
+		*failed = err
+		return f, err
+	}
+}
+
+// dbOpenErr is the error of bolt.Open: openIn's (which names the path)
+// when opening the file failed, else bbolt's with the path.
+func dbOpenErr(path string, openErr, err error) error {
+	if openErr != nil {
+		return fmt.Errorf("open database: %w", openErr)
+	}
+	return fmt.Errorf("open %s: %w", path, err)
 }
 
 // Close releases the database.
@@ -226,25 +260,47 @@ func (db *DB) Accept(sourceID string, date time.Time) error {
 // it). A root without a database gives no copy and no error.
 func CopyDB(root, dst string) error {
 	path := filepath.Join(root, filepath.FromSlash(Path))
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	r, err := openRoot(root)
+	if err != nil {
+		return fmt.Errorf("copy database: %w", err)
+	}
+	defer r.Close()
+	rel, err := stateName(r, Path)
+	if err != nil {
+		return fmt.Errorf("copy database: %w", err)
+	}
+	if _, err := r.Lstat(rel); errors.Is(err, os.ErrNotExist) {
+		if out := rootfs.Outside(r, rel); out != nil {
+			return fmt.Errorf("copy database: %w", out)
+		}
 		return nil
 	}
 	out := filepath.Join(dst, filepath.FromSlash(Path))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("copy database: %w", err)
 	}
-	b, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: 30 * time.Second})
+	var openErr error
+	b, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: 30 * time.Second, OpenFile: openIn(r, path, false, &openErr)})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return dbOpenErr(path, openErr, err)
 	}
 	defer b.Close()
-	return b.View(func(tx *bolt.Tx) error {
-		if err := tx.CopyFile(out, 0o600); err != nil {
-			return fmt.Errorf("copy %s: %w", path, err)
-		}
-		return nil
+	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("copy database: %w", err)
+	}
+	err = b.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(f)
+		return err
 	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", path, out, err)
+	}
+	return nil
 }

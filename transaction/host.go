@@ -1,10 +1,9 @@
 package transaction
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"time"
@@ -66,15 +65,6 @@ func (r *SyncResult) String() string {
 	return fmt.Sprintf("%s: %d added, %d changed, %d removed, %d marks", what, len(r.Added), len(r.Changed), len(r.Removed), r.Marks)
 }
 
-// readOptional reads a file that may be missing (nil, no error).
-func readOptional(p string) ([]byte, error) {
-	b, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	return b, err
-}
-
 // NativeArch is the root's native architecture as dpkg sees it: that of
 // the installed dpkg package, else the first line of dpkg's arch file,
 // else the architecture grey was built for.
@@ -109,8 +99,16 @@ func instanceOf(e *dpkgdb.Entry, native string) string {
 // database and, unless opts.NoSnapshots, its content store). A root
 // without dpkg's status file has nothing to sync.
 func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
+	// dpkg's and apt's files are read through the root's os.Root
+	// (pkgdb.DpkgRoot): a var/lib/dpkg, its info directory or
+	// var/lib/apt leading out of the root is refused, naming it.
+	d, err := pkgdb.OpenDpkgRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("read dpkg's database: %w", err)
+	}
+	defer d.Close()
 	statusPath := filepath.Join(root, dpkgdb.AdminDir, "status")
-	status, err := readOptional(statusPath)
+	status, err := d.ReadAdminFile("status")
 	if err != nil {
 		return nil, fmt.Errorf("read dpkg status: %w", err)
 	}
@@ -118,7 +116,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 		return &SyncResult{}, nil
 	}
 	esPath := filepath.Join(root, dpkgdb.ExtendedStatesPath)
-	ext, err := readOptional(esPath)
+	ext, err := d.ReadFile(dpkgdb.ExtendedStatesPath)
 	if err != nil {
 		return nil, fmt.Errorf("read apt extended states: %w", err)
 	}
@@ -142,7 +140,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 	// Without apt (no extended_states, no var/lib/apt) there are no marks
 	// to bring in.
 	aptMarks := ext != nil
-	if fi, err := os.Stat(filepath.Dir(esPath)); err == nil && fi.IsDir() {
+	if d.IsDir(path.Dir(dpkgdb.ExtendedStatesPath)) {
 		aptMarks = true
 	}
 
@@ -215,7 +213,7 @@ func SyncHost(root string, db DB, opts SyncOptions) (*SyncResult, error) {
 			res.Changed = append(res.Changed, key)
 		}
 	}
-	if err := readFromDpkg(root, reads, puts); err != nil {
+	if err := readFromDpkg(d, reads, puts); err != nil {
 		return nil, err
 	}
 	for _, p := range old {
@@ -306,11 +304,11 @@ type fromDpkg struct {
 
 // readFromDpkg builds the records of reads into puts, on every CPU:
 // reading 3,000 lists and md5sums is most of an adoption's reading.
-func readFromDpkg(root string, reads []fromDpkg, puts []*pkgdb.Package) error {
+func readFromDpkg(d *pkgdb.DpkgRoot, reads []fromDpkg, puts []*pkgdb.Package) error {
 	// The error is the first in dpkg's order, as one by one.
 	return parallel.Each(len(reads), func(i int) (err error) {
 		r := reads[i]
-		puts[r.at], err = pkgdb.FromDpkg(root, r.e, r.auto, r.inst)
+		puts[r.at], err = d.FromDpkg(r.e, r.auto, r.inst)
 		return err
 	})
 }

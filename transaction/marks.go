@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
@@ -31,7 +32,7 @@ func SetMarks(r *Root, names []string, mark string) ([]string, error) {
 		return nil, fmt.Errorf("unknown mark %q", mark)
 	}
 	statusPath := filepath.Join(r.Dir, pkgdb.DpkgAdminDir, "status")
-	status, err := readOptional(statusPath)
+	status, err := readOptionalIn(r.Dir, path.Join(pkgdb.DpkgAdminDir, "status"))
 	if err != nil {
 		return nil, fmt.Errorf("read dpkg status: %w", err)
 	}

@@ -390,3 +390,17 @@ func Explain(r *os.Root, op, name string, err error) error {
 	}
 	return hostErr(r, op, name, err)
 }
+
+// StateName is name (relative to the root) as grey looks its own and
+// dpkg's state up through r, refusing links that leave the root: in the
+// host's root "/", which has no outside, the directories' symbolic links
+// are followed as the kernel follows them (Resolve; os.Root refuses
+// absolute links, which a host may have: /var -> /data/var); in any other
+// root name itself, so that os.Root refuses a link leading out
+// (Explain names it). The last component is never resolved.
+func StateName(r *os.Root, name string) (string, error) {
+	if filepath.Clean(r.Name()) != "/" {
+		return strings.TrimPrefix(path.Clean(filepath.ToSlash(name)), "/"), nil
+	}
+	return Resolve(r, name, false)
+}

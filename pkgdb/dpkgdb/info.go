@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/greypm/grey/internal/rootfs"
 )
 
 // Conffile is one line of a status stanza's Conffiles field.
@@ -46,24 +47,33 @@ func ParseConffiles(value string) ([]Conffile, error) {
 	return out, nil
 }
 
-// InfoPath is the path of an info file of the instance infoName ("hello",
-// "libc6:amd64") under the root.
-func InfoPath(root, infoName, ext string) string {
-	return filepath.Join(root, AdminDir, "info", infoName+"."+ext)
+// ReadList reads info/NAME.list from info, dpkg's info directory opened
+// as an os.Root (a file there that is a link leading out of it is
+// refused): the paths the instance installed, in order, without dpkg's
+// "/." line. A missing file, or a nil info (no info directory), is an
+// empty list (config-files packages have none).
+func ReadList(info *os.Root, infoName string) ([]string, error) {
+	data, err := readInfo(info, infoName+".list")
+	if data == nil || err != nil {
+		return nil, err
+	}
+	return ParseList(data), nil
 }
 
-// ReadList reads info/NAME.list: the paths the instance installed, in
-// order, without dpkg's "/." line. A missing file is an empty list
-// (config-files packages have none).
-func ReadList(root, infoName string) ([]string, error) {
-	data, err := os.ReadFile(InfoPath(root, infoName, "list"))
+// readInfo reads the file name of info; nil, and no error, when it or
+// info is missing.
+func readInfo(info *os.Root, name string) ([]byte, error) {
+	if info == nil {
+		return nil, nil
+	}
+	data, err := info.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, rootfs.Explain(info, "read", name, err)
 	}
-	return ParseList(data), nil
+	return data, nil
 }
 
 // ParseList splits a .list file into paths, dropping "/." and empty lines.
@@ -86,17 +96,14 @@ func ParseList(data []byte) []string {
 	return out
 }
 
-// ReadMD5Sums reads info/NAME.md5sums into absolute path → hex MD5. A
-// missing file gives an empty map.
-func ReadMD5Sums(root, infoName string) (map[string]string, error) {
-	data, err := os.ReadFile(InfoPath(root, infoName, "md5sums"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+// ReadMD5Sums reads info/NAME.md5sums from info (ReadList) into absolute
+// path → hex MD5. A missing file gives an empty map.
+func ReadMD5Sums(info *os.Root, infoName string) (map[string]string, error) {
+	data, err := readInfo(info, infoName+".md5sums")
+	if data == nil || err != nil {
 		return nil, err
 	}
-	return ParseMD5Sums(InfoPath(root, infoName, "md5sums"), data)
+	return ParseMD5Sums(rootfs.Host(info, infoName+".md5sums"), data)
 }
 
 // ParseMD5Sums reads "hash  relative/path" lines into absolute path →
@@ -141,14 +148,25 @@ func InfoFiles(names []string, infoName string) []string {
 }
 
 // Architectures reads the arch file: the architectures dpkg was told
-// about (dpkg --add-architecture), one a line. A missing file is none.
+// about (dpkg --add-architecture), one a line. A missing file is none. It
+// is read through an os.Root of root: a var/lib/dpkg or arch file that
+// leads out of the root is an error naming it.
 func Architectures(root string) ([]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, AdminDir, "arch"))
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	name, err := rootfs.StateName(r, AdminDir+"/arch")
+	if err != nil {
+		return nil, err
+	}
+	data, err := r.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, rootfs.Explain(r, "read", name, err)
 	}
 	return strings.Fields(string(data)), nil
 }
