@@ -20,12 +20,25 @@ import (
 // a temporary directory and returns its path.
 func buildDeb(t *testing.T, name, version string, files map[string]string) string {
 	t.Helper()
+	return buildDebWith(t, name, version, "", files)
+}
+
+// buildDebWith is buildDeb with extra control fields (lines ending in a
+// newline); a content "symlink:TARGET" makes a symbolic link.
+func buildDebWith(t *testing.T, name, version, control string, files map[string]string) string {
+	t.Helper()
 	tree := t.TempDir()
-	files["DEBIAN/control"] = fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: test\n", name, version)
+	files["DEBIAN/control"] = fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: all\nMaintainer: t <t@example.org>\n%sDescription: test\n", name, version, control)
 	for p, c := range files {
 		full := filepath.Join(tree, p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
+		}
+		if target, ok := strings.CutPrefix(c, "symlink:"); ok {
+			if err := os.Symlink(target, full); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
 		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
 			t.Fatal(err)

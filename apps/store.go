@@ -9,12 +9,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -41,6 +43,20 @@ func (a *Apps) storeDir() string { return filepath.Join(a.Dir, ".store", "object
 func (a *Apps) share(ctx context.Context, root string, hints map[string]string) (int, map[string]string, error) {
 	n := 0
 	keys := map[string]string{}
+	// hints name files by their packages' paths; the walk finds a file
+	// under a directory link (/lib -> usr/lib) by the link's target.
+	if len(hints) > 0 {
+		canon, err := newCanonical(root)
+		if err != nil {
+			return 0, nil, err
+		}
+		byWalk := make(map[string]string, len(hints))
+		for p, key := range hints {
+			byWalk[canon.path(p)] = key
+		}
+		canon.Close()
+		hints = byWalk
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -79,12 +95,52 @@ func (a *Apps) share(ctx context.Context, root string, hints map[string]string) 
 	return n, keys, err
 }
 
+// canonical turns the paths of a root's package records into the paths
+// of the same files with every directory link resolved inside the root
+// (rootfs.Resolve): on a merged /usr, "/lib/x86_64-linux-gnu/libc.so.6"
+// is "/usr/lib/x86_64-linux-gnu/libc.so.6", the name a walk of the root
+// finds. Each directory is resolved once.
+type canonical struct {
+	r    *os.Root
+	dirs map[string]string
+}
+
+func newCanonical(root string) (*canonical, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	return &canonical{r: r, dirs: map[string]string{}}, nil
+}
+
+// path returns p (absolute inside the root) with its directory resolved;
+// p itself when that fails.
+func (c *canonical) path(p string) string {
+	dir, base := path.Split(p)
+	d, ok := c.dirs[dir]
+	if !ok {
+		rel, err := rootfs.Resolve(c.r, dir, true)
+		if err != nil {
+			return p
+		}
+		d = path.Join("/", rel)
+		c.dirs[dir] = d
+	}
+	return path.Join(d, base)
+}
+
+func (c *canonical) Close() error { return c.r.Close() }
+
 // readOnly is the mode of a store object made from a file of mode m:
 // without write bits (setuid, setgid and sticky kept).
 func readOnly(m uint32) uint32 { return m &^ 0o222 }
 
 // objectKey names a file's store object: content digest, permission bits
-// and owner (a hard link shares all three).
+// and owner (a hard link shares all three). The bits are the object's own,
+// without write bits (readOnly), so that a file that already lost them (a
+// copy of an object, installed from a manifest whose record has the
+// object's mode) and the same file as its package made it (with them)
+// name one object.
 func objectKey(p string, fi fs.FileInfo) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -96,7 +152,7 @@ func objectKey(p string, fi fs.FileInfo) (string, error) {
 		return "", err
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	return fmt.Sprintf("%s-%o-%d-%d", hex.EncodeToString(h.Sum(nil)), st.Mode&0o7777, st.Uid, st.Gid), nil
+	return fmt.Sprintf("%s-%o-%d-%d", hex.EncodeToString(h.Sum(nil)), readOnly(uint32(st.Mode&0o7777)), st.Uid, st.Gid), nil
 }
 
 // shareFile links p to its store object (adding it when missing) and

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -102,21 +103,21 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 				continue
 			}
 			if key, ok := m.Objects[f.Path]; ok && !copy {
-				if err := linkInto(a.objectPath(key), dst, made); err != nil {
+				if err := linkInto(a.objectPath(key), dst, made, &f); err != nil {
 					return nil, 0, added, err
 				}
 				hints[f.Path] = key
 			} else if ok {
-				if err := copyInto(a.objectPath(key), dst, made); err != nil {
+				if err := copyInto(a.objectPath(key), dst, made, &f); err != nil {
 					return nil, 0, added, err
 				}
-			} else if err := copyInto(a.blobPath(f.SHA256), dst, made); err != nil {
+			} else if err := copyInto(a.blobPath(f.SHA256), dst, made, &f); err != nil {
 				return nil, 0, added, err
 			}
 			added = append(added, dst)
 		}
 		for _, sum := range m.Snapshot.Info {
-			if err := copyInto(a.blobPath(sum), rs.Path(sum), made); err != nil {
+			if err := copyInto(a.blobPath(sum), rs.Path(sum), made, nil); err != nil {
 				return nil, 0, added, err
 			}
 		}
@@ -169,19 +170,25 @@ func storeMkdir(p string, made map[string]bool) error {
 	return nil
 }
 
-func linkInto(src, dst string, made map[string]bool) error {
+func linkInto(src, dst string, made map[string]bool, f *pkgdb.File) error {
 	if err := storeMkdir(dst, made); err != nil {
 		return err
 	}
 	if err := os.Link(src, dst); err != nil && !errors.Is(err, os.ErrExist) {
-		return copyInto(src, dst, made)
+		return copyInto(src, dst, made, f)
 	}
 	return nil
 }
 
 // copyInto copies src to dst (a new inode: private to the root) unless
-// dst exists.
-func copyInto(src, dst string, made map[string]bool) error {
+// dst exists, with src's modification time. With f, the copy has f's mode
+// and (as root) owner, so that the transaction's Restore takes it into the
+// root as it is, by a link (it has no other name), rather than copying it
+// again; and a script sees the file as an unpacked one: a .py file with
+// its package's mtime, which py3compile writes into the .pyc's header
+// (with the copy's own mtime, the .pyc of every warm root would differ
+// from the cold root's and be stale at run time).
+func copyInto(src, dst string, made map[string]bool, f *pkgdb.File) error {
 	if _, err := os.Lstat(dst); err == nil {
 		return nil
 	}
@@ -192,11 +199,28 @@ func copyInto(src, dst string, made map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	si, err := os.Stat(src)
+	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil { // not the umask's
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	mode := uint32(0o644)
+	if f != nil {
+		mode = f.Mode & 0o7777
+		if os.Geteuid() == 0 {
+			if err := os.Lchown(tmp, f.Uid, f.Gid); err != nil {
+				return err
+			}
+		}
+	}
+	// After the chown, which clears setuid and setgid; not the umask's.
+	if err := syscall.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	if err := os.Chtimes(tmp, si.ModTime(), si.ModTime()); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dst)
@@ -243,8 +267,13 @@ func (a *Apps) saveManifests(dir string, plan transaction.Plan, wanted []transac
 			}
 		}
 	}
+	canon, err := newCanonical(dir)
+	if err != nil {
+		return err
+	}
+	defer canon.Close()
 	for sum, rec := range bySum {
-		m, err := a.makeManifest(dir, rec, keys)
+		m, err := a.makeManifest(dir, rec, keys, canon)
 		if err != nil {
 			return err
 		}
@@ -263,13 +292,19 @@ func (a *Apps) saveManifests(dir string, plan transaction.Plan, wanted []transac
 
 // makeManifest builds rec's manifest, storing its private and info
 // contents as blobs; nil when a file is not as rec says.
-func (a *Apps) makeManifest(dir string, rec *pkgdb.Package, keys map[string]string) (*manifest, error) {
+func (a *Apps) makeManifest(dir string, rec *pkgdb.Package, keys map[string]string, canon *canonical) (*manifest, error) {
 	m := &manifest{Snapshot: pkgdb.Snapshot{Package: rec, Info: map[string]string{}}, Objects: map[string]string{}}
 	for _, f := range rec.Files {
 		if f.Type != pkgdb.TypeRegular {
 			continue
 		}
-		if key, ok := keys[f.Path]; ok {
+		key, ok := keys[f.Path]
+		if !ok {
+			// Under a directory link (/lib -> usr/lib of a merged
+			// /usr): share found the file by its other name.
+			key, ok = keys[canon.path(f.Path)]
+		}
+		if ok {
 			if !strings.HasPrefix(key, f.SHA256+"-") {
 				return nil, nil
 			}
@@ -326,6 +361,13 @@ func (a *Apps) addBlob(p, sum string) (bool, error) {
 	tmp := dst + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o444); err != nil {
 		return false, err
+	}
+	// The file's modification time, which a copy made from the blob
+	// gets (copyInto).
+	if fi, err := os.Stat(p); err == nil {
+		if err := os.Chtimes(tmp, fi.ModTime(), fi.ModTime()); err != nil {
+			return false, err
+		}
 	}
 	return true, os.Rename(tmp, dst)
 }
