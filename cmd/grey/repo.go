@@ -107,7 +107,12 @@ func (c *RepoPublishCmd) Run(ctx context.Context, g *Globals) error {
 			fmt.Fprintf(g.Stdout, "  %-7s %s\n", list.label, p)
 		}
 	}
-	if abs, err := filepath.Abs(c.Out); err == nil && !g.DryRun {
+	if g.DryRun {
+		return nil
+	}
+	if b, ok := st.(*storage.S3); ok {
+		fmt.Fprintf(g.Stdout, "source: deb [signed-by=KEYRING.gpg] %s %s %s\n", b.WebURL(), c.Suite, c.Component)
+	} else if abs, err := filepath.Abs(c.Out); err == nil {
 		fmt.Fprintf(g.Stdout, "source: deb [signed-by=KEYRING.gpg] file://%s %s %s\n", abs, c.Suite, c.Component)
 	}
 	return nil

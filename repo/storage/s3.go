@@ -166,6 +166,27 @@ func (s *S3) String() string {
 	return "s3://" + s.cfg.Bucket + "/" + s.cfg.Prefix
 }
 
+// WebURL is the tree's URL for readers over plain HTTP(S) (apt, grey
+// update), which the bucket serves when it allows anonymous reads:
+// ENDPOINT/BUCKET/PREFIX with path-style addressing, SCHEME://BUCKET.HOST/PREFIX
+// without, and AWS's https://BUCKET.s3.REGION.amazonaws.com/PREFIX when
+// no endpoint is set.
+func (s *S3) WebURL() string {
+	var base string
+	switch e, err := url.Parse(s.cfg.Endpoint); {
+	case s.cfg.Endpoint == "" || err != nil:
+		base = "https://" + s.cfg.Bucket + ".s3." + s.client.Options().Region + ".amazonaws.com"
+	case s.cfg.PathStyle:
+		base = strings.TrimSuffix(s.cfg.Endpoint, "/") + "/" + s.cfg.Bucket
+	default:
+		base = e.Scheme + "://" + s.cfg.Bucket + "." + e.Host
+	}
+	if s.cfg.Prefix != "" {
+		base += "/" + s.cfg.Prefix
+	}
+	return base
+}
+
 func (s *S3) key(name string) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", err

@@ -117,6 +117,30 @@ func TestParseS3URL(t *testing.T) {
 	}
 }
 
+func TestS3WebURL(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	for _, tc := range []struct{ in, want string }{
+		{"s3://b/debian?endpoint=http://127.0.0.1:8333", "http://127.0.0.1:8333/b/debian"},
+		{"s3://b?endpoint=http://127.0.0.1:8333/", "http://127.0.0.1:8333/b"},
+		{"s3://b/a/b?endpoint=https://s3.example&path-style=false", "https://b.s3.example/a/b"},
+		{"s3://b/debian", "https://b.s3.eu-west-1.amazonaws.com/debian"},
+		{"s3://b/debian?region=us-east-2", "https://b.s3.us-east-2.amazonaws.com/debian"},
+	} {
+		cfg, err := ParseS3URL(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := NewS3(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.WebURL(); got != tc.want {
+			t.Errorf("WebURL of %s = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
 func FuzzParseS3URL(f *testing.F) {
 	for _, s := range []string{"s3://b/p?endpoint=http://h:1", "s3://b", "s3://%zz", "s3://b/../x"} {
 		f.Add(s)
