@@ -182,7 +182,12 @@ func Update(ctx context.Context, srcs []*sources.Source, opts Options) ([]Result
 		opts.Parallel = 4
 	}
 	groups, results := groupSources(srcs, opts.Architectures)
-	keys := &keyrings{files: map[string]*keyringFile{}}
+	root, err := openRoot(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.close()
+	keys := &keyrings{files: map[string]*keyringFile{}, root: root}
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
 	for i, g := range groups {
@@ -320,6 +325,7 @@ func (u *updater) run(ctx context.Context) Result {
 type keyrings struct {
 	mu    sync.Mutex
 	files map[string]*keyringFile
+	root  *updateRoot
 }
 
 type keyringFile struct {
@@ -336,8 +342,27 @@ func (k *keyrings) load(path string) (*trust.Keyring, error) {
 		k.files[path] = f
 	}
 	k.mu.Unlock()
-	f.once.Do(func() { f.kr, f.err = trust.LoadKeyring(path) })
+	f.once.Do(func() { f.kr, f.err = k.read(path) })
 	return f.kr, f.err
+}
+
+// read reads the keyring file p. One inside the root (an apt source's
+// keyring, which sources.LoadApt resolved inside the root and names by
+// its path there) is read through the root's os.Root, so a link swapped
+// in on the way since (usr/share/keyrings -> /elsewhere) cannot lead out
+// of the root: it is refused, naming the link (rootfs.ErrOutside). One
+// outside the root (a keyring grey's own sources name on this machine)
+// is read by its path.
+func (k *keyrings) read(p string) (*trust.Keyring, error) {
+	rel, ok := k.root.rel(p)
+	if !ok {
+		return trust.LoadKeyring(p)
+	}
+	data, err := k.root.readFile(rel)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	return trust.ParseKeyring(data, p)
 }
 
 // keyring returns the keyring of the source's signed-by option and the
