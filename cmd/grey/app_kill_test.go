@@ -28,14 +28,8 @@ func TestAppUpgradeKilled(t *testing.T) {
 	fx := testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	root := t.TempDir()
+	g := fixtureGrey(t, root)
 	src := fixtureSourceArgs(fx)
-	g := func(args ...string) (int, string, string) {
-		t.Helper()
-		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
-	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %d %s", code, errOut)
-	}
 	lib := filepath.Join(t.TempDir(), "libgreet.deb")
 	copyFile(t, buildLib(t, "1.0"), lib)
 	if code, out, errOut := g("app", "install", "--command", "hello", "k", "hello", lib); code != 0 {

@@ -17,17 +17,10 @@ import (
 // file that replaced one. As root the default bin directory is
 // ROOT/usr/local/bin.
 func TestAppLauncher(t *testing.T) {
-	fx := testfixture.Bookworm(t)
+	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	root := t.TempDir()
-	src := fixtureSourceArgs(fx)
-	g := func(args ...string) (int, string, string) {
-		t.Helper()
-		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
-	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %d %s", code, errOut)
-	}
+	g := fixtureGrey(t, root)
 	if code, out, errOut := g("app", "install", "hello", "hello"); code != 0 {
 		t.Fatalf("app install: %d %q %s", code, out, errOut)
 	}

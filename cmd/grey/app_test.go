@@ -80,17 +80,10 @@ func sameInode(t *testing.T, a, b string) bool {
 // shared files are one inode; both run hello under bubblewrap; rollback
 // only switches the link; remove prunes the store.
 func TestAppTwoRootsRunRollback(t *testing.T) {
-	fx := testfixture.Bookworm(t)
+	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	root := t.TempDir()
-	src := fixtureSourceArgs(fx)
-	g := func(args ...string) (int, string, string) {
-		t.Helper()
-		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
-	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %d %s", code, errOut)
-	}
+	g := fixtureGrey(t, root)
 	lib1, lib2 := buildLib(t, "1.0"), buildLib(t, "2.0")
 	apps := filepath.Join(root, "var/lib/grey/apps")
 	if code, out, errOut := g("app", "install", "hello", "hello", lib1); code != 0 || !strings.Contains(out, "hello: generation 1") {

@@ -92,19 +92,12 @@ func hostListing(t *testing.T, root string) string {
 // only its private copies of /etc and /var (a/state), and a's generation
 // itself not at all.
 func TestAppWritesStayPrivate(t *testing.T) {
-	fx := testfixture.Bookworm(t)
+	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	root := t.TempDir()
 	home := t.TempDir()
 	t.Setenv("HOME", home)
-	src := fixtureSourceArgs(fx)
-	g := func(args ...string) (int, string, string) {
-		t.Helper()
-		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
-	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %d %s", code, errOut)
-	}
+	g := fixtureGrey(t, root)
 	writer := buildWriter(t)
 	apps := filepath.Join(root, "var/lib/grey/apps")
 	store := filepath.Join(apps, ".store")

@@ -35,14 +35,7 @@ func TestFullAptVerbs(t *testing.T) {
 	testfixture.WholeIndex(t)
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()
-	src := fixtureSourceArgs(fx)
-	g := func(args ...string) (int, string, string) {
-		t.Helper()
-		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
-	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %d %s", code, errOut)
-	}
+	g := fixtureGrey(t, root)
 
 	// download, into the working directory, as apt-get download.
 	greyDir, aptDir := t.TempDir(), t.TempDir()

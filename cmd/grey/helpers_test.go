@@ -97,3 +97,19 @@ func (k testKey) publish(at time.Time, repoDir string, debs ...string) {
 func (k testKey) source(repoDir string) string {
 	return "deb [signed-by=" + k.prefix + ".gpg] file://" + repoDir + " stable main"
 }
+
+// fixtureGrey runs "grey update" on root with the bookworm fixture's three
+// suites as sources and returns a function that runs grey on root with
+// those sources, at testfixture.Clock.
+func fixtureGrey(t *testing.T, root string) func(args ...string) (int, string, string) {
+	t.Helper()
+	src := append([]string{"--root", root}, fixtureSourceArgs(testfixture.Bookworm(t))...)
+	g := func(args ...string) (int, string, string) {
+		t.Helper()
+		return greyAt(t, testfixture.Clock, append(src[:len(src):len(src)], args...)...)
+	}
+	if code, _, errOut := g("update"); code != 0 {
+		t.Fatalf("update: %d %s", code, errOut)
+	}
+	return g
+}

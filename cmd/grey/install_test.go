@@ -76,14 +76,8 @@ func TestFullInstallCommandFixture(t *testing.T) {
 	must(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	must(t, os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644))
 	must(t, os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\nmail:x:8:\nutmp:x:43:\nstaff:x:50:\n"), 0o644))
+	g := fixtureGrey(t, root)
 	src := fixtureSourceArgs(fx)
-	g := func(args ...string) (int, string, string) {
-		t.Helper()
-		return greyAt(t, testfixture.Clock, append(append([]string{"--root", root}, src...), args...)...)
-	}
-	if code, _, errOut := g("update"); code != 0 {
-		t.Fatalf("update: %d %s", code, errOut)
-	}
 	// The fixture is the --no-install-recommends closure (libc6 recommends
 	// libidn2-0, which the fixture does not carry).
 	code, out, errOut := g("-y", "install", "--no-install-recommends", "hello", "busybox", "dash", "grep", "sed", "netbase", "base-files", "zlib1g")
