@@ -7,13 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/internal/testfixture"
 )
 
 // buildDeb builds a package with the given files (path -> content) into
@@ -56,27 +56,12 @@ func buildDebWith(t *testing.T, name, version, control string, files map[string]
 	return out
 }
 
+// listing is testfixture.InodeListing without the ctime: a new
+// generation linking to a shared object changes the inode's link count,
+// hence its ctime.
 func listing(t *testing.T, dir string) string {
 	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return err
-		}
-		// Not the ctime: a new generation linking to a shared object
-		// changes the inode's link count, hence its ctime.
-		out = append(out, fmt.Sprintf("%s %d %o %d %d", p, st.Ino, st.Mode, st.Size, st.Mtim.Nano()))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
+	return testfixture.InodeListing(t, dir, false)
 }
 
 var errCrash = errors.New("crash")

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,29 +35,6 @@ func buildLib(t *testing.T, v string) string {
 	if code, _, errOut := greyAt(t, testfixture.Clock, "build", tree, "-o", out); code != 0 {
 		t.Fatalf("build %s: %d %s", v, code, errOut)
 	}
-	return out
-}
-
-// treeListing lists every entry under dir with its inode, mode, size and
-// mtime (nanoseconds), sorted.
-func treeListing(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return err
-		}
-		out = append(out, fmt.Sprintf("%s %d %o %d %d %d", p, st.Ino, st.Mode, st.Size, st.Mtim.Nano(), st.Ctim.Nano()))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -175,12 +151,12 @@ func TestAppTwoRootsRunRollback(t *testing.T) {
 	}
 
 	// Rollback: the link changes, no file of any generation does.
-	before := treeListing(t, filepath.Join(apps, "hello/gen"))
+	before := testfixture.InodeListing(t, filepath.Join(apps, "hello/gen"), true)
 	if code, out, errOut := g("app", "rollback", "hello"); code != 0 || out != "hello: generation 1 is current\n" {
 		t.Fatalf("rollback: %d %q %s", code, out, errOut)
 	}
-	if after := treeListing(t, filepath.Join(apps, "hello/gen")); strings.Join(before, "\n") != strings.Join(after, "\n") {
-		t.Errorf("rollback touched the generations:\nbefore %v\nafter  %v", before, after)
+	if after := testfixture.InodeListing(t, filepath.Join(apps, "hello/gen"), true); before != after {
+		t.Errorf("rollback touched the generations:\n%s", testfixture.DiffListings(before, after))
 	}
 	if l, err := os.Readlink(r1); err != nil || l != "gen/1" {
 		t.Errorf("current -> %q %v", l, err)
