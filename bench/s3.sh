@@ -2,7 +2,10 @@
 # bench/s3.sh: `grey repo publish --out s3://...` against aptly's S3 publish
 # (aptly 1.5, Debian's package) of the same packages to the same SeaweedFS
 # (weed server -s3 on loopback): the fixture's 22 .debs less one, then the
-# same plus the one (an incremental publish); wall and CPU time.
+# same plus the one (an incremental publish); wall and CPU time, then the
+# HTTP requests each makes, counted by a proxy in front of the S3 gateway
+# (bench/s3count, one more run each through it; the timed runs go straight
+# to the gateway).
 #
 # What each does: grey reads the .debs, writes pool, by-hash, indexes,
 # history and Release files (InRelease last) and deletes what no kept
@@ -22,7 +25,9 @@ command -v aptly >/dev/null || { echo "bench/s3.sh: aptly is missing" >&2; exit 
 [ -x "$WEED" ] || { echo "bench/s3.sh: no weed binary at $WEED (.ci/run builds it)" >&2; exit 1; }
 W=$(mktemp -d)
 WEED_PID=
+COUNT_PID=
 cleanup() {
+  if [ -n "$COUNT_PID" ]; then kill "$COUNT_PID" 2>/dev/null || true; wait "$COUNT_PID" 2>/dev/null || true; fi
   if [ -n "$WEED_PID" ]; then kill "$WEED_PID" 2>/dev/null || true; wait "$WEED_PID" 2>/dev/null || true; fi
   if [ -S "$W/gnupg/S.gpg-agent" ]; then GNUPGHOME=$W/gnupg gpgconf --kill gpg-agent || true; fi
   rm -rf "$W"
@@ -45,6 +50,12 @@ mkdir -p "$W/data"
 WEED_PID=$!
 EP=http://127.0.0.1:${P[6]}
 for _ in $(seq 450); do curl -s -o /dev/null "$EP/" && break; sleep 0.2; done
+WEP=$EP
+go build -o "$W/s3count" ./bench/s3count
+CP=$(port)
+"$W/s3count" -listen "127.0.0.1:$CP" -to "$EP" -log "$W/requests" &
+COUNT_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$CP/" && break; sleep 0.1; done
 mkbucket() {
   for _ in $(seq 120); do
     code=$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" \
@@ -78,13 +89,17 @@ gpg --batch -q --passphrase '' --quick-gen-key "bench <bench@example.org>" ed255
 
 timed() {  # OUTFILE CMD...: runs CMD, appends "wall cpu" to OUTFILE
   local o=$1; shift
+  local before=0
+  [ -f "$W/requests" ] && before=$(wc -l < "$W/requests")
   /usr/bin/time -f "%e %U %S" -o "$W/time" "$@" > "$W/out" 2>&1 || { cat "$W/out" >&2; exit 1; }
   awk '{printf "%s %.2f ", $1, $2 + $3}' "$W/time" >> "$o"
+  [ -f "$W/requests" ] && echo "$before $(wc -l < "$W/requests")" >> "$W/phases"
+  return 0
 }
 run_grey() {  # PREFIX (in the one bucket: SeaweedFS gives each bucket its own volumes)
   for in in in1 in2; do
     timed "$W/res" "$GREY" repo publish --key "$W/grey.key.asc" --suite stable --arch amd64 \
-      --out "s3://bench/$1?endpoint=$EP" "$W/$in"
+      --out "s3://bench/$1?endpoint=$WEP" "$W/$in"
   done
   echo >> "$W/res"
 }
@@ -92,7 +107,7 @@ run_aptly() {  # PREFIX
   local d=$W/aptly-$1
   mkdir -p "$d"
   printf '%s\n' "{\"rootDir\": \"$d/db\", \"architectures\": [\"amd64\"], \"gpgProvider\": \"gpg2\"," \
-    "\"S3PublishEndpoints\": {\"bench\": {\"region\": \"us-east-1\", \"bucket\": \"bench\", \"endpoint\": \"$EP\"," \
+    "\"S3PublishEndpoints\": {\"bench\": {\"region\": \"us-east-1\", \"bucket\": \"bench\", \"endpoint\": \"$WEP\"," \
     "\"awsAccessKeyID\": \"$AWS_ACCESS_KEY_ID\", \"awsSecretAccessKey\": \"$AWS_SECRET_ACCESS_KEY\", \"prefix\": \"$1\", \"forceVirtualHostedStyle\": false}}}" \
     > "$d/aptly.conf"
   local A="aptly -config=$d/aptly.conf"
@@ -114,4 +129,23 @@ for tool in grey aptly; do
   cols=()
   for c in 1 2 3 4; do cols+=("$(awk -v c="$c" '{print $c}' "$W/res" | median)"); done
   echo "| $tool | ${cols[0]} | ${cols[1]} | ${cols[2]} | ${cols[3]} |"
+done
+
+# One more run of each through the counting proxy.
+WEP=http://127.0.0.1:$CP
+echo
+echo "| tool | publish | GET | HEAD | PUT | COPY | DELETE | LIST | POST | all |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for tool in grey aptly; do
+  : > "$W/requests"; : > "$W/phases"; : > "$W/res"
+  "run_$tool" "count-$tool"
+  phase=0
+  while read -r from to; do
+    phase=$((phase + 1))
+    name=first; [ "$phase" = 2 ] && name=incremental
+    sed -n "$((from + 1)),${to}p" "$W/requests" | awk -v t="$tool" -v p="$name" '
+      { n[$1]++; all++ }
+      END { printf "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d |\n", t, p, n["GET"], n["HEAD"], n["PUT"], n["COPY"], n["DELETE"], n["LIST"], n["POST"], all }'
+  done < "$W/phases"
+  if [ -n "${KEEP_REQUESTS:-}" ]; then cp "$W/requests" "$KEEP_REQUESTS.$tool"; fi
 done

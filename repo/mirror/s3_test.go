@@ -247,7 +247,8 @@ func publishTo(ctx context.Context, st storage.Storage, k *key.Key, date time.Ti
 // generated key. A republish with one amd64 package more uploads only
 // what changed: that .deb, amd64's three indexes and their by-hash
 // copies, the Release files, the history and the lock; not the other 21
-// .debs and not arm64's indexes (which only the arch-all netbase is in).
+// .debs and not arm64's indexes (which only the arch-all netbase is in);
+// it learns what is there from one listing, not a HEAD per object.
 func TestS3PublishFixture(t *testing.T) {
 	d := newS3Dest(t)
 	k, kp := testKey(t, "s3", t.TempDir())
@@ -271,6 +272,23 @@ func TestS3PublishFixture(t *testing.T) {
 	}
 	oldRel, err := httpGet(d.web + "/dists/stable/Release")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A stray object of the added .deb's size at its pool name (a killed
+	// upload of another build, say): the listing's MD5 differs, so the
+	// publish checks the SHA256 (one HEAD) and replaces it.
+	added := debs[len(debs)-1]
+	fi, err := os.Stat(added)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := storage.ParseS3URL(d.url)
+	plain, err := storage.NewS3(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poolName := "pool/main/z/zlib/" + filepath.Base(added)
+	if err := plain.Put(context.Background(), poolName, bytes.NewReader(make([]byte, fi.Size())), storage.Sum{}); err != nil {
 		t.Fatal(err)
 	}
 	_, nputs := d.req.putNames(d.key, 0)
@@ -305,6 +323,11 @@ func TestS3PublishFixture(t *testing.T) {
 	}
 	if unchanged != 3 {
 		t.Errorf("%d indexes unchanged by the added amd64 package, want arm64's 3", unchanged)
+	}
+	// Besides the PUTs: the history's GET, one listing of the tree, the
+	// stray's HEAD and the lock's DELETE; no HEAD per pool file or index.
+	if other := d.req.all.Load() - all - int64(len(got)); other != 4 {
+		t.Errorf("incremental publish: %d requests other than PUTs, want 4", other)
 	}
 	t.Logf("incremental publish: %d PUT requests, %d requests in all", len(got), d.req.all.Load()-all)
 	if err := verifyServed(d.web, "stable", publicRing(t, k), clock().Add(24*time.Hour), &sync.Map{}); err != nil {

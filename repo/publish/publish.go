@@ -171,7 +171,11 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPool(ctx, st, state, all); err != nil {
+	have, err := newPresence(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPool(ctx, have, state, all); err != nil {
 		return nil, err
 	}
 
@@ -244,7 +248,7 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 		dir := dists + "/" + pathDir(f.rel)
 		for _, name := range []string{dir + "/by-hash/MD5Sum/" + f.md5, dir + "/by-hash/SHA256/" + f.sha256} {
 			sum := storage.SumBytes(f.data)
-			if ok, err := st.Exists(ctx, name, sum); err != nil {
+			if ok, err := have.has(ctx, name, sum, f.md5); err != nil {
 				return nil, err
 			} else if ok {
 				continue
@@ -261,7 +265,7 @@ func Publish(ctx context.Context, st Storage, opts Options) (*Result, error) {
 			return nil, err
 		}
 		name, sum := dists+"/"+f.rel, storage.SumBytes(f.data)
-		if ok, err := st.Exists(ctx, name, sum); err != nil {
+		if ok, err := have.has(ctx, name, sum, f.md5); err != nil {
 			return nil, err
 		} else if ok {
 			continue
@@ -449,7 +453,8 @@ func (e *PoolConflictError) Error() string {
 // generation published. A different file no generation records is
 // replaced: it is what a crash left before the publish that wrote it
 // became durable, or a stray file no client of this repository was told of.
-func checkPool(ctx context.Context, st Storage, s *state, all []*pkg) error {
+func checkPool(ctx context.Context, have presence, s *state, all []*pkg) error {
+	st := have.st
 	recorded := map[string]bool{}
 	for _, g := range s.Generations {
 		for _, f := range g.Files {
@@ -460,7 +465,7 @@ func checkPool(ctx context.Context, st Storage, s *state, all []*pkg) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ok, err := st.Exists(ctx, p.pool, storage.Sum{Size: p.size, SHA256: p.sha256})
+		ok, err := have.has(ctx, p.pool, storage.Sum{Size: p.size, SHA256: p.sha256}, p.md5)
 		if err != nil {
 			return err
 		}
@@ -483,6 +488,42 @@ func checkPool(ctx context.Context, st Storage, s *state, all []*pkg) error {
 		return &PoolConflictError{Pool: p.pool, Input: p.src}
 	}
 	return nil
+}
+
+// presence answers "does name already hold this content" for a publish,
+// which holds the tree's lock: from one listing of the tree taken at the
+// start where the storage gives one (a bucket: a name not listed is
+// absent, a name listed with the same size and MD5 is present, without
+// a request each), else, and for a listed object whose MD5 the listing
+// does not give or does not match, by Exists (the SHA256).
+type presence struct {
+	st  Storage
+	inv map[string]storage.ObjectInfo // nil: no listing
+}
+
+func newPresence(ctx context.Context, st Storage) (presence, error) {
+	inv, ok := st.(storage.Inventory)
+	if !ok {
+		return presence{st: st}, nil
+	}
+	m, err := inv.Inventory(ctx, "")
+	if err != nil {
+		return presence{}, err
+	}
+	return presence{st: st, inv: m}, nil
+}
+
+func (p presence) has(ctx context.Context, name string, sum storage.Sum, md5 string) (bool, error) {
+	if p.inv != nil {
+		o, ok := p.inv[name]
+		if !ok || o.Size != sum.Size {
+			return false, nil
+		}
+		if o.MD5 != "" && o.MD5 == md5 {
+			return true, nil
+		}
+	}
+	return p.st.Exists(ctx, name, sum)
 }
 
 func putFile(ctx context.Context, st Storage, name, src string, size int64, sum string) error {

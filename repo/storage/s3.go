@@ -116,8 +116,9 @@ type S3 struct {
 }
 
 var (
-	_ Storage = (*S3)(nil)
-	_ Copier  = (*S3)(nil)
+	_ Storage   = (*S3)(nil)
+	_ Copier    = (*S3)(nil)
+	_ Inventory = (*S3)(nil)
 )
 
 // NewS3 connects to the bucket cfg names (nothing is sent until the first
@@ -342,6 +343,44 @@ func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Inventory pages through the objects under prefix with their sizes;
+// an ETag of 32 hex digits (an object uploaded in one PUT, not in parts
+// nor encrypted with a customer's key) is its MD5.
+func (s *S3) Inventory(ctx context.Context, prefix string) (map[string]ObjectInfo, error) {
+	out := map[string]ObjectInfo{}
+	pg := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(s.prefix + prefix)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, s.errf("list", prefix, err)
+		}
+		for _, o := range page.Contents {
+			k := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			if strings.HasSuffix(k, "/") {
+				continue
+			}
+			info := ObjectInfo{Size: aws.ToInt64(o.Size)}
+			if etag := strings.ToLower(strings.Trim(aws.ToString(o.ETag), `"`)); isMD5Hex(etag) {
+				info.MD5 = etag
+			}
+			out[k] = info
+		}
+	}
+	return out, nil
+}
+
+func isMD5Hex(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Delete removes name (S3 answers a missing key with success too).

@@ -76,6 +76,23 @@ type Copier interface {
 	Copy(ctx context.Context, dst, src string, sum Sum) error
 }
 
+// ObjectInfo is what a listing tells of one object.
+type ObjectInfo struct {
+	Size int64
+	// MD5 is the content's lower-case hex MD5 where the listing gives it
+	// (S3's ETag of an object uploaded in one PUT), else empty.
+	MD5 string
+}
+
+// Inventory is a Storage that lists a folder's objects with their sizes
+// and MD5s in a few requests (S3: one per 1,000 objects), so that a
+// writer learns what is already there without a request per object.
+type Inventory interface {
+	// Inventory returns every object under prefix ("" for the whole
+	// tree), by name.
+	Inventory(ctx context.Context, prefix string) (map[string]ObjectInfo, error)
+}
+
 // FileMover is a Storage that can take a local file as it is (a rename on
 // one file system) instead of copying it.
 type FileMover interface {

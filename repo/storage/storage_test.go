@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -254,6 +256,11 @@ func TestS3Conformance(t *testing.T) {
 	data := strings.Repeat("x", 1<<20)
 	if err := st.Put(ctx, "pool/big", strings.NewReader(data), Sum{}); err != nil {
 		t.Fatal(err)
+	}
+	// The listing gives each object's size and MD5 (its ETag).
+	inv, err := st.Inventory(ctx, "pool/")
+	if want := (ObjectInfo{Size: 1 << 20, MD5: fmt.Sprintf("%x", md5.Sum([]byte(data)))}); err != nil || len(inv) != 1 || inv["pool/big"] != want {
+		t.Errorf("Inventory(pool/) = %v, %v; want pool/big %+v", inv, err, want)
 	}
 	gets, heads := ct.get.Load(), ct.hed.Load()
 	if ok, err := st.Exists(ctx, "pool/big", SumBytes([]byte(data))); err != nil || !ok {
