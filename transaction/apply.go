@@ -94,6 +94,7 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 	}()
 	t.st = &stager{root: root, opts: &t.opts, euid: os.Geteuid(), egid: os.Getegid()}
 	t.st.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	t.faults.hook = opts.atStep
 	t.st.faults = &t.faults
 	if t.st.rfs, err = openRootFS(root); err != nil {
 		return nil, err

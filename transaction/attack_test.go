@@ -12,6 +12,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/internal/testfixture"
+	"github.com/greypm/grey/pkgdb"
 )
 
 // attackRoot is a root with grey's and dpkg's databases and one package,
@@ -359,5 +361,130 @@ func TestAttackSymlinkSwapRace(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("%d names were written outside the root: %s", len(ents), strings.Join(names[:min(5, len(names))], " "))
+	}
+}
+
+// TestAttackStoreLinksOutOfRoot: the content store's directories are
+// reached through the root's os.Root, its objects by one name in a
+// descriptor of their directory (issue 12, item 9). A directory of the
+// store that is a link out of the root (the check before a transaction
+// looks at the store itself, not at its 256 subdirectories; a writer
+// racing it could swap either) is refused, naming it, and nothing outside
+// changes: joining paths linked the replaced file into the directory
+// outside (upgrade), and gc, which no check precedes, deleted the
+// unreferenced files of a store that was a link outside.
+func TestAttackStoreLinksOutOfRoot(t *testing.T) {
+	v2 := tpkg{name: "base", version: "2", files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/bin/", typ: 'd'}, {name: "./usr/bin/owned", body: "base 2\n"},
+		{name: "./etc/", typ: 'd'}, {name: "./etc/base.conf", body: "x=1\n"},
+	}}.build(t, t.TempDir())
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte("base\n"))) // usr/bin/owned, replaced by the upgrade
+	for _, c := range []struct {
+		name, link string // link: what is made a link to the directory outside
+		refused    bool   // an error, or (false) the link is left alone
+		run        func(t *testing.T, r *Root) error
+	}{
+		{"upgrade, a store directory", filepath.Join(StoreDir, sum[:2]), true, func(t *testing.T, r *Root) error {
+			_, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: v2}}}, Options{Root: r.Dir, NoScripts: true})
+			return err
+		}},
+		{"gc, the store", StoreDir, true, func(t *testing.T, r *Root) error {
+			_, err := GC(context.Background(), r.Dir, r.DB, 1)
+			return err
+		}},
+		{"gc, a store directory", filepath.Join(StoreDir, "ab"), false, func(t *testing.T, r *Root) error {
+			_, err := GC(context.Background(), r.Dir, r.DB, 1)
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root, r := attackRoot(t)
+			// The directory outside looks like a store: a content no
+			// record refers to, and a directory of one.
+			outside := t.TempDir()
+			must(t, os.MkdirAll(filepath.Join(outside, "ab"), 0o700))
+			must(t, os.WriteFile(filepath.Join(outside, "ab", "cdef"), []byte("host\n"), 0o644))
+			must(t, os.WriteFile(filepath.Join(outside, "keep"), []byte("host\n"), 0o644))
+			link := filepath.Join(root, c.link)
+			must(t, os.MkdirAll(filepath.Dir(link), 0o700))
+			must(t, os.RemoveAll(link))
+			must(t, os.Symlink(outside, link))
+			was := testfixture.TreeListing(t, outside)
+			before := testfixture.TreeListing(t, root)
+			err := c.run(t, r)
+			switch {
+			case !c.refused && err != nil:
+				t.Errorf("error %v; want the link left alone", err)
+			case c.refused && (err == nil || !strings.Contains(err.Error(), link+": path escapes")):
+				t.Errorf("error %v; want one saying %s leads out", err, link)
+			}
+			if got := testfixture.TreeListing(t, outside); got != was {
+				t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(was, got))
+			}
+			if got := testfixture.TreeListing(t, root); got != before {
+				t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, got))
+			}
+		})
+	}
+}
+
+// TestAttackStateDirSwappedMidTransaction: a writer in the root swaps one
+// of grey's and dpkg's state directories for a link to a directory
+// outside the root after the transaction checked them (Options.atStep
+// stands in for the race): the journal's directory once packages are
+// staged (the staging log is in it, the journal's copy of dpkg's
+// database goes there), dpkg's triggers directory just before the
+// commit writes the interest files. Every access goes through the
+// root's os.Root and directory descriptors (issue 12, item 9), so the
+// directory outside stays byte for byte as it was; joining paths (before)
+// removed the staging log and the database copy there and wrote the
+// interest files there.
+func TestAttackStateDirSwappedMidTransaction(t *testing.T) {
+	dir := t.TempDir()
+	v2 := tpkg{name: "base", version: "2", files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/bin/", typ: 'd'}, {name: "./usr/bin/owned", body: "base 2\n"},
+		{name: "./etc/", typ: 'd'}, {name: "./etc/base.conf", body: "x=1\n"},
+	}}.build(t, dir)
+	watcher := tpkg{name: "watcher", version: "1", scripts: map[string]string{"triggers": "interest tg-name\ninterest /usr/share/watched\n"},
+		files: []tentry{{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'}, {name: "./usr/share/watcher", body: "w\n"}}}.build(t, dir)
+	for _, c := range []struct {
+		name, state, step string
+		plan              Plan
+	}{
+		{"journal, upgrade", journalDir, "staged", Plan{Install: []Install{{Path: v2}}}},
+		{"journal, removal", journalDir, "staged", Plan{Remove: []Remove{{Name: "base", Purge: true}}}},
+		{"triggers, install", pkgdb.DpkgAdminDir + "/triggers", "removed", Plan{Install: []Install{{Path: watcher}}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root, r := attackRoot(t)
+			// Outside, what grey would find, write or remove there.
+			outside := t.TempDir()
+			must(t, os.MkdirAll(filepath.Join(outside, "dpkg", "info"), 0o755))
+			for _, f := range []string{"staging", "dpkg/status", "dpkg/info/base.list", "File", "tg-name", "Unincorp", "keep"} {
+				must(t, os.WriteFile(filepath.Join(outside, f), []byte("host\n"), 0o644))
+			}
+			was := testfixture.TreeListing(t, outside)
+			state := filepath.Join(root, filepath.FromSlash(c.state))
+			swapped := false
+			opts := Options{Root: root, NoScripts: true, atStep: func(step string) {
+				if step != c.step || swapped {
+					return
+				}
+				swapped = true
+				if _, err := os.Lstat(state); err == nil {
+					must(t, os.Rename(state, state+".moved"))
+				}
+				must(t, os.MkdirAll(filepath.Dir(state), 0o755))
+				must(t, os.Symlink(outside, state))
+			}}
+			_, err := Apply(context.Background(), r.DB, c.plan, opts)
+			if !swapped {
+				t.Fatalf("the transaction never reached step %q (%v)", c.step, err)
+			}
+			t.Logf("with %s swapped at %q: %v", c.state, c.step, err)
+			if got := testfixture.TreeListing(t, outside); got != was {
+				t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(was, got))
+			}
+		})
 	}
 }

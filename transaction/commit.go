@@ -198,7 +198,7 @@ func (t *txn) removeObsolete() error {
 				if leaving[giver] {
 					return
 				}
-				if cur, err := fileSHA256(filepath.Join(t.root, use)); err != nil || cur != conf.SHA256 {
+				if cur, err := t.st.rfs.resolvedSHA256(use); err != nil || cur != conf.SHA256 {
 					return
 				}
 			}
@@ -353,33 +353,6 @@ func (t *txn) writeInfo(w *work) error {
 			}
 			_ = t.st.rfs.remove(t.infoPath(oldName, ext), false)
 		}
-	}
-	return nil
-}
-
-// writeAtomic replaces p with data: write beside it, sync, rename.
-func writeAtomic(p string, data []byte, mode fs.FileMode, sync bool) error {
-	tmp := filepath.Join(filepath.Dir(p), randomName())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, mode)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type faults struct {
 	n      int
 	killAt int
 	log    string
+	hook   func(step string) // Options.atStep
 }
 
 func newFaults() faults {
@@ -26,6 +27,9 @@ func newFaults() faults {
 
 // at marks a step boundary.
 func (f *faults) at(step string) {
+	if f.hook != nil {
+		f.hook(step)
+	}
 	f.n++
 	if f.log != "" {
 		if lf, err := os.OpenFile(f.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {

@@ -2,8 +2,9 @@ package transaction
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -71,9 +72,17 @@ func GC(ctx context.Context, root string, db DB, keep int) (*GCResult, error) {
 		return nil, err
 	}
 	res := &GCResult{}
+	// Every access goes through the root's os.Root (inroot.go): a store,
+	// or a directory of it, that is a link leading out of the root is
+	// refused, never listed or emptied.
 	store := OpenStore(root)
-	shards, err := os.ReadDir(store.Dir)
-	if os.IsNotExist(err) {
+	defer store.Close()
+	rfs, err := store.fs()
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w", err)
+	}
+	shards, err := rfs.readDir(store.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
 		return res, nil
 	}
 	if err != nil {
@@ -87,7 +96,7 @@ func GC(ctx context.Context, root string, db DB, keep int) (*GCResult, error) {
 			continue
 		}
 		dir := filepath.Join(store.Dir, sh.Name())
-		ents, err := os.ReadDir(dir)
+		ents, err := rfs.readDir(dir)
 		if err != nil {
 			return res, fmt.Errorf("gc: %w", err)
 		}
@@ -101,12 +110,12 @@ func GC(ctx context.Context, root string, db DB, keep int) (*GCResult, error) {
 			if err == nil {
 				res.Bytes += fi.Size()
 			}
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			if err := rfs.remove(filepath.Join(dir, e.Name()), false); err != nil {
 				return res, fmt.Errorf("gc: %w", err)
 			}
 			res.Freed++
 		}
-		_ = os.Remove(dir) // when empty
+		_ = rfs.remove(dir, true) // when empty
 	}
 	return res, nil
 }

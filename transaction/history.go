@@ -63,7 +63,6 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 			e.Before[name] = p.Version
 		}
 	}
-	store := OpenStore(t.root)
 	var rfs *rootFS
 	if t.st != nil {
 		rfs = t.st.rfs
@@ -77,6 +76,7 @@ func (t *txn) recordHistory(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 		defer r.close()
 		rfs = r
 	}
+	store := storeIn(rfs)
 	for _, p := range pkgs {
 		if p.IsInstalled() {
 			e.After[p.Key()] = p.Version

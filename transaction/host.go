@@ -2,7 +2,6 @@ package transaction
 
 import (
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -335,11 +334,19 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 			e.Before[p.Key()] = p.Version
 		}
 	}
+	// The store and dpkg's info files are reached through the root's
+	// os.Root (inroot.go).
 	store := OpenStore(root)
+	defer store.Close()
+	rfs, err := store.fs()
+	if err != nil {
+		return 0, err
+	}
+	infoDir := filepath.Join(rfs.host, pkgdb.DpkgAdminDir, "info")
 	// One listing of info/ tells which of a package's info files exist
 	// (snapshot would try every extension of every package).
 	has := map[string]bool{}
-	if ents, err := os.ReadDir(filepath.Join(root, pkgdb.DpkgAdminDir, "info")); err == nil {
+	if ents, err := rfs.readDir(infoDir); err == nil {
 		for _, d := range ents {
 			has[d.Name()] = true
 		}
@@ -371,7 +378,7 @@ func hostHistory(tx *bolt.Tx, root string, before, after []*pkgdb.Package, touch
 			if ext == "list" || ext == "md5sums" && p.Adopted {
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(root, pkgdb.DpkgAdminDir, "info", name))
+			b, err := rfs.readFile(filepath.Join(infoDir, name))
 			if err != nil {
 				continue
 			}

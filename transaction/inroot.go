@@ -1,6 +1,7 @@
 package transaction
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +152,21 @@ func (r *rootFS) create(host string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), host), nil
 }
 
+// createLog creates (or truncates) the file host for appending, mode
+// 0644, by name in its directory's descriptor, not following a symlink
+// there.
+func (r *rootFS) createLog(host string) (*os.File, error) {
+	dfd, name, err := r.at(host)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: host, Err: err}
+	}
+	return os.NewFile(uintptr(fd), host), nil
+}
+
 // mkdir makes the directory host, mode 0700 until chmod.
 func (r *rootFS) mkdir(host string) error {
 	fd, name, err := r.at(host)
@@ -222,6 +239,22 @@ func (r *rootFS) remove(host string, dir bool) error {
 	return nil
 }
 
+// removeAll removes host and everything below it through the os.Root
+// (a link on the way leading out of the root is refused; one at host is
+// removed, not followed). A host that does not exist is no error.
+func (r *rootFS) removeAll(host string) error {
+	rel := r.phys(host)
+	if rel == "." {
+		return fmt.Errorf("remove %s: the root itself", host)
+	}
+	err := r.root.RemoveAll(rel)
+	r.forgetBelow(host)
+	if err != nil {
+		return r.named(err)
+	}
+	return nil
+}
+
 // forget closes the cached descriptor of a removed directory.
 func (r *rootFS) forget(host string) {
 	r.mu.Lock()
@@ -278,6 +311,16 @@ func (r *rootFS) chtimes(host string, mtime time.Time) error {
 	return err
 }
 
+// named names the file of an os.Root error by its host path (os.Root's
+// errors name it relative to the root).
+func (r *rootFS) named(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && !filepath.IsAbs(pe.Path) {
+		return &fs.PathError{Op: pe.Op, Path: filepath.Join(r.host, pe.Path), Err: pe.Err}
+	}
+	return err
+}
+
 func unwrapErrno(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
@@ -288,7 +331,7 @@ func unwrapErrno(err error) error {
 
 // sha256 hashes the regular file host, opened by name in its directory
 // without following a symlink; other types hash as "type:MODE", as
-// fileSHA256 does.
+// Store.Check compares with.
 func (r *rootFS) sha256(host string) (string, error) {
 	st, err := r.lstat(host)
 	if err != nil {
@@ -312,6 +355,32 @@ func (r *rootFS) sha256(host string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashes returns the SHA256 and MD5 of the regular file host, read once
+// (open).
+func (r *rootFS) hashes(host string) (sha, md string, err error) {
+	f, err := r.open(host)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	h, m := sha256.New(), md5.New()
+	if _, err := io.Copy(io.MultiWriter(h, m), f); err != nil {
+		return "", "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// resolvedSHA256 hashes rel (relative to the root, or absolute), the
+// symlinks on its way followed inside the root, the last not followed
+// (resolve, then sha256).
+func (r *rootFS) resolvedSHA256(rel string) (string, error) {
+	h, err := r.resolve(rel, false)
+	if err != nil {
+		return "", err
+	}
+	return r.sha256(h)
 }
 
 // open opens the regular file host for reading, by name in its
@@ -396,6 +465,22 @@ func (r *rootFS) writeShrunk(host string, data []byte, mode fs.FileMode, sync bo
 		return fmt.Errorf("write %s in place: %w", host, werr)
 	}
 	return nil
+}
+
+// readDir lists the directory host (opened through the os.Root, so a
+// link on the way leading out of the root is refused), in name order.
+func (r *rootFS) readDir(host string) ([]fs.DirEntry, error) {
+	f, err := r.root.Open(r.phys(host))
+	if err != nil {
+		return nil, r.named(err)
+	}
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, &os.PathError{Op: "readdir", Path: host, Err: unwrapErrno(err)}
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, nil
 }
 
 // readFile reads the regular file host (open).

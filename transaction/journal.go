@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
@@ -126,11 +125,12 @@ func (t *txn) beginJournal() error {
 			}
 		}
 	}
-	store := OpenStore(t.root)
+	rfs := t.st.rfs
+	store := storeIn(rfs)
 	var added []string
 	ok := false
 	had := map[string]bool{} // store directories there before
-	if ents, err := os.ReadDir(store.Dir); err == nil {
+	if ents, err := rfs.readDir(store.Dir); err == nil {
 		had[store.Dir] = true
 		for _, e := range ents {
 			had[filepath.Join(store.Dir, e.Name())] = true
@@ -144,19 +144,19 @@ func (t *txn) beginJournal() error {
 		// store, the store directories it made, and its copy of dpkg's
 		// database go again.
 		for _, p := range added {
-			_ = os.Remove(p)
+			_ = rfs.remove(p, false)
 		}
-		if ents, err := os.ReadDir(store.Dir); err == nil {
+		if ents, err := rfs.readDir(store.Dir); err == nil {
 			for _, e := range ents {
 				if d := filepath.Join(store.Dir, e.Name()); !had[d] {
-					_ = os.Remove(d) // when empty
+					_ = rfs.remove(d, true) // when empty
 				}
 			}
 		}
 		if !had[store.Dir] {
-			_ = os.Remove(store.Dir)
+			_ = rfs.remove(store.Dir, true)
 		}
-		_ = os.RemoveAll(filepath.Join(t.root, filepath.FromSlash(journalDir), "dpkg"))
+		_ = rfs.removeAll(filepath.Join(rfs.host, filepath.FromSlash(journalDir), "dpkg"))
 	}()
 	for _, host := range hosts {
 		ps, stored, err := t.pathState(store, host, known, conf)
@@ -204,18 +204,18 @@ func dirList(m map[string]bool) []string {
 func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, conf map[string]bool) (ps pkgdb.PathState, stored string, err error) {
 	rel := relTo(t.root, host)
 	ps = pkgdb.PathState{Rel: rel}
-	fi, err := os.Lstat(host)
+	rfs := t.st.rfs
+	st, err := rfs.lstat(host)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ps, "", nil
 	}
 	if err != nil {
 		return ps, "", fmt.Errorf("journal: %w", err)
 	}
+	fi := statInfo{host, st}
 	ps.Exists = true
 	ps.File = pkgdb.File{Path: rel, Mode: modeWord(fi.Mode())}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ps.File.Uid, ps.File.Gid = int(st.Uid), int(st.Gid)
-	}
+	ps.File.Uid, ps.File.Gid = int(st.Uid), int(st.Gid)
 	switch {
 	case fi.Mode().IsRegular():
 		ps.File.Type = pkgdb.TypeRegular
@@ -227,7 +227,7 @@ func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, 
 			// A file adopted from dpkg: its MD5 tells whether the content
 			// is the one the record names (commitJournal, leftroot).
 			var md string
-			if ps.File.SHA256, md, err = fileHashes(host); err != nil {
+			if ps.File.SHA256, md, err = rfs.hashes(host); err != nil {
 				return ps, "", fmt.Errorf("journal: hash %s: %w", rel, err)
 			}
 			if md == k.MD5 {
@@ -236,7 +236,7 @@ func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, 
 				}
 				t.leftMD5[rel] = md
 			}
-		} else if ps.File.SHA256, err = fileSHA256(host); err != nil {
+		} else if ps.File.SHA256, err = rfs.sha256(host); err != nil {
 			return ps, "", fmt.Errorf("journal: hash %s: %w", rel, err)
 		}
 		if stored, err = store.Add(host, ps.File.SHA256, ps.Copy); err != nil {
@@ -246,7 +246,7 @@ func (t *txn) pathState(store *Store, host string, known map[string]pkgdb.File, 
 		ps.File.Type = pkgdb.TypeDir
 	case fi.Mode()&fs.ModeSymlink != 0:
 		ps.File.Type = pkgdb.TypeSymlink
-		if ps.File.Link, err = os.Readlink(host); err != nil {
+		if ps.File.Link, err = rfs.readlink(host); err != nil {
 			return ps, "", fmt.Errorf("journal: %w", err)
 		}
 	default:
@@ -268,7 +268,7 @@ func (t *txn) snapshotAdmin(j *pkgdb.Journal) error {
 	r := rfs.root
 	cp := path.Join(journalDir, "dpkg")
 	if err := r.RemoveAll(cp); err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", rfs.named(err))
 	}
 	j.AdminCopy = "/" + cp
 	if _, err := r.Lstat(pkgdb.DpkgAdminDir); errors.Is(err, fs.ErrNotExist) {
@@ -276,7 +276,7 @@ func (t *txn) snapshotAdmin(j *pkgdb.Journal) error {
 	}
 	j.AdminExisted = true
 	if err := r.MkdirAll(cp, 0o755); err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return fmt.Errorf("journal: %w", rfs.named(err))
 	}
 	host := func(rel string) string { return filepath.Join(rfs.host, filepath.FromSlash(rel)) }
 	return fs.WalkDir(r.FS(), pkgdb.DpkgAdminDir, func(p string, d fs.DirEntry, err error) error {
@@ -351,7 +351,7 @@ func (t *txn) commitJournal(tx *bolt.Tx, pkgs []*pkgdb.Package) error {
 func (t *txn) finishJournal() error {
 	if t.journal == nil {
 		// Closed by the commit; only the copy of dpkg's database is left.
-		if err := os.RemoveAll(filepath.Join(t.root, filepath.FromSlash(journalDir))); err != nil {
+		if err := t.st.rfs.removeAll(filepath.Join(t.st.rfs.host, filepath.FromSlash(journalDir))); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 		t.faults.at("closed")
@@ -393,7 +393,7 @@ func finishCommitted(rfs *rootFS, db DB, j *pkgdb.Journal, f *faults) error {
 		}
 	}
 	f.at("dropped-info")
-	if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
+	if err := rfs.removeAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	err := db.Update(func(tx *bolt.Tx) error { return pkgdb.DeleteJournal(tx) })
@@ -420,8 +420,14 @@ func finishCommitted(rfs *rootFS, db DB, j *pkgdb.Journal, f *faults) error {
 // next transaction.
 func Recover(ctx context.Context, root string, db DB) (string, error) {
 	// Recovery reads and writes the journal's directory, the content
-	// store and dpkg's database by their paths: none may lead out.
-	if err := checkStateInsideDir(root); err != nil {
+	// store and dpkg's database, all through the root's os.Root
+	// (inroot.go); none may lead out.
+	rfs, err := openRootFS(root)
+	if err != nil {
+		return "", err
+	}
+	defer rfs.close()
+	if err := checkStateInside(rfs.root); err != nil {
 		return "", err
 	}
 	var j *pkgdb.Journal
@@ -435,14 +441,14 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 	if j == nil {
 		// No journal: a crash during staging leaves at most staged
 		// files and new directories, which the staging log names.
-		summary, err := undoStaging(root)
+		summary, err := undoStaging(rfs)
 		if err != nil {
 			return "", err
 		}
 		if summary == "" {
 			// At most a copy of dpkg's database from a transaction that
 			// committed (and closed its journal) just before a crash.
-			if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
+			if err := rfs.removeAll(filepath.Join(rfs.host, filepath.FromSlash(journalDir))); err != nil {
 				return "", fmt.Errorf("journal: %w", err)
 			}
 			return "", nil
@@ -452,20 +458,15 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 	var f faults
 	switch j.Phase {
 	case pkgdb.JournalCommitted:
-		rfs, err := openRootFS(root)
-		if err != nil {
-			return "", err
-		}
-		defer rfs.close()
 		if err := finishCommitted(rfs, db, j, &f); err != nil {
 			return "", fmt.Errorf("finish interrupted %s: %w", j.Summary, err)
 		}
 		return "finished interrupted " + j.Summary, nil
 	case pkgdb.JournalRenaming:
-		if err := undo(ctx, root, j); err != nil {
+		if err := undo(ctx, rfs, j); err != nil {
 			return "", fmt.Errorf("undo interrupted %s: %w", j.Summary, err)
 		}
-		if err := os.RemoveAll(filepath.Join(root, filepath.FromSlash(journalDir))); err != nil {
+		if err := rfs.removeAll(filepath.Join(rfs.host, filepath.FromSlash(journalDir))); err != nil {
 			return "", fmt.Errorf("journal: %w", err)
 		}
 		if err := db.Update(func(tx *bolt.Tx) error { return pkgdb.DeleteJournal(tx) }); err != nil {
@@ -477,14 +478,10 @@ func Recover(ctx context.Context, root string, db DB) (string, error) {
 }
 
 // undo puts the root back as the journal says it was.
-func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
+func undo(ctx context.Context, rfs *rootFS, j *pkgdb.Journal) error {
 	// Every change goes through an os.Root of the root and a descriptor of
 	// the changed name's directory (inroot.go), as in the transaction.
-	rfs, err := openRootFS(root)
-	if err != nil {
-		return err
-	}
-	defer rfs.close()
+	root := rfs.host
 	for _, s := range j.Staged {
 		if err := rfs.remove(inRoot(root, s), false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", s, err)
@@ -493,7 +490,7 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 	if err := restoreAdmin(rfs, j); err != nil {
 		return err
 	}
-	store := OpenStore(root)
+	store := storeIn(rfs)
 	euid := os.Geteuid()
 	paths := append([]pkgdb.PathState(nil), j.Paths...)
 	// Directories that existed, parents first.
@@ -533,7 +530,7 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 				}
 			}
 		case ps.File.Type == pkgdb.TypeRegular:
-			if same, err := sameContent(store, host, ps.File, euid); err != nil {
+			if same, err := sameContent(rfs, store, host, ps.File, euid); err != nil {
 				return err
 			} else if same {
 				continue
@@ -552,7 +549,7 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 				return fmt.Errorf("restore %s: %w", ps.Rel, err)
 			}
 		case ps.File.Type == pkgdb.TypeSymlink:
-			if l, err := os.Readlink(host); err == nil && l == ps.File.Link {
+			if l, err := rfs.readlink(host); err == nil && l == ps.File.Link {
 				continue
 			}
 			tmp := filepath.Join(filepath.Dir(host), randomName())
@@ -593,24 +590,25 @@ func undo(ctx context.Context, root string, j *pkgdb.Journal) error {
 }
 
 // sameContent reports whether host is already the regular file f.
-func sameContent(store *Store, host string, f pkgdb.File, euid int) (bool, error) {
-	fi, err := os.Lstat(host)
+func sameContent(rfs *rootFS, store *Store, host string, f pkgdb.File, euid int) (bool, error) {
+	st, err := rfs.lstat(host)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("restore %s: %w", host, err)
 	}
+	fi := statInfo{host, st}
 	if !fi.Mode().IsRegular() || fi.Size() != f.Size || modeWord(fi.Mode()) != f.Mode {
 		return false, nil
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && euid == 0 && (int(st.Uid) != f.Uid || int(st.Gid) != f.Gid) {
+	if euid == 0 && (int(st.Uid) != f.Uid || int(st.Gid) != f.Gid) {
 		return false, nil
 	}
-	if sfi, err := os.Stat(store.Path(f.SHA256)); err == nil && os.SameFile(fi, sfi) {
+	if sst, err := store.stat(f.SHA256); err == nil && sst.Dev == st.Dev && sst.Ino == st.Ino {
 		return true, nil
 	}
-	sum, err := fileSHA256(host)
+	sum, err := rfs.sha256(host)
 	return err == nil && sum == f.SHA256, nil
 }
 
@@ -709,14 +707,20 @@ func restoreAdmin(rfs *rootFS, j *pkgdb.Journal) error {
 const stagingLogName = "staging"
 
 // openLog starts the staging log of plan.
+//
+// The journal's directory is made and opened through the root's os.Root
+// (a link there leading out of the root is refused), and the log is
+// created, and later removed, by its name in that directory's descriptor
+// (rootFS): a writer in the root swapping the directory for a link
+// meanwhile cannot redirect either.
 func (s *stager) openLog(plan Plan) error {
-	dir := filepath.Join(s.root, filepath.FromSlash(journalDir))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("staging log: %w", err)
+	dir := filepath.Join(s.rfs.host, filepath.FromSlash(journalDir))
+	if err := s.rfs.root.MkdirAll(journalDir, 0o755); err != nil {
+		return fmt.Errorf("staging log: %w", s.rfs.named(err))
 	}
-	f, err := os.OpenFile(filepath.Join(dir, stagingLogName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := s.rfs.createLog(filepath.Join(dir, stagingLogName))
 	if err != nil {
-		_ = os.Remove(dir) // when empty: a refused transaction leaves nothing
+		_ = s.rfs.remove(dir, true) // when empty: a refused transaction leaves nothing
 		return fmt.Errorf("staging log: %w", err)
 	}
 	var names []string
@@ -737,8 +741,8 @@ func (s *stager) openLog(plan Plan) error {
 		// A full disk: nothing is staged yet, so the log goes, lest
 		// the next command report an interrupted transaction.
 		_ = f.Close()
-		_ = os.Remove(f.Name())
-		_ = os.Remove(dir)
+		_ = s.rfs.remove(f.Name(), false)
+		_ = s.rfs.remove(dir, true) // when empty
 		return fmt.Errorf("staging log: %w", err)
 	}
 	s.mu.Lock()
@@ -761,8 +765,8 @@ func (s *stager) dropLogLocked() {
 		return
 	}
 	_ = s.log.Close()
-	_ = os.Remove(s.log.Name())
-	_ = os.Remove(filepath.Dir(s.log.Name())) // when empty: a failed transaction leaves nothing
+	_ = s.rfs.remove(s.log.Name(), false)
+	_ = s.rfs.remove(filepath.Dir(s.log.Name()), true) // when empty: a failed transaction leaves nothing
 	s.log = nil
 }
 
@@ -771,20 +775,16 @@ func (s *stager) dropLogLocked() {
 // created and the process died before its line was written), then the
 // directories staging created, deepest first. It returns the log's
 // summary, "" when there is no log.
-func undoStaging(root string) (string, error) {
+func undoStaging(rfs *rootFS) (string, error) {
+	root := rfs.host
 	p := filepath.Join(root, filepath.FromSlash(journalDir), stagingLogName)
-	raw, err := os.ReadFile(p)
+	raw, err := rfs.readFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("staging log: %w", err)
 	}
-	rfs, err := openRootFS(root)
-	if err != nil {
-		return "", err
-	}
-	defer rfs.close()
 	summary := "staging"
 	var dirs []string
 	sweep := map[string]bool{}
@@ -825,9 +825,9 @@ func undoStaging(root string) (string, error) {
 			_ = rfs.remove(host, true)
 		}
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := rfs.remove(p, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("staging log: %w", err)
 	}
-	_ = os.Remove(filepath.Dir(p))
+	_ = rfs.remove(filepath.Dir(p), true) // when empty
 	return summary, nil
 }

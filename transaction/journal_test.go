@@ -26,9 +26,12 @@ func FuzzUndoStaging(f *testing.F) {
 		must(t, os.WriteFile(outside, []byte("keep"), 0o644))
 		must(t, os.MkdirAll(filepath.Join(top, "emptydir"), 0o755))
 		must(t, os.WriteFile(filepath.Join(root, filepath.FromSlash(journalDir), stagingLogName), log, 0o644))
-		if _, err := undoStaging(root); err != nil {
+		rfs, err := openRootFS(root)
+		must(t, err)
+		if _, err := undoStaging(rfs); err != nil {
 			t.Logf("undoStaging: %v", err)
 		}
+		rfs.close()
 		for _, p := range []string{outside, filepath.Join(top, "emptydir"), root} {
 			if _, err := os.Lstat(p); err != nil {
 				t.Fatalf("%s was removed by the log %q", p, log)

@@ -1,11 +1,6 @@
 package transaction
 
 import (
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"os"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -81,20 +76,6 @@ func (t *txn) sameMD5(ps pkgdb.PathState, want string) bool {
 	if want == "" || t.leftMD5[ps.Rel] == want {
 		return true
 	}
-	_, md, err := fileHashes(OpenStore(t.root).Path(ps.File.SHA256))
+	_, md, err := storeIn(t.st.rfs).hashes(ps.File.SHA256)
 	return err == nil && md == want
-}
-
-// fileHashes returns the SHA256 and MD5 of the file at p, read once.
-func fileHashes(p string) (sha, md string, err error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", "", err
-	}
-	defer f.Close()
-	h, m := sha256.New(), md5.New()
-	if _, err := io.Copy(io.MultiWriter(h, m), f); err != nil {
-		return "", "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(m.Sum(nil)), nil
 }

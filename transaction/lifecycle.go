@@ -498,6 +498,14 @@ func Configure(ctx context.Context, db DB, opts Options) (res *Result, err error
 			err = errors.Join(err, fmt.Errorf("remove the maintainer scripts' environment from %s: %w", root, cerr))
 		}
 	}()
+	// dpkg's info and trigger files are read and written through the
+	// root's os.Root (inroot.go), as in Apply.
+	rfs, err := openRootFS(root)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.close()
+	t.st = &stager{root: root, opts: &t.opts, rfs: rfs}
 	if err := t.load(Plan{}); err != nil {
 		return nil, err
 	}

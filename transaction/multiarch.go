@@ -198,7 +198,7 @@ func (t *txn) sameAsInstalled(rec *pkgdb.Package, e *staged) bool {
 		if err != nil || e.file.Type != pkgdb.TypeRegular {
 			return false
 		}
-		sum, err := fileSHA256(host)
+		sum, err := t.st.rfs.sha256(host)
 		return err == nil && sum == e.file.SHA256
 	}
 	return false

@@ -25,7 +25,7 @@ import (
 func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 	snap := w.item.Snapshot
 	rec := snap.Package
-	store := OpenStore(s.root)
+	store := storeIn(s.rfs)
 	store.LinkShared = s.opts != nil && s.opts.LinkShared && s.opts.NoScripts
 	name := rec.Name + " " + rec.Version + " (from the content store)"
 	w.item.Path = name
@@ -256,7 +256,18 @@ func entry(db DB, id uint64) (*pkgdb.HistoryEntry, error) {
 // When a needed content is in neither place, it returns a *MissingError
 // naming every one, before anything changes.
 func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
-	store := OpenStore(root)
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	// The store, the root's contents and its conffiles are read through
+	// the root's os.Root (inroot.go).
+	rfs, err := openRootFS(abs)
+	if err != nil {
+		return nil, err
+	}
+	defer rfs.close()
+	store := storeIn(rfs)
 	rp := &RollbackPlan{}
 	var missing []string
 	var roots *rootContents
@@ -265,12 +276,13 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	err := db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		pkgs, err := pkgdb.Packages(tx)
 		if err != nil {
 			return err
 		}
-		roots = newRootContents(root, pkgs)
+		roots = newRootContents(abs, pkgs)
+		roots.rfs = rfs
 		for _, name := range names {
 			key := target[name]
 			cur, err := pkgdb.GetPackage(tx, name)
@@ -283,7 +295,7 @@ func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
 				}
 				purge := true
 				for _, c := range cur.Conffiles {
-					if sum, err := fileSHA256(filepath.Join(root, c.Path)); err == nil && sum != c.SHA256 {
+					if sum, err := rfs.resolvedSHA256(c.Path); err == nil && sum != c.SHA256 {
 						purge = false
 						rp.Notes = append(rp.Notes, fmt.Sprintf("%s: %s was edited, so it stays (the package is removed, not purged)", name, c.Path))
 					}

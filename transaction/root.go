@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -245,8 +246,8 @@ func interrupted(abs string, db DB) (string, error) {
 	if j != nil {
 		return j.Summary, nil
 	}
-	raw, err := os.ReadFile(filepath.Join(abs, filepath.FromSlash(journalDir), stagingLogName))
-	if err != nil {
+	raw, err := readOptionalIn(abs, path.Join(journalDir, stagingLogName)) // through the root's os.Root
+	if err != nil || raw == nil {
 		return "", nil // no staging log (or none this user may read)
 	}
 	summary := "staging"

@@ -22,7 +22,6 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
-	"github.com/greypm/grey/internal/digest"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -640,15 +639,4 @@ func (s *stager) chown(p string, uid, gid int, link bool) {
 	// Never through a symlink: p is a name this transaction made (a
 	// staged file, a directory it created) or the symlink itself.
 	_ = s.rfs.lchown(p, uid, gid)
-}
-
-func fileSHA256(p string) (string, error) {
-	fi, err := os.Lstat(p)
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "type:" + fi.Mode().Type().String(), nil
-	}
-	return digest.File(p)
 }

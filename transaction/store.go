@@ -26,18 +26,69 @@ const StoreDir = "var/lib/grey/store"
 // hard links into it where the file system allows, so keeping the content
 // of a replaced file costs nothing; files under /etc and conffiles are
 // copies (an edit in place must not change the stored content).
+//
+// Every access goes through the root's os.Root (rootFS, inroot.go): the
+// store's directories are opened through it (a link there leading out of
+// the root is refused, a race cannot redirect a lookup out of it) and
+// each object is created, linked, read, renamed and removed by one name
+// in a descriptor of its directory. The root's files it takes contents
+// from and restores them to are reached the same way.
 type Store struct {
-	// Dir is the store's directory on the host.
+	// Dir is the store's directory on the host (for messages, and for
+	// app roots, which link its objects from outside).
 	Dir string
 	// LinkShared lets Restore link a content that has other names too
 	// (Options.LinkShared).
 	LinkShared bool
+
+	root string // the root's host path, when OpenStore opens it itself
+
+	mu    sync.Mutex
+	rfs   *rootFS
+	own   bool // rfs was opened here: Close closes it
+	err   error
+	ready bool // the store's directory was checked (mkdir)
 }
 
 // OpenStore returns the content store of the root at root (it is created
-// as contents are added).
+// as contents are added). The root is opened (an os.Root) on first use
+// and kept until Close.
 func OpenStore(root string) *Store {
-	return &Store{Dir: filepath.Join(root, filepath.FromSlash(StoreDir))}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		abs = filepath.Clean(root)
+	}
+	return &Store{Dir: filepath.Join(abs, filepath.FromSlash(StoreDir)), root: abs}
+}
+
+// storeIn returns the content store of the root rfs has open.
+func storeIn(rfs *rootFS) *Store {
+	return &Store{Dir: filepath.Join(rfs.host, filepath.FromSlash(StoreDir)), rfs: rfs}
+}
+
+// Close closes the root OpenStore opened (nothing for a transaction's).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.own {
+		s.rfs.close()
+		s.rfs, s.own = nil, false
+	}
+	return nil
+}
+
+// fs returns the root the store is in, opening it on first use.
+func (s *Store) fs() (*rootFS, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rfs == nil && s.err == nil {
+		s.rfs, s.err = openRootFS(s.root)
+		s.own = s.err == nil
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("content store: %w", s.err)
+	}
+	return s.rfs, nil
 }
 
 // MissingError names contents the store does not have (or has damaged).
@@ -61,26 +112,35 @@ func (s *Store) Path(sum string) string {
 
 // Has reports whether content sum is stored (without checking it).
 func (s *Store) Has(sum string) bool {
-	_, err := os.Lstat(s.Path(sum))
+	r, err := s.fs()
+	if err != nil {
+		return false
+	}
+	_, err = r.lstat(s.Path(sum))
 	return err == nil
 }
 
-// Add enters the regular file at p, whose content has SHA256 sum, into the
-// store: a hard link unless copy is set or the store is on another file
-// system, a copy (a reflink where the file system can) otherwise. Content
-// already stored is left as it is. Nothing is synced: Add returns the
-// stored path when it added one ("" otherwise), so that a caller that
-// needs it durable syncs it (and its directory) with others at once.
+// Add enters the regular file at p (a host path inside the store's
+// root), whose content has SHA256 sum, into the store: a hard link unless
+// copy is set or the store is on another file system, a copy (a reflink
+// where the file system can) otherwise. Content already stored is left as
+// it is. Nothing is synced: Add returns the stored path when it added one
+// ("" otherwise), so that a caller that needs it durable syncs it (and its
+// directory) with others at once.
 func (s *Store) Add(p, sum string, copy bool) (string, error) {
+	r, err := s.fs()
+	if err != nil {
+		return "", err
+	}
 	dst := s.Path(sum)
-	if _, err := os.Lstat(dst); err == nil {
+	if _, err := r.lstat(dst); err == nil {
 		return "", nil
 	}
-	if err := s.mkdir(filepath.Dir(dst)); err != nil {
+	if err := s.mkdir(r, filepath.Dir(dst)); err != nil {
 		return "", err
 	}
 	if !copy {
-		err := os.Link(p, dst)
+		err := r.link(p, dst)
 		if err == nil {
 			return dst, nil
 		}
@@ -88,41 +148,72 @@ func (s *Store) Add(p, sum string, copy bool) (string, error) {
 			return "", nil
 		}
 		if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
-			return "", fmt.Errorf("content store: link %s: %w", p, err)
+			return "", fmt.Errorf("content store: %w", err)
 		}
 	}
-	src, err := os.Open(p)
+	src, err := r.open(p)
 	if err != nil {
 		return "", fmt.Errorf("content store: %w", err)
 	}
 	defer src.Close()
-	return dst, s.writeFrom(dst, func(f *os.File) error { return cloneOrCopy(f, src) })
+	return dst, s.writeFrom(r, dst, func(f *os.File) error { return cloneOrCopy(f, src) })
 }
 
-// mkdir makes the store's directory dir (a hash prefix). The store itself
-// is mode 0700, an older one's mode is changed to it: the store holds hard
-// links to the root's files, setuid and setgid binaries among them, and a
-// user who could reach them could keep running an old setuid binary after
-// it left the root (its bits are cleared then, see disarm, but a link
-// taken while it is installed shares the inode until then).
-func (s *Store) mkdir(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(s.Dir), 0o755); err != nil {
-		return fmt.Errorf("content store: %w", err)
-	}
-	if err := os.Mkdir(s.Dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("content store: %w", err)
-	}
-	if fi, err := os.Lstat(s.Dir); err != nil {
-		return fmt.Errorf("content store: %w", err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("content store: %s is not a directory", s.Dir)
-	} else if fi.Mode().Perm() != 0o700 {
-		if err := os.Chmod(s.Dir, 0o700); err != nil {
-			return fmt.Errorf("content store: %w", err)
+// mkdir makes the store's directory dir (a hash prefix) through the
+// root's os.Root. The store itself is mode 0700, an older one's mode is
+// changed to it: the store holds hard links to the root's files, setuid
+// and setgid binaries among them, and a user who could reach them could
+// keep running an old setuid binary after it left the root (its bits are
+// cleared then, see disarm, but a link taken while it is installed shares
+// the inode until then). The store may not be a symbolic link; a link
+// elsewhere on the way is followed only inside the root.
+func (s *Store) mkdir(r *rootFS, dir string) error {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	if !ready {
+		if err := s.mkdirStore(r); err != nil {
+			return err
 		}
+		s.mu.Lock()
+		s.ready = true
+		s.mu.Unlock()
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if _, err := r.dirFD(dir); err == nil {
+		return nil // there already (and its descriptor open)
+	}
+	if err := r.mkdir(dir); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("content store: %w", err)
+	}
+	if _, err := r.dirFD(dir); err != nil {
+		return fmt.Errorf("content store: %w", r.named(err))
+	}
+	return nil
+}
+
+// mkdirStore makes the store's own directory, mode 0700.
+func (s *Store) mkdirStore(r *rootFS) error {
+	if err := r.root.MkdirAll(filepath.Dir(StoreDir), 0o755); err != nil {
+		return fmt.Errorf("content store: %w", r.named(err))
+	}
+	if err := r.mkdir(s.Dir); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("content store: %w", err)
+	}
+	st, err := r.lstat(s.Dir)
+	if err != nil {
+		return fmt.Errorf("content store: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fmt.Errorf("content store: %s is not a directory", s.Dir)
+	}
+	if st.Mode&0o7777 != 0o700 {
+		fd, err := r.dirFD(s.Dir)
+		if err == nil {
+			err = unix.Fchmod(fd, 0o700)
+		}
+		if err != nil {
+			return fmt.Errorf("content store: chmod %s: %w", s.Dir, err)
+		}
 	}
 	return nil
 }
@@ -157,37 +248,44 @@ func disarmAt(dfd int, name, host string) error {
 
 // AddBytes stores data and returns its SHA256.
 func (s *Store) AddBytes(data []byte) (string, error) {
+	r, err := s.fs()
+	if err != nil {
+		return "", err
+	}
 	h := sha256.Sum256(data)
 	sum := hex.EncodeToString(h[:])
 	dst := s.Path(sum)
-	if _, err := os.Lstat(dst); err == nil {
+	if _, err := r.lstat(dst); err == nil {
 		return sum, nil
 	}
-	if err := s.mkdir(filepath.Dir(dst)); err != nil {
+	if err := s.mkdir(r, filepath.Dir(dst)); err != nil {
 		return "", err
 	}
-	return sum, s.writeFrom(dst, func(f *os.File) error { _, err := f.Write(data); return err })
+	return sum, s.writeFrom(r, dst, func(f *os.File) error { _, err := f.Write(data); return err })
 }
 
 // writeFrom creates dst through a temporary name, so that the store never
 // holds a partial content under a real name (after a crash, the name may
 // hold a content whose blocks did not reach the disk: Restore checks the
 // hash of everything it uses).
-func (s *Store) writeFrom(dst string, fill func(*os.File) error) error {
+func (s *Store) writeFrom(r *rootFS, dst string, fill func(*os.File) error) error {
 	tmp := filepath.Join(filepath.Dir(dst), randomName())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := r.create(tmp)
 	if err != nil {
 		return fmt.Errorf("content store: %w", err)
 	}
-	err = fill(f)
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = fill(f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, dst)
+		err = r.rename(tmp, dst)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = r.remove(tmp, false)
 		return fmt.Errorf("content store: write %s: %w", dst, err)
 	}
 	return nil
@@ -207,12 +305,16 @@ func cloneOrCopy(dst, src *os.File) error {
 // deleted, so that the next rollback that needs it looks in the package
 // cache instead (and says it is missing when it is not there).
 func (s *Store) Check(sum string) error {
-	got, err := fileSHA256(s.Path(sum))
+	r, err := s.fs()
+	if err != nil {
+		return err
+	}
+	got, err := r.sha256(s.Path(sum))
 	if err != nil {
 		return fmt.Errorf("content store: %s: %w", sum, err)
 	}
 	if got != sum {
-		_ = os.Remove(s.Path(sum))
+		_ = r.remove(s.Path(sum), false)
 		return fmt.Errorf("content store: %s was damaged (its content hashed to %s; deleted)", s.Path(sum), got)
 	}
 	return nil
@@ -220,7 +322,11 @@ func (s *Store) Check(sum string) error {
 
 // Read returns content sum, checked.
 func (s *Store) Read(sum string) ([]byte, error) {
-	b, err := os.ReadFile(s.Path(sum))
+	r, err := s.fs()
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.readFile(s.Path(sum))
 	if err != nil {
 		return nil, fmt.Errorf("content store: %s: %w", sum, err)
 	}
@@ -231,33 +337,55 @@ func (s *Store) Read(sum string) ([]byte, error) {
 	return b, nil
 }
 
-// Restore creates dst (which must not exist) with content f.SHA256 and f's
-// mode and owner, after checking the stored content's hash: a hard link to
-// the store when link is set, the stored inode already has that mode and
-// owner and no other name uses it (a root file sharing an inode with
-// another path would change with it: a chmod in a maintainer script, say;
-// LinkShared lifts this last condition), a copy otherwise.
+// hashes returns the SHA256 and MD5 of stored content sum, read once.
+func (s *Store) hashes(sum string) (string, string, error) {
+	r, err := s.fs()
+	if err != nil {
+		return "", "", err
+	}
+	return r.hashes(s.Path(sum))
+}
+
+// stat describes stored content sum (not following a symlink).
+func (s *Store) stat(sum string) (unix.Stat_t, error) {
+	r, err := s.fs()
+	if err != nil {
+		return unix.Stat_t{}, err
+	}
+	return r.lstat(s.Path(sum))
+}
+
+// Restore creates dst (a host path inside the store's root, which must
+// not exist) with content f.SHA256 and f's mode and owner, after checking
+// the stored content's hash: a hard link to the store when link is set,
+// the stored inode already has that mode and owner and no other name uses
+// it (a root file sharing an inode with another path would change with
+// it: a chmod in a maintainer script, say; LinkShared lifts this last
+// condition), a copy otherwise.
 func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	if err := s.Check(f.SHA256); err != nil {
 		return err
 	}
+	r, err := s.fs()
+	if err != nil {
+		return err
+	}
 	src := s.Path(f.SHA256)
 	if link {
-		if fi, err := os.Stat(src); err == nil {
-			st, ok := fi.Sys().(*syscall.Stat_t)
-			if ok && (st.Nlink == 1 || s.LinkShared) && modeWord(fi.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
-				if err := os.Link(src, dst); err == nil {
+		if st, err := r.lstat(src); err == nil {
+			if (st.Nlink == 1 || s.LinkShared) && modeWord(statInfo{src, st}.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
+				if err := r.link(src, dst); err == nil {
 					return nil
 				}
 			}
 		}
 	}
-	in, err := os.Open(src)
+	in, err := r.open(src)
 	if err != nil {
 		return fmt.Errorf("content store: %w", err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, 0o600)
+	out, err := r.create(dst)
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
@@ -276,7 +404,7 @@ func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 		err = cerr
 	}
 	if err != nil {
-		_ = os.Remove(dst)
+		_ = r.remove(dst, false)
 		return fmt.Errorf("restore %s: %w", dst, err)
 	}
 	return nil

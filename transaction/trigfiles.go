@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -105,8 +105,11 @@ func (t *txn) writeInterests() error {
 	if len(drop) == 0 {
 		return nil
 	}
-	dir := filepath.Join(t.root, pkgdb.DpkgAdminDir, "triggers")
-	ents, err := os.ReadDir(dir)
+	// Through the root's os.Root (inroot.go): a triggers directory that
+	// is, or is swapped for, a link leading out of the root is refused.
+	rfs := t.st.rfs
+	dir := filepath.Join(rfs.host, pkgdb.DpkgAdminDir, "triggers")
+	ents, err := rfs.readDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("dpkg's triggers: %w", err)
 	}
@@ -122,7 +125,7 @@ func (t *txn) writeInterests() error {
 		if n != triggerIndexFile && (reservedTriggerNames[n] || !e.Type().IsRegular()) {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, n))
+		data, err := rfs.readFile(filepath.Join(dir, n))
 		if err != nil {
 			return fmt.Errorf("dpkg's triggers: %w", err)
 		}
@@ -160,14 +163,14 @@ func (t *txn) writeInterests() error {
 	}
 	sort.Strings(names)
 	if len(names) > 0 {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("dpkg's triggers: %w", err)
+		if err := rfs.root.MkdirAll(path.Join(pkgdb.DpkgAdminDir, "triggers"), 0o755); err != nil {
+			return fmt.Errorf("dpkg's triggers: %w", rfs.named(err))
 		}
 	}
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		if len(files[n]) == 0 && n != triggerIndexFile {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := rfs.remove(p, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("dpkg's triggers: %w", err)
 			}
 			continue
@@ -177,7 +180,7 @@ func (t *txn) writeInterests() error {
 			b.WriteString(l)
 			b.WriteByte('\n')
 		}
-		if err := writeAtomic(p, []byte(b.String()), 0o644, t.opts.Sync); err != nil {
+		if err := rfs.writeAtomic(p, []byte(b.String()), 0o644, t.opts.Sync); err != nil {
 			return fmt.Errorf("dpkg's triggers: %w", err)
 		}
 	}

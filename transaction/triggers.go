@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,7 +92,7 @@ func (t *txn) processTriggers(ctx context.Context, pending []triggers.Pending) e
 				continue
 			}
 			script := t.infoPath(rec.InfoName(), "postinst")
-			if _, err := os.Stat(script); errors.Is(err, fs.ErrNotExist) {
+			if _, err := t.st.rfs.lstat(script); errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			if err := t.runScript(ctx, rec.Name, rec.Architecture, "postinst", script, "triggered", p.Arg()); err != nil {
@@ -200,8 +199,8 @@ type queuedTrigger struct {
 // dpkg-trigger in a maintainer script queues its activations
 // ("NAME PACKAGE..." lines, "-" for no package awaiting).
 func (t *txn) takeUnincorp() ([]queuedTrigger, error) {
-	p := filepath.Join(t.root, pkgdb.DpkgAdminDir, "triggers", "Unincorp")
-	data, err := os.ReadFile(p)
+	p := filepath.Join(t.st.rfs.host, pkgdb.DpkgAdminDir, "triggers", "Unincorp")
+	data, err := t.st.rfs.readFile(p) // through the root's os.Root
 	if errors.Is(err, fs.ErrNotExist) || len(data) == 0 {
 		return nil, nil
 	}
@@ -227,7 +226,7 @@ func (t *txn) takeUnincorp() ([]queuedTrigger, error) {
 			out = append(out, queuedTrigger{name: f[0], awaiter: a})
 		}
 	}
-	if err := writeAtomic(p, nil, 0o644, t.opts.Sync); err != nil {
+	if err := t.st.rfs.writeAtomic(p, nil, 0o644, t.opts.Sync); err != nil {
 		return nil, fmt.Errorf("triggers: %w", err)
 	}
 	return out, nil
@@ -237,7 +236,7 @@ func (t *txn) takeUnincorp() ([]queuedTrigger, error) {
 // without one has no directives.
 func (t *txn) triggersFile(rec *pkgdb.Package) ([]triggers.Directive, error) {
 	path := t.infoPath(rec.InfoName(), "triggers")
-	data, err := os.ReadFile(path)
+	data, err := t.st.rfs.readFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -132,6 +132,10 @@ type Options struct {
 
 	// syncMode lets tests force one way of making files durable.
 	syncMode syncMode
+	// atStep, when set (tests only), is called at each step boundary of
+	// the transaction (faults.at), so that a test can change the root
+	// between two steps as a writer racing the transaction would.
+	atStep func(step string)
 }
 
 // syncMode is how Sync makes staged files durable.
