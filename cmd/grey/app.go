@@ -18,6 +18,7 @@ import (
 
 	"github.com/greypm/grey/apps"
 	"github.com/greypm/grey/image"
+	"github.com/greypm/grey/internal/bytesize"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/internal/config"
 	"github.com/greypm/grey/pkgdb"
@@ -459,7 +460,7 @@ func (c *AppListCmd) Run(ctx context.Context, g *Globals) error {
 	fmt.Fprintln(tw, "NAME\tGEN\tSIZE\tDISK\tUNIQUE\tPACKAGES")
 	for _, m := range l {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", m.Name, m.Generation,
-			sizeString(m.Size.Apparent), sizeString(m.Size.Disk), sizeString(m.Size.Unique), strings.Join(m.Requested, " "))
+			bytesize.Format(m.Size.Apparent), bytesize.Format(m.Size.Disk), bytesize.Format(m.Size.Unique), strings.Join(m.Requested, " "))
 	}
 	return tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/greypm/grey/image"
+	"github.com/greypm/grey/internal/bytesize"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/repo/fetch"
 )
@@ -94,7 +95,7 @@ func (c *ImageBuildCmd) Run(ctx context.Context, g *Globals) error {
 	} else {
 		fmt.Fprintf(g.Stdout, "Using %s (%d packages)\n", res.LockPath, len(res.Packages))
 	}
-	fmt.Fprintf(g.Stdout, "Installed %d packages (%d files, %s)\n", len(res.Result.Changes), res.Result.Files, sizeString(res.Result.Bytes))
+	fmt.Fprintf(g.Stdout, "Installed %d packages (%d files, %s)\n", len(res.Result.Changes), res.Result.Files, bytesize.Format(res.Result.Bytes))
 	switch out.Kind {
 	case image.Directory:
 		fmt.Fprintf(g.Stdout, "Wrote root %s\n", res.Output)
@@ -144,7 +145,7 @@ func (c *ImageLockCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	tw := tabwriter.NewWriter(g.Stdout, 0, 0, 2, ' ', 0)
 	for _, p := range l.Packages {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Version, p.Architecture, sizeString(p.Size))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Version, p.Architecture, bytesize.Format(p.Size))
 	}
 	tw.Flush()
 	fmt.Fprintf(g.Stdout, "Locked %d packages in %s\n", len(l.Packages), path)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/internal/bytesize"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo/fetch"
@@ -434,13 +435,13 @@ func printPlan(w io.Writer, pj *planJSON) {
 		}
 	}
 	tw.Flush()
-	delta := "+" + sizeString(pj.DiskDelta)
+	delta := "+" + bytesize.Format(pj.DiskDelta)
 	if pj.DiskDelta < 0 {
-		delta = "-" + sizeString(-pj.DiskDelta)
+		delta = "-" + bytesize.Format(-pj.DiskDelta)
 	}
 	fmt.Fprintf(w, "%d to install, %d to upgrade, %d to downgrade, %d to reinstall, %d to remove.\n",
 		len(pj.Install), len(pj.Upgrade), len(pj.Downgrade), len(pj.Reinstall), len(pj.Remove))
-	fmt.Fprintf(w, "Download: %s. Disk space: %s.\n", sizeString(pj.DownloadBytes), delta)
+	fmt.Fprintf(w, "Download: %s. Disk space: %s.\n", bytesize.Format(pj.DownloadBytes), delta)
 }
 
 // confirmChange asks before a change unless -y; a "no" is exitAborted.

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/greypm/grey/internal/bytesize"
 	"github.com/greypm/grey/internal/cli"
 	"github.com/greypm/grey/pkgdb"
 	"github.com/greypm/grey/repo"
@@ -149,7 +150,7 @@ func updateLine(r repo.Result) string {
 	case repo.Hit:
 		return fmt.Sprintf("Hit %s", where(r))
 	case repo.Get:
-		return fmt.Sprintf("Get %s [%d index(es), %s fetched]", where(r), len(r.State.Indexes), sizeString(r.Downloaded))
+		return fmt.Sprintf("Get %s [%d index(es), %s fetched]", where(r), len(r.State.Indexes), bytesize.Format(r.Downloaded))
 	}
 	var re *repo.RefusedError
 	if errors.As(r.Err, &re) {
@@ -164,16 +165,6 @@ func updateLine(r repo.Result) string {
 		return fmt.Sprintf("Err %s: %s: %v", where(r), fe.File, fe.Err)
 	}
 	return fmt.Sprintf("Err %s: %v", where(r), r.Err)
-}
-
-func sizeString(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // updateResult is one source in --json output.

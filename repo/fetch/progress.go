@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/greypm/grey/internal/bytesize"
 )
 
 // Bar is a Progress that draws one self-overwriting line on a terminal:
@@ -110,13 +112,8 @@ func (b *Bar) draw(force bool) {
 
 // humanBytes formats n with a binary unit.
 func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
+	if n >= 1<<30 {
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
-	return fmt.Sprintf("%d B", n)
+	return bytesize.Format(n)
 }

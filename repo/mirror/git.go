@@ -347,15 +347,7 @@ func materialize(ctx context.Context, m *Mirror, c *object.Commit, prefix string
 			return err
 		}
 		defer rd.Close()
-		out, err := os.Create(tmp)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, rd); err != nil {
-			out.Close()
-			return err
-		}
-		if err := out.Close(); err != nil {
+		if err := createFrom(tmp, rd); err != nil {
 			return err
 		}
 		return storage.PutFile(ctx, m.Storage, prefix+f.Name, tmp, storage.Sum{})

@@ -20,6 +20,7 @@ import (
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/compress"
 	"github.com/greypm/grey/deb/control"
+	"github.com/greypm/grey/internal/bytesize"
 	"github.com/greypm/grey/repo"
 	"github.com/greypm/grey/repo/fetch"
 	"github.com/greypm/grey/repo/release"
@@ -79,21 +80,11 @@ func (s *Summary) String() string {
 	for _, r := range s.Suites {
 		parts = append(parts, r.Status+" "+r.Suite)
 	}
-	out := fmt.Sprintf("%s; %d files, %s fetched, %d reused", strings.Join(parts, ", "), s.Files, byteString(s.Bytes), s.Reused)
+	out := fmt.Sprintf("%s; %d files, %s fetched, %d reused", strings.Join(parts, ", "), s.Files, bytesize.Format(s.Bytes), s.Reused)
 	if s.Missing > 0 {
 		out += fmt.Sprintf(", %d missing upstream", s.Missing)
 	}
 	return out + fmt.Sprintf(", %.2fs", s.Duration.Seconds())
-}
-
-func byteString(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // indexFile is one index file a Release lists, fetched into staging.
@@ -829,11 +820,16 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
+	return createFrom(dst, in)
+}
+
+// createFrom writes what r holds to a new file dst (truncating one there).
+func createFrom(dst string, r io.Reader) error {
 	out, err := os.Create(dst)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := io.Copy(out, r); err != nil {
 		out.Close()
 		return err
 	}
