@@ -37,6 +37,7 @@ var (
 	_ Storage           = (*remoteTree)(nil)
 	_ storage.FileMover = (*remoteTree)(nil)
 	_ storage.Copier    = (*remoteTree)(nil)
+	_ storage.Inventory = (*remoteTree)(nil)
 )
 
 func isMeta(name string) bool { return strings.HasPrefix(name, "dists/") }
@@ -93,6 +94,16 @@ func (t *remoteTree) Exists(ctx context.Context, name string, sum storage.Sum) (
 
 func (t *remoteTree) List(ctx context.Context, prefix string) ([]string, error) {
 	return t.remote.List(ctx, prefix)
+}
+
+// Inventory lists the store's objects under prefix, for the pool (whose
+// objects are only in the store); nil when the store cannot list them
+// so.
+func (t *remoteTree) Inventory(ctx context.Context, prefix string) (map[string]storage.ObjectInfo, error) {
+	if inv, ok := t.remote.(storage.Inventory); ok {
+		return inv.Inventory(ctx, prefix)
+	}
+	return nil, nil
 }
 
 func (t *remoteTree) Delete(ctx context.Context, name string) error {

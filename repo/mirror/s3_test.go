@@ -626,6 +626,68 @@ func TestS3PublishKilledAtEveryStep(t *testing.T) {
 	checkBucketIsKept(t, d)
 }
 
+// TestS3MirrorSyncRequests mirrors a published repository of 21 of the
+// fixture's packages into a bucket, then syncs again after upstream
+// added the 22nd: the mirror learns which pool files the bucket holds
+// from one listing, so neither sync makes a request per pool file (no
+// HEAD of a pool object), and the second uploads only the new .deb.
+func TestS3MirrorSyncRequests(t *testing.T) {
+	d := newS3Dest(t)
+	ctx := context.Background()
+	k, kp := testKey(t, "s3", t.TempDir())
+	up := t.TempDir()
+	debs := sortedDebs(t)
+	if _, err := publishTo(ctx, storage.Dir{Root: up}, k, clock().Add(-time.Hour), debs[:len(debs)-1]); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Create(t.TempDir(), d.url, Config{Name: "m", Sources: []string{fmt.Sprintf("deb [signed-by=%s] file://%s stable main", kp.Keyring, up)}, Architectures: []string{"amd64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Storage = &remoteTree{local: Dir{Root: m.Dir}, remote: d.st} // the counting client
+	heads := &headCounter{next: d.req.next}
+	d.req.next = heads
+	for i, want := range []int{21, 1} {
+		_, n := d.req.putNames(d.key, 0)
+		sum := syncOnce(t, m)
+		got, _ := d.req.putNames(d.key, n)
+		var pool []string
+		for _, name := range got {
+			if strings.HasPrefix(name, "pool/") {
+				pool = append(pool, name)
+			}
+		}
+		if len(pool) != want || heads.pool.Load() != 0 {
+			t.Errorf("sync %d (%s): %d pool uploads (want %d), %d HEADs of pool objects (want 0)", i+1, sum, len(pool), want, heads.pool.Load())
+		}
+		t.Logf("sync %d: %d PUTs (%d of pool files), %d HEADs in all", i+1, len(got), len(pool), heads.all.Load())
+		if i == 0 {
+			if _, err := publishTo(ctx, storage.Dir{Root: up}, k, clock().Add(-30*time.Minute), debs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := verifyServed(d.web, "stable", publicRing(t, k), clock().Add(24*time.Hour), &sync.Map{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// headCounter counts HEAD requests, and those of pool objects.
+type headCounter struct {
+	next      http.RoundTripper
+	all, pool atomic.Int64
+}
+
+func (c *headCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodHead {
+		c.all.Add(1)
+		if strings.Contains(r.URL.Path, "/pool/") {
+			c.pool.Add(1)
+		}
+	}
+	return c.next.RoundTrip(r)
+}
+
 // TestFullS3Mirror mirrors the bookworm fixture into a bucket (grey mirror
 // create --dir s3://...), takes a snapshot, and checks that real apt reads
 // the bucket and the snapshot through the HTTP endpoint with the upstream

@@ -543,10 +543,16 @@ func (s *syncer) listPool(w *suiteWork) error {
 // servedPool returns the pool files the indexes the mirror serves now
 // name, with their SHA256: files the mirror itself fetched, checked and
 // wrote. A local mirror trusts such a file when its size is right, instead
-// of reading it again (a full Debian pool is hundreds of GB).
+// of reading it again (a full Debian pool is hundreds of GB); a mirror
+// in a bucket keeps its dists/ in its directory too.
 func (s *syncer) servedPool() map[string]string {
-	d, ok := s.m.Storage.(Dir)
-	if !ok {
+	var d Dir
+	switch st := s.m.Storage.(type) {
+	case Dir:
+		d = st
+	case *remoteTree:
+		d = st.local
+	default:
 		return nil
 	}
 	out := map[string]string{}
@@ -583,8 +589,20 @@ func (s *syncer) servedPool() map[string]string {
 
 // present reports whether the mirror holds p: by size alone for a file
 // the served indexes already name with the same SHA256, else by content.
-func (s *syncer) present(ctx context.Context, served map[string]string, p *poolFile) (bool, error) {
-	if served[p.name] == p.sha+" "+strconv.FormatInt(p.size, 10) {
+// In a bucket, inv (one listing of pool/) answers for sizes and for
+// names that are not there, without a request per file.
+func (s *syncer) present(ctx context.Context, served map[string]string, inv map[string]storage.ObjectInfo, p *poolFile) (bool, error) {
+	named := served[p.name] == p.sha+" "+strconv.FormatInt(p.size, 10)
+	if inv != nil {
+		o, ok := inv[p.name]
+		if !ok || o.Size != p.size {
+			return false, nil
+		}
+		if named {
+			return true, nil
+		}
+	}
+	if named {
 		if d, ok := s.m.Storage.(Dir); ok {
 			if fi, err := os.Stat(filepath.Join(d.Root, filepath.FromSlash(p.name))); err == nil && fi.Mode().IsRegular() && fi.Size() == p.size {
 				return true, nil
@@ -597,6 +615,13 @@ func (s *syncer) present(ctx context.Context, served map[string]string, p *poolF
 // fetchPool downloads every pool file the mirror lacks into staging.
 func (s *syncer) fetchPool(ctx context.Context, work []*suiteWork) error {
 	served := s.servedPool()
+	var inv map[string]storage.ObjectInfo
+	if l, ok := s.m.Storage.(storage.Inventory); ok {
+		var err error
+		if inv, err = l.Inventory(ctx, "pool/"); err != nil {
+			return err
+		}
+	}
 	byName := map[string]*poolFile{}
 	var reqs []fetch.Request
 	var files []*poolFile
@@ -611,7 +636,7 @@ func (s *syncer) fetchPool(ctx context.Context, work []*suiteWork) error {
 				continue
 			}
 			byName[p.name] = p
-			ok, err := s.present(ctx, served, p)
+			ok, err := s.present(ctx, served, inv, p)
 			if err != nil {
 				return err
 			}
