@@ -21,33 +21,29 @@ type updateRoot struct {
 	abs string // the root's absolute path
 }
 
-// openRoot opens root; nil for no root, or one that does not exist yet
-// (it holds no keyring, and the lists' directories make it).
+// openRoot opens root, making it when missing (as the lists'
+// directories made it).
 func openRoot(root string) (*updateRoot, error) {
-	if root == "" {
-		return nil, nil
-	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("update: root %s: %w", root, err)
 	}
-	r, err := os.OpenRoot(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("update: root %s: %w", root, err)
+		}
 	}
+	r, err := os.OpenRoot(abs)
 	if err != nil {
 		return nil, fmt.Errorf("update: root %s: %w", root, err)
 	}
 	return &updateRoot{r: r, abs: abs}, nil
 }
 
-func (u *updateRoot) close() {
-	if u != nil {
-		u.r.Close()
-	}
-}
+func (u *updateRoot) close() { u.r.Close() }
 
-// rel returns p relative to the root when p lies inside it.
+// rel returns p relative to the root when p lies inside it; false for a
+// nil root (VerifyRelease has none).
 func (u *updateRoot) rel(p string) (string, bool) {
 	if u == nil || !filepath.IsAbs(p) {
 		return "", false
@@ -76,4 +72,49 @@ func (u *updateRoot) readFile(rel string) ([]byte, error) {
 		return nil, rootfs.Explain(u.r, "read", rel, err)
 	}
 	return data, nil
+}
+
+// name is rel (relative to the root) as it is looked up through the
+// os.Root (rootfs.StateName: in "/" with the kernel's meaning of links).
+func (u *updateRoot) name(rel string) (string, error) {
+	return rootfs.StateName(u.r, rel)
+}
+
+// openDir opens the directory rel of the root through its os.Root,
+// making it and its parents (0755) first when mkdir is set: a component
+// leading out of the root is refused, naming it (rootfs.ErrOutside). It
+// returns the open directory and a path that reaches it without
+// resolving rel again, /proc/self/fd/N (the descriptor's own directory),
+// for the code that takes paths: the fetcher, atomicfile and package
+// lists write and rename files there by one name each. Without /proc the
+// path is the directory's, after the check.
+func (u *updateRoot) openDir(rel string, mkdir bool) (*os.File, string, error) {
+	name, err := u.name(rel)
+	if err != nil {
+		return nil, "", err
+	}
+	if mkdir {
+		if err := u.r.MkdirAll(name, 0o755); err != nil {
+			return nil, "", rootfs.Explain(u.r, "mkdir", name, err)
+		}
+	}
+	f, err := u.r.Open(name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if out := rootfs.Outside(u.r, name); out != nil {
+				return nil, "", fmt.Errorf("open %s: %w", rootfs.Host(u.r, name), out)
+			}
+			return nil, "", err
+		}
+		return nil, "", rootfs.Explain(u.r, "open", name, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.IsDir() {
+		f.Close()
+		return nil, "", fmt.Errorf("%s is not a directory", rootfs.Host(u.r, name))
+	}
+	at := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if _, err := os.Stat(at); err != nil {
+		at = rootfs.Host(u.r, name)
+	}
+	return f, at, nil
 }

@@ -75,3 +75,51 @@ func TestAttackKeyringLinkOutOfRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackListsLinkOutOfRoot: grey update writes a source's verified
+// metadata into var/lib/grey/lists/ID, downloading it into
+// var/lib/grey/partial/ID first; in a root where one of those folders is
+// a symbolic link out of it, the update fails naming the link, and
+// nothing outside is written, renamed or removed (issue 12, item 9: they
+// were reached by joining paths). Each folder is opened through the
+// root's os.Root and its files reached by one name in its descriptor.
+func TestAttackListsLinkOutOfRoot(t *testing.T) {
+	repo := newTestRepo(t)
+	srcs := parseSources(t, repo.line("stable"))
+	id := srcs[0].ID()
+	for _, state := range []string{"var/lib/grey", ListsDir, ListsDir + "/" + id, stagingDir, stagingDir + "/" + id} {
+		t.Run(state, func(t *testing.T) {
+			root := t.TempDir()
+			store := newMemStore()
+			repo.publish(t, pub{suite: "stable", date: testfixture.Clock.Add(-48 * time.Hour), packages: 2})
+			if _, err := Update(context.Background(), srcs, options(root, store, testfixture.Clock)); err != nil {
+				t.Fatal(err)
+			}
+			// A newer Release: the update has files to write.
+			repo.publish(t, pub{suite: "stable", date: testfixture.Clock.Add(-24 * time.Hour), packages: 3})
+			link := filepath.Join(root, state)
+			outside := filepath.Join(t.TempDir(), "outside")
+			if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(link, outside); errors.Is(err, os.ErrNotExist) {
+				if err := os.MkdirAll(outside, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, link); err != nil {
+				t.Fatal(err)
+			}
+			before := testfixture.TreeListing(t, outside)
+			results, err := Update(context.Background(), srcs, options(root, store, testfixture.Clock))
+			if results[0].Status == Get || !errors.Is(err, rootfs.ErrOutside) || !strings.Contains(err.Error(), link+" (-> "+outside+") leads out of the root") {
+				t.Errorf("%s: %v; want an error saying %s leads out of the root", results[0].Status, err, link)
+			}
+			if got := testfixture.TreeListing(t, outside); got != before {
+				t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(before, got))
+			}
+		})
+	}
+}

@@ -22,12 +22,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/greypm/grey/deb"
@@ -204,18 +206,21 @@ func Update(ctx context.Context, srcs []*sources.Source, opts Options) ([]Result
 				return
 			}
 			defer func() { <-sem }()
-			results[i] = (&updater{opts: opts, g: g, keys: keys}).run(ctx)
+			results[i] = (&updater{opts: opts, g: g, keys: keys, root: root}).run(ctx)
 		}()
 	}
 	wg.Wait()
 	// A staging directory exists only while something is in it: what was
 	// committed has been moved out, what was refused removed; a failed
 	// source keeps its .partial files there for the next update to resume.
-	staging := filepath.Join(opts.Root, filepath.FromSlash(stagingDir))
-	for _, g := range groups {
-		_ = os.Remove(filepath.Join(staging, g.id))
+	// Removed through the root's os.Root (unlinkat, never following a
+	// link).
+	if staging, err := root.name(stagingDir); err == nil {
+		for _, g := range groups {
+			_ = root.r.Remove(path.Join(staging, g.id))
+		}
+		_ = root.r.Remove(staging)
 	}
-	_ = os.Remove(staging)
 	var errs []error
 	for _, r := range results {
 		if r.Err != nil {
@@ -280,8 +285,59 @@ type updater struct {
 	// stored is true when the store already holds the Release's Date.
 	stored bool
 	now    time.Time
-	// staging holds this update's downloads until they are committed.
+	// staging holds this update's downloads until they are committed;
+	// lists is the source's folder. Both are paths on this machine, as
+	// the State names its files; the files are reached through
+	// descriptors of the folders opened through the root (stageAt,
+	// listsAt: see at).
 	staging, lists string
+	root           *updateRoot
+	// stageDir, listsDir are the folders opened through the root
+	// (updateRoot.openDir), nil until then; stageAt, listsAt the paths
+	// that reach them without resolving their paths again.
+	stageDir, listsDir *os.File
+	stageAt, listsAt   string
+}
+
+// at is the path by which the file host of the staging or lists folder is
+// reached: by its one name in the folder's open descriptor. "" (which
+// opens nothing) while the folder is not open.
+func (u *updater) at(host string) string {
+	dir, base := filepath.Dir(host), filepath.Base(host)
+	switch {
+	case dir == u.lists && u.listsAt != "":
+		return filepath.Join(u.listsAt, base)
+	case dir == u.staging && u.stageAt != "":
+		return filepath.Join(u.stageAt, base)
+	}
+	return ""
+}
+
+// openLists opens the source's lists folder through the root, making it
+// when mkdir is set; a missing one, not made, stays closed.
+func (u *updater) openLists(mkdir bool) error {
+	if u.listsDir != nil {
+		return nil
+	}
+	f, at, err := u.root.openDir(path.Join(ListsDir, u.g.id), mkdir)
+	if errors.Is(err, fs.ErrNotExist) && !mkdir {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u.listsDir, u.listsAt = f, at
+	return nil
+}
+
+// closeDirs closes the folders openLists and update opened.
+func (u *updater) closeDirs() {
+	for _, f := range []*os.File{u.listsDir, u.stageDir} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	u.listsDir, u.stageDir, u.listsAt, u.stageAt = nil, nil, "", ""
 }
 
 func (u *updater) refuse(file, reason string, err error) error {
@@ -294,9 +350,19 @@ func (u *updater) run(ctx context.Context) Result {
 	u.now = u.opts.Now()
 	u.lists = filepath.Join(u.opts.Root, filepath.FromSlash(ListsDir), g.id)
 	u.staging = filepath.Join(u.opts.Root, filepath.FromSlash(stagingDir), g.id)
-	prev, err := lists.LoadDir(u.lists)
-	if err != nil && !errors.Is(err, ErrNoState) {
-		prev = nil // a damaged manifest is replaced by this update
+	defer u.closeDirs()
+	if err := u.openLists(false); err != nil {
+		res.Err = &FetchError{Source: g.name, File: u.lists, Err: err}
+		return res
+	}
+	var prev *State
+	if u.listsAt != "" {
+		var err error
+		if prev, err = lists.LoadDir(u.listsAt); err != nil {
+			prev = nil // none yet, or a damaged manifest this update replaces
+		} else {
+			prev.Rebase(u.listsAt, u.lists)
+		}
 	}
 	res.State = prev
 	st, downloaded, err := u.update(ctx, prev)
@@ -307,7 +373,7 @@ func (u *updater) run(ctx context.Context) Result {
 		if errors.As(err, &re) {
 			res.Status = Refused
 			// Nothing of a refused update is worth keeping.
-			_ = os.RemoveAll(u.staging)
+			u.removeStaging()
 		}
 		return res
 	}
@@ -608,14 +674,16 @@ func (u *updater) update(ctx context.Context, prev *State) (*State, int64, error
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := os.MkdirAll(u.staging, 0o755); err != nil {
+	f, at, err := u.root.openDir(path.Join(stagingDir, u.g.id), true)
+	if err != nil {
 		return nil, 0, &FetchError{Source: u.g.name, File: u.staging, Err: err}
 	}
+	u.stageDir, u.stageAt = f, at
 	indexes, downloaded, err := u.fetchIndexes(ctx, dist, sr.rel, plan)
 	if err != nil {
 		return nil, downloaded, err
 	}
-	if downloaded == 0 && unchanged(prev, sr, indexes) {
+	if downloaded == 0 && u.unchanged(prev, sr, indexes) {
 		// The same Release and the same files: nothing to write. The
 		// store may still lack the date (a new database, lists kept).
 		if !u.stored {
@@ -623,7 +691,9 @@ func (u *updater) update(ctx context.Context, prev *State) (*State, int64, error
 				return nil, 0, &FetchError{Source: u.g.name, File: sr.url, Err: fmt.Errorf("record the accepted Release date: %w", err)}
 			}
 		}
-		_ = os.Remove(u.staging)
+		if name, err := u.root.name(path.Join(stagingDir, u.g.id)); err == nil {
+			_ = u.root.r.Remove(name)
+		}
 		return prev, 0, nil
 	}
 	st, err := u.commit(sr, indexes)
@@ -635,12 +705,12 @@ func (u *updater) update(ctx context.Context, prev *State) (*State, int64, error
 
 // unchanged reports whether a verified Release and its indexes are exactly
 // what prev already holds.
-func unchanged(prev *State, sr *signed, indexes []IndexFile) bool {
+func (u *updater) unchanged(prev *State, sr *signed, indexes []IndexFile) bool {
 	if prev == nil || len(prev.Indexes) != len(indexes) {
 		return false
 	}
 	sum := sha256.Sum256(sr.raw)
-	if prev.Release.SHA256 != hex.EncodeToString(sum[:]) || !fileMatches(prev.Release.File, release.File{Size: int64(len(sr.raw)), Hash: prev.Release.SHA256}) {
+	if prev.Release.SHA256 != hex.EncodeToString(sum[:]) || !fileMatches(u.at(prev.Release.File), release.File{Size: int64(len(sr.raw)), Hash: prev.Release.SHA256}) {
 		return false
 	}
 	for i, ix := range indexes {
@@ -674,7 +744,7 @@ func (u *updater) fetchIndexes(ctx context.Context, dist string, rel *release.Re
 		reused := false
 		for _, f := range w.cands { // the one stored may be a fallback (.gz)
 			local := filepath.Join(u.lists, localName(f.Hash, f.Path))
-			if fileMatches(local, f) {
+			if fileMatches(u.at(local), f) {
 				out[i] = IndexFile{Component: w.component, Arch: w.arch, Name: f.Path, Path: local, SHA256: f.Hash, Size: f.Size}
 				reused = true
 				break
@@ -692,7 +762,7 @@ func (u *updater) fetchIndexes(ctx context.Context, dist string, rel *release.Re
 		reqs := make([]fetch.Request, len(pending))
 		for j, i := range pending {
 			a := queue[i][0]
-			reqs[j] = fetch.Request{URL: a.url, Dest: filepath.Join(u.staging, localName(a.file.Hash, a.file.Path)),
+			reqs[j] = fetch.Request{URL: a.url, Dest: u.at(filepath.Join(u.staging, localName(a.file.Hash, a.file.Path))),
 				Expect: fetch.Expect{Size: a.file.Size, SHA256: a.file.Hash}}
 		}
 		errs := u.opts.Fetcher.FetchAll(ctx, reqs)
@@ -740,7 +810,7 @@ func isRefusal(err error) bool {
 
 // fileMatches reports whether path holds exactly f (size and SHA256).
 func fileMatches(path string, f release.File) bool {
-	fh, err := os.Open(path)
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return false
 	}
@@ -759,7 +829,7 @@ func fileMatches(path string, f release.File) bool {
 // new manifest (the switch), records the Release date, and removes what
 // the old state alone used.
 func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
-	if err := os.MkdirAll(u.lists, 0o755); err != nil {
+	if err := u.openLists(true); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(sr.raw)
@@ -782,15 +852,15 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 		},
 		Indexes: indexes,
 	}
-	if !fileMatches(st.Release.File, release.File{Size: int64(len(sr.raw)), Hash: hash}) {
-		if err := atomicfile.Write(st.Release.File, sr.raw, 0o644); err != nil {
+	if !fileMatches(u.at(st.Release.File), release.File{Size: int64(len(sr.raw)), Hash: hash}) {
+		if err := atomicfile.Write(u.at(st.Release.File), sr.raw, 0o644); err != nil {
 			return nil, err
 		}
 	}
 	if sr.sig != nil {
 		ss := sha256.Sum256(sr.sig)
 		st.Release.Signature = filepath.Join(u.lists, localName(hex.EncodeToString(ss[:]), "Release.gpg"))
-		if err := atomicfile.Write(st.Release.Signature, sr.sig, 0o644); err != nil {
+		if err := atomicfile.Write(u.at(st.Release.Signature), sr.sig, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -798,17 +868,17 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 	for _, ix := range indexes {
 		name := filepath.Base(ix.Path)
 		keep[name] = true
-		staged := filepath.Join(u.staging, name)
-		if _, err := os.Stat(staged); err == nil {
-			if err := os.Rename(staged, ix.Path); err != nil {
+		staged := u.at(filepath.Join(u.staging, name))
+		if _, err := os.Lstat(staged); err == nil {
+			if err := os.Rename(staged, u.at(ix.Path)); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := atomicfile.SyncDir(u.lists); err != nil {
+	if err := atomicfile.SyncDir(u.listsAt); err != nil {
 		return nil, err
 	}
-	if err := lists.Write(u.lists, st); err != nil {
+	if err := lists.Write(u.listsAt, st); err != nil {
 		return nil, err
 	}
 	if !u.stored {
@@ -817,13 +887,21 @@ func (u *updater) commit(sr *signed, indexes []IndexFile) (*State, error) {
 		}
 	}
 	// Files only the previous state used are garbage now.
-	if entries, err := os.ReadDir(u.lists); err == nil {
+	if entries, err := u.listsDir.ReadDir(-1); err == nil {
 		for _, e := range entries {
 			if !keep[e.Name()] {
-				_ = os.RemoveAll(filepath.Join(u.lists, e.Name()))
+				_ = os.RemoveAll(filepath.Join(u.listsAt, e.Name()))
 			}
 		}
 	}
-	_ = os.RemoveAll(u.staging)
+	u.removeStaging()
 	return st, nil
+}
+
+// removeStaging removes the source's staging folder through the root
+// (never following a link).
+func (u *updater) removeStaging() {
+	if name, err := u.root.name(path.Join(stagingDir, u.g.id)); err == nil {
+		_ = u.root.r.RemoveAll(name)
+	}
 }

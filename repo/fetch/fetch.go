@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -445,11 +446,12 @@ type sink struct {
 	progress func(int64)
 }
 
-// newSink opens partial for writing. With offset > 0 it keeps the first
-// offset bytes (re-hashing them) and appends after them; offset 0 truncates.
+// newSink opens partial for writing, never through a symbolic link
+// planted at its name. With offset > 0 it keeps the first offset bytes
+// (re-hashing them) and appends after them; offset 0 truncates.
 func newSink(partial string, offset int64, expect Expect, rawURL string) (*sink, error) {
 	s := &sink{path: partial, url: rawURL, h: sha256.New(), expect: expect}
-	flags := os.O_RDWR | os.O_CREATE
+	flags := os.O_RDWR | os.O_CREATE | syscall.O_NOFOLLOW
 	if offset == 0 {
 		flags |= os.O_TRUNC
 	}

@@ -178,6 +178,22 @@ func LoadDir(dir string) (*State, error) {
 	return &st, nil
 }
 
+// Rebase renames the files st names in the folder from (where LoadDir
+// read it) to the folder to: the same folder by another path.
+func (st *State) Rebase(from, to string) {
+	re := func(p string) string {
+		if p != "" && filepath.Dir(p) == from {
+			return filepath.Join(to, filepath.Base(p))
+		}
+		return p
+	}
+	st.Release.File = re(st.Release.File)
+	st.Release.Signature = re(st.Release.Signature)
+	for i := range st.Indexes {
+		st.Indexes[i].Path = re(st.Indexes[i].Path)
+	}
+}
+
 // Write writes st's manifest into dir by rename, after syncing it, and
 // syncs the folder: the one step that makes a new state current.
 func Write(dir string, st *State) error {
