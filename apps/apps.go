@@ -9,6 +9,7 @@
 //
 //	NAME/gen/N/       generation N: a complete Debian root
 //	NAME/gen/N.json   what generation N holds (Meta), written before N appears
+//	NAME/gen/N.seal   its shared files as composed: key, size, mtime (seal.go)
 //	NAME/gen/.new-N/  a generation being composed (never current; removed by the next install)
 //	NAME/current      symlink to gen/N, replaced by rename(2) only
 //	NAME/lock         flock held while NAME changes
@@ -351,6 +352,10 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 		return nil, err
 	}
 	if err := a.saveManifests(dir, plan, pending.Install, keys); err != nil {
+		return nil, err
+	}
+	// What each shared file is as composed, for CheckGeneration.
+	if err := writeSeal(a.sealPath(name, n), dir, keys); err != nil {
 		return nil, err
 	}
 	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Spec: o.Spec, Extras: o.ExtrasSum, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,
@@ -705,6 +710,9 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 			return gone, err
 		}
 		if err := os.RemoveAll(a.Root(name, g)); err != nil {
+			return gone, err
+		}
+		if err := os.Remove(a.sealPath(name, g)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return gone, err
 		}
 		if err := os.RemoveAll(filepath.Join(a.StateDirOf(name), strconv.Itoa(g))); err != nil {

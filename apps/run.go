@@ -51,6 +51,14 @@ func (a *Apps) RunCommand(name string, o RunOptions) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A shared file written outside grey is refused before it runs.
+	damage, _, err := a.CheckGeneration(name, m.Generation)
+	if err != nil {
+		return nil, err
+	}
+	if len(damage) > 0 {
+		return nil, &DamagedError{Name: name, Generation: m.Generation, Damage: damage}
+	}
 	var state string
 	if o.StateDir != "" {
 		if state, err = ensureState(root, filepath.Join(o.StateDir, strconv.Itoa(m.Generation))); err != nil {

@@ -38,6 +38,7 @@ type AppCmd struct {
 	Remove   AppRemoveCmd   `cmd:"" help:"Remove an app, every generation, and store objects nothing uses."`
 	Upgrade  AppUpgradeCmd  `cmd:"" help:"Compose a new generation from the same request when the sources have newer packages."`
 	Gc       AppGcCmd       `cmd:"" help:"Delete old generations beyond --keep and store objects nothing uses."`
+	Verify   AppVerifyCmd   `cmd:"" help:"Check that no file an app shares through the store was changed outside grey; --repair puts them back."`
 	Export   AppExportCmd   `cmd:"" help:"Write a launcher that runs an app by its name (or, with -o, its current generation as a tar file or an OCI image layout)."`
 }
 
@@ -692,6 +693,71 @@ func (c *AppExportCmd) launcher(g *Globals, ap *apps.Apps) error {
 	fmt.Fprintf(g.Stdout, "%s: launcher %s\n", c.Name, path)
 	if !recorded {
 		fmt.Fprintf(g.Stderr, "grey: note: the app directory is not writable: grey app remove %s will not delete %s\n", c.Name, path)
+	}
+	return nil
+}
+
+// AppVerifyCmd checks the shared files of app roots.
+type AppVerifyCmd struct {
+	AppsDirFlag
+	Repair bool     `help:"Put damaged files back: a store object gets its package's bytes again from the .deb in the archive cache, into a new inode every app that shared it links to."`
+	Names  []string `arg:"" optional:"" name:"name" help:"App names (default: every app)."`
+}
+
+// Help explains what verify finds.
+func (AppVerifyCmd) Help() string {
+	return `Files outside /etc and /var of an app root are hard links to one store object
+shared with every app and generation of the same content. "grey app run" keeps
+the root read-only, but root writing into NAME/gen/N/... directly writes into
+that object. Every generation records its shared files as composed
+(NAME/gen/N.seal); verify compares each with it (size, time, mode, owner) and
+hashes every store object against its name. Exits 1 when something is
+damaged (and, with --repair, could not be put back).`
+}
+
+// Run verifies.
+func (c *AppVerifyCmd) Run(ctx context.Context, g *Globals) error {
+	ap, err := appsOf(g, c.AppsDirFlag)
+	if err != nil {
+		return err
+	}
+	damage, err := ap.Verify(ctx, c.Names, apps.VerifyOptions{Repair: c.Repair, Archives: []string{
+		filepath.Join(g.Root, transaction.ArchivesDir), filepath.Join(ap.Dir, ".spec-state", transaction.ArchivesDir),
+	}})
+	if err != nil && damage == nil {
+		return appError(err)
+	}
+	left := 0
+	for _, d := range damage {
+		if !d.Repaired {
+			left++
+		}
+	}
+	if g.JSON {
+		if damage == nil {
+			damage = []apps.Damage{}
+		}
+		if werr := cli.WriteJSON(g.Stdout, damage); werr != nil {
+			return werr
+		}
+	} else {
+		for _, d := range damage {
+			state := "damaged"
+			if d.Repaired {
+				state = "repaired"
+			}
+			fmt.Fprintf(g.Stdout, "%s %d %s: %s (%s)\n", d.Name, d.Generation, d.Path, d.Problem, state)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if left > 0 {
+		hint := ""
+		if !c.Repair {
+			hint = "; grey app verify --repair puts them back"
+		}
+		return &exitError{Code: 1, Err: fmt.Errorf("app verify: %d shared file(s) changed outside grey%s", left, hint)}
 	}
 	return nil
 }
