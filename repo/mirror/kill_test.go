@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,19 +23,37 @@ import (
 
 // greyFaultBinary builds cmd/grey with the faultinject tag:
 // GREY_TEST_KILL_AT=N makes a sync SIGKILL itself at its Nth step
-// boundary, GREY_TEST_NOW fixes its clock.
+// boundary, GREY_TEST_NOW fixes its clock. The package's tests share one
+// build (faultBin, removed by TestMain).
 func greyFaultBinary(t *testing.T) string {
 	t.Helper()
+	faultBin.mu.Lock()
+	defer faultBin.mu.Unlock()
+	if faultBin.path != "" {
+		return faultBin.path
+	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	out := filepath.Join(t.TempDir(), "grey")
+	dir, err := os.MkdirTemp("", "grey-fault-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "grey")
 	cmd := exec.Command(goTool, "build", "-tags", "faultinject", "-o", out, "../../cmd/grey")
 	if b, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
 		t.Fatalf("build grey with faultinject: %v\n%s", err, b)
 	}
+	faultBin.dir, faultBin.path = dir, out
 	return out
+}
+
+// faultBin is the one faultinject build of the package's tests.
+var faultBin struct {
+	mu        sync.Mutex
+	dir, path string
 }
 
 func runGrey(bin, root string, env []string, args ...string) (string, error) {

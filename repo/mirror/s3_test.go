@@ -88,16 +88,6 @@ type s3Dest struct {
 	req *requestCounter
 }
 
-// weed is the package's one SeaweedFS, started by the first test that
-// needs it and stopped by TestMain.
-var weed testfixture.SharedS3
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	weed.Stop()
-	os.Exit(code)
-}
-
 func newS3Dest(t *testing.T) *s3Dest {
 	t.Helper()
 	srv := weed.Get(t)
