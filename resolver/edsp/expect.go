@@ -136,17 +136,7 @@ func matchLabel(want string, p *Package, native string) bool {
 // An Install of an installed name whose candidate is another version asks
 // for the candidate, as in Input.
 func (sc *Scenario) CheckRequest() check.Request {
-	installedVer := make(map[string]string)
-	candidate := make(map[string]string)
-	for _, p := range sc.Packages {
-		k := p.Name + ":" + p.Architecture
-		if p.Installed {
-			installedVer[k] = p.Version.String()
-		}
-		if p.Candidate {
-			candidate[k] = p.Version.String()
-		}
-	}
+	upgrades := sc.candidateUpgrades()
 	r := check.Request{
 		Architecture:     sc.Request.Architecture,
 		ForbidRemove:     sc.Request.ForbidRemove,
@@ -161,9 +151,8 @@ func (sc *Scenario) CheckRequest() check.Request {
 			var ver string
 			if list.dst == &r.Install {
 				for _, a := range []string{arch, "all"} {
-					k := name + ":" + a
-					if iv, ok := installedVer[k]; ok && candidate[k] != "" && candidate[k] != iv {
-						ver = candidate[k]
+					if v, ok := upgrades[name+":"+a]; ok {
+						ver = v
 					}
 				}
 			}

@@ -67,17 +67,7 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 	// apt installs a name's candidate: an Install of an installed name
 	// whose candidate is another version asks for that version, and fails
 	// when it cannot be installed (not a silent no-op).
-	installedVer := make(map[string]string)
-	candidate := make(map[string]string)
-	for _, p := range sc.Packages {
-		k := p.Name + ":" + p.Architecture
-		if p.Installed {
-			installedVer[k] = p.Version.String()
-		}
-		if p.Candidate {
-			candidate[k] = p.Version.String()
-		}
-	}
+	upgrades := sc.candidateUpgrades()
 	for _, p := range sc.Packages {
 		archs[p.Name+":"+p.Architecture] = true
 		if p.Installed {
@@ -104,15 +94,38 @@ func (sc *Scenario) Input(opts Options) (resolver.Index, resolver.Request, error
 				j.Arch = "all"
 			}
 			if list.dst == &req.Install && j.Arch != "" {
-				k := name + ":" + j.Arch
-				if iv, ok := installedVer[k]; ok && candidate[k] != "" && candidate[k] != iv {
-					j.Version = candidate[k]
+				if v, ok := upgrades[name+":"+j.Arch]; ok {
+					j.Version = v
 				}
 			}
 			*list.dst = append(*list.dst, j)
 		}
 	}
 	return resolver.NewMemIndex(cands), req, nil
+}
+
+// candidateUpgrades maps "name:arch" of each installed package whose APT
+// candidate is another version to the candidate's version: apt installs
+// a name's candidate, so an Install of that name asks for it.
+func (sc *Scenario) candidateUpgrades() map[string]string {
+	installedVer := make(map[string]string)
+	candidate := make(map[string]string)
+	for _, p := range sc.Packages {
+		k := p.Name + ":" + p.Architecture
+		if p.Installed {
+			installedVer[k] = p.Version.String()
+		}
+		if p.Candidate {
+			candidate[k] = p.Version.String()
+		}
+	}
+	upgrades := make(map[string]string)
+	for k, iv := range installedVer {
+		if c := candidate[k]; c != "" && c != iv {
+			upgrades[k] = c
+		}
+	}
+	return upgrades
 }
 
 // AnswerFor turns a plan into an EDSP solution: new and changed packages
