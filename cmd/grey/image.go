@@ -35,6 +35,25 @@ func (s imageState) dir() (string, error) {
 	return filepath.Join(c, "grey", "image"), nil
 }
 
+// open reads the spec (bad input: exit status 2), the state directory and
+// a fetcher under the host's network settings (grey.conf under --root,
+// the environment's proxies), which apply to images as to install.
+func (s imageState) open(g *Globals, spec string) (*image.Spec, string, *fetch.Client, error) {
+	sp, err := image.ReadSpec(spec)
+	if err != nil {
+		return nil, "", nil, &exitError{Code: 2, Err: err}
+	}
+	state, err := s.dir()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return sp, state, fetcher, nil
+}
+
 // ImageBuildCmd builds an image.
 type ImageBuildCmd struct {
 	imageState
@@ -62,23 +81,13 @@ See docs/images.md for the spec's keys.`
 
 // Run builds.
 func (c *ImageBuildCmd) Run(ctx context.Context, g *Globals) error {
-	s, err := image.ReadSpec(c.Spec)
+	s, state, fetcher, err := c.open(g, c.Spec)
 	if err != nil {
-		return &exitError{Code: 2, Err: err}
+		return err
 	}
 	out, err := image.ParseOutput(c.Output)
 	if err != nil {
 		return &exitError{Code: 2, Err: err}
-	}
-	state, err := c.dir()
-	if err != nil {
-		return err
-	}
-	// The host's network settings (grey.conf under --root, and the
-	// environment's proxies) apply to image builds as to install.
-	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
-	if err != nil {
-		return err
 	}
 	res, err := image.Build(ctx, s, image.BuildOptions{
 		Output: out, Locked: c.Locked, StateDir: state, Now: g.Now,
@@ -124,15 +133,7 @@ exactly that set, byte for byte.`
 
 // Run resolves and writes the lock.
 func (c *ImageLockCmd) Run(ctx context.Context, g *Globals) error {
-	s, err := image.ReadSpec(c.Spec)
-	if err != nil {
-		return &exitError{Code: 2, Err: err}
-	}
-	state, err := c.dir()
-	if err != nil {
-		return err
-	}
-	fetcher, err := newFetcher(g, fetch.WithConcurrency(4))
+	s, state, fetcher, err := c.open(g, c.Spec)
 	if err != nil {
 		return err
 	}
