@@ -178,6 +178,98 @@ func TestAppWritesStayPrivate(t *testing.T) {
 	if code, out, errOut := g("app", "run", "--command", "hello", "b"); code != 0 || out != "Hello, world!\n" {
 		t.Errorf("app b after a's writes: %d %q %s", code, out, errOut)
 	}
+	t.Run("nobody", func(t *testing.T) { writesAsNobody(t, root) })
+}
+
+// asNobody returns a command running name as uid and gid 65534
+// (nobody), without supplementary groups, with only HOME, PATH and
+// testGreyEnv set (so that a testGrey copy runs grey).
+func asNobody(home, name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	c.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", testGreyEnv + "=1"}
+	return c
+}
+
+// nobodyCanRun prepares running the built grey as nobody: root is
+// needed to change user, and the kernel must let nobody make user
+// namespaces (probed with bwrap). It makes dirs (t.TempDir's, 0700)
+// reachable and returns nobody's home, a fresh directory it owns.
+func nobodyCanRun(t *testing.T, dirs ...string) string {
+	t.Helper()
+	testfixture.Root(t)
+	bwrap := testfixture.Tool(t, "bwrap", "bubblewrap")
+	home := t.TempDir()
+	if err := os.Chown(home, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(dirs, filepath.Dir(home)) {
+		for ; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if b, err := asNobody(home, bwrap, "--ro-bind", "/", "/", "true").CombinedOutput(); err != nil {
+		testfixture.Missing(t, fmt.Sprintf("unprivileged user namespaces for nobody (bwrap: %v: %s)", err, b))
+	}
+	return home
+}
+
+// writesAsNobody is TestAppWritesStayPrivate's write as an unprivileged
+// user: grey (testGrey) runs app a as nobody (uid 65534), whose
+// writeEverywhere changes only nobody's own private copies of a's /etc
+// and /var ($HOME/.local/state/grey/apps/a/1), never app b, the store,
+// the host root, a's generation or root's private copies (a/state).
+func writesAsNobody(t *testing.T, root string) {
+	bin := testGrey(t)
+	home := nobodyCanRun(t, filepath.Dir(bin), root)
+	apps := filepath.Join(root, "var/lib/grey/apps")
+	trees := map[string]string{
+		"app b": filepath.Join(apps, "b/gen/1"), "the store": filepath.Join(apps, ".store"),
+		"a's generation": filepath.Join(apps, "a/gen/1"), "root's copies of a's /etc and /var": filepath.Join(apps, "a/state"),
+	}
+	before := map[string]string{"the host root": hostListing(t, root)}
+	for what, dir := range trees {
+		before[what] = testfixture.TreeListing(t, dir)
+	}
+	var out, errb strings.Builder
+	c := asNobody(home, bin, "--root", root, "app", "run", "--command", "busybox", "a", "--", "sh", "-c",
+		"SKIP="+home+" SKIP2=/nonexistent MARK=grey-nobody\n"+writeEverywhere)
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil || !strings.HasPrefix(out.String(), "appended ") || out.String() == "appended 0\n" {
+		t.Fatalf("app run a as nobody: %v %q %s", err, out.String(), errb.String())
+	}
+	t.Logf("as nobody: %s", strings.TrimSpace(out.String()))
+	after := map[string]string{"the host root": hostListing(t, root)}
+	for what, dir := range trees {
+		after[what] = testfixture.TreeListing(t, dir)
+	}
+	for what := range before {
+		if d := testfixture.DiffListings(before[what], after[what]); d != "" {
+			t.Errorf("nobody's writes as app a changed %s:\n%s", what, d)
+		}
+	}
+	state := filepath.Join(home, ".local/state/grey/apps/a/1")
+	for _, p := range []string{"etc/grey-nobody", "var/grey-nobody"} {
+		fi, err := os.Lstat(filepath.Join(state, p))
+		if err != nil {
+			t.Errorf("nobody's private copy lacks %s: %v", p, err)
+		} else if fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+			t.Errorf("%s is not nobody's", p)
+		}
+	}
+	for _, p := range []string{"etc/grey-nobody", "var/grey-nobody"} {
+		if _, err := os.Lstat(filepath.Join(apps, "a/state/1", p)); !os.IsNotExist(err) {
+			t.Errorf("nobody's write reached root's copy: %s %v", p, err)
+		}
+	}
+	out.Reset()
+	c = asNobody(home, bin, "--root", root, "app", "run", "--command", "hello", "b")
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil || out.String() != "Hello, world!\n" {
+		t.Errorf("app b as nobody after a's writes: %v %q %s", err, out.String(), errb.String())
+	}
 }
 
 // TestAppsDirFlagAndConfig: --apps-dir and Grey::Apps-Dir put the app
