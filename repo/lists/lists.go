@@ -12,12 +12,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/greypm/grey/internal/atomicfile"
+	"github.com/greypm/grey/internal/rootfs"
 )
 
 // Dir is where verified metadata is kept inside a root: one folder per
@@ -97,34 +99,97 @@ var ErrNoState = errors.New("no verified metadata: run grey update")
 
 // Load returns the verified state of the source with the given ID in root.
 // It returns an error wrapping ErrNoState when the source was never updated
-// there.
+// there. The manifest is read through an os.Root of root: a lists folder
+// that leads out of the root is an error naming it (rootfs.ErrOutside),
+// never read. (The index files it names are read later by their paths,
+// and checked against their SHA256 then.)
 func Load(root, sourceID string) (*State, error) {
 	if !SafeID(sourceID) {
 		return nil, fmt.Errorf("source id %q is not a plain file name", sourceID)
 	}
-	return LoadDir(filepath.Join(root, filepath.FromSlash(Dir), sourceID))
+	r, err := openRoot(root)
+	if r == nil {
+		if err == nil {
+			err = fmt.Errorf("%s: %w", filepath.Join(root, filepath.FromSlash(Dir), sourceID), ErrNoState)
+		}
+		return nil, err
+	}
+	defer r.Close()
+	return loadIn(r, path.Join(Dir, sourceID))
+}
+
+// openRoot opens root as an os.Root; nil, and no error, when it does not
+// exist.
+func openRoot(root string) (*os.Root, error) {
+	r, err := os.OpenRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open root %s: %w", root, err)
+	}
+	return r, nil
+}
+
+// loadIn reads the state kept in the folder rel (relative to the root)
+// of r, through r (LoadDir).
+func loadIn(r *os.Root, rel string) (*State, error) {
+	name, err := rootfs.StateName(r, path.Join(rel, StateFile))
+	if err != nil {
+		return nil, err
+	}
+	dir := rootfs.Host(r, rel)
+	data, err := r.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if out := rootfs.Outside(r, name); out != nil {
+			return nil, fmt.Errorf("read state: %w", out)
+		}
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoState)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", rootfs.Explain(r, "read", name, err))
+	}
+	return parseState(dir, data)
 }
 
 // All returns the verified state of every source updated in root, in ID
 // order. It includes sources no longer configured (update never removes a
 // source's lists, since --source may replace the configured sources for one
 // command): a command selects the states of its own sources by ID, with
-// Load.
+// Load. Everything is read through an os.Root of root, as Load reads.
 func All(root string) ([]*State, error) {
-	dir := filepath.Join(root, filepath.FromSlash(Dir))
-	entries, err := os.ReadDir(dir)
+	r, err := openRoot(root)
+	if r == nil {
+		return nil, err
+	}
+	defer r.Close()
+	name, err := rootfs.StateName(r, Dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
+		if out := rootfs.Outside(r, name); out != nil {
+			return nil, fmt.Errorf("read %s: %w", rootfs.Host(r, name), out)
+		}
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
+		return nil, fmt.Errorf("read lists: %w", rootfs.Explain(r, "open", name, err))
 	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rootfs.Host(r, name), err)
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var out []*State
 	for _, e := range entries {
-		if !e.IsDir() || !SafeID(e.Name()) {
+		// A link is looked at too: one leading out of the root is an error.
+		if !(e.IsDir() || e.Type()&fs.ModeSymlink != 0) || !SafeID(e.Name()) {
 			continue
 		}
-		st, err := LoadDir(filepath.Join(dir, e.Name()))
+		st, err := loadIn(r, path.Join(name, e.Name()))
 		if errors.Is(err, ErrNoState) {
 			continue
 		}
@@ -140,14 +205,20 @@ func All(root string) ([]*State, error) {
 // its file names made absolute; an error wrapping ErrNoState when the
 // folder has none.
 func LoadDir(dir string) (*State, error) {
-	path := filepath.Join(dir, StateFile)
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNoState)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
+	return parseState(dir, data)
+}
+
+// parseState reads the manifest data of the folder dir, its file names
+// made absolute in dir.
+func parseState(dir string, data []byte) (*State, error) {
+	path := filepath.Join(dir, StateFile)
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -164,6 +235,7 @@ func LoadDir(dir string) (*State, error) {
 		}
 		return filepath.Join(dir, name), nil
 	}
+	var err error
 	if st.Release.File, err = abs(st.Release.File); err != nil {
 		return nil, err
 	}

@@ -99,3 +99,38 @@ func FuzzLoadDir(f *testing.F) {
 		}
 	})
 }
+
+// TestAttackListsReadOutOfRoot: a root whose lists folder, or one
+// source's, is a symbolic link out of it must not make grey read a state
+// (and the index files it names) from the outside: Load and All fail
+// naming the link (issue 12, item 9: the manifest was read by its path).
+func TestAttackListsReadOutOfRoot(t *testing.T) {
+	for _, state := range []string{"var/lib/grey", Dir, Dir + "/src1"} {
+		t.Run(state, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, filepath.FromSlash(Dir), "src1")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			st := &State{Version: FormatVersion, SourceID: "src1", Suite: "bookworm", Release: ReleaseInfo{File: filepath.Join(dir, "InRelease")}}
+			if err := Write(dir, st); err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(root, state)
+			outside := filepath.Join(t.TempDir(), "outside")
+			if err := os.Rename(link, outside); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, link); err != nil {
+				t.Fatal(err)
+			}
+			want := link + " (-> " + outside + ") leads out of the root"
+			if _, err := Load(root, "src1"); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Load: %v; want an error saying %s", err, want)
+			}
+			if all, err := All(root); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("All: %d states, %v; want an error saying %s", len(all), err, want)
+			}
+		})
+	}
+}
