@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/s3.sh: `grey repo publish --out s3://...` against aptly's S3 publish
 # (aptly 1.5, Debian's package) of the same packages to the same SeaweedFS
-# (weed server -s3 on loopback): the fixture's 22 .debs less one, then the
-# same plus the one (an incremental publish); wall and CPU time, then the
+# (weed server -s3 on loopback): the fixture's 22 .debs, then the same
+# plus one (an incremental publish); wall and CPU time, then the
 # HTTP requests each makes, counted by a proxy in front of the S3 gateway
 # (bench/s3count, one more run each through it; the timed runs go straight
 # to the gateway).
@@ -74,12 +74,16 @@ echo warm > "$W/warm.txt"
 curl -s -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
   -T "$W/warm.txt" "$EP/bench/warm.txt"
 
-# The packages: 21, then all 22.
-mkdir -p "$W/in1" "$W/in2"
+# The packages: the fixture's 22, then the same and one more (a small
+# amd64 package built here).
+mkdir -p "$W/in1" "$W/in2" "$W/extra/DEBIAN"
 mapfile -t debs < <(find "$F" -name '*.deb' | sort)
-for d in "${debs[@]:0:21}"; do ln -s "$d" "$W/in1/"; done
-for d in "${debs[@]}"; do ln -s "$d" "$W/in2/"; done
-extra=${debs[21]}
+for d in "${debs[@]}"; do ln -s "$d" "$W/in1/"; ln -s "$d" "$W/in2/"; done
+printf '%s\n' 'Package: grey-bench-extra' 'Version: 1.0' 'Architecture: amd64' \
+  'Maintainer: bench <bench@example.org>' 'Description: one package added to the fixture' > "$W/extra/DEBIAN/control"
+extra=$W/grey-bench-extra_1.0_amd64.deb
+dpkg-deb --root-owner-group -Zxz --build "$W/extra" "$extra" >/dev/null
+ln -s "$extra" "$W/in2/"
 
 # Keys: grey's, and a GnuPG Ed25519 key for aptly.
 "$GREY" key generate --name "bench" --email bench@example.org --out "$W/grey" >/dev/null
@@ -119,7 +123,7 @@ run_aptly() {  # PREFIX
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load: $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs each"
-echo "| tool | first publish (21 .debs) wall s | CPU s | incremental (+1 .deb) wall s | CPU s |"
+echo "| tool | first publish (22 .debs) wall s | CPU s | incremental (+1 .deb) wall s | CPU s |"
 echo "|---|---|---|---|---|"
 for tool in grey aptly; do
   : > "$W/res"
