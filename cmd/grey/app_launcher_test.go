@@ -15,7 +15,8 @@ import (
 // the built grey binary; a file there that grey did not write is never
 // overwritten; "app remove" deletes the launchers it wrote and leaves a
 // file that replaced one. As root the default bin directory is
-// ROOT/usr/local/bin.
+// ROOT/usr/local/bin. As root, the test also has nobody run root's
+// launcher and write their own into ~/.local/bin.
 func TestAppLauncher(t *testing.T) {
 	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
@@ -27,7 +28,7 @@ func TestAppLauncher(t *testing.T) {
 	if code, out, errOut := g("app", "install", "x", buildLib(t, "1.0")); code != 0 {
 		t.Fatalf("app install x: %d %q %s", code, out, errOut)
 	}
-	bin := buildGrey(t, t.TempDir())
+	bin := testGrey(t) // grey with GREY_TEST_AS_GREY=1, which the launcher passes on
 	binDir := filepath.Join(t.TempDir(), "bin")
 	launcher := filepath.Join(binDir, "hello")
 	if code, out, errOut := g("app", "export", "hello", "--bin-dir", binDir, "--grey", bin); code != 0 || out != "hello: launcher "+launcher+"\n" {
@@ -40,6 +41,7 @@ func TestAppLauncher(t *testing.T) {
 		t.Helper()
 		var out, errb strings.Builder
 		c := exec.Command(launcher, args...)
+		c.Env = append(os.Environ(), testGreyEnv+"=1")
 		c.Stdout, c.Stderr = &out, &errb
 		err := c.Run()
 		if err != nil {
@@ -57,6 +59,32 @@ func TestAppLauncher(t *testing.T) {
 	// Writing it again replaces grey's own launcher.
 	if code, _, errOut := g("app", "export", "hello", "--bin-dir", binDir, "--grey", bin); code != 0 {
 		t.Errorf("second export: %d %s", code, errOut)
+	}
+
+	// Another user runs the launcher root wrote, and writes their own
+	// into ~/.local/bin (not recorded: root's app directory is not theirs).
+	if os.Geteuid() == 0 {
+		home := nobodyCanRun(t, binDir, root, filepath.Dir(bin))
+		var out, errb strings.Builder
+		c := asNobody(home, launcher, "-g", "as nobody")
+		c.Stdout, c.Stderr = &out, &errb
+		if err := c.Run(); err != nil || out.String() != "as nobody\n" {
+			t.Errorf("launcher as nobody: %v %q %s", err, out.String(), errb.String())
+		}
+		out.Reset()
+		errb.Reset()
+		c = asNobody(home, bin, "--root", root, "app", "export", "hello", "--grey", bin)
+		c.Stdout, c.Stderr = &out, &errb
+		own := filepath.Join(home, ".local/bin/hello")
+		if err := c.Run(); err != nil || out.String() != "hello: launcher "+own+"\n" || !strings.Contains(errb.String(), "will not delete "+own) {
+			t.Errorf("app export as nobody: %v %q %s", err, out.String(), errb.String())
+		}
+		out.Reset()
+		c = asNobody(home, own)
+		c.Stdout, c.Stderr = &out, &errb
+		if err := c.Run(); err != nil || out.String() != "Hello, world!\n" {
+			t.Errorf("nobody's own launcher: %v %q %s", err, out.String(), errb.String())
+		}
 	}
 
 	// A file grey did not write is never overwritten.

@@ -253,14 +253,14 @@ func runAsNobody(t *testing.T, root string) {
 	bwrap := testfixture.Tool(t, "bwrap", "bubblewrap")
 	nobody := func(args ...string) *exec.Cmd {
 		c := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups"}, args...)...)
-		c.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		c.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin", testGreyEnv + "=1"}
 		return c
 	}
 	if b, err := nobody(bwrap, "--ro-bind", "/", "/", "true").CombinedOutput(); err != nil {
 		t.Logf("nobody cannot use bwrap here (%v: %s): unprivileged run not tested", err, b)
 		return
 	}
-	bin := buildGrey(t, t.TempDir())
+	bin := testGrey(t)
 	// t.TempDir's directories are 0700: let nobody reach the binary and root.
 	for _, d := range []string{filepath.Dir(bin), filepath.Dir(filepath.Dir(bin)), root, filepath.Dir(root)} {
 		if err := os.Chmod(d, 0o755); err != nil {
