@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,4 +118,210 @@ func BenchmarkAppVersusImage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// pythonPair is issue 16's store-sharing pair: two apps whose closures
+// share the Essential set and python3 (from the host's Debian mirror,
+// bookworm and bookworm-security).
+var pythonPair = [2]string{"python3-yaml", "python3-requests"}
+
+// hostMirrorSources returns --source arguments for bookworm and
+// bookworm-security from the host's Debian mirror (skips without it).
+func hostMirrorSources(b testing.TB) []string {
+	kr := "/usr/share/keyrings/debian-archive-keyring.gpg"
+	if _, err := os.Stat(kr); err != nil {
+		testfixture.Missing(b, "the Debian archive keyring ("+kr+")")
+	}
+	return []string{
+		"--source", "deb [signed-by=" + kr + "] " + testfixture.DebianMirror(b, "bookworm") + " bookworm main",
+		"--source", "deb [signed-by=" + kr + "] " + testfixture.DebianMirror(b, "bookworm-security") + " bookworm-security main",
+	}
+}
+
+// cpuTime is the user and system time of this process and its waited-for
+// children (maintainer scripts, mmdebstrap) so far. On the loaded
+// machine the wall time mostly measures the other processes; this does not.
+func cpuTime() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+}
+
+// duK is "du -sk" of paths together (hard links counted once).
+func duK(b testing.TB, paths ...string) float64 {
+	out, err := exec.Command("du", append([]string{"-skc"}, paths...)...).Output()
+	if err != nil {
+		b.Fatalf("du %v: %v", paths, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var k float64
+	fmt.Sscan(lines[len(lines)-1], &k)
+	return k
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// BenchmarkAppPython is issue 16's store-sharing measurement: per
+// iteration, into an empty apps directory, app "a" (the Essential set
+// and python3-yaml: about 120 packages, 230 MB) cold, then app "b" (the
+// Essential set and python3-requests: 128 packages) warm beside it,
+// with --no-sync, with and without maintainer scripts. The .debs are in
+// the archive cache (a warm-up install). It reports the medians over
+// the iterations of the wall and CPU seconds of each (CPU: grey and its
+// scripts; wall times on the loaded machine mostly measure the other
+// processes), warm/cold ratios, and the disk of the whole apps
+// directory (both apps, the store's objects, manifests and blobs) over
+// the larger app's root alone, both by "du -sk" (hard links once).
+// Needs the host's Debian mirror and root.
+func BenchmarkAppPython(b *testing.B) {
+	testfixture.Root(b)
+	src := hostMirrorSources(b)
+	root := b.TempDir()
+	g := func(args ...string) string {
+		b.Helper()
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(append([]string{"--root", root}, src...), args...), strings.NewReader(""), &out, &errb, time.Now)
+		if code != 0 {
+			b.Fatalf("%v: %d %s %s", args, code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	g("update")
+	apps := filepath.Join(root, "var/lib/grey/apps")
+	for _, scripts := range []bool{false, true} {
+		b.Run(map[bool]string{false: "no-scripts", true: "scripts"}[scripts], func(b *testing.B) {
+			install := func(app, pkg string) (wall, cpu time.Duration) {
+				args := []string{"app", "install", "--no-sync", "--essential", "--command", "python3"}
+				if scripts {
+					args = append(args, "--scripts")
+				}
+				start, c0 := time.Now(), cpuTime()
+				out := g(append(args, app, pkg)...)
+				wall, cpu = time.Since(start), cpuTime()-c0
+				b.Logf("%s: %s (wall %.1fs, cpu %.1fs)", app, strings.TrimSpace(out), wall.Seconds(), cpu.Seconds())
+				return wall, cpu
+			}
+			// Fills the archive cache with both closures.
+			install("warmup-a", pythonPair[0])
+			install("warmup-b", pythonPair[1])
+			var coldW, warmW, coldC, warmC, ratioW, ratioC, disk []float64
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				if err := os.Rename(apps, filepath.Join(root, fmt.Sprintf("apps-%v-%d", scripts, i))); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				w1, c1 := install("a", pythonPair[0])
+				w2, c2 := install("b", pythonPair[1])
+				b.StopTimer()
+				coldW, warmW = append(coldW, w1.Seconds()), append(warmW, w2.Seconds())
+				coldC, warmC = append(coldC, c1.Seconds()), append(warmC, c2.Seconds())
+				ratioW, ratioC = append(ratioW, w2.Seconds()/w1.Seconds()), append(ratioC, c2.Seconds()/c1.Seconds())
+				ra, rb := filepath.Join(apps, "a/gen/1"), filepath.Join(apps, "b/gen/1")
+				larger := max(duK(b, ra), duK(b, rb))
+				all := duK(b, apps)
+				disk = append(disk, all/larger)
+				b.Logf("iteration %d: cold %.1fs (cpu %.1fs), warm %.1fs (cpu %.1fs): %.2fx wall, %.2fx cpu; du -sk apps %v, larger root %v: %.3fx; load %s",
+					i, w1.Seconds(), c1.Seconds(), w2.Seconds(), c2.Seconds(), w2.Seconds()/w1.Seconds(), c2.Seconds()/c1.Seconds(), all, larger, all/larger, loadAvg())
+				b.StartTimer()
+			}
+			b.ReportMetric(median(coldW), "cold-s")
+			b.ReportMetric(median(warmW), "warm-s")
+			b.ReportMetric(median(ratioW), "warm/cold")
+			b.ReportMetric(median(coldC), "cold-cpu-s")
+			b.ReportMetric(median(warmC), "warm-cpu-s")
+			b.ReportMetric(median(ratioC), "warm/cold-cpu")
+			b.ReportMetric(median(disk), "disk/larger")
+		})
+	}
+}
+
+// BenchmarkAppPythonVersusImage builds app "b"'s closure of
+// BenchmarkAppPython (the Essential set and python3-requests, from the
+// host's Debian mirror) with "grey image build" (locked, downloads
+// cached in its state directory, a directory output; essential: true,
+// with and without scripts) and with mmdebstrap --variant=required
+// --include=python3-requests (its .debs synced in from a cache
+// directory, so neither downloads while timed), reporting wall and CPU
+// seconds per build.
+func BenchmarkAppPythonVersusImage(b *testing.B) {
+	testfixture.Root(b)
+	src := hostMirrorSources(b)
+	for _, scripts := range []bool{false, true} {
+		b.Run(fmt.Sprintf("image-build/scripts=%v", scripts), func(b *testing.B) {
+			dir := b.TempDir()
+			spec := filepath.Join(dir, "app.yaml")
+			text := fmt.Sprintf("sources:\n  - %q\n  - %q\nessential: true\nscripts: %v\npackages: [%s]\nsource-date-epoch: 1767225600\n",
+				src[1], src[3], scripts, pythonPair[1])
+			if err := os.WriteFile(spec, []byte(text), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			state := filepath.Join(dir, "state")
+			build := func(args ...string) {
+				var out, errb bytes.Buffer
+				code := run(context.Background(), append([]string{"image", "build", "--state-dir", state, spec, "-o"}, args...), strings.NewReader(""), &out, &errb, time.Now)
+				if code != 0 {
+					b.Fatalf("image build: %d %s %s", code, out.String(), errb.String())
+				}
+			}
+			build(filepath.Join(dir, "warm")) // the lock and the download cache
+			var wall, cpu []float64
+			for i := 0; b.Loop(); i++ {
+				start, c0 := time.Now(), cpuTime()
+				build(filepath.Join(dir, fmt.Sprint(i)), "--locked")
+				wall, cpu = append(wall, time.Since(start).Seconds()), append(cpu, (cpuTime()-c0).Seconds())
+				b.Logf("image build %d: wall %.1fs cpu %.1fs load %s", i, wall[i], cpu[i], loadAvg())
+			}
+			b.ReportMetric(median(wall), "wall-s")
+			b.ReportMetric(median(cpu), "cpu-s")
+		})
+	}
+	b.Run("mmdebstrap-required", func(b *testing.B) {
+		mm := testfixture.Tool(b, "mmdebstrap", "mmdebstrap")
+		debs := filepath.Join(testfixture.CacheDir(b), "app-bench-debs")
+		if err := os.MkdirAll(debs, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		build := func(out string) {
+			cmd := exec.Command(mm, "--quiet", "--variant=required", "--include="+pythonPair[1], "--mode=root",
+				`--setup-hook=mkdir -p "$1"/var/cache/apt/archives/partial`,
+				"--setup-hook=sync-in "+debs+" /var/cache/apt/archives/",
+				"--customize-hook=sync-out /var/cache/apt/archives "+debs,
+				"bookworm", out,
+				"deb "+testfixture.DebianMirror(b, "bookworm")+" bookworm main",
+				"deb "+testfixture.DebianMirror(b, "bookworm-security")+" bookworm-security main")
+			if o, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("mmdebstrap: %v\n%s", err, o)
+			}
+		}
+		build(filepath.Join(dir, "warm")) // fills the .deb cache
+		var wall, cpu []float64
+		for i := 0; b.Loop(); i++ {
+			start, c0 := time.Now(), cpuTime()
+			build(filepath.Join(dir, fmt.Sprint(i)))
+			wall, cpu = append(wall, time.Since(start).Seconds()), append(cpu, (cpuTime()-c0).Seconds())
+			b.Logf("mmdebstrap %d: wall %.1fs cpu %.1fs load %s", i, wall[i], cpu[i], loadAvg())
+		}
+		b.ReportMetric(median(wall), "wall-s")
+		b.ReportMetric(median(cpu), "cpu-s")
+	})
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
