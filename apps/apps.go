@@ -354,6 +354,9 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err := a.saveManifests(dir, plan, pending.Install, keys); err != nil {
 		return nil, err
 	}
+	if err := a.linkStoreToBlobs(dir); err != nil {
+		return nil, fmt.Errorf("link %s's content store to the apps' store: %w", dir, err)
+	}
 	// What each shared file is as composed, for CheckGeneration.
 	if err := writeSeal(a.sealPath(name, n), dir, keys); err != nil {
 		return nil, err

@@ -58,6 +58,25 @@ func TestWarmAppAddsNoObjects(t *testing.T) {
 				t.Errorf("the second app made the store %d objects, was %d", got, objects)
 			}
 			r2 := a.Root("two", 1)
+			// The info files the roots' history entries snapshot are
+			// the blobs, in both roots.
+			stored := 0
+			filepath.WalkDir(filepath.Join(r2, "var/lib/grey/store"), func(p string, d fs.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() {
+					return nil
+				}
+				stored++
+				fan := filepath.Base(filepath.Dir(p))
+				for _, q := range []string{p, filepath.Join(r1, "var/lib/grey/store", fan, d.Name())} {
+					if !sameFile(t, q, a.blobPath(fan+d.Name())) {
+						t.Errorf("%s is not the blob", q)
+					}
+				}
+				return nil
+			})
+			if stored == 0 {
+				t.Error("no info file in the second root's content store")
+			}
 			for _, p := range []string{"usr/lib/libx.so", "usr/bin/x", "usr/lib/.keep"} {
 				var s1, s2 syscall.Stat_t
 				if err := syscall.Stat(filepath.Join(r1, p), &s1); err != nil {
@@ -167,4 +186,11 @@ func TestManifestFollowsDirectoryLinks(t *testing.T) {
 	if err != nil || n != 1 || keys2["/usr/lib/libx.so"] != keys["/usr/lib/libx.so"] {
 		t.Errorf("share with hints: %d %v %v", n, keys2, err)
 	}
+}
+
+func sameFile(t *testing.T, a, b string) bool {
+	t.Helper()
+	ai, err1 := os.Lstat(a)
+	bi, err2 := os.Lstat(b)
+	return err1 == nil && err2 == nil && os.SameFile(ai, bi)
 }

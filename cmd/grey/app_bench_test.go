@@ -266,6 +266,9 @@ func BenchmarkAppPythonVersusImage(b *testing.B) {
 				b.Fatal(err)
 			}
 			state := filepath.Join(dir, "state")
+			if err := os.MkdirAll(state, 0o755); err != nil {
+				b.Fatal(err)
+			}
 			build := func(args ...string) {
 				var out, errb bytes.Buffer
 				code := run(context.Background(), append([]string{"image", "build", "--state-dir", state, spec, "-o"}, args...), strings.NewReader(""), &out, &errb, time.Now)
