@@ -88,7 +88,7 @@ func OpenDpkgRoot(root string) (*DpkgRoot, error) {
 		return nil, fmt.Errorf("dpkg database: %w", err)
 	}
 	d := &DpkgRoot{root: r}
-	name, err := stateName(r, DpkgAdminDir+"/info")
+	name, err := rootfs.StateDirName(r, DpkgAdminDir+"/info")
 	if err == nil {
 		d.info, err = r.OpenRoot(name)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -143,7 +143,7 @@ func (d *DpkgRoot) ReadAdminFile(name string) ([]byte, error) {
 // IsDir reports whether name (relative to the root) is a directory,
 // looked up as ReadFile does; false when it leads out of the root.
 func (d *DpkgRoot) IsDir(name string) bool {
-	rel, err := stateName(d.root, name)
+	rel, err := rootfs.StateDirName(d.root, name)
 	if err != nil {
 		return false
 	}

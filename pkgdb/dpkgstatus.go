@@ -162,7 +162,7 @@ func EnsureDpkgAdminDir(root string) error {
 		return fmt.Errorf("dpkg admin dir: %w", err)
 	}
 	defer r.Close()
-	admin, err := stateName(r, DpkgAdminDir)
+	admin, err := rootfs.StateDirName(r, DpkgAdminDir)
 	if err != nil {
 		return fmt.Errorf("dpkg admin dir: %w", err)
 	}

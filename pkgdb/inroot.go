@@ -78,7 +78,7 @@ func openStateFile(r *os.Root, name string, flag int, perm fs.FileMode, mkdir bo
 // stateDirExists reports whether the directory name (relative to the
 // root) exists in r; one that leads out of the root is an error.
 func stateDirExists(r *os.Root, name string) (bool, error) {
-	rel, err := stateName(r, name)
+	rel, err := rootfs.StateDirName(r, name)
 	if err != nil {
 		return false, err
 	}

@@ -89,7 +89,7 @@ func (u *updateRoot) name(rel string) (string, error) {
 // lists write and rename files there by one name each. Without /proc the
 // path is the directory's, after the check.
 func (u *updateRoot) openDir(rel string, mkdir bool) (*os.File, string, error) {
-	name, err := u.name(rel)
+	name, err := rootfs.StateDirName(u.r, rel)
 	if err != nil {
 		return nil, "", err
 	}

@@ -399,8 +399,18 @@ func Explain(r *os.Root, op, name string, err error) error {
 // root name itself, so that os.Root refuses a link leading out
 // (Explain names it). The last component is never resolved.
 func StateName(r *os.Root, name string) (string, error) {
+	return stateName(r, name, false)
+}
+
+// StateDirName is StateName for a directory: in "/" a link that is its
+// last component is followed too.
+func StateDirName(r *os.Root, name string) (string, error) {
+	return stateName(r, name, true)
+}
+
+func stateName(r *os.Root, name string, follow bool) (string, error) {
 	if filepath.Clean(r.Name()) != "/" {
 		return strings.TrimPrefix(path.Clean(filepath.ToSlash(name)), "/"), nil
 	}
-	return Resolve(r, name, false)
+	return Resolve(r, name, follow)
 }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -210,5 +211,42 @@ func TestOutsideNamesTheLink(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStateNameHostRoot: in the host's root "/" a state path's links are
+// followed as the kernel follows them (os.Root would refuse an absolute
+// one), the last only for a directory; in another root the name is kept,
+// for os.Root to refuse a link leading out.
+func TestStateNameHostRoot(t *testing.T) {
+	host, err := os.OpenRoot("/")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer host.Close()
+	if _, err := os.Lstat("/proc/self"); err != nil {
+		t.Skip("no /proc")
+	}
+	pid := "proc/" + strconv.Itoa(os.Getpid())
+	for _, c := range []struct {
+		got  func() (string, error)
+		want string
+	}{
+		{func() (string, error) { return StateName(host, "/proc/self") }, "proc/self"},
+		{func() (string, error) { return StateDirName(host, "/proc/self") }, pid},
+		{func() (string, error) { return StateName(host, "proc/self/status") }, pid + "/status"},
+	} {
+		if got, err := c.got(); err != nil || got != c.want {
+			t.Errorf("%q, %v; want %q", got, err, c.want)
+		}
+	}
+	root, _ := layout(t)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := StateDirName(r, "/etc/abs/x"); err != nil || got != "etc/abs/x" {
+		t.Errorf("in a root: %q, %v; want the name as it is", got, err)
 	}
 }

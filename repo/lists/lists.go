@@ -163,7 +163,7 @@ func All(root string) ([]*State, error) {
 		return nil, err
 	}
 	defer r.Close()
-	name, err := rootfs.StateName(r, Dir)
+	name, err := rootfs.StateDirName(r, Dir)
 	if err != nil {
 		return nil, err
 	}
