@@ -166,6 +166,19 @@ func openView(ctx context.Context, g *Globals) (*transaction.Root, error) {
 	return openRootFor(ctx, g, false, true)
 }
 
+// viewPackages returns the records of the root's packages, read from its
+// database opened for reading.
+func viewPackages(ctx context.Context, g *Globals) ([]*pkgdb.Package, error) {
+	root, err := openView(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	var pkgs []*pkgdb.Package
+	err = root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return })
+	return pkgs, err
+}
+
 func openRootFor(ctx context.Context, g *Globals, noWait, readOnly bool) (*transaction.Root, error) {
 	r, err := transaction.OpenRootWith(ctx, g.Root, transaction.RootOptions{ReadOnly: readOnly, Now: g.Now,
 		Lock: pkgdb.LockOptions{NoWait: noWait, Waiting: func(e *pkgdb.LockedError) {
@@ -690,13 +703,8 @@ func (c *MarkCmd) Run(ctx context.Context, g *Globals) error {
 }
 
 func (c *MarkCmd) show(ctx context.Context, g *Globals, which string) error {
-	root, err := openView(ctx, g)
+	pkgs, err := viewPackages(ctx, g)
 	if err != nil {
-		return err
-	}
-	defer root.Close()
-	var pkgs []*pkgdb.Package
-	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
 		return err
 	}
 	only := map[string]bool{}
@@ -760,13 +768,8 @@ func (c *InstalledCmd) Run(ctx context.Context, g *Globals) error {
 // with a newer candidate, or a rebuild of the installed version) sorted by name; ListCmd's --installed and
 // --upgradable are meant to call it.
 func listInstalled(ctx context.Context, g *Globals, upgradable bool) error {
-	root, err := openView(ctx, g)
+	pkgs, err := viewPackages(ctx, g)
 	if err != nil {
-		return err
-	}
-	defer root.Close()
-	var pkgs []*pkgdb.Package
-	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
 		return err
 	}
 	// What dpkg keeps of an undone installation has no version.

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/version"
 	"github.com/greypm/grey/internal/cli"
@@ -101,13 +99,8 @@ func (c *ListCmd) Run(ctx context.Context, g *Globals) error {
 // installedByName returns the root's installed packages (and those whose
 // conffiles remain) by name.
 func installedByName(ctx context.Context, g *Globals) (map[string][]*pkgdb.Package, error) {
-	root, err := openView(ctx, g)
+	pkgs, err := viewPackages(ctx, g)
 	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	var pkgs []*pkgdb.Package
-	if err := root.DB.View(func(tx *bolt.Tx) (err error) { pkgs, err = pkgdb.Packages(tx); return }); err != nil {
 		return nil, err
 	}
 	out := map[string][]*pkgdb.Package{}
