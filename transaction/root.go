@@ -84,18 +84,23 @@ func OpenRootWith(ctx context.Context, dir string, opts RootOptions) (*Root, err
 		return nil, err
 	}
 	r := &Root{Dir: abs, lock: lock, dpkg: dl}
-	r.DB, err = pkgdb.Open(abs, pkgdb.Options{})
-	if err != nil {
+	return r.load(ctx, opts)
+}
+
+// load opens the locked root's database, finishes or undoes an
+// interrupted transaction before anything reads the root (see Recover)
+// and takes in what dpkg changed (SyncHost). On an error it closes r.
+func (r *Root) load(ctx context.Context, opts RootOptions) (*Root, error) {
+	var err error
+	if r.DB, err = pkgdb.Open(r.Dir, pkgdb.Options{}); err != nil {
 		_ = r.Close()
 		return nil, err
 	}
-	// An interrupted transaction is finished or undone before anything
-	// reads the root (see Recover).
-	if r.Recovered, err = Recover(ctx, abs, r.DB); err != nil {
+	if r.Recovered, err = Recover(ctx, r.Dir, r.DB); err != nil {
 		_ = r.Close()
 		return nil, err
 	}
-	if r.Synced, err = SyncHost(abs, r.DB, SyncOptions{Now: opts.Now}); err != nil {
+	if r.Synced, err = SyncHost(r.Dir, r.DB, SyncOptions{Now: opts.Now}); err != nil {
 		_ = r.Close()
 		return nil, err
 	}
@@ -144,19 +149,7 @@ func openView(ctx context.Context, dir string, opts RootOptions) (*Root, error) 
 			return nil, err
 		}
 		r := &Root{Dir: abs, lock: lock}
-		if r.DB, err = pkgdb.Open(abs, pkgdb.Options{}); err != nil {
-			_ = r.Close()
-			return nil, err
-		}
-		if r.Recovered, err = Recover(ctx, abs, r.DB); err != nil {
-			_ = r.Close()
-			return nil, err
-		}
-		if r.Synced, err = SyncHost(abs, r.DB, SyncOptions{Now: opts.Now}); err != nil {
-			_ = r.Close()
-			return nil, err
-		}
-		return r, nil
+		return r.load(ctx, opts)
 	}
 	return privateView(abs, opts)
 }
