@@ -14,44 +14,23 @@ import (
 // sources) from a warm cache and closes it. Target: under 60 ms; libsolv
 // loads its .solv of bookworm main in about 56 ms on the same machine.
 func BenchmarkLoad(b *testing.B) {
-	cache, inputs := warmCache(b)
-	b.ResetTimer()
-	for b.Loop() {
-		x, _, err := Load(context.Background(), cache, inputs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		x.Close()
-	}
+	benchLoaded(b, func(*Index) {})
 }
 
 // BenchmarkLoadShow is what `grey show hello` costs inside the process: load
 // the index, find and decode every hello.
 func BenchmarkLoadShow(b *testing.B) {
-	cache, inputs := warmCache(b)
-	b.ResetTimer()
-	for b.Loop() {
-		x, _, err := Load(context.Background(), cache, inputs)
-		if err != nil {
-			b.Fatal(err)
-		}
+	benchLoaded(b, func(x *Index) {
 		if len(x.Packages("hello")) == 0 {
 			b.Fatal("no hello")
 		}
-		x.Close()
-	}
+	})
 }
 
 // BenchmarkDecodeAll decodes every package of the fixture from a loaded
 // index: the cost distcheck pays on top of Load.
 func BenchmarkDecodeAll(b *testing.B) {
-	cache, inputs := warmCache(b)
-	b.ResetTimer()
-	for b.Loop() {
-		x, _, err := Load(context.Background(), cache, inputs)
-		if err != nil {
-			b.Fatal(err)
-		}
+	benchLoaded(b, func(x *Index) {
 		n := 0
 		for range x.All() {
 			n++
@@ -59,8 +38,7 @@ func BenchmarkDecodeAll(b *testing.B) {
 		if n != x.Len() {
 			b.Fatalf("decoded %d of %d", n, x.Len())
 		}
-		x.Close()
-	}
+	})
 }
 
 // BenchmarkBuild parses the three fixture Packages.xz files and writes their
@@ -121,6 +99,21 @@ func warmCache(b *testing.B) (string, []Input) {
 	return cache, inputs
 }
 
+// benchLoaded times loading the warm fixture cache, use(x) and closing
+// the index, per loop.
+func benchLoaded(b *testing.B, use func(x *Index)) {
+	cache, inputs := warmCache(b)
+	b.ResetTimer()
+	for b.Loop() {
+		x, _, err := Load(context.Background(), cache, inputs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		use(x)
+		x.Close()
+	}
+}
+
 // benchBuild times Build of inputs into a fresh cache directory per loop.
 func benchBuild(b *testing.B, inputs []Input) {
 	for b.Loop() {
@@ -136,13 +129,7 @@ func benchBuild(b *testing.B, inputs []Input) {
 // without its stanza, as a consumer that keeps the whole index would hold
 // them.
 func BenchmarkCompact(b *testing.B) {
-	cache, inputs := warmCache(b)
-	b.ResetTimer()
-	for b.Loop() {
-		x, _, err := Load(context.Background(), cache, inputs)
-		if err != nil {
-			b.Fatal(err)
-		}
+	benchLoaded(b, func(x *Index) {
 		var all []*deb.Package
 		for p := range x.Compact() {
 			all = append(all, p)
@@ -150,6 +137,5 @@ func BenchmarkCompact(b *testing.B) {
 		if len(all) != x.Len() {
 			b.Fatalf("decoded %d of %d", len(all), x.Len())
 		}
-		x.Close()
-	}
+	})
 }
