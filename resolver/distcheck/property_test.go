@@ -23,15 +23,7 @@ func randomIndex(r *rand.Rand) string {
 		}
 		return names[r.IntN(len(names))]
 	}
-	constraint := func() string {
-		switch r.IntN(4) {
-		case 0:
-			return fmt.Sprintf(" (>= %d)", 1+r.IntN(2))
-		case 1:
-			return fmt.Sprintf(" (<< %d)", 2+r.IntN(2))
-		}
-		return ""
-	}
+	constraint := randrel.Constraint(r)
 	var b strings.Builder
 	for _, n := range names {
 		for v := 1; v <= 1+r.IntN(2); v++ {

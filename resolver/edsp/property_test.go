@@ -37,15 +37,7 @@ func randomScenario(r *rand.Rand) string {
 		}
 		return n
 	}
-	constraint := func() string {
-		switch r.IntN(4) {
-		case 0:
-			return fmt.Sprintf(" (>= %d)", 1+r.IntN(2))
-		case 1:
-			return fmt.Sprintf(" (<< %d)", 2+r.IntN(2))
-		}
-		return ""
-	}
+	constraint := randrel.Constraint(r)
 	var pk strings.Builder
 	id := 0
 	installed := map[string]bool{}

@@ -45,3 +45,18 @@ func Write(b *strings.Builder, r *rand.Rand, target, constraint func() string, o
 		fmt.Fprintf(b, "Provides: %s\n", p)
 	}
 }
+
+// Constraint returns a function that draws a relation's optional version
+// constraint from r: " (>= 1)" or " (>= 2)" one time in four, " (<< 2)" or
+// " (<< 3)" one time in four, else none.
+func Constraint(r *rand.Rand) func() string {
+	return func() string {
+		switch r.IntN(4) {
+		case 0:
+			return fmt.Sprintf(" (>= %d)", 1+r.IntN(2))
+		case 1:
+			return fmt.Sprintf(" (<< %d)", 2+r.IntN(2))
+		}
+		return ""
+	}
+}
