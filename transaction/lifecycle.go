@@ -118,7 +118,7 @@ func (t *txn) dropFailed() error {
 		dropped = true
 		for _, e := range w.ents {
 			if e.tmp != "" {
-				_ = os.Remove(e.tmp)
+				_ = t.st.rfs.remove(e.tmp, false)
 				e.tmp = ""
 			}
 		}
@@ -156,7 +156,7 @@ func (t *txn) dropFailed() error {
 			kept = append(kept, d)
 			continue
 		}
-		_ = os.Remove(d)
+		_ = t.st.rfs.remove(d, true)
 	}
 	t.st.created = kept
 	t.st.mu.Unlock()

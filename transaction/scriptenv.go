@@ -56,12 +56,22 @@ var scriptDevLinks = [][2]string{
 // directories to mount on when it lacks them, removed by close, and,
 // while a script runs, an empty policy-rc.d file to mount on (an empty,
 // non-executable file, which invoke-rc.d ignores, if grey is killed then).
+//
+// Every access to the root goes through its os.Root and descriptors
+// (rootFS, inroot.go): the mount points are made and opened by one name
+// in a descriptor of their directory, never following a symlink there,
+// and the file systems are attached to those descriptors with the mount
+// API (fsopen, fsmount, move_mount): a writer in the root swapping /dev
+// or /usr/sbin for a link meanwhile cannot lead a mount, a device node or
+// the policy-rc.d file out of the root.
 type scriptEnv struct {
 	root    string
+	rfs     *rootFS     // the root, opened in grey's mount namespace
+	nsfs    *rootFS     // the root, opened in the scripts' namespace (mounts attach there)
 	run     chan func() // run on the namespace's thread
 	stop    chan struct{}
 	stopped chan struct{}
-	created []string // mount points made in the root, in creation order
+	created []string // mount points made in the root (host paths), in creation order
 	tmp     string   // host directory holding the policy-rc.d
 }
 
@@ -71,42 +81,48 @@ func openScriptEnv(root string) (*scriptEnv, error) {
 	e := &scriptEnv{root: root, run: make(chan func()), stop: make(chan struct{}), stopped: make(chan struct{})}
 	fail := func(err error) (*scriptEnv, error) {
 		e.removeCreated()
+		e.nsfs.close()
+		e.rfs.close()
 		if e.tmp != "" {
 			_ = os.RemoveAll(e.tmp)
 		}
 		return nil, fmt.Errorf("maintainer scripts' environment in %s: %w", root, err)
 	}
-	mountPoint := func(rel string, dir bool) (string, error) {
-		p := filepath.Join(root, rel)
-		fi, err := os.Lstat(p)
-		switch {
-		case err == nil && fi.IsDir() == dir && fi.Mode()&fs.ModeSymlink == 0:
-			return p, nil
-		case err == nil:
-			return "", fmt.Errorf("/%s is not a plain %s", rel, map[bool]string{true: "directory", false: "file"}[dir])
-		case !errors.Is(err, fs.ErrNotExist):
-			return "", err
-		}
-		if dir {
-			err = os.Mkdir(p, 0o755)
-		} else {
-			var f *os.File
-			if f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-				err = f.Close()
-			}
-		}
-		if err != nil {
-			return "", err
-		}
-		e.created = append(e.created, p)
-		return p, nil
+	var err error
+	if e.rfs, err = openRootFS(root); err != nil {
+		return nil, err
 	}
-	dev, err := mountPoint("dev", true)
-	if err != nil {
+	// mountPoint makes the directory rel of the root (mode 0755) when
+	// missing; a symlink or a file there is refused.
+	mountPoint := func(rel string) error {
+		host := filepath.Join(e.rfs.host, rel)
+		st, err := e.rfs.lstat(host)
+		switch {
+		case err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			return nil
+		case err == nil:
+			return fmt.Errorf("/%s is not a plain directory", rel)
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+		if err := e.rfs.mkdir(host); err != nil {
+			return err
+		}
+		e.created = append(e.created, host)
+		fd, err := mountFD(e.rfs, rel)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.Fchmod(fd, 0o755); err != nil {
+			return &os.PathError{Op: "chmod", Path: host, Err: err}
+		}
+		return nil
+	}
+	if err := mountPoint("dev"); err != nil {
 		return fail(err)
 	}
-	proc, err := mountPoint("proc", true)
-	if err != nil {
+	if err := mountPoint("proc"); err != nil {
 		return fail(err)
 	}
 	if e.tmp, err = os.MkdirTemp("", "grey-policy-rc.d-"); err != nil {
@@ -119,7 +135,7 @@ func openScriptEnv(root string) (*scriptEnv, error) {
 		return fail(err)
 	}
 	ready := make(chan error)
-	go e.thread(ready, dev, proc)
+	go e.thread(ready)
 	if err := <-ready; err != nil {
 		<-e.stopped
 		return fail(err)
@@ -130,10 +146,10 @@ func openScriptEnv(root string) (*scriptEnv, error) {
 // thread owns the OS thread whose mount namespace the scripts share. It
 // never unlocks the thread: when it returns, Go ends the thread, and the
 // namespace and its mounts go with it.
-func (e *scriptEnv) thread(ready chan<- error, dev, proc string) {
+func (e *scriptEnv) thread(ready chan<- error) {
 	defer close(e.stopped)
 	runtime.LockOSThread()
-	if err := e.mount(dev, proc); err != nil {
+	if err := e.mount(); err != nil {
 		ready <- err
 		return
 	}
@@ -148,7 +164,57 @@ func (e *scriptEnv) thread(ready chan<- error, dev, proc string) {
 	}
 }
 
-func (e *scriptEnv) mount(dev, proc string) error {
+// newMount makes a detached mount of a new file system of type fstype
+// with the options opts ("key", "value" pairs) and mount attributes
+// attrs, and returns its descriptor.
+func newMount(fstype string, attrs int, opts ...string) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	for i := 0; i+1 < len(opts); i += 2 {
+		if err := unix.FsconfigSetString(fsfd, opts[i], opts[i+1]); err != nil {
+			return -1, fmt.Errorf("%s option %s=%s: %w", fstype, opts[i], opts[i+1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("create %s: %w", fstype, err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount %s: %w", fstype, err)
+	}
+	return mfd, nil
+}
+
+// attach attaches the detached mount mfd on the directory or file the
+// descriptor target refers to.
+func attach(mfd, target int) error {
+	return unix.MoveMount(mfd, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// mountFD opens the directory rel (one name) of the root r, not
+// following a symlink there.
+func mountFD(r *rootFS, rel string) (int, error) {
+	host := filepath.Join(r.host, rel)
+	dfd, name, err := r.at(host)
+	if err != nil {
+		return -1, err
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: host, Err: err}
+	}
+	return fd, nil
+}
+
+// mount mounts a tmpfs holding the device nodes on the root's /dev and
+// proc on its /proc, each on a descriptor of its directory opened in the
+// new namespace (a descriptor opened before it names the mount in grey's
+// namespace, where move_mount cannot attach). The tmpfs is filled before
+// it is attached, by names in its own descriptor.
+func (e *scriptEnv) mount() error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("new mount namespace: %w", err)
 	}
@@ -156,29 +222,52 @@ func (e *scriptEnv) mount(dev, proc string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=1m"); err != nil {
+	var err error
+	if e.nsfs, err = openRootFS(e.root); err != nil {
+		return err
+	}
+	dev, err := mountFD(e.nsfs, "dev")
+	if err != nil {
 		return fmt.Errorf("mount /dev: %w", err)
 	}
+	defer unix.Close(dev)
+	proc, err := mountFD(e.nsfs, "proc")
+	if err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	defer unix.Close(proc)
+	tmp, err := newMount("tmpfs", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, "mode", "0755", "size", "1m")
+	if err != nil {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	defer unix.Close(tmp)
 	for _, d := range scriptDevs {
-		p := filepath.Join(dev, d.name)
-		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
+		if err := unix.Mknodat(tmp, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
 			return fmt.Errorf("mknod /dev/%s: %w", d.name, err)
 		}
-		if err := unix.Chmod(p, 0o666); err != nil { // mknod's mode went through the umask
+		if err := unix.Fchmodat(tmp, d.name, 0o666, 0); err != nil { // mknod's mode went through the umask
 			return fmt.Errorf("chmod /dev/%s: %w", d.name, err)
 		}
 	}
 	for _, l := range scriptDevLinks {
-		if err := os.Symlink(l[1], filepath.Join(dev, l[0])); err != nil {
-			return err
+		if err := unix.Symlinkat(l[1], tmp, l[0]); err != nil {
+			return fmt.Errorf("symlink /dev/%s: %w", l[0], err)
 		}
 	}
 	for _, d := range []string{"pts", "shm"} {
-		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
-			return err
+		if err := unix.Mkdirat(tmp, d, 0o755); err != nil {
+			return fmt.Errorf("mkdir /dev/%s: %w", d, err)
 		}
 	}
-	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := attach(tmp, dev); err != nil {
+		return fmt.Errorf("mount /dev: %w", err)
+	}
+	pfd, err := newMount("proc", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	defer unix.Close(pfd)
+	if err := attach(pfd, proc); err != nil {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
 	return nil
@@ -186,25 +275,42 @@ func (e *scriptEnv) mount(dev, proc string) error {
 
 // withPolicyRcD runs f with grey's policy-rc.d mounted on the root's
 // /usr/sbin/policy-rc.d, unless the root has its own (the admin's
-// decides) or no /usr/sbin. It runs on the namespace's thread.
+// decides) or no /usr/sbin. It runs on the namespace's thread. The
+// empty file to mount on is created by name in a descriptor of
+// /usr/sbin opened through the root's os.Root, and the bind mount is
+// attached to its descriptor.
 func (e *scriptEnv) withPolicyRcD(f func() error) error {
-	p := filepath.Join(e.root, "usr/sbin/policy-rc.d")
-	if fi, err := os.Stat(filepath.Dir(p)); err != nil || !fi.IsDir() {
+	r := e.nsfs
+	// /usr/sbin as the chrooted scripts see it (a link there is followed
+	// inside the root, never out of it).
+	sbin, err := r.resolve("usr/sbin", true)
+	if err != nil || !r.isDir(sbin) {
 		return f()
 	}
-	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+	p := filepath.Join(sbin, "policy-rc.d")
+	if _, err := r.lstat(p); !errors.Is(err, fs.ErrNotExist) {
 		return f()
 	}
-	mp, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	mp, err := r.create(p)
 	if err != nil {
 		return fmt.Errorf("maintainer scripts' environment: %w", err)
 	}
-	_ = mp.Close()
-	defer os.Remove(p)
-	if err := unix.Mount(filepath.Join(e.tmp, "policy-rc.d"), p, "", unix.MS_BIND, ""); err != nil {
+	defer func() { _ = r.remove(p, false) }()
+	defer mp.Close()
+	if err := mp.Chmod(0o644); err != nil {
+		return fmt.Errorf("maintainer scripts' environment: %w", err)
+	}
+	src, err := unix.OpenTree(unix.AT_FDCWD, filepath.Join(e.tmp, "policy-rc.d"), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("maintainer scripts' environment: bind policy-rc.d: %w", err)
+	}
+	defer unix.Close(src)
+	if err := attach(src, int(mp.Fd())); err != nil {
 		return fmt.Errorf("maintainer scripts' environment: mount policy-rc.d: %w", err)
 	}
-	defer func() { _ = unix.Unmount(p, unix.MNT_DETACH) }()
+	// The attached mount's root is what src refers to now: unmounted by
+	// that, not by a path in the root.
+	defer func() { _ = unix.Unmount(fmt.Sprintf("/proc/self/fd/%d", src), unix.MNT_DETACH) }()
 	return f()
 }
 
@@ -233,17 +339,21 @@ func (e *scriptEnv) close() error {
 	if e.tmp != "" {
 		_ = os.RemoveAll(e.tmp)
 	}
+	e.nsfs.close()
+	e.rfs.close()
 	return err
 }
 
+// removeCreated removes the mount points made in the root (empty
+// directories), by name in their directory's descriptor.
 func (e *scriptEnv) removeCreated() error {
 	var errs []error
 	for _, p := range slices.Backward(e.created) {
-		fi, err := os.Lstat(p)
+		st, err := e.rfs.lstat(p)
 		if err != nil {
 			continue
 		}
-		if err := os.Remove(p); err != nil && !fi.IsDir() {
+		if err := e.rfs.remove(p, st.Mode&unix.S_IFMT == unix.S_IFDIR); err != nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			errs = append(errs, err)
 		}
 	}

@@ -95,3 +95,51 @@ func listTree(t *testing.T, root string) map[string]bool {
 	}
 	return out
 }
+
+// outsideWatch is a script output that looks, at every write (while a
+// script runs), whether anything appeared in the directory dir.
+type outsideWatch struct {
+	t    *testing.T
+	dir  string
+	seen []string
+}
+
+func (w *outsideWatch) Write(b []byte) (int, error) {
+	ents, err := os.ReadDir(w.dir)
+	if err != nil {
+		w.t.Error(err)
+	}
+	for _, e := range ents {
+		w.seen = append(w.seen, e.Name())
+	}
+	return len(b), nil
+}
+
+// TestAttackScriptEnvStaysInRoot: the scripts' environment (the mount
+// points /dev and /proc, the policy-rc.d file it mounts on) is made and
+// mounted through the root's os.Root and descriptors (issue 12, item 9).
+// A root whose /usr/sbin is a link to a host directory gets no file
+// there while its scripts run: the link is followed inside the root,
+// where nothing is (so no policy-rc.d); joining paths created the file to
+// mount on in the host directory.
+func TestAttackScriptEnvStaysInRoot(t *testing.T) {
+	root, r := shellRoot(t)
+	outside := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(root, "usr"), 0o755))
+	must(t, os.RemoveAll(filepath.Join(root, "usr/sbin")))
+	must(t, os.Symlink(outside, filepath.Join(root, "usr/sbin")))
+	deb := tpkg{name: "envtest", version: "1",
+		scripts: map[string]string{"postinst": "#!/bin/sh\necho postinst ran\n"},
+		files:   []tentry{{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'}, {name: "./usr/share/envtest", body: "x\n"}},
+	}.build(t, t.TempDir())
+	w := &outsideWatch{t: t, dir: outside}
+	if _, err := apply(t, r, Plan{Install: []Install{{Path: deb}}}, Options{ScriptOutput: w}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	if len(w.seen) > 0 {
+		t.Errorf("while the script ran, %s held %v", outside, w.seen)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) > 0 {
+		t.Errorf("%s holds %d names afterwards", outside, len(ents))
+	}
+}

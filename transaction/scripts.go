@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -76,22 +77,25 @@ func (t *txn) runScript(ctx context.Context, pkg, arch, script, hostPath string,
 
 // runTemp writes data as an executable under var/lib/grey/tmp and runs it.
 func (t *txn) runTemp(ctx context.Context, pkg, arch, script string, data []byte, args ...string) error {
-	dir := filepath.Join(t.root, scriptTmpDir)
+	// Written through the root's os.Root (inroot.go): a directory on the
+	// way that is a link leading out of the root is refused.
+	rfs := t.st.rfs
+	dir := filepath.Join(rfs.host, scriptTmpDir)
 	made := false
-	if _, err := os.Stat(dir); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("script directory: %w", err)
+	if _, err := rfs.root.Stat(scriptTmpDir); err != nil {
+		if err := rfs.root.MkdirAll(scriptTmpDir, 0o755); err != nil {
+			return fmt.Errorf("script directory: %w", rfs.named(err))
 		}
 		made = true
 	}
 	p := filepath.Join(dir, pkg+"."+script)
-	if err := os.WriteFile(p, data, 0o755); err != nil {
+	if err := rfs.writeAtomic(p, data, 0o755, false); err != nil {
 		return fmt.Errorf("write %s %s: %w", pkg, script, err)
 	}
 	err := t.runScript(ctx, pkg, arch, script, p, args...)
-	_ = os.Remove(p)
+	_ = rfs.remove(p, false)
 	if made {
-		_ = os.Remove(dir)
+		_ = rfs.remove(dir, true)
 	}
 	return err
 }
@@ -394,35 +398,54 @@ func (t *txn) busyboxFallback(ctx context.Context) (func(), error) {
 	if _, err := os.Stat(filepath.Join(t.root, "bin", "busybox")); err != nil {
 		return func() {}, nil
 	}
+	// The links are made through the root's os.Root (inroot.go).
+	var rfs *rootFS
+	if t.st != nil && t.st.rfs != nil {
+		rfs = t.st.rfs
+	} else {
+		r, err := openRootFS(t.root)
+		if err != nil {
+			return nil, err
+		}
+		rfs = r
+	}
+	done := func() {
+		if t.st == nil || rfs != t.st.rfs {
+			rfs.close()
+		}
+	}
 	cmd := exec.CommandContext(ctx, "/bin/busybox", "--list")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: t.root}
 	cmd.Dir = "/"
 	out, err := cmd.Output()
 	if err != nil {
+		done()
 		return nil, fmt.Errorf("list busybox applets in %s: %w", t.root, err)
 	}
-	dir := filepath.Join(t.root, fallbackDir)
+	dir := filepath.Join(rfs.host, fallbackDir)
 	made := []string{}
-	for d := dir; d != filepath.Join(t.root, "var/lib/grey"); d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err != nil {
-			made = append(made, d)
+	for d := fallbackDir; d != GreyStateDir && d != "."; d = path.Dir(d) {
+		if _, err := rfs.root.Stat(d); err != nil {
+			made = append(made, filepath.Join(rfs.host, d))
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("busybox fallback: %w", err)
+	if err := rfs.root.MkdirAll(fallbackDir, 0o755); err != nil {
+		done()
+		return nil, fmt.Errorf("busybox fallback: %w", rfs.named(err))
 	}
 	cleanup := func() {
-		_ = os.RemoveAll(dir)
+		_ = rfs.removeAll(dir)
 		for _, d := range made {
-			_ = os.Remove(d)
+			_ = rfs.remove(d, true)
 		}
 		t.fallbackPath = ""
+		done()
 	}
 	for _, applet := range strings.Fields(string(out)) {
 		if strings.Contains(applet, "/") || t.inRootPath(applet) {
 			continue
 		}
-		if err := os.Symlink("/bin/busybox", filepath.Join(dir, applet)); err != nil {
+		if err := rfs.symlink("/bin/busybox", filepath.Join(dir, applet)); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("busybox fallback: %w", err)
 		}
