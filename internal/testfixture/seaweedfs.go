@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -157,6 +158,9 @@ func startSeaweedFS(weed, dir string) (*S3Server, func(), error) {
 		"-master.telemetry=false", "-volume.preStopSeconds=0",
 	}
 	cmd := exec.Command(weed, args...)
+	// A test binary that dies without stopping it (a -timeout panic, a
+	// SIGKILL) takes weed with it instead of leaving it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(filepath.Join(dir, "weed.log"))
 	if err != nil {
 		return nil, nil, err
