@@ -259,20 +259,9 @@ func bombDeb(t *testing.T, dir string, f compress.Format, total int64, inControl
 	} else {
 		ctlMember, data = ctlTar, stream
 	}
-	var ar bytes.Buffer
-	ar.WriteString("!<arch>\n")
-	member := func(name string, b []byte) {
-		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, testTime.Unix(), 0, 0, "100644", len(b))
-		ar.Write(b)
-		if len(b)%2 == 1 {
-			ar.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member(ctlName, ctlMember)
-	member(dataMember, data)
+	ar := arArchive(arMember{"debian-binary", []byte("2.0\n")}, arMember{ctlName, ctlMember}, arMember{dataMember, data})
 	p := filepath.Join(dir, fmt.Sprintf("bomb-%s-%v.deb", f, inControl))
-	must(t, os.WriteFile(p, ar.Bytes(), 0o644))
+	must(t, os.WriteFile(p, ar, 0o644))
 	return p
 }
 

@@ -132,21 +132,48 @@ func (p tpkg) tryBuild(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ar bytes.Buffer
-	ar.WriteString("!<arch>\n")
-	member := func(name string, b []byte) {
-		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, testTime.Unix(), 0, 0, "100644", len(b))
-		ar.Write(b)
-		if len(b)%2 == 1 {
-			ar.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member("control.tar.gz", ctrl)
-	member("data.tar.gz", data)
+	ar := arArchive(arMember{"debian-binary", []byte("2.0\n")}, arMember{"control.tar.gz", ctrl}, arMember{"data.tar.gz", data})
 	path := filepath.Join(dir, fmt.Sprintf("%s_%s_%s.deb", p.name, p.version, p.arch))
-	if err := os.WriteFile(path, ar.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, ar, 0o644); err != nil {
 		return "", err
 	}
 	return path, nil
+}
+
+// arMember is one member of an ar archive: its name and content.
+type arMember struct {
+	name string
+	data []byte
+}
+
+// arArchive writes an ar archive (a .deb's outer layer) of members in
+// order, each dated testTime, owned by 0:0, mode 100644.
+func arArchive(members ...arMember) []byte {
+	var ar bytes.Buffer
+	ar.WriteString("!<arch>\n")
+	for _, m := range members {
+		fmt.Fprintf(&ar, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.name, testTime.Unix(), 0, 0, "100644", len(m.data))
+		ar.Write(m.data)
+		if len(m.data)%2 == 1 {
+			ar.WriteByte('\n')
+		}
+	}
+	return ar.Bytes()
+}
+
+// fileChecker returns a check that each path (relative to root) holds the
+// wanted content, "missing" for none, reporting the step on a mismatch.
+func fileChecker(t *testing.T, root string) func(step string, want map[string]string) {
+	return func(step string, want map[string]string) {
+		t.Helper()
+		for p, w := range want {
+			g := "missing"
+			if b, err := os.ReadFile(filepath.Join(root, p)); err == nil {
+				g = string(b)
+			}
+			if g != w {
+				t.Errorf("%s: /%s = %q, want %q", step, p, g, w)
+			}
+		}
+	}
 }

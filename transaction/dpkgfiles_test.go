@@ -115,21 +115,7 @@ func TestDiversions(t *testing.T) {
 		{name: "./usr/bin/tool", body: "wrapper\n", mode: 0o755},
 	}}.build(t, dir)
 	r := openRoot(t, root)
-	read := func(p string) string {
-		b, err := os.ReadFile(filepath.Join(root, p))
-		if err != nil {
-			return "missing"
-		}
-		return string(b)
-	}
-	check := func(step string, want map[string]string) {
-		t.Helper()
-		for p, w := range want {
-			if g := read(p); g != w {
-				t.Errorf("%s: /%s = %q, want %q", step, p, g, w)
-			}
-		}
-	}
+	check := fileChecker(t, root)
 	if _, err := apply(t, r, Plan{Install: []Install{{Path: orig}}}, Options{Root: root, NoScripts: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -44,21 +44,7 @@ func TestPreinstDiversion(t *testing.T) {
 		files: file("wrapper\n")}.build(t, dir)
 	r := openRoot(t, root)
 	var out bytes.Buffer
-	read := func(p string) string {
-		b, err := os.ReadFile(filepath.Join(root, p))
-		if err != nil {
-			return "missing"
-		}
-		return string(b)
-	}
-	check := func(step string, want map[string]string) {
-		t.Helper()
-		for p, w := range want {
-			if g := read(p); g != w {
-				t.Errorf("%s: /%s = %q, want %q", step, p, g, w)
-			}
-		}
-	}
+	check := fileChecker(t, root)
 	dpkg := func(args ...string) string {
 		t.Helper()
 		b, err := exec.Command("dpkg", append([]string{"--root=" + root}, args...)...).CombinedOutput()
