@@ -178,6 +178,12 @@ func (a *Apps) shareFile(p string) (string, error) {
 		if os.SameFile(oi, fi) {
 			return key, nil
 		}
+		if oi.Size() != fi.Size() {
+			// The object was written outside grey (seal.go): never link
+			// a new root to it; this file stays a private copy until
+			// "grey app verify --repair".
+			return "", nil
+		}
 		tmp := filepath.Join(filepath.Dir(p), ".grey-link-"+key[:16])
 		os.Remove(tmp)
 		if err := os.Link(obj, tmp); err != nil {

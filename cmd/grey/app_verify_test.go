@@ -19,7 +19,8 @@ import (
 // the file in both apps, and also finds a write that kept the size and
 // the time (by hashing the object); "app verify --repair" puts the
 // package's bytes back from the .deb in the archive cache, into one new
-// inode both apps link to, and both run again.
+// inode both apps link to, and both run again. A third app composed
+// while an object is damaged never links to it.
 func TestAppStoreDamage(t *testing.T) {
 	testfixture.Root(t) // only root can write into the read-only objects
 	fx := testfixture.Bookworm(t)
@@ -118,5 +119,31 @@ func TestAppStoreDamage(t *testing.T) {
 		if code, out, errOut := greyAt(t, testfixture.Clock, "--root", filepath.Join(apps, n, "current"), "verify"); code != 0 || out != "" {
 			t.Errorf("grey verify in %s after repair: %d %q %s", n, code, out, errOut)
 		}
+	}
+
+	// A new app composed while an object is damaged never links to it.
+	// From the warm store, the transaction's hash check refuses it...
+	if f, err = os.OpenFile(aHello, os.O_WRONLY|os.O_APPEND, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("again\n")
+	f.Close()
+	if code, _, errOut := g("app", "install", "--command", "hello", "c", "hello"); code == 0 || !strings.Contains(errOut, "/usr/bin/hello") || !strings.Contains(errOut, "damaged") {
+		t.Errorf("app install from a store with a damaged object: %d %s", code, errOut)
+	}
+	// ...and unpacked from the .debs (no manifests), its file stays a
+	// copy of the package's bytes.
+	if err := os.Rename(filepath.Join(apps, ".store/manifests"), filepath.Join(root, "manifests")); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := g("app", "install", "--command", "hello", "c", "hello"); code != 0 {
+		t.Fatalf("app install unpacking beside a damaged object: %d %q %s", code, out, errOut)
+	}
+	cHello := filepath.Join(apps, "c/gen/1/usr/bin/hello")
+	if b, _ := os.ReadFile(cHello); !bytes.Equal(b, hello) || sameInode(t, cHello, aHello) {
+		t.Error("the new app linked to the damaged object")
+	}
+	if code, out, errOut := g("app", "run", "c"); code != 0 || out != "Hello, world!\n" {
+		t.Errorf("app run c: %d %q %s", code, out, errOut)
 	}
 }
