@@ -106,16 +106,7 @@ func TestAttackBadSignatureBesideGood(t *testing.T) {
 	a := newKey(t, packet.PubKeyAlgoEdDSA, 0)
 	b := newKey(t, packet.PubKeyAlgoEdDSA, 0)
 	stranger := newKey(t, packet.PubKeyAlgoEdDSA, 0)
-	var ring bytes.Buffer
-	for _, e := range []*openpgp.Entity{a, b} {
-		if err := e.Serialize(&ring); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ringPath := filepath.Join(t.TempDir(), "signed-by.gpg")
-	if err := os.WriteFile(ringPath, ring.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ringPath := keyringFile(t, false, a, b)
 	kr, err := LoadKeyring(ringPath)
 	if err != nil {
 		t.Fatal(err)

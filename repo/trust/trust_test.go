@@ -33,6 +33,17 @@ func newKey(t testing.TB, algo packet.PublicKeyAlgorithm, lifetime uint32) *open
 
 func keyringOf(t testing.TB, armored bool, ents ...*openpgp.Entity) *Keyring {
 	t.Helper()
+	k, err := LoadKeyring(keyringFile(t, armored, ents...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// keyringFile writes the public keys of ents into a keyring file (armored
+// or binary) and returns its path.
+func keyringFile(t testing.TB, armored bool, ents ...*openpgp.Entity) string {
+	t.Helper()
 	var buf bytes.Buffer
 	for _, e := range ents {
 		if armored {
@@ -45,11 +56,7 @@ func keyringOf(t testing.TB, armored bool, ents ...*openpgp.Entity) *Keyring {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k, err := LoadKeyring(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return path
 }
 
 func clearsignAt(t testing.TB, e *openpgp.Entity, msg []byte, at time.Time) []byte {
