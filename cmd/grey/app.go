@@ -120,6 +120,9 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, prev *apps.Me
 	if c.Locked && c.Spec == "" {
 		return &exitError{Code: 2, Err: errors.New("app install: --locked needs --spec")}
 	}
+	if c.Scripts && os.Geteuid() != 0 {
+		return &exitError{Code: 2, Err: errors.New("app install: --scripts needs root: maintainer scripts run chrooted in the app root, in a new mount namespace (install without --scripts, or as root)")}
+	}
 	ap, err := appsOf(g, c.AppsDirFlag)
 	if err != nil {
 		return err

@@ -97,3 +97,41 @@ func TestAppRunWithoutUserNamespaces(t *testing.T) {
 		t.Errorf("exit status %d, want 1", ee.ExitCode())
 	}
 }
+
+// TestAppInstallAsUser: an unprivileged user (nobody, through testGrey)
+// composes and runs an app in a root of their own; --scripts, which
+// needs root (chroot, mount namespace), is refused before anything is
+// downloaded or made, naming why.
+func TestAppInstallAsUser(t *testing.T) {
+	deb := buildLib(t, "1.0")
+	bin := testGrey(t)
+	home := nobodyCanRun(t, filepath.Dir(bin), filepath.Dir(deb))
+	root := filepath.Join(home, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(root, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	nobody := func(args ...string) (string, error) {
+		t.Helper()
+		b, err := asNobody(home, bin, append([]string{"--root", root}, args...)...).CombinedOutput()
+		return string(b), err
+	}
+	if out, err := nobody("app", "install", "--scripts", "x", deb); err == nil || !strings.Contains(out, "--scripts needs root") {
+		t.Errorf("app install --scripts as nobody: %v %s", err, out)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "var/lib/grey/apps/x")); !os.IsNotExist(err) {
+		t.Errorf("a refused install left its app: %v", err)
+	}
+	if out, err := nobody("app", "install", "--command", "/usr/lib/libgreet/libgreet.so.1", "x", deb); err != nil || !strings.Contains(out, "x: generation 1") {
+		t.Fatalf("app install as nobody: %v %s", err, out)
+	}
+	fi, err := os.Stat(filepath.Join(root, "var/lib/grey/apps/x/current/usr/lib/libgreet/libgreet.so.1"))
+	if err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+		t.Errorf("nobody's app file: %v %v", fi, err)
+	}
+	if out, err := nobody("app", "verify"); err != nil || out != "" {
+		t.Errorf("app verify as nobody: %v %s", err, out)
+	}
+}
