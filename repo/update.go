@@ -171,15 +171,7 @@ func Update(ctx context.Context, srcs []*sources.Source, opts Options) ([]Result
 	if opts.Now == nil {
 		return nil, errors.New("update: no clock")
 	}
-	if opts.Fetcher == nil {
-		opts.Fetcher = fetch.New()
-	}
-	if opts.Architectures == nil {
-		opts.Architectures = []string{HostArch()}
-	}
-	if opts.MaxFutureSkew <= 0 {
-		opts.MaxFutureSkew = DefaultMaxFutureSkew
-	}
+	fetchDefaults(&opts.Fetcher, &opts.Architectures, &opts.MaxFutureSkew)
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}

@@ -60,6 +60,21 @@ func (s fixedStore) LastAccepted(string) (time.Time, bool, error) {
 
 func (fixedStore) Accept(string, time.Time) error { return nil }
 
+// fetchDefaults fills the options Update and VerifyRelease share where the
+// caller left them unset: fetch.New(), the host's architecture and
+// DefaultMaxFutureSkew.
+func fetchDefaults(f *Fetcher, archs *[]string, skew *time.Duration) {
+	if *f == nil {
+		*f = fetch.New()
+	}
+	if *archs == nil {
+		*archs = []string{HostArch()}
+	}
+	if *skew <= 0 {
+		*skew = DefaultMaxFutureSkew
+	}
+}
+
 // VerifyRelease fetches the signed Release of one source and applies every
 // check Update applies before it stores anything: the signature against
 // the source's signed-by keyring, trusted=, Valid-Until and its options,
@@ -71,15 +86,7 @@ func VerifyRelease(ctx context.Context, src *sources.Source, opts VerifyOptions)
 	if opts.Now == nil {
 		return nil, errors.New("verify release: no clock")
 	}
-	if opts.Fetcher == nil {
-		opts.Fetcher = fetch.New()
-	}
-	if opts.Architectures == nil {
-		opts.Architectures = []string{HostArch()}
-	}
-	if opts.MaxFutureSkew <= 0 {
-		opts.MaxFutureSkew = DefaultMaxFutureSkew
-	}
+	fetchDefaults(&opts.Fetcher, &opts.Architectures, &opts.MaxFutureSkew)
 	if opts.Keyrings == nil {
 		opts.Keyrings = NewKeyrings()
 	}
