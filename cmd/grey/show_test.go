@@ -67,14 +67,15 @@ func updatedRootOf(t *testing.T, small bool) (string, []string) {
 func TestIndexCommands(t *testing.T) {
 	root, lines := updatedRoot(t)
 	sec := "bookworm-security"
-	tests := []struct {
+	type indexCase struct {
 		name string
 		args []string
 		code int
 		// want are substrings of stdout, in order; stderr holds errWant.
 		want    []string
 		errWant string
-	}{
+	}
+	tests := []indexCase{
 		{"show", []string{"show", "liblzma5"}, 0, []string{
 			"Package: liblzma5\nSource: xz-utils\nVersion: 5.4.1-1+deb12u2\n",
 			"\nSHA256: ", "\n\n",
@@ -95,27 +96,9 @@ func TestIndexCommands(t *testing.T) {
 	}
 	if !showRace {
 		tests = append(tests,
-			struct {
-				name    string
-				args    []string
-				code    int
-				want    []string
-				errWant string
-			}{"show hello", []string{"show", "hello"}, 0, []string{"Package: hello\nVersion: 2.10-3\nInstalled-Size: 277\n", "SHA256: 2e6e2f1a0007dc43bc91c273fd36e91e40a4f1c2765a03eca68b70a42103878a\n\n"}, ""},
-			struct {
-				name    string
-				args    []string
-				code    int
-				want    []string
-				errWant string
-			}{"list all", []string{"list", "--all", "liblzma5"}, 0, []string{"liblzma5/bookworm-security 5.4.1-1+deb12u2 amd64\nliblzma5/bookworm 5.4.1-1+deb12u1 amd64\n"}, ""},
-			struct {
-				name    string
-				args    []string
-				code    int
-				want    []string
-				errWant string
-			}{"virtual", []string{"show", "mail-transport-agent"}, 100, nil, "virtual package provided by: "},
+			indexCase{"show hello", []string{"show", "hello"}, 0, []string{"Package: hello\nVersion: 2.10-3\nInstalled-Size: 277\n", "SHA256: 2e6e2f1a0007dc43bc91c273fd36e91e40a4f1c2765a03eca68b70a42103878a\n\n"}, ""},
+			indexCase{"list all", []string{"list", "--all", "liblzma5"}, 0, []string{"liblzma5/bookworm-security 5.4.1-1+deb12u2 amd64\nliblzma5/bookworm 5.4.1-1+deb12u1 amd64\n"}, ""},
+			indexCase{"virtual", []string{"show", "mail-transport-agent"}, 100, nil, "virtual package provided by: "},
 		)
 	}
 	for _, tt := range tests {
