@@ -95,6 +95,23 @@ func (r *rootFS) dirFD(host string) (int, error) {
 	if f, ok := r.dirs[host]; ok {
 		return int(f.Fd()), nil
 	}
+	// The parent's descriptor is open: one openat of the last name, not
+	// following a symlink there (a content store's new directory costs
+	// one system call, not a lookup of every component). A symlink, or
+	// any other failure but a missing name, takes the os.Root's lookup,
+	// which follows a link that stays inside the root.
+	if parent, ok := r.dirs[filepath.Dir(host)]; ok && host != r.host {
+		if name := filepath.Base(host); name != "." && name != ".." {
+			fd, err := unix.Openat(int(parent.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == nil {
+				r.dirs[host] = os.NewFile(uintptr(fd), host)
+				return fd, nil
+			}
+			if errors.Is(err, unix.ENOENT) {
+				return -1, &os.PathError{Op: "openat", Path: host, Err: err}
+			}
+		}
+	}
 	f, err := r.root.OpenFile(r.phys(host), os.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return -1, err
