@@ -207,15 +207,11 @@ func (a *Apps) Install(ctx context.Context, name string, o InstallOptions) (_ *M
 	if err := os.MkdirAll(a.genDir(name), 0o755); err != nil {
 		return nil, err
 	}
-	unlock, err := a.lock(name)
+	gens, unlock, err := a.lockedGenerations(name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	gens, err := a.generations(name)
-	if err != nil {
-		return nil, err
-	}
 	n := 1
 	if len(gens) > 0 {
 		n = gens[len(gens)-1] + 1
@@ -587,6 +583,19 @@ func (a *Apps) Remove(name string) error {
 	return err
 }
 
+// lockedGenerations takes name's lock and lists its generations under it;
+// the caller releases the lock with unlock (on an error it is released).
+func (a *Apps) lockedGenerations(name string) (gens []int, unlock func(), err error) {
+	if unlock, err = a.lock(name); err != nil {
+		return nil, nil, err
+	}
+	if gens, err = a.generations(name); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return gens, unlock, nil
+}
+
 // generations returns the complete generations of name (gen/N with its
 // N.json), ascending.
 func (a *Apps) generations(name string) ([]int, error) {
@@ -693,15 +702,11 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := a.lock(name)
+	gens, unlock, err := a.lockedGenerations(name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	gens, err := a.generations(name)
-	if err != nil {
-		return nil, err
-	}
 	var gone []int
 	for i, g := range gens {
 		if g == cur || i >= len(gens)-keep {

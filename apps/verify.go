@@ -65,15 +65,11 @@ func (a *Apps) Verify(ctx context.Context, names []string, o VerifyOptions) ([]D
 		if err := checkName(name); err != nil {
 			return nil, err
 		}
-		unlock, err := a.lock(name)
+		gens, unlock, err := a.lockedGenerations(name)
 		if err != nil {
 			return nil, err
 		}
 		defer unlock()
-		gens, err := a.generations(name)
-		if err != nil {
-			return nil, err
-		}
 		for _, gen := range gens {
 			seal, err := readSeal(a.sealPath(name, gen))
 			if err != nil {
