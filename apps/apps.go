@@ -660,12 +660,17 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return writeDurable(path, append(b, '\n'))
+}
+
+// writeDurable writes data to path.tmp, syncs it and renames it over path.
+func writeDurable(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

@@ -55,23 +55,7 @@ func writeSeal(path, root string, keys map[string]string) error {
 		}
 		fmt.Fprintf(&b, "%s %d %d %s\n", keys[p], st.Size, st.Mtim.Nano(), p)
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeDurable(path, b.Bytes())
 }
 
 // readSeal reads a seal; a generation made before seals existed has none
