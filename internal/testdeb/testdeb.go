@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/greypm/grey/deb/archive"
+	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/repo/key"
 )
 
@@ -62,15 +63,7 @@ func Build(t testing.TB, dir string, s Spec) string {
 	for p, c := range s.Files {
 		files[p] = c
 	}
-	for p, c := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfixture.WriteFiles(t, root, files)
 	opts := s.Build
 	if opts.SourceDateEpoch.IsZero() {
 		opts.SourceDateEpoch = Epoch

@@ -116,3 +116,18 @@ func InodeListing(t testing.TB, dir string, ctime bool) string {
 	sort.Strings(out)
 	return strings.Join(out, "\n")
 }
+
+// WriteFiles writes files (a path relative to root -> its content) under
+// root, mode 0644, making their directories (0755) as needed.
+func WriteFiles(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func normURL(t *testing.T, raw string) string {
 func TestAptAgrees(t *testing.T) {
 	aptGet := testfixture.Tool(t, "apt-get", "apt")
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testfixture.WriteFiles(t, root, map[string]string{
 		ListFile: `# the examples of sources.list(5), and more
 deb http://deb.debian.org/debian bookworm main contrib non-free non-free-firmware
 deb [ arch=amd64,armel ] http://deb.debian.org/debian bookworm-updates main
@@ -134,7 +134,7 @@ Signed-By:
 		"deb /srv/debian s main",
 	} {
 		r := t.TempDir()
-		writeFiles(t, r, map[string]string{ListFile: line + "\n"})
+		testfixture.WriteFiles(t, r, map[string]string{ListFile: line + "\n"})
 		if _, errs := aptInReleases(t, aptGet, r); len(errs) == 0 {
 			t.Errorf("apt accepts %q", line)
 		}

@@ -496,22 +496,9 @@ func TestArchs(t *testing.T) {
 	}
 }
 
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, data := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestLoad(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testfixture.WriteFiles(t, root, map[string]string{
 		"etc/grey/sources.list":                        "deb http://h/main s main\n",
 		"etc/grey/sources.list.d/b.sources":            "Types: deb\nURIs: http://h/b\nSuites: s\nComponents: main\n",
 		"etc/grey/sources.list.d/a.list":               "# a\ndeb http://h/a s main\n",
@@ -549,7 +536,7 @@ func TestLoad(t *testing.T) {
 	}
 	// Only the directory, or only the file.
 	only := t.TempDir()
-	writeFiles(t, only, map[string]string{"etc/grey/sources.list.d/x.list": "deb http://h/x s main\n"})
+	testfixture.WriteFiles(t, only, map[string]string{"etc/grey/sources.list.d/x.list": "deb http://h/x s main\n"})
 	if srcs, err := Load(only); err != nil || len(srcs) != 1 {
 		t.Errorf("only sources.list.d: %v, %v", srcs, err)
 	}
@@ -565,7 +552,7 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		{"etc/grey/sources.list.d/y.sources", "Types: deb\n bad continuation\nURIs http://h/d\n", "etc/grey/sources.list.d/y.sources:3: "},
 	} {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{tc.file: tc.data})
+		testfixture.WriteFiles(t, root, map[string]string{tc.file: tc.data})
 		_, err := Load(root)
 		if err == nil || !strings.Contains(err.Error(), filepath.Join(root, tc.want)) {
 			t.Errorf("%s: got %v, want an error starting %q", tc.file, err, tc.want)
@@ -605,7 +592,7 @@ func TestFixtureSource(t *testing.T) {
 // the keyrings apt would check it with, looked up inside the root.
 func TestLoadApt(t *testing.T) {
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testfixture.WriteFiles(t, root, map[string]string{
 		"etc/apt/sources.list":                          "deb http://h/plain s main\n",
 		"etc/apt/sources.list.d/a.sources":              "Types: deb\nURIs: http://h/signed\nSuites: s\nComponents: main\nSigned-By: /usr/share/keyrings/k.gpg\n",
 		"etc/apt/sources.list.d/b.list":                 "deb [signed-by=0123456789ABCDEF0123456789ABCDEF01234567] http://h/fpr s main\n",
@@ -652,7 +639,7 @@ func TestLoadApt(t *testing.T) {
 	}
 
 	// grey's own sources, when there are any, are the only ones read.
-	writeFiles(t, root, map[string]string{"etc/grey/sources.list.d/x.list": "deb [trusted=yes] http://h/grey s main\n"})
+	testfixture.WriteFiles(t, root, map[string]string{"etc/grey/sources.list.d/x.list": "deb [trusted=yes] http://h/grey s main\n"})
 	srcs, err = Load(root)
 	if err != nil || len(srcs) != 1 || srcs[0].URI.Path != "/grey" {
 		t.Errorf("with grey sources: %v, %v", srcs, err)
@@ -664,7 +651,7 @@ func TestLoadApt(t *testing.T) {
 
 	// A broken apt file is an error naming it.
 	bad := t.TempDir()
-	writeFiles(t, bad, map[string]string{"etc/apt/sources.list.d/x.list": "deb http://h/d\n"})
+	testfixture.WriteFiles(t, bad, map[string]string{"etc/apt/sources.list.d/x.list": "deb http://h/d\n"})
 	if _, err := Load(bad); err == nil || !strings.Contains(err.Error(), filepath.Join(bad, "etc/apt/sources.list.d/x.list")+":1") {
 		t.Errorf("broken apt file: %v", err)
 	}

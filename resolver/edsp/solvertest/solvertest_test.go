@@ -50,15 +50,7 @@ func corpus(t *testing.T) string {
 		"sub/beside.expect": "expect: contains a\nexpect: absent c\n",
 		"none.edsp":         scenario,
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testfixture.WriteFiles(t, dir, files)
 	return dir
 }
 
