@@ -95,14 +95,15 @@ func DiffListings(before, after string) string {
 func InodeListing(t testing.TB, dir string, ctime bool) string {
 	t.Helper()
 	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		var fi fs.FileInfo
+		if err == nil {
+			fi, err = os.Lstat(p)
+		}
 		if err != nil {
 			return err
 		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return err
-		}
+		st := fi.Sys().(*syscall.Stat_t)
 		line := fmt.Sprintf("%s %d %o %d %d", p, st.Ino, st.Mode, st.Size, st.Mtim.Nano())
 		if ctime {
 			line += fmt.Sprintf(" %d", st.Ctim.Nano())
