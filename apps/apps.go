@@ -733,6 +733,14 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 		}
 		gone = append(gone, g)
 	}
+	// Seals of generations a crash left before their N.json.
+	if seals, err := filepath.Glob(filepath.Join(a.genDir(name), "*.seal")); err == nil {
+		for _, p := range seals {
+			if _, err := os.Stat(strings.TrimSuffix(p, ".seal") + ".json"); errors.Is(err, os.ErrNotExist) {
+				os.Remove(p)
+			}
+		}
+	}
 	if _, err := a.PruneStore(); err != nil {
 		return gone, err
 	}

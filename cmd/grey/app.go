@@ -233,6 +233,8 @@ func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstal
 		if err := l.CheckFresh(s, lp); err != nil {
 			return &exitError{Code: 2, Err: err}
 		}
+	} else if err = os.MkdirAll(state, 0o755); err != nil { // resolving locks it as a root
+		return err
 	} else if l, _, err = image.LockSpec(ctx, s, image.ResolveOptions{StateDir: state, Now: g.Now, Fetcher: fetcher}); err != nil {
 		return err
 	}
@@ -241,6 +243,9 @@ func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstal
 		return err
 	}
 	// The downloads go into the state directory, as an image's do.
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
 	lk, err := pkgdb.LockRoot(ctx, state, pkgdb.LockOptions{})
 	if err != nil {
 		return err

@@ -137,7 +137,7 @@ func TestAppUpgradeKilled(t *testing.T) {
 	if code, out, errOut := g("app", "gc", "--keep", "1", "k"); code != 0 {
 		t.Errorf("gc: %d %q %s", code, out, errOut)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(apps, "k/gen")); len(ents) != 2 {
+	if ents, _ := os.ReadDir(filepath.Join(apps, "k/gen")); len(ents) != 3 { // N, N.json, N.seal
 		var names []string
 		for _, e := range ents {
 			names = append(names, e.Name())
