@@ -46,6 +46,17 @@ func openRootFS(host string) (*rootFS, error) {
 	return &rootFS{root: r, host: host, dirs: map[string]*os.File{}}, nil
 }
 
+// openRootFSAbs opens the root at root, which may be relative, and
+// returns it with root's absolute path, which its methods take.
+func openRootFSAbs(root string) (*rootFS, string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, "", err
+	}
+	rfs, err := openRootFS(abs)
+	return rfs, abs, err
+}
+
 // close closes every directory descriptor and the root.
 func (r *rootFS) close() {
 	if r == nil {
@@ -514,11 +525,7 @@ func (r *rootFS) readFile(host string) ([]byte, error) {
 // at root through its os.Root (rootFS.writeAtomic): for the state files
 // written outside a transaction (dpkg's status, arch, apt's marks).
 func writeFileIn(root, rel string, data []byte, mode fs.FileMode, sync bool) error {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return err
-	}
-	rfs, err := openRootFS(abs)
+	rfs, abs, err := openRootFSAbs(root)
 	if err != nil {
 		return err
 	}
@@ -529,11 +536,7 @@ func writeFileIn(root, rel string, data []byte, mode fs.FileMode, sync bool) err
 // readOptionalIn reads the file rel of the root at root through its
 // os.Root; nil, and no error, when it does not exist.
 func readOptionalIn(root, rel string) ([]byte, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
-	}
-	rfs, err := openRootFS(abs)
+	rfs, abs, err := openRootFSAbs(root)
 	if err != nil {
 		return nil, err
 	}

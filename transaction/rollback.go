@@ -256,13 +256,9 @@ func entry(db DB, id uint64) (*pkgdb.HistoryEntry, error) {
 // When a needed content is in neither place, it returns a *MissingError
 // naming every one, before anything changes.
 func PlanRollback(db DB, root string, target Target) (*RollbackPlan, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, err
-	}
 	// The store, the root's contents and its conffiles are read through
 	// the root's os.Root (inroot.go).
-	rfs, err := openRootFS(abs)
+	rfs, abs, err := openRootFSAbs(root)
 	if err != nil {
 		return nil, err
 	}

@@ -323,23 +323,15 @@ func (s *S3) Exists(ctx context.Context, name string, sum Sum) (bool, error) {
 	return got == sum, nil
 }
 
-// List pages through the keys under prefix.
+// List pages through the keys under prefix (Inventory's keys, sorted).
 func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
-	p := s.prefix + prefix
-	var out []string
-	pg := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(p)})
-	for pg.HasMorePages() {
-		page, err := pg.NextPage(ctx)
-		if err != nil {
-			return nil, s.errf("list", prefix, err)
-		}
-		for _, o := range page.Contents {
-			k := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
-			if strings.HasSuffix(k, "/") {
-				continue // a folder marker some tools create
-			}
-			out = append(out, k)
-		}
+	inv, err := s.Inventory(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(inv))
+	for k := range inv {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out, nil
@@ -359,7 +351,7 @@ func (s *S3) Inventory(ctx context.Context, prefix string) (map[string]ObjectInf
 		for _, o := range page.Contents {
 			k := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
 			if strings.HasSuffix(k, "/") {
-				continue
+				continue // a folder marker some tools create
 			}
 			info := ObjectInfo{Size: aws.ToInt64(o.Size)}
 			if etag := strings.ToLower(strings.Trim(aws.ToString(o.ETag), `"`)); isMD5Hex(etag) {
