@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,80 @@ func TestAttackListsLinkOutOfRoot(t *testing.T) {
 				t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(before, got))
 			}
 		})
+	}
+}
+
+// TestUpdateErrorsNameRealPaths: the lists and staging folders are
+// reached through descriptors (/proc/self/fd/N, updateRoot.openDir), but
+// an error writing or renaming a file in them names the file by its path
+// under the root, as the project's errors do, never by the descriptor's
+// path. Each case puts a directory in the way of a file the update
+// writes: the downloaded index in partial/ID (the fetcher), the Release
+// and state.json in lists/ID (atomicfile, lists.Write) and the index
+// renamed into lists/ID.
+func TestUpdateErrorsNameRealPaths(t *testing.T) {
+	repo := newTestRepo(t)
+	repo.publish(t, pub{suite: "stable", date: testfixture.Clock.Add(-24 * time.Hour), packages: 2})
+	srcs := parseSources(t, repo.line("stable"))
+	id := srcs[0].ID()
+	// A first update elsewhere gives the names the files are stored by.
+	results, err := Update(context.Background(), srcs, options(t.TempDir(), newMemStore(), testfixture.Clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := results[0].State
+	if len(st.Indexes) == 0 {
+		t.Fatal("no index")
+	}
+	release, index := filepath.Base(st.Release.File), filepath.Base(st.Indexes[0].Path)
+	for _, c := range []struct{ name, file string }{
+		{"download into partial", stagingDir + "/" + id + "/" + index},
+		{"Release into lists", ListsDir + "/" + id + "/" + release},
+		{"index renamed into lists", ListsDir + "/" + id + "/" + index},
+		{"state.json", ListsDir + "/" + id + "/" + stateFile},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			file := filepath.Join(root, c.file)
+			// A directory that is not empty: no rename replaces it.
+			if err := os.MkdirAll(filepath.Join(file, "in-the-way"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			results, err := Update(context.Background(), srcs, options(root, newMemStore(), testfixture.Clock))
+			if err == nil || results[0].Status == Get {
+				t.Fatalf("%s: %v; want a failure", results[0].Status, err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "/proc/self/fd") || !strings.Contains(msg, file) {
+				t.Errorf("error %q: want it to name %s, not a /proc/self/fd path", msg, file)
+			}
+			if msg := results[0].Err.Error(); strings.Contains(msg, "/proc/self/fd") {
+				t.Errorf("result's error %q names a /proc/self/fd path", msg)
+			}
+		})
+	}
+}
+
+// TestHostPaths: a descriptor's path is replaced alone or as a folder,
+// never as the start of a longer descriptor number, and the error keeps
+// its chain and its type.
+func TestHostPaths(t *testing.T) {
+	dirs := map[string]string{"/proc/self/fd/7": "/r/lists/x", "/proc/self/fd/9": "/r/partial/x"}
+	for _, c := range []struct{ in, want string }{
+		{"rename /proc/self/fd/9/a.partial /proc/self/fd/7/a: file exists", "rename /r/partial/x/a.partial /r/lists/x/a: file exists"},
+		{"sync /proc/self/fd/7: bad", "sync /r/lists/x: bad"},
+		{"open /proc/self/fd/71/a and /proc/self/fd/7", "open /proc/self/fd/71/a and /r/lists/x"},
+		{"no path", "no path"},
+	} {
+		base := &os.PathError{Op: "op", Path: "p", Err: os.ErrExist}
+		err := hostPaths(&FetchError{Source: "s", File: "f", Err: fmt.Errorf("%s: %w", c.in, base)}, dirs)
+		var fe *FetchError
+		if !errors.As(err, &fe) || !errors.Is(err, os.ErrExist) {
+			t.Errorf("%q: lost its chain: %#v", c.in, err)
+			continue
+		}
+		if got, want := fe.Err.Error(), c.want+": op p: file already exists"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
 	}
 }

@@ -360,7 +360,9 @@ func (u *updater) run(ctx context.Context) Result {
 	st, downloaded, err := u.update(ctx, prev)
 	res.Downloaded = downloaded
 	if err != nil {
-		res.Err = err
+		// The folders are open still: their descriptors' paths in the
+		// error are written as the folders' paths under the root.
+		res.Err = hostPaths(err, map[string]string{u.listsAt: u.lists, u.stageAt: u.staging})
 		var re *RefusedError
 		if errors.As(err, &re) {
 			res.Status = Refused
