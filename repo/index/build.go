@@ -38,6 +38,10 @@ type Input struct {
 	// compress.SystemDecoder() the host's xz (twice as fast). The cache
 	// file is the same either way.
 	Decoder compress.Decoder
+	// Open, when set, opens the file (Path then names it in messages
+	// only): a root's lists are opened through the root's os.Root
+	// (lists.IndexInputs). Nil opens Path.
+	Open func() (*os.File, error)
 }
 
 // HashMismatchError reports a Packages file whose content does not match the
@@ -210,7 +214,11 @@ const tempPrefix = ".tmp-"
 // buildOne parses in.Path, checks its SHA256 and writes the cache file at
 // path atomically.
 func buildOne(ctx context.Context, path string, in Input) ([]error, error) {
-	f, err := os.Open(in.Path)
+	open := in.Open
+	if open == nil {
+		open = func() (*os.File, error) { return os.Open(in.Path) }
+	}
+	f, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/repo/index"
 	"github.com/greypm/grey/repo/sources"
 )
@@ -32,6 +36,8 @@ type IndexInput struct {
 // IndexInputs returns the Packages files of srcs (binary sources, each
 // once) from their verified state in root, decoded with dec. A source
 // that was never updated is an error naming it (errors.Is ErrNoState).
+// Each file is opened through an os.Root of root, as its state was read
+// (openIndex).
 func IndexInputs(root string, srcs []*sources.Source, dec compress.Decoder) ([]IndexInput, error) {
 	var out []IndexInput
 	seen := map[string]bool{}
@@ -54,7 +60,8 @@ func IndexInputs(root string, srcs []*sources.Source, dec compress.Decoder) ([]I
 				dist += "/" + f.Component
 			}
 			out = append(out, IndexInput{
-				Input:    index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256, Decoder: dec},
+				Input: index.Input{Origin: st.SourceID, Path: f.Path, SHA256: f.SHA256, Decoder: dec,
+					Open: openIndex(root, id, filepath.Base(f.Path))},
 				SourceID: st.SourceID, Suite: st.Suite,
 				Label: strings.TrimSpace(strings.Join([]string{aptURI(st.URI), dist, f.Arch, "Packages"}, " ")),
 				URI:   st.URI, Release: st.Release, Component: f.Component, Arch: f.Arch,
@@ -91,4 +98,32 @@ func aptURI(uri string) string {
 		return "file:" + rest
 	}
 	return uri
+}
+
+// openIndex opens the file name of the source id's lists folder in root
+// through an os.Root of root, as Load reads its state: a lists folder
+// that leads out of the root (swapped for a link since the state was
+// read) is an error naming it (rootfs.ErrOutside), never read.
+func openIndex(root, id, name string) func() (*os.File, error) {
+	return func() (*os.File, error) {
+		r, err := os.OpenRoot(root)
+		if err != nil {
+			return nil, fmt.Errorf("open root %s: %w", root, err)
+		}
+		defer r.Close()
+		rel, err := rootfs.StateName(r, path.Join(Dir, id, name))
+		if err != nil {
+			return nil, err
+		}
+		f, err := r.Open(rel)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if out := rootfs.Outside(r, rel); out != nil {
+					return nil, fmt.Errorf("open %s: %w", rootfs.Host(r, rel), out)
+				}
+			}
+			return nil, rootfs.Explain(r, "open", rel, err)
+		}
+		return f, nil
+	}
 }

@@ -101,8 +101,9 @@ var ErrNoState = errors.New("no verified metadata: run grey update")
 // It returns an error wrapping ErrNoState when the source was never updated
 // there. The manifest is read through an os.Root of root: a lists folder
 // that leads out of the root is an error naming it (rootfs.ErrOutside),
-// never read. (The index files it names are read later by their paths,
-// and checked against their SHA256 then.)
+// never read. (The index files it names are read later, through an
+// os.Root of root too (IndexInputs), and checked against their SHA256
+// then.)
 func Load(root, sourceID string) (*State, error) {
 	if !SafeID(sourceID) {
 		return nil, fmt.Errorf("source id %q is not a plain file name", sourceID)

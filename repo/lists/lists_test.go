@@ -1,12 +1,20 @@
 package lists
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/internal/rootfs"
+	"github.com/greypm/grey/repo/index"
+	"github.com/greypm/grey/repo/sources"
 )
 
 func TestWriteLoadRoundTrip(t *testing.T) {
@@ -130,6 +138,78 @@ func TestAttackListsReadOutOfRoot(t *testing.T) {
 			}
 			if all, err := All(root); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("All: %d states, %v; want an error saying %s", len(all), err, want)
+			}
+		})
+	}
+}
+
+// TestAttackIndexReadOutOfRoot: the commands that read a source's lists
+// (show, policy, an install's index) read its state.json through the
+// root, then open the index files it names. A root process that swaps
+// the lists folder (or a folder above it) for a link out of the root
+// between the two does not make grey read the index files outside: each
+// is opened through the root's os.Root too, and refused naming the link.
+// Without the swap the file is read.
+func TestAttackIndexReadOutOfRoot(t *testing.T) {
+	src, err := sources.Parse("deb [signed-by=/k.gpg] http://example.org/debian bookworm main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := src.ID()
+	for _, state := range []string{"", "var/lib/grey", Dir, Dir + "/" + id} {
+		t.Run(state, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, filepath.FromSlash(Dir), id)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			const name = "0123-main_binary-amd64_Packages"
+			packages := []byte("Package: a\nVersion: 1\nArchitecture: amd64\n")
+			if err := os.WriteFile(filepath.Join(dir, name), packages, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(packages)
+			st := &State{Version: FormatVersion, SourceID: id, Suite: "bookworm", Release: ReleaseInfo{File: filepath.Join(dir, "InRelease")},
+				Indexes: []IndexFile{{Component: "main", Arch: "amd64", Name: "main/binary-amd64/Packages", Path: filepath.Join(dir, name),
+					SHA256: hex.EncodeToString(sum[:]), Size: int64(len(packages))}}}
+			if err := Write(dir, st); err != nil {
+				t.Fatal(err)
+			}
+			ins, err := IndexInputs(root, []*sources.Source{src}, compress.Decoder{})
+			if err != nil || len(ins) != 1 || ins[0].Open == nil {
+				t.Fatalf("%d inputs, %v", len(ins), err)
+			}
+			if state == "" { // no swap: read through the root
+				f, err := ins[0].Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+				return
+			}
+			link := filepath.Join(root, state)
+			outside := filepath.Join(t.TempDir(), "outside")
+			if err := os.Rename(link, outside); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, link); err != nil {
+				t.Fatal(err)
+			}
+			want := link + " (-> " + outside + ") leads out of the root"
+			f, err := ins[0].Open()
+			if err == nil {
+				f.Close()
+			}
+			if !errors.Is(err, rootfs.ErrOutside) || !strings.Contains(err.Error(), want) {
+				t.Errorf("open %s: %v; want an error saying %s", ins[0].Path, err, want)
+			}
+			// Building the index cache opens it so.
+			x, _, err := index.Load(context.Background(), t.TempDir(), []index.Input{ins[0].Input})
+			if err == nil {
+				x.Close()
+			}
+			if !errors.Is(err, rootfs.ErrOutside) || !strings.Contains(err.Error(), want) {
+				t.Errorf("index.Load: %v; want an error saying %s", err, want)
 			}
 		})
 	}
