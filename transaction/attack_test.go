@@ -21,10 +21,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
+	"github.com/greypm/grey/deb/version"
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/internal/testfixture"
 	"github.com/greypm/grey/pkgdb"
+	"github.com/greypm/grey/repo/fetch"
 )
 
 // attackRoot is a root with grey's and dpkg's databases and one package,
@@ -473,6 +477,115 @@ func TestAttackStateDirSwappedMidTransaction(t *testing.T) {
 			t.Logf("with %s swapped at %q: %v", c.state, c.step, err)
 			if got := testfixture.TreeListing(t, outside); got != was {
 				t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(was, got))
+			}
+		})
+	}
+}
+
+// cacheSwapFetcher writes content to each request's destination; when
+// swap is set it first moves the root's archive cache aside and puts a
+// symlink to outside in its place (a writer racing the download).
+type cacheSwapFetcher struct {
+	content       []byte
+	root, outside string
+	swap          bool
+}
+
+func (f *cacheSwapFetcher) FetchAll(_ context.Context, reqs []fetch.Request) []error {
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		if f.swap {
+			cache := filepath.Join(f.root, ArchivesDir)
+			if err := os.Rename(cache, cache+".moved"); err != nil {
+				errs[i] = err
+				continue
+			}
+			if err := os.Symlink(f.outside, cache); err != nil {
+				errs[i] = err
+				continue
+			}
+			f.swap = false
+		}
+		errs[i] = os.WriteFile(r.Dest, f.content, 0o644)
+	}
+	return errs
+}
+
+// TestAttackCacheOutOfRoot: the package cache inside the root
+// (var/cache/grey/archives) is reached through the root's os.Root: a
+// cache, or its parent, that is a symlink leading out of the root is
+// refused, naming the link, and one swapped for such a link while the
+// download runs is not written through; the directory outside is left
+// byte for byte as it was (issue 12, item 9).
+func TestAttackCacheOutOfRoot(t *testing.T) {
+	debPath := tpkg{name: "cached", version: "1", arch: "all", files: []tentry{
+		{name: "./usr/", typ: 'd'}, {name: "./usr/share/", typ: 'd'}, {name: "./usr/share/cached", body: "cached\n"},
+	}}.build(t, t.TempDir())
+	content, err := os.ReadFile(debPath)
+	must(t, err)
+	sum := sha256.Sum256(content)
+	pkg := &deb.Package{Name: "cached", Version: version.MustParse("1"), Architecture: "all",
+		Filename: "pool/cached_1_all.deb", Size: int64(len(content)), SHA256: fmt.Sprintf("%x", sum)}
+	urlOf := func(p *deb.Package) (string, error) { return JoinURL("http://deb.example.org/debian", p.Filename) }
+	for _, c := range []struct {
+		name, link string // link: the root's path that is a symlink to outside beforehand
+		swap       bool
+		msg        string
+	}{
+		{name: "cache's parent linked out", link: "var/cache/grey", msg: "/var/cache/grey (-> "},
+		{name: "cache linked out", link: ArchivesDir, msg: "/var/cache/grey/archives (-> "},
+		{name: "cache swapped during the download", swap: true, msg: "/var/cache/grey/archives (-> "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root, r := attackRoot(t)
+			outside := t.TempDir()
+			must(t, os.MkdirAll(filepath.Join(outside, "archives"), 0o755))
+			must(t, os.WriteFile(filepath.Join(outside, "keep"), []byte("host\n"), 0o644))
+			target := outside
+			if c.link == "var/cache/grey" {
+				must(t, os.MkdirAll(filepath.Join(root, "var/cache"), 0o755))
+			} else {
+				must(t, os.MkdirAll(filepath.Join(root, "var/cache/grey"), 0o755))
+			}
+			if c.link != "" {
+				must(t, os.Symlink(target, filepath.Join(root, c.link)))
+			} else {
+				must(t, os.MkdirAll(filepath.Join(root, ArchivesDir), 0o755))
+			}
+			was := testfixture.TreeListing(t, outside)
+			before := testfixture.TreeListing(t, root)
+			pd := &Pending{Install: []Wanted{{Package: pkg}}}
+			f := &cacheSwapFetcher{content: content, root: root, outside: outside, swap: c.swap}
+			plan, err := pd.Download(context.Background(), DownloadOptions{Fetcher: f, Dir: root, URL: urlOf})
+			if got := testfixture.TreeListing(t, outside); got != was {
+				t.Errorf("the download wrote outside the root:\n%s", testfixture.DiffListings(was, got))
+			}
+			if err == nil {
+				var res *Result
+				res, err = Apply(context.Background(), r.DB, plan, Options{Root: root, NoScripts: true})
+				if res == nil {
+					if derr := pd.Discard(); derr != nil {
+						t.Logf("discard: %v", derr)
+					}
+				}
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			t.Logf("refused: %v", err)
+			if !errors.Is(err, rootfs.ErrOutside) {
+				t.Errorf("error %v, want rootfs.ErrOutside", err)
+			}
+			if !strings.Contains(err.Error(), c.msg) {
+				t.Errorf("error %q does not name the link (%q)", err, c.msg)
+			}
+			if got := testfixture.TreeListing(t, outside); got != was {
+				t.Errorf("outside the root changed:\n%s", testfixture.DiffListings(was, got))
+			}
+			if !c.swap {
+				if after := testfixture.TreeListing(t, root); after != before {
+					t.Errorf("the root changed:\n%s", testfixture.DiffListings(before, after))
+				}
 			}
 		})
 	}

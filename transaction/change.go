@@ -81,9 +81,9 @@ type Pending struct {
 	// installed, so not removed" and goes on.
 	NotInstalled []string
 
-	// fetched and created are what Download added to the archive cache:
-	// the files it fetched and the directories it made (deepest first).
-	fetched, created []string
+	// cache is what Download added to the archive cache: the files it
+	// fetched and the directories it made (deepest first).
+	cache archiveCache
 }
 
 // Prepare resolves req against idx and the installed packages of db (nil:
@@ -225,7 +225,7 @@ func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error)
 	switch {
 	case o.Fetcher != nil:
 		var err error
-		if got, p.fetched, p.created, err = download(ctx, o.Fetcher, o.Dir, o.Archives, remote, o.URL, install); err != nil {
+		if got, p.cache, err = download(ctx, o.Fetcher, o.Dir, o.Archives, remote, o.URL, install); err != nil {
 			return Plan{}, err
 		}
 	case len(remote) > 0:
@@ -257,14 +257,25 @@ func (p *Pending) Download(ctx context.Context, o DownloadOptions) (Plan, error)
 // downloads stay, as the cache of what is installed. It returns the first
 // error of a removal.
 func (p *Pending) Discard() error {
+	c := p.cache
+	p.cache = archiveCache{}
+	if len(c.fetched) == 0 && len(c.created) == 0 {
+		return nil
+	}
+	r, err := c.openRoot()
+	if err != nil {
+		return fmt.Errorf("discard: %w", err)
+	}
+	if r != nil {
+		defer r.Close()
+	}
 	var first error
-	for _, f := range p.fetched {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
+	for _, f := range c.fetched {
+		if err := c.remove(r, f); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
 			first = fmt.Errorf("discard %s: %w", f, err)
 		}
 	}
-	removeEmpty(p.created)
-	p.fetched, p.created = nil, nil
+	c.removeEmpty(r, c.created)
 	return first
 }
 

@@ -548,10 +548,11 @@ func WriteAutoMarks(root string, marks map[string]*bool, sync bool) (string, err
 	return pkgdb.Fingerprint(out), nil
 }
 
-// nativeArchOf reads the root's native architecture from dpkg's status.
+// nativeArchOf reads the root's native architecture from dpkg's status,
+// read through the root's os.Root.
 func nativeArchOf(root string) string {
 	path := filepath.Join(root, pkgdb.DpkgAdminDir, "status")
-	data, _ := os.ReadFile(path)
+	data, _ := readOptionalIn(root, pkgdb.DpkgAdminDir+"/status")
 	entries, _ := dpkgdb.ParseStatus(path, data)
 	return NativeArch(entries, root)
 }

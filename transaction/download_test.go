@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/greypm/grey/deb"
@@ -141,5 +142,33 @@ func TestDownloadCacheDirectories(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// destErrFetcher fails each request with an error naming its Dest.
+type destErrFetcher struct{}
+
+func (destErrFetcher) FetchAll(_ context.Context, reqs []fetch.Request) []error {
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		errs[i] = &os.PathError{Op: "open", Path: r.Dest + ".partial", Err: os.ErrPermission}
+	}
+	return errs
+}
+
+// TestDownloadErrorNamesCache: the fetcher writes into the root's cache
+// through a descriptor's /proc/self/fd/N name; its errors name the
+// cache's own path, and still unwrap to the fetcher's.
+func TestDownloadErrorNamesCache(t *testing.T) {
+	root := t.TempDir()
+	p := &deb.Package{Name: "a", Version: version.MustParse("1"), Architecture: "all", Filename: "pool/a.deb", Size: 1, SHA256: "00"}
+	urlOf := func(p *deb.Package) (string, error) { return JoinURL("http://deb.example.org/debian", p.Filename) }
+	_, err := Download(context.Background(), destErrFetcher{}, root, []*deb.Package{p}, urlOf)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := filepath.Join(root, ArchivesDir, "a_1_all.deb.partial")
+	if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "/proc/") || !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("error %q (%#v): want one naming %s, wrapping the permission error", err, err, want)
 	}
 }

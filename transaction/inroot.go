@@ -627,3 +627,23 @@ func (r *rootFS) disarm(host string) error {
 	}
 	return disarmAt(dfd, name, host)
 }
+
+// openDeb opens the package file path for reading: through the os.Root
+// when it is inside the root (a .deb of the root's package cache; a link
+// on the way leading out of the root is refused, naming it), by its path
+// when it is elsewhere or the root is "/" (which has no outside).
+func (r *rootFS) openDeb(path string) (*os.File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(r.host, abs)
+	if err != nil || !filepath.IsLocal(rel) || filepath.Clean(r.host) == "/" {
+		return os.Open(path)
+	}
+	f, err := r.root.Open(rel)
+	if err != nil {
+		return nil, rootfs.Explain(r.root, "open", rel, err)
+	}
+	return f, nil
+}

@@ -362,11 +362,26 @@ func lacking(store *Store, roots *rootContents, snap *pkgdb.Snapshot) []string {
 	return out
 }
 
-// cachedDeb returns the package's .deb in the cache, or "".
+// cachedDeb returns the package's .deb in the root's cache, or "": a
+// regular file looked up through the root's os.Root (a link on the way
+// leading out of the root is no cached package; Apply opens it through
+// the os.Root too).
 func cachedDeb(root string, p *pkgdb.Package) string {
 	v := strings.ReplaceAll(p.Version, ":", "%3a")
-	c := filepath.Join(root, ArchivesDir, p.Name+"_"+v+"_"+p.Architecture+".deb")
-	if _, err := os.Stat(c); err == nil {
+	rel := filepath.Join(ArchivesDir, p.Name+"_"+v+"_"+p.Architecture+".deb")
+	c := filepath.Join(root, rel)
+	if filepath.Clean(root) == "/" {
+		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
+			return c
+		}
+		return ""
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	if fi, err := r.Stat(rel); err == nil && fi.Mode().IsRegular() {
 		return c
 	}
 	return ""

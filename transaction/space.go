@@ -3,7 +3,6 @@ package transaction
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -97,9 +96,9 @@ func (t *txn) checkSpace(free int64) error {
 			// rollbacks that fit.
 			continue
 		}
-		f, err := os.Open(w.item.Path)
+		f, err := t.st.rfs.openDeb(w.item.Path)
 		if err != nil {
-			return fmt.Errorf("open %s: %w", w.item.Path, err)
+			return err // names the file
 		}
 		ctl, err := archive.ReadControl(f, w.item.Path)
 		f.Close()

@@ -353,9 +353,9 @@ func (s *stager) stagePackage(ctx context.Context, w *work) error {
 	if w.item.Snapshot != nil {
 		return s.stageSnapshot(ctx, w) // rollback.go
 	}
-	f, err := os.Open(w.item.Path)
+	f, err := s.rfs.openDeb(w.item.Path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", w.item.Path, err)
+		return err // names the file
 	}
 	defer f.Close()
 	if err := checkFile(f, w.item); err != nil {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/greypm/grey/internal/rootfs"
 	"github.com/greypm/grey/pkgdb"
 )
 
@@ -117,6 +118,10 @@ func checkStateInside(r *os.Root) error {
 				filepath.Join(r.Name(), p), ErrUnsafePath)
 		case err == nil, errors.Is(err, fs.ErrNotExist):
 			continue
+		}
+		if out := rootfs.Outside(r, p); out != nil {
+			return fmt.Errorf("%s leads out of the root: %w: grey keeps its and dpkg's state inside the root: %w",
+				filepath.Join(r.Name(), p), out, ErrUnsafePath)
 		}
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
