@@ -21,6 +21,7 @@ import (
 // in the same root (git with git-man and liberror-perl, nothing for a bare
 // autoremove) and never an Essential package or anything one needs.
 func TestFullHostAutoremoveKeepsEssential(t *testing.T) {
+	t.Parallel()
 	dir := testfixture.DebianRoot(t, testfixture.RootSpec{Include: []string{"git"}})
 	h := &hostRoot{t: t, dir: dir, dpkg: testfixture.Tool(t, "dpkg", "dpkg"), dpkgQuery: testfixture.Tool(t, "dpkg-query", "dpkg")}
 	testfixture.Tool(t, "chroot", "coreutils")

@@ -205,6 +205,7 @@ func lineDiff(a, b []string) string {
 // empty, dpkg --verify clean, apt-get check passing and the status stanzas
 // of untouched packages byte for byte as they were.
 func TestFullHostMinbaseAdoptInstallRemove(t *testing.T) {
+	t.Parallel()
 	h := newHostRoot(t)
 	orig := h.status()
 	origStanzas := stanzas(t, orig)
@@ -291,6 +292,7 @@ func TestFullHostMinbaseAdoptInstallRemove(t *testing.T) {
 // TestFullHostMarksAndHolds: apt-mark and grey mark agree both ways, and a
 // hold set by either is honoured by grey.
 func TestFullHostMarksAndHolds(t *testing.T) {
+	t.Parallel()
 	h := newHostRoot(t)
 	h.mustGrey("update")
 	h.mustGrey("-y", "install", "hello")
@@ -328,6 +330,7 @@ func TestFullHostMarksAndHolds(t *testing.T) {
 // fails at once naming the lock and apt's pid with --no-wait; with grey
 // holding it apt-get refuses.
 func TestFullHostLocks(t *testing.T) {
+	t.Parallel()
 	h := newHostRoot(t)
 	// apt keeps lock-frontend through its Pre-Invoke hook: a sleep there
 	// holds it while grey tries.
@@ -381,6 +384,7 @@ func TestFullHostLocks(t *testing.T) {
 // the same mirror) and grey at random for 30 steps and checks after each
 // that dpkg -l, apt-mark showauto and grey agree.
 func TestFullHostAlternateWithApt(t *testing.T) {
+	t.Parallel()
 	h := newHostRoot(t)
 	h.mustGrey("update")
 	pool := []string{"hello", "tree", "bc", "figlet", "jq", "nano", "less", "patch", "dos2unix", "file"}
@@ -457,6 +461,7 @@ func TestFullHostAlternateWithApt(t *testing.T) {
 // full-upgrade ends with the versions apt-get dist-upgrade gives on a copy,
 // with scripts run and dpkg --audit empty.
 func TestFullHostRealUpgrade(t *testing.T) {
+	t.Parallel()
 	h := newHostRoot(t)
 	apt := &hostRoot{t: t, dir: t.TempDir(), dpkg: h.dpkg, dpkgQuery: h.dpkgQuery}
 	if out, err := h.run("cp", "-a", h.dir+"/.", apt.dir); err != nil {

@@ -63,6 +63,7 @@ func installTreeHash(t *testing.T, root string, skip ...string) string {
 // check it with dpkg and by running hello, then a conffile edit, removals
 // and a corrupted download.
 func TestFullInstallCommandFixture(t *testing.T) {
+	t.Parallel()
 	// The same acceptance runs under -race at the library level
 	// (transaction.TestInstallFixtureScripts); this one needs the full
 	// bookworm index, so it runs in make test's non-race pass.

@@ -17,6 +17,7 @@ import (
 // by the codename the source line gives (bookworm); the test maps apt's
 // names to the codenames, and compares the rest to the byte (issue 18).
 func TestFullListMatchesApt(t *testing.T) {
+	t.Parallel()
 	aptPath := testfixture.Tool(t, "apt", "apt")
 	if showRace {
 		t.Skip("needs bookworm main, left out under -race")

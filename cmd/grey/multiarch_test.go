@@ -14,6 +14,7 @@ import (
 // check are clean, and apt in the root agrees; removing libc6:i386 leaves
 // libc6:amd64 whole.
 func TestFullHostMultiArchLibc6(t *testing.T) {
+	t.Parallel()
 	h := newHostRoot(t)
 	if code, _, errOut := h.grey("-y", "install", "libc6:i386"); code == 0 {
 		t.Errorf("libc6:i386 installed before i386 was added:\n%s", errOut)

@@ -69,6 +69,7 @@ func greyPlanChanges(t *testing.T, out string) []string {
 // three suites, `grey --dry-run --json` and `apt-get -s` make the same
 // changes under each preferences file.
 func TestFullPinningMatchesAptGet(t *testing.T) {
+	t.Parallel()
 	aptGet := testfixture.Tool(t, "apt-get", "apt")
 	if showRace {
 		t.Skip("needs bookworm main, left out under -race")

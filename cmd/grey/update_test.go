@@ -160,6 +160,7 @@ func TestUpdateAptSources(t *testing.T) {
 // mirror's sources.list line, checked with trusted.gpg.d's keys) and
 // "grey install hello" installs it from there, as on a Debian host.
 func TestFullHostAptSources(t *testing.T) {
+	t.Parallel()
 	testfixture.WholeIndex(t)
 	root := testfixture.DebianRoot(t, testfixture.RootSpec{})
 	if _, err := os.Stat(filepath.Join(root, "etc/grey")); err == nil {

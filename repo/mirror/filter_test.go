@@ -43,6 +43,7 @@ func mirrorPackages(t *testing.T, dir string) []*deb.Package {
 // (distcheck), they are signed by the mirror's key, and apt resolves
 // hello and python3 from them alone.
 func TestFullPartialMirror(t *testing.T) {
+	t.Parallel()
 	testfixture.WholeIndex(t)
 	fx := testfixture.Bookworm(t)
 	_, kp := testKey(t, "mirror", t.TempDir())
@@ -170,6 +171,7 @@ func keys(m map[*deb.Package]bool) string {
 // and hello need from the partial mirror alone into an empty root's cache,
 // checking each against the filtered index.
 func TestFullPartialMirrorHost(t *testing.T) {
+	t.Parallel()
 	testfixture.WholeIndex(t)
 	uri := testfixture.DebianMirror(t, "bookworm")
 	kr := "/usr/share/keyrings/debian-archive-keyring.gpg"

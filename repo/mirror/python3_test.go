@@ -21,6 +21,7 @@ import (
 // is made of (the host's, which is bookworm), in apt's preferred
 // alternatives, and nothing else.
 func TestFullPartialMirrorInstallsPython3(t *testing.T) {
+	t.Parallel()
 	testfixture.WholeIndex(t)
 	testfixture.Root(t)
 	mm := testfixture.Tool(t, "mmdebstrap", "mmdebstrap")

@@ -78,6 +78,7 @@ func checkFixtureMirror(t *testing.T, dir string) {
 // fetches nothing, and that real apt installs from the mirror and from a
 // tagged snapshot of it with the upstream keyring.
 func TestFullSyncFixture(t *testing.T) {
+	t.Parallel()
 	testfixture.WholeIndex(t)
 	fx := testfixture.Bookworm(t)
 	for _, tc := range []struct{ name, base string }{
@@ -128,6 +129,7 @@ func TestFullSyncFixture(t *testing.T) {
 // TestFullGreyUpdateFromMirror: grey's own update verifies the mirror with the
 // upstream keyring.
 func TestFullGreyUpdateFromMirror(t *testing.T) {
+	t.Parallel()
 	testfixture.WholeIndex(t)
 	fx := testfixture.Bookworm(t)
 	m := newMirror(t, fixtureSources(t, "file://"+fx), nil)
