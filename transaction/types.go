@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/greypm/grey/deb/compress"
@@ -13,10 +12,6 @@ import (
 
 	"github.com/greypm/grey/pkgdb"
 )
-
-// syscallNoFollow refuses to open a staged name that is a symlink; the
-// name is fresh and random, so one would mean someone raced us.
-const syscallNoFollow = syscall.O_NOFOLLOW
 
 // Sentinel errors; test with errors.Is.
 var (
