@@ -124,15 +124,7 @@ func TestAttackListsReadOutOfRoot(t *testing.T) {
 			if err := Write(dir, st); err != nil {
 				t.Fatal(err)
 			}
-			link := filepath.Join(root, state)
-			outside := filepath.Join(t.TempDir(), "outside")
-			if err := os.Rename(link, outside); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(outside, link); err != nil {
-				t.Fatal(err)
-			}
-			want := link + " (-> " + outside + ") leads out of the root"
+			want := swapOut(t, root, state)
 			if _, err := Load(root, "src1"); err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("Load: %v; want an error saying %s", err, want)
 			}
@@ -187,15 +179,7 @@ func TestAttackIndexReadOutOfRoot(t *testing.T) {
 				f.Close()
 				return
 			}
-			link := filepath.Join(root, state)
-			outside := filepath.Join(t.TempDir(), "outside")
-			if err := os.Rename(link, outside); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink(outside, link); err != nil {
-				t.Fatal(err)
-			}
-			want := link + " (-> " + outside + ") leads out of the root"
+			want := swapOut(t, root, state)
 			f, err := ins[0].Open()
 			if err == nil {
 				f.Close()
@@ -213,4 +197,20 @@ func TestAttackIndexReadOutOfRoot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// swapOut moves the directory rel of root out of the root and leaves a
+// link to it in its place, as a writer racing grey would; it returns the
+// refusal grey must give.
+func swapOut(t *testing.T, root, rel string) string {
+	t.Helper()
+	link := filepath.Join(root, rel)
+	outside := filepath.Join(t.TempDir(), "outside")
+	if err := os.Rename(link, outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	return link + " (-> " + outside + ") leads out of the root"
 }
