@@ -114,15 +114,7 @@ func createBucket(t *testing.T, dest string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := st.CreateBucket(context.Background())
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	testfixture.Retry(t, "create bucket "+cfg.Bucket, time.Minute, func() error {
+		return st.CreateBucket(context.Background())
+	})
 }

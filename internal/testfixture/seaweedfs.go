@@ -233,3 +233,22 @@ func freePorts(n int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Retry calls f until it returns nil, every half second for at most
+// limit, and fails the test with what and f's last error after that: for
+// the first requests to a server that has just started (a new SeaweedFS
+// cluster refuses to make a bucket until a volume server has joined).
+func Retry(t testing.TB, what string, limit time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -73,17 +73,9 @@ func newBucket(t *testing.T) (*testfixture.S3Server, *S3, *countingTransport) {
 // volume server yet.
 func CreateBucket(t testing.TB, st *S3) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := st.CreateBucket(context.Background())
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("create bucket %s: %v", st.cfg.Bucket, err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	testfixture.Retry(t, "create bucket "+st.cfg.Bucket, time.Minute, func() error {
+		return st.CreateBucket(context.Background())
+	})
 }
 
 func TestParseS3URL(t *testing.T) {
