@@ -290,13 +290,7 @@ func TestWarmStoreInstallsWithoutUnpacking(t *testing.T) {
 	}
 	r1, r2 := a.Root("one", 1), a.Root("two", 1)
 	for _, p := range []string{"usr/lib/lib.so", "usr/bin/tool", "usr/share/doc/lib/README"} {
-		var s1, s2 syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(r1, p), &s1); err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Stat(filepath.Join(r2, p), &s2); err != nil {
-			t.Fatal(err)
-		}
+		s1, s2 := statPair(t, r1, r2, p)
 		if s1.Ino != s2.Ino || s2.Mode&0o222 != 0 {
 			t.Errorf("%s: inodes %d %d, mode %o", p, s1.Ino, s2.Ino, s2.Mode)
 		}
@@ -340,4 +334,16 @@ func TestWarmStoreInstallsWithoutUnpacking(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("store after removing every app: %v", left)
 	}
+}
+
+// statPair stats the file rel in two roots, to compare their inodes.
+func statPair(t *testing.T, r1, r2, rel string) (s1, s2 syscall.Stat_t) {
+	t.Helper()
+	if err := syscall.Stat(filepath.Join(r1, rel), &s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(filepath.Join(r2, rel), &s2); err != nil {
+		t.Fatal(err)
+	}
+	return s1, s2
 }

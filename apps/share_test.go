@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,13 +77,7 @@ func TestWarmAppAddsNoObjects(t *testing.T) {
 				t.Error("no info file in the second root's content store")
 			}
 			for _, p := range []string{"usr/lib/libx.so", "usr/bin/x", "usr/lib/.keep"} {
-				var s1, s2 syscall.Stat_t
-				if err := syscall.Stat(filepath.Join(r1, p), &s1); err != nil {
-					t.Fatal(err)
-				}
-				if err := syscall.Stat(filepath.Join(r2, p), &s2); err != nil {
-					t.Fatal(err)
-				}
+				s1, s2 := statPair(t, r1, r2, p)
 				if s1.Ino != s2.Ino {
 					t.Errorf("%s: inodes %d and %d", p, s1.Ino, s2.Ino)
 				}
