@@ -157,7 +157,7 @@ func ConffilesFile(p *Package) []byte {
 // root is refused, naming it (rootfs.ErrOutside), with nothing made
 // there; the files are created exclusively, never through a link.
 func EnsureDpkgAdminDir(root string) error {
-	r, err := openRoot(root)
+	r, err := makeRoot(root)
 	if err != nil {
 		return fmt.Errorf("dpkg admin dir: %w", err)
 	}

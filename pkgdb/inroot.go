@@ -33,6 +33,22 @@ func openRoot(root string) (*os.Root, error) {
 	return r, nil
 }
 
+// makeRoot opens root as an os.Root, making the directory (and its
+// parents, 0755) first when it does not exist yet: for what writes a
+// root's state (Open, LockRoot, EnsureDpkgAdminDir), which a new root
+// gets on its first command. The root's own path is the caller's, not
+// one inside the root, so it is made by that path.
+func makeRoot(root string) (*os.Root, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("make root %s: %w", root, err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open root %s: %w", root, err)
+	}
+	return r, nil
+}
+
 // stateName is rootfs.StateName.
 func stateName(r *os.Root, name string) (string, error) { return rootfs.StateName(r, name) }
 

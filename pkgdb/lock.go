@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,7 +59,7 @@ type Lock struct {
 // unless opts.NoWait.
 func LockRoot(ctx context.Context, root string, opts LockOptions) (*Lock, error) {
 	path := filepath.Join(root, LockPath)
-	r, err := openRoot(root)
+	r, err := makeRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -149,6 +150,9 @@ type DpkgLock struct {
 // database (no var/lib/dpkg) needs no lock: a nil lock and no error.
 func LockDpkg(ctx context.Context, root string, opts LockOptions) (*DpkgLock, error) {
 	r, err := openRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no root, so no dpkg database to lock
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock dpkg's database: %w", err)
 	}

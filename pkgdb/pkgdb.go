@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -95,7 +96,7 @@ type Options struct {
 // leads out of the root is refused, naming it (rootfs.ErrOutside).
 func Open(root string, opts Options) (*DB, error) {
 	path := filepath.Join(root, filepath.FromSlash(Path))
-	r, err := openRoot(root)
+	r, err := makeRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -261,6 +262,9 @@ func (db *DB) Accept(sourceID string, date time.Time) error {
 func CopyDB(root, dst string) error {
 	path := filepath.Join(root, filepath.FromSlash(Path))
 	r, err := openRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no root, so no database to copy
+	}
 	if err != nil {
 		return fmt.Errorf("copy database: %w", err)
 	}
