@@ -425,23 +425,33 @@ func (r *rootFS) open(host string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), host), nil
 }
 
-// writeAtomic replaces the file host with data and mode: a new file is
-// made beside it by name in its directory's descriptor (O_EXCL,
-// O_NOFOLLOW), synced when sync is set, and renamed over host, so a
-// symlink there is replaced, never followed.
+// writeAtomic replaces the file host with data and mode (replace).
 func (r *rootFS) writeAtomic(host string, data []byte, mode fs.FileMode, sync bool) error {
+	return r.replace(host, func(f *os.File) error {
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+		if err := f.Chmod(mode); err != nil {
+			return err
+		}
+		if sync {
+			return f.Sync()
+		}
+		return nil
+	})
+}
+
+// replace replaces the file host with what fill writes: a new file is
+// made beside it by name in its directory's descriptor (O_EXCL,
+// O_NOFOLLOW), filled, and renamed over host, so a symlink there is
+// replaced, never followed; on an error the new file is removed.
+func (r *rootFS) replace(host string, fill func(*os.File) error) error {
 	tmp := filepath.Join(filepath.Dir(host), randomName())
 	f, err := r.create(tmp)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", host, err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil && sync {
-		err = f.Sync()
-	}
+	err = fill(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

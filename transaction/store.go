@@ -269,24 +269,14 @@ func (s *Store) AddBytes(data []byte) (string, error) {
 // hold a content whose blocks did not reach the disk: Restore checks the
 // hash of everything it uses).
 func (s *Store) writeFrom(r *rootFS, dst string, fill func(*os.File) error) error {
-	tmp := filepath.Join(filepath.Dir(dst), randomName())
-	f, err := r.create(tmp)
+	err := r.replace(dst, func(f *os.File) error {
+		if err := f.Chmod(0o644); err != nil {
+			return err
+		}
+		return fill(f)
+	})
 	if err != nil {
 		return fmt.Errorf("content store: %w", err)
-	}
-	err = f.Chmod(0o644)
-	if err == nil {
-		err = fill(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = r.rename(tmp, dst)
-	}
-	if err != nil {
-		_ = r.remove(tmp, false)
-		return fmt.Errorf("content store: write %s: %w", dst, err)
 	}
 	return nil
 }
