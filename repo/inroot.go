@@ -112,74 +112,23 @@ func (u *updateRoot) openDir(rel string, mkdir bool) (*os.File, string, error) {
 		f.Close()
 		return nil, "", fmt.Errorf("%s is not a directory", rootfs.Host(u.r, name))
 	}
-	at := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	if _, err := os.Stat(at); err != nil {
-		at = rootfs.Host(u.r, name)
-	}
-	return f, at, nil
+	return f, rootfs.FDPath(f, rootfs.Host(u.r, name)), nil
 }
-
-// hostPathsError is an error whose text names the files of the folders
-// openDir opened by their paths under the root rather than by the
-// descriptors' paths (/proc/self/fd/N) the code that takes paths was
-// given; Unwrap returns the error as it was, so errors.Is and errors.As
-// see what they saw (an *fs.PathError in it keeps the descriptor's path).
-type hostPathsError struct {
-	err error
-	msg string
-}
-
-func (e *hostPathsError) Error() string { return e.msg }
-func (e *hostPathsError) Unwrap() error { return e.err }
 
 // hostPaths returns err with every descriptor path of dirs (at -> the
-// folder's path under the root) in its text written as the folder's path,
-// err itself when it names none. A RefusedError or FetchError keeps its
-// type, its Err rewritten: grey update prints their File and Err apart.
+// folder's path under the root) in its text written as the folder's path
+// (rootfs.HostPaths). A RefusedError or FetchError keeps its type, its
+// Err rewritten: grey update prints their File and Err apart.
 func hostPaths(err error, dirs map[string]string) error {
 	switch e := err.(type) {
-	case nil:
-		return nil
 	case *RefusedError:
 		c := *e
-		c.Err = hostPaths(e.Err, dirs)
+		c.Err = rootfs.HostPaths(e.Err, dirs)
 		return &c
 	case *FetchError:
 		c := *e
-		c.Err = hostPaths(e.Err, dirs)
+		c.Err = rootfs.HostPaths(e.Err, dirs)
 		return &c
 	}
-	msg := err.Error()
-	out := msg
-	for at, host := range dirs {
-		if at != "" && at != host {
-			out = replacePath(out, at, host)
-		}
-	}
-	if out == msg {
-		return err
-	}
-	return &hostPathsError{err: err, msg: out}
-}
-
-// replacePath replaces each descriptor path at (/proc/self/fd/N) in s by
-// host: at itself and the paths under it (/proc/self/fd/7/x), never a
-// longer number (/proc/self/fd/71).
-func replacePath(s, at, host string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, at)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(at)
-		if end < len(s) && '0' <= s[end] && s[end] <= '9' {
-			b.WriteString(s[:end])
-		} else {
-			b.WriteString(s[:i])
-			b.WriteString(host)
-		}
-		s = s[end:]
-	}
+	return rootfs.HostPaths(err, dirs)
 }

@@ -256,16 +256,6 @@ func (c *archiveCache) removeEmpty(r *os.Root, dirs []string) {
 	}
 }
 
-// procNamed is an error of the fetcher whose message names the cache's
-// host path rather than the /proc/self/fd/N path it was given.
-type procNamed struct {
-	msg string
-	err error
-}
-
-func (e *procNamed) Error() string { return e.msg }
-func (e *procNamed) Unwrap() error { return e.err }
-
 // download is Download that also returns what it added to the cache
 // (its fetched and created), so that a caller can put the cache back as
 // it was (Pending.Discard). install is the Installed-Size, in bytes, of
@@ -334,12 +324,7 @@ func download(ctx context.Context, f Fetcher, root, archives string, pkgs []*deb
 		// The fetcher writes by path: the descriptor's /proc name is
 		// the directory itself, whatever is renamed meanwhile. Without
 		// /proc, the cache's path (checked above) is all there is.
-		p := fmt.Sprintf("/proc/self/fd/%d", d.Fd())
-		if a, err := os.Stat(p); err == nil {
-			if b, err := d.Stat(); err == nil && os.SameFile(a, b) {
-				via = p
-			}
-		}
+		via = rootfs.FDPath(d, cache.dir)
 	}
 	for i := range reqs {
 		reqs[i].Dest = filepath.Join(via, names[i])
@@ -347,9 +332,7 @@ func download(ctx context.Context, f Fetcher, root, archives string, pkgs []*deb
 	var errs []error
 	for i, err := range f.FetchAll(ctx, reqs) {
 		if err != nil {
-			if via != cache.dir {
-				err = &procNamed{msg: strings.ReplaceAll(err.Error(), via, cache.dir), err: err}
-			}
+			err = rootfs.HostPaths(err, map[string]string{via: cache.dir})
 			errs = append(errs, fmt.Errorf("%s: %w", who[i], err))
 			continue
 		}
