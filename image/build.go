@@ -146,7 +146,7 @@ func Build(ctx context.Context, s *Spec, opts BuildOptions) (*BuildResult, error
 		}
 		res.SHA256 = sum
 	case OCILayout:
-		if err := WriteOCI(ctx, root, out.Path, s.Architecture, s.SourceDateEpoch); err != nil {
+		if err := WriteOCI(ctx, root, out.Path, s.Architecture, s.SourceDateEpoch, s.Command); err != nil {
 			return nil, err
 		}
 		sum, err := fileSHA256(filepath.Join(out.Path, "index.json"))

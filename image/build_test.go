@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,10 +191,21 @@ func TestDirectoryRoot(t *testing.T) {
 }
 
 // TestOCIValid reads the layout back with go-containerregistry and
-// validates every digest and size, the config and the layer.
+// validates every digest and size, the config and the layer; the
+// spec's command: is the config's Cmd.
 func TestOCIValid(t *testing.T) {
 	_, line := testRepo(t, defaultPkgs())
-	s, err := ReadSpec(writeSpec(t, specText(line, "")))
+	for _, command := range []string{"", "greet"} {
+		t.Run("command="+command, func(t *testing.T) { testOCIValid(t, line, command) })
+	}
+}
+
+func testOCIValid(t *testing.T, line, command string) {
+	extra := ""
+	if command != "" {
+		extra = "command: " + command + "\n"
+	}
+	s, err := ReadSpec(writeSpec(t, specText(line, extra)))
 	must(t, err)
 	out := filepath.Join(t.TempDir(), "oci")
 	_, err = Build(context.Background(), s, buildOpts(t, "oci:"+out, false))
@@ -214,6 +226,9 @@ func TestOCIValid(t *testing.T) {
 	must(t, err)
 	if cfg.Architecture != "amd64" || cfg.OS != "linux" || cfg.Created.Unix() != s.SourceDateEpoch {
 		t.Errorf("config: %+v", cfg)
+	}
+	if want := []string{command}; command == "" && len(cfg.Config.Cmd) != 0 || command != "" && !slices.Equal(cfg.Config.Cmd, want) {
+		t.Errorf("config's Cmd %q, want %q", cfg.Config.Cmd, command)
 	}
 	layers, err := img.Layers()
 	must(t, err)

@@ -46,8 +46,9 @@ func ociArch(debArch string) (arch, variant string) {
 // github.com/opencontainers/image-spec. The layout is written directly, not
 // through a registry library, so that every byte is under control: JSON of
 // those types (fixed field order), the creation time from epoch, a gzip
-// stream with no name or time. arch is the Debian architecture of the image.
-func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64) error {
+// stream with no name or time. arch is the Debian architecture of the image;
+// cmd, when not "", is its command (the config's Cmd, a spec's command:).
+func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64, cmd string) error {
 	if err := emptyDir(out); err != nil {
 		return err
 	}
@@ -90,9 +91,13 @@ func WriteOCI(ctx context.Context, dir, out, arch string, epoch int64) error {
 	createdText := created.Format(time.RFC3339)
 	oarch, variant := ociArch(arch)
 	platform := ocispec.Platform{Architecture: oarch, OS: "linux", Variant: variant}
+	config := ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
+	if cmd != "" {
+		config.Cmd = []string{cmd}
+	}
 	cfg := ocispec.Image{
 		Created: &created, Platform: platform,
-		Config:  ocispec.ImageConfig{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+		Config:  config,
 		RootFS:  ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.NewDigest(digest.SHA256, tarSum)}},
 		History: []ocispec.History{{Created: &created, CreatedBy: "grey image build"}},
 	}

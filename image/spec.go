@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -47,6 +48,11 @@ type Spec struct {
 	Essential bool
 	// Scripts runs maintainer scripts inside the root (it needs a shell).
 	Scripts bool
+	// Command is the program the image runs: a clean absolute path inside
+	// the root, or a name looked up in its PATH ("" = none). It is the OCI
+	// image's Cmd and the program "grey app run" starts for an app
+	// installed from the spec.
+	Command string
 	// SourceDateEpoch is the time every file's mtime is clamped to and the
 	// OCI image's creation time, in seconds since 1970.
 	SourceDateEpoch int64
@@ -132,6 +138,7 @@ type rawSpec struct {
 	Recommends      yaml.Node  `yaml:"recommends"`
 	Essential       yaml.Node  `yaml:"essential"`
 	Scripts         yaml.Node  `yaml:"scripts"`
+	Command         yaml.Node  `yaml:"command"`
 	SourceDateEpoch yaml.Node  `yaml:"source-date-epoch"`
 	Files           []rawFile  `yaml:"files"`
 	Users           []rawUser  `yaml:"users"`
@@ -193,6 +200,7 @@ func ParseSpec(data []byte, file string) (*Spec, error) {
 		Recommends:   p.boolean(&raw.Recommends, "recommends"),
 		Essential:    p.boolean(&raw.Essential, "essential"),
 		Scripts:      p.boolean(&raw.Scripts, "scripts"),
+		Command:      p.command(&raw.Command),
 	}
 	if n := &raw.SourceDateEpoch; n.Kind != 0 {
 		if s.SourceDateEpoch = int64(p.integer(n, "source-date-epoch")); s.SourceDateEpoch < 0 {
@@ -409,6 +417,36 @@ func (p *parser) id(n *yaml.Node, key string) int {
 		return -1
 	}
 	return p.integer(n, key)
+}
+
+// command reads command: one program, a clean absolute path inside the
+// root or a bare name, without arguments (they are given at run time:
+// "grey app run NAME -- ARGS", or the container's command line).
+func (p *parser) command(n *yaml.Node) string {
+	if p.skip(n) {
+		return ""
+	}
+	if n.Kind == yaml.SequenceNode {
+		p.fail(n, "command", "must be one program (a name or an absolute path), not a list: arguments go after 'grey app run NAME --'")
+		return ""
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		p.fail(n, "command", "must not be empty (leave it out for none)")
+		return ""
+	}
+	c := p.str(n, "command")
+	switch {
+	case p.err != nil:
+	case c == "":
+		p.fail(n, "command", "must not be empty (leave it out for none)")
+	case strings.ContainsFunc(c, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		p.fail(n, "command", "must be one program (a name or an absolute path), not a command line: %q (arguments go after 'grey app run NAME --')", c)
+	case strings.Contains(c, "/") && (!path.IsAbs(c) || path.Clean(c) != c || c == "/"):
+		p.fail(n, "command", "must be a program name or a clean absolute path inside the root, not %q", c)
+	case c == "." || c == "..":
+		p.fail(n, "command", "must be a program name or a clean absolute path inside the root, not %q", c)
+	}
+	return c
 }
 
 // noneOf records a problem when the string at n contains one of chars

@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,29 @@ groups:
 	}
 }
 
+// TestParseSpecCommand: command: is one program, a name or a clean
+// absolute path, kept as written; absent, it is "".
+func TestParseSpecCommand(t *testing.T) {
+	const head = "sources: [\"deb file:///r s main\"]\npackages: [a]\n"
+	for _, tc := range []struct{ text, want string }{
+		{"", ""},
+		{"command: hello\n", "hello"},
+		{"command: /usr/bin/hello\n", "/usr/bin/hello"},
+		{"command: \"/usr/games/fortune\"\n", "/usr/games/fortune"},
+		{"command: python3.11\n", "python3.11"},
+		{"command: true\n", "true"}, // a program named true, not a boolean
+	} {
+		s, err := ParseSpec([]byte(head+tc.text), "x.yaml")
+		if err != nil {
+			t.Errorf("%q: %v", tc.text, err)
+			continue
+		}
+		if s.Command != tc.want {
+			t.Errorf("%q: command %q, want %q", tc.text, s.Command, tc.want)
+		}
+	}
+}
+
 func TestParseSpecDefaults(t *testing.T) {
 	s, err := ParseSpec([]byte("sources: [\"deb file:///r s main\"]\npackages: [a]\n"), "x.yaml")
 	must(t, err)
@@ -109,6 +133,16 @@ func TestParseSpecBad(t *testing.T) {
 		{"file key twice", src + "packages: [a]\nfiles:\n  - path: /x\n    content: y\n    content: z\n", 6, "files[0].content", "given twice"},
 		{"unknown group key", src + "packages: [a]\ngroups:\n  - name: g\n    gid: 1\n    color: red\n", 6, "groups[0].color", "unknown key (known: name, gid, members)"},
 		{"uid not int", src + "packages: [a]\nusers: [{name: a, uid: x, gid: 1}]\n", 3, "users[0].uid", "integer"},
+		{"command empty", src + "packages: [a]\ncommand: \"\"\n", 3, "command", "must not be empty"},
+		{"command null", src + "packages: [a]\ncommand:\n", 3, "command", "must not be empty"},
+		{"command relative path", src + "packages: [a]\ncommand: bin/hello\n", 3, "command", "clean absolute path"},
+		{"command unclean path", src + "packages: [a]\ncommand: /usr/bin/../bin/hello\n", 3, "command", "clean absolute path"},
+		{"command root", src + "packages: [a]\ncommand: /\n", 3, "command", "clean absolute path"},
+		{"command dot-dot", src + "packages: [a]\ncommand: ..\n", 3, "command", "program name"},
+		{"command with arguments", src + "packages: [a]\ncommand: hello --greeting hi\n", 3, "command", "not a command line"},
+		{"command with a tab", src + "packages: [a]\ncommand: \"hello\\tx\"\n", 3, "command", "not a command line"},
+		{"command as a list", src + "packages: [a]\ncommand: [hello, --greeting]\n", 3, "command", "not a list"},
+		{"command as a mapping", src + "packages: [a]\ncommand: {path: /x}\n", 3, "command", "must be a string"},
 		{"not a mapping", "- a\n- b\n", 1, "", "mapping"},
 		{"not yaml", "sources: [\n", 0, "", "YAML"},
 	} {
@@ -192,6 +226,7 @@ func FuzzParseSpec(f *testing.F) {
 	}
 	f.Add([]byte("sources: [\"deb file:///r s main\"]\npackages: [a]\nfiles:\n  - {path: /x, mode: \"0644\", content: y}\n"))
 	f.Add([]byte("sources:\n  - Types: deb\n    URIs: file:///r\n    Suites: s\n    Components: main\npackages: [a]\n"))
+	f.Add([]byte("sources: [\"deb file:///r s main\"]\npackages: [a]\ncommand: /usr/bin/a\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseSpec(data, "fuzz.yaml")
 		if err != nil {
@@ -199,6 +234,9 @@ func FuzzParseSpec(f *testing.F) {
 		}
 		if len(s.Sources) == 0 || (len(s.Packages) == 0 && !s.Essential) {
 			t.Fatalf("accepted a spec with nothing to do: %+v", s)
+		}
+		if c := s.Command; c != "" && (strings.ContainsAny(c, " \t\n\x00") || strings.Contains(c, "/") && (!path.IsAbs(c) || path.Clean(c) != c)) {
+			t.Fatalf("accepted command %q", c)
 		}
 	})
 }

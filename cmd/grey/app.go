@@ -83,9 +83,9 @@ type AppInstallCmd struct {
 	Essential  bool     `help:"Add every Essential: yes and Priority: required package, as an image spec's essential: true."`
 	Scripts    bool     `help:"Run maintainer scripts inside the app root (it needs a shell: use with --essential)."`
 	Recommends bool     `help:"Install Recommends too (off by default: an app root holds what its program needs)."`
-	Command    string   `help:"The program 'grey app run' starts (default: NAME in /usr/bin, /bin, ...)." placeholder:"PROG"`
+	Command    string   `help:"The program 'grey app run' starts (default: the spec's command:, else NAME in /usr/bin, /bin, ...)." placeholder:"PROG"`
 	NoSync     bool     `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
-	Spec       string   `help:"Take the packages (and essential, scripts, recommends) from an image spec; its sources are resolved into its lock (FILE.lock), as grey image build does." placeholder:"FILE.yaml" type:"path"`
+	Spec       string   `help:"Take the packages (and essential, scripts, recommends, command) from an image spec; its sources are resolved into its lock (FILE.lock), as grey image build does." placeholder:"FILE.yaml" type:"path"`
 	Locked     bool     `help:"With --spec: install exactly the spec's lock, resolving nothing; refused when the lock does not match the spec."`
 	Name       string   `arg:"" help:"App name."`
 	Packages   []string `arg:"" optional:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, or a path to a .deb file (not with --spec)."`
@@ -182,16 +182,16 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, prev *apps.Me
 		Index: idx, Request: req, Local: local, Requested: c.Packages,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
 		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: sameAs(prev, ""),
+		Prepared: sameAs(prev, "", c.Command),
 	})
 	return appInstalled(g, c.Name, m, err)
 }
 
 // sameAs stops a change with errUpToDate when it installs exactly prev's
-// packages and writes prev's extras (prev nil: never).
-func sameAs(prev *apps.Meta, extras string) func(*transaction.Pending) error {
+// packages, writes prev's extras and runs prev's command (prev nil: never).
+func sameAs(prev *apps.Meta, extras, command string) func(*transaction.Pending) error {
 	return func(p *transaction.Pending) error {
-		if prev == nil || prev.Extras != extras {
+		if prev == nil || prev.Extras != extras || prev.Command != command {
 			return nil
 		}
 		same := prev.Packages
@@ -255,11 +255,19 @@ func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstal
 	if err != nil {
 		return err
 	}
+	// --command wins over the spec's command: at install; an upgrade
+	// (c.Command is then the generation's) takes the spec's again, as it
+	// takes its packages again, and keeps the generation's when the spec
+	// has none.
+	command := c.Command
+	if s.Command != "" && (command == "" || prev != nil) {
+		command = s.Command
+	}
 	m, err := ap.Install(ctx, c.Name, apps.InstallOptions{
 		Pending: pending, Request: resolver.Request{Recommends: s.Recommends}, Requested: s.Packages, Spec: spec,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: state, URL: url},
-		Essential: s.Essential, Scripts: s.Scripts || c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: sameAs(prev, extras),
+		Essential: s.Essential, Scripts: s.Scripts || c.Scripts, Command: command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+		Prepared: sameAs(prev, extras, command),
 		// The spec's files, users and groups, as grey image build
 		// writes them.
 		Extras:    func(dir string) error { return image.AddExtras(dir, s) },
@@ -640,7 +648,7 @@ func (c *AppExportCmd) Run(ctx context.Context, g *Globals) error {
 	case image.Tarball:
 		err = image.WriteTarFile(ctx, root, out.Path, out.Compression, epoch)
 	case image.OCILayout:
-		err = image.WriteOCI(ctx, root, out.Path, repo.HostArch(), epoch)
+		err = image.WriteOCI(ctx, root, out.Path, repo.HostArch(), epoch, m.Command)
 	default:
 		return &exitError{Code: 2, Err: fmt.Errorf("app export: %s: give FILE.tar (.tar.gz, .tgz, .tar.zst) or oci:DIR", c.Output)}
 	}
