@@ -508,13 +508,17 @@ func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
 type AppUpgradeCmd struct {
 	AppsDirFlag
 	NoSync bool   `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
-	All    bool   `help:"Upgrade every app."`
+	All    bool   `help:"Upgrade every app; one that fails is reported and the others are still upgraded."`
 	Name   string `arg:"" optional:"" help:"App name."`
 }
 
 // Run upgrades: the current generation's request, resolved against the
 // sources as they are now, becomes a new generation unless it resolves
-// to the same packages.
+// to the same packages. With --all an app that fails (its request
+// cannot be had any more, a download fails) is reported and the others
+// are still upgraded: each app's upgrade is its own switch, and one
+// pinned app must not hold back the rest. The exit status is then the
+// first failure's.
 func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 	if c.All == (c.Name != "") {
 		return &exitError{Code: 2, Err: errors.New("app upgrade: give an app name or --all")}
@@ -536,6 +540,8 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		metas = []*apps.Meta{m}
 	}
+	var first error
+	failed := 0
 	for _, m := range metas {
 		packages := m.Requested
 		if m.Spec != "" {
@@ -543,11 +549,39 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Spec: m.Spec, Packages: packages, Command: m.Command, NoSync: c.NoSync,
 			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m)
-		if err != nil {
-			return fmt.Errorf("app %s: %w", m.Name, err)
+		if err == nil {
+			continue
+		}
+		err = appFailed(m.Name, err)
+		if !c.All || ctx.Err() != nil {
+			return err
+		}
+		fmt.Fprintf(g.Stderr, "grey: %v\n", err)
+		failed++
+		if first == nil {
+			first = err
 		}
 	}
-	return nil
+	if first == nil {
+		return nil
+	}
+	code := cli.ExitFailed
+	var ee *exitError
+	if errors.As(first, &ee) {
+		code = ee.Code
+	}
+	return &exitError{Code: code, Err: fmt.Errorf("app upgrade --all: %d of %d apps not upgraded", failed, len(metas))}
+}
+
+// appFailed names the app in err's message, keeping its exit status
+// (the message of an exitError is its Err, which the status would
+// otherwise hide the name from).
+func appFailed(name string, err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.Err != nil {
+		return &exitError{Code: ee.Code, Err: fmt.Errorf("app %s: %w", name, ee.Err)}
+	}
+	return fmt.Errorf("app %s: %w", name, err)
 }
 
 // AppGcCmd deletes old generations.

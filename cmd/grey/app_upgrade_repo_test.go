@@ -81,10 +81,13 @@ func storeObjectOf(t *testing.T, apps, file string) string {
 // generate", read through file://, beside the bookworm fixture's
 // suites) first holds libgreydemo1 1.0 and greydemo, a program that
 // prints the library's version; apps demo and other are installed from
-// it. Then libgreydemo1 2.0 is published into the same repository and
-// "grey update" run: "app upgrade demo" makes demo's generation 2,
-// which prints 2.0, while other stays at 1.0 until "app upgrade --all"
-// upgrades it; a second --all changes nothing. Rollback prints 1.0
+// it, and app legacy with libgreydemo1=1.0. Then libgreydemo1 2.0 is
+// published into the same repository (1.0 leaves it) and "grey update"
+// run: "app upgrade demo" makes demo's generation 2, which prints 2.0,
+// while other stays at 1.0 until "app upgrade --all" upgrades it; that
+// --all fails for legacy (exit 100, naming it) and goes on to other,
+// and legacy stays at 1.0. Once legacy is removed a second --all
+// changes nothing. Rollback prints 1.0
 // again and touches no file of any generation; gc deletes the old
 // generations and, once no generation links it, library 1.0's store
 // object. The host root is byte for byte as before, outside the apps
@@ -141,8 +144,10 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	host := hostState(t, root)
 	mustRun("demo: generation 1 ", "app", "install", "--command", "greydemo", "demo", "greydemo")
 	mustRun("other: generation 1 ", "app", "install", "--command", "greydemo", "other", "greydemo")
+	mustRun("legacy: generation 1 ", "app", "install", "--command", "greydemo", "legacy", "greydemo", "libgreydemo1=1.0")
 	run("demo", "1.0")
 	run("other", "1.0")
+	run("legacy", "1.0")
 	v1 := filepath.Join(apps, "demo/gen/1/usr/lib/greydemo/VERSION")
 	if !sameInode(t, v1, filepath.Join(apps, "other/gen/1/usr/lib/greydemo/VERSION")) {
 		t.Error("library 1.0 is not one store object in both apps")
@@ -169,11 +174,20 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	if code, out, _ := g("app", "history", "demo"); code != 0 || !strings.Contains(out, "\n1   ") || !strings.Contains(out, "\n2*  ") {
 		t.Errorf("history demo: %d\n%s", code, out)
 	}
-	if code, out, errOut := g("app", "upgrade", "--all"); code != 0 || !strings.HasPrefix(out, "demo: up to date\nother: generation 2 ") {
+	// --all: legacy's request cannot be had any more (exit 100, named);
+	// the apps after it are upgraded all the same.
+	if code, out, errOut := g("app", "upgrade", "--all"); code != 100 || !strings.HasPrefix(out, "demo: up to date\nother: generation 2 ") ||
+		!strings.Contains(errOut, "grey: app legacy: ") || !strings.Contains(errOut, "libgreydemo1 has no version 1.0") {
 		t.Errorf("upgrade --all: %d %q %s", code, out, errOut)
 	}
 	current("other", 2)
 	run("other", "2.0")
+	current("legacy", 1)
+	run("legacy", "1.0")
+	if code, _, errOut := g("app", "upgrade", "legacy"); code != 100 || !strings.HasPrefix(errOut, "grey: app legacy: ") {
+		t.Errorf("upgrade legacy: %d %s", code, errOut)
+	}
+	mustRun("legacy: removed", "app", "remove", "legacy")
 	// Now nothing is newer: --all is a no-op.
 	before := testfixture.TreeListing(t, apps)
 	if code, out, errOut := g("app", "upgrade", "--all"); code != 0 || out != "demo: up to date\nother: up to date\n" {
