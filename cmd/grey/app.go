@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -540,6 +541,12 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 		}
 		metas = []*apps.Meta{m}
 	}
+	// With --json, --all prints one array (as app gc does): each app's
+	// object, or {"name", "error"} for one that failed.
+	jsonAll := g.JSON && c.All
+	stdout := g.Stdout
+	defer func() { g.Stdout = stdout }()
+	results := []json.RawMessage{}
 	var first error
 	failed := 0
 	for _, m := range metas {
@@ -547,9 +554,17 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 		if m.Spec != "" {
 			packages = nil // the spec again, resolved anew
 		}
+		var buf bytes.Buffer
+		if jsonAll {
+			g.Stdout = &buf
+		}
 		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Spec: m.Spec, Packages: packages, Command: m.Command, NoSync: c.NoSync,
 			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m)
+		g.Stdout = stdout
 		if err == nil {
+			if jsonAll {
+				results = append(results, json.RawMessage(bytes.TrimSpace(buf.Bytes())))
+			}
 			continue
 		}
 		err = appFailed(m.Name, err)
@@ -557,9 +572,21 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 		fmt.Fprintf(g.Stderr, "grey: %v\n", err)
+		if jsonAll {
+			b, jerr := json.Marshal(map[string]string{"name": m.Name, "error": err.Error()})
+			if jerr != nil {
+				return jerr
+			}
+			results = append(results, b)
+		}
 		failed++
 		if first == nil {
 			first = err
+		}
+	}
+	if jsonAll {
+		if err := cli.WriteJSON(stdout, results); err != nil {
+			return err
 		}
 	}
 	if first == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -85,8 +86,8 @@ func storeObjectOf(t *testing.T, apps, file string) string {
 // published into the same repository (1.0 leaves it) and "grey update"
 // run: "app upgrade demo" makes demo's generation 2, which prints 2.0,
 // while other stays at 1.0 until "app upgrade --all" upgrades it; that
-// --all fails for legacy (exit 100, naming it) and goes on to other,
-// and legacy stays at 1.0. Once legacy is removed a second --all
+// --all fails for legacy (exit 100, naming it; with --json one array
+// holding its error) and goes on to other, and legacy stays at 1.0. Once legacy is removed a second --all
 // changes nothing. Rollback prints 1.0
 // again and touches no file of any generation; gc deletes the old
 // generations and, once no generation links it, library 1.0's store
@@ -175,10 +176,23 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 		t.Errorf("history demo: %d\n%s", code, out)
 	}
 	// --all: legacy's request cannot be had any more (exit 100, named);
-	// the apps after it are upgraded all the same.
-	if code, out, errOut := g("app", "upgrade", "--all"); code != 100 || !strings.HasPrefix(out, "demo: up to date\nother: generation 2 ") ||
-		!strings.Contains(errOut, "grey: app legacy: ") || !strings.Contains(errOut, "libgreydemo1 has no version 1.0") {
-		t.Errorf("upgrade --all: %d %q %s", code, out, errOut)
+	// the apps after it are upgraded all the same. With --json, one
+	// array with an object for each app.
+	code, out, errOut := g("--json", "app", "upgrade", "--all")
+	if code != 100 || !strings.Contains(errOut, "grey: app legacy: ") || !strings.Contains(errOut, "libgreydemo1 has no version 1.0") {
+		t.Errorf("upgrade --all: %d %s", code, errOut)
+	}
+	var all []struct {
+		Name       string
+		UpToDate   bool `json:"up_to_date"`
+		Generation int
+		Error      string
+	}
+	if err := json.Unmarshal([]byte(out), &all); err != nil || len(all) != 3 ||
+		all[0].Name != "demo" || !all[0].UpToDate ||
+		all[1].Name != "legacy" || !strings.Contains(all[1].Error, "no version 1.0") ||
+		all[2].Name != "other" || all[2].Generation != 2 {
+		t.Errorf("upgrade --all --json: %v %+v\n%s", err, all, out)
 	}
 	current("other", 2)
 	run("other", "2.0")
