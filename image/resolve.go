@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -121,7 +120,7 @@ func Resolve(ctx context.Context, s *Spec, opts ResolveOptions) (*Lock, error) {
 		req.Install = append(req.Install, j)
 	}
 	if s.Essential {
-		ess, err := essentialSet(ctx, x, s.Architecture)
+		ess, err := x.RequiredNames(ctx, s.Architecture)
 		if err != nil {
 			return nil, err
 		}
@@ -159,34 +158,6 @@ func Resolve(ctx context.Context, s *Spec, opts ResolveOptions) (*Lock, error) {
 	}
 	sortPackages(l.Packages)
 	return l, nil
-}
-
-// essentialSet returns the names whose candidate for arch is Essential or
-// of Priority required, sorted. It decodes every stanza, so it is only
-// done when a spec asks for it.
-func essentialSet(ctx context.Context, x *index.Index, arch string) ([]string, error) {
-	set := map[string]bool{}
-	n := 0
-	for p := range x.All() {
-		if n++; n%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if p.Architecture != arch && p.Architecture != "all" {
-			continue
-		}
-		if p.Essential || p.Priority == "required" {
-			set[p.Name] = true
-		}
-	}
-	if err := x.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // debPackage is the lock entry as the transaction package takes it.

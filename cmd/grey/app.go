@@ -156,13 +156,12 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, prev *apps.Me
 			if arch == "" {
 				arch = repo.HostArch()
 			}
-			for p := range x.All() {
-				if (p.Architecture == arch || p.Architecture == "all") && (p.Essential || p.Priority == "required") {
-					req.Install = append(req.Install, resolver.Job{Name: p.Name})
-				}
-			}
-			if err := x.Err(); err != nil {
+			names, err := x.RequiredNames(ctx, arch)
+			if err != nil {
 				return err
+			}
+			for _, n := range names {
+				req.Install = append(req.Install, resolver.Job{Name: n})
 			}
 		}
 	}

@@ -131,3 +131,128 @@ func BenchmarkEssentialNames(b *testing.B) {
 		x.Close()
 	}
 }
+
+// TestRequiredNamesFixture compares the text scan with the decoded
+// packages of the fixture, for the fixture's architecture and one it
+// lacks (then only Architecture: all packages count).
+func TestRequiredNamesFixture(t *testing.T) {
+	x, _ := mustLoad(t, t.TempDir(), fixtureInputs(t, raceEnabled))
+	for _, arch := range []string{"amd64", "s390x"} {
+		want := map[string]bool{}
+		for p := range x.All() {
+			if (p.Architecture == arch || p.Architecture == "all") && (p.Essential || p.Priority == "required") {
+				want[p.Name] = true
+			}
+		}
+		got, err := x.RequiredNames(context.Background(), arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
+			t.Errorf("%s: not sorted and unique: %q", arch, got)
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d names, want %d", arch, len(got), len(want))
+		}
+		for _, n := range got {
+			if !want[n] {
+				t.Errorf("%s: %s is neither Essential nor required", arch, n)
+			}
+		}
+		if arch == "amd64" && (!slices.Contains(got, "dpkg") || !slices.Contains(got, "base-files")) {
+			t.Errorf("amd64: %q lacks dpkg or base-files", got)
+		}
+	}
+}
+
+func TestRequiredNamesSample(t *testing.T) {
+	dir := t.TempDir()
+	in := writeInput(t, dir, "one", `Package: dpkg
+Version: 1.21
+Architecture: amd64
+Essential: yes
+
+Package: mawk
+Version: 1
+Architecture: amd64
+Priority: required
+
+Package: tzdata
+Version: 1
+Architecture: all
+Priority: Required
+
+Package: base-files
+Version: 12
+Architecture: arm64
+Essential: yes
+
+Package: hello
+Version: 1
+Architecture: amd64
+Priority: optional
+Description: x
+ Priority: required
+`)
+	x, _ := mustLoad(t, t.TempDir(), []Input{in})
+	got, err := x.RequiredNames(context.Background(), "amd64")
+	if want := []string{"dpkg", "mawk"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("RequiredNames = %q, %v; want %q", got, err, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := x.RequiredNames(ctx, "amd64"); err == nil {
+		t.Error("RequiredNames ignores a cancelled context")
+	}
+}
+
+// BenchmarkRequiredNames measures the scan of the whole fixture, against
+// BenchmarkRequiredNamesDecoded, what image and app did before: decode
+// every package.
+func BenchmarkRequiredNames(b *testing.B) {
+	x := loadedFixture(b)
+	for b.Loop() {
+		if n, err := x.RequiredNames(context.Background(), "amd64"); err != nil || len(n) == 0 {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+func BenchmarkRequiredNamesDecoded(b *testing.B) {
+	inputs := fixtureInputs(b, false)
+	cache := b.TempDir()
+	if _, err := Build(context.Background(), cache, inputs); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		// A fresh index each time: All memoizes what it decodes.
+		x, _, err := Load(context.Background(), cache, inputs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for p := range x.All() {
+			if (p.Architecture == "amd64" || p.Architecture == "all") && (p.Essential || p.Priority == "required") {
+				n++
+			}
+		}
+		if n == 0 {
+			b.Fatal("none")
+		}
+		x.Close()
+	}
+}
+
+func loadedFixture(b *testing.B) *Index {
+	inputs := fixtureInputs(b, false)
+	cache := b.TempDir()
+	if _, err := Build(context.Background(), cache, inputs); err != nil {
+		b.Fatal(err)
+	}
+	x, _, err := Load(context.Background(), cache, inputs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { x.Close() })
+	return x
+}
