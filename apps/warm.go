@@ -58,14 +58,16 @@ func debSum(it transaction.Install) (string, error) {
 
 func fileSum(p string) (string, error) { return digest.File(p) }
 
-// warmPlan replaces each item of plan whose .deb has a complete manifest
-// by an install from its Snapshot, with the contents put into the content
-// store of the root at dir: links to the objects, or copies when copy is
-// set (maintainer scripts will run: nothing they can reach may be
-// shared). It returns the object key of each file those packages share
-// (for share), how many packages it replaced, and the file contents it
-// put into the root's store, which the caller removes after the
-// transaction (a root composed from .debs has none there).
+// warmPlan replaces each item of plan whose .deb has a usable manifest
+// by an install from its Snapshot. Without copy, each shared file is
+// named in the Install's Objects, which the transaction hard-links from
+// the object straight into the root; with copy (maintainer scripts will
+// run: nothing they can reach may be shared), and for the private files
+// and info files either way, the contents are put into the content store
+// of the root at dir as copies. It returns the object key of each file
+// linked to an object (for share), how many packages it replaced, and the
+// file contents it put into the root's store, which the caller removes
+// after the transaction (a root composed from .debs has none there).
 func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[string]string, int, []string, error) {
 	hints := map[string]string{}
 	n := 0
@@ -91,23 +93,29 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 		if err := json.Unmarshal(b, &m); err != nil || m.Snapshot.Package == nil {
 			continue // damaged: unpack the .deb as if there were none
 		}
-		if !a.complete(&m) {
+		if !a.usable(&m) {
 			continue
 		}
+		var objects map[string]string
 		for _, f := range m.Snapshot.Package.Files {
 			if f.Type != pkgdb.TypeRegular {
+				continue
+			}
+			key, ok := m.Objects[f.Path]
+			if ok && !copy && linkable(m.Snapshot.Package, f.Path) {
+				// Linked by the transaction straight from the object.
+				if objects == nil {
+					objects = map[string]string{}
+				}
+				objects[f.Path] = a.objectPath(key)
+				hints[f.Path] = key
 				continue
 			}
 			dst := rs.Path(f.SHA256)
 			if _, err := os.Lstat(dst); err == nil {
 				continue
 			}
-			if key, ok := m.Objects[f.Path]; ok && !copy {
-				if err := linkInto(a.objectPath(key), dst, made, &f); err != nil {
-					return nil, 0, added, err
-				}
-				hints[f.Path] = key
-			} else if ok {
+			if ok {
 				if err := copyInto(a.objectPath(key), dst, made, &f); err != nil {
 					return nil, 0, added, err
 				}
@@ -122,31 +130,60 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 			}
 		}
 		m.Snapshot.Package.Auto = it.Auto
-		plan.Install[i] = transaction.Install{Snapshot: &m.Snapshot, Auto: it.Auto}
+		plan.Install[i] = transaction.Install{Snapshot: &m.Snapshot, Objects: objects, Auto: it.Auto}
 		n++
 	}
 	return hints, n, added, nil
 }
 
+// usable reports whether the store holds every content m needs, each
+// shared one an object of the file's size: an object written to outside
+// grey since (invariant 8) is not the package's file, and the package is
+// then unpacked from its .deb, whose files share keeps private where an
+// object differs. An object rewritten at the same size is found by
+// "grey app verify", as at "grey app run": composing does not hash what
+// it links, as unpacking does not hash the objects it links to.
+func (a *Apps) usable(m *manifest) bool { return a.holds(m, true) }
+
 // complete reports whether the store holds every content m needs.
-func (a *Apps) complete(m *manifest) bool {
+func (a *Apps) complete(m *manifest) bool { return a.holds(m, false) }
+
+func (a *Apps) holds(m *manifest, sizes bool) bool {
 	for _, f := range m.Snapshot.Package.Files {
 		if f.Type != pkgdb.TypeRegular {
 			continue
 		}
 		p := a.blobPath(f.SHA256)
-		if key, ok := m.Objects[f.Path]; ok {
+		key, shared := m.Objects[f.Path]
+		if shared {
 			if !strings.HasPrefix(key, f.SHA256+"-") {
 				return false
 			}
 			p = a.objectPath(key)
 		}
-		if _, err := os.Lstat(p); err != nil {
+		fi, err := os.Lstat(p)
+		if err != nil || (sizes && shared && (!fi.Mode().IsRegular() || fi.Size() != f.Size)) {
 			return false
 		}
 	}
 	for _, sum := range m.Snapshot.Info {
 		if _, err := os.Lstat(a.blobPath(sum)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// linkable reports whether the transaction may link the file p of rec
+// to a shared inode: not a conffile and not under /etc (its
+// copyInStore), which it restores as copies from the root's own content
+// store.
+func linkable(rec *pkgdb.Package, p string) bool {
+	if p == "/etc" || strings.HasPrefix(p, "/etc/") {
+		return false
+	}
+	for _, c := range rec.Conffiles {
+		if c.Path == p {
 			return false
 		}
 	}
@@ -167,16 +204,6 @@ func storeMkdir(p string, made map[string]bool) error {
 		return err
 	}
 	made[d] = true
-	return nil
-}
-
-func linkInto(src, dst string, made map[string]bool, f *pkgdb.File) error {
-	if err := storeMkdir(dst, made); err != nil {
-		return err
-	}
-	if err := os.Link(src, dst); err != nil && !errors.Is(err, os.ErrExist) {
-		return copyInto(src, dst, made, f)
-	}
 	return nil
 }
 

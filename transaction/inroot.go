@@ -240,6 +240,20 @@ func (r *rootFS) link(oldHost, newHost string) error {
 	return nil
 }
 
+// linkFrom hard-links the file outside, a host path outside the root
+// (a store shared by several roots), to newHost inside it. Nothing
+// about the outside file is checked here; it is not opened.
+func (r *rootFS) linkFrom(outside, newHost string) error {
+	nfd, nname, err := r.at(newHost)
+	if err == nil {
+		err = unix.Linkat(unix.AT_FDCWD, outside, nfd, nname, 0)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "link", Old: outside, New: newHost, Err: unwrapErrno(err)}
+	}
+	return nil
+}
+
 func (r *rootFS) rename(oldHost, newHost string) error {
 	ofd, oname, err := r.at(oldHost)
 	if err == nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
 	"github.com/greypm/grey/deb"
 	"github.com/greypm/grey/deb/archive"
@@ -113,11 +114,17 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		case pkgdb.TypeRegular:
 			c := conf[f.Path]
 			s.noteTmp(st.tmp)
-			// Still in the root only (installed and never replaced
-			// since): stored now, then restored from the store as any.
-			s.rootContents().fill(store, f.SHA256)
-			if err := store.Restore(st.tmp, f, !copyInStore(f.Path, c != nil), s.euid); err != nil {
-				return fmt.Errorf("%s: /%s: %w", name, rel, err)
+			if obj, ok := w.item.Objects[f.Path]; ok && store.LinkShared && !copyInStore(f.Path, c != nil) {
+				if err := s.linkObject(obj, st.tmp, f); err != nil {
+					return fmt.Errorf("%s: /%s: %w", name, rel, err)
+				}
+			} else {
+				// Still in the root only (installed and never replaced
+				// since): stored now, then restored from the store as any.
+				s.rootContents().fill(store, f.SHA256)
+				if err := store.Restore(st.tmp, f, !copyInStore(f.Path, c != nil), s.euid); err != nil {
+					return fmt.Errorf("%s: /%s: %w", name, rel, err)
+				}
 			}
 			w.bytes += f.Size
 			if c != nil {
@@ -393,4 +400,39 @@ func sameRecord(a, b *pkgdb.Package) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// ObjectError is a file of Install.Objects that is not the file its
+// record describes.
+type ObjectError struct {
+	Object string // its host path
+	Path   string // the file of the package, absolute inside the root
+	Reason string
+}
+
+func (e *ObjectError) Error() string {
+	return fmt.Sprintf("%s (for %s): %s", e.Object, e.Path, e.Reason)
+}
+
+// linkObject hard-links obj, an Install.Objects file, to tmp after
+// checking that it is a regular file with f's size, mode and (as root)
+// owner: a file of another size is not f's content whatever its name,
+// and a link shares the inode's mode and owner with every other root.
+func (s *stager) linkObject(obj, tmp string, f pkgdb.File) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(obj, &st); err != nil {
+		return &ObjectError{obj, f.Path, err.Error()}
+	}
+	got := statInfo{obj, st}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return &ObjectError{obj, f.Path, "not a regular file"}
+	case st.Size != f.Size:
+		return &ObjectError{obj, f.Path, fmt.Sprintf("%d bytes, the package's file has %d", st.Size, f.Size)}
+	case modeWord(got.Mode()) != f.Mode:
+		return &ObjectError{obj, f.Path, fmt.Sprintf("mode %o, the package's file has %o", modeWord(got.Mode()), f.Mode)}
+	case s.euid == 0 && (int(st.Uid) != f.Uid || int(st.Gid) != f.Gid):
+		return &ObjectError{obj, f.Path, fmt.Sprintf("owner %d:%d, the package's file has %d:%d", st.Uid, st.Gid, f.Uid, f.Gid)}
+	}
+	return s.rfs.linkFrom(obj, tmp)
 }

@@ -170,6 +170,16 @@ type Install struct {
 	// earlier point in the history: its files and info files come from the
 	// content store (rollback.go).
 	Snapshot *pkgdb.Snapshot
+	// Objects, for a Snapshot install with Options.LinkShared and
+	// NoScripts, names for regular files of the snapshot (by their
+	// Path) a file outside the root with that file's content: a per-app
+	// store's object (package apps). Each is hard-linked into the root
+	// instead of being restored from the root's content store, after
+	// its type, size, mode and owner are checked against the record.
+	// Its content is not hashed again: the caller vouches for it, as it
+	// vouches for a .deb's. Conffiles and files under /etc are never
+	// linked (copyInStore), so they must be in the root's store.
+	Objects map[string]string
 }
 
 // Remove is one package to remove.
