@@ -196,6 +196,15 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	}
 	current("other", 2)
 	run("other", "2.0")
+	if !sameInode(t, filepath.Join(apps, "demo/gen/2/usr/lib/greydemo/VERSION"), filepath.Join(apps, "other/gen/2/usr/lib/greydemo/VERSION")) {
+		t.Error("library 2.0 is not one store object in both apps")
+	}
+	// Each generation is a grey root with its own database.
+	for gen, want := range map[string]string{"demo/gen/1": "libgreydemo1 1.0 all", "demo/gen/2": "libgreydemo1 2.0 all"} {
+		if code, out, errOut := greyAt(t, testfixture.Clock, "--root", filepath.Join(apps, gen), "installed"); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("grey --root %s installed: %d %q %s, want %q", gen, code, out, errOut, want)
+		}
+	}
 	current("legacy", 1)
 	run("legacy", "1.0")
 	if code, _, errOut := g("app", "upgrade", "legacy"); code != 100 || !strings.HasPrefix(errOut, "grey: app legacy: ") {
