@@ -39,13 +39,28 @@ type RunOptions struct {
 	// itself stays read-only). "" binds /etc and /var read-only.
 	// StateDirOf gives the one for root.
 	StateDir string
+	// Env is the environment the app is started from (os.Environ() for
+	// the command line): bwrap runs with it, and the display and sound
+	// sockets it names are bound in (sessionArgs). nil: bwrap inherits
+	// grey's environment and no socket is bound.
+	Env []string
+	// NoDisplay leaves out the Wayland and X11 sockets (and unsets
+	// WAYLAND_DISPLAY, DISPLAY and XAUTHORITY inside).
+	NoDisplay bool
+	// NoSound leaves out the PulseAudio and PipeWire sockets (and unsets
+	// PULSE_SERVER inside).
+	NoSound bool
 	// sysctl is where the user-namespace switches are read (tests).
 	sysctl string
+	// x11Dir is where X11 sockets are looked for ("" = /tmp/.X11-unix;
+	// tests).
+	x11Dir string
 }
 
 // RunCommand returns the bwrap command that runs the current generation of
 // app name: its root bound read-only as /, /proc, /dev, a tmpfs on /tmp,
-// the home directory and the host's /etc/resolv.conf bound in.
+// the home directory, the host's /etc/resolv.conf and the display and
+// sound sockets o.Env names (sessionArgs) bound in.
 func (a *Apps) RunCommand(name string, o RunOptions) (*exec.Cmd, error) {
 	root, m, err := a.CurrentRoot(name)
 	if err != nil {
@@ -110,9 +125,16 @@ func (a *Apps) RunCommand(name string, o RunOptions) (*exec.Cmd, error) {
 			args = append(args, "--bind", h, h, "--chdir", h, "--setenv", "HOME", h)
 		}
 	}
+	args = append(args, sessionArgs(session{
+		env: envMap(o.Env), uid: os.Getuid(), x11Dir: o.x11Dir, noDisplay: o.NoDisplay, noSound: o.NoSound,
+	})...)
 	args = append(args, "--", target)
 	args = append(args, o.Args...)
-	return exec.Command(bw, args...), nil
+	cmd := exec.Command(bw, args...)
+	if o.Env != nil {
+		cmd.Env = o.Env
+	}
+	return cmd, nil
 }
 
 // findCommand resolves prog to a path inside root.

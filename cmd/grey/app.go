@@ -332,9 +332,11 @@ func appInstalled(g *Globals, name string, m *apps.Meta, err error) error {
 // AppRunCmd runs an app.
 type AppRunCmd struct {
 	AppsDirFlag
-	Command string   `help:"Run this program of the app root instead of the app's command." placeholder:"PROG"`
-	Name    string   `arg:"" help:"App name."`
-	Args    []string `arg:"" optional:"" passthrough:"" help:"Arguments for the command (after --)."`
+	Command   string   `help:"Run this program of the app root instead of the app's command." placeholder:"PROG"`
+	NoDisplay bool     `name:"no-display" help:"Do not bind the Wayland and X11 sockets in (and unset WAYLAND_DISPLAY, DISPLAY, XAUTHORITY)."`
+	NoSound   bool     `name:"no-sound" help:"Do not bind the PulseAudio and PipeWire sockets in (and unset PULSE_SERVER)."`
+	Name      string   `arg:"" help:"App name."`
+	Args      []string `arg:"" optional:"" passthrough:"" help:"Arguments for the command (after --)."`
 }
 
 // Run runs.
@@ -353,7 +355,10 @@ func (c *AppRunCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer cleanup()
-	cmd, err := a.RunCommand(c.Name, apps.RunOptions{Command: c.Command, Args: args, Home: home, StateDir: state})
+	cmd, err := a.RunCommand(c.Name, apps.RunOptions{
+		Command: c.Command, Args: args, Home: home, StateDir: state,
+		Env: os.Environ(), NoDisplay: c.NoDisplay, NoSound: c.NoSound,
+	})
 	if err != nil {
 		return appError(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,6 +128,51 @@ func TestAppSpecCommand(t *testing.T) {
 		}
 		if _, err := os.Lstat(filepath.Join(dir, "bad.lock")); !os.IsNotExist(err) {
 			t.Errorf("command: %s: refused spec left a lock: %v", tc.command, err)
+		}
+	}
+}
+
+// TestAppRunSessionSockets: "grey app run" binds the Wayland, X11 and
+// PulseAudio sockets its environment names (fake ones here) into the
+// sandbox, and --no-display and --no-sound leave them out.
+func TestAppRunSessionSockets(t *testing.T) {
+	testfixture.Tool(t, "bwrap", "bubblewrap")
+	g := fixtureGrey(t, t.TempDir())
+	if code, out, errOut := g("app", "install", "--command", "busybox", "sh", "busybox"); code != 0 || !strings.Contains(out, "sh: generation 1") {
+		t.Fatalf("app install: %d %q %s", code, out, errOut)
+	}
+	dir, err := os.MkdirTemp("", "grey-session-") // short: socket paths are at most 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, p := range []string{"wayland-1", "pulse/native", "pipewire-0"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("unix", filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+	}
+	t.Setenv("XDG_RUNTIME_DIR", dir)
+	t.Setenv("WAYLAND_DISPLAY", "wayland-1")
+	t.Setenv("PULSE_SERVER", "")
+	const script = `cd "$XDG_RUNTIME_DIR" && for f in wayland-1 pulse/native pipewire-0; do test -S $f && echo $f; done; echo "$WAYLAND_DISPLAY|$PULSE_SERVER"`
+	rt := fmt.Sprintf("/run/user/%d", os.Getuid())
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "wayland-1\npulse/native\npipewire-0\nwayland-1|unix:" + rt + "/pulse/native\n"},
+		{[]string{"--no-display"}, "pulse/native\npipewire-0\n|unix:" + rt + "/pulse/native\n"},
+		{[]string{"--no-sound"}, "wayland-1\nwayland-1|\n"},
+		{[]string{"--no-display", "--no-sound"}, "|\n"},
+	} {
+		args := append(append([]string{"app", "run"}, tc.flags...), "sh", "--", "sh", "-c", script)
+		if code, out, errOut := g(args...); code != 0 || out != tc.want {
+			t.Errorf("app run %v: %d %q %s, want %q", tc.flags, code, out, errOut, tc.want)
 		}
 	}
 }
