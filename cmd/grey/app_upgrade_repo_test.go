@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -91,7 +92,7 @@ func storeObjectOf(t *testing.T, apps, file string) string {
 // changes nothing. Rollback prints 1.0
 // again and touches no file of any generation; gc deletes the old
 // generations and, once no generation links it, library 1.0's store
-// object. The host root is byte for byte as before, outside the apps
+// object and the store's manifest of its .deb. The host root is byte for byte as before, outside the apps
 // directory and the archive cache.
 func TestAppUpgradeFromRepository(t *testing.T) {
 	fx := testfixture.Bookworm(t)
@@ -140,7 +141,8 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	}
 
 	// Version 1.0, two apps.
-	key.publish(testfixture.Clock.Add(-2*time.Hour), repoDir, lib("1.0"), prog)
+	lib1, lib2 := lib("1.0"), lib("2.0")
+	key.publish(testfixture.Clock.Add(-2*time.Hour), repoDir, lib1, prog)
 	update()
 	host := hostState(t, root)
 	mustRun("demo: generation 1 ", "app", "install", "--command", "greydemo", "demo", "greydemo")
@@ -153,6 +155,16 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	if !sameInode(t, v1, filepath.Join(apps, "other/gen/1/usr/lib/greydemo/VERSION")) {
 		t.Error("library 1.0 is not one store object in both apps")
 	}
+	// The store's manifest of a .deb (what it installed: the warm
+	// store's record) is named by the .deb's SHA-256.
+	manifest := func(deb string) string {
+		b, err := os.ReadFile(deb)
+		must(t, err)
+		return filepath.Join(apps, ".store/manifests", fmt.Sprintf("%x.json", sha256.Sum256(b)))
+	}
+	if _, err := os.Stat(manifest(lib1)); err != nil {
+		t.Errorf("no store manifest of libgreydemo1 1.0: %v", err)
+	}
 	obj1 := storeObjectOf(t, apps, v1)
 	if obj1 == "" {
 		t.Fatal("library 1.0 is not linked to a store object")
@@ -162,7 +174,7 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	}
 
 	// Version 2.0 of the library into the same repository.
-	key.publish(testfixture.Clock.Add(-time.Hour), repoDir, lib("2.0"), prog)
+	key.publish(testfixture.Clock.Add(-time.Hour), repoDir, lib2, prog)
 	update()
 	host = hostState(t, root)
 	run("demo", "1.0") // an update alone changes no app
@@ -247,6 +259,12 @@ func TestAppUpgradeFromRepository(t *testing.T) {
 	mustRun("demo: deleted 0 generations\nother: deleted 1 generations\n", "app", "gc", "--keep", "1")
 	if _, err := os.Lstat(obj1); !os.IsNotExist(err) {
 		t.Errorf("library 1.0's object %s after gc: %v", obj1, err)
+	}
+	if _, err := os.Lstat(manifest(lib1)); !os.IsNotExist(err) {
+		t.Errorf("libgreydemo1 1.0's manifest after gc: %v", err)
+	}
+	if _, err := os.Stat(manifest(lib2)); err != nil {
+		t.Errorf("libgreydemo1 2.0's manifest after gc: %v", err)
 	}
 	if shell == "" || storeObjectOf(t, apps, v2) == "" {
 		t.Errorf("busybox (%q) or library 2.0 not in the store", shell)
