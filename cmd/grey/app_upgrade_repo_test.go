@@ -88,12 +88,12 @@ func storeObjectOf(t *testing.T, apps, file string) string {
 // run: "app upgrade demo" makes demo's generation 2, which prints 2.0,
 // while other stays at 1.0 until "app upgrade --all" upgrades it; that
 // --all fails for legacy (exit 100, naming it; with --json one array
-// holding its error) and goes on to other, and legacy stays at 1.0. Once legacy is removed a second --all
-// changes nothing. Rollback prints 1.0
+// holding its error), goes on to other, and leaves legacy at 1.0. Once
+// legacy is removed a second --all changes nothing. Rollback prints 1.0
 // again and touches no file of any generation; gc deletes the old
 // generations and, once no generation links it, library 1.0's store
-// object and the store's manifest of its .deb. The host root is byte for byte as before, outside the apps
-// directory and the archive cache.
+// object and the store's manifest of its .deb. The host root is byte
+// for byte as before, outside the apps directory and the archive cache.
 func TestAppUpgradeFromRepository(t *testing.T) {
 	fx := testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
