@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,7 +20,7 @@ import (
 
 // listenUnix makes a socket at p (its directory made first) that answers
 // every line with "welcome".
-func listenUnix(t *testing.T, p string) {
+func listenUnix(t testing.TB, p string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		t.Fatal(err)
@@ -308,4 +309,47 @@ func TestRunBindsSessionSockets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSessionArgs: no environment makes sessionArgs panic or bind
+// anything outside the runtime directory and /tmp/.X11-unix, and
+// parseX11Display only returns display numbers of digits.
+func FuzzSessionArgs(f *testing.F) {
+	f.Add("wayland-0", ":0", "unix:/run/user/1000/pulse/native", "/home/u/.Xauthority")
+	f.Add("/run/user/1000/wayland-1", "localhost:10.0", "tcp:h:4713", "")
+	f.Add("wayland-../../etc", "unix:1.2", "unix:relative", "/etc/passwd")
+	f.Add("", "[::1]:3", "", "")
+	// Real sockets for the values to find (the seeds name them too).
+	dir, err := os.MkdirTemp("", "grey-fuzz-")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(dir) })
+	for _, p := range []string{"rt/wayland-0", "rt/wayland-1", "rt/pulse/native", "rt/pipewire-0", "x11/X0", "x11/X1"} {
+		listenUnix(f, filepath.Join(dir, p))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "xauth"), nil, 0o600); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(dir+"/rt/wayland-1", "unix:1", "unix:"+dir+"/rt/pulse/native", dir+"/xauth")
+	f.Add("wayland-1", ":0.0", "unix:"+dir+"/rt/../rt/pulse/native", dir+"/rt/../xauth")
+	f.Fuzz(func(t *testing.T, wayland, display, pulse, xauth string) {
+		if n, _, ok := parseX11Display(display); ok && (n == "" || strings.Trim(n, "0123456789") != "") {
+			t.Fatalf("parseX11Display(%q) = %q", display, n)
+		}
+		env := []string{"XDG_RUNTIME_DIR=" + dir + "/rt", "WAYLAND_DISPLAY=" + wayland, "DISPLAY=" + display, "PULSE_SERVER=" + pulse, "XAUTHORITY=" + xauth}
+		args := sessionArgs(session{env: envMap(env), uid: 1000, x11Dir: dir + "/x11"})
+		for i, a := range args {
+			if a != "--ro-bind" {
+				continue
+			}
+			if i+2 >= len(args) {
+				t.Fatalf("truncated --ro-bind in %q", args)
+			}
+			dst := args[i+2]
+			if path.Clean(dst) != dst || !strings.HasPrefix(dst, "/run/user/1000/") && !strings.HasPrefix(dst, "/tmp/.X11-unix/X") {
+				t.Fatalf("binds to %q: %q", dst, args)
+			}
+		}
+	})
 }
