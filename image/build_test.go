@@ -23,11 +23,12 @@ import (
 
 // TestReproducible builds the same lock twice, from spec copies in
 // different directories with different work directories, as a tar, a
-// compressed tar and an OCI layout; the outputs must be byte-identical.
+// compressed tar and an OCI layout (with a command: as its Cmd); the
+// outputs must be byte-identical.
 func TestReproducible(t *testing.T) {
 	testfixture.Root(t) // owners come from the packages only when chown works
 	_, line := testRepo(t, defaultPkgs())
-	extra := "files:\n  - {path: /etc/motd, mode: \"0640\", content: \"welcome\\n\"}\nusers:\n  - {name: app, uid: 1000, gid: 1000}\ngroups:\n  - {name: app, gid: 1000}\n"
+	extra := "files:\n  - {path: /etc/motd, mode: \"0640\", content: \"welcome\\n\"}\nusers:\n  - {name: app, uid: 1000, gid: 1000}\ngroups:\n  - {name: app, gid: 1000}\ncommand: greet\n"
 	spec1 := writeSpec(t, specText(line, extra))
 	s1, err := ReadSpec(spec1)
 	must(t, err)
