@@ -301,6 +301,10 @@ func TestWarmStoreInstallsWithoutUnpacking(t *testing.T) {
 	if e1.Ino == e2.Ino || e2.Mode&0o200 == 0 {
 		t.Errorf("etc/lib.conf shared or read-only: %d %d %o", e1.Ino, e2.Ino, e2.Mode)
 	}
+	// A private copy keeps the package's time, as unpacking gives it.
+	if e1.Mtim != e2.Mtim {
+		t.Errorf("etc/lib.conf's time: %v from the .deb, %v from the store", e1.Mtim, e2.Mtim)
+	}
 	if b, err := os.ReadFile(filepath.Join(r2, "etc/lib.conf")); err != nil || string(b) != "conf\n" {
 		t.Errorf("etc/lib.conf %q %v", b, err)
 	}

@@ -25,10 +25,9 @@ import (
 // contents of its private files and dpkg info files (blobs). A later
 // compose whose plan has a .deb with a complete manifest installs that
 // package from the Snapshot instead (transaction.Install.Snapshot): its
-// contents are put into the new root's content store as links to the
-// objects (blobs as copies), and without maintainer scripts the
-// transaction links them into the root (Options.LinkShared), so nothing
-// is decoded, copied or hashed twice.
+// shared files are linked into the root straight from their objects
+// (transaction.Install.Objects) without maintainer scripts, so nothing is
+// decoded, copied or hashed twice.
 
 // manifest is what the store keeps of one package installed from a .deb.
 type manifest struct {
@@ -115,17 +114,17 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 			if _, err := os.Lstat(dst); err == nil {
 				continue
 			}
+			src := a.blobPath(f.SHA256)
 			if ok {
-				if err := copyInto(a.objectPath(key), dst, made, &f); err != nil {
-					return nil, 0, added, err
-				}
-			} else if err := copyInto(a.blobPath(f.SHA256), dst, made, &f); err != nil {
+				src = a.objectPath(key)
+			}
+			if err := a.intoRootStore(src, dst, made, &f, copy); err != nil {
 				return nil, 0, added, err
 			}
 			added = append(added, dst)
 		}
 		for _, sum := range m.Snapshot.Info {
-			if err := copyInto(a.blobPath(sum), rs.Path(sum), made, nil); err != nil {
+			if err := a.intoRootStore(a.blobPath(sum), rs.Path(sum), made, nil, copy); err != nil {
 				return nil, 0, added, err
 			}
 		}
@@ -205,6 +204,31 @@ func storeMkdir(p string, made map[string]bool) error {
 	}
 	made[d] = true
 	return nil
+}
+
+// intoRootStore puts the store's file src (an object or a blob) into the
+// new root's content store as dst. Without copy it is a hard link: the
+// transaction only reads an info file, and restores every other content
+// it finds there as a copy, because the link has other names (Restore
+// links only a content with one name); the root's store is never
+// written in place (linkStoreToBlobs). With copy (maintainer scripts
+// will run, chrooted in the root, where they can reach its content
+// store), it is a copy with f's mode and owner (copyInto).
+func (a *Apps) intoRootStore(src, dst string, made map[string]bool, f *pkgdb.File, copy bool) error {
+	if copy {
+		return copyInto(src, dst, made, f)
+	}
+	if err := storeMkdir(dst, made); err != nil {
+		return err
+	}
+	err := os.Link(src, dst)
+	switch {
+	case err == nil, errors.Is(err, os.ErrExist):
+		return nil
+	case errors.Is(err, syscall.EXDEV), errors.Is(err, syscall.EMLINK):
+		return copyInto(src, dst, made, f)
+	}
+	return err
 }
 
 // copyInto copies src to dst (a new inode: private to the root) unless

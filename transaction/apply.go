@@ -86,6 +86,15 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
+	for _, it := range plan.Install {
+		switch {
+		case len(it.Objects) == 0:
+		case it.Snapshot == nil:
+			return nil, fmt.Errorf("install %s: outside files (Install.Objects) are for installs from a snapshot", it.Path)
+		case !opts.NoScripts:
+			return nil, fmt.Errorf("install %s from outside files (Install.Objects) with maintainer scripts: a script could write into a file other roots share", it.Snapshot.Package.Name)
+		}
+	}
 	t := &txn{opts: opts, root: root, db: db, takeover: map[string][]string{}, oldScripts: map[string]map[string][]byte{}, faults: newFaults(), leftMD5: map[string]string{}}
 	defer func() {
 		if cerr := t.env.close(); cerr != nil {

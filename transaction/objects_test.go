@@ -66,7 +66,7 @@ func TestSnapshotObjects(t *testing.T) {
 			must(t, err)
 		}
 		_, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Snapshot: snap, Objects: objects}}},
-			Options{Root: dst, NoScripts: true, LinkShared: true})
+			Options{Root: dst, NoScripts: true})
 		return dst, err
 	}
 
@@ -85,6 +85,18 @@ func TestSnapshotObjects(t *testing.T) {
 			if OpenStore(dst).Has(f.SHA256) {
 				t.Errorf("%s's content is in the root's store", f.Path)
 			}
+		}
+	})
+
+	t.Run("refused with scripts", func(t *testing.T) {
+		dst := t.TempDir()
+		d := openRoot(t, dst)
+		_, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Snapshot: snap, Objects: objects}}}, Options{Root: dst})
+		if err == nil || !strings.Contains(err.Error(), "maintainer scripts") {
+			t.Fatalf("Objects with scripts: %v", err)
+		}
+		if _, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Path: deb, Objects: objects}}}, Options{Root: dst, NoScripts: true}); err == nil || !strings.Contains(err.Error(), "snapshot") {
+			t.Fatalf("Objects with a .deb: %v", err)
 		}
 	})
 

@@ -27,7 +27,6 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 	snap := w.item.Snapshot
 	rec := snap.Package
 	store := storeIn(s.rfs)
-	store.LinkShared = s.opts != nil && s.opts.LinkShared && s.opts.NoScripts
 	name := rec.Name + " " + rec.Version + " (from the content store)"
 	w.item.Path = name
 	fields, err := control.ParseOne([]byte(rec.Control))
@@ -114,7 +113,7 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 		case pkgdb.TypeRegular:
 			c := conf[f.Path]
 			s.noteTmp(st.tmp)
-			if obj, ok := w.item.Objects[f.Path]; ok && store.LinkShared && !copyInStore(f.Path, c != nil) {
+			if obj, ok := w.item.Objects[f.Path]; ok && !copyInStore(f.Path, c != nil) {
 				if err := s.linkObject(obj, st.tmp, f); err != nil {
 					return fmt.Errorf("%s: /%s: %w", name, rel, err)
 				}

@@ -37,9 +37,6 @@ type Store struct {
 	// Dir is the store's directory on the host (for messages, and for
 	// app roots, which link its objects from outside).
 	Dir string
-	// LinkShared lets Restore link a content that has other names too
-	// (Options.LinkShared).
-	LinkShared bool
 
 	root string // the root's host path, when OpenStore opens it itself
 
@@ -350,8 +347,8 @@ func (s *Store) stat(sum string) (unix.Stat_t, error) {
 // the stored content's hash: a hard link to the store when link is set,
 // the stored inode already has that mode and owner and no other name uses
 // it (a root file sharing an inode with another path would change with
-// it: a chmod in a maintainer script, say; LinkShared lifts this last
-// condition), a copy otherwise.
+// it: a chmod in a maintainer script, say), a copy otherwise, with the
+// stored content's modification time, as a link has.
 func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	if err := s.Check(f.SHA256); err != nil {
 		return err
@@ -363,7 +360,7 @@ func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	src := s.Path(f.SHA256)
 	if link {
 		if st, err := r.lstat(src); err == nil {
-			if (st.Nlink == 1 || s.LinkShared) && modeWord(statInfo{src, st}.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
+			if st.Nlink == 1 && modeWord(statInfo{src, st}.Mode()) == f.Mode && (euid != 0 || (int(st.Uid) == f.Uid && int(st.Gid) == f.Gid)) {
 				if err := r.link(src, dst); err == nil {
 					return nil
 				}
@@ -382,6 +379,18 @@ func (s *Store) Restore(dst string, f pkgdb.File, link bool, euid int) error {
 	err = cloneOrCopy(out, in)
 	if err == nil {
 		err = out.Chmod(unixMode(fs.FileMode(f.Mode&0o777)) | setBits(f.Mode))
+	}
+	if err == nil {
+		// A copy of a package's file keeps its time, as unpacking and
+		// a link do (py3compile writes the .py's time into each .pyc).
+		var st unix.Stat_t
+		if err = unix.Fstat(int(in.Fd()), &st); err == nil {
+			var dfd int
+			var name string
+			if dfd, name, err = r.at(dst); err == nil {
+				err = unix.UtimesNanoAt(dfd, name, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+			}
+		}
 	}
 	if err == nil && euid == 0 {
 		err = out.Chown(f.Uid, f.Gid)

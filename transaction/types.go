@@ -117,14 +117,6 @@ type Options struct {
 	// Command and User are recorded in the history entry.
 	Command []string
 	User    string
-	// LinkShared lets a package installed from a Snapshot take a stored
-	// content as a hard link even when the content has other names (the
-	// default copies it then, so that a change to one name cannot reach
-	// another). For roots whose content store holds read-only contents
-	// shared with other roots (package apps), with NoScripts: nothing
-	// writes the root's files in place.
-	LinkShared bool
-
 	// syncMode lets tests force one way of making files durable.
 	syncMode syncMode
 	// atStep, when set (tests only), is called at each step boundary of
@@ -170,15 +162,17 @@ type Install struct {
 	// earlier point in the history: its files and info files come from the
 	// content store (rollback.go).
 	Snapshot *pkgdb.Snapshot
-	// Objects, for a Snapshot install with Options.LinkShared and
-	// NoScripts, names for regular files of the snapshot (by their
-	// Path) a file outside the root with that file's content: a per-app
-	// store's object (package apps). Each is hard-linked into the root
-	// instead of being restored from the root's content store, after
-	// its type, size, mode and owner are checked against the record.
-	// Its content is not hashed again: the caller vouches for it, as it
-	// vouches for a .deb's. Conffiles and files under /etc are never
-	// linked (copyInStore), so they must be in the root's store.
+	// Objects, for a Snapshot install with Options.NoScripts, names for
+	// regular files of the snapshot (by their Path) a file outside the
+	// root with that file's content: a per-app store's object, which
+	// other roots link too (package apps). Each is hard-linked into the
+	// root instead of being restored from the root's content store,
+	// after its type, size, mode and owner are checked against the
+	// record (ObjectError). Its content is not hashed again: the caller
+	// vouches for it, as it vouches for a .deb's. Conffiles and files
+	// under /etc are never linked (copyInStore), so they must be in the
+	// root's store. Apply refuses Objects when scripts run: a script
+	// could write into an inode every other root shares.
 	Objects map[string]string
 }
 
