@@ -68,8 +68,14 @@ type Meta struct {
 	// Packages are the installed packages, as name=version, sorted.
 	Packages []string `json:"packages"`
 	// Command is the program "grey app run" starts ("" = /usr/bin/NAME).
-	Command string    `json:"command,omitempty"`
-	Created time.Time `json:"created"`
+	Command string `json:"command,omitempty"`
+	// CommandFrom says where Command came from: CommandFlag (given on
+	// the command line, which an upgrade keeps), CommandSpec (the spec's
+	// command:, which an upgrade takes again), or "" (no --command
+	// without a spec, or a generation written before this field, which
+	// an upgrade treats as it did then).
+	CommandFrom string    `json:"command_from,omitempty"`
+	Created     time.Time `json:"created"`
 	// Spec is the image spec the generation was made from ("" for
 	// package arguments); an upgrade resolves it again and rewrites its
 	// lock.
@@ -92,6 +98,16 @@ type Meta struct {
 	// Size is set by List (with sizes): what the generation takes on disk.
 	Size *Sizes `json:"size,omitempty"`
 }
+
+// Where a generation's command came from (Meta.CommandFrom).
+const (
+	// CommandFlag is a command given on the command line (app install
+	// --command, app upgrade --command): upgrades keep it.
+	CommandFlag = "flag"
+	// CommandSpec is the spec's command: (or, when it has none, the
+	// default program): upgrades take the spec's again.
+	CommandSpec = "spec"
+)
 
 // InvalidNameError is an app name that cannot be a directory name.
 type InvalidNameError struct{ Name string }
@@ -162,6 +178,9 @@ type InstallOptions struct {
 	Essential bool
 	// Command is the program "grey app run" starts.
 	Command string
+	// CommandFrom is recorded in Meta: where Command came from
+	// (CommandFlag, CommandSpec or "").
+	CommandFrom string
 	// Spec is recorded in Meta.
 	Spec         string
 	ScriptOutput io.Writer
@@ -237,6 +256,7 @@ func (a *Apps) Install(ctx context.Context, name string, o InstallOptions) (_ *M
 	if err != nil {
 		return nil, err
 	}
+	meta.CommandFrom = o.CommandFrom
 	if err := a.hook("composed"); err != nil {
 		return nil, err
 	}

@@ -84,12 +84,21 @@ type AppInstallCmd struct {
 	Essential  bool     `help:"Add every Essential: yes and Priority: required package, as an image spec's essential: true."`
 	Scripts    bool     `help:"Run maintainer scripts inside the app root (it needs a shell: use with --essential)."`
 	Recommends bool     `help:"Install Recommends too (off by default: an app root holds what its program needs)."`
-	Command    string   `help:"The program 'grey app run' starts (default: the spec's command:, else NAME in /usr/bin, /bin, ...)." placeholder:"PROG"`
+	Command    string   `help:"The program 'grey app run' starts (default: the spec's command:, else NAME in /usr/bin, /bin, ...); upgrades keep it until app upgrade --command or --reset-command." placeholder:"PROG"`
 	NoSync     bool     `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
 	Spec       string   `help:"Take the packages (and essential, scripts, recommends, command) from an image spec; its sources are resolved into its lock (FILE.lock), as grey image build does." placeholder:"FILE.yaml" type:"path"`
 	Locked     bool     `help:"With --spec: install exactly the spec's lock, resolving nothing; refused when the lock does not match the spec."`
 	Name       string   `arg:"" help:"App name."`
 	Packages   []string `arg:"" optional:"" name:"package" help:"PKG, PKG=VERSION, PKG/SUITE, or a path to a .deb file (not with --spec)."`
+
+	// commandGiven: Command was given on a command line (this one's
+	// --command, or an earlier install's or upgrade's), so it wins over
+	// the spec's command: and is recorded as apps.CommandFlag.
+	commandGiven bool
+	// commandChosen: an upgrade was given --command or --reset-command,
+	// so a change of where the command comes from alone makes a new
+	// generation, even over one written before Meta.CommandFrom.
+	commandChosen bool
 }
 
 // Help explains generations.
@@ -105,6 +114,7 @@ generation.`
 
 // Run installs.
 func (c *AppInstallCmd) Run(ctx context.Context, g *Globals) error {
+	c.commandGiven = c.Command != ""
 	return installApp(ctx, g, c, nil)
 }
 
@@ -178,20 +188,31 @@ func installApp(ctx context.Context, g *Globals, c *AppInstallCmd, prev *apps.Me
 		return err
 	}
 	defer lk.Unlock()
+	from := ""
+	if c.commandGiven {
+		from = apps.CommandFlag
+	}
 	m, err := ap.Install(ctx, c.Name, apps.InstallOptions{
 		Index: idx, Request: req, Local: local, Requested: c.Packages,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: g.Root, URL: transaction.SourceURLs(srcs)},
-		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: sameAs(prev, "", c.Command),
+		Essential: c.Essential, Scripts: c.Scripts, Command: c.Command, CommandFrom: from, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+		Prepared: sameAs(prev, "", c.Command, from, c.commandChosen),
 	})
 	return appInstalled(g, c.Name, m, err)
 }
 
 // sameAs stops a change with errUpToDate when it installs exactly prev's
-// packages, writes prev's extras and runs prev's command (prev nil: never).
-func sameAs(prev *apps.Meta, extras, command string) func(*transaction.Pending) error {
+// packages, writes prev's extras and runs prev's command from the same
+// origin (prev nil: never). The origin of a generation written before
+// Meta.CommandFrom ("") is compared only when chosen (app upgrade
+// --command or --reset-command), so that such an app with nothing new
+// stays up to date, as it did.
+func sameAs(prev *apps.Meta, extras, command, from string, chosen bool) func(*transaction.Pending) error {
 	return func(p *transaction.Pending) error {
 		if prev == nil || prev.Extras != extras || prev.Command != command {
+			return nil
+		}
+		if prev.CommandFrom != from && (prev.CommandFrom != "" || chosen) {
 			return nil
 		}
 		same := prev.Packages
@@ -255,19 +276,24 @@ func installAppSpec(ctx context.Context, g *Globals, ap *apps.Apps, c *AppInstal
 	if err != nil {
 		return err
 	}
-	// --command wins over the spec's command: at install; an upgrade
-	// (c.Command is then the generation's) takes the spec's again, as it
-	// takes its packages again, and keeps the generation's when the spec
-	// has none.
-	command := c.Command
-	if s.Command != "" && (command == "" || prev != nil) {
-		command = s.Command
+	// A command given on the command line (now or at an earlier
+	// install or upgrade) wins over the spec's command:; otherwise the
+	// spec's is taken, as its packages are, on every upgrade. c.Command
+	// is then "" (the default program when the spec has none), except
+	// for an upgrade of a generation written before Meta.CommandFrom,
+	// which keeps its command when the spec has none, as it did.
+	command, from := c.Command, apps.CommandFlag
+	if !c.commandGiven {
+		from = apps.CommandSpec
+		if s.Command != "" {
+			command = s.Command
+		}
 	}
 	m, err := ap.Install(ctx, c.Name, apps.InstallOptions{
 		Pending: pending, Request: resolver.Request{Recommends: s.Recommends}, Requested: s.Packages, Spec: spec,
 		Download:  transaction.DownloadOptions{Fetcher: fetcher, Dir: state, URL: url},
-		Essential: s.Essential, Scripts: s.Scripts || c.Scripts, Command: command, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
-		Prepared: sameAs(prev, extras, command),
+		Essential: s.Essential, Scripts: s.Scripts || c.Scripts, Command: command, CommandFrom: from, ScriptOutput: g.Stderr, Now: g.Now, Sync: !c.NoSync,
+		Prepared: sameAs(prev, extras, command, from, c.commandChosen),
 		// The spec's files, users and groups, as grey image build
 		// writes them.
 		Extras:    func(dir string) error { return image.AddExtras(dir, s) },
@@ -512,9 +538,11 @@ func (c *AppRemoveCmd) Run(ctx context.Context, g *Globals) error {
 // AppUpgradeCmd re-resolves an app's request.
 type AppUpgradeCmd struct {
 	AppsDirFlag
-	NoSync bool   `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
-	All    bool   `help:"Upgrade every app; one that fails is reported and the others are still upgraded."`
-	Name   string `arg:"" optional:"" help:"App name."`
+	NoSync       bool   `name:"no-sync" help:"Do not fsync the new generation before it becomes current."`
+	All          bool   `help:"Upgrade every app; one that fails is reported and the others are still upgraded."`
+	Command      string `xor:"command" placeholder:"PROG" help:"Make PROG the program 'grey app run' starts, from the new generation on; later upgrades keep it over a spec's command: (as app install --command)."`
+	ResetCommand bool   `name:"reset-command" xor:"command" help:"Forget a command given with --command: take the spec's command: again (without one, or without a spec, NAME in /usr/bin, /bin, ...)."`
+	Name         string `arg:"" optional:"" help:"App name."`
 }
 
 // Run upgrades: the current generation's request, resolved against the
@@ -527,6 +555,9 @@ type AppUpgradeCmd struct {
 func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 	if c.All == (c.Name != "") {
 		return &exitError{Code: 2, Err: errors.New("app upgrade: give an app name or --all")}
+	}
+	if c.All && (c.Command != "" || c.ResetCommand) {
+		return &exitError{Code: 2, Err: errors.New("app upgrade: --command and --reset-command change one app: give its name, not --all")}
 	}
 	ap, err := appsOf(g, c.AppsDirFlag)
 	if err != nil {
@@ -562,8 +593,22 @@ func (c *AppUpgradeCmd) Run(ctx context.Context, g *Globals) error {
 		if jsonAll {
 			g.Stdout = &buf
 		}
-		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Spec: m.Spec, Packages: packages, Command: m.Command, NoSync: c.NoSync,
-			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends}, m)
+		// A command given on a command line stays; one from the spec
+		// is taken from the spec again; --command and --reset-command
+		// change that.
+		command, given := m.Command, m.CommandFrom == apps.CommandFlag
+		if m.CommandFrom == apps.CommandSpec {
+			command = ""
+		}
+		if c.Command != "" {
+			command, given = c.Command, true
+		}
+		if c.ResetCommand {
+			command, given = "", false
+		}
+		err := installApp(ctx, g, &AppInstallCmd{AppsDirFlag: c.AppsDirFlag, Name: m.Name, Spec: m.Spec, Packages: packages, Command: command, NoSync: c.NoSync,
+			Essential: m.Essential, Scripts: m.Scripts, Recommends: m.Recommends,
+			commandGiven: given, commandChosen: c.Command != "" || c.ResetCommand}, m)
 		g.Stdout = stdout
 		if err == nil {
 			if jsonAll {
