@@ -51,9 +51,12 @@ type Apps struct {
 	// Dir is the apps directory (DirOf).
 	Dir string
 
-	// step, when set, is called at each step boundary of Install and
-	// Switch; an error stops there as a crash would (tests).
+	// step, when set, is called at each step boundary of Install,
+	// Switch, GC and PruneStore; an error stops there as a crash would
+	// (tests).
 	step func(string) error
+	// faults kills the process at a chosen boundary (faultinject builds).
+	faults faults
 }
 
 // Open returns the apps directory dir.
@@ -147,7 +150,7 @@ func (a *Apps) Root(name string, gen int) string {
 }
 
 func (a *Apps) hook(s string) error {
-	killAt(s)
+	a.faults.at(s)
 	if a.step == nil {
 		return nil
 	}
@@ -448,6 +451,9 @@ func (a *Apps) switchTo(name string, gen int) error {
 		os.Remove(tmp)
 		return err
 	}
+	if err := a.hook("switched"); err != nil {
+		return err
+	}
 	return syncDir(dir)
 }
 
@@ -742,13 +748,25 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 		if err := os.Remove(filepath.Join(a.genDir(name), strconv.Itoa(g)+".json")); err != nil {
 			return gone, err
 		}
+		if err := a.hook("gc-meta"); err != nil {
+			return gone, err
+		}
 		if err := os.RemoveAll(a.Root(name, g)); err != nil {
+			return gone, err
+		}
+		if err := a.hook("gc-root"); err != nil {
 			return gone, err
 		}
 		if err := os.Remove(a.sealPath(name, g)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return gone, err
 		}
+		if err := a.hook("gc-seal"); err != nil {
+			return gone, err
+		}
 		if err := os.RemoveAll(filepath.Join(a.StateDirOf(name), strconv.Itoa(g))); err != nil {
+			return gone, err
+		}
+		if err := a.hook("gc-generation"); err != nil {
 			return gone, err
 		}
 		gone = append(gone, g)

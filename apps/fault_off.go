@@ -2,5 +2,8 @@
 
 package apps
 
-// killAt does nothing outside builds with the faultinject tag.
-func killAt(string) {}
+// faults is the fault-injection hook; it does nothing outside builds
+// with the faultinject tag (see fault_inject.go).
+type faults struct{}
+
+func (*faults) at(string) {}

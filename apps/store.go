@@ -248,6 +248,9 @@ func (a *Apps) PruneStore() (int, error) {
 				return err
 			}
 			n++
+			if err := a.hook("store-object"); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -258,6 +261,9 @@ func (a *Apps) PruneStore() (int, error) {
 	ents, _ := os.ReadDir(a.storeDir())
 	for _, e := range ents {
 		os.Remove(filepath.Join(a.storeDir(), e.Name()))
+	}
+	if err := a.hook("store-objects"); err != nil {
+		return n, err
 	}
 	return n, a.pruneManifests()
 }
