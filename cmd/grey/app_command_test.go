@@ -28,6 +28,8 @@ func TestAppUpgradeKeepsCommand(t *testing.T) {
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()
+	// A user's writable state of an app goes here, not into theirs.
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	g := fixtureGrey(t, root)
 	apps := filepath.Join(root, "var/lib/grey/apps")
 	spec := filepath.Join(t.TempDir(), "app.yaml")
@@ -186,8 +188,12 @@ func TestAppUpgradeKeepsCommand(t *testing.T) {
 
 	// After a rollback, an upgrade makes a new generation identical to
 	// the newer one (as Nix does), with its own fresh state, rather than
-	// switching back to it.
+	// switching back to it; rollback to the newer one is the switch
+	// forward, which finds its state again.
 	writeSpec("/bin/busybox") // as it was for generation 4
+	if code, out, errOut := g("app", "run", "pinned", "--", "sh", "-c", "echo 4 >/etc/marker"); code != 0 {
+		t.Fatalf("app run pinned writing /etc/marker: %d %q %s", code, out, errOut)
+	}
 	if code, out, errOut := g("app", "rollback", "pinned"); code != 0 || !strings.Contains(out, "generation 3 is current") {
 		t.Fatalf("app rollback pinned: %d %q %s", code, out, errOut)
 	}
@@ -202,6 +208,15 @@ func TestAppUpgradeKeepsCommand(t *testing.T) {
 	if !five.Current || !slices.Equal(four.Packages, five.Packages) || four.Command != five.Command || four.CommandFrom != five.CommandFrom {
 		t.Errorf("generation 5 (current %v, %v, %q from %q) is not generation 4 again (%v, %q from %q)",
 			five.Current, five.Packages, five.Command, five.CommandFrom, four.Packages, four.Command, four.CommandFrom)
+	}
+	if code, out, _ := g("app", "run", "pinned", "--", "cat", "/etc/marker"); code == 0 {
+		t.Errorf("generation 5 has generation 4's state: /etc/marker is %q", out)
+	}
+	if code, out, errOut := g("app", "rollback", "pinned", "4"); code != 0 || !strings.Contains(out, "generation 4 is current") {
+		t.Fatalf("app rollback pinned 4: %d %q %s", code, out, errOut)
+	}
+	if code, out, errOut := g("app", "run", "pinned", "--", "cat", "/etc/marker"); code != 0 || out != "4\n" {
+		t.Errorf("generation 4's state after rolling forward: %d %q %s, want \"4\\n\"", code, out, errOut)
 	}
 }
 
