@@ -43,6 +43,7 @@ func (a *Apps) storeDir() string { return filepath.Join(a.Dir, ".store", "object
 func (a *Apps) share(ctx context.Context, root string, hints map[string]string) (int, map[string]string, error) {
 	n := 0
 	keys := map[string]string{}
+	buf := make([]byte, 64<<10)
 	// hints name files by their packages' paths; the walk finds a file
 	// under a directory link (/lib -> usr/lib) by the link's target.
 	if len(hints) > 0 {
@@ -82,7 +83,7 @@ func (a *Apps) share(ctx context.Context, root string, hints map[string]string) 
 				return nil
 			}
 		}
-		key, err := a.shareFile(p)
+		key, err := a.shareFile(p, buf)
 		if err != nil {
 			return fmt.Errorf("share %s: %w", p, err)
 		}
@@ -140,15 +141,17 @@ func readOnly(m uint32) uint32 { return m &^ 0o222 }
 // without write bits (readOnly), so that a file that already lost them (a
 // copy of an object, installed from a manifest whose record has the
 // object's mode) and the same file as its package made it (with them)
-// name one object.
-func objectKey(p string, fi fs.FileInfo) (string, error) {
+// name one object. buf is the read buffer.
+func objectKey(p string, fi fs.FileInfo, buf []byte) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	// Not io.Copy: from an *os.File it allocates a fresh 32 KiB buffer
+	// for every file (os.File's WriteTo), and share hashes thousands.
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf); err != nil {
 		return "", err
 	}
 	st := fi.Sys().(*syscall.Stat_t)
@@ -157,13 +160,13 @@ func objectKey(p string, fi fs.FileInfo) (string, error) {
 
 // shareFile links p to its store object (adding it when missing) and
 // returns the object's key when p is a link to it afterwards ("" when p
-// stays a copy).
-func (a *Apps) shareFile(p string) (string, error) {
+// stays a copy). buf is objectKey's read buffer.
+func (a *Apps) shareFile(p string, buf []byte) (string, error) {
 	fi, err := os.Lstat(p)
 	if err != nil {
 		return "", err
 	}
-	key, err := objectKey(p, fi)
+	key, err := objectKey(p, fi, buf)
 	if err != nil {
 		return "", err
 	}
@@ -221,7 +224,7 @@ func (a *Apps) shareFile(p string) (string, error) {
 			if changed != 0 {
 				syscall.Chmod(p, mode)
 			}
-			return a.shareFile(p) // added meanwhile: link to it
+			return a.shareFile(p, buf) // added meanwhile: link to it
 		}
 		return "", err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,16 +247,27 @@ func copyInto(src, dst string, made map[string]bool, f *pkgdb.File) error {
 	if err := storeMkdir(dst, made); err != nil {
 		return err
 	}
-	b, err := os.ReadFile(src)
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	si, err := os.Stat(src)
+	defer in.Close()
+	si, err := in.Stat()
 	if err != nil {
 		return err
 	}
 	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	// File to file: copy_file_range, no copy through this process.
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	mode := uint32(0o644)
