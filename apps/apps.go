@@ -723,8 +723,10 @@ func syncDir(dir string) error {
 }
 
 // GC deletes the generations of name older than the newest keep ones,
-// never the current one, then the store objects nothing links to. It
-// returns the generations it deleted.
+// never the current one, then what crashes left (removeLeftovers: a gc
+// killed after a generation's N.json left gen/N, and its store objects,
+// for good), then the store objects nothing links to. It returns the
+// generations it deleted.
 func (a *Apps) GC(name string, keep int) ([]int, error) {
 	if keep < 1 {
 		keep = 1
@@ -771,16 +773,62 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 		}
 		gone = append(gone, g)
 	}
-	// Seals of generations a crash left before their N.json.
-	if seals, err := filepath.Glob(filepath.Join(a.genDir(name), "*.seal")); err == nil {
-		for _, p := range seals {
-			if _, err := os.Stat(strings.TrimSuffix(p, ".seal") + ".json"); errors.Is(err, os.ErrNotExist) {
-				os.Remove(p)
-			}
-		}
+	if err := a.removeLeftovers(name, cur); err != nil {
+		return gone, err
 	}
 	if _, err := a.PruneStore(); err != nil {
 		return gone, err
 	}
 	return gone, nil
+}
+
+// removeLeftovers removes, under name's lock, what a crash left in its
+// directory: half-made generations (gen/.new-N), whatever belongs to a
+// generation number that is not complete (gen/N without N.json, as a gc
+// killed after removing the metadata leaves it; N.json or N.seal without
+// gen/N; N.json.tmp) and its private state, and a link made beside
+// "current" that was never renamed over it. Each of these holds links to
+// store objects or is never read again; a generation that is complete,
+// and the current one, are never touched. (Half-made states of "app
+// run", state/.new-*, are not removed: a run may be making one.)
+func (a *Apps) removeLeftovers(name string, cur int) error {
+	dir := a.genDir(name)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	has := map[string]bool{}
+	for _, e := range ents {
+		has[e.Name()] = true
+	}
+	complete := func(n string) bool {
+		g, err := strconv.Atoi(n)
+		return err == nil && (g == cur || has[n] && has[n+".json"])
+	}
+	for _, e := range ents {
+		base, _, _ := strings.Cut(e.Name(), ".")
+		_, numbered := strconv.Atoi(base)
+		if strings.HasPrefix(e.Name(), ".new-") || numbered == nil && (!complete(base) || strings.HasSuffix(e.Name(), ".tmp")) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	states, err := os.ReadDir(a.StateDirOf(name))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range states {
+		// Only numbered ones: "app run" (without the lock) makes a
+		// state in a .new-* directory renamed into place.
+		if _, err := strconv.Atoi(e.Name()); err == nil && !complete(e.Name()) {
+			if err := os.RemoveAll(filepath.Join(a.StateDirOf(name), e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := os.Remove(filepath.Join(a.appDir(name), ".current-new")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ func TestAppGenerationsKilled(t *testing.T) {
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	k := &killRig{t: t, bin: buildGreyTags(t, t.TempDir(), "faultinject"), src: fixtureSourceArgs(fx)}
 	t.Run("rollback", k.rollback)
+	t.Run("gc", k.gc)
 }
 
 // killRig runs the faultinject build of grey.
@@ -202,7 +203,8 @@ func storeNames(t *testing.T, apps string) []string {
 // generation is complete (app verify clean), the app runs, and the next
 // gc (not killed) leaves exactly what an uninterrupted gc leaves —
 // nothing referenced deleted, nothing unreferenced left — and no store
-// object that no root links to.
+// object that no root links to. With generations 1 and 3 removed and
+// their libgreet objects pruned there are 11 boundaries: all are tested.
 func (k *killRig) gc(t *testing.T) {
 	t.Parallel()
 	pristine, g := k.appWithGenerations(t, "c", "1.0", "2.0", "3.0", "4.0")
