@@ -226,14 +226,20 @@ func (a *Apps) Install(ctx context.Context, name string, o InstallOptions) (_ *M
 			}
 		}()
 	}
-	if err := os.MkdirAll(a.genDir(name), 0o755); err != nil {
-		return nil, err
-	}
-	gens, unlock, err := a.lockedGenerations(name)
+	// gen/ is made under the lock: a gc of an app that never
+	// completed a generation removes its directory under the lock.
+	unlock, err := a.lock(name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	if err := os.MkdirAll(a.genDir(name), 0o755); err != nil {
+		return nil, err
+	}
+	gens, err := a.generations(name)
+	if err != nil {
+		return nil, err
+	}
 	n := 1
 	if len(gens) > 0 {
 		n = gens[len(gens)-1] + 1
@@ -677,6 +683,15 @@ func (a *Apps) lock(name string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
+	// Remove, and gc of an app that never completed a generation,
+	// rename the app's directory away under its lock: a lock then
+	// taken on the old file locks nothing, so take it again.
+	fi, ferr := f.Stat()
+	pi, perr := os.Stat(p)
+	if ferr != nil || perr != nil || !os.SameFile(fi, pi) {
+		f.Close()
+		return a.lock(name)
+	}
 	return func() { f.Close() }, nil
 }
 
@@ -731,15 +746,31 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 	if keep < 1 {
 		keep = 1
 	}
-	cur, err := a.Current(name)
-	if err != nil {
-		return nil, err
+	if _, err := a.Current(name); err != nil {
+		var nf *NotFoundError
+		if _, serr := os.Stat(a.appDir(name)); !errors.As(err, &nf) || serr != nil {
+			return nil, err
+		}
 	}
-	gens, unlock, err := a.lockedGenerations(name)
+	unlock, err := a.lock(name)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	var nf *NotFoundError
+	gens, err := a.generations(name)
+	if err != nil && !errors.As(err, &nf) {
+		return nil, err
+	}
+	cur, err := a.Current(name) // again, under the lock
+	if errors.As(err, &nf) {
+		// A first install killed before its "current" link: no
+		// generation was ever current, nothing runs it.
+		return gens, a.removeIncomplete(name)
+	}
+	if err != nil {
+		return nil, err
+	}
 	var gone []int
 	for i, g := range gens {
 		if g == cur || i >= len(gens)-keep {
@@ -780,6 +811,43 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 		return gone, err
 	}
 	return gone, nil
+}
+
+// removeIncomplete removes, under its lock, the directory of app name
+// that has no current generation (a first install killed before its
+// switch), as Remove does, and the store objects only it used.
+func (a *Apps) removeIncomplete(name string) error {
+	gone := filepath.Join(a.Dir, fmt.Sprintf(".removed-%s-%d", name, time.Now().UnixNano()))
+	if err := os.Rename(a.appDir(name), gone); err != nil {
+		return err
+	}
+	if err := syncDir(a.Dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return err
+	}
+	_, err := a.PruneStore()
+	return err
+}
+
+// Names returns every app directory's name, including apps that never
+// completed a first generation (List leaves those out).
+func (a *Apps) Names() ([]string, error) {
+	ents, err := os.ReadDir(a.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && checkName(e.Name()) == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }
 
 // removeLeftovers removes, under name's lock, what a crash left in its

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/greypm/grey/deb/archive"
 	"github.com/greypm/grey/deb/compress"
@@ -350,4 +351,33 @@ func statPair(t *testing.T, r1, r2, rel string) (s1, s2 syscall.Stat_t) {
 		t.Fatal(err)
 	}
 	return s1, s2
+}
+
+// TestLockAfterRename: a lock waited for while the holder renamed the
+// app's directory away (Remove, gc of an app that never completed a
+// generation) is taken again on the new directory's lock file, not
+// held on the old one.
+func TestLockAfterRename(t *testing.T) {
+	a := Open(filepath.Join(t.TempDir(), "apps"))
+	unlock, err := a.lock("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error)
+	go func() {
+		u, err := a.lock("x")
+		if err == nil {
+			_, err = os.Stat(filepath.Join(a.Dir, "x", "lock"))
+			u()
+		}
+		got <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it wait on the old file (passes without too)
+	if err := os.Rename(filepath.Join(a.Dir, "x"), filepath.Join(a.Dir, ".removed-x")); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if err := <-got; err != nil {
+		t.Errorf("the lock after the rename: %v (not taken on x/lock)", err)
+	}
 }

@@ -676,13 +676,10 @@ func (c *AppGcCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	names := []string{c.Name}
 	if c.Name == "" {
-		l, err := ap.List()
-		if err != nil {
+		// Every app directory: one a first install killed before its
+		// switch has no current generation and goes.
+		if names, err = ap.Names(); err != nil {
 			return err
-		}
-		names = names[:0]
-		for _, m := range l {
-			names = append(names, m.Name)
 		}
 	}
 	var results []map[string]any

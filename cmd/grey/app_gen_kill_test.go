@@ -24,6 +24,7 @@ func TestAppGenerationsKilled(t *testing.T) {
 	k := &killRig{t: t, bin: buildGreyTags(t, t.TempDir(), "faultinject"), src: fixtureSourceArgs(fx)}
 	t.Run("rollback", k.rollback)
 	t.Run("gc", k.gc)
+	t.Run("first install", k.firstInstall)
 }
 
 // killRig runs the faultinject build of grey.
@@ -289,7 +290,7 @@ func (k *killRig) firstInstall(t *testing.T) {
 	root, g := k.appWithGenerations(t, "old", "1.0")
 	apps := filepath.Join(root, "var/lib/grey/apps")
 	before := storeNames(t, apps)
-	install := []string{"app", "install", "--no-sync", "fresh", "hello", "libgreet"}
+	install := []string{"app", "install", "--no-sync", "--command", "hello", "fresh", "hello", "libgreet"}
 	// libgreet is a local .deb: the transaction unpacks it, the rest
 	// comes from the store.
 	lib := filepath.Join(t.TempDir(), "libgreet.deb")
@@ -306,7 +307,7 @@ func (k *killRig) firstInstall(t *testing.T) {
 		n, _, _ := strings.Cut(l, " ")
 		txn = append(txn, n)
 	}
-	for _, n := range sample(txn, 12) {
+	for _, n := range sample(txn, 24) {
 		points = append(points, [2]string{"GREY_TEST_KILL_AT", n})
 	}
 	check := func(what string) {
