@@ -599,6 +599,10 @@ func (a *Apps) Remove(name string) error {
 		unlock()
 		return err
 	}
+	if err := a.hook("remove-launchers"); err != nil {
+		unlock()
+		return err
+	}
 	gone := filepath.Join(a.Dir, fmt.Sprintf(".removed-%s-%d", name, time.Now().UnixNano()))
 	err = os.Rename(dir, gone)
 	unlock()
@@ -608,7 +612,13 @@ func (a *Apps) Remove(name string) error {
 	if err := syncDir(a.Dir); err != nil {
 		return err
 	}
+	if err := a.hook("remove-renamed"); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(gone); err != nil {
+		return err
+	}
+	if err := a.hook("remove-deleted"); err != nil {
 		return err
 	}
 	_, err = a.PruneStore()

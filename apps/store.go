@@ -231,11 +231,23 @@ func (a *Apps) shareFile(p string, buf []byte) (string, error) {
 	return key, nil
 }
 
-// PruneStore removes the store objects no app root links to any more (a
-// link count of one) and returns how many it removed.
+// PruneStore removes what is left of removed apps (.removed-*), then the
+// store objects no app root links to any more (a link count of one), and
+// returns how many objects it removed.
 func (a *Apps) PruneStore() (int, error) {
+	// An app removed (renamed to .removed-NAME-T) whose deletion a
+	// crash cut short still links its objects: finish it first.
+	gone, err := filepath.Glob(filepath.Join(a.Dir, ".removed-*"))
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range gone {
+		if err := os.RemoveAll(d); err != nil {
+			return 0, err
+		}
+	}
 	n := 0
-	err := filepath.WalkDir(a.storeDir(), func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(a.storeDir(), func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

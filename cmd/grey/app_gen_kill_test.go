@@ -16,7 +16,7 @@ import (
 
 // TestAppGenerationsKilled kills a real grey process (a build with the
 // faultinject tag) with SIGKILL at the step boundaries of "app
-// rollback", "app gc" and a first "app install" (TestAppUpgradeKilled
+// rollback", "app gc", a first "app install" and "app remove" (TestAppUpgradeKilled
 // does "app upgrade"); see each subtest.
 func TestAppGenerationsKilled(t *testing.T) {
 	fx := testfixture.Bookworm(t)
@@ -25,6 +25,7 @@ func TestAppGenerationsKilled(t *testing.T) {
 	t.Run("rollback", k.rollback)
 	t.Run("gc", k.gc)
 	t.Run("first install", k.firstInstall)
+	t.Run("remove", k.remove)
 }
 
 // killRig runs the faultinject build of grey.
@@ -335,4 +336,65 @@ func (k *killRig) firstInstall(t *testing.T) {
 	}
 	k.sees(t, "the installed app", root, "fresh", "5.0")
 	k.sees(t, "the other app", root, "old", "1.0")
+}
+
+// remove: "app remove" killed at each of its boundaries (launchers
+// removed; the app's directory renamed away; that directory deleted;
+// each store object pruned) leaves the app either whole (listed, it
+// runs; a second remove then removes it) or gone (not listed, "app run"
+// says no app), the other app untouched and running, and after the next
+// "app gc" the apps directory is what an uninterrupted remove leaves:
+// no directory of the removed app and no store object only it used.
+func (k *killRig) remove(t *testing.T) {
+	t.Parallel()
+	pristine, g := k.appWithGenerations(t, "gone", "1.0", "2.0")
+	lib := filepath.Join(t.TempDir(), "libgreet.deb")
+	copyFile(t, buildLib(t, "7.0"), lib)
+	if code, out, errOut := g("app", "install", "--no-sync", "--command", "hello", "keep", "hello", lib); code != 0 {
+		t.Fatalf("install keep: %d %q %s", code, out, errOut)
+	}
+	k.sees(t, "before", pristine, "keep", "7.0")
+	apps := func(root string) string { return filepath.Join(root, "var/lib/grey/apps") }
+	keep := testfixture.TreeListing(t, filepath.Join(apps(pristine), "keep"))
+	copyRoot := func() string {
+		dir := filepath.Join(t.TempDir(), "root")
+		if out, err := exec.Command("cp", "-a", pristine, dir).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+		return dir
+	}
+	ref := copyRoot()
+	log := filepath.Join(t.TempDir(), "steps")
+	k.ok(t, ref, []string{"GREY_TEST_APP_FAULT_LOG=" + log}, "app", "remove", "gone")
+	k.ok(t, ref, nil, "app", "gc")
+	want := strings.Join(storeNames(t, apps(ref)), "\n")
+	if strings.Contains(want, "gone") {
+		t.Fatalf("an uninterrupted remove and gc leave\n%s", want)
+	}
+	points := steps(t, log)
+	for _, p := range points {
+		what := "remove killed at " + p
+		root := copyRoot()
+		k.killed(t, what, root, []string{"GREY_TEST_APP_KILL_AT=" + p}, "app", "remove", "gone")
+		if out, err := k.run(root, nil, "app", "list"); err != nil {
+			t.Errorf("%s: app list: %v\n%s", what, err, out)
+		} else if strings.Contains(out, "gone") {
+			k.sees(t, what, root, "gone", "2.0")
+			k.ok(t, root, nil, "app", "remove", "gone")
+		} else if out, err := k.run(root, nil, "app", "run", "gone"); err == nil || !strings.Contains(out, "no app gone") {
+			t.Errorf("%s: app run of the removed app: %v %q", what, err, out)
+		}
+		if d := testfixture.DiffListings(keep, testfixture.TreeListing(t, filepath.Join(apps(root), "keep"))); d != "" {
+			t.Errorf("%s: the other app changed:\n%s", what, d)
+		}
+		k.sees(t, what, root, "keep", "7.0")
+		k.ok(t, root, nil, "app", "gc")
+		if d := testfixture.DiffListings(want, strings.Join(storeNames(t, apps(root)), "\n")); d != "" {
+			t.Errorf("%s: after the next gc, against an uninterrupted remove:\n%s", what, d)
+		}
+		if out, err := k.run(root, nil, "app", "verify"); err != nil {
+			t.Errorf("%s: app verify: %v\n%s", what, err, out)
+		}
+	}
+	t.Logf("%d kill points: %v", len(points), points)
 }
