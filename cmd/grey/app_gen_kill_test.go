@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -202,7 +203,8 @@ func storeNames(t *testing.T, apps string) []string {
 // generation's metadata, root, seal and state; each store object
 // removed; the objects done, before manifests and blobs) never touches
 // the current generation (2, after a rollback from 4): every remaining
-// generation is complete (app verify clean), the app runs, and the next
+// generation is complete (app verify clean) and runs (made current in
+// turn), and the next
 // gc (not killed) leaves exactly what an uninterrupted gc leaves —
 // nothing referenced deleted, nothing unreferenced left — and no store
 // object that no root links to. With generations 1 and 3 removed and
@@ -213,8 +215,20 @@ func (k *killRig) gc(t *testing.T) {
 	if code, out, errOut := g("app", "rollback", "c", "2"); code != 0 {
 		t.Fatalf("rollback: %d %q %s", code, out, errOut)
 	}
-	// Generation 2 has its private state, as an app that ran has.
-	k.sees(t, "before gc", pristine, "c", "2.0")
+	// Every generation has its private state, as one that ran has.
+	vers := map[int]string{1: "1.0", 2: "2.0", 3: "3.0", 4: "4.0"}
+	runAll := func(what, root string) {
+		t.Helper()
+		var h []struct{ Generation int }
+		if err := json.Unmarshal([]byte(k.ok(t, root, nil, "--json", "app", "history", "c")), &h); err != nil || len(h) < 2 {
+			t.Fatalf("%s: app history: %v %v", what, h, err)
+		}
+		for _, m := range append(h, struct{ Generation int }{2}) {
+			k.ok(t, root, nil, "app", "rollback", "c", strconv.Itoa(m.Generation))
+			k.sees(t, what+", generation "+strconv.Itoa(m.Generation), root, "c", vers[m.Generation])
+		}
+	}
+	runAll("before gc", pristine)
 	apps := func(root string) string { return filepath.Join(root, "var/lib/grey/apps") }
 	current := testfixture.TreeListing(t, filepath.Join(apps(pristine), "c/gen/2"))
 	copyRoot := func() string {
@@ -247,7 +261,7 @@ func (k *killRig) gc(t *testing.T) {
 		if out, err := k.run(root, nil, "app", "verify", "c"); err != nil {
 			t.Errorf("%s: app verify: %v\n%s", what, err, out)
 		}
-		k.sees(t, what, root, "c", "2.0")
+		runAll(what, root)
 		k.ok(t, root, nil, "app", "gc", "--keep", "1", "c")
 		if d := testfixture.DiffListings(strings.Join(want, "\n"), strings.Join(storeNames(t, apps(root)), "\n")); d != "" {
 			t.Errorf("%s: the next gc leaves, against an uninterrupted gc:\n%s", what, d)
