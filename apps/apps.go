@@ -758,7 +758,7 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 	}
 	if _, err := a.Current(name); err != nil {
 		var nf *NotFoundError
-		if _, serr := os.Stat(a.appDir(name)); !errors.As(err, &nf) || serr != nil {
+		if !errors.As(err, &nf) || !a.madeByGrey(name) {
 			return nil, err
 		}
 	}
@@ -841,6 +841,18 @@ func (a *Apps) removeIncomplete(name string) error {
 	return err
 }
 
+// madeByGrey says whether the directory of app name is one an install
+// made (it has its lock file or gen/): gc removes no other directory
+// that has no current generation.
+func (a *Apps) madeByGrey(name string) bool {
+	for _, p := range []string{"lock", "gen"} {
+		if _, err := os.Lstat(filepath.Join(a.appDir(name), p)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Names returns every app directory's name, including apps that never
 // completed a first generation (List leaves those out).
 func (a *Apps) Names() ([]string, error) {
@@ -853,7 +865,7 @@ func (a *Apps) Names() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && checkName(e.Name()) == nil {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && checkName(e.Name()) == nil && a.madeByGrey(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}

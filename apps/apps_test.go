@@ -381,3 +381,32 @@ func TestLockAfterRename(t *testing.T) {
 		t.Errorf("the lock after the rename: %v (not taken on x/lock)", err)
 	}
 }
+
+// TestGCIncompleteApp: gc removes an app directory that a first install
+// left without a current generation, but never a directory of the apps
+// directory that no install made.
+func TestGCIncompleteApp(t *testing.T) {
+	a := Open(filepath.Join(t.TempDir(), "apps"))
+	for _, d := range []string{"half/gen/.new-1/usr", "other/data"} {
+		if err := os.MkdirAll(filepath.Join(a.Dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, err := a.Names()
+	if err != nil || strings.Join(names, " ") != "half" {
+		t.Errorf("Names: %v %v", names, err)
+	}
+	if _, err := a.GC("half", 1); err != nil {
+		t.Errorf("gc half: %v", err)
+	}
+	var nf *NotFoundError
+	if _, err := a.GC("other", 1); !errors.As(err, &nf) {
+		t.Errorf("gc other: %v, want no app", err)
+	}
+	if ents, _ := os.ReadDir(a.Dir); len(ents) != 1 || ents[0].Name() != "other" {
+		t.Errorf("left %v, want only other", ents)
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, "other/data")); err != nil {
+		t.Error(err)
+	}
+}
