@@ -340,7 +340,7 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 		now = time.Now
 	}
 	res, err := transaction.Apply(ctx, root.DB, plan, transaction.Options{
-		Root: root.Dir, NoScripts: !o.Scripts, ScriptOutput: o.ScriptOutput, Sync: o.Sync,
+		Root: root.Dir, NoScripts: !o.Scripts, Fresh: !o.Scripts, ScriptOutput: o.ScriptOutput, Sync: o.Sync,
 		Now: now, Command: []string{"grey", "app", "install", name},
 	})
 	if err != nil && res == nil {

@@ -135,6 +135,9 @@ func applyOne(ctx context.Context, db DB, plan Plan, opts Options) (res *Result,
 	if err := t.load(plan); err != nil {
 		return nil, err
 	}
+	if opts.Fresh && (!opts.NoScripts || len(t.installed) > 0) {
+		return nil, fmt.Errorf("root %s: Options.Fresh is for a root with nothing installed, without maintainer scripts", root)
+	}
 	t.st.installed, t.st.native = t.installed, t.native
 	if t.st.files, err = loadDpkgFiles(t.st.rfs.root); err != nil {
 		return nil, err

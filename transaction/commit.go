@@ -37,6 +37,9 @@ func (t *txn) commit() error {
 			if e.keepLocal {
 				dst += ".dpkg-new"
 			}
+			if e.tmp == dst {
+				continue // staged in place (Options.Fresh)
+			}
 			if t.setid[relTo(t.root, dst)] {
 				if err := t.st.rfs.disarm(dst); err != nil {
 					return fmt.Errorf("commit %s: %w", e.file.Path, err)

@@ -107,6 +107,11 @@ func (t *txn) beginJournal() error {
 			if e.keepLocal {
 				dst += ".dpkg-new"
 			}
+			if e.tmp == dst {
+				// Staged in place (Options.Fresh): nothing was there,
+				// and undoing removes it with the staged names.
+				continue
+			}
 			add(dst)
 		}
 	}

@@ -3,6 +3,7 @@ package transaction
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,11 @@ import (
 // the root's content store; an object whose size, mode or type is not the
 // record's is refused with an ObjectError naming it, and the root is left
 // as it was.
-func TestSnapshotObjects(t *testing.T) {
+// snapshotObjects installs a package of regular files into a root, takes
+// its history snapshot, and copies each regular file outside any root as
+// an object (by path), as a per-app store holds them. It returns the
+// root, the .deb, the snapshot, the objects and the regular files.
+func snapshotObjects(t *testing.T) (string, string, *pkgdb.Snapshot, map[string]string, []pkgdb.File) {
 	src := t.TempDir()
 	r := openRoot(t, src)
 	deb := manyFiles(t, "many", "1.0", 6, false, nil, "")
@@ -54,17 +59,28 @@ func TestSnapshotObjects(t *testing.T) {
 	if len(regular) < 2 {
 		t.Fatalf("%d regular files", len(regular))
 	}
+	return src, deb, snap, objects, regular
+
+}
+
+// freshRoot returns a new root whose content store holds snap's info files.
+func freshRoot(t *testing.T, src string, snap *pkgdb.Snapshot) (string, *Root) {
+	dst := t.TempDir()
+	d := openRoot(t, dst)
+	for _, sum := range snap.Info {
+		b, err := OpenStore(src).Read(sum)
+		must(t, err)
+		_, err = OpenStore(dst).AddBytes(b)
+		must(t, err)
+	}
+	return dst, d
+}
+
+func TestSnapshotObjects(t *testing.T) {
+	src, deb, snap, objects, regular := snapshotObjects(t)
 
 	install := func(t *testing.T, objects map[string]string) (string, error) {
-		dst := t.TempDir()
-		d := openRoot(t, dst)
-		// The info files come from the root's own content store.
-		for _, sum := range snap.Info {
-			b, err := OpenStore(src).Read(sum)
-			must(t, err)
-			_, err = OpenStore(dst).AddBytes(b)
-			must(t, err)
-		}
+		dst, d := freshRoot(t, src, snap)
 		_, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Snapshot: snap, Objects: objects}}},
 			Options{Root: dst, NoScripts: true})
 		return dst, err
@@ -141,4 +157,80 @@ func TestSnapshotObjects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFreshStagesInPlace: with Options.Fresh, a snapshot install into an
+// empty root stages its Objects files at their own names, so the commit
+// renames none of them (without Fresh it renames each); a copy of the root
+// taken at each step boundary before the commit recovers to an empty
+// root, one taken after it to the installed package; Fresh is refused
+// with scripts and in a root with packages installed.
+func TestFreshStagesInPlace(t *testing.T) {
+	src, deb, snap, objects, regular := snapshotObjects(t)
+	for _, fresh := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fresh=%v", fresh), func(t *testing.T) {
+			dst, d := freshRoot(t, src, snap)
+			copies := map[string]string{}
+			renames := 0
+			opts := Options{Root: dst, NoScripts: true, Fresh: fresh, atStep: func(step string) {
+				switch step {
+				case "rename":
+					renames++
+				case "staged", "journal", "renamed", "committed":
+					c := filepath.Join(t.TempDir(), "root")
+					copyTree(t, dst, c)
+					copies[step] = c
+				}
+			}}
+			if _, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Snapshot: snap, Objects: objects}}}, opts); err != nil {
+				t.Fatal(err)
+			}
+			if fresh && renames != 0 || !fresh && renames < len(regular) {
+				t.Errorf("%d renames in the commit for %d files", renames, len(regular))
+			}
+			for _, f := range regular {
+				var a, b syscall.Stat_t
+				must(t, syscall.Lstat(objects[f.Path], &a))
+				must(t, syscall.Lstat(filepath.Join(dst, f.Path), &b))
+				if a.Ino != b.Ino {
+					t.Errorf("%s is not the object's inode", f.Path)
+				}
+			}
+			if len(copies) != 4 {
+				t.Fatalf("copies at %v", copies)
+			}
+			for step, c := range copies {
+				r := openRoot(t, c) // recovers
+				pkgs := installed(t, r)
+				_, err := os.Lstat(filepath.Join(c, regular[0].Path))
+				if step == "committed" {
+					if len(pkgs) != 1 || err != nil {
+						t.Errorf("after %s: %d installed, %s: %v", step, len(pkgs), regular[0].Path, err)
+					}
+					continue
+				}
+				if len(pkgs) != 0 || !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("crash after %s: %d installed, %s: %v", step, len(pkgs), regular[0].Path, err)
+				}
+				filepath.WalkDir(filepath.Join(c, "usr"), func(p string, e os.DirEntry, err error) error {
+					if err == nil && !e.IsDir() {
+						t.Errorf("crash after %s: %s left", step, p)
+					}
+					return nil
+				})
+			}
+		})
+	}
+	t.Run("refused", func(t *testing.T) {
+		dst, d := freshRoot(t, src, snap)
+		if _, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Snapshot: snap}}}, Options{Root: dst, Fresh: true}); err == nil || !strings.Contains(err.Error(), "Fresh") {
+			t.Errorf("Fresh with scripts: %v", err)
+		}
+		if _, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Path: deb}}}, Options{Root: dst, NoScripts: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(context.Background(), d.DB, Plan{Install: []Install{{Snapshot: snap, Objects: objects}}}, Options{Root: dst, NoScripts: true, Fresh: true}); err == nil || !strings.Contains(err.Error(), "Fresh") {
+			t.Errorf("Fresh with a package installed: %v", err)
+		}
+	})
 }

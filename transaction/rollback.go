@@ -3,7 +3,9 @@ package transaction
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -109,15 +111,19 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 			}
 		}
 		st.tmp = filepath.Join(filepath.Dir(st.target), randomName())
+		// In a fresh root, a file in a directory this transaction made
+		// is staged at its own name (Options.Fresh): nothing else is
+		// there, and the commit has no rename to do.
+		inPlace := s.opts.Fresh && d.fresh
 		switch f.Type {
 		case pkgdb.TypeRegular:
 			c := conf[f.Path]
-			s.noteTmp(st.tmp)
 			if obj, ok := w.item.Objects[f.Path]; ok && !copyInStore(f.Path, c != nil) {
-				if err := s.linkObject(obj, st.tmp, f); err != nil {
+				if err := s.stageAt(st, inPlace, func(p string) error { return s.linkObject(obj, p, f) }); err != nil {
 					return fmt.Errorf("%s: /%s: %w", name, rel, err)
 				}
 			} else {
+				s.noteTmp(st.tmp)
 				// Still in the root only (installed and never replaced
 				// since): stored now, then restored from the store as any.
 				s.rootContents().fill(store, f.SHA256)
@@ -135,10 +141,9 @@ func (s *stager) stageSnapshot(ctx context.Context, w *work) error {
 				w.md5s[rel] = sum
 			}
 		case pkgdb.TypeSymlink:
-			if err := s.rfs.symlink(f.Link, st.tmp); err != nil {
+			if err := s.stageAt(st, inPlace, func(p string) error { return s.rfs.symlink(f.Link, p) }); err != nil {
 				return fmt.Errorf("%s: symlink /%s: %w", name, rel, err)
 			}
-			s.noteTmp(st.tmp)
 			s.chown(st.tmp, f.Uid, f.Gid, true)
 		case pkgdb.TypeHard:
 			other, ok := w.byPath[strings.TrimPrefix(f.Link, "/")]
@@ -399,6 +404,25 @@ func sameRecord(a, b *pkgdb.Package) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// stageAt creates st's staged file with make, logged before it exists:
+// at st.target when inPlace (and st.tmp becomes st.target), unless
+// another package staged that name already, else at st.tmp.
+func (s *stager) stageAt(st *staged, inPlace bool, make func(p string) error) error {
+	if inPlace {
+		s.noteTmp(st.target)
+		err := make(st.target)
+		if err == nil {
+			st.tmp = st.target
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	s.noteTmp(st.tmp)
+	return make(st.tmp)
 }
 
 // ObjectError is a file of Install.Objects that is not the file its

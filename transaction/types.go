@@ -117,6 +117,17 @@ type Options struct {
 	// Command and User are recorded in the history entry.
 	Command []string
 	User    string
+	// Fresh says the root is the caller's alone until Apply returns and
+	// starts with nothing installed: a per-app root being composed
+	// (package apps). With NoScripts, the symlinks and the Install.Objects
+	// files of Snapshot installs that go into directories this
+	// transaction made are staged at their own names rather than beside
+	// them, so that the commit has no rename to do for them; a crash
+	// before the commit removes them as it removes staged files. (In a
+	// root others use, they would show before the commit.) Apply refuses
+	// Fresh with scripts or with packages installed.
+	Fresh bool
+
 	// syncMode lets tests force one way of making files durable.
 	syncMode syncMode
 	// atStep, when set (tests only), is called at each step boundary of
