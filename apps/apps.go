@@ -319,7 +319,8 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 		return nil, err
 	}
 	// The .debs the store holds complete need no unpacking (warm.go).
-	hints, fromStore, added, err := a.warmPlan(dir, &plan, o.Scripts)
+	inodes := map[string]uint64{}
+	hints, fromStore, added, err := a.warmPlan(dir, &plan, o.Scripts, inodes)
 	defer func() {
 		for _, p := range added {
 			os.Remove(p)
@@ -369,7 +370,7 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 	if err := mountPoints(dir); err != nil {
 		return nil, err
 	}
-	shared, keys, err := a.share(ctx, dir, hints)
+	shared, keys, stamps, err := a.share(ctx, dir, hints, inodes)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +384,7 @@ func (a *Apps) compose(ctx context.Context, name string, n int, dir string, o In
 		return nil, fmt.Errorf("link %s's content store to the apps' store: %w", dir, err)
 	}
 	// What each shared file is as composed, for CheckGeneration.
-	if err := writeSeal(a.sealPath(name, n), dir, keys); err != nil {
+	if err := writeSeal(a.sealPath(name, n), dir, keys, stamps); err != nil {
 		return nil, err
 	}
 	m := &Meta{Name: name, Generation: n, Requested: o.Requested, Command: o.Command, Spec: o.Spec, Extras: o.ExtrasSum, Created: now().UTC(), SharedFiles: shared, FromStore: fromStore,

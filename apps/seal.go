@@ -39,9 +39,10 @@ func (a *Apps) sealPath(name string, gen int) string {
 }
 
 // writeSeal records the shared files of the root at root (keys: object
-// key by absolute path in the root) into path, durably. One line each,
+// key by absolute path in the root) into path, durably: their size and
+// time from stamps (share saw them), else from a look at each. One line each,
 // sorted by path: "KEY SIZE MTIME PATH".
-func writeSeal(path, root string, keys map[string]string) error {
+func writeSeal(path, root string, keys map[string]string, stamps map[string]stamp) error {
 	paths := make([]string, 0, len(keys))
 	for p := range keys {
 		paths = append(paths, p)
@@ -49,11 +50,15 @@ func writeSeal(path, root string, keys map[string]string) error {
 	sort.Strings(paths)
 	var b bytes.Buffer
 	for _, p := range paths {
-		var st syscall.Stat_t
-		if err := syscall.Lstat(filepath.Join(root, filepath.FromSlash(p)), &st); err != nil {
-			return fmt.Errorf("seal %s: %w", p, err)
+		sp, ok := stamps[p]
+		if !ok {
+			var st syscall.Stat_t
+			if err := syscall.Lstat(filepath.Join(root, filepath.FromSlash(p)), &st); err != nil {
+				return fmt.Errorf("seal %s: %w", p, err)
+			}
+			sp = stamp{st.Size, st.Mtim.Nano()}
 		}
-		fmt.Fprintf(&b, "%s %d %d %s\n", keys[p], st.Size, st.Mtim.Nano(), p)
+		fmt.Fprintf(&b, "%s %d %d %s\n", keys[p], sp.size, sp.mtime, p)
 	}
 	return writeDurable(path, b.Bytes())
 }

@@ -84,7 +84,7 @@ func BenchmarkCheckGeneration(b *testing.B) {
 		}
 		keys[p] = key
 	}
-	if err := writeSeal(a.sealPath("x", 1), root, keys); err != nil {
+	if err := writeSeal(a.sealPath("x", 1), root, keys, nil); err != nil {
 		b.Fatal(err)
 	}
 	var r0, r1 syscall.Rusage

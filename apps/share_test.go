@@ -145,7 +145,7 @@ func TestManifestFollowsDirectoryLinks(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/x.conf"), []byte("conf\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n, keys, err := a.share(ctx, root, nil)
+	n, keys, _, err := a.share(ctx, root, nil, nil)
 	if err != nil || n != 1 {
 		t.Fatalf("share: %d %v", n, err)
 	}
@@ -175,7 +175,7 @@ func TestManifestFollowsDirectoryLinks(t *testing.T) {
 	}
 	// The hint by the package's path is taken (no hashing: a file
 	// whose content no longer matches its key would be hashed again).
-	n, keys2, err := a.share(ctx, root, map[string]string{"/lib/libx.so": keys["/usr/lib/libx.so"]})
+	n, keys2, _, err := a.share(ctx, root, map[string]string{"/lib/libx.so": keys["/usr/lib/libx.so"]}, nil)
 	if err != nil || n != 1 || keys2["/usr/lib/libx.so"] != keys["/usr/lib/libx.so"] {
 		t.Errorf("share with hints: %d %v %v", n, keys2, err)
 	}

@@ -68,7 +68,8 @@ func fileSum(p string) (string, error) { return digest.File(p) }
 // linked to an object (for share), how many packages it replaced, and the
 // file contents it put into the root's store, which the caller removes
 // after the transaction (a root composed from .debs has none there).
-func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[string]string, int, []string, error) {
+// inodes receives the inode of each object it looked at, by key.
+func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool, inodes map[string]uint64) (map[string]string, int, []string, error) {
 	hints := map[string]string{}
 	n := 0
 	var added []string
@@ -93,7 +94,7 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 		if err := json.Unmarshal(b, &m); err != nil || m.Snapshot.Package == nil {
 			continue // damaged: unpack the .deb as if there were none
 		}
-		if !a.usable(&m) {
+		if !a.usable(&m, inodes) {
 			continue
 		}
 		var objects map[string]string
@@ -143,12 +144,13 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool) (map[stri
 // object differs. An object rewritten at the same size is found by
 // "grey app verify", as at "grey app run": composing does not hash what
 // it links, as unpacking does not hash the objects it links to.
-func (a *Apps) usable(m *manifest) bool { return a.holds(m, true) }
+// inodes receives each object's inode, by key.
+func (a *Apps) usable(m *manifest, inodes map[string]uint64) bool { return a.holds(m, true, inodes) }
 
 // complete reports whether the store holds every content m needs.
-func (a *Apps) complete(m *manifest) bool { return a.holds(m, false) }
+func (a *Apps) complete(m *manifest) bool { return a.holds(m, false, nil) }
 
-func (a *Apps) holds(m *manifest, sizes bool) bool {
+func (a *Apps) holds(m *manifest, sizes bool, inodes map[string]uint64) bool {
 	for _, f := range m.Snapshot.Package.Files {
 		if f.Type != pkgdb.TypeRegular {
 			continue
@@ -164,6 +166,9 @@ func (a *Apps) holds(m *manifest, sizes bool) bool {
 		fi, err := os.Lstat(p)
 		if err != nil || (sizes && shared && (!fi.Mode().IsRegular() || fi.Size() != f.Size)) {
 			return false
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && shared && inodes != nil {
+			inodes[key] = st.Ino
 		}
 	}
 	for _, sum := range m.Snapshot.Info {
