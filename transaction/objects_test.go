@@ -32,14 +32,7 @@ func snapshotObjects(t *testing.T) (string, string, *pkgdb.Snapshot, map[string]
 	if _, err := Apply(context.Background(), r.DB, Plan{Install: []Install{{Path: deb}}}, Options{Root: src, NoScripts: true}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := entry(r.DB, 1)
-	must(t, err)
-	var snap *pkgdb.Snapshot
-	must(t, r.DB.View(func(tx *bolt.Tx) error {
-		var err error
-		snap, err = pkgdb.GetSnapshot(tx, e.Snapshots["many"])
-		return err
-	}))
+	snap := historySnapshot(t, r, 1, "many")
 	// The objects: copies of the installed files outside any root.
 	objDir := t.TempDir()
 	objects := map[string]string{}
@@ -233,4 +226,19 @@ func TestFreshStagesInPlace(t *testing.T) {
 			t.Errorf("Fresh with a package installed: %v", err)
 		}
 	})
+}
+
+// historySnapshot returns the snapshot of package name in r's history
+// entry id.
+func historySnapshot(t *testing.T, r *Root, id uint64, name string) *pkgdb.Snapshot {
+	t.Helper()
+	e, err := entry(r.DB, id)
+	must(t, err)
+	var snap *pkgdb.Snapshot
+	must(t, r.DB.View(func(tx *bolt.Tx) error {
+		var err error
+		snap, err = pkgdb.GetSnapshot(tx, e.Snapshots[name])
+		return err
+	}))
+	return snap
 }

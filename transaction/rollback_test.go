@@ -216,14 +216,7 @@ func TestRollbackDamagedStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e, err := entry(r.DB, 1)
-	must(t, err)
-	var snap *pkgdb.Snapshot
-	must(t, r.DB.View(func(tx *bolt.Tx) error {
-		var err error
-		snap, err = pkgdb.GetSnapshot(tx, e.Snapshots["many"])
-		return err
-	}))
+	snap := historySnapshot(t, r, 1, "many")
 	var victim pkgdb.File
 	for _, f := range snap.Package.Files {
 		if f.Type == pkgdb.TypeRegular && strings.Contains(f.Path, "/f1") {

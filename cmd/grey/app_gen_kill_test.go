@@ -231,13 +231,7 @@ func (k *killRig) gc(t *testing.T) {
 	runAll("before gc", pristine)
 	apps := func(root string) string { return filepath.Join(root, "var/lib/grey/apps") }
 	current := testfixture.TreeListing(t, filepath.Join(apps(pristine), "c/gen/2"))
-	copyRoot := func() string {
-		dir := filepath.Join(t.TempDir(), "root")
-		if out, err := exec.Command("cp", "-a", pristine, dir).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v\n%s", err, out)
-		}
-		return dir
-	}
+	copyRoot := func() string { return copiedRoot(t, pristine) }
 	// An uninterrupted gc numbers the boundaries and says what is left.
 	ref := copyRoot()
 	log := filepath.Join(t.TempDir(), "steps")
@@ -370,13 +364,7 @@ func (k *killRig) remove(t *testing.T) {
 	k.sees(t, "before", pristine, "keep", "7.0")
 	apps := func(root string) string { return filepath.Join(root, "var/lib/grey/apps") }
 	keep := testfixture.TreeListing(t, filepath.Join(apps(pristine), "keep"))
-	copyRoot := func() string {
-		dir := filepath.Join(t.TempDir(), "root")
-		if out, err := exec.Command("cp", "-a", pristine, dir).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v\n%s", err, out)
-		}
-		return dir
-	}
+	copyRoot := func() string { return copiedRoot(t, pristine) }
 	ref := copyRoot()
 	log := filepath.Join(t.TempDir(), "steps")
 	k.ok(t, ref, []string{"GREY_TEST_APP_FAULT_LOG=" + log}, "app", "remove", "gone")
@@ -411,4 +399,15 @@ func (k *killRig) remove(t *testing.T) {
 		}
 	}
 	t.Logf("%d kill points: %v", len(points), points)
+}
+
+// copiedRoot returns a copy of the root at from (cp -a) in a new
+// temporary directory.
+func copiedRoot(t *testing.T, from string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "root")
+	if out, err := exec.Command("cp", "-a", from, dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	return dir
 }

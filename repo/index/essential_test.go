@@ -115,6 +115,17 @@ func TestEssentialNamesFixture(t *testing.T) {
 // BenchmarkEssentialNames measures the first call on a freshly loaded
 // index of the whole fixture (later calls return the memo).
 func BenchmarkEssentialNames(b *testing.B) {
+	eachFreshIndex(b, func(x *Index) {
+		if len(x.EssentialNames()) == 0 {
+			b.Fatal("no Essential names")
+		}
+	})
+}
+
+// eachFreshIndex builds the whole fixture's index once, then loads it
+// afresh for each iteration of b (nothing memoized from the last) and
+// runs f on it.
+func eachFreshIndex(b *testing.B, f func(x *Index)) {
 	inputs := fixtureInputs(b, false)
 	cache := b.TempDir()
 	if _, err := Build(context.Background(), cache, inputs); err != nil {
@@ -125,9 +136,7 @@ func BenchmarkEssentialNames(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(x.EssentialNames()) == 0 {
-			b.Fatal("no Essential names")
-		}
+		f(x)
 		x.Close()
 	}
 }
@@ -219,17 +228,8 @@ func BenchmarkRequiredNames(b *testing.B) {
 }
 
 func BenchmarkRequiredNamesDecoded(b *testing.B) {
-	inputs := fixtureInputs(b, false)
-	cache := b.TempDir()
-	if _, err := Build(context.Background(), cache, inputs); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		// A fresh index each time: All memoizes what it decodes.
-		x, _, err := Load(context.Background(), cache, inputs)
-		if err != nil {
-			b.Fatal(err)
-		}
+	// A fresh index each time: All memoizes what it decodes.
+	eachFreshIndex(b, func(x *Index) {
 		n := 0
 		for p := range x.All() {
 			if (p.Architecture == "amd64" || p.Architecture == "all") && (p.Essential || p.Priority == "required") {
@@ -239,8 +239,7 @@ func BenchmarkRequiredNamesDecoded(b *testing.B) {
 		if n == 0 {
 			b.Fatal("none")
 		}
-		x.Close()
-	}
+	})
 }
 
 func loadedFixture(b *testing.B) *Index {
