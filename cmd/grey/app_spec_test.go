@@ -22,6 +22,7 @@ import (
 // whose command: is not one program is refused (exit 2) naming the file,
 // line and key, leaving no app behind.
 func TestAppSpecCommand(t *testing.T) {
+	t.Parallel()
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()

@@ -351,6 +351,7 @@ func TestAppsDirFlagAndConfig(t *testing.T) {
 // file outside /etc and /var is a store object, so without write bits),
 // and a change of them alone makes a new generation.
 func TestAppInstallSpec(t *testing.T) {
+	t.Parallel()
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()
 	dir := t.TempDir()
@@ -453,6 +454,7 @@ func TestAppInstallSpec(t *testing.T) {
 // TestAppExport: an app's current generation as a tar file (every file
 // of the root, links to the store written as files) and an OCI layout.
 func TestAppExport(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	g := func(args ...string) (int, string, string) {
 		t.Helper()
