@@ -48,14 +48,15 @@ uninstall:
 ## test: the whole suite with the race detector. Tests that need a host tool or
 ## ../shared/testdata skip with a message (and fail under CI=true). Tests that
 ## read the whole 50 MB index (TestFull*) take minutes under -race, so they
-## skip there and run in a second pass without it.
+## skip there and run in a second pass without it, as do cmd/grey's tests of
+## whole app command flows (TestApp*: testfixture.AppCommands).
 ## Each pass ends with gotestsum's summary: every skipped test with its
 ## reason (the tool or fixture missing), every failure, and the counts.
 GOTESTSUM ?= $(GO) run gotest.tools/gotestsum@v1.13.0 --format pkgname-and-test-fails --format-hide-empty-pkg --
 test:
 	$(GO) vet $(PKGS)
 	$(GOTESTSUM) -race -count=1 -timeout 20m $(PKGS)
-	$(GOTESTSUM) -count=1 -timeout 20m -run '^TestFull' $(PKGS)
+	$(GOTESTSUM) -count=1 -timeout 20m -run '^(TestFull|TestApp)' $(PKGS)
 
 ## attack: the attack suite of docs/security.md: hostile packages, hostile
 ## servers and metadata, local users, kills and full disks. Each test checks

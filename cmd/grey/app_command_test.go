@@ -25,6 +25,7 @@ import (
 // an upgrade after a rollback makes a new generation identical to the
 // newer one (as Nix does) rather than switching back to it.
 func TestAppUpgradeKeepsCommand(t *testing.T) {
+	testfixture.AppCommands(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()

@@ -20,6 +20,7 @@ import (
 // rollback", "app gc", a first "app install" and "app remove" (TestAppUpgradeKilled
 // does "app upgrade"); see each subtest.
 func TestAppGenerationsKilled(t *testing.T) {
+	testfixture.AppCommands(t)
 	fx := testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	k := &killRig{t: t, bin: buildGreyTags(t, t.TempDir(), "faultinject"), src: fixtureSourceArgs(fx)}

@@ -25,6 +25,7 @@ import (
 // gc then removes the generations that were complete but never current.
 // A first install killed at each app step leaves no app behind.
 func TestAppUpgradeKilled(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	fx := testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")

@@ -18,6 +18,7 @@ import (
 // ROOT/usr/local/bin. As root, the test also has nobody run root's
 // launcher and write their own into ~/.local/bin.
 func TestAppLauncher(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")

@@ -22,6 +22,7 @@ import (
 // whose command: is not one program is refused (exit 2) naming the file,
 // line and key, leaving no app behind.
 func TestAppSpecCommand(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	fx := testfixture.Bookworm(t)
@@ -137,6 +138,7 @@ func TestAppSpecCommand(t *testing.T) {
 // PulseAudio sockets its environment names (fake ones here) into the
 // sandbox, and --no-display and --no-sound leave them out.
 func TestAppRunSessionSockets(t *testing.T) {
+	testfixture.AppCommands(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	g := fixtureGrey(t, t.TempDir())
 	if code, out, errOut := g("app", "install", "--command", "busybox", "sh", "busybox"); code != 0 || !strings.Contains(out, "sh: generation 1") {

@@ -19,6 +19,7 @@ import (
 // prints the version of the library it loaded, which is its own; libc6
 // is one inode in both; the host root has no openssl.
 func TestAppTwoSuites(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	main := testfixture.DebianMirror(t, "bookworm")

@@ -56,6 +56,7 @@ func sameInode(t *testing.T, a, b string) bool {
 // shared files are one inode; both run hello under bubblewrap; rollback
 // only switches the link; remove prunes the store.
 func TestAppTwoRootsRunRollback(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")

@@ -95,6 +95,7 @@ func storeObjectOf(t *testing.T, apps, file string) string {
 // object and the store's manifest of its .deb. The host root is byte
 // for byte as before, outside the apps directory and the archive cache.
 func TestAppUpgradeFromRepository(t *testing.T) {
+	testfixture.AppCommands(t)
 	fx := testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	t.Parallel()

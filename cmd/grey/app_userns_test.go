@@ -62,6 +62,7 @@ func testGrey(t *testing.T) string {
 // is; bwrap itself fails there too. grey is the test binary
 // (testGrey).
 func TestAppRunWithoutUserNamespaces(t *testing.T) {
+	testfixture.AppCommands(t)
 	root := t.TempDir()
 	if code, out, errOut := greyAt(t, testfixture.Clock, "--root", root, "app", "install", "--command", "/usr/lib/libgreet/libgreet.so.1", "x", buildLib(t, "1.0")); code != 0 {
 		t.Fatalf("app install: %d %q %s", code, out, errOut)
@@ -103,6 +104,7 @@ func TestAppRunWithoutUserNamespaces(t *testing.T) {
 // needs root (chroot, mount namespace), is refused before anything is
 // downloaded or made, naming why.
 func TestAppInstallAsUser(t *testing.T) {
+	testfixture.AppCommands(t)
 	deb := buildLib(t, "1.0")
 	bin := testGrey(t)
 	home := nobodyCanRun(t, filepath.Dir(bin), filepath.Dir(deb))

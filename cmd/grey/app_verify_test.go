@@ -22,6 +22,7 @@ import (
 // inode both apps link to, and both run again. A third app composed
 // while an object is damaged never links to it.
 func TestAppStoreDamage(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	testfixture.Root(t) // only root can write into the read-only objects
 	fx := testfixture.Bookworm(t)

@@ -92,6 +92,7 @@ func hostListing(t *testing.T, root string) string {
 // only its private copies of /etc and /var (a/state), and a's generation
 // itself not at all.
 func TestAppWritesStayPrivate(t *testing.T) {
+	testfixture.AppCommands(t)
 	testfixture.Bookworm(t)
 	testfixture.Tool(t, "bwrap", "bubblewrap")
 	root := t.TempDir()
@@ -277,6 +278,7 @@ func writesAsNobody(t *testing.T, root string) {
 // same .deb share it, so each one's unique bytes are less than its disk
 // bytes, and removing one makes the other's all unique.
 func TestAppsDirFlagAndConfig(t *testing.T) {
+	testfixture.AppCommands(t)
 	root := t.TempDir()
 	deb := buildLib(t, "1.0")
 	g := func(args ...string) (int, string, string) {
@@ -351,6 +353,7 @@ func TestAppsDirFlagAndConfig(t *testing.T) {
 // file outside /etc and /var is a store object, so without write bits),
 // and a change of them alone makes a new generation.
 func TestAppInstallSpec(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	fx := testfixture.Bookworm(t)
 	root := t.TempDir()
@@ -454,6 +457,7 @@ func TestAppInstallSpec(t *testing.T) {
 // TestAppExport: an app's current generation as a tar file (every file
 // of the root, links to the store written as files) and an OCI layout.
 func TestAppExport(t *testing.T) {
+	testfixture.AppCommands(t)
 	t.Parallel()
 	root := t.TempDir()
 	g := func(args ...string) (int, string, string) {

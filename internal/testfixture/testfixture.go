@@ -90,6 +90,19 @@ func WholeIndex(t testing.TB) {
 	}
 }
 
+// AppCommands marks a test of whole "grey app" command flows (cmd/grey's
+// TestApp*): grey composes roots in-process and runs bubblewrap, which
+// under the race detector took three of the race pass's twelve minutes
+// in cmd/grey while adding nothing the apps package's own race-tested
+// units do not cover. So they skip there; `make test` runs the tests
+// named TestApp* again without -race in its second pass.
+func AppCommands(t testing.TB) {
+	t.Helper()
+	if RaceEnabled {
+		t.Skip("app command test: make test runs it without -race (go test -run '^TestApp')")
+	}
+}
+
 // Indexes are the fixture's three Packages indexes, relative to Bookworm().
 var Indexes = []string{
 	"debian/dists/bookworm/main/binary-amd64/Packages.xz",
