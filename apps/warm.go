@@ -103,7 +103,7 @@ func (a *Apps) warmPlan(dir string, plan *transaction.Plan, copy bool, inodes ma
 				continue
 			}
 			key, ok := m.Objects[f.Path]
-			if ok && !copy && linkable(m.Snapshot.Package, f.Path) {
+			if ok && !copy && transaction.LinksObject(m.Snapshot.Package, f.Path) {
 				// Linked by the transaction straight from the object.
 				if objects == nil {
 					objects = map[string]string{}
@@ -173,22 +173,6 @@ func (a *Apps) holds(m *manifest, sizes bool, inodes map[string]uint64) bool {
 	}
 	for _, sum := range m.Snapshot.Info {
 		if _, err := os.Lstat(a.blobPath(sum)); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// linkable reports whether the transaction may link the file p of rec
-// to a shared inode: not a conffile and not under /etc (its
-// copyInStore), which it restores as copies from the root's own content
-// store.
-func linkable(rec *pkgdb.Package, p string) bool {
-	if p == "/etc" || strings.HasPrefix(p, "/etc/") {
-		return false
-	}
-	for _, c := range rec.Conffiles {
-		if c.Path == p {
 			return false
 		}
 	}

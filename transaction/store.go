@@ -425,6 +425,14 @@ func setBits(m uint32) fs.FileMode {
 	return out
 }
 
+// LinksObject reports whether a Snapshot install of rec links its file
+// path from Install.Objects: a file whose content is restored as a copy
+// (copyInStore) comes from the root's content store instead, so a caller
+// must put it there.
+func LinksObject(rec *pkgdb.Package, path string) bool {
+	return !copyInStore(path, rec.Conffile(path) != nil)
+}
+
 // copyInStore reports whether a path's content is stored (and restored)
 // as a copy: files under /etc and conffiles are edited in place.
 func copyInStore(path string, conffile bool) bool {
