@@ -587,8 +587,7 @@ func (a *Apps) Remove(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	dir := a.appDir(name)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(a.appDir(name)); errors.Is(err, os.ErrNotExist) {
 		return &NotFoundError{Name: name}
 	}
 	unlock, err := a.lock(name)
@@ -604,13 +603,9 @@ func (a *Apps) Remove(name string) error {
 		unlock()
 		return err
 	}
-	gone := filepath.Join(a.Dir, fmt.Sprintf(".removed-%s-%d", name, time.Now().UnixNano()))
-	err = os.Rename(dir, gone)
+	gone, err := a.renameAway(name)
 	unlock()
 	if err != nil {
-		return err
-	}
-	if err := syncDir(a.Dir); err != nil {
 		return err
 	}
 	if err := a.hook("remove-renamed"); err != nil {
@@ -824,21 +819,30 @@ func (a *Apps) GC(name string, keep int) ([]int, error) {
 	return gone, nil
 }
 
+// renameAway renames the directory of app name, whose lock the caller
+// holds, to .removed-NAME-T and syncs the apps directory: after that one
+// rename the app is gone, and PruneStore deletes whatever of it a crash
+// leaves. It returns the new path.
+func (a *Apps) renameAway(name string) (string, error) {
+	gone := filepath.Join(a.Dir, fmt.Sprintf(".removed-%s-%d", name, time.Now().UnixNano()))
+	if err := os.Rename(a.appDir(name), gone); err != nil {
+		return "", err
+	}
+	return gone, syncDir(a.Dir)
+}
+
 // removeIncomplete removes, under its lock, the directory of app name
 // that has no current generation (a first install killed before its
 // switch), as Remove does, and the store objects only it used.
 func (a *Apps) removeIncomplete(name string) error {
-	gone := filepath.Join(a.Dir, fmt.Sprintf(".removed-%s-%d", name, time.Now().UnixNano()))
-	if err := os.Rename(a.appDir(name), gone); err != nil {
-		return err
-	}
-	if err := syncDir(a.Dir); err != nil {
+	gone, err := a.renameAway(name)
+	if err != nil {
 		return err
 	}
 	if err := os.RemoveAll(gone); err != nil {
 		return err
 	}
-	_, err := a.PruneStore()
+	_, err = a.PruneStore()
 	return err
 }
 
